@@ -1,0 +1,55 @@
+"""Bytes to text for articles: BOM, declared charset, UTF-8, then a lossless fallback."""
+
+from __future__ import annotations
+
+import codecs
+import re
+
+from ..models import ItemError
+
+_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
+
+
+def _bom(data: bytes) -> tuple[str, bytes] | None:
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return encoding, data[len(bom) :]
+    return None
+
+
+def decode_html(data: bytes) -> str:
+    """Decode an HTML page: BOM first, then `<meta charset>`/`http-equiv` in the first 4 KiB,
+    then UTF-8, then windows-1252 (which maps every byte, so nothing is lost)."""
+    found = _bom(data)
+    if found:
+        return found[1].decode(found[0], errors="replace")
+    match = _META_CHARSET.search(data[:4096])
+    if match:
+        try:
+            return data.decode(match.group(1).decode("ascii"), errors="replace")
+        except LookupError:
+            pass
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
+def decode_text(data: bytes, article: str, errors: list[ItemError]) -> str:
+    """Decode Markdown or a text corpus as UTF-8; undecodable bytes are replaced and recorded."""
+    found = _bom(data)
+    if found:
+        return found[1].decode(found[0], errors="replace")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        errors.append(
+            ItemError(
+                article,
+                "bad-encoding",
+                f"not valid UTF-8 at byte {exc.start}; undecodable bytes were replaced",
+                article=article,
+            )
+        )
+        return data.decode("utf-8", errors="replace")

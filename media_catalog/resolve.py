@@ -1,0 +1,146 @@
+"""Stage 3: turn an image reference into the bytes it names, inside the allowed roots only.
+
+A reference resolves to a file under one of the allowed roots (the scanned paths and the
+`--assets` folders) or to the payload of a `data:` URI. It never touches the network and never
+follows a path, `..` or symlink that leads outside the roots. What does not resolve raises
+ResolveError with one of these reasons:
+
+    remote         an http(s) or other network URL (not fetched)
+    missing        a local path that does not exist, or an empty src
+    no-asset       a content-addressed key found in no `--assets` folder
+    outside-roots  a path that leads outside the scanned paths and `--assets` folders
+    bad-data-uri   a `data:` URI that cannot be decoded
+    unreadable     a file that exists but cannot be read
+    too-large      a file larger than the byte limit
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, unquote_to_bytes, urlsplit
+from urllib.request import url2pathname
+
+from .errors import ResolveError
+
+DEFAULT_MAX_BYTES = 256 * 1024 * 1024
+_KEY = re.compile(r"^s3://(?P<bucket>[^/]+)/(?P<prefix>[0-9a-fA-F]{5})/(?P<digest>[0-9a-fA-F]{40})$")
+_SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*):")
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """Where an image's bytes are: a file (read later, once) or the payload of a data URI."""
+
+    file: Path | None = None
+    data: bytes | None = None
+
+
+def decode_data_uri(src: str) -> bytes:
+    """The payload of a `data:` URI, base64 or percent-encoded."""
+    header, comma, payload = src[5:].partition(",")
+    if not comma:
+        raise ResolveError("data URI has no comma before its payload", reason="bad-data-uri", ref=src)
+    if header.lower().endswith(";base64"):
+        try:
+            return base64.b64decode("".join(unquote(payload).split()), validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ResolveError(
+                f"data URI is not valid base64: {exc}", reason="bad-data-uri", ref=src
+            ) from exc
+    return unquote_to_bytes(payload)
+
+
+class Resolver:
+    """Resolves references against allowed `roots`; keys are looked up in `assets`."""
+
+    def __init__(self, roots: Iterable[Path], assets: Iterable[Path] = ()) -> None:
+        self.assets = [Path(os.path.realpath(a)) for a in assets]
+        self.roots = [Path(os.path.realpath(r)) for r in roots] + self.assets
+        self._asset_names: dict[Path, dict[str, Path]] = {}
+
+    def resolve(self, src: str, base: Path) -> Resolved:
+        """Resolve `src` as written in an article whose relative references start at `base`."""
+        if not src:
+            raise ResolveError("image has no source", reason="missing", ref=src)
+        key = _KEY.match(src)
+        if key:
+            return Resolved(file=self._asset(key, src))
+        scheme = _SCHEME.match(src)
+        name = scheme.group("scheme").lower() if scheme else ""
+        if name == "data":
+            return Resolved(data=decode_data_uri(src))
+        if name == "file":
+            path = Path(url2pathname(urlsplit(src).path))
+        elif len(name) > 1 or src.startswith("//"):
+            raise ResolveError(
+                f"{src} is a remote URL; media-catalog does not download images",
+                reason="remote",
+                ref=src,
+            )
+        else:
+            path = Path(src) if name else Path(unquote(urlsplit(src).path))
+        return Resolved(file=self._local(base / path, src))
+
+    def _inside(self, path: Path) -> bool:
+        return any(path == root or root in path.parents for root in self.roots)
+
+    def _local(self, path: Path, src: str) -> Path:
+        real = Path(os.path.realpath(path))
+        if not self._inside(real):
+            raise ResolveError(
+                f"{src} leads outside the scanned folders; add its folder with --assets to allow it",
+                reason="outside-roots",
+                ref=src,
+            )
+        if not real.is_file():
+            raise ResolveError(f"{path} does not exist", reason="missing", ref=src)
+        return real
+
+    def _asset(self, key: re.Match[str], src: str) -> Path:
+        bucket, prefix, digest = key.group("bucket", "prefix", "digest")
+        for folder in self.assets:
+            for candidate in (folder / bucket / prefix / digest, folder / prefix / digest):
+                if candidate.is_file():
+                    return self._local(candidate, src)
+            named = self._names(folder).get(digest.lower())
+            if named is not None:
+                return self._local(named, src)
+        where = ", ".join(map(str, self.assets)) or "no --assets folder was given"
+        raise ResolveError(f"no asset file for key {src} ({where})", reason="no-asset", ref=src)
+
+    def _names(self, folder: Path) -> dict[str, Path]:
+        """Files directly in an asset folder by their name without extension, read once."""
+        if folder not in self._asset_names:
+            try:
+                entries = sorted(p for p in folder.iterdir() if p.is_file())
+            except OSError:
+                entries = []
+            names: dict[str, Path] = {}
+            for entry in entries:
+                names.setdefault(entry.name.split(".", 1)[0].lower(), entry)
+            self._asset_names[folder] = names
+        return self._asset_names[folder]
+
+
+def read_bytes(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    """Read an image file, refusing files over `max_bytes` before reading them."""
+    ref = str(path)
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise ResolveError(
+                f"{path} is {size:,} bytes, over the {max_bytes:,}-byte limit",
+                reason="too-large",
+                ref=ref,
+            )
+        return path.read_bytes()
+    except OSError as exc:
+        raise ResolveError(
+            f"cannot read {path}: {exc.strerror or exc}", reason="unreadable", ref=ref
+        ) from exc
