@@ -4,8 +4,8 @@ Layout (TinyDB tables in one JSON file):
 
     meta         one document: {"schema_version": 1}
     images       one document per distinct image (by SHA-256): the Fingerprint + "files"
-    occurrences  one document per reference: ImageRef fields + "sha256" (null when
-                 unresolved) + "reason" (null when resolved)
+    occurrences  one document per reference: ImageRef fields + "file" and "sha256" (null
+                 when unresolved) + "reason" (null when resolved)
     errors       one document per recorded item error
 
 Changes are kept in memory and written by `save()` in one go: the new file is written beside
@@ -28,7 +28,7 @@ from tinydb.middlewares import CachingMiddleware
 from tinydb.storages import Storage
 
 from .errors import CatalogError
-from .models import Fingerprint, ImageRef, ItemError
+from .models import Fingerprint, ItemError, Occurrence
 
 SCHEMA_VERSION = 1
 DEFAULT_PATH = "media-catalog.json"
@@ -158,25 +158,20 @@ class Catalog:
         sources: Iterable[str],
         fingerprints: Iterable[Fingerprint],
         files: dict[str, str],
-        occurrences: Iterable[tuple[ImageRef, str | None, str | None]],
+        occurrences: Iterable[Occurrence],
         errors: Iterable[ItemError],
     ) -> None:
         """Replace what the catalogue knew about the re-read `sources` with a scan's results.
 
         `sources` are the article and image files read by the scan; `files` maps every image
-        file read to the SHA-256 of its bytes; `occurrences` are (ref, sha256, reason).
+        file read to the SHA-256 of its bytes.
         Images left with neither files nor occurrences are dropped.
         """
         sources = set(sources)
         occurrence_docs = [
-            doc
-            for doc in self.occurrences()
-            if article_file(doc["article"]) not in sources
+            doc for doc in self.occurrences() if article_file(doc["article"]) not in sources
         ]
-        occurrence_docs += [
-            {**ref.to_dict(), "sha256": sha256, "reason": reason}
-            for ref, sha256, reason in occurrences
-        ]
+        occurrence_docs += [occurrence.to_dict() for occurrence in occurrences]
         error_docs = [
             doc
             for doc in self.errors()
@@ -213,3 +208,39 @@ class Catalog:
         if not self._db.table("meta").all():
             self._db.table("meta").insert({"schema_version": SCHEMA_VERSION})
         self._db.storage.flush()
+
+
+def occurrence_object(doc: dict[str, Any]) -> dict[str, Any]:
+    """The documented occurrence shape of an occurrence document."""
+    return {
+        key: doc[key] for key in ("article", "position", "src", "alt", "caption", "title", "file")
+    }
+
+
+def image_objects(catalog: Catalog) -> list[dict[str, Any]]:
+    """Every image as the documented image object: its fields, `files` and `occurrences`
+    (sorted by article, then position)."""
+    used: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for doc in catalog.occurrences():
+        if doc["sha256"]:
+            used[doc["sha256"]].append(occurrence_object(doc))
+    return [
+        {**image, "occurrences": sorted(used[image["sha256"]], key=_place)}
+        for image in catalog.images()
+    ]
+
+
+def unresolved(catalog: Catalog) -> list[dict[str, Any]]:
+    """Occurrences whose bytes could not be had, each with its `reason`."""
+    return sorted(
+        (
+            {**occurrence_object(doc), "reason": doc["reason"]}
+            for doc in catalog.occurrences()
+            if not doc["sha256"]
+        ),
+        key=_place,
+    )
+
+
+def _place(occurrence: dict[str, Any]) -> tuple[str, int]:
+    return occurrence["article"], occurrence["position"]

@@ -30,6 +30,24 @@ class ImageRef:
 
 
 @dataclass(frozen=True)
+class Occurrence:
+    """An ImageRef after resolving: the SHA-256 and file of its bytes, or why there are none."""
+
+    ref: ImageRef
+    sha256: str | None = None
+    file: str | None = None
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.ref.to_dict(),
+            "file": self.file,
+            "sha256": self.sha256,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
 class PerceptualHash:
     """A perceptual hash as a value: `str()` is hex, `a - b` is the Hamming distance.
 

@@ -15,8 +15,9 @@ from .catalog import Catalog
 from .errors import ExtractError, FingerprintError, ResolveError
 from .extract import Article, extract_file
 from .fingerprint import fingerprint
-from .models import Fingerprint, ImageRef, ItemError
+from .models import Fingerprint, ImageRef, ItemError, Occurrence
 from .resolve import DEFAULT_MAX_BYTES, Resolver, read_bytes
+from .similarity import DEFAULT_THRESHOLD, duplicate_clusters
 from .walk import SourceFile, walk
 
 
@@ -48,7 +49,7 @@ class _Scan:
     seen: set[str] = field(default_factory=set)
     files: dict[str, str] = field(default_factory=dict)
     failed_files: dict[str, FingerprintError | ResolveError] = field(default_factory=dict)
-    occurrences: list[tuple[ImageRef, str | None, str | None]] = field(default_factory=list)
+    occurrences: list[Occurrence] = field(default_factory=list)
     errors: list[ItemError] = field(default_factory=list)
 
     def image_bytes(self, data: bytes, name: str) -> str:
@@ -77,7 +78,7 @@ class _Scan:
 
 def _reference(scan: _Scan, resolver: Resolver, article: Article, ref: ImageRef) -> None:
     def fail(code: str, message: str, path: str | None) -> None:
-        scan.occurrences.append((ref, None, code))
+        scan.occurrences.append(Occurrence(ref, reason=code))
         scan.errors.append(ItemError(path, code, message, ref.article, ref.position))
 
     try:
@@ -90,12 +91,13 @@ def _reference(scan: _Scan, resolver: Resolver, article: Article, ref: ImageRef)
         if exc.reason in ("bad-data-uri", "unreadable", "too-large"):
             fail(exc.reason, str(exc), exc.ref if exc.reason != "bad-data-uri" else ref.article)
         else:
-            scan.occurrences.append((ref, None, exc.reason))
+            scan.occurrences.append(Occurrence(ref, reason=exc.reason))
         return
     except FingerprintError as exc:
         fail(exc.code, str(exc), exc.path)
         return
-    scan.occurrences.append((ref, sha256, None))
+    file = str(resolved.file) if resolved.file is not None else None
+    scan.occurrences.append(Occurrence(ref, sha256, file))
 
 
 def scan(
@@ -104,11 +106,13 @@ def scan(
     *,
     assets: Iterable[Path] = (),
     max_bytes: int = DEFAULT_MAX_BYTES,
+    threshold: int = DEFAULT_THRESHOLD,
     on_file: Callable[[SourceFile], None] | None = None,
 ) -> ScanSummary:
     """Scan `paths` (files or folders, recursively) into `catalog` and save it.
 
-    References resolve only inside `paths` and `assets`. Returns counts of what was read.
+    References resolve only inside `paths` and `assets`. Returns counts of what was read and
+    of the duplicate clusters (within `threshold` bits) in the catalogue afterwards.
     """
     paths = [Path(p) for p in paths]
     assets = [Path(a) for a in assets]
@@ -146,6 +150,11 @@ def scan(
     catalog.save()
     summary.occurrences = len(state.occurrences)
     summary.unique_images = len(state.seen)
-    summary.unresolved = sum(1 for _, sha256, _ in state.occurrences if sha256 is None)
+    summary.unresolved = sum(1 for occurrence in state.occurrences if occurrence.sha256 is None)
     summary.errors = len(state.errors)
+    for cluster in duplicate_clusters(catalog, threshold):
+        if cluster.kind == "exact":
+            summary.exact_clusters += 1
+        else:
+            summary.near_clusters += 1
     return summary

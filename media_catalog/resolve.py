@@ -29,7 +29,9 @@ from urllib.request import url2pathname
 from .errors import ResolveError
 
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
-_KEY = re.compile(r"^s3://(?P<bucket>[^/]+)/(?P<prefix>[0-9a-fA-F]{5})/(?P<digest>[0-9a-fA-F]{40})$")
+_KEY = re.compile(
+    r"^s3://(?P<bucket>[^/]+)/(?P<prefix>[0-9a-fA-F]{5})/(?P<digest>[0-9a-fA-F]{40})$"
+)
 _SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*):")
 
 
@@ -45,7 +47,9 @@ def decode_data_uri(src: str) -> bytes:
     """The payload of a `data:` URI, base64 or percent-encoded."""
     header, comma, payload = src[5:].partition(",")
     if not comma:
-        raise ResolveError("data URI has no comma before its payload", reason="bad-data-uri", ref=src)
+        raise ResolveError(
+            "data URI has no comma before its payload", reason="bad-data-uri", ref=src
+        )
     if header.lower().endswith(";base64"):
         try:
             return base64.b64decode("".join(unquote(payload).split()), validate=True)

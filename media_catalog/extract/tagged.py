@@ -23,7 +23,9 @@ _OPEN = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?image\b(?P<attrs>[^<>]*?)(?P<empty>/
 _CLOSE = re.compile(r"</(?:[A-Za-z_][\w.-]*:)?image\s*>", re.I)
 _WRAPPED = re.compile(r"""^\s*data:[^,"'\s]*,\s*(?:"(?P<dq>[^"]*)"?|'(?P<sq>[^']*)'?)""", re.I)
 _MARKDOWN = re.compile(r"^\s*!\[[^\]]*\]\(\s*<?(?P<url>[^\s()<>]*)>?\s*\)?")
-_QUOTED = r"""\s*=\s*(?:"(?P<dq>(?:\\.|[^"\\])*)"?|'(?P<sq>(?:\\.|[^'\\])*)'?|(?P<bare>[^\s"'>]+))"""
+_QUOTED = (
+    r"""\s*=\s*(?:"(?P<dq>(?:\\.|[^"\\])*)"?|'(?P<sq>(?:\\.|[^'\\])*)'?|(?P<bare>[^\s"'>]+))"""
+)
 _ALT = re.compile(r"(?<![\w-])alt" + _QUOTED, re.I | re.S)
 _SRC = re.compile(r"(?<![\w-])src" + _QUOTED, re.I | re.S)
 _UNESCAPE = re.compile(r"\\(.)", re.S)

@@ -1,0 +1,3 @@
+from media_catalog.cli import main
+
+main()

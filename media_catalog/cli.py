@@ -1,0 +1,257 @@
+"""The `media-catalog` command: parses options, calls the library, renders the result.
+
+Library errors (MediaCatalogError) are printed as `Error: …` on stderr with exit status 1;
+usage errors keep typer's exit status 2.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from . import __version__, render
+from .catalog import DEFAULT_PATH, Catalog, image_objects, unresolved
+from .errors import MediaCatalogError, QueryError
+from .pipeline import scan as run_scan
+from .query import lookup as find_hash
+from .query import lookup_image
+from .query import search as find_text
+from .similarity import DEFAULT_THRESHOLD, duplicate_clusters
+
+app = typer.Typer(
+    help="Catalogue the images embedded in articles; report duplicates; look up and search.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+
+
+DbOption = Annotated[
+    Path,
+    typer.Option(
+        "--db",
+        envvar="MEDIA_CATALOG_DB",
+        help="Catalogue file (TinyDB JSON).",
+        dir_okay=False,
+    ),
+]
+FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _stdout() -> Console:
+    return Console(highlight=False, soft_wrap=False)
+
+
+def _stderr() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _handle_errors(command: F) -> F:
+    """Turn a library error into `Error: …` on stderr and exit status 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except MediaCatalogError as exc:
+            _stderr().print(f"Error: {exc}", markup=False)
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"media-catalog {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """Catalogue the images embedded in articles; report duplicates; look up and search."""
+
+
+@app.command()
+@_handle_errors
+def scan(
+    paths: Annotated[list[Path], typer.Argument(help="Article files, image files or folders.")],
+    db: DbOption = Path(DEFAULT_PATH),
+    assets: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--assets",
+            help="Folder that resolves content-addressed keys (repeatable); also an allowed root.",
+            file_okay=False,
+        ),
+    ] = None,
+    threshold: Annotated[
+        int, typer.Option(help="pHash bits for near duplicates in the summary.", min=0, max=64)
+    ] = DEFAULT_THRESHOLD,
+    strict: Annotated[bool, typer.Option(help="Exit 1 when any item error was recorded.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
+    format: FormatOption = Format.table,
+) -> None:
+    """Scan articles and image files into the catalogue.
+
+    Walks folders recursively: HTML, Markdown, text corpora with inline image tags, JSON Lines
+    dumps, and loose images. Bad items are recorded as errors and the scan goes on.
+
+    Example: media-catalog scan samples/ --assets samples/assets --db samples.json
+    """
+    catalog = Catalog(db)
+    progress = _stderr()
+    show = not quiet and progress.is_terminal
+
+    def on_file(source: Any) -> None:
+        if show:
+            progress.print(f"[dim]{source.kind:>8}[/dim] {source.path}", highlight=False)
+
+    summary = run_scan(paths, catalog, assets=assets or [], threshold=threshold, on_file=on_file)
+    counts = summary.to_dict()
+    if format is Format.json:
+        typer.echo(render.to_json(counts))
+    else:
+        render.summary(_stdout(), counts)
+        if summary.errors:
+            _stderr().print(
+                f"{summary.errors} items could not be read; "
+                f"`media-catalog export --db {db}` lists them.",
+                markup=False,
+            )
+    if strict and summary.errors:
+        raise typer.Exit(1)
+
+
+@app.command()
+@_handle_errors
+def dupes(
+    db: DbOption = Path(DEFAULT_PATH),
+    threshold: Annotated[
+        int,
+        typer.Option(
+            help="Largest pHash Hamming distance (bits) for near duplicates.", min=0, max=64
+        ),
+    ] = DEFAULT_THRESHOLD,
+    format: FormatOption = Format.table,
+) -> None:
+    """Report duplicate images: exact reuse (same bytes) and near duplicates (same photo).
+
+    Each cluster lists every place the photo was used, with its alt text and caption there.
+
+    Example: media-catalog dupes --db samples.json --threshold 8 --format json
+    """
+    found = [c.to_dict() for c in duplicate_clusters(Catalog(db, create=False), threshold)]
+    if format is Format.json:
+        typer.echo(render.to_json({"threshold": threshold, "clusters": found}))
+    else:
+        render.clusters(_stdout(), threshold, found)
+
+
+@app.command()
+@_handle_errors
+def lookup(
+    hash: Annotated[
+        str | None,
+        typer.Argument(help="16 hex digits (pHash), 64 hex digits or sha256:PREFIX (SHA-256)."),
+    ] = None,
+    image: Annotated[
+        Path | None,
+        typer.Option("--image", help="Hash this image file and look it up.", dir_okay=False),
+    ] = None,
+    db: DbOption = Path(DEFAULT_PATH),
+    distance: Annotated[
+        int, typer.Option(help="Largest pHash Hamming distance (bits) to report.", min=0, max=64)
+    ] = DEFAULT_THRESHOLD,
+    format: FormatOption = Format.table,
+) -> None:
+    """Find catalogued images by hash, or by an image file; closest first.
+
+    Examples: media-catalog lookup c0371bec1be51267 --distance 6
+              media-catalog lookup sha256:fa06a17b
+              media-catalog lookup --image photo.jpg
+    """
+    if (hash is None) == (image is None):
+        raise QueryError("give either a HASH or --image FILE (one of them)")
+    catalog = Catalog(db, create=False)
+    found = (
+        lookup_image(catalog, image, distance)
+        if image is not None
+        else find_hash(catalog, hash or "", distance)
+    )
+    if format is Format.json:
+        typer.echo(render.to_json({"matches": found}))
+    else:
+        render.matches(_stdout(), found)
+
+
+@app.command()
+@_handle_errors
+def search(
+    text: Annotated[str, typer.Argument(help="Words to find (all of them must match).")],
+    db: DbOption = Path(DEFAULT_PATH),
+    format: FormatOption = Format.table,
+) -> None:
+    """Search alt text, captions, titles and article paths.
+
+    Case-insensitive; Persian/Arabic letter variants (ي/ی, ك/ک) and zero-width joiners are
+    folded, so either spelling finds both.
+
+    Example: media-catalog search "حسکه"
+    """
+    found = find_text(Catalog(db, create=False), text)
+    if format is Format.json:
+        typer.echo(render.to_json({"results": found}))
+    else:
+        render.results(_stdout(), found)
+
+
+class ExportFormat(str, Enum):
+    json = "json"
+
+
+@app.command()
+@_handle_errors
+def export(
+    db: DbOption = Path(DEFAULT_PATH),
+    format: Annotated[ExportFormat, typer.Option("--format", "-f")] = ExportFormat.json,
+) -> None:
+    """Print the whole catalogue: images with their occurrences, unresolved references, errors.
+
+    Example: media-catalog export --db samples.json > catalogue.json
+    """
+    catalog = Catalog(db, create=False)
+    typer.echo(
+        render.to_json(
+            {
+                "images": image_objects(catalog),
+                "unresolved": unresolved(catalog),
+                "errors": catalog.errors(),
+            }
+        )
+    )
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
