@@ -98,7 +98,8 @@ class Resolver:
         real = Path(os.path.realpath(path))
         if not self._inside(real):
             raise ResolveError(
-                f"{src} leads outside the scanned folders; add its folder with --assets to allow it",
+                f"{src} leads outside the scanned folders; "
+                "add its folder with --assets to allow it",
                 reason="outside-roots",
                 ref=src,
             )

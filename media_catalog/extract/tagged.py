@@ -7,8 +7,9 @@ A tag whose local name is `image`, with any namespace prefix or none, holds a bo
 where the `data:…,"KEY"` wrapper is only packaging: the reference is KEY (a content-addressed
 name such as `s3://crabby-images/<5 hex>/<40 hex>`), never decoded as a data URI. The body
 may also hold a plain URL or path (bare, or as a Markdown image `![](URL)`), a real data URI
-(unquoted payload), or be empty with `src="…"` and `alt="…"` attributes on the tag. An HTML5 parser would rewrite `<image>` into `<img>` and drop
-the body, hence this small tokenizer of its own. Malformed tags are recorded as errors with
+(unquoted payload), or be empty with `src="…"` and `alt="…"` attributes on the tag.
+An HTML5 parser would rewrite `<image>` into `<img>` and drop the body, hence this small
+tokenizer of its own. Malformed tags are recorded as errors with
 their line number and skipped; the rest of the text is still read.
 """
 
