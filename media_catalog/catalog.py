@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import tempfile
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
@@ -66,22 +67,28 @@ class AtomicJSONStorage(Storage):
         return tables
 
     def write(self, data: dict[str, Any]) -> None:
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        tmp = None
         try:
-            with open(tmp, "wb") as handle:
+            fd, name = tempfile.mkstemp(
+                prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
+            )
+            tmp = Path(name)
+            with os.fdopen(fd, "wb") as handle:
                 handle.write(orjson.dumps(data))
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp, self.path)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
             raise CatalogError(
                 f"cannot write the catalogue {self.path}: {exc.strerror or exc}; "
                 "the previous catalogue is unchanged.",
                 path=self.path,
             ) from exc
         except BaseException:
-            tmp.unlink(missing_ok=True)
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
             raise
 
 

@@ -16,7 +16,7 @@ from .similarity import DEFAULT_THRESHOLD, hamming, hash_array
 from .text import normalize
 
 _HEX16 = re.compile(r"^[0-9a-fA-F]{16}$")
-_SHA256 = re.compile(r"^(?:sha256:)?(?P<hex>[0-9a-fA-F]{1,64})$")
+_SHA256 = re.compile(r"^(?:sha256:)?(?P<hex>[0-9a-fA-F]{0,64})$")
 
 
 def _match(image: dict[str, Any], distance: int) -> dict[str, Any]:

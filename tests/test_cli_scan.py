@@ -1,0 +1,129 @@
+import base64
+import subprocess
+import sys
+
+import orjson
+
+from media_catalog import __version__
+
+from .conftest import SEED_ALT, encode, photo, write_image
+from .test_fingerprint import _bomb_png
+
+
+def test_quick_start_on_samples(cli, samples):
+    result = cli("scan", samples, "--assets", samples / "assets", "--format", "json")
+    assert result.exit_code == 0, result.output
+    summary = orjson.loads(result.stdout)
+    assert summary == {
+        "articles": 4,  # three articles and samples/README.md
+        "loose_images": 7,
+        "occurrences": 15,
+        "unique_images": 13,
+        "unresolved": 2,
+        "errors": 0,
+        "exact_clusters": 2,
+        "near_clusters": 5,
+    }
+
+
+def test_table_summary_and_default_db(cli, samples, tmp_path):
+    result = cli("scan", samples, "--assets", samples / "assets")
+    assert result.exit_code == 0
+    assert "unique images" in result.stdout and "13" in result.stdout
+    assert (tmp_path / "media-catalog.json").is_file()
+
+
+def test_env_var_names_the_db(cli, samples, tmp_path, monkeypatch):
+    monkeypatch.setenv("MEDIA_CATALOG_DB", str(tmp_path / "env.json"))
+    assert cli("scan", samples / "gallery").exit_code == 0
+    assert (tmp_path / "env.json").is_file()
+
+
+def test_seed_without_assets_catalogues_unresolved_keys(cli, samples):
+    result = cli("scan", samples / "articles" / "hasakah-bombings.txt", "-f", "json")
+    assert orjson.loads(result.stdout)["unresolved"] == 7
+    export = orjson.loads(cli("export").stdout)
+    assert [u["reason"] for u in export["unresolved"]] == ["no-asset"] * 7
+    assert {u["alt"] for u in export["unresolved"]} == {SEED_ALT}
+    assert export["unresolved"][0]["src"].startswith("s3://crabby-images/08170/")
+
+
+def test_every_kind_of_bad_input_is_recorded_and_the_scan_goes_on(cli, tmp_path):
+    root = tmp_path / "bad"
+    write_image(root / "good.jpg", photo(1))
+    (root / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0" + bytes(range(256)) * 4)
+    (root / "truncated.jpg").write_bytes(encode(photo(2))[:500])
+    (root / "empty.png").write_bytes(b"")
+    (root / "text.gif").write_bytes(b"GIF? no, plain text")
+    (root / "bomb.png").write_bytes(_bomb_png(40_000, 40_000))
+    (root / "gone.html").symlink_to(root / "nowhere.html")  # unreadable article
+    (root / "bad.md").write_bytes(b"![x](good.jpg) \xff\xfe not utf-8")
+    (root / "tags.txt").write_text('<image>data:image/s3,"k" alt="never closed"')
+    (root / "dump.jsonl").write_text('{"html": "<img src=good.jpg>"}\n{broken\n')
+    png = base64.b64encode(encode(photo(3), "PNG")).decode()
+    (root / "page.html").write_text(
+        f'<img src="data:image/png;base64,{png}" alt="inline">'
+        '<img src="data:image/png;base64,%%%" alt="broken">'
+        '<img src="corrupt.jpg" alt="points at a corrupt file">'
+        '<img src="../outside.jpg"><img src="https://example.com/a.jpg">'
+    )
+    result = cli("scan", root, "-f", "json")
+    assert result.exit_code == 0, result.output
+    summary = orjson.loads(result.stdout)
+    export = orjson.loads(cli("export").stdout)
+    codes = sorted(e["code"] for e in export["errors"])
+    assert codes == sorted(
+        [
+            "bad-image",  # corrupt.jpg
+            "bad-image",  # truncated.jpg
+            "empty",  # empty.png
+            "bad-image",  # text.gif
+            "too-large",  # bomb.png
+            "unreadable",  # gone.html
+            "bad-encoding",  # bad.md
+            "bad-tag",  # tags.txt
+            "bad-json",  # dump.jsonl line 2
+            "bad-data-uri",  # page.html #1
+            "bad-image",  # page.html #2 -> corrupt.jpg
+        ]
+    )
+    assert summary["errors"] == len(codes)
+    by_code = {e["code"]: e for e in export["errors"]}
+    assert by_code["bad-data-uri"]["article"] == str(root / "page.html")
+    assert by_code["bad-data-uri"]["position"] == 1
+    assert by_code["bad-json"]["article"] == f"{root / 'dump.jsonl'}#L2"
+    assert "line 1" in by_code["bad-tag"]["message"]
+    reasons = {
+        (u["article"].rsplit("/", 1)[1], u["position"]): u["reason"] for u in export["unresolved"]
+    }
+    assert reasons[("page.html", 3)] == "outside-roots"
+    assert reasons[("page.html", 4)] == "remote"
+    assert reasons[("page.html", 1)] == "bad-data-uri"
+    # The good image, the inline data URI and the markdown/jsonl references were catalogued.
+    images = {i["sha256"]: i for i in export["images"]}
+    assert len(images) == 2
+    inline = next(i for i in images.values() if not i["files"])
+    assert inline["occurrences"][0]["alt"] == "inline"
+    assert cli("scan", root, "--strict").exit_code == 1
+
+
+def test_catalogue_problems_exit_1_with_a_message_and_no_traceback(cli, tmp_path, samples):
+    db = tmp_path / "broken.json"
+    db.write_text("{ half a catalogue")
+    result = cli("scan", samples / "gallery", "--db", db)
+    assert result.exit_code == 1
+    assert "Error:" in result.stderr and str(db) in result.stderr
+    assert "Traceback" not in result.output
+    assert db.read_text() == "{ half a catalogue"
+
+
+def test_usage_errors_exit_2(cli):
+    assert cli("scan").exit_code == 2
+    assert cli("dupes", "--threshold", "99").exit_code == 2
+
+
+def test_version_and_module_entry_point():
+    out = subprocess.run(
+        [sys.executable, "-m", "media_catalog", "--version"], capture_output=True, text=True
+    )
+    assert out.returncode == 0 and out.stdout.strip() == f"media-catalog {__version__}"

@@ -1,0 +1,45 @@
+from hypothesis import given
+from hypothesis import strategies as st
+
+from media_catalog.extract import markdown
+
+DOC = """# Photo essay
+
+Morning ![First *cup*](photos/a.jpg "Coffee") and ![ref image][cat].
+
+<img src="raw.png" alt="raw html">
+
+A line with inline <img src="inline.png" alt="inline"> html.
+
+![گربه‌ای كنار پنجره](photos/گربه.jpg)
+
+[cat]: photos/cat.jpg "The cat"
+"""
+
+
+def test_inline_reference_raw_html_and_rtl():
+    refs, errors = markdown.extract(DOC, "essay.md")
+    assert errors == []
+    assert [(r.position, r.src, r.alt, r.title) for r in refs] == [
+        (0, "photos/a.jpg", "First cup", "Coffee"),
+        (1, "photos/cat.jpg", "ref image", "The cat"),
+        (2, "raw.png", "raw html", None),
+        (3, "inline.png", "inline", None),
+        (4, "photos/گربه.jpg", "گربه‌ای كنار پنجره", None),
+    ]
+
+
+@given(st.text())
+def test_any_text_never_raises(text):
+    refs, _ = markdown.extract(text, "m")
+    assert [r.position for r in refs] == list(range(len(refs)))
+
+
+_words = st.text(st.characters(whitelist_categories=("L", "N")), min_size=1, max_size=12)
+
+
+@given(st.lists(_words, max_size=8))
+def test_generated_documents_give_back_every_image_in_order(alts):
+    text = "\n\n".join(f"Paragraph {i}.\n\n![{alt}](img/{i}.png)" for i, alt in enumerate(alts))
+    refs, _ = markdown.extract(text, "m")
+    assert [(r.src, r.alt) for r in refs] == [(f"img/{i}.png", alt) for i, alt in enumerate(alts)]
