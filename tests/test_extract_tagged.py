@@ -70,7 +70,7 @@ def test_malformed_tags_are_recorded_and_the_rest_is_read():
 
 @given(st.text())
 def test_any_text_never_raises(text):
-    refs, errors = tagged.extract(text, "a")
+    refs, _ = tagged.extract(text, "a")
     assert [r.position for r in refs] == list(range(len(refs)))
 
 
