@@ -201,7 +201,10 @@ def near_pairs(
     dcodes = hex_codes(dhashes)
     i, j, pdist = HammingIndex(hex_codes(phashes)).pairs(threshold)
     ddist = np.bitwise_count(dcodes[i] ^ dcodes[j]).astype(np.int64)
-    keep = (ddist <= dhash_threshold) & (owner[i] != owner[j])
+    # a transformed view is compared with plain (or trimmed) views only: mirror-vs-mirror
+    # would give a pair a second, different dHash test and let near misses through
+    turned = np.array([v in TRANSFORMS for v in view])
+    keep = (ddist <= dhash_threshold) & (owner[i] != owner[j]) & ~(turned[i] & turned[j])
     best: dict[tuple[int, int], dict[str, Any]] = {}
     for a, b, p, d in zip(i[keep], j[keep], pdist[keep], ddist[keep], strict=True):
         via = "+".join(v for v in (view[a], view[b]) if v) or None
