@@ -19,7 +19,7 @@ from . import html, jsonl, markdown, tagged
 from .encoding import decode_html, decode_text
 from .html import CONTEXT_CHARS
 
-__all__ = ["Article", "ExtractOptions", "extract_file", "extract_text"]
+__all__ = ["CONTEXT_CHARS", "Article", "ExtractOptions", "extract_file", "extract_text"]
 
 
 @dataclass(frozen=True)
