@@ -231,10 +231,10 @@ def _next_element(node: LexborNode) -> LexborNode | None:
     return sibling if sibling is not None and sibling.tag not in ("-text", "-comment") else None
 
 
-def _container(node: LexborNode) -> tuple[LexborNode | None, LexborNode]:
-    """The largest ancestor (up to four levels, never past a figure or the article) holding
-    this image and no other, and the box whose next sibling may be a caption."""
-    box = _outer(node)
+def _container(box: LexborNode) -> tuple[LexborNode | None, LexborNode]:
+    """The largest ancestor of an image's box (up to four levels, never past a figure or the
+    article) holding this image and no other, and the node whose next sibling may be a
+    caption."""
     scope = None
     current = box
     for _ in range(4):
@@ -260,7 +260,8 @@ def _is_caption(node: LexborNode) -> bool:
 def _caption_and_credit(
     tree: LexborHTMLParser, image: _Image, emphasis: bool
 ) -> tuple[str | None, str | None]:
-    scope, box = _container(image.node)
+    box = _outer(image.node)
+    scope, top = _container(box)
     caption_node = None
     described = (image.node.attributes.get("aria-describedby") or "").split()
     for name in described:
@@ -273,7 +274,7 @@ def _caption_and_credit(
             (c for c in scope.css(CAPTION) if c != scope and not _contains(c, image.node)), None
         )
     if caption_node is None:
-        following = _next_element(box)
+        following = _next_element(top)
         if following is not None and _is_caption(following):
             caption_node = following
     credit_node = None
