@@ -6,6 +6,7 @@ Every stage takes and returns these; none of them knows about storage or the ter
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urljoin
@@ -69,8 +70,21 @@ class ImageRef:
         )
         found = list(dict.fromkeys([*(c.url for c in ranked), self.src]))
         if self.base:
-            found = [urljoin(self.base, src) if src else src for src in found]
+            found = [join_base(self.base, src) if src else src for src in found]
         return [src for src in found if src] or [""]
+
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
+
+
+def join_base(base: str, src: str) -> str:
+    """`src` read against a `<base href>`: as a browser does for a URL base; for a relative
+    path base, joined to its folder with `..` kept (the resolver checks where it leads)."""
+    if _SCHEME.match(base) or base.startswith("//"):
+        return urljoin(base, src)
+    if _SCHEME.match(src) or src.startswith("/"):
+        return src
+    return base[: base.rfind("/") + 1] + src
 
 
 @dataclass(frozen=True)

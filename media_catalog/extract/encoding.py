@@ -26,7 +26,7 @@ _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]
 
 # Single-byte encodings of the legacy web, the commonest first; the detector chooses among
 # them only when there are enough non-ASCII bytes to tell them apart.
-_LEGACY = ("cp1252", "cp1256", "cp1251", "cp1253", "cp1255", "cp1254", "koi8_r")
+_LEGACY = ("cp1252", "cp1256", "cp1251", "cp1253", "cp1255", "cp1254")
 _HIGH_BYTES = bytes(range(128, 256))
 _DETECT_MIN = 4
 
