@@ -248,6 +248,4 @@ def test_http_equiv_and_undeclared_legacy_encodings():
     assert persian in decode_html(undeclared)
     russian = "<p>Пожар уничтожил большую часть старого рынка</p><img alt='Дым' src=a>"
     assert decode_html(russian.encode("cp1251")) == russian
-    assert decode_html(b"\xff\xfe" + "<p dir='rtl'>عکس</p>".encode("utf-16-le")).endswith(
-        "عکس</p>"
-    )
+    assert decode_html(b"\xff\xfe" + "<p dir='rtl'>عکس</p>".encode("utf-16-le")).endswith("عکس</p>")
