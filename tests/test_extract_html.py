@@ -1,7 +1,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from media_catalog.extract import html
+from media_catalog.extract import extract_file, html
 from media_catalog.extract.encoding import decode_html
 
 
@@ -249,3 +249,43 @@ def test_http_equiv_and_undeclared_legacy_encodings():
     russian = "<p>Пожар уничтожил большую часть старого рынка</p><img alt='Дым' src=a>"
     assert decode_html(russian.encode("cp1251")) == russian
     assert decode_html(b"\xff\xfe" + "<p dir='rtl'>عکس</p>".encode("utf-16-le")).endswith("عکس</p>")
+
+
+_STYLES = st.sampled_from(["figure", "wp", "wiki", "sibling", "lazy"])
+
+
+_TEMPLATES = {
+    "figure": '<figure>{img}<figcaption>{caption}<span class="credit">{credit}</span>'
+    "</figcaption></figure>",
+    "wp": '<div class="wp-caption">{img}<p class="wp-caption-text">{caption}</p>'
+    '<p class="credit">{credit}</p></div>',
+    "wiki": '<div class="thumb"><div class="thumbinner">{img}<div class="thumbcaption">'
+    '{caption}</div><div class="credit">{credit}</div></div></div>',
+    "sibling": '{img}<p class="image-caption">{caption}<small class="credit">{credit}</small></p>',
+    "lazy": '<figure><img src="data:image/gif;base64,R0lGOD" data-src="{i}.jpg" alt="{alt}">'
+    '<noscript>{img}</noscript><figcaption>{caption}<em class="byline">{credit}</em>'
+    "</figcaption></figure>",
+}
+
+
+def _styled(i, style, alt, caption, credit):
+    img = f'<img src="{i}.jpg" alt="{alt}">'
+    return _TEMPLATES[style].format(i=i, img=img, alt=alt, caption=caption, credit=credit)
+
+
+@given(st.lists(st.tuples(_STYLES, _words, _words, _words), max_size=8))
+def test_generated_pages_in_every_caption_style_pair_each_image_with_its_words(items):
+    body = "<p>Text between images.</p>".join(_styled(i, *item) for i, item in enumerate(items))
+    refs, _ = html.extract(f"<html><body><article>{body}</article></body></html>", "p")
+    assert [(r.position, r.src, r.alt, r.caption, r.credit) for r in refs] == [
+        (i, f"{i}.jpg", alt, caption, credit) for i, (_, alt, caption, credit) in enumerate(items)
+    ]
+
+
+@given(st.binary(max_size=400), st.sampled_from(["html", "markdown", "text"]))
+def test_any_bytes_in_any_format_never_raise(tmp_path_factory, data, kind):
+    path = tmp_path_factory.mktemp("a") / "article"
+    path.write_bytes(data)
+    (article,) = extract_file(path, kind)
+    body = [r for r in article.refs if r.kind == "img"]
+    assert [r.position for r in body] == list(range(len(body)))

@@ -322,15 +322,21 @@ def _link(node: LexborNode) -> str | None:
     return href.strip() if href and href.strip() else None
 
 
-def trim(text: str, start: int, end: int) -> str | None:
-    """`text[start:end]` without a word cut in two at either end."""
-    if start >= len(text):
-        return None
-    piece = text[start:end]
-    if start > 0 and not text[start - 1].isspace() and " " in piece:
-        piece = piece.split(" ", 1)[1]
-    if end < len(text) and not text[end].isspace() and " " in piece:
-        piece = piece.rsplit(" ", 1)[0]
+def text_before(text: str, offset: int, chars: int) -> str | None:
+    """Up to `chars` characters of `text` before `offset`, without a word cut in two."""
+    start = max(0, offset - chars)
+    piece = text[start:offset]
+    if start > 0 and not text[start - 1].isspace() and not text[start].isspace():
+        piece = piece.split(" ", 1)[1] if " " in piece else ""
+    return piece.strip() or None
+
+
+def text_after(text: str, offset: int, chars: int) -> str | None:
+    """Up to `chars` characters of `text` from `offset`, without a word cut in two."""
+    end = offset + chars
+    piece = text[offset:end]
+    if end < len(text) and not text[end].isspace() and not text[end - 1].isspace():
+        piece = piece.rsplit(" ", 1)[0] if " " in piece else ""
     return piece.strip() or None
 
 
@@ -359,10 +365,9 @@ def _contexts(
                 heading = headings[int(parts[index + 2])]
     for number in range(len(images)):
         offset, heading = offsets.get(number, (len(text), None))
-        after = offset + 1 if offset < len(text) else offset
         yield (
-            trim(text, max(0, offset - chars), offset) if chars else None,
-            trim(text, after, after + chars) if chars else None,
+            text_before(text, offset, chars) if chars else None,
+            text_after(text, offset, chars) if chars else None,
             heading,
         )
 

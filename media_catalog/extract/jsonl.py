@@ -16,7 +16,7 @@ import orjson
 from ..errors import ExtractError
 from ..models import ImageRef, ItemError
 from . import html, tagged
-from .html import trim
+from .html import text_after, text_before
 
 FIELDS = ("html", "text", "content")
 URL_FIELDS = ("url", "link", "source_url", "canonical_url")
@@ -118,10 +118,8 @@ def _interleaved(record: dict[str, Any], article: str, context: int) -> list[Ima
                 position=len(refs),
                 src=src.strip(),
                 alt=alt if isinstance(alt, str) else None,
-                context_before=trim(before, max(0, len(before) - context), len(before))
-                if context
-                else None,
-                context_after=trim(after, 0, context) if context else None,
+                context_before=text_before(before, len(before), context) if context else None,
+                context_after=text_after(after, 0, context) if context else None,
             )
         )
     return refs

@@ -20,7 +20,7 @@ import re
 from dataclasses import replace
 
 from ..models import ImageRef, ItemError
-from .html import CONTEXT_CHARS, trim
+from .html import CONTEXT_CHARS, text_after, text_before
 
 _OPEN = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?image\b(?P<attrs>[^<>]*?)(?P<empty>/?)>", re.I)
 _CLOSE = re.compile(r"</(?:[A-Za-z_][\w.-]*:)?image\s*>", re.I)
@@ -119,8 +119,8 @@ def _with_context(
     return [
         replace(
             ref,
-            context_before=trim(plain, max(0, offset - chars), offset),
-            context_after=trim(plain, offset + 1, offset + 1 + chars),
+            context_before=text_before(plain, offset, chars),
+            context_after=text_after(plain, offset, chars),
         )
         for ref, offset in zip(refs, offsets, strict=True)
     ]
