@@ -32,7 +32,8 @@ LAZY_SRC = (
 LAZY_SRCSET = ("data-srcset", "data-lazy-srcset")
 CAPTION = (
     "figcaption, .wp-caption-text, .thumbcaption, [itemprop=caption], .caption, "
-    ".image-caption, .img-caption, .photo-caption, .media-caption, .legende, .gallery-caption"
+    ".image-caption, .img-caption, .photo-caption, .media-caption, .legende, .gallery-caption, "
+    ".infobox-caption"
 )
 CREDIT = (
     ".credit, .image-credit, .photo-credit, .media-credit, .byline, .copyright, .attribution, "
