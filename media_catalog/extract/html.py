@@ -18,7 +18,7 @@ from typing import Any
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from ..models import ImageRef, ItemError, SrcsetCandidate
-from .page import json_ld, meta_images, page_info
+from .page import json_ld, meta_images, meta_tags, page_info
 
 CONTEXT_CHARS = 200
 LAZY_SRC = (
@@ -57,6 +57,8 @@ _TRACKER = re.compile(
 _CAPTION_CLASSES = {c.strip()[1:] for c in CAPTION.split(",") if c.strip().startswith(".")}
 _STOP = {"body", "html", "article", "main", "section"}
 _HEADINGS = "h1, h2, h3, h4, h5, h6"
+# A srcset candidate: a URL ending in commas (no descriptor), or a URL and its descriptor.
+_CANDIDATE = re.compile(r"[\s,]*(?:(?P<bare>\S+?),+(?=\s|$)|(?P<url>\S+)(?P<descriptor>[^,]*),?)")
 _MARK = re.compile("\ue000(\\d+)\ue001|\ue002(\\d+)\ue001")
 
 
@@ -73,22 +75,9 @@ def _int(value: str | None) -> int | None:
 def parse_srcset(value: str) -> list[SrcsetCandidate]:
     """The candidates of a `srcset` (URLs may hold commas, as data URIs and CDNs do)."""
     found = []
-    pos, size = 0, len(value)
-    while pos < size:
-        while pos < size and (value[pos].isspace() or value[pos] == ","):
-            pos += 1
-        start = pos
-        while pos < size and not value[pos].isspace():
-            pos += 1
-        url, descriptor = value[start:pos], ""
-        if url.endswith(","):
-            url = url.rstrip(",")
-        else:
-            end = value.find(",", pos)
-            end = size if end == -1 else end
-            descriptor, pos = value[pos:end].strip(), end + 1
-        if not url:
-            continue
+    for match in _CANDIDATE.finditer(value):
+        url = match.group("bare") or match.group("url")
+        descriptor = (match.group("descriptor") or "").strip()
         width = re.fullmatch(r"(\d+)w", descriptor)
         density = re.fullmatch(r"(\d*\.?\d+)x", descriptor)
         found.append(
@@ -161,13 +150,19 @@ def _inside(node: LexborNode, tag: str) -> LexborNode | None:
     return None
 
 
-def _contains(ancestor: LexborNode, node: LexborNode) -> bool:
+def _ancestors(node: LexborNode, depth: int) -> list[int]:
+    """The ids (`mem_id`) of a node's ancestors, nearest first. Ids, because comparing
+    nodes with `==` compares their markup."""
+    found = []
     parent = node.parent
-    while parent is not None:
-        if parent == ancestor:
-            return True
+    while parent is not None and len(found) < depth:
+        found.append(parent.mem_id)
         parent = parent.parent
-    return False
+    return found
+
+
+def _contains(ancestor: LexborNode, node: LexborNode) -> bool:
+    return ancestor.mem_id in _ancestors(node, 64)
 
 
 def _images(tree: LexborHTMLParser) -> list[_Image]:
@@ -175,9 +170,10 @@ def _images(tree: LexborHTMLParser) -> list[_Image]:
     into it (filling a missing real URL), any other `<noscript>` image counts on its own."""
     images: list[_Image] = []
     merged: set[int] = set()
+    in_noscript = {node.mem_id for node in tree.css("noscript img")}
     for node in tree.css("img"):
         image = _read_img(node)
-        noscript = _inside(node, "noscript")
+        noscript = _inside(node, "noscript") if node.mem_id in in_noscript else None
         if noscript is None or noscript.parent is None:
             images.append(image)
             continue
@@ -212,17 +208,38 @@ def _twin(images: list[_Image], merged: set[int], scope: LexborNode, src: str) -
     return fallback
 
 
-def _outer(node: LexborNode) -> LexborNode:
+class _Index:
+    """Lookups built once per page: how many images sit under each ancestor, and the caption
+    and credit elements with their ancestors."""
+
+    def __init__(self, tree: LexborHTMLParser, images: list[_Image]) -> None:
+        self.counts: dict[int, int] = {}
+        for image in images:
+            for ancestor in _ancestors(image.node, 10):
+                self.counts[ancestor] = self.counts.get(ancestor, 0) + 1
+        self.captions = [(node, _ancestors(node, 8)) for node in tree.css(CAPTION)]
+        self.credits = [(node, _ancestors(node, 8)) for node in tree.css(CREDIT)]
+
+    def images_in(self, node: LexborNode) -> int:
+        return self.counts.get(node.mem_id, 0)
+
+    @staticmethod
+    def first_in(
+        found: list[tuple[LexborNode, list[int]]], scope: LexborNode, image: list[int]
+    ) -> LexborNode | None:
+        """The first of `found` inside `scope` that is not an ancestor of the image."""
+        return next(
+            (node for node, up in found if scope.mem_id in up and node.mem_id not in image), None
+        )
+
+
+def _outer(node: LexborNode, index: _Index) -> LexborNode:
     """The image's own box: the `<img>`, or the `<picture>`/`<a>` wrapping only it."""
     while node.parent is not None and node.parent.tag in ("picture", "a", "span"):
-        if len(_counted(node.parent)) > 1:
+        if index.images_in(node.parent) > 1:
             break
         node = node.parent
     return node
-
-
-def _counted(node: LexborNode) -> list[LexborNode]:
-    return [img for img in node.css("img") if _inside(img, "noscript") is None]
 
 
 def _next_element(node: LexborNode) -> LexborNode | None:
@@ -232,7 +249,7 @@ def _next_element(node: LexborNode) -> LexborNode | None:
     return sibling if sibling is not None and sibling.tag not in ("-text", "-comment") else None
 
 
-def _container(box: LexborNode) -> tuple[LexborNode | None, LexborNode]:
+def _container(box: LexborNode, index: _Index) -> tuple[LexborNode | None, LexborNode]:
     """The largest ancestor of an image's box (up to four levels, never past a figure or the
     article) holding this image and no other, and the node whose next sibling may be a
     caption."""
@@ -240,7 +257,7 @@ def _container(box: LexborNode) -> tuple[LexborNode | None, LexborNode]:
     current = box
     for _ in range(4):
         parent = current.parent
-        if parent is None or parent.tag in _STOP or len(_counted(parent)) > 1:
+        if parent is None or parent.tag in _STOP or index.images_in(parent) > 1:
             break
         scope = current = parent
         if parent.tag == "figure":
@@ -259,10 +276,11 @@ def _is_caption(node: LexborNode) -> bool:
 
 
 def _caption_and_credit(
-    tree: LexborHTMLParser, image: _Image, emphasis: bool
+    tree: LexborHTMLParser, index: _Index, image: _Image, emphasis: bool
 ) -> tuple[str | None, str | None]:
-    box = _outer(image.node)
-    scope, top = _container(box)
+    box = _outer(image.node, index)
+    scope, top = _container(box, index)
+    up = _ancestors(image.node, 64)
     caption_node = None
     described = (image.node.attributes.get("aria-describedby") or "").split()
     for name in described:
@@ -271,16 +289,14 @@ def _caption_and_credit(
             if caption_node is not None:
                 break
     if caption_node is None and scope is not None:
-        caption_node = next(
-            (c for c in scope.css(CAPTION) if c != scope and not _contains(c, image.node)), None
-        )
+        caption_node = index.first_in(index.captions, scope, up)
     if caption_node is None:
         following = _next_element(top)
         if following is not None and _is_caption(following):
             caption_node = following
     credit_node = None
     if caption_node is not None:
-        credit_node = next(iter(caption_node.css(CREDIT)), None) or next(
+        credit_node = index.first_in(index.credits, caption_node, up) or next(
             (
                 child
                 for child in caption_node.css("span, small, em, i, cite, b, strong, p")
@@ -289,7 +305,7 @@ def _caption_and_credit(
             None,
         )
     if credit_node is None and scope is not None:
-        credit_node = next((c for c in scope.css(CREDIT) if not _contains(c, image.node)), None)
+        credit_node = index.first_in(index.credits, scope, up)
     credit = _clean(credit_node.text(separator=" ")) if credit_node is not None else None
     caption = _clean(caption_node.text(separator=" ")) if caption_node is not None else None
     if caption and credit and credit_node is not None and _contains(caption_node, credit_node):
@@ -341,36 +357,52 @@ def text_after(text: str, offset: int, chars: int) -> str | None:
     return piece.strip() or None
 
 
+def _window(raw: str, start: int, end: int) -> str:
+    return " ".join(_MARK.sub(" ", raw[max(0, start) : end]).split())
+
+
+def _around(raw: str, start: int, end: int, chars: int) -> tuple[str | None, str | None]:
+    """The text before `start` and after `end` in the page's raw text, whitespace collapsed
+    only in a window around the image (widened when markup whitespace is long)."""
+    span = chars * 3
+    while True:
+        before = _window(raw, start - span, start)
+        if len(before) >= chars or start - span <= 0:
+            break
+        span *= 4
+    span = chars * 3
+    while True:
+        after = _window(raw, end, end + span)
+        if len(after) >= chars or end + span >= len(raw):
+            break
+        span *= 4
+    return text_before(before, len(before), chars), text_after(after, 0, chars)
+
+
 def _contexts(
     tree: LexborHTMLParser, images: list[_Image], chars: int
 ) -> Iterator[tuple[str | None, str | None, str | None]]:
     """(text before, text after, nearest heading above) of every image. Marks each image and
     heading in the tree, then reads the page's text once."""
-    headings = [_clean(h.text(separator=" ")) for h in tree.css(_HEADINGS)]
-    for number, heading in enumerate(tree.css(_HEADINGS)):
+    nodes = tree.css(_HEADINGS)
+    headings = [_clean(h.text(separator=" ")) for h in nodes]
+    for number, heading in enumerate(nodes):
         heading.insert_before(f"\ue002{number}\ue001")
     for number, image in enumerate(images):
         image.node.insert_before(f"\ue000{number}\ue001")
     tree.strip_tags(["script", "style", "template"])
     root = tree.body or tree.root
-    parts = _MARK.split(root.text(separator=" ") if root is not None else "")
-    text, offsets, heading = "", {}, None
-    for index in range(0, len(parts), 3):
-        piece = " ".join(parts[index].split())
-        if piece:
-            text = f"{text} {piece}" if text else piece
-        if index + 1 < len(parts):
-            if parts[index + 1] is not None:
-                offsets[int(parts[index + 1])] = (len(text), heading)
-            else:
-                heading = headings[int(parts[index + 2])]
+    raw = root.text(separator=" ") if root is not None else ""
+    places, heading = {}, None
+    for mark in _MARK.finditer(raw):
+        if mark.group(1) is not None:
+            places[int(mark.group(1))] = (mark.start(), mark.end(), heading)
+        else:
+            heading = headings[int(mark.group(2))]
     for number in range(len(images)):
-        offset, heading = offsets.get(number, (len(text), None))
-        yield (
-            text_before(text, offset, chars) if chars else None,
-            text_after(text, offset, chars) if chars else None,
-            heading,
-        )
+        start, end, heading = places.get(number, (len(raw), len(raw), None))
+        before, after = _around(raw, start, end, chars) if chars else (None, None)
+        yield before, after, heading
 
 
 def extract(
@@ -384,12 +416,14 @@ def extract(
     """
     tree = LexborHTMLParser(text)
     blocks = json_ld(tree)
-    page = page_info(tree, blocks)
-    meta = meta_images(tree, blocks, article, page)
+    tags = meta_tags(tree)
+    page = page_info(tree, tags, blocks)
+    meta = meta_images(tree, tags, blocks, article, page)
     images = _images(tree)
+    index = _Index(tree, images)
     found = []
     for image in images:
-        caption, credit = _caption_and_credit(tree, image, emphasis_captions)
+        caption, credit = _caption_and_credit(tree, index, image, emphasis_captions)
         link = _link(image.node)
         found.append({**image.fields, "caption": caption, "credit": credit, "link": link})
     refs = [

@@ -52,7 +52,7 @@ def _int(value: Any) -> int | None:
     return int(digits) if digits else None
 
 
-def _meta_tags(tree: LexborHTMLParser) -> dict[str, str]:
+def meta_tags(tree: LexborHTMLParser) -> dict[str, str]:
     """`<meta property|name|itemprop=… content=…>` by lower-cased key; the first one wins."""
     found: dict[str, str] = {}
     for node in tree.css("meta[content]"):
@@ -88,8 +88,8 @@ def _objects(value: Any, depth: int = 0) -> Iterator[dict[str, Any]]:
                 yield from _objects(item, depth + 1)
 
 
-def page_info(tree: LexborHTMLParser, blocks: list[Any]) -> Page:
-    meta = _meta_tags(tree)
+def page_info(tree: LexborHTMLParser, meta: dict[str, str], blocks: list[Any]) -> Page:
+    """Title, URL, date and base of a page, from its `meta_tags`, JSON-LD `blocks` and markup."""
     title_node = tree.css_first("title")
     h1 = tree.css_first("h1")
     title = (
@@ -141,10 +141,9 @@ def _text(value: Any) -> str | None:
 
 
 def meta_images(
-    tree: LexborHTMLParser, blocks: list[Any], article: str, page: Page
+    tree: LexborHTMLParser, meta: dict[str, str], blocks: list[Any], article: str, page: Page
 ) -> list[ImageRef]:
     """The page's metadata images, each URL once, in the order og, twitter, link, JSON-LD."""
-    meta = _meta_tags(tree)
     found: dict[str, dict[str, Any]] = {}
 
     def add(url: Any, **fields: Any) -> None:
