@@ -55,6 +55,10 @@ _TRACKER = re.compile(
     re.I,
 )
 _CAPTION_CLASSES = {c.strip()[1:] for c in CAPTION.split(",") if c.strip().startswith(".")}
+_TRACKER_WORDS = (
+    *("pixel", "spacer", "beacon", "tracking", "1x1", "clear.", "facebook.com/tr", "collect"),
+    *("__utm", "/b/ss/", "doubleclick", "scorecardresearch", "quantserve", "bat.bing"),
+)
 _STOP = {"body", "html", "article", "main", "section"}
 _HEADINGS = "h1, h2, h3, h4, h5, h6"
 # A srcset candidate: a URL ending in commas (no descriptor), or a URL and its descriptor.
@@ -88,6 +92,12 @@ def parse_srcset(value: str) -> list[SrcsetCandidate]:
             )
         )
     return found
+
+
+def is_tracker(src: str) -> bool:
+    """A known tracking-pixel or spacer URL (a cheap substring test guards the regex)."""
+    lowered = src.lower()
+    return any(word in lowered for word in _TRACKER_WORDS) and _TRACKER.search(src) is not None
 
 
 def is_placeholder(src: str | None) -> bool:
@@ -135,7 +145,7 @@ def _read_img(node: LexborNode) -> _Image:
         or (attributes.get("role") or "").strip().lower() in ("presentation", "none")
         or aria.strip().lower() == "true",
         "tracking": (width is not None and height is not None and width <= 1 and height <= 1)
-        or _TRACKER.search(real) is not None,
+        or is_tracker(real),
     }
     lazy_loaded = lazy is not None or is_placeholder(src)
     return _Image(node, lazy=lazy_loaded, fields=fields)
