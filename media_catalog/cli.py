@@ -22,6 +22,7 @@ from .audit import DEFAULT_MAX_ALT_LENGTH, SEVERITIES, to_html
 from .audit import audit as run_audit
 from .catalog import DEFAULT_PATH, Catalog, image_objects, unresolved
 from .errors import MediaCatalogError, QueryError
+from .extract import CONTEXT_CHARS, ExtractOptions
 from .pipeline import scan as run_scan
 from .query import lookup as find_hash
 from .query import lookup_image
@@ -108,6 +109,18 @@ def scan(
     threshold: Annotated[
         int, typer.Option(help="pHash bits for near duplicates in the summary.", min=0, max=64)
     ] = DEFAULT_THRESHOLD,
+    context: Annotated[
+        int, typer.Option(help="Characters of text kept before and after each image.", min=0)
+    ] = CONTEXT_CHARS,
+    text_field: Annotated[
+        str | None, typer.Option(help="JSON Lines: the field holding the article text or HTML.")
+    ] = None,
+    url_field: Annotated[
+        str | None, typer.Option(help="JSON Lines: the field holding the article URL.")
+    ] = None,
+    title_field: Annotated[
+        str | None, typer.Option(help="JSON Lines: the field holding the article title.")
+    ] = None,
     strict: Annotated[bool, typer.Option(help="Exit 1 when any item error was recorded.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
     format: FormatOption = Format.table,
@@ -127,7 +140,10 @@ def scan(
         if show:
             progress.print(f"[dim]{source.kind:>8}[/dim] {source.path}", highlight=False)
 
-    summary = run_scan(paths, catalog, assets=assets or [], threshold=threshold, on_file=on_file)
+    options = ExtractOptions(context, text_field, url_field, title_field)
+    summary = run_scan(
+        paths, catalog, assets=assets or [], threshold=threshold, on_file=on_file, options=options
+    )
     counts = summary.to_dict()
     if format is Format.json:
         typer.echo(render.to_json(counts))
@@ -153,6 +169,9 @@ def dupes(
             help="Largest pHash Hamming distance (bits) for near duplicates.", min=0, max=64
         ),
     ] = DEFAULT_THRESHOLD,
+    tracking: Annotated[
+        bool, typer.Option(help="Include tracking pixels, spacers and 1×1 images.")
+    ] = False,
     format: FormatOption = Format.table,
 ) -> None:
     """Report duplicate images: exact reuse (same bytes) and near duplicates (same photo).
@@ -161,7 +180,10 @@ def dupes(
 
     Example: media-catalog dupes --db samples.json --threshold 8 --format json
     """
-    found = [c.to_dict() for c in duplicate_clusters(Catalog(db, create=False), threshold)]
+    found = [
+        c.to_dict()
+        for c in duplicate_clusters(Catalog(db, create=False), threshold, tracking=tracking)
+    ]
     if format is Format.json:
         typer.echo(render.to_json({"threshold": threshold, "clusters": found}))
     else:

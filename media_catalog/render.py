@@ -43,7 +43,8 @@ def short_path(path: str) -> str:
 
 
 def _place(occurrence: dict[str, Any]) -> str:
-    return f"{short_path(occurrence['article'])} #{occurrence['position']}"
+    position = occurrence["position"]
+    return f"{short_path(occurrence['article'])} {'meta' if position is None else f'#{position}'}"
 
 
 def summary(console: Console, counts: dict[str, int]) -> None:
