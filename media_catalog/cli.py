@@ -7,6 +7,7 @@ usage errors keep typer's exit status 2.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from enum import Enum
@@ -17,8 +18,11 @@ import typer
 from rich.console import Console
 
 from . import __version__, render, reports
+from .audit import DEFAULT_MAX_ALT_LENGTH, SEVERITIES, to_html
+from .audit import audit as run_audit
 from .catalog import DEFAULT_PATH, Catalog, image_objects, unresolved
 from .errors import MediaCatalogError, QueryError
+from .extract import CONTEXT_CHARS, ExtractOptions
 from .pipeline import scan as run_scan
 from .query import lookup as find_hash
 from .query import lookup_image
@@ -110,6 +114,18 @@ def scan(
     threshold: Annotated[
         int, typer.Option(help="pHash bits for near duplicates in the summary.", min=0, max=64)
     ] = DEFAULT_THRESHOLD,
+    context: Annotated[
+        int, typer.Option(help="Characters of text kept before and after each image.", min=0)
+    ] = CONTEXT_CHARS,
+    text_field: Annotated[
+        str | None, typer.Option(help="JSON Lines: the field holding the article text or HTML.")
+    ] = None,
+    url_field: Annotated[
+        str | None, typer.Option(help="JSON Lines: the field holding the article URL.")
+    ] = None,
+    title_field: Annotated[
+        str | None, typer.Option(help="JSON Lines: the field holding the article title.")
+    ] = None,
     strict: Annotated[bool, typer.Option(help="Exit 1 when any item error was recorded.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
     format: FormatOption = Format.table,
@@ -129,7 +145,10 @@ def scan(
         if show:
             progress.print(f"[dim]{source.kind:>8}[/dim] {source.path}", highlight=False)
 
-    summary = run_scan(paths, catalog, assets=assets or [], threshold=threshold, on_file=on_file)
+    options = ExtractOptions(context, text_field, url_field, title_field)
+    summary = run_scan(
+        paths, catalog, assets=assets or [], threshold=threshold, on_file=on_file, options=options
+    )
     counts = summary.to_dict()
     if format is Format.json:
         typer.echo(render.to_json(counts))
@@ -191,8 +210,10 @@ def dupes(
         bool, typer.Option(help="Also match blank and flat images (left out by default).")
     ] = False,
     include_furniture: Annotated[
-        bool,
-        typer.Option(help="Keep site furniture (logos, icons, ads) and tracking pixels."),
+        bool, typer.Option(help="Keep site furniture (logos, icons, ads).")
+    ] = False,
+    tracking: Annotated[
+        bool, typer.Option(help="Include tracking pixels, spacers and 1×1 images.")
     ] = False,
     format: Annotated[
         DupesFormat, typer.Option("--format", "-f", help="Output format.")
@@ -229,6 +250,7 @@ def dupes(
         transforms=transforms,
         include_low_information=include_low_information,
         include_furniture=include_furniture,
+        tracking=tracking,
     ).to_dict()
     if format is DupesFormat.json:
         typer.echo(render.to_json(report))
@@ -322,6 +344,58 @@ def export(
             }
         )
     )
+
+
+class AuditFormat(str, Enum):
+    table = "table"
+    json = "json"
+    html = "html"
+
+
+class Severity(str, Enum):
+    error = "error"
+    warning = "warning"
+    info = "info"
+
+
+@app.command()
+@_handle_errors
+def audit(
+    db: DbOption = Path(DEFAULT_PATH),
+    article: Annotated[
+        Path | None, typer.Option(help="Audit only this article file.", dir_okay=False)
+    ] = None,
+    max_alt_length: Annotated[
+        int, typer.Option(help="Longest acceptable alt text, in characters.", min=1)
+    ] = DEFAULT_MAX_ALT_LENGTH,
+    fail_on: Annotated[
+        Severity | None,
+        typer.Option(help="Exit 1 when a finding of this severity or worse exists."),
+    ] = None,
+    format: Annotated[AuditFormat, typer.Option("--format", "-f")] = AuditFormat.table,
+) -> None:
+    """Audit alt text and captions: missing, placeholder, redundant, shared, conflicting.
+
+    Reports findings per article, worst first; rules and what to write instead are in the
+    README. With --fail-on it can gate a publishing pipeline.
+
+    Example: media-catalog audit --db samples.json --fail-on error --format html > audit.html
+    """
+    report = run_audit(
+        Catalog(db, create=False),
+        max_alt_length=max_alt_length,
+        article=os.path.abspath(article) if article is not None else None,
+    )
+    if format is AuditFormat.json:
+        typer.echo(render.to_json(report.to_dict()))
+    elif format is AuditFormat.html:
+        typer.echo(to_html(report))
+    else:
+        render.audit(_stdout(), report.to_dict())
+    worst = report.worst()
+    failing = fail_on is not None and worst is not None
+    if failing and SEVERITIES.index(worst) <= SEVERITIES.index(fail_on.value):
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .catalog import Catalog
 from .errors import ExtractError, FingerprintError, ResolveError
-from .extract import Article, extract_file
+from .extract import Article, ExtractOptions, extract_file
 from .fingerprint import fingerprint
 from .models import Fingerprint, ImageRef, ItemError, Occurrence
 from .resolve import DEFAULT_MAX_BYTES, Resolver, read_bytes
@@ -77,27 +77,33 @@ class _Scan:
 
 
 def _reference(scan: _Scan, resolver: Resolver, article: Article, ref: ImageRef) -> None:
-    def fail(code: str, message: str, path: str | None) -> None:
-        scan.occurrences.append(Occurrence(ref, reason=code))
-        scan.errors.append(ItemError(path, code, message, ref.article, ref.position))
-
-    try:
-        resolved = resolver.resolve(ref.src, article.base)
-        if resolved.file is not None:
-            sha256 = scan.image_file(resolved.file)
-        else:
-            sha256 = scan.image_bytes(resolved.data or b"", f"{ref.article} image {ref.position}")
-    except ResolveError as exc:
-        if exc.reason in ("bad-data-uri", "unreadable", "too-large"):
-            fail(exc.reason, str(exc), exc.ref if exc.reason != "bad-data-uri" else ref.article)
-        else:
-            scan.occurrences.append(Occurrence(ref, reason=exc.reason))
+    """Resolve the best candidate of `ref` that leads to a readable image (the largest
+    `srcset` candidate first, then `src`); when none does, record the first one's failure."""
+    failure: ResolveError | FingerprintError | None = None
+    for src in ref.candidates():
+        try:
+            resolved = resolver.resolve(src, article.base)
+            if resolved.file is not None:
+                sha256 = scan.image_file(resolved.file)
+            else:
+                name = f"{ref.article} image {ref.position}"
+                sha256 = scan.image_bytes(resolved.data or b"", name)
+        except (ResolveError, FingerprintError) as exc:
+            failure = failure or exc
+            continue
+        file = str(resolved.file) if resolved.file is not None else None
+        scan.occurrences.append(Occurrence(ref, sha256, file))
         return
-    except FingerprintError as exc:
-        fail(exc.code, str(exc), exc.path)
+    assert failure is not None  # candidates() is never empty
+    code = failure.reason if isinstance(failure, ResolveError) else failure.code
+    scan.occurrences.append(Occurrence(ref, reason=code))
+    if isinstance(failure, FingerprintError):
+        path = failure.path
+    elif failure.reason in ("bad-data-uri", "unreadable", "too-large"):
+        path = failure.ref if failure.reason != "bad-data-uri" else ref.article
+    else:
         return
-    file = str(resolved.file) if resolved.file is not None else None
-    scan.occurrences.append(Occurrence(ref, sha256, file))
+    scan.errors.append(ItemError(path, code, str(failure), ref.article, ref.position))
 
 
 def scan(
@@ -108,11 +114,13 @@ def scan(
     max_bytes: int = DEFAULT_MAX_BYTES,
     threshold: int = DEFAULT_THRESHOLD,
     on_file: Callable[[SourceFile], None] | None = None,
+    options: ExtractOptions | None = None,
 ) -> ScanSummary:
     """Scan `paths` (files or folders, recursively) into `catalog` and save it.
 
     References resolve only inside `paths` and `assets`. Returns counts of what was read and
     of the duplicate clusters (within `threshold` bits) in the catalogue afterwards.
+    `options` are the extraction choices (context size, JSON Lines fields).
     """
     paths = [Path(p) for p in paths]
     assets = [Path(a) for a in assets]
@@ -132,7 +140,7 @@ def scan(
                 state.errors.append(ItemError(str(source.path), code, str(exc)))
             continue
         try:
-            for article in extract_file(source.path, source.kind):
+            for article in extract_file(source.path, source.kind, options or ExtractOptions()):
                 summary.articles += 1
                 state.errors.extend(article.errors)
                 for ref in article.refs:

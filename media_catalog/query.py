@@ -66,7 +66,8 @@ def _near(images: list[dict[str, Any]], phash: str, distance: int) -> list[dict[
 
 
 def search(catalog: Catalog, text: str) -> list[dict[str, Any]]:
-    """Occurrences whose alt, caption, title or article path contain every word of `text`.
+    """Occurrences whose alt, caption, credit, title, article path or article title contain
+    every word of `text`.
 
     Matching is case-insensitive and folds Arabic/Persian letter variants and zero-width
     characters (see `media_catalog.text.normalize`).
@@ -74,9 +75,8 @@ def search(catalog: Catalog, text: str) -> list[dict[str, Any]]:
     words = normalize(text).split()
     results = []
     for doc in catalog.occurrences():
-        haystack = normalize(
-            " ".join(doc[field] or "" for field in ("alt", "caption", "title", "article"))
-        )
+        fields = ("alt", "caption", "credit", "title", "article", "article_title")
+        haystack = normalize(" ".join(doc.get(field) or "" for field in fields))
         if all(word in haystack for word in words):
             results.append({**occurrence_object(doc), "sha256": doc["sha256"]})
-    return sorted(results, key=lambda r: (r["article"], r["position"]))
+    return sorted(results, key=lambda r: (r["article"], r["position"] is None, r["position"] or 0))

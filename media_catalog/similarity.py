@@ -14,8 +14,8 @@ mirror and quarter turns (see `fingerprint.variant_hashes`). All near pairs are 
 with a multi-index hash (`hamming.HammingIndex`).
 
 Left out by default: low-information images (blank, flat) from the near tier; tracking pixels
-and *site furniture* (one image used in a large share of the articles: a logo, an icon, an
-ad) from both tiers; and any SHA-256 or pHash on an ignore list.
+(see `untracked`) and *site furniture* (one image used in a large share of the articles: a
+logo, an icon, an ad) from both tiers; and any SHA-256 or pHash on an ignore list.
 """
 
 from __future__ import annotations
@@ -135,13 +135,6 @@ def low_information(image: dict[str, Any]) -> bool:
     return abs(int(image["phash"], 16).bit_count() - 32) > 8
 
 
-def tracking_pixel(image: dict[str, Any]) -> bool:
-    """A tracking pixel or spacer: at most 16 pixels, or marked so by the extractor."""
-    return image["width"] * image["height"] <= 16 or any(
-        o.get("tracking") for o in image["occurrences"]
-    )
-
-
 def site_furniture(images: list[dict[str, Any]]) -> set[str]:
     """SHA-256s of images used in at least FURNITURE_SHARE of all articles (and in at least
     FURNITURE_MIN_ARTICLES): logos, icons, ads."""
@@ -255,6 +248,19 @@ def near_clusters(
     return clusters
 
 
+def untracked(images: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`images` without tracking pixels: no 1×1 images, no occurrences marked `tracking`
+    (declared 1×1, known pixel URLs), and no image left with neither occurrence nor file."""
+    kept = []
+    for image in images:
+        if image["width"] * image["height"] <= 1:
+            continue
+        occurrences = [o for o in image["occurrences"] if not o["tracking"]]
+        if occurrences or image["files"]:
+            kept.append({**image, "occurrences": occurrences})
+    return kept
+
+
 def duplicate_report(
     catalog: Catalog,
     threshold: int = DEFAULT_THRESHOLD,
@@ -266,29 +272,34 @@ def duplicate_report(
     transforms: bool = False,
     include_low_information: bool = False,
     include_furniture: bool = False,
+    tracking: bool = False,
 ) -> DuplicateReport:
     """Exact-reuse and near-duplicate clusters, and what was left out of them.
 
     `sort="size"`: exact clusters (most places first), then near clusters (most images
     first); `sort="reach"`: every cluster by the number of articles it spans, then places.
     `min_articles` keeps only clusters spanning at least that many articles. `ignore` holds
-    SHA-256s and pHashes (hex) to leave out.
+    SHA-256s and pHashes (hex) to leave out. Tracking pixels, spacers and 1×1 images are
+    left out unless `tracking` is true.
     """
     if sort not in SORTS:
         raise QueryError(f"unknown sort {sort!r}; use one of: {', '.join(SORTS)}")
     images = image_objects(catalog)
+    dropped: set[str] = set()
+    if not tracking:
+        kept = untracked(images)
+        dropped = {i["sha256"] for i in images} - {i["sha256"] for i in kept}
+        images = kept
     ignore = {value.lower() for value in ignore}
     excluded: dict[str, list[str]] = {
         "ignored": sorted(i["sha256"] for i in images if {i["sha256"], i["phash"]} & ignore),
         "furniture": [] if include_furniture else sorted(site_furniture(images)),
-        "tracking": []
-        if include_furniture
-        else sorted(i["sha256"] for i in images if tracking_pixel(i)),
+        "tracking": [] if tracking else sorted(dropped),
         "low_information": []
         if include_low_information
         else sorted(i["sha256"] for i in images if low_information(i)),
     }
-    left_out = {sha for key in ("ignored", "furniture", "tracking") for sha in excluded[key]}
+    left_out = {sha for key in ("ignored", "furniture") for sha in excluded[key]}
     images = [image for image in images if image["sha256"] not in left_out]
     exact = [Cluster("exact", [image]) for image in images if places(image) >= 2]
     exact.sort(key=lambda c: (-places(c.images[0]), c.images[0]["sha256"]))

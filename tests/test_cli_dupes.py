@@ -96,15 +96,15 @@ def test_default_report_tiers_keeper_reach_and_exclusions(cli, newsroom):
     assert near["distances"][1]["phash"] <= 12 and near["distances"][1]["dhash"] <= 8
     assert near["reach"] == {"articles": 4, "places": 4}
     # the logo is in all 12 articles: site furniture; the 1x1 gif is a tracking pixel;
-    # the blank white and grey images (and the pixel) are low-information
+    # the blank white and grey images are low-information
     excluded = report["excluded"]
     assert len(excluded["furniture"]) == 1 and len(excluded["tracking"]) == 1
-    assert len(excluded["low_information"]) == 3  # white, grey and the pixel
+    assert len(excluded["low_information"]) == 2  # white and grey
     assert excluded["ignored"] == []
 
 
 def test_include_furniture_and_low_information(cli, newsroom):
-    report = dupes(cli, "--include-furniture", "--include-low-information")
+    report = dupes(cli, "--include-furniture", "--include-low-information", "--tracking")
     found = {tuple(names(c)) for c in report["clusters"]}
     assert ("logo.png",) in found and ("pixel.gif",) in found
     assert any({"white.png", "grey.jpg"} <= set(cluster) for cluster in found)
