@@ -17,7 +17,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
-from . import __version__, render
+from . import __version__, render, reports
 from .audit import DEFAULT_MAX_ALT_LENGTH, SEVERITIES, to_html
 from .audit import audit as run_audit
 from .catalog import DEFAULT_PATH, Catalog, image_objects, unresolved
@@ -27,7 +27,12 @@ from .pipeline import scan as run_scan
 from .query import lookup as find_hash
 from .query import lookup_image
 from .query import search as find_text
-from .similarity import DEFAULT_THRESHOLD, duplicate_clusters
+from .similarity import (
+    DEFAULT_THRESHOLD,
+    duplicate_report,
+    read_ignore_list,
+    reference_matches,
+)
 
 app = typer.Typer(
     help="Catalogue the images embedded in articles; report duplicates; look up and search.",
@@ -159,6 +164,18 @@ def scan(
         raise typer.Exit(1)
 
 
+class DupesFormat(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    html = "html"
+
+
+class Sort(str, Enum):
+    size = "size"
+    reach = "reach"
+
+
 @app.command()
 @_handle_errors
 def dupes(
@@ -169,25 +186,80 @@ def dupes(
             help="Largest pHash Hamming distance (bits) for near duplicates.", min=0, max=64
         ),
     ] = DEFAULT_THRESHOLD,
+    min_articles: Annotated[
+        int, typer.Option(help="Only clusters used in at least this many articles.", min=0)
+    ] = 0,
+    sort: Annotated[
+        Sort, typer.Option(help="size: exact, then near, largest first; reach: most articles.")
+    ] = Sort.size,
+    transforms: Annotated[
+        bool, typer.Option(help="Also match mirrored and quarter-turned copies.")
+    ] = False,
+    ignore: Annotated[
+        Path | None,
+        typer.Option(help="File of SHA-256s / pHashes to leave out, one per line.", dir_okay=False),
+    ] = None,
+    reference: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder of known photos: report which catalogued images match each.",
+            file_okay=False,
+        ),
+    ] = None,
+    include_low_information: Annotated[
+        bool, typer.Option(help="Also match blank and flat images (left out by default).")
+    ] = False,
+    include_furniture: Annotated[
+        bool, typer.Option(help="Keep site furniture (logos, icons, ads).")
+    ] = False,
     tracking: Annotated[
         bool, typer.Option(help="Include tracking pixels, spacers and 1×1 images.")
     ] = False,
-    format: FormatOption = Format.table,
+    format: Annotated[
+        DupesFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = DupesFormat.table,
 ) -> None:
     """Report duplicate images: exact reuse (same bytes) and near duplicates (same photo).
 
-    Each cluster lists every place the photo was used, with its alt text and caption there.
+    Each cluster names a keeper and lists every place the photo was used, with its alt text,
+    caption and credit there. Site furniture (an image in a large share of the articles),
+    tracking pixels and blank images are left out unless asked.
 
-    Example: media-catalog dupes --db samples.json --threshold 8 --format json
+    Examples: media-catalog dupes --db samples.json --threshold 8 --format json
+              media-catalog dupes --min-articles 2 --sort reach --format html > report.html
+              media-catalog dupes --reference agency-photos/ --transforms
     """
-    found = [
-        c.to_dict()
-        for c in duplicate_clusters(Catalog(db, create=False), threshold, tracking=tracking)
-    ]
-    if format is Format.json:
-        typer.echo(render.to_json({"threshold": threshold, "clusters": found}))
+    catalog = Catalog(db, create=False)
+    if reference is not None:
+        if format is DupesFormat.html:
+            raise QueryError("--reference reports as table, json or csv, not html")
+        found = reference_matches(catalog, reference, threshold, transforms=transforms)
+        if format is DupesFormat.json:
+            typer.echo(render.to_json({"threshold": threshold, "reference": found}))
+        elif format is DupesFormat.csv:
+            typer.echo(reports.reference_csv(found), nl=False)
+        else:
+            render.reference(_stdout(), threshold, found)
+        return
+    report = duplicate_report(
+        catalog,
+        threshold,
+        min_articles=min_articles,
+        sort=sort.value,
+        ignore=read_ignore_list(ignore) if ignore is not None else (),
+        transforms=transforms,
+        include_low_information=include_low_information,
+        include_furniture=include_furniture,
+        tracking=tracking,
+    ).to_dict()
+    if format is DupesFormat.json:
+        typer.echo(render.to_json(report))
+    elif format is DupesFormat.csv:
+        typer.echo(reports.to_csv(report), nl=False)
+    elif format is DupesFormat.html:
+        typer.echo(reports.to_html(report), nl=False)
     else:
-        render.clusters(_stdout(), threshold, found)
+        render.clusters(_stdout(), threshold, report["clusters"])
 
 
 @app.command()

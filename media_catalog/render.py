@@ -61,31 +61,67 @@ def clusters(console: Console, threshold: int, found: list[dict[str, Any]]) -> N
     for number, cluster in enumerate(found, start=1):
         images = cluster["images"]
         keeper = images[0]
+        reach = cluster["reach"]
+        spread = f"{reach['articles']} articles, {reach['places']} places"
         title = (
-            f"Cluster {number} · exact reuse · sha256 {keeper['sha256'][:12]}"
+            f"Cluster {number} · exact reuse · sha256 {keeper['sha256'][:12]} · {spread}"
             if cluster["kind"] == "exact"
-            else f"Cluster {number} · near duplicates · {len(images)} images"
+            else f"Cluster {number} · near duplicates · {len(images)} images · {spread}"
         )
-        table = _table(title, ["image", "bits", "used at", "alt", "caption"])
-        for image in images:
+        credits = any(o.get("credit") for image in images for o in image["occurrences"])
+        columns = ["image", "bits", "used at", "alt", "caption"] + (["credit"] if credits else [])
+        table = _table(title, columns)
+        for image, distance in zip(images, cluster["distances"], strict=True):
             label = f"{image['sha256'][:12]} {image['width']}×{image['height']} {image['format']}"
-            bits = str(_bits(keeper["phash"], image["phash"]))
-            rows = [(_place(o), o["alt"], o["caption"]) for o in image["occurrences"]]
-            rows += [(f"file {short_path(path)}", None, None) for path in image["files"]]
-            for i, (where, alt, caption) in enumerate(rows):
+            if image is keeper:
+                label = f"keeper {label}"
+            bits = f"{distance['phash']}/{distance['dhash']}"
+            if distance["via"]:
+                bits += f" {distance['via']}"
+            rows = [
+                (_place(o), o["alt"], o["caption"], o.get("credit")) for o in image["occurrences"]
+            ]
+            rows += [(f"file {short_path(p)}", None, None, None) for p in image["files"]]
+            own = (image.get("embedded") or {}).get("caption")
+            if own:
+                rows.append(("embedded in the file", None, own, None))
+            for i, (where, alt, caption, credit) in enumerate(rows):
+                cells = [label if i == 0 else "", bits if i == 0 else "", where, alt, caption]
+                table.add_row(*(safe(c) for c in cells + ([credit] if credits else [])))
+        console.print(table)
+    console.print(
+        f"{len(found)} clusters; near duplicates within {threshold} bits of pHash "
+        "(bits: pHash/dHash distance to the keeper)."
+    )
+
+
+def reference(console: Console, threshold: int, found: list[dict[str, Any]]) -> None:
+    table = _table(None, ["reference", "bits", "sha256", "used at / file", "alt"])
+    for result in found:
+        if result.get("error"):
+            table.add_row(safe(short_path(result["file"])), safe(""), safe(result["error"]))
+        for n, match in enumerate(result["matches"]):
+            image = match["image"]
+            places = [(_place(o), o["alt"]) for o in image["occurrences"]]
+            places += [(short_path(path), None) for path in image["files"]]
+            bits = f"{match['distance']}/{match['dhash_distance']}"
+            if match["via"]:
+                bits += f" {match['via']}"
+            for i, (where, alt) in enumerate(places or [("", None)]):
+                first = i == 0
                 table.add_row(
-                    safe(label if i == 0 else ""),
-                    safe(bits if i == 0 else ""),
+                    safe(short_path(result["file"]) if first and n == 0 else ""),
+                    safe(bits if first else ""),
+                    safe(image["sha256"][:12] if first else ""),
                     safe(where),
                     safe(alt),
-                    safe(caption),
                 )
-        console.print(table)
-    console.print(f"{len(found)} clusters; near duplicates within {threshold} bits of pHash.")
-
-
-def _bits(a: str, b: str) -> int:
-    return (int(a, 16) ^ int(b, 16)).bit_count()
+    console.print(table)
+    matched = sum(1 for result in found if result["matches"])
+    console.print(
+        f"{matched} of {len(found)} reference photos match the catalogue "
+        f"(within {threshold} bits of pHash; bits: pHash/dHash)."
+    )
 
 
 def matches(console: Console, found: list[dict[str, Any]]) -> None:

@@ -120,6 +120,7 @@ def test_image_objects_have_the_contract_shape(tmp_path, folder):
         "height",
         "format",
         "exif",
+        "variants",
         "files",
         "occurrences",
     ]
