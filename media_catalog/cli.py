@@ -205,18 +205,28 @@ def lookup(
 @app.command()
 @_handle_errors
 def search(
-    text: Annotated[str, typer.Argument(help="Words to find (all of them must match).")],
+    query: Annotated[
+        str,
+        typer.Argument(
+            help='Words, "phrases" and field:value terms; all must match; -term negates.'
+        ),
+    ],
     db: DbOption = Path(DEFAULT_PATH),
     format: FormatOption = Format.table,
 ) -> None:
-    """Search alt text, captions, titles and article paths.
+    """Search occurrences with a query: free words, "quoted phrases" and field:value terms.
 
-    Case-insensitive; Persian/Arabic letter variants (ي/ی, ك/ک) and zero-width joiners are
-    folded, so either spelling finds both.
+    Fields: alt caption title article src (text), format, camera, taken:2015..2016,
+    width:>1000, height:<500, uses:>1, dup:yes, unresolved:yes, error:yes. A leading -
+    negates a term (put -- before a query that starts with -). Text matching folds case,
+    Persian/Arabic letter variants (ي/ی, ك/ک), digits and zero-width joiners.
 
-    Example: media-catalog search "حسکه"
+    \b
+    Examples: media-catalog search "حسکه"
+              media-catalog search 'caption:"market hall" width:>1000 -format:png'
+              media-catalog search -- -unresolved:yes uses:>1
     """
-    found = find_text(Catalog(db, create=False), text)
+    found = find_text(Catalog(db, create=False), query)
     if format is Format.json:
         typer.echo(render.to_json({"results": found}))
     else:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +13,9 @@ import numpy as np
 from .catalog import Catalog, image_objects, occurrence_object
 from .errors import QueryError
 from .fingerprint import fingerprint
+from .querylang import FREE_TEXT_FIELDS, TEXT_FIELDS, Term, parse
 from .resolve import read_bytes
-from .similarity import DEFAULT_THRESHOLD, hamming, hash_array
+from .similarity import DEFAULT_THRESHOLD, duplicate_clusters, hamming, hash_array
 from .text import normalize
 
 _HEX16 = re.compile(r"^[0-9a-fA-F]{16}$")
@@ -65,18 +68,102 @@ def _near(images: list[dict[str, Any]], phash: str, distance: int) -> list[dict[
     return [_match(images[i], int(distances[i])) for i in order if distances[i] <= distance]
 
 
-def search(catalog: Catalog, text: str) -> list[dict[str, Any]]:
-    """Occurrences whose alt, caption, title or article path contain every word of `text`.
+def search(catalog: Catalog, query: str) -> list[dict[str, Any]]:
+    """Occurrences matching every term of `query`, by article then position.
 
-    Matching is case-insensitive and folds Arabic/Persian letter variants and zero-width
-    characters (see `media_catalog.text.normalize`).
+    Plain words must each appear in the alt, caption, title or article path; see
+    `media_catalog.querylang` for the `field:value` terms, negation and phrases. Matching
+    folds case, Arabic/Persian letter variants, digits and zero-width characters
+    (`media_catalog.text.normalize`). Raises QueryError pointing at a term it cannot read.
     """
-    words = normalize(text).split()
-    results = []
-    for doc in catalog.occurrences():
-        haystack = normalize(
-            " ".join(doc[field] or "" for field in ("alt", "caption", "title", "article"))
-        )
-        if all(word in haystack for word in words):
-            results.append({**occurrence_object(doc), "sha256": doc["sha256"]})
+    terms = parse(query)
+    fields = {term.field for term in terms}
+    images = {doc["sha256"]: doc for doc in catalog.images()}
+    occurrences = catalog.occurrences()
+    context = _Context(
+        images=images,
+        uses=_uses(images, occurrences) if "uses" in fields else {},
+        near=_near_duplicates(catalog) if "dup" in fields else set(),
+        errors={(e["article"], e["position"]) for e in catalog.errors()}
+        if "error" in fields
+        else set(),
+    )
+    results = [
+        {**occurrence_object(doc), "sha256": doc["sha256"]}
+        for doc in occurrences
+        if all(_matches(term, doc, context) != term.negated for term in terms)
+    ]
     return sorted(results, key=lambda r: (r["article"], r["position"]))
+
+
+@dataclass
+class _Context:
+    """What the terms look at besides the occurrence: its image and catalogue-wide facts."""
+
+    images: dict[str, dict[str, Any]]
+    uses: dict[str, int]
+    near: set[str]
+    errors: set[tuple[str, int]]
+
+
+def _uses(images: dict[str, dict[str, Any]], occurrences: list[dict[str, Any]]) -> dict[str, int]:
+    """Places each image is used: occurrences plus files no occurrence points at."""
+    counts: Counter[str] = Counter()
+    pointed: set[str] = set()
+    for doc in occurrences:
+        if doc["sha256"]:
+            counts[doc["sha256"]] += 1
+            pointed.add(doc["file"])
+    for sha256, image in images.items():
+        counts[sha256] += sum(1 for path in image["files"] if path not in pointed)
+    return counts
+
+
+def _near_duplicates(catalog: Catalog) -> set[str]:
+    return {
+        image["sha256"]
+        for cluster in duplicate_clusters(catalog)
+        if cluster.kind == "near"
+        for image in cluster.images
+    }
+
+
+def _text(doc: dict[str, Any], fields: tuple[str, ...]) -> str:
+    return "\n".join(normalize(doc[field] or "") for field in fields)
+
+
+def _matches(term: Term, doc: dict[str, Any], context: _Context) -> bool:
+    field = term.field
+    if field is None:
+        return term.value in _text(doc, FREE_TEXT_FIELDS)
+    if field in TEXT_FIELDS:
+        return term.value in normalize(doc[field] or "")
+    if field == "unresolved":
+        return (doc["sha256"] is None) == term.value
+    if field == "error":
+        return ((doc["article"], doc["position"]) in context.errors) == term.value
+    image = context.images.get(doc["sha256"] or "")
+    if field == "dup":
+        return (image is not None and image["sha256"] in context.near) == term.value
+    if image is None:
+        return False
+    if field == "format":
+        return image["format"].upper() == term.value
+    if field == "camera":
+        exif = image["exif"]
+        return term.value in normalize(f"{exif.get('make') or ''} {exif.get('model') or ''}")
+    if field == "taken":
+        return _in_range(image["exif"].get("taken"), term.value)
+    number = context.uses.get(image["sha256"], 0) if field == "uses" else image[field]
+    low, high = term.value  # type: ignore[misc]
+    return (low is None or number >= low) and (high is None or number <= high)
+
+
+def _in_range(taken: str | None, bounds: Any) -> bool:
+    """Whether ISO date `taken` lies in (low, high), each an ISO prefix or None, inclusive."""
+    if not taken:
+        return False
+    low, high = bounds
+    return (low is None or taken[: len(low)] >= low) and (
+        high is None or taken[: len(high)] <= high
+    )
