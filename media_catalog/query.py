@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .catalog import Catalog, image_objects, occurrence_object
+from .catalog import Catalog, image_objects, occurrence_object, place
 from .errors import QueryError
 from .fingerprint import fingerprint
 from .querylang import FREE_TEXT_FIELDS, TEXT_FIELDS, Term, parse
@@ -93,7 +93,7 @@ def search(catalog: Catalog, query: str) -> list[dict[str, Any]]:
         for doc in occurrences
         if all(_matches(term, doc, context) != term.negated for term in terms)
     ]
-    return sorted(results, key=lambda r: (r["article"], r["position"]))
+    return sorted(results, key=place)
 
 
 @dataclass

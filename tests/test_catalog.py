@@ -25,7 +25,7 @@ def test_scan_writes_a_real_tinydb_file_with_a_schema_version(tmp_path, folder):
     db = tmp_path / "c.json"
     scan([folder], Catalog(db))
     tables = orjson.loads(db.read_bytes())
-    assert set(tables) == {"images", "occurrences", "errors", "meta"}
+    assert set(tables) == {"images", "occurrences", "errors", "sources", "meta"}
     assert list(tables["meta"].values()) == [{"schema_version": SCHEMA_VERSION}]
     from tinydb import TinyDB
 
@@ -58,7 +58,7 @@ def test_unsaved_changes_are_not_written(tmp_path, folder):
     scan([folder], Catalog(db))
     before = db.read_bytes()
     catalog = Catalog(db)
-    catalog.record(sources=[], fingerprints=[], files={}, occurrences=[], errors=[])
+    catalog.record(sources={}, fingerprints=[], files={}, occurrences=[], errors=[])
     del catalog
     assert db.read_bytes() == before
 
