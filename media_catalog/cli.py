@@ -105,6 +105,13 @@ def scan(
     threshold: Annotated[
         int, typer.Option(help="pHash bits for near duplicates in the summary.", min=0, max=64)
     ] = DEFAULT_THRESHOLD,
+    prune: Annotated[
+        bool, typer.Option(help="Forget catalogued files under PATHS that no longer exist.")
+    ] = False,
+    save_every: Annotated[
+        float,
+        typer.Option(help="Save progress every this many seconds (a killed scan resumes).", min=0),
+    ] = 60.0,
     strict: Annotated[bool, typer.Option(help="Exit 1 when any item error was recorded.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
     format: FormatOption = Format.table,
@@ -112,9 +119,11 @@ def scan(
     """Scan articles and image files into the catalogue.
 
     Walks folders recursively: HTML, Markdown, text corpora with inline image tags, JSON Lines
-    dumps, and loose images. Bad items are recorded as errors and the scan goes on.
+    dumps, and loose images. Bad items are recorded as errors and the scan goes on. A re-scan
+    skips files whose size and modification time are unchanged (and articles whose bytes are
+    unchanged); --prune forgets files that vanished.
 
-    Example: media-catalog scan samples/ --assets samples/assets --db samples.json
+    Example: media-catalog scan samples/ --assets samples/assets --db samples.json --prune
     """
     catalog = Catalog(db)
     progress = _stderr()
@@ -124,7 +133,15 @@ def scan(
         if show:
             progress.print(f"[dim]{source.kind:>8}[/dim] {source.path}", highlight=False)
 
-    summary = run_scan(paths, catalog, assets=assets or [], threshold=threshold, on_file=on_file)
+    summary = run_scan(
+        paths,
+        catalog,
+        assets=assets or [],
+        threshold=threshold,
+        prune=prune,
+        save_every=save_every,
+        on_file=on_file,
+    )
     counts = summary.to_dict()
     if format is Format.json:
         typer.echo(render.to_json(counts))
