@@ -19,10 +19,13 @@ from rich.console import Console
 from . import __version__, render
 from .catalog import DEFAULT_PATH, Catalog, image_objects, unresolved
 from .errors import MediaCatalogError, QueryError
+from .export import dataset_rows, occurrence_rows
 from .pipeline import scan as run_scan
 from .query import lookup as find_hash
 from .query import lookup_image
 from .query import search as find_text
+from .query import show as show_image
+from .query import stats as catalogue_stats
 from .similarity import DEFAULT_THRESHOLD, duplicate_clusters
 
 app = typer.Typer(
@@ -250,30 +253,96 @@ def search(
         render.results(_stdout(), found)
 
 
+@app.command()
+@_handle_errors
+def show(
+    sha256: Annotated[str, typer.Argument(help="A SHA-256 or a unique prefix of one.")],
+    db: DbOption = Path(DEFAULT_PATH),
+    distance: Annotated[
+        int, typer.Option(help="Largest pHash distance (bits) for near duplicates.", min=0, max=64)
+    ] = DEFAULT_THRESHOLD,
+    format: FormatOption = Format.table,
+) -> None:
+    """Show one image: its metadata, every file and every place it is used (alt, caption,
+    context), and its near duplicates.
+
+    Example: media-catalog show fa06a17b --format json
+    """
+    shown = show_image(Catalog(db, create=False), sha256, distance)
+    if format is Format.json:
+        typer.echo(render.to_json(shown))
+    else:
+        render.image_detail(_stdout(), shown)
+
+
+@app.command()
+@_handle_errors
+def stats(
+    db: DbOption = Path(DEFAULT_PATH),
+    threshold: Annotated[
+        int, typer.Option(help="pHash bits for near-duplicate clusters.", min=0, max=64)
+    ] = DEFAULT_THRESHOLD,
+    format: FormatOption = Format.table,
+) -> None:
+    """Count what the catalogue holds: images by format and size, articles, errors by code,
+    duplicate clusters, unresolved references by reason.
+
+    Example: media-catalog stats --db archive.json --format json
+    """
+    counts = catalogue_stats(Catalog(db, create=False), threshold)
+    if format is Format.json:
+        typer.echo(render.to_json(counts))
+    else:
+        render.stats(_stdout(), counts)
+
+
 class ExportFormat(str, Enum):
     json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+    dataset = "dataset"
 
 
 @app.command()
 @_handle_errors
 def export(
     db: DbOption = Path(DEFAULT_PATH),
-    format: Annotated[ExportFormat, typer.Option("--format", "-f")] = ExportFormat.json,
+    format: Annotated[
+        ExportFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            help="json: everything; jsonl: one image per line; csv: one row per occurrence "
+            "with its image's fields; dataset: image-text pairs, one JSON row per occurrence.",
+        ),
+    ] = ExportFormat.json,
 ) -> None:
     """Print the whole catalogue: images with their occurrences, unresolved references, errors.
 
-    Example: media-catalog export --db samples.json > catalogue.json
+    \b
+    Examples: media-catalog export --db samples.json > catalogue.json
+              media-catalog export --format csv > occurrences.csv
+              media-catalog export --format dataset > pairs.jsonl
     """
     catalog = Catalog(db, create=False)
-    typer.echo(
-        render.to_json(
-            {
-                "images": image_objects(catalog),
-                "unresolved": unresolved(catalog),
-                "errors": catalog.errors(),
-            }
+    if format is ExportFormat.json:
+        typer.echo(
+            render.to_json(
+                {
+                    "images": image_objects(catalog),
+                    "unresolved": unresolved(catalog),
+                    "errors": catalog.errors(),
+                }
+            )
         )
-    )
+        return
+    if format is ExportFormat.csv:
+        lines = render.csv_rows(occurrence_rows(catalog))
+    else:
+        rows = image_objects(catalog) if format is ExportFormat.jsonl else dataset_rows(catalog)
+        lines = render.json_lines(rows)
+    for line in lines:
+        sys.stdout.write(line)
 
 
 def main() -> None:

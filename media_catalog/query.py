@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,17 +39,77 @@ def lookup(catalog: Catalog, key: str, distance: int = DEFAULT_THRESHOLD) -> lis
         return _near(images, key, distance)
     sha = _SHA256.match(key)
     if sha and (len(sha.group("hex")) == 64 or key.lower().startswith("sha256:")):
-        prefix = sha.group("hex").lower()
-        found = [image for image in images if image["sha256"].startswith(prefix)]
-        if len(found) > 1 and len(prefix) < 64:
-            raise QueryError(
-                f"sha256:{prefix} matches {len(found)} images; give more digits to choose one"
-            )
-        return [_match(image, 0) for image in found]
+        return [_match(image, 0) for image in _by_sha256(images, sha.group("hex").lower())]
     raise QueryError(
         f"{key!r} is not a hash: give 16 hex digits (a pHash), 64 hex digits or "
         "sha256:PREFIX (a SHA-256), or use --image FILE"
     )
+
+
+def _by_sha256(images: list[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
+    found = [image for image in images if image["sha256"].startswith(prefix)]
+    if len(found) > 1 and len(prefix) < 64:
+        raise QueryError(
+            f"sha256:{prefix} matches {len(found)} images; give more digits to choose one"
+        )
+    return found
+
+
+def show(catalog: Catalog, key: str, distance: int = DEFAULT_THRESHOLD) -> dict[str, Any]:
+    """One image, by SHA-256 or a unique prefix of it (`sha256:` optional), with its near
+    duplicates within `distance` pHash bits: `{"image", "near_duplicates": [match, …]}`."""
+    sha = _SHA256.match(key.strip())
+    if not sha or not sha.group("hex"):
+        raise QueryError(f"{key!r} is not a SHA-256 or a prefix of one (hex digits)")
+    images = image_objects(catalog)
+    found = _by_sha256(images, sha.group("hex").lower())
+    if not found:
+        raise QueryError(f"no image in {catalog.path} has a SHA-256 starting with {key.strip()}")
+    (image,) = found
+    near = _near(images, image["phash"], distance)
+    return {
+        "image": image,
+        "near_duplicates": [m for m in near if m["image"]["sha256"] != image["sha256"]],
+    }
+
+
+SIZE_BUCKETS = ((256, "< 256 px"), (1024, "256–1023 px"), (2048, "1024–2047 px"))
+
+
+def size_bucket(image: dict[str, Any]) -> str:
+    """The bucket of an image's longer side."""
+    side = max(image["width"], image["height"])
+    return next((name for limit, name in SIZE_BUCKETS if side < limit), ">= 2048 px")
+
+
+def stats(catalog: Catalog, threshold: int = DEFAULT_THRESHOLD) -> dict[str, Any]:
+    """Counts over the whole catalogue: images by format and by size (longer side),
+    articles, occurrences, errors by code, duplicate clusters, unresolved by reason."""
+    images = catalog.images()
+    occurrences = catalog.occurrences()
+    clusters = duplicate_clusters(catalog, threshold)
+    near = [c for c in clusters if c.kind == "near"]
+    return {
+        "images": len(images),
+        "files": sum(len(image["files"]) for image in images),
+        "articles": len({doc["article"] for doc in occurrences}),
+        "occurrences": len(occurrences),
+        "formats": _counts(image["format"] for image in images),
+        "sizes": _counts(size_bucket(image) for image in images),
+        "errors": _counts(error["code"] for error in catalog.errors()),
+        "unresolved": _counts(doc["reason"] for doc in occurrences if not doc["sha256"]),
+        "clusters": {
+            "threshold": threshold,
+            "exact": len(clusters) - len(near),
+            "near": len(near),
+            "images_in_near": sum(len(c.images) for c in near),
+        },
+    }
+
+
+def _counts(values: Iterable[str]) -> dict[str, int]:
+    """Counts, most frequent first."""
+    return dict(Counter(values).most_common())
 
 
 def lookup_image(
