@@ -7,6 +7,7 @@ usage errors keep typer's exit status 2.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from enum import Enum
@@ -17,6 +18,8 @@ import typer
 from rich.console import Console
 
 from . import __version__, render
+from .audit import DEFAULT_MAX_ALT_LENGTH, SEVERITIES, to_html
+from .audit import audit as run_audit
 from .catalog import DEFAULT_PATH, Catalog, image_objects, unresolved
 from .errors import MediaCatalogError, QueryError
 from .export import dataset_rows, occurrence_rows
@@ -343,6 +346,58 @@ def export(
         lines = render.json_lines(rows)
     for line in lines:
         sys.stdout.write(line)
+
+
+class AuditFormat(str, Enum):
+    table = "table"
+    json = "json"
+    html = "html"
+
+
+class Severity(str, Enum):
+    error = "error"
+    warning = "warning"
+    info = "info"
+
+
+@app.command()
+@_handle_errors
+def audit(
+    db: DbOption = Path(DEFAULT_PATH),
+    article: Annotated[
+        Path | None, typer.Option(help="Audit only this article file.", dir_okay=False)
+    ] = None,
+    max_alt_length: Annotated[
+        int, typer.Option(help="Longest acceptable alt text, in characters.", min=1)
+    ] = DEFAULT_MAX_ALT_LENGTH,
+    fail_on: Annotated[
+        Severity | None,
+        typer.Option(help="Exit 1 when a finding of this severity or worse exists."),
+    ] = None,
+    format: Annotated[AuditFormat, typer.Option("--format", "-f")] = AuditFormat.table,
+) -> None:
+    """Audit alt text and captions: missing, placeholder, redundant, shared, conflicting.
+
+    Reports findings per article, worst first; rules and what to write instead are in the
+    README. With --fail-on it can gate a publishing pipeline.
+
+    Example: media-catalog audit --db samples.json --fail-on error --format html > audit.html
+    """
+    report = run_audit(
+        Catalog(db, create=False),
+        max_alt_length=max_alt_length,
+        article=os.path.abspath(article) if article is not None else None,
+    )
+    if format is AuditFormat.json:
+        typer.echo(render.to_json(report.to_dict()))
+    elif format is AuditFormat.html:
+        typer.echo(to_html(report))
+    else:
+        render.audit(_stdout(), report.to_dict())
+    worst = report.worst()
+    failing = fail_on is not None and worst is not None
+    if failing and SEVERITIES.index(worst) <= SEVERITIES.index(fail_on.value):
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -133,15 +133,9 @@ def image_detail(console: Console, shown: dict[str, Any]) -> None:
     for key, value in image.items():
         if key in ("occurrences", "files"):
             continue
-        if key == "exif":
-            for name, item in value.items():
-                table.add_row(
-                    safe(f"exif {name}"), safe(to_json(item) if isinstance(item, dict) else item)
-                )
-        else:
-            table.add_row(
-                safe(key), safe(to_json(value) if isinstance(value, dict | list) else value)
-            )
+        items = [(f"exif {name}", item) for name, item in value.items()] if key == "exif" else []
+        for name, item in items or [(key, value)]:
+            table.add_row(safe(name), safe(_plain(item)))
     for path in image["files"]:
         table.add_row(safe("file"), safe(short_path(path)))
     console.print(table)
@@ -220,3 +214,37 @@ def csv_rows(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
 def json_lines(rows: Iterable[Any]) -> Iterator[str]:
     for row in rows:
         yield orjson.dumps(row).decode() + "\n"
+
+
+def audit(console: Console, report: dict[str, Any]) -> None:
+    summary = report["summary"]
+    by_article: dict[str, list[dict[str, Any]]] = {}
+    for finding in report["findings"]:
+        by_article.setdefault(finding["article"], []).append(finding)
+    for article in summary["per_article"]:
+        found = by_article.get(article["article"], [])
+        counts = ", ".join(f"{n} {s}" for s, n in article["by_severity"].items() if n)
+        title = f"{short_path(article['article'])} · {article['images']} images · "
+        title += counts or "no findings"
+        if not found:
+            console.print(safe(title))
+            continue
+        table = _table(None, ["#", "severity", "rule", "text", "finding"])
+        table.columns[2].no_wrap = True
+        for finding in found:
+            table.add_row(
+                safe(finding["position"]),
+                Text(finding["severity"], style=_SEVERITY_STYLE[finding["severity"]]),
+                safe(finding["rule"]),
+                safe(finding["text"]),
+                safe(finding["message"]),
+            )
+        console.print(safe(title), table)
+    by_severity = ", ".join(f"{n} {s}" for s, n in summary["by_severity"].items())
+    console.print(
+        f"{summary['findings']} findings ({by_severity}) in {summary['articles']} articles, "
+        f"{summary['images']} images."
+    )
+
+
+_SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "dim"}

@@ -6,6 +6,8 @@ import io
 import orjson
 import pytest
 
+from media_catalog import DEFAULT_THRESHOLD
+
 from .conftest import SEED_ALT
 
 COFFEE = "52daa394"  # sha256 prefix of the coffee-stall photo, used in all three articles
@@ -29,7 +31,7 @@ def test_show_json_has_the_image_every_place_and_near_duplicates(cli, scanned):
         "A coffee stall in the market hall, photographed last year before the fire."
     }
     near = shown["near_duplicates"]
-    assert near and all(0 <= m["distance"] <= 10 for m in near)
+    assert near and all(0 <= m["distance"] <= DEFAULT_THRESHOLD for m in near)
     assert COFFEE not in {m["image"]["sha256"][:8] for m in near}
     same = orjson.loads(cli("show", f"sha256:{image['sha256']}", "-f", "json").stdout)
     assert same["image"]["sha256"] == image["sha256"]
@@ -66,7 +68,12 @@ def test_stats_json_and_table(cli, scanned):
     assert sum(counts["sizes"].values()) == 13
     assert counts["unresolved"] == {"remote": 1, "missing": 1}
     assert counts["errors"] == {}
-    assert counts["clusters"] == {"threshold": 10, "exact": 2, "near": 5, "images_in_near": 10}
+    assert counts["clusters"] == {
+        "threshold": DEFAULT_THRESHOLD,
+        "exact": 2,
+        "near": 5,
+        "images_in_near": 10,
+    }
     table = cli("stats")
     assert table.exit_code == 0 and "Images by format" in table.stdout
 
