@@ -107,17 +107,36 @@ def timed(function, *args, **kwargs):
     return time.perf_counter() - start, result
 
 
-def run(command: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of a fresh process."""
+# Peak memory is read by the measured process itself (VmHWM, which exec resets): the rusage
+# of a child started by a big parent counts the parent's pages copied at fork.
+_REPORT_PEAK = """
+import atexit, sys
+def _peak():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM"):
+            sys.stderr.write("\\npeak-kB " + line.split()[1] + "\\n")
+atexit.register(_peak)
+"""
+_RUN_CLI = (
+    "import runpy; sys.argv[0] = 'media-catalog'; "
+    "runpy.run_module('media_catalog', run_name='__main__')"
+)
+
+
+def run(code: str, args: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of a fresh `python -c CODE ARGS…`."""
     start = time.perf_counter()
-    process = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ}
+    done = subprocess.run(
+        [sys.executable, "-c", _REPORT_PEAK + code, *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
-    _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - start
-    if status != 0:
-        raise SystemExit(f"{command} failed: {process.stderr.read().decode()}")
-    return elapsed, usage.ru_maxrss / 1024
+    if done.returncode != 0:
+        raise SystemExit(f"{args} failed: {done.stderr}")
+    peak = int(done.stderr.rsplit("peak-kB ", 1)[1].split()[0])
+    return elapsed, peak / 1024
 
 
 def bench_write(work: Path, args) -> Path:
@@ -160,33 +179,29 @@ def bench_read(db: Path) -> None:
     tables = orjson.loads(db.read_bytes())
     image = next(iter(tables["images"].values()))
     del tables
-    python = [sys.executable, "-m", "media_catalog"]
     plain = (
-        "import sys, tinydb; db = tinydb.TinyDB(sys.argv[1]); "
+        "import tinydb; db = tinydb.TinyDB(sys.argv[1]); "
         "print(db.table('images').search(tinydb.Query().sha256 == sys.argv[2]))"
     )
+    db_args = ["--db", str(db), "-f", "json"]
     cases = [
-        (
-            "plain TinyDB: open + 1 hash query",
-            [sys.executable, "-c", plain, str(db), image["sha256"]],
-        ),
-        ("lookup sha256:PREFIX", [*python, "lookup", f"sha256:{image['sha256'][:12]}"]),
-        ("lookup PHASH", [*python, "lookup", image["phash"], "--distance", "4"]),
-        ("search 'coffee caption:market'", [*python, "search", "coffee caption:market"]),
+        ("plain TinyDB: open + 1 hash query", plain, [str(db), image["sha256"]]),
+        ("lookup sha256:PREFIX", _RUN_CLI, ["lookup", f"sha256:{image['sha256'][:12]}", *db_args]),
+        ("lookup PHASH", _RUN_CLI, ["lookup", image["phash"], "--distance", "4", *db_args]),
+        ("search 'coffee caption:market'", _RUN_CLI, ["search", "coffee caption:market", *db_args]),
         (
             "search 'width:>3000 format:png -alt:fire'",
-            [*python, "search", "width:>3000 format:png -alt:fire"],
+            _RUN_CLI,
+            ["search", "width:>3000 format:png -alt:fire", *db_args],
         ),
-        ("show PREFIX", [*python, "show", image["sha256"][:12]]),
-        ("python -m media_catalog --version", [*python, "--version"]),
+        ("show PREFIX", _RUN_CLI, ["show", image["sha256"][:12], *db_args]),
+        ("media-catalog --version (start-up alone)", _RUN_CLI, ["--version"]),
     ]
     print(f"\n## Command line on the full catalogue ({db.stat().st_size / 1e6:.0f} MB)")
     print("| command | wall s | peak RSS MB |\n|---|---|---|")
-    for name, command in cases:
-        if command[:3] == python and command[3] != "--version":
-            command = [*command, "--db", str(db), "-f", "json"]
-        seconds, rss = run(command)
-        print(f"| `{name}` | {seconds:.2f} | {rss:.0f} |")
+    for name, code, args in cases:
+        seconds, rss = run(code, args)
+        print(f"| `{name}` | {seconds:.2f} | {rss:.0f} |", flush=True)
 
 
 def bench_rescan(work: Path, count: int) -> None:
