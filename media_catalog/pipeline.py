@@ -160,8 +160,9 @@ def scan(
 
     Files whose size and modification time are unchanged since the last scan (and articles
     whose bytes are unchanged) are skipped; with `prune`, catalogued files under `paths` that
-    no longer exist are forgotten. Progress is saved every `save_every` seconds, so an
-    interrupted scan resumes where it stopped. The catalogue's write lock is held throughout.
+    no longer exist are forgotten. Progress is saved every `save_every` seconds (or ten times
+    as long as the last save took, if longer), so an interrupted scan resumes where it
+    stopped. The catalogue's write lock is held throughout.
 
     References resolve only inside `paths` and `assets`. Returns counts of what was read and
     of the duplicate clusters (within `threshold` bits) in the catalogue afterwards.
@@ -193,6 +194,7 @@ def _scan(
     walked: set[str] = set()
     summary = ScanSummary()
     last_save = time.monotonic()
+    save_cost = 0.0  # seconds the last save took: saving never takes over 1/10 of the scan
 
     def save(removed: Iterable[str] = ()) -> None:
         catalog.record(
@@ -230,9 +232,11 @@ def _scan(
                 state.errors.append(ItemError(str(source.path), code, str(exc)))
         else:
             _article_file(state, resolver, source, summary)
-        if time.monotonic() - last_save >= save_every:
+        if time.monotonic() - last_save >= max(save_every, 10 * save_cost):
+            started = time.monotonic()
             save()
             last_save = time.monotonic()
+            save_cost = last_save - started
 
     removed = []
     if prune:
