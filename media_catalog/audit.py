@@ -288,7 +288,9 @@ def audit(
 ) -> AuditReport:
     """Judge every occurrence in `catalog` (or those of one `article` file)."""
     everything = catalog.occurrences()
-    occurrences = [o for o in everything if o.get("kind", "img") != "meta"]
+    occurrences = [
+        o for o in everything if o.get("kind", "img") != "meta" and not o.get("tracking")
+    ]
     leads = {(o["article"], o["sha256"] or o["src"]) for o in everything if o.get("kind") == "meta"}
     images = {image["sha256"]: image for image in catalog.images()}
     pairs: list[_Pair] = []

@@ -295,10 +295,19 @@ class Catalog:
         self._db.storage.flush()
 
 
+OCCURRENCE_KEYS = (
+    *("article", "position", "src", "alt", "caption", "title", "file"),
+    *("kind", "credit", "srcset", "placeholder", "base", "link"),
+    *("declared_width", "declared_height", "decorative", "tracking"),
+    *("context_before", "context_after", "heading"),
+    *("article_title", "article_url", "article_date"),
+)
+
+
 def occurrence_object(doc: dict[str, Any]) -> dict[str, Any]:
-    """The documented occurrence shape of an occurrence document: every key but the
-    catalogue's own `sha256` and `reason` (so keys added by the extractors come along)."""
-    return {key: value for key, value in doc.items() if key not in ("sha256", "reason")}
+    """The documented occurrence shape of an occurrence document (keys a catalogue written
+    before they existed lacks are null, "img" for `kind`)."""
+    return {key: doc.get(key, "img" if key == "kind" else None) for key in OCCURRENCE_KEYS}
 
 
 def image_objects(catalog: Catalog) -> list[dict[str, Any]]:
@@ -326,7 +335,8 @@ def unresolved(catalog: Catalog) -> list[dict[str, Any]]:
     )
 
 
-def place(occurrence: dict[str, Any]) -> tuple[str, int]:
-    """Sort key of an occurrence: article, then position (null positions first)."""
+def place(occurrence: dict[str, Any]) -> tuple[str, bool, int]:
+    """Sort key of an occurrence: article, then body images by position, then metadata
+    images (position null)."""
     position = occurrence["position"]
-    return occurrence["article"], -1 if position is None else position
+    return occurrence["article"], position is None, position or 0

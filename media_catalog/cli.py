@@ -23,6 +23,7 @@ from .audit import audit as run_audit
 from .catalog import DEFAULT_PATH, Catalog, image_objects, unresolved
 from .errors import MediaCatalogError, QueryError
 from .export import dataset_rows, occurrence_rows
+from .extract import CONTEXT_CHARS, ExtractOptions
 from .pipeline import scan as run_scan
 from .query import lookup as find_hash
 from .query import lookup_image
@@ -118,6 +119,18 @@ def scan(
         float,
         typer.Option(help="Save progress every this many seconds (a killed scan resumes).", min=0),
     ] = 60.0,
+    context: Annotated[
+        int, typer.Option(help="Characters of text kept before and after each image.", min=0)
+    ] = CONTEXT_CHARS,
+    text_field: Annotated[
+        str | None, typer.Option(help="JSON Lines: the field holding the article text or HTML.")
+    ] = None,
+    url_field: Annotated[
+        str | None, typer.Option(help="JSON Lines: the field holding the article URL.")
+    ] = None,
+    title_field: Annotated[
+        str | None, typer.Option(help="JSON Lines: the field holding the article title.")
+    ] = None,
     strict: Annotated[bool, typer.Option(help="Exit 1 when any item error was recorded.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
     format: FormatOption = Format.table,
@@ -139,6 +152,7 @@ def scan(
         if show:
             progress.print(f"[dim]{source.kind:>8}[/dim] {source.path}", highlight=False)
 
+    options = ExtractOptions(context, text_field, url_field, title_field)
     summary = run_scan(
         paths,
         catalog,
@@ -147,6 +161,7 @@ def scan(
         prune=prune,
         save_every=save_every,
         on_file=on_file,
+        options=options,
     )
     counts = summary.to_dict()
     if format is Format.json:
@@ -173,6 +188,9 @@ def dupes(
             help="Largest pHash Hamming distance (bits) for near duplicates.", min=0, max=64
         ),
     ] = DEFAULT_THRESHOLD,
+    tracking: Annotated[
+        bool, typer.Option(help="Include tracking pixels, spacers and 1×1 images.")
+    ] = False,
     format: FormatOption = Format.table,
 ) -> None:
     """Report duplicate images: exact reuse (same bytes) and near duplicates (same photo).
@@ -181,7 +199,10 @@ def dupes(
 
     Example: media-catalog dupes --db samples.json --threshold 8 --format json
     """
-    found = [c.to_dict() for c in duplicate_clusters(Catalog(db, create=False), threshold)]
+    found = [
+        c.to_dict()
+        for c in duplicate_clusters(Catalog(db, create=False), threshold, tracking=tracking)
+    ]
     if format is Format.json:
         typer.echo(render.to_json({"threshold": threshold, "clusters": found}))
     else:
@@ -239,10 +260,11 @@ def search(
 ) -> None:
     """Search occurrences with a query: free words, "quoted phrases" and field:value terms.
 
-    Fields: alt caption title article src (text), format, camera, taken:2015..2016,
-    width:>1000, height:<500, uses:>1, dup:yes, unresolved:yes, error:yes. A leading -
-    negates a term (put -- before a query that starts with -). Text matching folds case,
-    Persian/Arabic letter variants (ي/ی, ك/ک), digits and zero-width joiners.
+    Fields: alt caption credit title article article_title src (text), format, camera,
+    taken:2015..2016, width:>1000, height:<500, uses:>1, dup:yes, unresolved:yes,
+    error:yes. A leading - negates a term (put -- before a query that starts with -). Text
+    matching folds case, Persian/Arabic letter variants (ي/ی, ك/ک), digits and zero-width
+    joiners.
 
     \b
     Examples: media-catalog search "حسکه"

@@ -43,10 +43,9 @@ def occurrence_rows(catalog: Catalog) -> Iterator[dict[str, Any]]:
     yield from rows
 
 
-def _row_order(row: dict[str, Any]) -> tuple[bool, str, int]:
+def _row_order(row: dict[str, Any]) -> tuple[bool, str, bool, int]:
     """Articles first, by article then position; then loose files by path."""
-    article, position = place({**row, "article": row["article"] or row["file"] or ""})
-    return row["article"] is None, article, position
+    return (row["article"] is None, *place({**row, "article": row["article"] or row["file"]}))
 
 
 def dataset_rows(catalog: Catalog) -> Iterator[dict[str, Any]]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from .catalog import Catalog, article_file
 from .errors import ExtractError, FingerprintError, ResolveError
-from .extract import Article, extract_file
+from .extract import Article, ExtractOptions, extract_file
 from .fingerprint import fingerprint
 from .models import Fingerprint, ImageRef, ItemError, Occurrence
 from .resolve import DEFAULT_MAX_BYTES, Resolver, read_bytes
@@ -87,27 +87,33 @@ class _Scan:
 
 
 def _reference(scan: _Scan, resolver: Resolver, article: Article, ref: ImageRef) -> None:
-    def fail(code: str, message: str, path: str | None) -> None:
-        scan.occurrences.append(Occurrence(ref, reason=code))
-        scan.errors.append(ItemError(path, code, message, ref.article, ref.position))
-
-    try:
-        resolved = resolver.resolve(ref.src, article.base)
-        if resolved.file is not None:
-            sha256 = scan.image_file(resolved.file)
-        else:
-            sha256 = scan.image_bytes(resolved.data or b"", f"{ref.article} image {ref.position}")
-    except ResolveError as exc:
-        if exc.reason in ("bad-data-uri", "unreadable", "too-large"):
-            fail(exc.reason, str(exc), exc.ref if exc.reason != "bad-data-uri" else ref.article)
-        else:
-            scan.occurrences.append(Occurrence(ref, reason=exc.reason))
+    """Resolve the best candidate of `ref` that leads to a readable image (the largest
+    `srcset` candidate first, then `src`); when none does, record the first one's failure."""
+    failure: ResolveError | FingerprintError | None = None
+    for src in ref.candidates():
+        try:
+            resolved = resolver.resolve(src, article.base)
+            if resolved.file is not None:
+                sha256 = scan.image_file(resolved.file)
+            else:
+                name = f"{ref.article} image {ref.position}"
+                sha256 = scan.image_bytes(resolved.data or b"", name)
+        except (ResolveError, FingerprintError) as exc:
+            failure = failure or exc
+            continue
+        file = str(resolved.file) if resolved.file is not None else None
+        scan.occurrences.append(Occurrence(ref, sha256, file))
         return
-    except FingerprintError as exc:
-        fail(exc.code, str(exc), exc.path)
+    assert failure is not None  # candidates() is never empty
+    code = failure.reason if isinstance(failure, ResolveError) else failure.code
+    scan.occurrences.append(Occurrence(ref, reason=code))
+    if isinstance(failure, FingerprintError):
+        path = failure.path
+    elif failure.reason in ("bad-data-uri", "unreadable", "too-large"):
+        path = failure.ref if failure.reason != "bad-data-uri" else ref.article
+    else:
         return
-    file = str(resolved.file) if resolved.file is not None else None
-    scan.occurrences.append(Occurrence(ref, sha256, file))
+    scan.errors.append(ItemError(path, code, str(failure), ref.article, ref.position))
 
 
 def _state(path: Path) -> dict[str, Any] | None:
@@ -155,6 +161,7 @@ def scan(
     prune: bool = False,
     save_every: float = 60.0,
     on_file: Callable[[SourceFile], None] | None = None,
+    options: ExtractOptions | None = None,
 ) -> ScanSummary:
     """Scan `paths` (files or folders, recursively) into `catalog` and save it.
 
@@ -166,11 +173,12 @@ def scan(
 
     References resolve only inside `paths` and `assets`. Returns counts of what was read and
     of the duplicate clusters (within `threshold` bits) in the catalogue afterwards.
+    `options` are the extraction choices (context size, JSON Lines fields).
     """
     paths = [Path(p) for p in paths]
     assets = [Path(a) for a in assets]
     with catalog.writing():
-        summary = _scan(paths, assets, catalog, max_bytes, prune, save_every, on_file)
+        summary = _scan(paths, assets, catalog, max_bytes, prune, save_every, on_file, options)
     for cluster in duplicate_clusters(catalog, threshold):
         if cluster.kind == "exact":
             summary.exact_clusters += 1
@@ -187,6 +195,7 @@ def _scan(
     prune: bool,
     save_every: float,
     on_file: Callable[[SourceFile], None] | None,
+    options: ExtractOptions | None,
 ) -> ScanSummary:
     resolver = Resolver(paths, assets)
     state = _Scan(known=catalog.known_sha256(), max_bytes=max_bytes)
@@ -231,7 +240,7 @@ def _scan(
                 code = getattr(exc, "code", None) or getattr(exc, "reason", "bad-image")
                 state.errors.append(ItemError(str(source.path), code, str(exc)))
         else:
-            _article_file(state, resolver, source, summary)
+            _article_file(state, resolver, source, summary, options or ExtractOptions())
         if time.monotonic() - last_save >= max(save_every, 10 * save_cost):
             started = time.monotonic()
             save()
@@ -255,7 +264,11 @@ def _scan(
 
 
 def _article_file(
-    state: _Scan, resolver: Resolver, source: SourceFile, summary: ScanSummary
+    state: _Scan,
+    resolver: Resolver,
+    source: SourceFile,
+    summary: ScanSummary,
+    options: ExtractOptions,
 ) -> None:
     if state.sources[str(source.path)]["sha256"] is None:
         try:
@@ -264,7 +277,7 @@ def _article_file(
             digest = None  # extract_file reports why
         state.sources[str(source.path)]["sha256"] = digest
     try:
-        for article in extract_file(source.path, source.kind):
+        for article in extract_file(source.path, source.kind, options):
             summary.articles += 1
             state.errors.extend(article.errors)
             for ref in article.refs:

@@ -132,7 +132,8 @@ def _near(images: list[dict[str, Any]], phash: str, distance: int) -> list[dict[
 def search(catalog: Catalog, query: str) -> list[dict[str, Any]]:
     """Occurrences matching every term of `query`, by article then position.
 
-    Plain words must each appear in the alt, caption, title or article path; see
+    Plain words must each appear in the alt, caption, credit, title, article path or article
+    title; see
     `media_catalog.querylang` for the `field:value` terms, negation and phrases. Matching
     folds case, Arabic/Persian letter variants, digits and zero-width characters
     (`media_catalog.text.normalize`). Raises QueryError pointing at a term it cannot read.
@@ -190,7 +191,7 @@ def _near_duplicates(catalog: Catalog) -> set[str]:
 
 
 def _text(doc: dict[str, Any], fields: tuple[str, ...]) -> str:
-    return "\n".join(normalize(doc[field] or "") for field in fields)
+    return "\n".join(normalize(doc.get(field) or "") for field in fields)
 
 
 def _matches(term: Term, doc: dict[str, Any], context: _Context) -> bool:
@@ -198,7 +199,7 @@ def _matches(term: Term, doc: dict[str, Any], context: _Context) -> bool:
     if field is None:
         return term.value in _text(doc, FREE_TEXT_FIELDS)
     if field in TEXT_FIELDS:
-        return term.value in normalize(doc[field] or "")
+        return term.value in _text(doc, (field,))
     if field == "unresolved":
         return (doc["sha256"] is None) == term.value
     if field == "error":

@@ -2,9 +2,11 @@
 
 A query is a list of terms, all of which must match an occurrence. Examples = the grammar:
 
-    حسکه coffee            free words: each in the alt, caption, title or article path
+    حسکه coffee            free words: each in the alt, caption, credit, title, article path
+                           or article title
     "coffee stall"         a quoted phrase: the words together, in this order
-    alt:fire               the word in one text field: alt caption title article src
+    alt:fire               the word in one text field: alt caption credit title article
+                           article_title src
     caption:"market hall"  a phrase in one field
     format:jpeg            the image format, as Pillow names it (any case)
     camera:canon           in the EXIF make or model
@@ -31,8 +33,8 @@ from typing import NoReturn
 from .errors import QueryError
 from .text import normalize
 
-TEXT_FIELDS = ("alt", "caption", "title", "article", "src")
-FREE_TEXT_FIELDS = ("alt", "caption", "title", "article")
+TEXT_FIELDS = ("alt", "caption", "credit", "title", "article", "article_title", "src")
+FREE_TEXT_FIELDS = ("alt", "caption", "credit", "title", "article", "article_title")
 NUMBER_FIELDS = ("width", "height", "uses")
 FLAG_FIELDS = ("dup", "unresolved", "error")
 FIELDS = (*TEXT_FIELDS, "format", "camera", "taken", *NUMBER_FIELDS, *FLAG_FIELDS)

@@ -45,7 +45,8 @@ def short_path(path: str) -> str:
 
 
 def _place(occurrence: dict[str, Any]) -> str:
-    return f"{short_path(occurrence['article'])} #{occurrence['position']}"
+    position = occurrence["position"]
+    return f"{short_path(occurrence['article'])} {'meta' if position is None else f'#{position}'}"
 
 
 def summary(console: Console, counts: dict[str, int]) -> None:
@@ -140,22 +141,19 @@ def image_detail(console: Console, shown: dict[str, Any]) -> None:
         table.add_row(safe("file"), safe(short_path(path)))
     console.print(table)
     if image["occurrences"]:
-        columns = sorted(
-            {k for o in image["occurrences"] for k in o}
-            - {"article", "position", "alt", "caption", "src", "file"}
-        )
         used = _table(
             f"Used in {len(image['occurrences'])} places",
-            ["article", "#", "alt", "caption", "src", *columns],
+            ["article", "#", "alt", "caption", "credit", "context"],
         )
         for o in image["occurrences"]:
+            context = " … ".join(o.get(k) or "" for k in ("context_before", "context_after"))
             used.add_row(
                 safe(short_path(o["article"])),
                 safe(o["position"]),
                 safe(o["alt"]),
                 safe(o["caption"]),
-                safe(o["src"]),
-                *(safe(o.get(column)) for column in columns),
+                safe(o.get("credit")),
+                safe(context.strip(" …") or None),
             )
         console.print(used)
     else:

@@ -82,9 +82,29 @@ def near_clusters(images: list[dict[str, Any]], threshold: int) -> list[Cluster]
     return clusters
 
 
-def duplicate_clusters(catalog: Catalog, threshold: int = DEFAULT_THRESHOLD) -> list[Cluster]:
-    """Exact-reuse clusters (most places first), then near-duplicate clusters (largest first)."""
+def untracked(images: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`images` without tracking pixels: no 1×1 images, no occurrences marked `tracking`
+    (declared 1×1, known pixel URLs), and no image left with neither occurrence nor file."""
+    kept = []
+    for image in images:
+        if image["width"] * image["height"] <= 1:
+            continue
+        occurrences = [o for o in image["occurrences"] if not o["tracking"]]
+        if occurrences or image["files"]:
+            kept.append({**image, "occurrences": occurrences})
+    return kept
+
+
+def duplicate_clusters(
+    catalog: Catalog, threshold: int = DEFAULT_THRESHOLD, *, tracking: bool = False
+) -> list[Cluster]:
+    """Exact-reuse clusters (most places first), then near-duplicate clusters (largest first).
+
+    Tracking pixels, spacers and 1×1 images are left out unless `tracking` is true.
+    """
     images = image_objects(catalog)
+    if not tracking:
+        images = untracked(images)
     exact = [Cluster("exact", [image]) for image in images if places(image) >= 2]
     exact.sort(key=lambda c: (-places(c.images[0]), c.images[0]["sha256"]))
     near = near_clusters(images, threshold)

@@ -28,7 +28,16 @@ def rules(tmp_path, alt_html: str, **options) -> set[str]:
     return findings_for(tmp_path, "p.html", f"<img src=a.jpg {alt_html}>", **options).get(0, set())
 
 
-@pytest.mark.parametrize("alt", ['alt=""', 'alt="Firefighters on the market roof at dawn"'])
+@pytest.mark.parametrize(
+    "alt",
+    [
+        'alt=""',
+        'alt="Firefighters on the market roof at dawn"',
+        'role="presentation"',
+        'aria-hidden="true"',
+        'width="1" height="1"',  # a tracking pixel is not judged
+    ],
+)
 def test_good_and_decorative_images_have_no_findings(tmp_path, alt):
     assert rules(tmp_path, alt) == set()
 
@@ -160,3 +169,29 @@ def test_report_orders_articles_worst_first_and_summarises(tmp_path):
 
 def test_every_rule_has_a_known_severity():
     assert {rule.severity for rule in RULES.values()} <= {"error", "warning", "info"}
+
+
+def test_decorative_lead_image(tmp_path):
+    head = '<head><meta property="og:image" content="a.jpg"><title>Fire</title></head>'
+    body = f'<html>{head}<body><img src=a.jpg alt=""><img src=b.jpg alt=""></body></html>'
+    assert findings_for(tmp_path, "p.html", body) == {0: {"decorative-but-described"}}
+
+
+def test_alt_equal_to_the_article_title(tmp_path):
+    head = "<head><title>Fire destroys the Eastgate market</title></head>"
+    body = (
+        f"<html>{head}<body><p>Reported by our desk.</p>"
+        '<img src=a.jpg alt="Fire destroys the eastgate MARKET">'
+        '<img src=b.jpg alt="Traders outside the cordon"></body></html>'
+    )
+    assert findings_for(tmp_path, "p.html", body) == {0: {"alt-is-title"}}
+
+
+def test_alt_repeating_the_text_beside_the_image(tmp_path):
+    body = (
+        "<p>Traders gathered outside the police cordon on Tuesday.</p>"
+        '<img src=a.jpg alt="Traders gathered outside the police cordon">'
+        "<p>The fire started before dawn.</p>"
+        '<img src=b.jpg alt="A burnt market stall">'
+    )
+    assert findings_for(tmp_path, "p.html", body) == {0: {"alt-is-context"}}
