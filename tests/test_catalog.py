@@ -99,31 +99,35 @@ def _scan_command(folder, db, *extra):
 
 
 def test_sigkill_during_a_scan_leaves_a_loadable_catalogue_and_the_scan_resumes(tmp_path, folder):
-    """A real subprocess, saving progress after every file, killed at several moments: the
-    catalogue always loads (old, a saved step, or new), and the next scan resumes."""
-    for i in range(60):
+    """A real subprocess, saving progress after every file, killed at several moments (just
+    after a save landed, then later): the catalogue always loads, and the next scan resumes."""
+    for i in range(150):
         write_image(folder / "many" / f"{i}.png", photo(100 + i, (64, 48)), "PNG")
     db = tmp_path / "c.json"
     scan([folder / "a.jpg"], Catalog(db))
     counts = []
-    for delay in (0.8, 1.2, 1.6, 2.0, 2.5):
+    for extra_wait in (0.0, 0.05, 0.2):
+        stamp = db.stat().st_mtime_ns
         process = subprocess.Popen(
             _scan_command(folder, db, "--save-every", 0),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        time.sleep(delay)
+        deadline = time.monotonic() + 20
+        while db.stat().st_mtime_ns == stamp and time.monotonic() < deadline:
+            time.sleep(0.002)  # until a save has landed: the scan is under way
+        time.sleep(extra_wait)
         process.send_signal(signal.SIGKILL)
         process.wait()
         counts.append(len(Catalog(db).images()))  # loads: never half-written
-        assert 1 <= counts[-1] <= 61
-        if 1 < counts[-1] < 61:
+        assert 1 <= counts[-1] <= 151
+        if 1 < counts[-1] < 151:
             break
     else:
         pytest.skip(f"no kill landed between two saves (images after each kill: {counts})")
     summary = scan([folder], Catalog(db))
     assert summary.skipped >= counts[-1] - 1  # what was saved is not read again
-    assert len(Catalog(db).images()) == 61
+    assert len(Catalog(db).images()) == 151
 
 
 def test_second_writer_is_refused_with_a_clear_message(tmp_path, folder, cli):
