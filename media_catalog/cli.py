@@ -22,11 +22,14 @@ from .audit import DEFAULT_MAX_ALT_LENGTH, SEVERITIES, to_html
 from .audit import audit as run_audit
 from .catalog import DEFAULT_PATH, Catalog, image_objects, unresolved
 from .errors import MediaCatalogError, QueryError
+from .export import dataset_rows, occurrence_rows
 from .extract import CONTEXT_CHARS, ExtractOptions
 from .pipeline import scan as run_scan
 from .query import lookup as find_hash
 from .query import lookup_image
 from .query import search as find_text
+from .query import show as show_image
+from .query import stats as catalogue_stats
 from .similarity import (
     DEFAULT_THRESHOLD,
     duplicate_report,
@@ -114,6 +117,13 @@ def scan(
     threshold: Annotated[
         int, typer.Option(help="pHash bits for near duplicates in the summary.", min=0, max=64)
     ] = DEFAULT_THRESHOLD,
+    prune: Annotated[
+        bool, typer.Option(help="Forget catalogued files under PATHS that no longer exist.")
+    ] = False,
+    save_every: Annotated[
+        float,
+        typer.Option(help="Save progress every this many seconds (a killed scan resumes).", min=0),
+    ] = 60.0,
     context: Annotated[
         int, typer.Option(help="Characters of text kept before and after each image.", min=0)
     ] = CONTEXT_CHARS,
@@ -133,9 +143,11 @@ def scan(
     """Scan articles and image files into the catalogue.
 
     Walks folders recursively: HTML, Markdown, text corpora with inline image tags, JSON Lines
-    dumps, and loose images. Bad items are recorded as errors and the scan goes on.
+    dumps, and loose images. Bad items are recorded as errors and the scan goes on. A re-scan
+    skips files whose size and modification time are unchanged (and articles whose bytes are
+    unchanged); --prune forgets files that vanished.
 
-    Example: media-catalog scan samples/ --assets samples/assets --db samples.json
+    Example: media-catalog scan samples/ --assets samples/assets --db samples.json --prune
     """
     catalog = Catalog(db)
     progress = _stderr()
@@ -147,7 +159,14 @@ def scan(
 
     options = ExtractOptions(context, text_field, url_field, title_field)
     summary = run_scan(
-        paths, catalog, assets=assets or [], threshold=threshold, on_file=on_file, options=options
+        paths,
+        catalog,
+        assets=assets or [],
+        threshold=threshold,
+        prune=prune,
+        save_every=save_every,
+        on_file=on_file,
+        options=options,
     )
     counts = summary.to_dict()
     if format is Format.json:
@@ -302,48 +321,125 @@ def lookup(
 @app.command()
 @_handle_errors
 def search(
-    text: Annotated[str, typer.Argument(help="Words to find (all of them must match).")],
+    query: Annotated[
+        str,
+        typer.Argument(
+            help='Words, "phrases" and field:value terms; all must match; -term negates.'
+        ),
+    ],
     db: DbOption = Path(DEFAULT_PATH),
     format: FormatOption = Format.table,
 ) -> None:
-    """Search alt text, captions, titles and article paths.
+    """Search occurrences with a query: free words, "quoted phrases" and field:value terms.
 
-    Case-insensitive; Persian/Arabic letter variants (ي/ی, ك/ک) and zero-width joiners are
-    folded, so either spelling finds both.
+    Fields: alt caption credit title article article_title src (text), format, camera,
+    taken:2015..2016, width:>1000, height:<500, uses:>1, dup:yes, unresolved:yes,
+    error:yes. A leading - negates a term (put -- before a query that starts with -). Text
+    matching folds case, Persian/Arabic letter variants (ي/ی, ك/ک), digits and zero-width
+    joiners.
 
-    Example: media-catalog search "حسکه"
+    \b
+    Examples: media-catalog search "حسکه"
+              media-catalog search 'caption:"market hall" width:>1000 -format:png'
+              media-catalog search -- -unresolved:yes uses:>1
     """
-    found = find_text(Catalog(db, create=False), text)
+    found = find_text(Catalog(db, create=False), query)
     if format is Format.json:
         typer.echo(render.to_json({"results": found}))
     else:
         render.results(_stdout(), found)
 
 
+@app.command()
+@_handle_errors
+def show(
+    sha256: Annotated[str, typer.Argument(help="A SHA-256 or a unique prefix of one.")],
+    db: DbOption = Path(DEFAULT_PATH),
+    distance: Annotated[
+        int, typer.Option(help="Largest pHash distance (bits) for near duplicates.", min=0, max=64)
+    ] = DEFAULT_THRESHOLD,
+    format: FormatOption = Format.table,
+) -> None:
+    """Show one image: its metadata, every file and every place it is used (alt, caption,
+    context), and its near duplicates.
+
+    Example: media-catalog show fa06a17b --format json
+    """
+    shown = show_image(Catalog(db, create=False), sha256, distance)
+    if format is Format.json:
+        typer.echo(render.to_json(shown))
+    else:
+        render.image_detail(_stdout(), shown)
+
+
+@app.command()
+@_handle_errors
+def stats(
+    db: DbOption = Path(DEFAULT_PATH),
+    threshold: Annotated[
+        int, typer.Option(help="pHash bits for near-duplicate clusters.", min=0, max=64)
+    ] = DEFAULT_THRESHOLD,
+    format: FormatOption = Format.table,
+) -> None:
+    """Count what the catalogue holds: images by format and size, articles, errors by code,
+    duplicate clusters, unresolved references by reason.
+
+    Example: media-catalog stats --db archive.json --format json
+    """
+    counts = catalogue_stats(Catalog(db, create=False), threshold)
+    if format is Format.json:
+        typer.echo(render.to_json(counts))
+    else:
+        render.stats(_stdout(), counts)
+
+
 class ExportFormat(str, Enum):
     json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+    dataset = "dataset"
 
 
 @app.command()
 @_handle_errors
 def export(
     db: DbOption = Path(DEFAULT_PATH),
-    format: Annotated[ExportFormat, typer.Option("--format", "-f")] = ExportFormat.json,
+    format: Annotated[
+        ExportFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            help="json: everything; jsonl: one image per line; csv: one row per occurrence "
+            "with its image's fields; dataset: image-text pairs, one JSON row per occurrence.",
+        ),
+    ] = ExportFormat.json,
 ) -> None:
     """Print the whole catalogue: images with their occurrences, unresolved references, errors.
 
-    Example: media-catalog export --db samples.json > catalogue.json
+    \b
+    Examples: media-catalog export --db samples.json > catalogue.json
+              media-catalog export --format csv > occurrences.csv
+              media-catalog export --format dataset > pairs.jsonl
     """
     catalog = Catalog(db, create=False)
-    typer.echo(
-        render.to_json(
-            {
-                "images": image_objects(catalog),
-                "unresolved": unresolved(catalog),
-                "errors": catalog.errors(),
-            }
+    if format is ExportFormat.json:
+        typer.echo(
+            render.to_json(
+                {
+                    "images": image_objects(catalog),
+                    "unresolved": unresolved(catalog),
+                    "errors": catalog.errors(),
+                }
+            )
         )
-    )
+        return
+    if format is ExportFormat.csv:
+        lines = render.csv_rows(occurrence_rows(catalog))
+    else:
+        rows = image_objects(catalog) if format is ExportFormat.jsonl else dataset_rows(catalog)
+        lines = render.json_lines(rows)
+    for line in lines:
+        sys.stdout.write(line)
 
 
 class AuditFormat(str, Enum):
