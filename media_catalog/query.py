@@ -13,7 +13,6 @@ import numpy as np
 
 from .catalog import Catalog, image_objects, occurrence_object, place
 from .errors import QueryError
-from .fingerprint import fingerprint
 from .querylang import FREE_TEXT_FIELDS, TEXT_FIELDS, Term, parse
 from .resolve import read_bytes
 from .similarity import DEFAULT_THRESHOLD, duplicate_clusters, hamming, hash_array
@@ -116,6 +115,8 @@ def lookup_image(
     catalog: Catalog, path: Path, distance: int = DEFAULT_THRESHOLD
 ) -> list[dict[str, Any]]:
     """Images matching the image file at `path` by pHash within `distance` bits."""
+    from .fingerprint import fingerprint  # the image stack, loaded only when a photo is read
+
     return _near(
         image_objects(catalog), str(fingerprint(read_bytes(path), str(path)).phash), distance
     )

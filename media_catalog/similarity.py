@@ -30,7 +30,6 @@ import numpy as np
 
 from .catalog import Catalog, image_objects
 from .errors import FingerprintError, QueryError, ResolveError
-from .fingerprint import fingerprint
 from .hamming import HammingIndex, hex_codes
 from .resolve import read_bytes
 from .walk import walk
@@ -338,6 +337,8 @@ def reference_matches(
     per file, closest first; a file that cannot be read gets `"error"` instead of matches."""
     if not folder.is_dir():
         raise QueryError(f"--reference {folder} is not a folder; give a folder of known photos")
+    from .fingerprint import fingerprint  # the image stack, loaded only when photos are read
+
     errors: list = []
     files = sorted(s.path for s in walk([folder], errors) if s.kind == "image")
     results, known = [], []
