@@ -19,6 +19,10 @@ Changes are kept in memory and written by `save()` in one go: the new file is wr
 the old one and renamed over it, so a crash, Ctrl-C or SIGKILL never leaves a half-written
 catalogue. Writers hold `writing()`, an exclusive lock on `<catalogue>.lock`, so two
 processes never write one catalogue at once.
+
+Every save also rebuilds the read index `<catalogue>.index.sqlite` (media_catalog.index), a
+derived copy that lookup, show and search read without parsing the JSON. A catalogue whose
+index is current is parsed only when something needs all of it.
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ from tinydb.middlewares import CachingMiddleware
 from tinydb.storages import Storage
 
 from .errors import CatalogError
+from .index import Index
+from .index import write as write_index
 from .models import Fingerprint, ItemError, Occurrence
 
 SCHEMA_VERSION = 2
@@ -130,11 +136,28 @@ class Catalog:
             )
         if self.path.is_dir():
             raise CatalogError(f"{self.path} is a folder, not a catalogue file", path=self.path)
-        self._open()
+        self._tinydb: TinyDB | None = None
+        self._index = Index.open(self.path, SCHEMA_VERSION)
+        if self._index is None:
+            self._open()
 
     def _open(self) -> None:
-        self._db = TinyDB(str(self.path), storage=_WriteOnSave(AtomicJSONStorage))
+        """Load the catalogue file; from then on this object answers from it alone."""
+        self._index = None
+        self._tinydb = TinyDB(str(self.path), storage=_WriteOnSave(AtomicJSONStorage))
         self._check_schema()
+
+    @property
+    def _db(self) -> TinyDB:
+        if self._tinydb is None:
+            self._open()
+        assert self._tinydb is not None
+        return self._tinydb
+
+    def index(self) -> Index | None:
+        """The read index, when it is current and nothing here has loaded or changed the
+        catalogue since it was opened; None means: answer from the loaded tables."""
+        return self._index
 
     def _check_schema(self) -> None:
         meta = self._db.table("meta").all()
@@ -289,10 +312,19 @@ class Catalog:
         self._replace("meta", [{"schema_version": SCHEMA_VERSION}])
 
     def save(self) -> None:
-        """Write the catalogue atomically (temporary file, then rename)."""
+        """Write the catalogue atomically (temporary file, then rename), then its read index
+        (likewise) unless the index on disk is already current."""
         if not self._db.table("meta").all():
             self._db.table("meta").insert({"schema_version": SCHEMA_VERSION})
         self._db.storage.flush()
+        if Index.open(self.path, SCHEMA_VERSION) is None:
+            write_index(
+                self.path,
+                SCHEMA_VERSION,
+                self._db.table("images").all(),
+                self._db.table("occurrences").all(),
+                self._db.table("errors").all(),
+            )
 
 
 OCCURRENCE_KEYS = (
@@ -313,14 +345,18 @@ def occurrence_object(doc: dict[str, Any]) -> dict[str, Any]:
 def image_objects(catalog: Catalog) -> list[dict[str, Any]]:
     """Every image as the documented image object: its fields, `files` and `occurrences`
     (sorted by article, then position)."""
+    return with_occurrences(catalog.images(), catalog.occurrences())
+
+
+def with_occurrences(
+    images: list[dict[str, Any]], occurrences: Iterable[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Image documents as image objects, with those of `occurrences` that use them."""
     used: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for doc in catalog.occurrences():
+    for doc in occurrences:
         if doc["sha256"]:
             used[doc["sha256"]].append(occurrence_object(doc))
-    return [
-        {**image, "occurrences": sorted(used[image["sha256"]], key=place)}
-        for image in catalog.images()
-    ]
+    return [{**image, "occurrences": sorted(used[image["sha256"]], key=place)} for image in images]
 
 
 def unresolved(catalog: Catalog) -> list[dict[str, Any]]:

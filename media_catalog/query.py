@@ -1,4 +1,8 @@
-"""Answers from the catalogue: lookup by hash or image file, and text search."""
+"""Answers from the catalogue: lookup by hash or image file, and text search.
+
+`lookup`, `show` and `search` read the catalogue's read index when it is current
+(media_catalog.index) and the loaded catalogue otherwise; both paths give the same answers.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from .catalog import Catalog, image_objects, occurrence_object, place
+from .catalog import Catalog, occurrence_object, place, with_occurrences
 from .errors import QueryError
+from .index import camera_text, error_places, field_text, uses
 from .querylang import FREE_TEXT_FIELDS, TEXT_FIELDS, Term, parse
 from .resolve import read_bytes
 from .similarity import DEFAULT_THRESHOLD, duplicate_clusters, hamming, hash_array
-from .text import normalize
 
 _HEX16 = re.compile(r"^[0-9a-fA-F]{16}$")
 _SHA256 = re.compile(r"^(?:sha256:)?(?P<hex>[0-9a-fA-F]{0,64})$")
@@ -33,25 +37,41 @@ def lookup(catalog: Catalog, key: str, distance: int = DEFAULT_THRESHOLD) -> lis
     followed by a unique prefix, are a SHA-256 (distance 0).
     """
     key = key.strip()
-    images = image_objects(catalog)
     if _HEX16.match(key):
-        return _near(images, key, distance)
+        return _near(catalog, key, distance)
     sha = _SHA256.match(key)
     if sha and (len(sha.group("hex")) == 64 or key.lower().startswith("sha256:")):
-        return [_match(image, 0) for image in _by_sha256(images, sha.group("hex").lower())]
+        return [_match(image, 0) for image in _by_sha256(catalog, sha.group("hex").lower())]
     raise QueryError(
         f"{key!r} is not a hash: give 16 hex digits (a pHash), 64 hex digits or "
         "sha256:PREFIX (a SHA-256), or use --image FILE"
     )
 
 
-def _by_sha256(images: list[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
-    found = [image for image in images if image["sha256"].startswith(prefix)]
+def _by_sha256(catalog: Catalog, prefix: str) -> list[dict[str, Any]]:
+    """Image objects whose SHA-256 starts with `prefix`; QueryError if a short prefix names
+    several."""
+    index = catalog.index()
+    if index is not None:
+        found = index.images_with_prefix(prefix)
+    else:
+        found = [image for image in catalog.images() if image["sha256"].startswith(prefix)]
     if len(found) > 1 and len(prefix) < 64:
         raise QueryError(
             f"sha256:{prefix} matches {len(found)} images; give more digits to choose one"
         )
-    return found
+    return _objects(catalog, found)
+
+
+def _objects(catalog: Catalog, images: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Image documents as image objects, with their occurrences."""
+    index = catalog.index()
+    wanted = {image["sha256"] for image in images}
+    if index is not None:
+        return with_occurrences(images, index.occurrences_of(wanted))
+    return with_occurrences(
+        images, (doc for doc in catalog.occurrences() if doc["sha256"] in wanted)
+    )
 
 
 def show(catalog: Catalog, key: str, distance: int = DEFAULT_THRESHOLD) -> dict[str, Any]:
@@ -60,12 +80,11 @@ def show(catalog: Catalog, key: str, distance: int = DEFAULT_THRESHOLD) -> dict[
     sha = _SHA256.match(key.strip())
     if not sha or not sha.group("hex"):
         raise QueryError(f"{key!r} is not a SHA-256 or a prefix of one (hex digits)")
-    images = image_objects(catalog)
-    found = _by_sha256(images, sha.group("hex").lower())
+    found = _by_sha256(catalog, sha.group("hex").lower())
     if not found:
         raise QueryError(f"no image in {catalog.path} has a SHA-256 starting with {key.strip()}")
     (image,) = found
-    near = _near(images, image["phash"], distance)
+    near = _near(catalog, image["phash"], distance)
     return {
         "image": image,
         "near_duplicates": [m for m in near if m["image"]["sha256"] != image["sha256"]],
@@ -117,17 +136,25 @@ def lookup_image(
     """Images matching the image file at `path` by pHash within `distance` bits."""
     from .fingerprint import fingerprint  # the image stack, loaded only when a photo is read
 
-    return _near(
-        image_objects(catalog), str(fingerprint(read_bytes(path), str(path)).phash), distance
-    )
+    return _near(catalog, str(fingerprint(read_bytes(path), str(path)).phash), distance)
 
 
-def _near(images: list[dict[str, Any]], phash: str, distance: int) -> list[dict[str, Any]]:
-    if not images:
-        return []
-    distances = hamming(hash_array([image["phash"] for image in images]), np.uint64(int(phash, 16)))
-    order = np.argsort(distances, kind="stable")
-    return [_match(images[i], int(distances[i])) for i in order if distances[i] <= distance]
+def _near(catalog: Catalog, phash: str, distance: int) -> list[dict[str, Any]]:
+    """Images within `distance` pHash bits of `phash`, closest first (then catalogue order)."""
+    index = catalog.index()
+    if index is None:
+        images = catalog.images()
+        codes = hash_array([image["phash"] for image in images])
+    else:
+        images, codes = [], index.phash_codes()
+    distances = hamming(codes, np.uint64(int(phash, 16)))
+    near = np.flatnonzero(distances <= distance)
+    hits: list[int] = near[np.argsort(distances[near], kind="stable")].tolist()
+    found = [images[i] for i in hits] if index is None else index.images_at(hits)
+    return [
+        _match(image, int(distances[i]))
+        for i, image in zip(hits, _objects(catalog, found), strict=True)
+    ]
 
 
 def search(catalog: Catalog, query: str) -> list[dict[str, Any]]:
@@ -140,23 +167,30 @@ def search(catalog: Catalog, query: str) -> list[dict[str, Any]]:
     (`media_catalog.text.normalize`). Raises QueryError pointing at a term it cannot read.
     """
     terms = parse(query)
+    index = catalog.index()
+    found = index.search(terms) if index is not None else None
+    if found is None:  # no index, or a term only the loaded catalogue answers (dup:)
+        found = _evaluate(catalog, terms)
+    results = [{**occurrence_object(doc), "sha256": doc["sha256"]} for doc in found]
+    return sorted(results, key=place)
+
+
+def _evaluate(catalog: Catalog, terms: list[Term]) -> list[dict[str, Any]]:
+    """The occurrence documents matching every term, from the loaded catalogue."""
     fields = {term.field for term in terms}
     images = {doc["sha256"]: doc for doc in catalog.images()}
     occurrences = catalog.occurrences()
     context = _Context(
         images=images,
-        uses=_uses(images, occurrences) if "uses" in fields else {},
+        uses=uses(images.values(), occurrences) if "uses" in fields else Counter(),
         near=_near_duplicates(catalog) if "dup" in fields else set(),
-        errors={(e["article"], e["position"]) for e in catalog.errors()}
-        if "error" in fields
-        else set(),
+        errors=error_places(catalog.errors()) if "error" in fields else set(),
     )
-    results = [
-        {**occurrence_object(doc), "sha256": doc["sha256"]}
+    return [
+        doc
         for doc in occurrences
         if all(_matches(term, doc, context) != term.negated for term in terms)
     ]
-    return sorted(results, key=place)
 
 
 @dataclass
@@ -164,22 +198,9 @@ class _Context:
     """What the terms look at besides the occurrence: its image and catalogue-wide facts."""
 
     images: dict[str, dict[str, Any]]
-    uses: dict[str, int]
+    uses: Counter[str]
     near: set[str]
-    errors: set[tuple[str, int]]
-
-
-def _uses(images: dict[str, dict[str, Any]], occurrences: list[dict[str, Any]]) -> dict[str, int]:
-    """Places each image is used: occurrences plus files no occurrence points at."""
-    counts: Counter[str] = Counter()
-    pointed: set[str] = set()
-    for doc in occurrences:
-        if doc["sha256"]:
-            counts[doc["sha256"]] += 1
-            pointed.add(doc["file"])
-    for sha256, image in images.items():
-        counts[sha256] += sum(1 for path in image["files"] if path not in pointed)
-    return counts
+    errors: set[tuple[str, int | None]]
 
 
 def _near_duplicates(catalog: Catalog) -> set[str]:
@@ -192,7 +213,7 @@ def _near_duplicates(catalog: Catalog) -> set[str]:
 
 
 def _text(doc: dict[str, Any], fields: tuple[str, ...]) -> str:
-    return "\n".join(normalize(doc.get(field) or "") for field in fields)
+    return "\n".join(field_text(doc, field) for field in fields)
 
 
 def _matches(term: Term, doc: dict[str, Any], context: _Context) -> bool:
@@ -213,8 +234,7 @@ def _matches(term: Term, doc: dict[str, Any], context: _Context) -> bool:
     if field == "format":
         return image["format"].upper() == term.value
     if field == "camera":
-        exif = image["exif"]
-        return term.value in normalize(f"{exif.get('make') or ''} {exif.get('model') or ''}")
+        return term.value in camera_text(image)
     if field == "taken":
         return _in_range(image["exif"].get("taken"), term.value)
     number = context.uses.get(image["sha256"], 0) if field == "uses" else image[field]
