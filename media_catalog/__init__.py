@@ -35,7 +35,7 @@ _HOME = {
     "scan": "pipeline",
     "lookup": "query",
     "search": "query",
-    "DEFAULT_THRESHOLD": "similarity",
+    "DEFAULT_THRESHOLD": "models",
     "Cluster": "similarity",
     "duplicate_clusters": "similarity",
     "normalize": "text",

@@ -36,7 +36,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 from tinydb import TinyDB
@@ -53,11 +53,19 @@ DEFAULT_PATH = "media-catalog.json"
 _JSONL_LINE = re.compile(r"#L\d+$")
 
 
+Places = dict[str, dict[str, tuple[int, int]]]
+
+
 class AtomicJSONStorage(Storage):
-    """TinyDB storage that parses with orjson and replaces the file atomically on write."""
+    """TinyDB storage that parses with orjson and replaces the file atomically on write.
+
+    After a write, `places` tells where each document lies in the file: {table: {id:
+    (offset, length)}}, the bytes `orjson.loads` reads back as that document.
+    """
 
     def __init__(self, path: str) -> None:
         self.path = Path(path)
+        self.places: Places = {}
 
     def read(self) -> dict[str, Any] | None:
         try:
@@ -91,10 +99,11 @@ class AtomicJSONStorage(Storage):
             )
             tmp = Path(name)
             with os.fdopen(fd, "wb") as handle:
-                handle.write(orjson.dumps(data))
+                places = _write_tables(handle, data)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp, self.path)
+            self.places = places
         except OSError as exc:
             if tmp is not None:
                 tmp.unlink(missing_ok=True)
@@ -109,10 +118,46 @@ class AtomicJSONStorage(Storage):
             raise
 
 
+def _write_tables(handle: BinaryIO, data: dict[str, dict[str, Any]]) -> Places:
+    """Write `data` as `orjson.dumps(data)` would, one document at a time, noting where each
+    document lies."""
+    places: Places = {}
+    offset = 0
+
+    def put(chunk: bytes) -> None:
+        nonlocal offset
+        handle.write(chunk)
+        offset += len(chunk)
+
+    put(b"{")
+    for t, (name, docs) in enumerate(data.items()):
+        put(b"," * bool(t) + orjson.dumps(name) + b":{")
+        table = places[name] = {}
+        for d, (key, doc) in enumerate(docs.items()):
+            put(b"," * bool(d) + orjson.dumps(key) + b":")
+            chunk = orjson.dumps(doc)
+            table[key] = (offset, len(chunk))
+            put(chunk)
+        put(b"}")
+    put(b"}")
+    return places
+
+
 class _WriteOnSave(CachingMiddleware):
-    """Keep every change in memory until `flush()`."""
+    """Keep every change in memory until `save()`."""
 
     WRITE_CACHE_SIZE = sys.maxsize
+
+    @property
+    def changed(self) -> bool:
+        return self._cache_modified_count > 0
+
+    def save(self) -> tuple[dict[str, dict[str, Any]], Places]:
+        """Write the tables now: the tables written and where each document lies."""
+        tables = self.read()
+        self.storage.write(tables)
+        self._cache_modified_count = 0
+        return tables, self.storage.places
 
 
 def article_file(article: str) -> str:
@@ -144,7 +189,8 @@ class Catalog:
     def _open(self) -> None:
         """Load the catalogue file; from then on this object answers from it alone."""
         self._index = None
-        self._tinydb = TinyDB(str(self.path), storage=_WriteOnSave(AtomicJSONStorage))
+        self._storage = _WriteOnSave(AtomicJSONStorage)
+        self._tinydb = TinyDB(str(self.path), storage=self._storage)
         self._check_schema()
 
     @property
@@ -316,15 +362,8 @@ class Catalog:
         (likewise) unless the index on disk is already current."""
         if not self._db.table("meta").all():
             self._db.table("meta").insert({"schema_version": SCHEMA_VERSION})
-        self._db.storage.flush()
-        if Index.open(self.path, SCHEMA_VERSION) is None:
-            write_index(
-                self.path,
-                SCHEMA_VERSION,
-                self._db.table("images").all(),
-                self._db.table("occurrences").all(),
-                self._db.table("errors").all(),
-            )
+        if self._storage.changed or Index.open(self.path, SCHEMA_VERSION) is None:
+            write_index(self.path, SCHEMA_VERSION, *self._storage.save())
 
 
 OCCURRENCE_KEYS = (

@@ -21,7 +21,7 @@ from . import __version__, render
 from .audit import DEFAULT_MAX_ALT_LENGTH, SEVERITIES
 from .catalog import DEFAULT_PATH, Catalog
 from .errors import MediaCatalogError, QueryError
-from .similarity import DEFAULT_THRESHOLD
+from .models import DEFAULT_THRESHOLD
 
 # Each command imports the stages it runs, so that `lookup`, `search` and `show` start without
 # loading the image and parsing stack (Pillow, imagehash, scipy, selectolax, markdown-it).

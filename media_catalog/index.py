@@ -1,6 +1,6 @@
 """The read index: `<catalogue>.index.sqlite`, derived from the catalogue at every save, so
-that `lookup`, `show` and `search` answer from the few rows they need instead of parsing the
-whole JSON file.
+that `lookup`, `show` and `search` answer from the few documents they need instead of parsing
+the whole JSON file.
 
 The catalogue (TinyDB JSON) stays the source of truth; the index is never edited, only
 rebuilt. `write` builds it in a temporary file and renames it into place after the
@@ -8,17 +8,20 @@ catalogue was written, and stamps it with the catalogue file's identity then (si
 modification time, inode: `token`). `Index.open` returns None, and readers load the whole
 catalogue as before, when the index is missing, unreadable, of another version, or stamped
 for another state of the catalogue (a save killed between the two renames, an older
-media-catalog, a hand edit). Deleting the index is always safe.
+media-catalog, a hand edit). Deleting it is always safe.
 
-Tables (one row per document, in catalogue order; `row` counts from 0):
+The index holds no documents: it records where each one lies in the catalogue file (offset
+and length, from the save that wrote both), and a reader parses just those bytes from the
+file it checked the stamp against. Tables (one row per document, in catalogue order; `row`
+counts from 0):
 
     meta         key, value: version, schema (of the catalogue), token, phash (the images'
                  pHashes as one array of native uint64, in image order)
-    images       row, sha256, doc (the image document as JSON), width, height, format
-                 (upper case), camera (normalised make and model), taken, uses
-    occurrences  row, sha256, doc (the occurrence document as JSON), error (1 when an error
-                 was recorded for its article and position), and one column per text field
-                 of the query language holding its text as `normalize` leaves it
+    images       row, sha256, offset, length, width, height, format (upper case), camera
+                 (normalised make and model), taken, uses
+    occurrences  row, sha256, offset, length, error (1 when an error was recorded for its
+                 article and position), and one column per text field of the query language
+                 holding the text as `normalize` leaves it
 
 Search translates each parsed term into SQL over those columns (`instr` on the normalised
 text, which is Python's `in`); the values both paths compare come from the functions below.
@@ -26,19 +29,20 @@ text, which is Python's `in`); the values both paths compare come from the funct
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 import tempfile
+import weakref
+from array import array
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import orjson
 
 from .errors import CatalogError
-from .hamming import hex_codes
 from .querylang import FREE_TEXT_FIELDS, TEXT_FIELDS, Term
 from .text import normalize
 
@@ -49,9 +53,8 @@ def index_path(catalogue: Path) -> Path:
     return catalogue.with_name(catalogue.name + ".index.sqlite")
 
 
-def token(catalogue: Path) -> str:
-    """The identity of the catalogue file as it is now."""
-    stat = catalogue.stat()
+def token(stat: os.stat_result) -> str:
+    """The identity of a catalogue file."""
     return f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ino}"
 
 
@@ -91,12 +94,13 @@ def error_places(errors: Iterable[dict[str, Any]]) -> set[tuple[str, int | None]
 _SCHEMA = f"""
 CREATE TABLE meta (key TEXT PRIMARY KEY, value);
 CREATE TABLE images (
-    row INTEGER PRIMARY KEY, sha256 TEXT NOT NULL, doc BLOB NOT NULL,
-    width INTEGER, height INTEGER, format TEXT, camera TEXT NOT NULL, taken TEXT,
-    uses INTEGER NOT NULL
+    row INTEGER PRIMARY KEY, sha256 TEXT NOT NULL, offset INTEGER NOT NULL,
+    length INTEGER NOT NULL, width INTEGER, height INTEGER, format TEXT, camera TEXT NOT NULL,
+    taken TEXT, uses INTEGER NOT NULL
 );
 CREATE TABLE occurrences (
-    row INTEGER PRIMARY KEY, sha256 TEXT, doc BLOB NOT NULL, error INTEGER NOT NULL,
+    row INTEGER PRIMARY KEY, sha256 TEXT, offset INTEGER NOT NULL, length INTEGER NOT NULL,
+    error INTEGER NOT NULL,
     {", ".join(f"{field} TEXT NOT NULL" for field in TEXT_FIELDS)}
 );
 """
@@ -106,14 +110,15 @@ CREATE INDEX occurrences_sha256 ON occurrences (sha256);
 """
 
 
-def write(
-    catalogue: Path,
-    schema: int,
-    images: list[dict[str, Any]],
-    occurrences: list[dict[str, Any]],
-    errors: list[dict[str, Any]],
-) -> None:
-    """Build the index of the catalogue just written at `catalogue` and rename it into place."""
+Places = dict[str, dict[str, tuple[int, int]]]
+
+
+def write(catalogue: Path, schema: int, tables: dict[str, dict[str, Any]], places: Places) -> None:
+    """Build the index of the catalogue just written at `catalogue` and rename it into place.
+
+    `tables` are the TinyDB tables written ({table: {id: document}}), `places` where each
+    document lies in the file ({table: {id: (offset, length)}}).
+    """
     target = index_path(catalogue)
     tmp = None
     try:
@@ -124,7 +129,7 @@ def write(
         tmp = Path(name)
         db = sqlite3.connect(tmp)
         try:
-            _fill(db, catalogue, schema, images, occurrences, errors)
+            _fill(db, token(catalogue.stat()), schema, tables, places)
         finally:
             db.close()
         fd = os.open(tmp, os.O_RDONLY)
@@ -149,24 +154,21 @@ def write(
 
 
 def _fill(
-    db: sqlite3.Connection,
-    catalogue: Path,
-    schema: int,
-    images: list[dict[str, Any]],
-    occurrences: list[dict[str, Any]],
-    errors: list[dict[str, Any]],
+    db: sqlite3.Connection, stamp: str, schema: int, tables: dict[str, Any], places: Places
 ) -> None:
     db.execute("PRAGMA journal_mode = OFF")
     db.execute("PRAGMA synchronous = OFF")
     db.executescript(_SCHEMA)
-    counts = uses(images, occurrences)
+    images = tables.get("images", {})
+    occurrences = tables.get("occurrences", {})
+    counts = uses(images.values(), occurrences.values())
     db.executemany(
-        "INSERT INTO images VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO images VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             (
                 row,
                 image["sha256"],
-                orjson.dumps(image),
+                *places["images"][key],
                 image["width"],
                 image["height"],
                 image["format"].upper(),
@@ -174,42 +176,30 @@ def _fill(
                 image["exif"].get("taken"),
                 counts[image["sha256"]],
             )
-            for row, image in enumerate(images)
+            for row, (key, image) in enumerate(images.items())
         ),
     )
-    failed = error_places(errors)
-    normalized: dict[str, str] = {}  # article paths and titles repeat: normalise each once
-
-    def text(doc: dict[str, Any], field: str) -> str:
-        raw = doc.get(field) or ""
-        if raw not in normalized:
-            normalized[raw] = field_text(doc, field)
-        return normalized[raw]
-
-    marks = ", ".join("?" * (4 + len(TEXT_FIELDS)))
+    failed = error_places(tables.get("errors", {}).values())
+    text = functools.cache(normalize)  # article paths and titles repeat: normalise each once
+    marks = ", ".join("?" * (5 + len(TEXT_FIELDS)))
     db.executemany(
         f"INSERT INTO occurrences VALUES ({marks})",
         (
             (
                 row,
                 doc["sha256"],
-                orjson.dumps(doc),
+                *places["occurrences"][key],
                 (doc["article"], doc["position"]) in failed,
-                *(text(doc, field) for field in TEXT_FIELDS),
+                *(text(doc.get(field) or "") for field in TEXT_FIELDS),
             )
-            for row, doc in enumerate(occurrences)
+            for row, (key, doc) in enumerate(occurrences.items())
         ),
     )
     db.executescript(_INDEXES)
-    codes = hex_codes([image["phash"] for image in images])  # uint64
+    codes = array("Q", (int(image["phash"], 16) for image in images.values()))
     db.executemany(
         "INSERT INTO meta VALUES (?, ?)",
-        [
-            ("version", VERSION),
-            ("schema", schema),
-            ("token", token(catalogue)),
-            ("phash", codes.tobytes()),
-        ],
+        [("version", VERSION), ("schema", schema), ("token", stamp), ("phash", codes.tobytes())],
     )
     db.commit()
 
@@ -218,10 +208,14 @@ def _fill(
 
 
 class Index:
-    """An open read index; see the module's docstring. `Index.open` checks it is current."""
+    """An open read index and the catalogue file it describes; see the module's docstring.
+    `Index.open` checks that one describes the other."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, catalogue: int) -> None:
         self._db = db
+        self._catalogue = catalogue  # a descriptor of the very file the stamp matched
+        weakref.finalize(self, db.close)
+        weakref.finalize(self, os.close, catalogue)
 
     @classmethod
     def open(cls, catalogue: Path, schema: int) -> Index | None:
@@ -230,47 +224,63 @@ class Index:
         if not path.is_file():
             return None
         try:
+            fd = os.open(catalogue, os.O_RDONLY)
+        except OSError:
+            return None
+        try:
             # immutable: the file is only ever replaced, never changed, so no locking is needed
             db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
             meta = dict(db.execute("SELECT key, value FROM meta WHERE key != 'phash'"))
-            current = token(catalogue)
-        except (sqlite3.Error, OSError):
-            return None
-        if meta != {"version": VERSION, "schema": schema, "token": current}:
+            expected = {"version": VERSION, "schema": schema, "token": token(os.fstat(fd))}
+            if meta == expected:
+                return cls(db, fd)
             db.close()
-            return None
-        return cls(db)
+        except sqlite3.Error:
+            pass
+        os.close(fd)
+        return None
+
+    def _docs(self, rows: Iterable[tuple[int, int]]) -> list[dict[str, Any]]:
+        """The documents at these (offset, length) places of the catalogue file."""
+        return [orjson.loads(os.pread(self._catalogue, length, offset)) for offset, length in rows]
 
     def images_with_prefix(self, prefix: str) -> list[dict[str, Any]]:
         """Image documents whose SHA-256 starts with `prefix` (lower-case hex digits)."""
-        rows = self._db.execute(
-            "SELECT doc FROM images WHERE sha256 GLOB ? ORDER BY row", (prefix + "*",)
+        return self._docs(
+            self._db.execute(
+                "SELECT offset, length FROM images WHERE sha256 GLOB ? ORDER BY row",
+                (prefix + "*",),
+            )
         )
-        return [orjson.loads(doc) for (doc,) in rows]
 
     def images_at(self, rows: list[int]) -> list[dict[str, Any]]:
         """Image documents at these rows (positions in `phash_codes`), in the order given."""
-        found = dict(
-            self._db.execute(
-                "SELECT row, doc FROM images WHERE row IN (SELECT value FROM json_each(?))",
+        found = {
+            row: place
+            for row, *place in self._db.execute(
+                "SELECT row, offset, length FROM images "
+                "WHERE row IN (SELECT value FROM json_each(?))",
                 (orjson.dumps(rows),),
             )
-        )
-        return [orjson.loads(found[row]) for row in rows]
+        }
+        return self._docs(found[row] for row in rows)
 
-    def phash_codes(self) -> np.ndarray:
+    def phash_codes(self) -> array[int]:
         """Every image's pHash, in catalogue order."""
         (blob,) = self._db.execute("SELECT value FROM meta WHERE key = 'phash'").fetchone()
-        return np.frombuffer(blob, dtype=np.uint64)
+        codes = array("Q")
+        codes.frombytes(blob)
+        return codes
 
     def occurrences_of(self, sha256s: Iterable[str]) -> list[dict[str, Any]]:
         """Occurrence documents of these images, in catalogue order."""
-        rows = self._db.execute(
-            "SELECT doc FROM occurrences WHERE sha256 IN (SELECT value FROM json_each(?)) "
-            "ORDER BY row",
-            (orjson.dumps(sorted(set(sha256s))),),
+        return self._docs(
+            self._db.execute(
+                "SELECT offset, length FROM occurrences "
+                "WHERE sha256 IN (SELECT value FROM json_each(?)) ORDER BY row",
+                (orjson.dumps(sorted(set(sha256s))),),
+            )
         )
-        return [orjson.loads(doc) for (doc,) in rows]
 
     def search(self, terms: list[Term]) -> list[dict[str, Any]] | None:
         """Occurrence documents matching every term, in catalogue order; None when a term
@@ -287,12 +297,13 @@ class Index:
                 sql = f"(i.sha256 IS NOT NULL AND {sql})"
             conditions.append(f"NOT ({sql})" if term.negated else f"({sql})")
             params += values
-        rows = self._db.execute(
-            f"SELECT o.doc FROM occurrences o {join} WHERE {' AND '.join(conditions)} "
-            "ORDER BY o.row",
-            params,
+        return self._docs(
+            self._db.execute(
+                f"SELECT o.offset, o.length FROM occurrences o {join} "
+                f"WHERE {' AND '.join(conditions)} ORDER BY o.row",
+                params,
+            )
         )
-        return [orjson.loads(doc) for (doc,) in rows]
 
 
 def _condition(term: Term) -> tuple[str, list[Any], bool] | None:

@@ -13,14 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .catalog import Catalog, occurrence_object, place, with_occurrences
 from .errors import QueryError
 from .index import camera_text, error_places, field_text, uses
+from .models import DEFAULT_THRESHOLD
 from .querylang import FREE_TEXT_FIELDS, TEXT_FIELDS, Term, parse
-from .resolve import read_bytes
-from .similarity import DEFAULT_THRESHOLD, duplicate_clusters, hamming, hash_array
 
 _HEX16 = re.compile(r"^[0-9a-fA-F]{16}$")
 _SHA256 = re.compile(r"^(?:sha256:)?(?P<hex>[0-9a-fA-F]{0,64})$")
@@ -105,6 +102,8 @@ def stats(catalog: Catalog, threshold: int = DEFAULT_THRESHOLD) -> dict[str, Any
     articles, occurrences, errors by code, duplicate clusters, unresolved by reason."""
     images = catalog.images()
     occurrences = catalog.occurrences()
+    from .similarity import duplicate_clusters  # numpy: loaded only where clusters are made
+
     clusters = duplicate_clusters(catalog, threshold)
     near = [c for c in clusters if c.kind == "near"]
     return {
@@ -135,6 +134,7 @@ def lookup_image(
 ) -> list[dict[str, Any]]:
     """Images matching the image file at `path` by pHash within `distance` bits."""
     from .fingerprint import fingerprint  # the image stack, loaded only when a photo is read
+    from .resolve import read_bytes
 
     return _near(catalog, str(fingerprint(read_bytes(path), str(path)).phash), distance)
 
@@ -142,18 +142,16 @@ def lookup_image(
 def _near(catalog: Catalog, phash: str, distance: int) -> list[dict[str, Any]]:
     """Images within `distance` pHash bits of `phash`, closest first (then catalogue order)."""
     index = catalog.index()
-    if index is None:
-        images = catalog.images()
-        codes = hash_array([image["phash"] for image in images])
-    else:
-        images, codes = [], index.phash_codes()
-    distances = hamming(codes, np.uint64(int(phash, 16)))
-    near = np.flatnonzero(distances <= distance)
-    hits: list[int] = near[np.argsort(distances[near], kind="stable")].tolist()
-    found = [images[i] for i in hits] if index is None else index.images_at(hits)
+    images = catalog.images() if index is None else []
+    codes = index.phash_codes() if index is not None else [int(i["phash"], 16) for i in images]
+    target = int(phash, 16)
+    # Plain Python: 100,000 codes take about 10 ms, less than importing numpy would.
+    distances = ((code ^ target).bit_count() for code in codes)
+    hits = sorted((bits, row) for row, bits in enumerate(distances) if bits <= distance)
+    rows = [row for _, row in hits]
+    found = [images[row] for row in rows] if index is None else index.images_at(rows)
     return [
-        _match(image, int(distances[i]))
-        for i, image in zip(hits, _objects(catalog, found), strict=True)
+        _match(image, bits) for (bits, _), image in zip(hits, _objects(catalog, found), strict=True)
     ]
 
 
@@ -204,6 +202,8 @@ class _Context:
 
 
 def _near_duplicates(catalog: Catalog) -> set[str]:
+    from .similarity import duplicate_clusters  # numpy: loaded only where clusters are made
+
     return {
         image["sha256"]
         for cluster in duplicate_clusters(catalog)

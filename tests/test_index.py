@@ -1,6 +1,7 @@
 """The read index beside the catalogue: lookup, show and search answer from it exactly as from
 the loaded catalogue, and a missing, stale or broken index is never used."""
 
+import io
 import os
 import shutil
 
@@ -10,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from media_catalog.catalog import Catalog
+from media_catalog.catalog import Catalog, _write_tables
 from media_catalog.errors import CatalogError, QueryError
 from media_catalog.index import index_path
 from media_catalog.pipeline import scan
@@ -201,6 +202,25 @@ def test_lookup_and_show_from_the_index_equal_the_loaded_catalogue(catalogues, t
     assert indexed.index() is not None
 
 
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@given(st.dictionaries(st.text(), st.dictionaries(st.text(), st.dictionaries(st.text(), _JSON))))
+def test_the_catalogue_file_is_written_as_orjson_would_and_places_point_at_each_document(data):
+    handle = io.BytesIO()
+    places = _write_tables(handle, data)
+    written = handle.getvalue()
+    assert written == orjson.dumps(data)
+    for name, docs in data.items():
+        for key, doc in docs.items():
+            offset, length = places[name][key]
+            assert orjson.loads(written[offset : offset + length]) == doc
+
+
 # -- when the index is not used ----------------------------------------------------------------
 
 
@@ -256,7 +276,7 @@ def test_a_deleted_index_is_rebuilt_by_the_next_save(scanned):
     assert Catalog(db, create=False).index() is None
     assert _alts(Catalog(db, create=False)) == ["first words"]
     catalog = Catalog(db)
-    catalog.save()  # nothing changed: the catalogue is not rewritten, the index is
+    catalog.save()  # nothing changed, but the index was missing: both are written
     assert Catalog(db, create=False).index() is not None
     stamp = index_path(db).stat().st_mtime_ns
     Catalog(db).save()  # the index is current: left alone

@@ -1,5 +1,5 @@
 """Start-up: the public names load on first use, and the reading commands never import the
-image and parsing stack."""
+image and parsing stack, nor numpy."""
 
 import subprocess
 import sys
@@ -10,7 +10,7 @@ from media_catalog.extract import CONTEXT_CHARS
 
 from .conftest import REPO
 
-HEAVY = ("PIL", "imagehash", "scipy", "selectolax", "markdown_it", "charset_normalizer")
+HEAVY = ("PIL", "imagehash", "scipy", "selectolax", "markdown_it", "charset_normalizer", "numpy")
 
 
 def test_public_names_resolve_to_the_library_objects():
