@@ -23,6 +23,7 @@ import hashlib
 import os
 import platform
 import random
+import resource
 import subprocess
 import sys
 import tempfile
@@ -125,20 +126,27 @@ _RUN_CLI = (
 )
 
 
-def run(code: str, args: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of a fresh `python -c CODE ARGS…`."""
+def run(code: str, args: list[str]) -> tuple[float, float, float, bytes]:
+    """Wall seconds, CPU seconds (user + system), peak RSS (MB) and output of a fresh
+    `python -c CODE ARGS…`. CPU time suffers less than wall time from a shared machine."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-c", _REPORT_PEAK + code, *args],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    done = subprocess.run([sys.executable, "-c", _REPORT_PEAK + code, *args], capture_output=True)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
-        raise SystemExit(f"{args} failed: {done.stderr}")
-    peak = int(done.stderr.rsplit("peak-kB ", 1)[1].split()[0])
-    return elapsed, peak / 1024
+        raise SystemExit(f"{args} failed: {done.stderr.decode()}")
+    peak = int(done.stderr.decode().rsplit("peak-kB ", 1)[1].split()[0])
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return elapsed, cpu, peak / 1024, done.stdout
+
+
+def answers(output: bytes) -> int:
+    """How many matches, results or images a command's JSON output holds."""
+    data = orjson.loads(output)
+    if "image" in data:  # show
+        return 1 + len(data["near_duplicates"])
+    return len(data.get("matches", data.get("results", [])))
 
 
 def bench_write(work: Path, args) -> Path:
@@ -197,27 +205,39 @@ def bench_read(db: Path) -> None:
         ("search 'coffee caption:market'", ["search", "coffee caption:market"]),
         ("search 'حسکه انفجار'", ["search", "حسکه انفجار"]),
         (
+            "search 'caption:\"coffee stall\" -alt:news'",
+            ["search", 'caption:"coffee stall" -alt:news'],
+        ),
+        (
             "search 'width:>3000 format:png -alt:fire'",
             ["search", "width:>3000 format:png -alt:fire"],
         ),
         ("search 'taken:2015..2016 uses:>2'", ["search", "taken:2015..2016 uses:>2"]),
+        ("search 'width:>3990 camera:canon'", ["search", "width:>3990 camera:canon"]),
         ("show PREFIX", ["show", image["sha256"][:12]]),
     ]
     print(f"\n## Command line on the full catalogue ({db.stat().st_size / 1e6:.0f} MB)")
-    seconds, rss = run(plain, [str(db), image["sha256"]])
-    print(f"plain TinyDB: open + 1 hash query: {seconds:.2f} s, {rss:.0f} MB")
-    seconds, rss = run(_RUN_CLI, ["--version"])
-    print(f"media-catalog --version (start-up alone): {seconds:.2f} s, {rss:.0f} MB")
+    seconds, cpu, rss, _ = run(plain, [str(db), image["sha256"]])
+    print(f"plain TinyDB: open + 1 hash query: {seconds:.2f} s (CPU {cpu:.2f} s), {rss:.0f} MB")
+    seconds, cpu, rss, _ = run(_RUN_CLI, ["--version"])
     print(
-        "| command | read index: wall s | peak RSS MB | whole catalogue: wall s | peak RSS MB "
-        "| ratio |\n|---|---|---|---|---|---|"
+        f"media-catalog --version (start-up alone): {seconds:.2f} s (CPU {cpu:.2f} s), {rss:.0f} MB"
+    )
+    print(
+        "| command | answers | read index: wall s | CPU s | peak RSS MB "
+        "| whole catalogue: wall s | CPU s | peak RSS MB | wall ratio |"
+        "\n|---|---|---|---|---|---|---|---|---|"
     )
     for name, args in commands:
-        fast, fast_rss = run(_RUN_CLI, [*args, "--db", str(db), "-f", "json"])
-        slow, slow_rss = run(_RUN_CLI, [*args, "--db", str(whole), "-f", "json"])
+        fast, fast_cpu, fast_rss, out = run(_RUN_CLI, [*args, "--db", str(db), "-f", "json"])
+        slow, slow_cpu, slow_rss, expected = run(
+            _RUN_CLI, [*args, "--db", str(whole), "-f", "json"]
+        )
+        if out != expected.replace(str(whole).encode(), str(db).encode()):
+            raise SystemExit(f"{name}: the read index answered differently")
         print(
-            f"| `{name}` | {fast:.2f} | {fast_rss:.0f} | {slow:.2f} | {slow_rss:.0f} "
-            f"| {slow / fast:.0f}x |",
+            f"| `{name}` | {answers(out):,} | {fast:.2f} | {fast_cpu:.2f} | {fast_rss:.0f} "
+            f"| {slow:.2f} | {slow_cpu:.2f} | {slow_rss:.0f} | {slow / fast:.0f}x |",
             flush=True,
         )
 
