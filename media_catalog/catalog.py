@@ -44,16 +44,13 @@ from tinydb.middlewares import CachingMiddleware
 from tinydb.storages import Storage
 
 from .errors import CatalogError
-from .index import Index
+from .index import Index, Places
 from .index import write as write_index
 from .models import Fingerprint, ItemError, Occurrence
 
 SCHEMA_VERSION = 2
 DEFAULT_PATH = "media-catalog.json"
 _JSONL_LINE = re.compile(r"#L\d+$")
-
-
-Places = dict[str, dict[str, tuple[int, int]]]
 
 
 class AtomicJSONStorage(Storage):
