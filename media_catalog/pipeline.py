@@ -10,12 +10,13 @@ import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .catalog import Catalog
-from .errors import ExtractError, FingerprintError, ResolveError
+from .errors import ExtractError, ResolveError
 from .extract import Article, extract_file
-from .fingerprint import fingerprint
-from .models import Fingerprint, ImageRef, ItemError, Occurrence
+from .hashing import Hasher
+from .models import ImageRef, ItemError, Occurrence
 from .resolve import DEFAULT_MAX_BYTES, Resolver, read_bytes
 from .similarity import DEFAULT_THRESHOLD, duplicate_clusters
 from .walk import SourceFile, walk
@@ -40,28 +41,35 @@ class ScanSummary:
 
 @dataclass
 class _Scan:
-    """The results of one scan before they are written to the catalogue."""
+    """The results of one scan before they are written to the catalogue.
+
+    New bytes go to the hasher as they are found; whether they were a usable image is known
+    only once it has finished, so failed images are turned into errors by `settle()`.
+    """
 
     known: set[str]
     max_bytes: int
+    hasher: Hasher
     sources: set[str] = field(default_factory=set)
-    fingerprints: dict[str, Fingerprint] = field(default_factory=dict)
+    submitted: set[str] = field(default_factory=set)
     seen: set[str] = field(default_factory=set)
     files: dict[str, str] = field(default_factory=dict)
-    failed_files: dict[str, FingerprintError | ResolveError] = field(default_factory=dict)
+    loose: list[str] = field(default_factory=list)
+    failed_files: dict[str, ResolveError] = field(default_factory=dict)
     occurrences: list[Occurrence] = field(default_factory=list)
     errors: list[ItemError] = field(default_factory=list)
 
     def image_bytes(self, data: bytes, name: str) -> str:
         """SHA-256 of `data`, fingerprinting it unless these bytes are already known."""
         sha256 = hashlib.sha256(data).hexdigest()
-        if sha256 not in self.known and sha256 not in self.fingerprints:
-            self.fingerprints[sha256] = fingerprint(data, name, sha256=sha256)
+        if sha256 not in self.known and sha256 not in self.submitted:
+            self.submitted.add(sha256)
+            self.hasher.submit(sha256, data, name)
         self.seen.add(sha256)
         return sha256
 
     def image_file(self, path: Path) -> str:
-        """SHA-256 of an image file, reading and fingerprinting each file once per scan."""
+        """SHA-256 of an image file, reading each file once per scan."""
         key = str(path)
         if key in self.files:
             return self.files[key]
@@ -69,11 +77,35 @@ class _Scan:
             raise self.failed_files[key]
         try:
             sha256 = self.image_bytes(read_bytes(path, self.max_bytes), key)
-        except (FingerprintError, ResolveError) as exc:
+        except ResolveError as exc:
             self.failed_files[key] = exc
             raise
         self.files[key] = sha256
         return sha256
+
+    def settle(self) -> None:
+        """Wait for the hasher, then record every use of bytes that were not an image."""
+        self.hasher.close()
+        failed = self.hasher.failed
+        if not failed:
+            return
+
+        def error(place: str | None, sha256: str, **where: Any) -> ItemError:
+            exc = failed[sha256]
+            message = str(exc) if place == exc.path else f"{place}: {exc}"
+            return ItemError(place, exc.code, message, **where)
+
+        self.errors += [error(p, self.files[p]) for p in self.loose if self.files[p] in failed]
+        for i, occurrence in enumerate(self.occurrences):
+            if occurrence.sha256 in failed:
+                ref = occurrence.ref
+                place = occurrence.file or f"{ref.article} image {ref.position}"
+                self.errors.append(
+                    error(place, occurrence.sha256, article=ref.article, position=ref.position)
+                )
+                self.occurrences[i] = Occurrence(ref, reason=failed[occurrence.sha256].code)
+        self.files = {path: sha for path, sha in self.files.items() if sha not in failed}
+        self.seen -= failed.keys()
 
 
 def _reference(scan: _Scan, resolver: Resolver, article: Article, ref: ImageRef) -> None:
@@ -93,9 +125,6 @@ def _reference(scan: _Scan, resolver: Resolver, article: Article, ref: ImageRef)
         else:
             scan.occurrences.append(Occurrence(ref, reason=exc.reason))
         return
-    except FingerprintError as exc:
-        fail(exc.code, str(exc), exc.path)
-        return
     file = str(resolved.file) if resolved.file is not None else None
     scan.occurrences.append(Occurrence(ref, sha256, file))
 
@@ -108,41 +137,36 @@ def scan(
     max_bytes: int = DEFAULT_MAX_BYTES,
     threshold: int = DEFAULT_THRESHOLD,
     on_file: Callable[[SourceFile], None] | None = None,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ScanSummary:
     """Scan `paths` (files or folders, recursively) into `catalog` and save it.
 
     References resolve only inside `paths` and `assets`. Returns counts of what was read and
     of the duplicate clusters (within `threshold` bits) in the catalogue afterwards.
+    Images are fingerprinted by `workers` processes (default: all cores). `progress(done,
+    total)` is called as files are read (it costs one extra listing of the folders).
     """
     paths = [Path(p) for p in paths]
     assets = [Path(a) for a in assets]
     resolver = Resolver(paths, assets)
-    state = _Scan(known=catalog.known_sha256(), max_bytes=max_bytes)
-    summary = ScanSummary()
-    for source in walk(paths, state.errors):
-        if on_file is not None:
-            on_file(source)
-        state.sources.add(str(source.path))
-        if source.kind == "image":
-            summary.loose_images += 1
-            try:
-                state.image_file(source.path)
-            except (FingerprintError, ResolveError) as exc:
-                code = getattr(exc, "code", None) or getattr(exc, "reason", "bad-image")
-                state.errors.append(ItemError(str(source.path), code, str(exc)))
-            continue
-        try:
-            for article in extract_file(source.path, source.kind):
-                summary.articles += 1
-                state.errors.extend(article.errors)
-                for ref in article.refs:
-                    _reference(state, resolver, article, ref)
-        except ExtractError as exc:
-            state.errors.append(ItemError(exc.path, exc.code, str(exc), article=exc.path))
+    total = sum(1 for _ in walk(paths, [])) if progress is not None else 0
+    with Hasher(workers) as hasher:
+        state = _Scan(known=catalog.known_sha256(), max_bytes=max_bytes, hasher=hasher)
+        summary = ScanSummary()
+        for done, source in enumerate(walk(paths, state.errors)):
+            if progress is not None:
+                progress(done, total)
+            if on_file is not None:
+                on_file(source)
+            _source(state, resolver, summary, source)
+        state.settle()
+    if progress is not None:
+        progress(total, total)
 
     catalog.record(
         sources=state.sources,
-        fingerprints=state.fingerprints.values(),
+        fingerprints=hasher.done.values(),
         files=state.files,
         occurrences=state.occurrences,
         errors=state.errors,
@@ -158,3 +182,24 @@ def scan(
         else:
             summary.near_clusters += 1
     return summary
+
+
+def _source(state: _Scan, resolver: Resolver, summary: ScanSummary, source: SourceFile) -> None:
+    """Read one article or loose image file."""
+    state.sources.add(str(source.path))
+    if source.kind == "image":
+        summary.loose_images += 1
+        try:
+            state.image_file(source.path)
+            state.loose.append(str(source.path))
+        except ResolveError as exc:
+            state.errors.append(ItemError(str(source.path), exc.reason, str(exc)))
+        return
+    try:
+        for article in extract_file(source.path, source.kind):
+            summary.articles += 1
+            state.errors.extend(article.errors)
+            for ref in article.refs:
+                _reference(state, resolver, article, ref)
+    except ExtractError as exc:
+        state.errors.append(ItemError(exc.path, exc.code, str(exc), article=exc.path))

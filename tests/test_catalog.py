@@ -120,6 +120,9 @@ def test_image_objects_have_the_contract_shape(tmp_path, folder):
         "height",
         "format",
         "exif",
+        "decode",
+        "low_information",
+        "embedded",
         "files",
         "occurrences",
     ]

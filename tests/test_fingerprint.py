@@ -7,7 +7,8 @@ import pytest
 from PIL import Image
 
 from media_catalog.errors import FingerprintError
-from media_catalog.fingerprint import fingerprint, read_exif
+from media_catalog.fingerprint import fingerprint
+from media_catalog.metadata import read_exif
 from media_catalog.models import PerceptualHash
 
 from .conftest import SAMPLES, encode, photo

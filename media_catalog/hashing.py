@@ -1,0 +1,97 @@
+"""Fingerprint many images across worker processes, with bounded memory.
+
+The scan reads each image's bytes and SHA-256 itself (so the same bytes are never hashed twice,
+and references get their SHA-256 at once) and hands new bytes to a Hasher. With more than one
+worker the Hasher fingerprints them in a process pool, keeping at most `2 * workers` images
+and MAX_IN_FLIGHT bytes in flight: submitting waits for a result when the window is full, so
+memory stays bounded however many images a scan holds. With one worker it hashes in-process.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+
+from .errors import FingerprintError
+from .fingerprint import fingerprint
+from .models import Fingerprint
+
+MAX_IN_FLIGHT = 256 * 1024 * 1024
+
+# What a worker sends back: a Fingerprint, or a FingerprintError's (message, path, code)
+# (exceptions with keyword-only fields do not survive pickling).
+_Outcome = Fingerprint | tuple[str, str | None, str]
+
+
+def default_workers() -> int:
+    """All the cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
+def _fingerprint(data: bytes, name: str, sha256: str) -> _Outcome:
+    try:
+        return fingerprint(data, name, sha256=sha256)
+    except FingerprintError as exc:
+        return str(exc), exc.path, exc.code
+
+
+class Hasher:
+    """Fingerprints submitted bytes; `done` and `failed` fill in as results arrive (all of
+    them after `close()`). `on_hashed` is called once per image fingerprinted or failed."""
+
+    def __init__(self, workers: int | None = None, on_hashed: Callable[[], None] | None = None):
+        self.workers = max(1, workers or default_workers())
+        self.on_hashed = on_hashed
+        self.done: dict[str, Fingerprint] = {}
+        self.failed: dict[str, FingerprintError] = {}
+        self._pool: ProcessPoolExecutor | None = None
+        self._pending: dict[Future[_Outcome], tuple[str, int]] = {}
+        self._in_flight = 0
+
+    def __enter__(self) -> Hasher:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    def submit(self, sha256: str, data: bytes, name: str) -> None:
+        """Fingerprint `data` (whose SHA-256 is `sha256`); `name` goes into error messages."""
+        if self.workers == 1:
+            self._record(sha256, _fingerprint(data, name, sha256))
+            return
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(self.workers)
+        while self._pending and (
+            len(self._pending) >= 2 * self.workers or self._in_flight + len(data) > MAX_IN_FLIGHT
+        ):
+            self._collect(FIRST_COMPLETED)
+        self._pending[self._pool.submit(_fingerprint, data, name, sha256)] = (sha256, len(data))
+        self._in_flight += len(data)
+
+    def close(self) -> None:
+        """Wait for every submitted image, then stop the workers."""
+        while self._pending:
+            self._collect(FIRST_COMPLETED)
+        self.__exit__()
+
+    def _collect(self, when: str) -> None:
+        finished, _ = wait(self._pending, return_when=when)
+        for future in finished:
+            sha256, size = self._pending.pop(future)
+            self._in_flight -= size
+            self._record(sha256, future.result())
+
+    def _record(self, sha256: str, outcome: _Outcome) -> None:
+        if isinstance(outcome, Fingerprint):
+            self.done[sha256] = outcome
+        else:
+            message, path, code = outcome
+            self.failed[sha256] = FingerprintError(message, path=path, code=code)
+        if self.on_hashed is not None:
+            self.on_hashed()
