@@ -25,6 +25,7 @@ Output is Markdown on stdout.
 from __future__ import annotations
 
 import argparse
+import importlib
 import io
 import json
 import os
@@ -46,12 +47,15 @@ sys.path.insert(0, str(REPO))
 
 import imagehash  # noqa: E402
 
-from media_catalog import fingerprint as fingerprint_module  # noqa: E402
 from media_catalog.fingerprint import fingerprint  # noqa: E402
+
+# the module, not the function of the same name that media_catalog exports
+fingerprint_module = importlib.import_module("media_catalog.fingerprint")
 
 CORPUS = Path(tempfile.gettempdir()) / "media-catalog-bench" / "photos"
 CORPUS_SIZE = 2000
-DRAFT_TARGETS = (128, 256, 512)
+# Draft rules measured: (smallest side kept, largest scale-down); the first is the default.
+DRAFT_RULES = ((256, 4), (128, 8), (256, 8), (512, 8))
 
 
 def sources() -> dict[str, Image.Image]:
@@ -85,7 +89,9 @@ def sources() -> dict[str, Image.Image]:
     ]
     images = Path(sklearn.__file__).resolve().parent / "datasets" / "images"
     files += [images / "china.jpg", images / "flower.jpg"]
-    return {f.stem: Image.open(f).convert("L" if Image.open(f).mode == "L" else "RGB") for f in files}
+    return {
+        f.stem: Image.open(f).convert("L" if Image.open(f).mode == "L" else "RGB") for f in files
+    }
 
 
 def _grain(size: tuple[int, int], seed: int, sigma: float) -> Image.Image:
@@ -145,5 +151,270 @@ def make_corpus(count: int) -> list[Path]:
     return [CORPUS / f"{i:05d}.jpg" for i in range(count)]
 
 
-if __name__ == "__main__" and sys.argv[1:2] == ["--make-corpus"]:
-    make_corpus(int(sys.argv[2]))
+# -- 2. draft agreement -----------------------------------------------------------------
+
+
+def _jpeg(image: Image.Image, quality: int) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def native_set(photos: dict[str, Image.Image]) -> list[bytes]:
+    """Photos at native detail: each source and three crops of it, at quality 75 and 90."""
+    rng = np.random.default_rng(1)
+    found = []
+    for name in sorted(photos):
+        image = photos[name].convert("RGB")
+        w, h = image.size
+        crops = [image]
+        for _ in range(3):
+            cw, ch = int(w * rng.uniform(0.6, 0.9)), int(h * rng.uniform(0.6, 0.9))
+            x, y = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
+            crops.append(image.crop((x, y, x + cw, y + ch)))
+        found += [_jpeg(crop, q) for crop in crops for q in (75, 90)]
+    return found
+
+
+def mosaic_set(photos: dict[str, Image.Image], count: int = 40) -> list[bytes]:
+    """Large photos with native detail at every pixel: grids of native-size crops,
+    2-12 megapixels."""
+    rng = np.random.default_rng(2)
+    names = sorted(photos)
+    found = []
+    for _ in range(count):
+        tile = int(rng.integers(280, 420))
+        cols, rows = int(rng.integers(4, 11)), int(rng.integers(3, 9))
+        canvas = Image.new("RGB", (cols * tile, rows * tile))
+        for r in range(rows):
+            for c in range(cols):
+                source = photos[names[int(rng.integers(len(names)))]].convert("RGB")
+                x = int(rng.integers(0, source.width - tile + 1)) if source.width > tile else 0
+                y = int(rng.integers(0, source.height - tile + 1)) if source.height > tile else 0
+                canvas.paste(source.crop((x, y, x + tile, y + tile)), (c * tile, r * tile))
+        found.append(_jpeg(canvas, int(rng.integers(70, 96))))
+    return found
+
+
+def _scale(size: tuple[int, int], rule: tuple[int, int]) -> int:
+    """The DCT scale (1, 2, 4, 8) media_catalog's draft request makes Pillow pick."""
+    target, most = rule
+    request = (max(target, size[0] // most), max(target, size[1] // most))
+    scale = min(size[0] // request[0], size[1] // request[1])
+    return next(s for s in (8, 4, 2, 1) if scale >= s)
+
+
+def _resaved(data: bytes) -> bytes:
+    with Image.open(io.BytesIO(data)) as image:
+        return _jpeg(image, 95)
+
+
+def _row(cells: list[object]) -> str:
+    return "| " + " | ".join(map(str, cells)) + " |"
+
+
+def _histogram(d: np.ndarray) -> list[str]:
+    counts = [int((d == v).sum()) for v in range(5)] + [int((d >= 5).sum())]
+    return [f"{100 * c / len(d):.0f}%" if c else "." for c in counts]
+
+
+def agreement(sets: dict[str, list[bytes]]) -> tuple[list[str], list[str]]:
+    """Markdown tables: draft-vs-full Hamming distances per set, rule and scale; and a
+    summary per rule over every drafted image."""
+    bins = ["0", "1", "2", "3", "4", ">=5"]
+    header = ["set", "rule", "scale", "n", "hash", *[f"d={b}" for b in bins], "max"]
+    detail = [_row(header), "|" + "---|" * len(header)]
+    totals: dict[tuple[int, int], list[tuple[int, int]]] = {rule: [] for rule in DRAFT_RULES}
+    saved = fingerprint_module.DRAFT_MIN_SIDE, fingerprint_module.DRAFT_MAX_SCALE
+    try:
+        for set_name, images in sets.items():
+            full = [fingerprint(data, draft=False) for data in images]
+            again = [fingerprint(_resaved(data), draft=False) for data in images]
+            pairs = zip(again, full, strict=True)
+            base = [(a.phash - f.phash, a.dhash - f.dhash) for a, f in pairs]
+            rows: list[tuple[str, str, list[tuple[int, int]]]] = [("re-saved q95", "-", base)]
+            for rule in DRAFT_RULES:
+                fingerprint_module.DRAFT_MIN_SIDE, fingerprint_module.DRAFT_MAX_SCALE = rule
+                by_scale: dict[int, list[tuple[int, int]]] = {}
+                for data, reference in zip(images, full, strict=True):
+                    made = fingerprint(data)
+                    if made.decode == "draft":
+                        pair = (made.phash - reference.phash, made.dhash - reference.dhash)
+                        by_scale.setdefault(_scale((made.width, made.height), rule), []).append(
+                            pair
+                        )
+                        totals[rule].append(pair)
+                rows += [
+                    (f">= {rule[0]} px, <= 1/{rule[1]}", f"1/{k}", by_scale[k])
+                    for k in sorted(by_scale)
+                ]
+            for label, scale, pairs in rows:
+                for k, hash_name in enumerate(("pHash", "dHash")):
+                    d = np.array([pair[k] for pair in pairs])
+                    cells = [set_name, label, scale, len(d), hash_name, *_histogram(d), d.max()]
+                    detail.append(_row(cells))
+    finally:
+        fingerprint_module.DRAFT_MIN_SIDE, fingerprint_module.DRAFT_MAX_SCALE = saved
+    header = ["rule", "drafted", "pHash same", "pHash <= 2", "pHash max", "dHash <= 2", "dHash max"]
+    summary = [_row(header), "|" + "---|" * len(header)]
+    for rule, pairs in totals.items():
+        p = np.array([pair[0] for pair in pairs])
+        d = np.array([pair[1] for pair in pairs])
+        summary.append(
+            _row(
+                [
+                    f">= {rule[0]} px, <= 1/{rule[1]}",
+                    len(p),
+                    f"{100 * (p == 0).mean():.1f}%",
+                    f"{100 * (p <= 2).mean():.1f}%",
+                    p.max(),
+                    f"{100 * (d <= 2).mean():.1f}%",
+                    d.max(),
+                ]
+            )
+        )
+    return summary, detail
+
+
+# -- 3. speed ---------------------------------------------------------------------------
+
+
+def _plain(files: list[Path]) -> None:
+    for path in files:
+        imagehash.phash(Image.open(path))
+
+
+def _fingerprints(files: list[Path], draft: bool) -> None:
+    for path in files:
+        fingerprint(path.read_bytes(), str(path), draft=draft)
+
+
+def _scan(files: list[Path], workers: int) -> None:
+    from media_catalog import Catalog, scan
+
+    with tempfile.TemporaryDirectory() as tmp:
+        summary = scan(files, Catalog(Path(tmp) / "bench.json"), workers=workers)
+    assert summary.unique_images == len(files) and summary.errors == 0, summary
+
+
+MODES = {
+    "plain": ("`imagehash.phash(Image.open(path))` loop (baseline)", _plain),
+    "full": (
+        "`fingerprint(bytes, draft=False)` loop, 1 process",
+        lambda f: _fingerprints(f, False),
+    ),
+    "draft": ("`fingerprint(bytes)` loop, 1 process", lambda f: _fingerprints(f, True)),
+    "scan1": ("`scan(files, catalog, workers=1)`", lambda f: _scan(f, 1)),
+    "scan": ("`scan(files, catalog)` (all cores)", lambda f: _scan(f, os.cpu_count() or 1)),
+}
+
+
+def time_mode(mode: str, count: int) -> dict[str, float]:
+    """Run one mode in a fresh process; its seconds and peak memory (MiB)."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--time", mode, str(count)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(out.stdout)
+
+
+def _child(mode: str, count: int) -> None:
+    files = make_corpus(count)
+    started = time.perf_counter()
+    MODES[mode][1](files)
+    seconds = time.perf_counter() - started
+    mib = 1024  # ru_maxrss is in KiB on Linux
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "self": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / mib,
+                "workers": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / mib,
+            }
+        )
+    )
+
+
+def speed(runs: list[tuple[str, int]]) -> list[str]:
+    header = ["files", "configuration", "images/s", "vs plain", "peak RSS main", "peak RSS worker"]
+    out = [_row(header), "|" + "---|" * len(header)]
+    plain: dict[int, float] = {}
+    for mode, count in runs:
+        result = time_mode(mode, count)
+        rate = count / result["seconds"]
+        plain.setdefault(count, rate)
+        worker = f"{result['workers']:.0f} MiB" if mode in ("scan", "scan1") else "-"
+        cells = [count, MODES[mode][0], f"{rate:.1f}", f"{rate / plain[count]:.1f}x"]
+        out.append(_row([*cells, f"{result['self']:.0f} MiB", worker]))
+        print(f"[{mode} {count}: {rate:.1f}/s]", file=sys.stderr)
+    return out
+
+
+def _versions() -> str:
+    from PIL import features
+
+    names = ("pillow", "imagehash", "numpy", "exifread", "scipy")
+    libs = ", ".join(f"{n} {metadata.version(n)}" for n in names)
+    return (
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"{libs}, libjpeg-turbo {features.version('libjpeg_turbo')}"
+    )
+
+
+def _uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--limit", type=int, default=CORPUS_SIZE, help="corpus files to use")
+    args = parser.parse_args()
+    count = args.limit
+    small = min(count, 300)
+    files = make_corpus(count)
+    sizes = []
+    for path in files:
+        with Image.open(path) as image:
+            sizes.append((image.width * image.height, image.mode))
+    megapixels = np.array([s[0] for s in sizes]) / 1e6
+    disk = sum(path.stat().st_size for path in files) / 2**20
+    for path in files:  # warm the page cache: the runs below measure our code, not the disk
+        path.read_bytes()
+    print("Machine:", _versions())
+    print(f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    print(f"Load before: `{_uptime()}`\n")
+    print(
+        f"Corpus: {count} JPEG photos in {CORPUS}, {disk:.0f} MiB, {megapixels.min():.1f}-"
+        f"{megapixels.max():.1f} megapixels (median {np.median(megapixels):.1f}), "
+        f"{sum(m == 'L' for _, m in sizes)} greyscale.\n"
+    )
+    print("### Speed\n")
+    runs = [("plain", count), ("scan", count)]
+    runs += (
+        [(mode, small) for mode in MODES]
+        if small < count
+        else [(mode, count) for mode in ("full", "draft", "scan1")]
+    )
+    print("\n".join(speed(runs)))
+    print(f"\nLoad after: `{_uptime()}`\n")
+    print("### Draft against full decode\n")
+    photos = sources()
+    summary, detail = agreement(
+        {
+            "native": native_set(photos),
+            "native mosaics": mosaic_set(photos),
+            "upscaled corpus": [path.read_bytes() for path in files[:small]],
+        }
+    )
+    print("\n".join([*summary, "", *detail]))
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--make-corpus"]:
+        make_corpus(int(sys.argv[2]))
+    elif sys.argv[1:2] == ["--time"]:
+        _child(sys.argv[2], int(sys.argv[3]))
+    else:
+        main()

@@ -10,15 +10,17 @@ are never mixed up unknowingly):
 
     full   every pixel decoded.
     draft  a JPEG whose shorter side is at least 2 * DRAFT_MIN_SIDE, decoded by libjpeg at
-           1/2, 1/4 or 1/8 scale (the smallest scale that keeps both sides >= DRAFT_MIN_SIDE),
-           luminance only. benchmarks/fingerprint.py measures that its hashes agree with full
-           decodes (docs/benchmarks.md, "Fingerprinting"); smaller JPEGs and other formats are
-           always decoded in full.
+           1/2 or 1/4 scale (the smallest scale, down to 1/DRAFT_MAX_SCALE, that keeps both
+           sides >= DRAFT_MIN_SIDE), luminance only. benchmarks/fingerprint.py measures how
+           its hashes agree with full decodes (docs/benchmarks.md, "Fingerprinting"): the
+           same, or 2 bits of pHash apart (a pair of coefficients at the median trading
+           places). Smaller JPEGs and other formats are always decoded in full.
 
 Low-information images (tiny icons, flat or near-blank pictures) are marked: their perceptual
 hashes carry no signal, so duplicate search leaves them out of near matching.
 
-Pillow's decompression-bomb limit is enforced (its warning counts as an error too).
+Formats: whatever Pillow opens (JPEG, PNG, GIF, WebP, BMP, TIFF, AVIF…) plus HEIC/HEIF through
+pillow-heif. Pillow's decompression-bomb limit is enforced (its warning counts as an error too).
 """
 
 from __future__ import annotations
@@ -30,21 +32,17 @@ import warnings
 import imagehash
 import numpy as np
 from PIL import Image, ImageOps
+from pillow_heif import register_heif_opener
 
 from .errors import FingerprintError
 from .metadata import read_embedded, read_exif
 from .models import Fingerprint, PerceptualHash
 
-try:  # HEIC/HEIF support when the optional pillow-heif wheel is installed
-    from pillow_heif import register_heif_opener
-except ImportError:  # pragma: no cover - depends on the environment
-    HEIF = False
-else:
-    register_heif_opener()
-    HEIF = True
+register_heif_opener()  # HEIC/HEIF through pillow-heif's Pillow plugin
 
 # Chosen from the draft-vs-full measurement in docs/benchmarks.md.
-DRAFT_MIN_SIDE = 512
+DRAFT_MIN_SIDE = 256
+DRAFT_MAX_SCALE = 4
 # An image whose longer side is at most this many pixels is an icon, not a photo.
 ICON_MAX_SIDE = 64
 # Standard deviation (grey levels) of the 32x32 picture pHash sees, below which it is flat.
@@ -85,11 +83,11 @@ def _grey(image: Image.Image) -> Image.Image:
     return image.convert("L")
 
 
-def _low_information(grey: Image.Image, width: int, height: int) -> bool:
+def _low_information(small: Image.Image, width: int, height: int) -> bool:
+    """An icon, or flat: `small` is the 32x32 picture pHash works on."""
     if max(width, height) <= ICON_MAX_SIDE:
         return True
-    small = np.asarray(grey.resize((32, 32), Image.Resampling.LANCZOS), dtype=np.float64)
-    return float(small.std()) < FLAT_MAX_STD
+    return float(np.asarray(small, dtype=np.float64).std()) < FLAT_MAX_STD
 
 
 def _decode(image: Image.Image, draft: bool) -> tuple[Image.Image, str]:
@@ -101,7 +99,14 @@ def _decode(image: Image.Image, draft: bool) -> tuple[Image.Image, str]:
         and min(image.size) >= 2 * DRAFT_MIN_SIDE
         and image.mode in ("L", "RGB")
     ):
-        image.draft("L", (DRAFT_MIN_SIDE, DRAFT_MIN_SIDE))
+        width, height = image.size
+        image.draft(
+            "L",
+            (
+                max(DRAFT_MIN_SIDE, width // DRAFT_MAX_SCALE),
+                max(DRAFT_MIN_SIDE, height // DRAFT_MAX_SCALE),
+            ),
+        )
         path = "draft"
     image.load()
     return _grey(_upright(image)), path
@@ -133,15 +138,18 @@ def fingerprint(
         raise FingerprintError(
             f"not a readable image{where}: {exc}", path=name, code="bad-image"
         ) from exc
+    # imagehash.phash shrinks to 32x32 with LANCZOS first; doing it here, once, gives the
+    # same hash and the picture the low-information test looks at.
+    small = grey.resize((32, 32), Image.Resampling.LANCZOS)
     return Fingerprint(
         sha256=sha256 or hashlib.sha256(data).hexdigest(),
-        phash=_hash("phash", imagehash.phash(grey)),
+        phash=_hash("phash", imagehash.phash(small)),
         dhash=_hash("dhash", imagehash.dhash(grey)),
         width=width,
         height=height,
         format=format_,
         exif=read_exif(data),
         decode=path,
-        low_information=_low_information(grey, width, height),
+        low_information=_low_information(small, width, height),
         embedded=embedded,
     )
