@@ -9,12 +9,12 @@ Decode paths (recorded on every Fingerprint as `decode`, so hashes made by diffe
 are never mixed up unknowingly):
 
     full   every pixel decoded.
-    draft  a JPEG whose shorter side is at least 2 * DRAFT_MIN_SIDE, decoded by libjpeg at
-           1/2 or 1/4 scale (the smallest scale, down to 1/DRAFT_MAX_SCALE, that keeps both
-           sides >= DRAFT_MIN_SIDE), luminance only. benchmarks/fingerprint.py measures how
-           its hashes agree with full decodes (docs/benchmarks.md, "Fingerprinting"): the
-           same, or 2 bits of pHash apart (a pair of coefficients at the median trading
-           places). Smaller JPEGs and other formats are always decoded in full.
+    draft  a JPEG whose shorter side is at least DRAFT_SCALE * DRAFT_MIN_SIDE (1024 px) is
+           decoded by libjpeg at 1/DRAFT_SCALE (1/4) scale, luminance only.
+           benchmarks/fingerprint.py measures how its hashes agree with full decodes
+           (docs/benchmarks.md, "Fingerprinting"): the same, or 2 bits of pHash apart (a pair
+           of coefficients at the median trading places), no more than re-saving the photo at
+           JPEG quality 95 moves them. Smaller JPEGs and other formats are decoded in full.
 
 Low-information images (tiny icons, flat or near-blank pictures) are marked: their perceptual
 hashes carry no signal, so duplicate search leaves them out of near matching.
@@ -41,8 +41,8 @@ from .models import Fingerprint, PerceptualHash
 register_heif_opener()  # HEIC/HEIF through pillow-heif's Pillow plugin
 
 # Chosen from the draft-vs-full measurement in docs/benchmarks.md.
+DRAFT_SCALE = 4
 DRAFT_MIN_SIDE = 256
-DRAFT_MAX_SCALE = 4
 # An image whose longer side is at most this many pixels is an icon, not a photo.
 ICON_MAX_SIDE = 64
 # Standard deviation (grey levels) of the 32x32 picture pHash sees, below which it is flat.
@@ -96,17 +96,10 @@ def _decode(image: Image.Image, draft: bool) -> tuple[Image.Image, str]:
     if (
         draft
         and image.format in _DRAFT_FORMATS
-        and min(image.size) >= 2 * DRAFT_MIN_SIDE
+        and min(image.size) >= DRAFT_SCALE * DRAFT_MIN_SIDE
         and image.mode in ("L", "RGB")
     ):
-        width, height = image.size
-        image.draft(
-            "L",
-            (
-                max(DRAFT_MIN_SIDE, width // DRAFT_MAX_SCALE),
-                max(DRAFT_MIN_SIDE, height // DRAFT_MAX_SCALE),
-            ),
-        )
+        image.draft("L", (image.width // DRAFT_SCALE, image.height // DRAFT_SCALE))
         path = "draft"
     image.load()
     return _grey(_upright(image)), path
