@@ -118,6 +118,7 @@ def fingerprint(
         raise FingerprintError(f"empty file{where}: zero bytes", path=name, code="empty")
     try:
         with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's notes on corrupt metadata: not ours to print
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as image:
                 width, height, format_ = image.width, image.height, image.format or "unknown"

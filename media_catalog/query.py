@@ -65,18 +65,30 @@ def _near(images: list[dict[str, Any]], phash: str, distance: int) -> list[dict[
     return [_match(images[i], int(distances[i])) for i in order if distances[i] <= distance]
 
 
+_EMBEDDED = ("caption", "headline", "creator", "credit", "alt_text", "extended_description")
+
+
+def _embedded_text(image: dict[str, Any]) -> str:
+    """The words the photo carries itself (IPTC/XMP caption, credit…; see metadata.py)."""
+    embedded = image.get("embedded") or {}
+    return " ".join(
+        [*(embedded.get(key) or "" for key in _EMBEDDED), *embedded.get("keywords", [])]
+    )
+
+
 def search(catalog: Catalog, text: str) -> list[dict[str, Any]]:
-    """Occurrences whose alt, caption, title or article path contain every word of `text`.
+    """Occurrences whose alt, caption, title or article path, or the image's own embedded
+    caption, credit, creator, alt text or keywords, contain every word of `text`.
 
     Matching is case-insensitive and folds Arabic/Persian letter variants and zero-width
     characters (see `media_catalog.text.normalize`).
     """
     words = normalize(text).split()
+    embedded = {image["sha256"]: _embedded_text(image) for image in catalog.images()}
     results = []
     for doc in catalog.occurrences():
-        haystack = normalize(
-            " ".join(doc[field] or "" for field in ("alt", "caption", "title", "article"))
-        )
+        own = " ".join(doc[field] or "" for field in ("alt", "caption", "title", "article"))
+        haystack = normalize(f"{own} {embedded.get(doc['sha256'], '')}")
         if all(word in haystack for word in words):
             results.append({**occurrence_object(doc), "sha256": doc["sha256"]})
     return sorted(results, key=lambda r: (r["article"], r["position"]))

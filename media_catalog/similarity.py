@@ -61,8 +61,14 @@ def hamming(codes: np.ndarray, code: np.uint64) -> np.ndarray:
 
 
 def near_clusters(images: list[dict[str, Any]], threshold: int) -> list[Cluster]:
-    """Leader clusters of images whose pHash is within `threshold` bits (dHash-confirmed)."""
-    ordered = sorted(images, key=keeper_key)
+    """Leader clusters of images whose pHash is within `threshold` bits (dHash-confirmed).
+
+    Low-information images (icons, flat or near-blank pictures) take no part: their
+    perceptual hashes carry no signal, so any two of them would look alike.
+    """
+    ordered = sorted(
+        (image for image in images if not image.get("low_information")), key=keeper_key
+    )
     phashes = hash_array([image["phash"] for image in ordered])
     dhashes = hash_array([image["dhash"] for image in ordered])
     free = np.ones(len(ordered), dtype=bool)
