@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import io
+import itertools
 import json
 import os
 import platform
@@ -297,14 +298,15 @@ MODES = {
     ),
     "draft": ("`fingerprint(bytes)` loop, 1 process", lambda f: _fingerprints(f, True)),
     "scan1": ("`scan(files, catalog, workers=1)`", lambda f: _scan(f, 1)),
-    "scan": ("`scan(files, catalog)` (all cores)", lambda f: _scan(f, os.cpu_count() or 1)),
+    "scan": ("`scan(files, catalog)`, all cores", lambda f: _scan(f, os.cpu_count() or 1)),
 }
 
 
-def time_mode(mode: str, count: int) -> dict[str, float]:
-    """Run one mode in a fresh process; its seconds and peak memory (MiB)."""
+def time_mode(mode: str, start: int, stop: int) -> dict[str, float]:
+    """Run one mode over corpus files start..stop-1 in a fresh process: its wall-clock and
+    CPU seconds (its own and its workers') and peak memory (MiB)."""
     out = subprocess.run(
-        [sys.executable, __file__, "--time", mode, str(count)],
+        [sys.executable, __file__, "--time", mode, str(start), str(stop)],
         check=True,
         capture_output=True,
         text=True,
@@ -312,35 +314,54 @@ def time_mode(mode: str, count: int) -> dict[str, float]:
     return json.loads(out.stdout)
 
 
-def _child(mode: str, count: int) -> None:
-    files = make_corpus(count)
+def _child(mode: str, start: int, stop: int) -> None:
+    files = make_corpus(stop)[start:]
     started = time.perf_counter()
     MODES[mode][1](files)
     seconds = time.perf_counter() - started
+    me, workers = (
+        resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
     mib = 1024  # ru_maxrss is in KiB on Linux
     print(
         json.dumps(
             {
                 "seconds": seconds,
-                "self": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / mib,
-                "workers": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / mib,
+                "cpu": me.ru_utime + me.ru_stime + workers.ru_utime + workers.ru_stime,
+                "self": me.ru_maxrss / mib,
+                "workers": workers.ru_maxrss / mib,
             }
         )
     )
 
 
-def speed(runs: list[tuple[str, int]]) -> list[str]:
-    header = ["files", "configuration", "images/s", "vs plain", "peak RSS main", "peak RSS worker"]
-    out = [_row(header), "|" + "---|" * len(header)]
-    plain: dict[int, float] = {}
-    for mode, count in runs:
-        result = time_mode(mode, count)
-        rate = count / result["seconds"]
-        plain.setdefault(count, rate)
-        worker = f"{result['workers']:.0f} MiB" if mode in ("scan", "scan1") else "-"
-        cells = [count, MODES[mode][0], f"{rate:.1f}", f"{rate / plain[count]:.1f}x"]
-        out.append(_row([*cells, f"{result['self']:.0f} MiB", worker]))
-        print(f"[{mode} {count}: {rate:.1f}/s]", file=sys.stderr)
+def speed(modes: list[str], count: int, rounds: int) -> list[str]:
+    """Markdown table: each mode over the first `count` files, run in `rounds` interleaved
+    slices (plain, then the others, slice after slice) so that a change in the machine's
+    load hits every mode alike."""
+    header = ["configuration", "images/s", "vs plain", "CPU ms/image", "peak RSS main"]
+    out = [_row([*header, "peak RSS worker"]), "|" + "---|" * (len(header) + 1)]
+    totals = {mode: {"seconds": 0.0, "cpu": 0.0, "self": 0.0, "workers": 0.0} for mode in modes}
+    bounds = [count * k // rounds for k in range(rounds + 1)]
+    for start, stop in itertools.pairwise(bounds):
+        for mode in modes:
+            result = time_mode(mode, start, stop)
+            total = totals[mode]
+            total["seconds"] += result["seconds"]
+            total["cpu"] += result["cpu"]
+            total["self"] = max(total["self"], result["self"])
+            total["workers"] = max(total["workers"], result["workers"])
+            print(
+                f"[{mode} {start}-{stop}: {(stop - start) / result['seconds']:.1f}/s]",
+                file=sys.stderr,
+            )
+    plain = count / totals["plain"]["seconds"]
+    for mode, total in totals.items():
+        rate = count / total["seconds"]
+        worker = f"{total['workers']:.0f} MiB" if mode.startswith("scan") else "-"
+        cells = [MODES[mode][0], f"{rate:.1f}", f"{rate / plain:.2f}x"]
+        cells += [f"{1000 * total['cpu'] / count:.0f}", f"{total['self']:.0f} MiB", worker]
+        out.append(_row(cells))
     return out
 
 
@@ -362,6 +383,8 @@ def _uptime() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--limit", type=int, default=CORPUS_SIZE, help="corpus files to use")
+    parser.add_argument("--rounds", type=int, default=4, help="interleaved rounds for speed")
+    parser.add_argument("--speed-only", action="store_true", help="skip the draft agreement")
     args = parser.parse_args()
     count = args.limit
     small = min(count, 300)
@@ -382,15 +405,13 @@ def main() -> None:
         f"{megapixels.max():.1f} megapixels (median {np.median(megapixels):.1f}), "
         f"{sum(m == 'L' for _, m in sizes)} greyscale.\n"
     )
-    print("### Speed\n")
-    runs = [("plain", count), ("scan", count)]
-    runs += (
-        [(mode, small) for mode in MODES]
-        if small < count
-        else [(mode, count) for mode in ("full", "draft", "scan1")]
-    )
-    print("\n".join(speed(runs)))
+    print(f"### Speed: all {count} files, {args.rounds} interleaved rounds\n")
+    print("\n".join(speed(["plain", "scan"], count, args.rounds)))
+    print(f"\n### Where the time goes: the first {small} files\n")
+    print("\n".join(speed(list(MODES), small, 1)))
     print(f"\nLoad after: `{_uptime()}`\n")
+    if args.speed_only:
+        return
     print("### Draft against full decode\n")
     photos = sources()
     summary, detail = agreement(
@@ -407,6 +428,6 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["--make-corpus"]:
         make_corpus(int(sys.argv[2]))
     elif sys.argv[1:2] == ["--time"]:
-        _child(sys.argv[2], int(sys.argv[3]))
+        _child(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     else:
         main()

@@ -66,6 +66,10 @@ class Hasher:
             self._record(sha256, _fingerprint(data, name, sha256))
             return
         if self._pool is None:
+            # imagehash.phash imports scipy's DCT on first use; import it once here, so that
+            # forked workers inherit it instead of each spending ~0.4 s on it
+            import scipy.fftpack  # noqa: F401
+
             self._pool = ProcessPoolExecutor(self.workers)
         while self._pending and (
             len(self._pending) >= 2 * self.workers or self._in_flight + len(data) > MAX_IN_FLIGHT

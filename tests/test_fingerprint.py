@@ -241,7 +241,7 @@ def test_large_jpegs_are_draft_decoded_within_the_measured_agreement():
     draft, full = fingerprint(data), fingerprint(data, draft=False)
     assert (draft.decode, full.decode) == ("draft", "full")
     assert (draft.width, draft.height) == (1600, 1200)  # the file's size, not the decoded one
-    assert draft.phash - full.phash <= 2 and draft.dhash - full.dhash <= 4
+    assert draft.phash - full.phash <= 4 and draft.dhash - full.dhash <= 3  # measured bounds
     assert draft.to_dict()["decode"] == "draft"
 
 
@@ -257,6 +257,9 @@ def test_other_images_are_decoded_in_full(image, format):
     assert fingerprint(encode(image, format)).decode == "full"
 
 
+GOLDEN_DRAFT = ("bff1c1c0434e8cbc", "509a3c7fbc756cec")
+
+
 def test_golden_hashes_of_the_draft_path():
     # A shipped 512x512 JPEG is decoded in full; the same photo at 2048x2048 in draft.
     shipped = (SAMPLES / "photos" / "photographer.jpg").read_bytes()
@@ -264,7 +267,8 @@ def test_golden_hashes_of_the_draft_path():
     big = encode(Image.open(io.BytesIO(shipped)).resize((2048, 2048), Image.Resampling.NEAREST))
     made = fingerprint(big)
     assert made.decode == "draft"
-    assert made.phash - fingerprint(big, draft=False).phash <= 2
+    assert (str(made.phash), str(made.dhash)) == GOLDEN_DRAFT
+    assert made.phash - fingerprint(big, draft=False).phash <= 4
 
 
 # -- low information -------------------------------------------------------------------------
