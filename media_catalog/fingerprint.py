@@ -94,17 +94,16 @@ def _low_information(small: Image.Image, width: int, height: int) -> bool:
 
 def _decode(image: Image.Image, draft: bool) -> tuple[Image.Image, str]:
     """The upright grey picture to hash, and the decode path that made it."""
-    path = "full"
-    if (
+    scaled = (
         draft
         and image.format in _DRAFT_FORMATS
         and min(image.size) >= DRAFT_SCALE * DRAFT_MIN_SIDE
         and image.mode in ("L", "RGB")
-    ):
-        image.draft("L", (image.width // DRAFT_SCALE, image.height // DRAFT_SCALE))
-        path = "draft"
+        # Pillow returns None when it cannot scale this JPEG: then it is decoded in full
+        and image.draft("L", (image.width // DRAFT_SCALE, image.height // DRAFT_SCALE)) is not None
+    )
     image.load()
-    return _grey(_upright(image)), path
+    return _grey(_upright(image)), "draft" if scaled else "full"
 
 
 def fingerprint(
