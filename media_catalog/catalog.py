@@ -217,11 +217,19 @@ class Catalog:
         self._db.storage.flush()
 
 
+OCCURRENCE_KEYS = (
+    *("article", "position", "src", "alt", "caption", "title", "file"),
+    *("kind", "credit", "srcset", "placeholder", "base", "link"),
+    *("declared_width", "declared_height", "decorative", "tracking"),
+    *("context_before", "context_after", "heading"),
+    *("article_title", "article_url", "article_date"),
+)
+
+
 def occurrence_object(doc: dict[str, Any]) -> dict[str, Any]:
-    """The documented occurrence shape of an occurrence document."""
-    return {
-        key: doc[key] for key in ("article", "position", "src", "alt", "caption", "title", "file")
-    }
+    """The documented occurrence shape of an occurrence document (keys a catalogue written
+    before they existed lacks are null, "img" for `kind`)."""
+    return {key: doc.get(key, "img" if key == "kind" else None) for key in OCCURRENCE_KEYS}
 
 
 def image_objects(catalog: Catalog) -> list[dict[str, Any]]:
@@ -249,5 +257,7 @@ def unresolved(catalog: Catalog) -> list[dict[str, Any]]:
     )
 
 
-def _place(occurrence: dict[str, Any]) -> tuple[str, int]:
-    return occurrence["article"], occurrence["position"]
+def _place(occurrence: dict[str, Any]) -> tuple[str, bool, int]:
+    """Article, then body images by position, then metadata images (position null)."""
+    position = occurrence["position"]
+    return occurrence["article"], position is None, position or 0

@@ -7,6 +7,7 @@ usage errors keep typer's exit status 2.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,8 +29,11 @@ from rich.progress import (
 from rich.text import Text
 
 from . import __version__, render
+from .audit import DEFAULT_MAX_ALT_LENGTH, SEVERITIES, to_html
+from .audit import audit as run_audit
 from .catalog import DEFAULT_PATH, Catalog, image_objects, unresolved
 from .errors import MediaCatalogError, QueryError
+from .extract import CONTEXT_CHARS, ExtractOptions
 from .pipeline import scan as run_scan
 from .query import lookup as find_hash
 from .query import lookup_image
@@ -133,6 +137,18 @@ def scan(
     threshold: Annotated[
         int, typer.Option(help="pHash bits for near duplicates in the summary.", min=0, max=64)
     ] = DEFAULT_THRESHOLD,
+    context: Annotated[
+        int, typer.Option(help="Characters of text kept before and after each image.", min=0)
+    ] = CONTEXT_CHARS,
+    text_field: Annotated[
+        str | None, typer.Option(help="JSON Lines: the field holding the article text or HTML.")
+    ] = None,
+    url_field: Annotated[
+        str | None, typer.Option(help="JSON Lines: the field holding the article URL.")
+    ] = None,
+    title_field: Annotated[
+        str | None, typer.Option(help="JSON Lines: the field holding the article title.")
+    ] = None,
     strict: Annotated[bool, typer.Option(help="Exit 1 when any item error was recorded.")] = False,
     workers: Annotated[
         int | None,
@@ -153,12 +169,14 @@ def scan(
     Example: media-catalog scan samples/ --assets samples/assets --db samples.json --workers 2
     """
     catalog = Catalog(db)
+    options = ExtractOptions(context, text_field, url_field, title_field)
     with _progress_bar(not quiet and _stderr().is_terminal) as progress:
         summary = run_scan(
             paths,
             catalog,
             assets=assets or [],
             threshold=threshold,
+            options=options,
             workers=workers,
             progress=progress,
         )
@@ -187,6 +205,9 @@ def dupes(
             help="Largest pHash Hamming distance (bits) for near duplicates.", min=0, max=64
         ),
     ] = DEFAULT_THRESHOLD,
+    tracking: Annotated[
+        bool, typer.Option(help="Include tracking pixels, spacers and 1×1 images.")
+    ] = False,
     format: FormatOption = Format.table,
 ) -> None:
     """Report duplicate images: exact reuse (same bytes) and near duplicates (same photo).
@@ -195,7 +216,10 @@ def dupes(
 
     Example: media-catalog dupes --db samples.json --threshold 8 --format json
     """
-    found = [c.to_dict() for c in duplicate_clusters(Catalog(db, create=False), threshold)]
+    found = [
+        c.to_dict()
+        for c in duplicate_clusters(Catalog(db, create=False), threshold, tracking=tracking)
+    ]
     if format is Format.json:
         typer.echo(render.to_json({"threshold": threshold, "clusters": found}))
     else:
@@ -284,6 +308,58 @@ def export(
             }
         )
     )
+
+
+class AuditFormat(str, Enum):
+    table = "table"
+    json = "json"
+    html = "html"
+
+
+class Severity(str, Enum):
+    error = "error"
+    warning = "warning"
+    info = "info"
+
+
+@app.command()
+@_handle_errors
+def audit(
+    db: DbOption = Path(DEFAULT_PATH),
+    article: Annotated[
+        Path | None, typer.Option(help="Audit only this article file.", dir_okay=False)
+    ] = None,
+    max_alt_length: Annotated[
+        int, typer.Option(help="Longest acceptable alt text, in characters.", min=1)
+    ] = DEFAULT_MAX_ALT_LENGTH,
+    fail_on: Annotated[
+        Severity | None,
+        typer.Option(help="Exit 1 when a finding of this severity or worse exists."),
+    ] = None,
+    format: Annotated[AuditFormat, typer.Option("--format", "-f")] = AuditFormat.table,
+) -> None:
+    """Audit alt text and captions: missing, placeholder, redundant, shared, conflicting.
+
+    Reports findings per article, worst first; rules and what to write instead are in the
+    README. With --fail-on it can gate a publishing pipeline.
+
+    Example: media-catalog audit --db samples.json --fail-on error --format html > audit.html
+    """
+    report = run_audit(
+        Catalog(db, create=False),
+        max_alt_length=max_alt_length,
+        article=os.path.abspath(article) if article is not None else None,
+    )
+    if format is AuditFormat.json:
+        typer.echo(render.to_json(report.to_dict()))
+    elif format is AuditFormat.html:
+        typer.echo(to_html(report))
+    else:
+        render.audit(_stdout(), report.to_dict())
+    worst = report.worst()
+    failing = fail_on is not None and worst is not None
+    if failing and SEVERITIES.index(worst) <= SEVERITIES.index(fail_on.value):
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -6,8 +6,19 @@ Every stage takes and returns these; none of them knows about storage or the ter
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from urllib.parse import urljoin
+
+
+@dataclass(frozen=True)
+class SrcsetCandidate:
+    """One candidate of a `srcset`: its URL and its width (`800w`) or density (`2x`)."""
+
+    url: str
+    width: int | None = None
+    density: float | None = None
 
 
 @dataclass(frozen=True)
@@ -15,18 +26,65 @@ class ImageRef:
     """One image reference found in an article, in document order.
 
     `alt` is None when the attribute is absent and "" when it is empty; `position` counts every
-    reference of the article, resolvable or not, from 0.
+    body reference of the article (`kind` "img"), resolvable or not, from 0. Images named only
+    in the page's metadata (og:image, twitter:image, JSON-LD) have `kind` "meta" and position
+    None, so they never shift the positions of body images. `src` is the reference as written
+    (for a lazy-loaded image, the real URL; the placeholder it replaced is `placeholder`).
+    `srcset` holds every candidate of `srcset`/`<picture><source>`; `base` is the page's
+    `<base href>`. The README's JSON contract documents every field.
     """
 
     article: str
-    position: int
+    position: int | None
     src: str
     alt: str | None = None
     caption: str | None = None
     title: str | None = None
+    kind: str = "img"
+    credit: str | None = None
+    srcset: tuple[SrcsetCandidate, ...] = ()
+    placeholder: str | None = None
+    base: str | None = None
+    link: str | None = None
+    declared_width: int | None = None
+    declared_height: int | None = None
+    decorative: bool = False
+    tracking: bool = False
+    context_before: str | None = None
+    context_after: str | None = None
+    heading: str | None = None
+    article_title: str | None = None
+    article_url: str | None = None
+    article_date: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def candidates(self) -> list[str]:
+        """The references to try, best first: `srcset` candidates from the largest width or
+        density down, then `src`; each joined to the page's `<base href>` when there is one."""
+        ranked = sorted(
+            self.srcset,
+            key=lambda c: (c.width is not None, c.width or 0, c.density or 1.0),
+            reverse=True,
+        )
+        found = list(dict.fromkeys([*(c.url for c in ranked), self.src]))
+        if self.base:
+            found = [join_base(self.base, src) if src else src for src in found]
+        return [src for src in found if src] or [""]
+
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
+
+
+def join_base(base: str, src: str) -> str:
+    """`src` read against a `<base href>`: as a browser does for a URL base; for a relative
+    path base, joined to its folder with `..` kept (the resolver checks where it leads)."""
+    if _SCHEME.match(base) or base.startswith("//"):
+        return urljoin(base, src)
+    if _SCHEME.match(src) or src.startswith("/"):
+        return src
+    return base[: base.rfind("/") + 1] + src
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,10 @@ import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from .catalog import Catalog
-from .errors import ExtractError, ResolveError
-from .extract import Article, extract_file
+from .errors import ExtractError, FingerprintError, ResolveError
+from .extract import Article, ExtractOptions, extract_file
 from .hashing import Hasher
 from .models import ImageRef, ItemError, Occurrence
 from .resolve import DEFAULT_MAX_BYTES, Resolver, read_bytes
@@ -44,7 +43,7 @@ class _Scan:
     """The results of one scan before they are written to the catalogue.
 
     New bytes go to the hasher as they are found; whether they were a usable image is known
-    only once it has finished, so failed images are turned into errors by `settle()`.
+    only once it has finished, so `settle()` deals with the ones that were not.
     """
 
     known: set[str]
@@ -56,8 +55,12 @@ class _Scan:
     files: dict[str, str] = field(default_factory=dict)
     loose: list[str] = field(default_factory=list)
     failed_files: dict[str, ResolveError] = field(default_factory=dict)
-    occurrences: list[Occurrence] = field(default_factory=list)
+    occurrences: list[Occurrence | None] = field(default_factory=list)
     errors: list[ItemError] = field(default_factory=list)
+    # occurrence index -> (article, candidate index, first failure so far), for `settle`
+    resume: dict[int, tuple[Article, int, ResolveError | FingerprintError | None]] = field(
+        default_factory=dict
+    )
 
     def image_bytes(self, data: bytes, name: str) -> str:
         """SHA-256 of `data`, fingerprinting it unless these bytes are already known."""
@@ -83,50 +86,80 @@ class _Scan:
         self.files[key] = sha256
         return sha256
 
-    def settle(self) -> None:
-        """Wait for the hasher, then record every use of bytes that were not an image."""
+    def settle(self, resolver: Resolver) -> None:
+        """Wait for the hasher. A reference whose bytes were no image tries its next candidate
+        (and waits again); bytes still no image become errors wherever they were used."""
         self.hasher.close()
         failed = self.hasher.failed
-        if not failed:
-            return
-
-        def error(place: str | None, sha256: str, **where: Any) -> ItemError:
-            exc = failed[sha256]
-            message = str(exc) if place == exc.path else f"{place}: {exc}"
-            return ItemError(place, exc.code, message, **where)
-
-        self.errors += [error(p, self.files[p]) for p in self.loose if self.files[p] in failed]
-        for i, occurrence in enumerate(self.occurrences):
-            if occurrence.sha256 in failed:
-                ref = occurrence.ref
-                place = occurrence.file or f"{ref.article} image {ref.position}"
-                self.errors.append(
-                    error(place, occurrence.sha256, article=ref.article, position=ref.position)
+        while retry := [i for i in self.resume if self.occurrences[i].sha256 in failed]:
+            for i in retry:
+                article, index, failure = self.resume.pop(i)
+                occurrence = self.occurrences[i]
+                self.occurrences[i] = None
+                failure = failure or self.failure(
+                    occurrence.sha256, occurrence.file, occurrence.ref
                 )
-                self.occurrences[i] = Occurrence(ref, reason=failed[occurrence.sha256].code)
+                _reference(self, resolver, article, occurrence.ref, index + 1, failure)
+            self.hasher.close()
+        for path in self.loose:
+            if self.files[path] in failed:
+                exc = self.failure(self.files[path], path)
+                self.errors.append(ItemError(path, exc.code, str(exc)))
+        self.occurrences = [o for o in self.occurrences if o is not None]
         self.files = {path: sha for path, sha in self.files.items() if sha not in failed}
         self.seen -= failed.keys()
 
+    def failure(
+        self, sha256: str, file: str | None, ref: ImageRef | None = None
+    ) -> FingerprintError:
+        """The hasher's error for `sha256`, told about the place (a file, or the reference of
+        a data URI) where these bytes were used."""
+        exc = self.hasher.failed[sha256]
+        place = file or (f"{ref.article} image {ref.position}" if ref else None)
+        message = str(exc) if place == exc.path else f"{place}: {exc}"
+        return FingerprintError(message, path=place, code=exc.code)
 
-def _reference(scan: _Scan, resolver: Resolver, article: Article, ref: ImageRef) -> None:
-    def fail(code: str, message: str, path: str | None) -> None:
-        scan.occurrences.append(Occurrence(ref, reason=code))
-        scan.errors.append(ItemError(path, code, message, ref.article, ref.position))
 
-    try:
-        resolved = resolver.resolve(ref.src, article.base)
-        if resolved.file is not None:
-            sha256 = scan.image_file(resolved.file)
-        else:
-            sha256 = scan.image_bytes(resolved.data or b"", f"{ref.article} image {ref.position}")
-    except ResolveError as exc:
-        if exc.reason in ("bad-data-uri", "unreadable", "too-large"):
-            fail(exc.reason, str(exc), exc.ref if exc.reason != "bad-data-uri" else ref.article)
-        else:
-            scan.occurrences.append(Occurrence(ref, reason=exc.reason))
+def _reference(
+    scan: _Scan,
+    resolver: Resolver,
+    article: Article,
+    ref: ImageRef,
+    start: int = 0,
+    failure: ResolveError | FingerprintError | None = None,
+) -> None:
+    """Resolve the best candidate of `ref` that leads to a readable image (the largest
+    `srcset` candidate first, then `src`); when none does, record the first one's failure.
+
+    Whether bytes are a readable image is known only once they are hashed: the occurrence is
+    recorded at once, and `settle` comes back here with `start` at the next candidate when
+    they were not."""
+    candidates = ref.candidates()
+    for index in range(start, len(candidates)):
+        try:
+            resolved = resolver.resolve(candidates[index], article.base)
+            if resolved.file is not None:
+                sha256 = scan.image_file(resolved.file)
+            else:
+                name = f"{ref.article} image {ref.position}"
+                sha256 = scan.image_bytes(resolved.data or b"", name)
+        except ResolveError as exc:
+            failure = failure or exc
+            continue
+        file = str(resolved.file) if resolved.file is not None else None
+        scan.resume[len(scan.occurrences)] = (article, index, failure)
+        scan.occurrences.append(Occurrence(ref, sha256, file))
         return
-    file = str(resolved.file) if resolved.file is not None else None
-    scan.occurrences.append(Occurrence(ref, sha256, file))
+    assert failure is not None  # candidates() is never empty
+    code = failure.reason if isinstance(failure, ResolveError) else failure.code
+    scan.occurrences.append(Occurrence(ref, reason=code))
+    if isinstance(failure, FingerprintError):
+        path = failure.path
+    elif failure.reason in ("bad-data-uri", "unreadable", "too-large"):
+        path = failure.ref if failure.reason != "bad-data-uri" else ref.article
+    else:
+        return
+    scan.errors.append(ItemError(path, code, str(failure), ref.article, ref.position))
 
 
 def scan(
@@ -137,6 +170,7 @@ def scan(
     max_bytes: int = DEFAULT_MAX_BYTES,
     threshold: int = DEFAULT_THRESHOLD,
     on_file: Callable[[SourceFile], None] | None = None,
+    options: ExtractOptions | None = None,
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> ScanSummary:
@@ -144,8 +178,9 @@ def scan(
 
     References resolve only inside `paths` and `assets`. Returns counts of what was read and
     of the duplicate clusters (within `threshold` bits) in the catalogue afterwards.
-    Images are fingerprinted by `workers` processes (default: all cores). `progress(done,
-    total)` is called as files are read (it costs one extra listing of the folders).
+    `options` are the extraction choices (context size, JSON Lines fields). Images are
+    fingerprinted by `workers` processes (default: all cores). `progress(done, total)` is
+    called as files are read (it costs one extra listing of the folders).
     """
     paths = [Path(p) for p in paths]
     assets = [Path(a) for a in assets]
@@ -159,8 +194,8 @@ def scan(
                 progress(done, total)
             if on_file is not None:
                 on_file(source)
-            _source(state, resolver, summary, source)
-        state.settle()
+            _source(state, resolver, summary, source, options or ExtractOptions())
+        state.settle(resolver)
     if progress is not None:
         progress(total, total)
 
@@ -184,7 +219,13 @@ def scan(
     return summary
 
 
-def _source(state: _Scan, resolver: Resolver, summary: ScanSummary, source: SourceFile) -> None:
+def _source(
+    state: _Scan,
+    resolver: Resolver,
+    summary: ScanSummary,
+    source: SourceFile,
+    options: ExtractOptions,
+) -> None:
     """Read one article or loose image file."""
     state.sources.add(str(source.path))
     if source.kind == "image":
@@ -196,7 +237,7 @@ def _source(state: _Scan, resolver: Resolver, summary: ScanSummary, source: Sour
             state.errors.append(ItemError(str(source.path), exc.reason, str(exc)))
         return
     try:
-        for article in extract_file(source.path, source.kind):
+        for article in extract_file(source.path, source.kind, options):
             summary.articles += 1
             state.errors.extend(article.errors)
             for ref in article.refs:

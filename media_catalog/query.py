@@ -77,8 +77,9 @@ def _embedded_text(image: dict[str, Any]) -> str:
 
 
 def search(catalog: Catalog, text: str) -> list[dict[str, Any]]:
-    """Occurrences whose alt, caption, title or article path, or the image's own embedded
-    caption, credit, creator, alt text or keywords, contain every word of `text`.
+    """Occurrences whose alt, caption, credit, title, article path or article title, or the
+    image's own embedded caption, credit, creator, alt text or keywords, contain every word
+    of `text`.
 
     Matching is case-insensitive and folds Arabic/Persian letter variants and zero-width
     characters (see `media_catalog.text.normalize`).
@@ -87,8 +88,9 @@ def search(catalog: Catalog, text: str) -> list[dict[str, Any]]:
     embedded = {image["sha256"]: _embedded_text(image) for image in catalog.images()}
     results = []
     for doc in catalog.occurrences():
-        own = " ".join(doc[field] or "" for field in ("alt", "caption", "title", "article"))
+        fields = ("alt", "caption", "credit", "title", "article", "article_title")
+        own = " ".join(doc.get(field) or "" for field in fields)
         haystack = normalize(f"{own} {embedded.get(doc['sha256'], '')}")
         if all(word in haystack for word in words):
             results.append({**occurrence_object(doc), "sha256": doc["sha256"]})
-    return sorted(results, key=lambda r: (r["article"], r["position"]))
+    return sorted(results, key=lambda r: (r["article"], r["position"] is None, r["position"] or 0))

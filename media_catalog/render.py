@@ -43,7 +43,8 @@ def short_path(path: str) -> str:
 
 
 def _place(occurrence: dict[str, Any]) -> str:
-    return f"{short_path(occurrence['article'])} #{occurrence['position']}"
+    position = occurrence["position"]
+    return f"{short_path(occurrence['article'])} {'meta' if position is None else f'#{position}'}"
 
 
 def summary(console: Console, counts: dict[str, int]) -> None:
@@ -122,3 +123,37 @@ def results(console: Console, found: list[dict[str, Any]]) -> None:
         )
     console.print(table)
     console.print(f"{len(found)} results.")
+
+
+def audit(console: Console, report: dict[str, Any]) -> None:
+    summary = report["summary"]
+    by_article: dict[str, list[dict[str, Any]]] = {}
+    for finding in report["findings"]:
+        by_article.setdefault(finding["article"], []).append(finding)
+    for article in summary["per_article"]:
+        found = by_article.get(article["article"], [])
+        counts = ", ".join(f"{n} {s}" for s, n in article["by_severity"].items() if n)
+        title = f"{short_path(article['article'])} · {article['images']} images · "
+        title += counts or "no findings"
+        if not found:
+            console.print(safe(title))
+            continue
+        table = _table(None, ["#", "severity", "rule", "text", "finding"])
+        table.columns[2].no_wrap = True
+        for finding in found:
+            table.add_row(
+                safe(finding["position"]),
+                Text(finding["severity"], style=_SEVERITY_STYLE[finding["severity"]]),
+                safe(finding["rule"]),
+                safe(finding["text"]),
+                safe(finding["message"]),
+            )
+        console.print(safe(title), table)
+    by_severity = ", ".join(f"{n} {s}" for s, n in summary["by_severity"].items())
+    console.print(
+        f"{summary['findings']} findings ({by_severity}) in {summary['articles']} articles, "
+        f"{summary['images']} images."
+    )
+
+
+_SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "dim"}

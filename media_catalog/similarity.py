@@ -18,9 +18,11 @@ import numpy as np
 
 from .catalog import Catalog, image_objects
 
-# Chosen from the measurement in docs/threshold.md (benchmarks/threshold.py).
-DEFAULT_THRESHOLD = 10
-DHASH_CONFIRM = 16
+# Chosen from the measurement in docs/threshold.md (benchmarks/threshold.py): on 81 photos
+# and 972 reuse variants, pHash <= 12 with dHash <= 8 matched no pair of different photos
+# (3,184 pairs; 537,927 file pairs) and found 98.4 % of the reuse pairs.
+DEFAULT_THRESHOLD = 12
+DHASH_CONFIRM = 8
 
 
 @dataclass(frozen=True)
@@ -86,9 +88,29 @@ def near_clusters(images: list[dict[str, Any]], threshold: int) -> list[Cluster]
     return clusters
 
 
-def duplicate_clusters(catalog: Catalog, threshold: int = DEFAULT_THRESHOLD) -> list[Cluster]:
-    """Exact-reuse clusters (most places first), then near-duplicate clusters (largest first)."""
+def untracked(images: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`images` without tracking pixels: no 1×1 images, no occurrences marked `tracking`
+    (declared 1×1, known pixel URLs), and no image left with neither occurrence nor file."""
+    kept = []
+    for image in images:
+        if image["width"] * image["height"] <= 1:
+            continue
+        occurrences = [o for o in image["occurrences"] if not o["tracking"]]
+        if occurrences or image["files"]:
+            kept.append({**image, "occurrences": occurrences})
+    return kept
+
+
+def duplicate_clusters(
+    catalog: Catalog, threshold: int = DEFAULT_THRESHOLD, *, tracking: bool = False
+) -> list[Cluster]:
+    """Exact-reuse clusters (most places first), then near-duplicate clusters (largest first).
+
+    Tracking pixels, spacers and 1×1 images are left out unless `tracking` is true.
+    """
     images = image_objects(catalog)
+    if not tracking:
+        images = untracked(images)
     exact = [Cluster("exact", [image]) for image in images if places(image) >= 2]
     exact.sort(key=lambda c: (-places(c.images[0]), c.images[0]["sha256"]))
     near = near_clusters(images, threshold)

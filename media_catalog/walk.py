@@ -33,6 +33,8 @@ class SourceFile:
 
 
 def kind_of(path: Path) -> str | None:
+    if path.name.lower().endswith(".jsonl.gz"):
+        return "jsonl"
     suffix = path.suffix.lower()
     if suffix in IMAGE_EXTENSIONS:
         return "image"

@@ -16,7 +16,7 @@ def test_dupes_json_contract(cli, scanned):
     result = cli("dupes", "--format", "json")
     assert result.exit_code == 0
     report = orjson.loads(result.stdout)
-    assert report["threshold"] == 10
+    assert report["threshold"] == 12
     kinds = [c["kind"] for c in report["clusters"]]
     assert kinds == ["exact", "exact", "near", "near", "near", "near", "near"]
     coffee = report["clusters"][0]["images"][0]

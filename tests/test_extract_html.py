@@ -1,7 +1,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from media_catalog.extract import html
+from media_catalog.extract import extract_file, html
 from media_catalog.extract.encoding import decode_html
 
 
@@ -42,7 +42,8 @@ def test_utf8_bom_and_undeclared_legacy_bytes():
 @given(st.text())
 def test_any_text_never_raises(text):
     refs, _ = html.extract(text, "p")
-    assert [r.position for r in refs] == list(range(len(refs)))
+    assert [r.position for r in _body(refs)] == list(range(len(_body(refs))))
+    assert all(r.position is None for r in refs if r.kind == "meta")
 
 
 @given(st.binary())
@@ -63,3 +64,228 @@ def test_generated_pages_give_back_every_image_in_order(items):
     assert [(r.src, r.alt, r.caption) for r in refs] == [
         (f"{i}.jpg", alt, cap) for i, (alt, cap) in enumerate(items)
     ]
+
+
+def _body(refs):
+    return [r for r in refs if r.kind == "img"]
+
+
+def test_srcset_candidates_keep_commas_inside_urls():
+    found = html.parse_srcset(
+        "https://cdn.x/w_400,h_300/a.jpg 400w, data:image/png;base64,AAA= 2x,b.jpg"
+    )
+    assert [(c.url, c.width, c.density) for c in found] == [
+        ("https://cdn.x/w_400,h_300/a.jpg", 400, None),
+        ("data:image/png;base64,AAA=", None, 2.0),
+        ("b.jpg", None, None),
+    ]
+
+
+def test_lazy_attributes_replace_a_placeholder_and_noscript_counts_once():
+    page = """<body>
+    <img class="lazy" src="data:image/gif;base64,R0lGODlhAQABAAAAACw=" data-src="real.jpg"
+         data-srcset="real-400.jpg 400w, real-1200.jpg 1200w" alt="Lazy">
+    <noscript><img src="real.jpg" alt="Lazy"></noscript>
+    <img src="/img/blank.gif" alt="Only noscript knows">
+    <noscript><img src="hidden.jpg"></noscript>
+    <noscript><img src="fallback-only.jpg" alt="No twin"></noscript>
+    <img data-lazy-src="x.jpg" data-original="y.jpg" loading="lazy">
+    </body>"""
+    refs = _body(html.extract(page, "p")[0])
+    assert [(r.position, r.src, r.placeholder, r.alt) for r in refs] == [
+        (0, "real.jpg", "data:image/gif;base64,R0lGODlhAQABAAAAACw=", "Lazy"),
+        (1, "hidden.jpg", "/img/blank.gif", "Only noscript knows"),
+        (2, "fallback-only.jpg", None, "No twin"),
+        (3, "x.jpg", None, None),
+    ]
+    assert [c.url for c in refs[0].srcset] == ["real-400.jpg", "real-1200.jpg"]
+    assert refs[0].candidates() == ["real-1200.jpg", "real-400.jpg", "real.jpg"]
+
+
+def test_picture_sources_are_candidates_and_base_href_is_joined():
+    page = """<head><base href="../media/"></head><body><picture>
+      <source media="(min-width: 800px)" srcset="wide.webp 1x, wide@2x.webp 2x">
+      <source srcset="narrow.avif">
+      <img src="fallback.jpg" alt="P" srcset="fallback@3x.jpg 3x"></picture></body>"""
+    (ref,) = _body(html.extract(page, "p")[0])
+    assert [c.url for c in ref.srcset] == [
+        "wide.webp",
+        "wide@2x.webp",
+        "narrow.avif",
+        "fallback@3x.jpg",
+    ]
+    assert ref.base == "../media/"
+    assert ref.candidates() == [
+        "../media/fallback@3x.jpg",
+        "../media/wide@2x.webp",
+        "../media/wide.webp",
+        "../media/narrow.avif",
+        "../media/fallback.jpg",
+    ]
+
+
+CAPTIONS = """<body><article>
+<div id="attachment_1" class="wp-caption alignnone"><a href="big/wp.jpg"><img src="wp.jpg"
+  alt="WP"></a><p class="wp-caption-text">WordPress caption</p></div>
+<div class="thumb tright"><div class="thumbinner"><a href="/wiki/File:W.jpg"
+  class="image"><img src="w.jpg" alt=""></a><div class="thumbcaption"><div
+  class="magnify"></div>Wikipedia thumb caption</div></div></div>
+<figure typeof="mw:File/Thumb"><a href="/wiki/File:M.jpg"><img src="m.jpg"></a>
+  <figcaption>Parsoid caption</figcaption></figure>
+<div itemscope itemtype="https://schema.org/ImageObject"><img src="i.jpg">
+  <span itemprop="caption">Microdata caption</span></div>
+<div class="photo"><img src="l.jpg"><p class="legende">Légende française
+  <span class="credit">Photo : AFP</span></p></div>
+<div class="gallery">
+  <img src="g1.jpg"><p class="image-caption">First of two</p>
+  <img src="g2.jpg"><p class="image-caption">Second of two</p>
+  <img src="g3.jpg">
+</div>
+<img src="d.jpg" aria-describedby="desc-d"><p>Unrelated</p><p id="desc-d">Described</p>
+<figure><img src="c.jpg" alt="C"><figcaption>Cap text <small>Photo: Jane Doe / Reuters</small>
+  </figcaption></figure>
+<figure><img src="e.jpg"><figcaption>Caption E</figcaption><p class="byline">Ann Lee</p>
+</figure>
+<p>A paragraph with <img src="inline.png" alt="inline"> an inline image.</p>
+</article></body>"""
+
+
+def test_captions_from_where_sites_put_them_each_with_its_own_image():
+    refs = _body(html.extract(CAPTIONS, "p")[0])
+    assert [(r.src, r.caption, r.credit) for r in refs] == [
+        ("wp.jpg", "WordPress caption", None),
+        ("w.jpg", "Wikipedia thumb caption", None),
+        ("m.jpg", "Parsoid caption", None),
+        ("i.jpg", "Microdata caption", None),
+        ("l.jpg", "Légende française", "Photo : AFP"),
+        ("g1.jpg", "First of two", None),
+        ("g2.jpg", "Second of two", None),
+        ("g3.jpg", None, None),
+        ("d.jpg", "Described", None),
+        ("c.jpg", "Cap text", "Photo: Jane Doe / Reuters"),
+        ("e.jpg", "Caption E", "Ann Lee"),
+        ("inline.png", None, None),
+    ]
+    assert [r.link for r in refs[:3]] == ["big/wp.jpg", "/wiki/File:W.jpg", "/wiki/File:M.jpg"]
+    assert refs[1].decorative and not refs[0].decorative
+
+
+def test_context_before_and_after_and_nearest_heading():
+    words = " ".join(f"w{i}" for i in range(100))
+    page = f"""<body><h1>Title</h1><p>{words}</p><h2>Second <em>part</em></h2>
+    <p>Just before.</p><script>var no = 1;</script><img src="a.jpg"><p>Just after. {words}</p>
+    </body>"""
+    (ref,) = html.extract(page, "p")[0]
+    assert ref.heading == "Second part"
+    assert ref.context_before.endswith("w99 Second part Just before.")
+    assert len(ref.context_before) <= 200 and ref.context_before.startswith("w")
+    assert "var no" not in ref.context_before
+    assert ref.context_after.startswith("Just after. w0 w1")
+    assert len(ref.context_after) <= 200
+    (short,) = html.extract(page, "p", context=20)[0]
+    assert short.context_before == "part Just before."
+    assert html.extract(page, "p", context=0)[0][0].context_after is None
+
+
+PAGE_META = """<html><head><title>Site name | Headline</title>
+<meta property="og:title" content="Headline">
+<meta property="og:url" content="https://news.example/h">
+<link rel="canonical" href="https://news.example/headline">
+<meta property="og:image" content="https://cdn.example/lead.jpg">
+<meta property="og:image:alt" content="Lead alt"><meta property="og:image:width" content="1200">
+<meta name="twitter:image" content="https://cdn.example/lead.jpg">
+<meta name="twitter:image" content="https://cdn.example/other.jpg">
+<script type="application/ld+json">{"@context": "https://schema.org", "@graph": [
+ {"@type": "NewsArticle", "datePublished": "2024-03-12T06:00:00Z",
+  "image": [{"@type": "ImageObject", "url": "https://cdn.example/ld.jpg",
+             "caption": "LD caption", "creditText": "LD credit"}, "https://cdn.example/ld2.jpg"],
+  "publisher": {"@type": "Organization", "logo": {"@type": "ImageObject", "url": "logo.png"}}}
+]}</script>
+<script type="application/ld+json">{broken</script>
+</head><body><h1>Other h1</h1><img src="body.jpg" alt="Body"></body></html>"""
+
+
+def test_page_data_and_metadata_images_never_shift_body_positions():
+    refs, errors = html.extract(PAGE_META, "p")
+    assert errors == []
+    assert [(r.kind, r.position, r.src) for r in refs] == [
+        ("img", 0, "body.jpg"),
+        ("meta", None, "https://cdn.example/lead.jpg"),
+        ("meta", None, "https://cdn.example/ld.jpg"),
+        ("meta", None, "https://cdn.example/ld2.jpg"),
+    ]
+    lead, ld = refs[1], refs[2]
+    assert (lead.alt, lead.declared_width) == ("Lead alt", 1200)
+    assert (ld.caption, ld.credit) == ("LD caption", "LD credit")
+    assert {(r.article_title, r.article_url, r.article_date) for r in refs} == {
+        ("Headline", "https://news.example/headline", "2024-03-12T06:00:00Z")
+    }
+
+
+def test_title_falls_back_to_title_element_then_h1():
+    assert html.extract("<title> T </title><img src=a>", "p")[0][0].article_title == "T"
+    assert html.extract("<h1>H <b>one</b></h1><img src=a>", "p")[0][0].article_title == "H one"
+    assert html.extract("<img src=a>", "p")[0][0].article_title is None
+
+
+def test_declared_size_tracking_pixels_and_decorative_images():
+    page = """<img src="a.jpg" width="640px" height="480">
+    <img src="https://www.facebook.com/tr?id=1&ev=PageView" width="1" height="1" alt="">
+    <img src="https://stats.example/pixel.gif"><img src="/spacer.gif">
+    <img src="b.jpg" role="presentation"><img src="c.jpg" aria-hidden="true" alt="x">"""
+    refs = html.extract(page, "p")[0]
+    assert [(r.declared_width, r.declared_height) for r in refs[:2]] == [(640, 480), (1, 1)]
+    assert [r.tracking for r in refs] == [False, True, True, True, False, False]
+    assert [r.decorative for r in refs] == [False, True, False, False, True, True]
+
+
+def test_http_equiv_and_undeclared_legacy_encodings():
+    persian = "هنوز از تلفات و خسارات دقيق اين انفجار آماري منتشر نشده است"  # Arabic yeh
+    head = '<meta http-equiv="Content-Type" content="text/html; charset=windows-1256">'
+    page = f"{head}<p>{persian}</p><img alt='گزارش تصويري' src=a>"
+    assert html.extract(decode_html(page.encode("cp1256")), "p")[0][0].alt == "گزارش تصويري"
+    undeclared = f"<p>{persian}</p><img alt='گزارش' src=a>".encode("cp1256")
+    assert persian in decode_html(undeclared)
+    russian = "<p>Пожар уничтожил большую часть старого рынка</p><img alt='Дым' src=a>"
+    assert decode_html(russian.encode("cp1251")) == russian
+    assert decode_html(b"\xff\xfe" + "<p dir='rtl'>عکس</p>".encode("utf-16-le")).endswith("عکس</p>")
+
+
+_STYLES = st.sampled_from(["figure", "wp", "wiki", "sibling", "lazy"])
+
+
+_TEMPLATES = {
+    "figure": '<figure>{img}<figcaption>{caption}<span class="credit">{credit}</span>'
+    "</figcaption></figure>",
+    "wp": '<div class="wp-caption">{img}<p class="wp-caption-text">{caption}</p>'
+    '<p class="credit">{credit}</p></div>',
+    "wiki": '<div class="thumb"><div class="thumbinner">{img}<div class="thumbcaption">'
+    '{caption}</div><div class="credit">{credit}</div></div></div>',
+    "sibling": '{img}<p class="image-caption">{caption}<small class="credit">{credit}</small></p>',
+    "lazy": '<figure><img src="data:image/gif;base64,R0lGOD" data-src="{i}.jpg" alt="{alt}">'
+    '<noscript>{img}</noscript><figcaption>{caption}<em class="byline">{credit}</em>'
+    "</figcaption></figure>",
+}
+
+
+def _styled(i, style, alt, caption, credit):
+    img = f'<img src="{i}.jpg" alt="{alt}">'
+    return _TEMPLATES[style].format(i=i, img=img, alt=alt, caption=caption, credit=credit)
+
+
+@given(st.lists(st.tuples(_STYLES, _words, _words, _words), max_size=8))
+def test_generated_pages_in_every_caption_style_pair_each_image_with_its_words(items):
+    body = "<p>Text between images.</p>".join(_styled(i, *item) for i, item in enumerate(items))
+    refs, _ = html.extract(f"<html><body><article>{body}</article></body></html>", "p")
+    assert [(r.position, r.src, r.alt, r.caption, r.credit) for r in refs] == [
+        (i, f"{i}.jpg", alt, caption, credit) for i, (_, alt, caption, credit) in enumerate(items)
+    ]
+
+
+@given(st.binary(max_size=400), st.sampled_from(["html", "markdown", "text"]))
+def test_any_bytes_in_any_format_never_raise(tmp_path_factory, data, kind):
+    path = tmp_path_factory.mktemp("a") / "article"
+    path.write_bytes(data)
+    (article,) = extract_file(path, kind)
+    body = [r for r in article.refs if r.kind == "img"]
+    assert [r.position for r in body] == list(range(len(body)))

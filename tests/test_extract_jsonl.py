@@ -1,8 +1,12 @@
+import gzip
+
 import orjson
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from media_catalog.extract import extract_file
+from media_catalog.errors import ExtractError
+from media_catalog.extract import ExtractOptions, extract_file, jsonl
 
 
 def test_each_line_is_an_article_and_a_broken_line_is_its_own_error(tmp_path):
@@ -35,3 +39,53 @@ def test_any_bytes_never_raise(tmp_path_factory, data):
     path.write_bytes(data)
     for article in extract_file(path, "jsonl"):
         assert article.id.startswith(str(path) + "#L")
+
+
+def test_named_fields_and_detected_url_title_date(tmp_path):
+    lines = [
+        orjson.dumps({"body": '<img src="a.jpg">', "u": "https://e/a", "t": "Named"}),
+        orjson.dumps({"html": '<title>Page</title><img src="b.jpg">', "url": "https://e/b"}),
+        orjson.dumps({"text": "x", "title": "T", "date": "2024-01-02"}),
+    ]
+    path = tmp_path / "d.jsonl"
+    path.write_bytes(b"\n".join(lines))
+    options = ExtractOptions(text_field="body", url_field="u", title_field="t")
+    first, second, _ = extract_file(path, "jsonl", options)
+    assert [(r.src, r.article_url, r.article_title) for r in first.refs] == [
+        ("a.jpg", "https://e/a", "Named")
+    ]
+    assert [e.code for e in second.errors] == ["no-text-field"]
+    assert "--text-field" in second.errors[0].message
+    second = list(extract_file(path, "jsonl"))[1]
+    assert [(r.article_url, r.article_title) for r in second.refs] == [("https://e/b", "Page")]
+
+
+def test_interleaved_documents_are_read_in_order():
+    record = {
+        "texts": ["Opening paragraph.", None, "Between the images.", None, None, "Closing."],
+        "images": [None, "https://img/1.jpg", None, "https://img/2.jpg", "", None],
+        "metadata": orjson.dumps(
+            [None, {"alt_text": "first alt"}, None, {"alt_text": "second"}, None, None]
+        ).decode(),
+        "general_metadata": orjson.dumps({"url": "https://page"}).decode(),
+    }
+    refs, errors = jsonl.extract_line(orjson.dumps(record), "d.jsonl#L1")
+    assert errors == []
+    assert [(r.position, r.src, r.alt, r.context_before, r.context_after) for r in refs] == [
+        (0, "https://img/1.jpg", "first alt", "Opening paragraph.", "Between the images. Closing."),
+        (1, "https://img/2.jpg", "second", "Opening paragraph. Between the images.", "Closing."),
+    ]
+    assert {r.article_url for r in refs} == {"https://page"}
+
+
+def test_gzip_dump_and_a_truncated_one(tmp_path):
+    good = tmp_path / "d.jsonl.gz"
+    good.write_bytes(gzip.compress(b'{"html": "<img src=a.jpg>"}\n{bad\n'))
+    articles = list(extract_file(good, "jsonl"))
+    assert [a.id.rsplit("#", 1)[1] for a in articles] == ["L1", "L2"]
+    assert [r.src for r in articles[0].refs] == ["a.jpg"]
+    truncated = tmp_path / "t.jsonl.gz"
+    truncated.write_bytes(gzip.compress(b'{"html": "<img src=a.jpg>"}\n' * 200)[:-30])
+    with pytest.raises(ExtractError) as caught:
+        list(extract_file(truncated, "jsonl"))
+    assert caught.value.code == "unreadable"

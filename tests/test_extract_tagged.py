@@ -89,3 +89,29 @@ def test_generated_articles_give_back_every_tag_in_order(items):
     assert [(r.src, r.alt) for r in refs] == [
         (f"s3://crabby-images/{k[:5]}/{k}", html.unescape(a)) for k, a in items
     ]
+
+
+def test_text_around_a_tag_is_context_never_a_caption():
+    text = (
+        'First words.\n<x:image>data:image/s3,"k1" alt="a"</x:image>\nMiddle.\n<image src="k2"/>End'
+    )
+    refs, _ = extract(text, "a")
+    assert [(r.context_before, r.context_after, r.caption) for r in refs] == [
+        ("First words.", "Middle. End", None),
+        ("First words. Middle.", "End", None),
+    ]
+    assert extract(text, "a", context=0)[0][0].context_before is None
+
+
+def test_seed_context_is_the_persian_text_between_tags():
+    (article,) = extract_file(SEED, "text")
+    first, second = article.refs[:2]
+    assert first.context_before is None
+    assert first.context_after.startswith("هنوز از تلفات")
+    assert second.context_before.endswith(
+        "خبر داده است. دقایقی پس از این انفجار و در حالی که"
+        " نیروهای امنیتی سوری در حال مسدود کردن مسیرهای"
+        " ارتباطی به محل وقوع حادثه بودند، دومین حمله"
+        " انتحاری داعش نیز رخ داد."
+    )
+    assert len(second.context_before) <= 200

@@ -67,7 +67,7 @@ def test_known_and_repeated_bytes_are_hashed_once():
         state = _Scan(known={hashlib.sha256(seen).hexdigest()}, max_bytes=10**9, hasher=hasher)
         for data in (seen, new, new, seen):
             state.image_bytes(data, "x")
-        state.settle()
+        hasher.close()
     assert list(hasher.done) == [hashlib.sha256(new).hexdigest()]
     assert state.seen == {hashlib.sha256(seen).hexdigest(), hashlib.sha256(new).hexdigest()}
 
@@ -84,7 +84,7 @@ def test_a_rescan_does_not_hash_catalogued_bytes_again(mixed, tmp_path):
     with Hasher(1, on_hashed=lambda: hashed.append(1)) as hasher:
         state = _Scan(known=catalog.known_sha256(), max_bytes=10**9, hasher=hasher)
         state.image_file(other / "same.jpg")
-        state.settle()
+        hasher.close()
     assert hashed == [] and state.seen <= before.keys()
 
 
@@ -153,3 +153,28 @@ def test_the_photos_own_caption_and_credit_are_searchable(tmp_path):
         (hit,) = search(catalog, words)
         assert hit["alt"] == "platform" and hit["caption"] == "Evening"
     assert search(catalog, "AFP") == []
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_candidate_that_is_no_image_gives_way_to_the_next(tmp_path, workers):
+    root = tmp_path / "page"
+    root.mkdir()
+    write_image(root / "good.jpg", photo(90))
+    (root / "bad-a.jpg").write_bytes(b"not an image at all")
+    (root / "bad-b.jpg").write_bytes(encode(photo(91))[:300])
+    (root / "p.html").write_text(
+        '<img srcset="bad-a.jpg 1000w, bad-b.jpg 500w" src="good.jpg" alt="falls back">'
+        '<img srcset="bad-a.jpg 2x" src="bad-b.jpg" alt="all bad">'
+    )
+    catalog = Catalog(tmp_path / "c.json")
+    summary = scan([root / "p.html"], catalog, assets=[root], workers=workers)
+    (image,) = image_objects(catalog)
+    assert [o["alt"] for o in image["occurrences"]] == ["falls back"]
+    assert image["occurrences"][0]["file"] == str(root / "good.jpg")
+    (error,) = catalog.errors()  # the first candidate's failure
+    assert (error["path"], error["code"], error["position"]) == (
+        str(root / "bad-a.jpg"),
+        "bad-image",
+        1,
+    )
+    assert summary.errors == 1 and summary.unresolved == 1 and summary.unique_images == 1

@@ -1,22 +1,58 @@
-"""JSON Lines dumps: each line is one article whose text sits in a known field."""
+"""JSON Lines dumps: each line is one article.
+
+A record holds its text in a field (named, or the first of `html`, `text`, `content`) with
+optional URL, title and date fields; or it is an interleaved web document (OBELICS-style:
+parallel `texts` and `images` lists, one of the two set at each index), read in order.
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
+from typing import Any
 
 import orjson
 
 from ..errors import ExtractError
+from ..models import ImageRef, ItemError
+from . import html, tagged
+from .html import text_after, text_before
 
 FIELDS = ("html", "text", "content")
+URL_FIELDS = ("url", "link", "source_url", "canonical_url")
+TITLE_FIELDS = ("title", "headline")
+DATE_FIELDS = ("date", "published", "date_published", "published_at")
 _IMAGE_TAG = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?image\b", re.I)
 
 
-def article_text(line: bytes) -> tuple[str, str]:
-    """The (format, text) of one JSON Lines record: the first of `html`, `text`, `content`.
+def _string(record: dict[str, Any], names: tuple[str, ...]) -> str | None:
+    return next((v for n in names if isinstance(v := record.get(n), str) and v.strip()), None)
 
-    `html` is parsed as HTML; the other fields as HTML when they contain `<img` and no
-    image tag of the text-corpus format, else as a text corpus.
+
+def _json(value: Any) -> Any:
+    """A field that may hold JSON as a string (OBELICS stores its metadata so)."""
+    if isinstance(value, str):
+        try:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return None
+    return value
+
+
+def extract_line(
+    line: bytes,
+    article: str,
+    *,
+    context: int = html.CONTEXT_CHARS,
+    text_field: str | None = None,
+    url_field: str | None = None,
+    title_field: str | None = None,
+) -> tuple[list[ImageRef], list[ItemError]]:
+    """The references of one JSON Lines record. Raises ExtractError (`bad-json`,
+    `no-text-field`) when the record cannot be read.
+
+    The text field is parsed as HTML when it is `html`, or when it contains `<img` and no
+    image tag of the text-corpus format; else as a text corpus.
     """
     try:
         record = orjson.loads(line)
@@ -24,12 +60,66 @@ def article_text(line: bytes) -> tuple[str, str]:
         raise ExtractError(f"line is not valid JSON: {exc}", code="bad-json") from exc
     if not isinstance(record, dict):
         raise ExtractError("line is not a JSON object", code="bad-json")
-    for name in FIELDS:
-        value = record.get(name)
-        if isinstance(value, str):
-            if name == "html" or ("<img" in value.lower() and not _IMAGE_TAG.search(value)):
-                return "html", value
-            return "text", value
-    raise ExtractError(
-        f"record has none of the text fields {', '.join(FIELDS)}", code="no-text-field"
-    )
+    general = _json(record.get("general_metadata"))
+    general = general if isinstance(general, dict) else {}
+    url = _string(record, (url_field,) if url_field else URL_FIELDS) or _string(general, URL_FIELDS)
+    title = _string(record, (title_field,) if title_field else TITLE_FIELDS)
+    date = _string(record, DATE_FIELDS)
+    if text_field is None and isinstance(record.get("texts"), list):
+        refs, errors = _interleaved(record, article, context), []
+    else:
+        names = (text_field,) if text_field else FIELDS
+        name = next((n for n in names if isinstance(record.get(n), str)), None)
+        if name is None:
+            raise ExtractError(
+                f"record has none of the text fields {', '.join(names)}; "
+                "name the field with --text-field",
+                code="no-text-field",
+            )
+        value = record[name]
+        if name == "html" or ("<img" in value.lower() and not _IMAGE_TAG.search(value)):
+            refs, errors = html.extract(value, article, context=context)
+        else:
+            refs, errors = tagged.extract(value, article, context=context)
+    refs = [
+        replace(
+            ref,
+            article_title=title or ref.article_title,
+            article_url=url or ref.article_url,
+            article_date=date or ref.article_date,
+        )
+        for ref in refs
+    ]
+    return refs, errors
+
+
+def _interleaved(record: dict[str, Any], article: str, context: int) -> list[ImageRef]:
+    """Images of an interleaved document, in order, with the texts around them as context."""
+    texts = record.get("texts") or []
+    images = record.get("images")
+    images = images if isinstance(images, list) else []
+    metadata = _json(record.get("metadata"))
+    metadata = metadata if isinstance(metadata, list) else []
+    size = max(len(texts), len(images))
+    words = [" ".join(t.split()) if isinstance(t, str) else "" for t in texts]
+    refs: list[ImageRef] = []
+    for index in range(size):
+        src = images[index] if index < len(images) else None
+        if not isinstance(src, str) or not src.strip():
+            continue
+        meta = metadata[index] if index < len(metadata) else None
+        meta = meta if isinstance(meta, dict) else {}
+        before = " ".join(w for w in words[:index] if w)
+        after = " ".join(w for w in words[index + 1 :] if w)
+        alt = meta.get("alt_text", meta.get("alt"))
+        refs.append(
+            ImageRef(
+                article=article,
+                position=len(refs),
+                src=src.strip(),
+                alt=alt if isinstance(alt, str) else None,
+                context_before=text_before(before, len(before), context) if context else None,
+                context_after=text_after(after, 0, context) if context else None,
+            )
+        )
+    return refs

@@ -1,51 +1,39 @@
 """Image references in Markdown, read with markdown-it-py (CommonMark).
 
-Inline and reference-style images come from the parser; raw HTML blocks and inline HTML
-inside the Markdown are handed to the HTML extractor, so `<img>` tags count too.
+The document is rendered to HTML and read by the HTML extractor, so inline and
+reference-style images, images inside links (`link`), raw `<img>` HTML and the text around
+every image are found the same way as in a web page. Link URLs are kept as written (not
+percent-encoded). An emphasised line right under an image is its caption, and a YAML front
+matter `title:` is the article's title.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
+
 from markdown_it import MarkdownIt
-from markdown_it.token import Token
 
 from ..models import ImageRef, ItemError
 from . import html
 
 _MD = MarkdownIt("commonmark")
+_MD.normalizeLink = lambda url: url  # type: ignore[method-assign]
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S)
+_TITLE = re.compile(r"""^title[ \t]*:[ \t]*(["']?)(.+?)\1[ \t]*$""", re.M)
 
 
-def _alt(token: Token) -> str:
-    return _MD.renderer.renderInlineAsText(token.children or [], _MD.options, {})
-
-
-def _walk(tokens: list[Token]):
-    for token in tokens:
-        if token.type == "inline":
-            yield from _walk(token.children or [])
-        else:
-            yield token
-
-
-def extract(text: str, article: str) -> tuple[list[ImageRef], list[ItemError]]:
-    """Every image in document order: `![alt](src "title")`, `![alt][ref]` and raw `<img>`."""
-    refs: list[ImageRef] = []
-    for token in _walk(_MD.parse(text)):
-        if token.type == "image":
-            title = token.attrGet("title")
-            refs.append(
-                ImageRef(
-                    article=article,
-                    position=len(refs),
-                    src=_MD.normalizeLinkText(str(token.attrGet("src") or "")),
-                    alt=_alt(token),
-                    title=str(title) if title is not None else None,
-                )
-            )
-        elif token.type in ("html_block", "html_inline") and "<img" in token.content.lower():
-            found, _ = html.extract(token.content, article)
-            refs.extend(
-                ImageRef(article, len(refs) + i, r.src, r.alt, r.caption, r.title)
-                for i, r in enumerate(found)
-            )
-    return refs, []
+def extract(
+    text: str, article: str, *, context: int = html.CONTEXT_CHARS
+) -> tuple[list[ImageRef], list[ItemError]]:
+    """Every image in document order: `![alt](src "title")`, `![alt][ref]`, raw `<img>`."""
+    title = None
+    front = _FRONT_MATTER.match(text)
+    if front:
+        found = _TITLE.search(front.group(1))
+        title = found.group(2).strip() if found else None
+        text = text[front.end() :]
+    refs, errors = html.extract(_MD.render(text), article, context=context, emphasis_captions=True)
+    if title:
+        refs = [replace(ref, article_title=title) for ref in refs]
+    return refs, errors

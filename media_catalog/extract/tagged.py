@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import html
 import re
+from dataclasses import replace
 
 from ..models import ImageRef, ItemError
+from .html import CONTEXT_CHARS, text_after, text_before
 
 _OPEN = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?image\b(?P<attrs>[^<>]*?)(?P<empty>/?)>", re.I)
 _CLOSE = re.compile(r"</(?:[A-Za-z_][\w.-]*:)?image\s*>", re.I)
@@ -61,9 +63,13 @@ def _line(text: str, offset: int) -> int:
     return text.count("\n", 0, offset) + 1
 
 
-def extract(text: str, article: str) -> tuple[list[ImageRef], list[ItemError]]:
-    """Every image tag in document order with its reference and alt text."""
+def extract(
+    text: str, article: str, *, context: int = CONTEXT_CHARS
+) -> tuple[list[ImageRef], list[ItemError]]:
+    """Every image tag in document order with its reference, alt text, and the text around
+    it (`context` characters each side; never a caption)."""
     refs: list[ImageRef] = []
+    spans: list[tuple[int, int]] = []
     errors: list[ItemError] = []
 
     def error(offset: int, message: str) -> None:
@@ -92,4 +98,29 @@ def extract(text: str, article: str) -> tuple[list[ImageRef], list[ItemError]]:
         if alt is None:
             alt = _value(_ALT, attrs)
         refs.append(ImageRef(article=article, position=len(refs), src=src, alt=alt))
-    return refs, errors
+        spans.append((opening.start(), pos))
+    return _with_context(text, refs, spans, context), errors
+
+
+def _with_context(
+    text: str, refs: list[ImageRef], spans: list[tuple[int, int]], chars: int
+) -> list[ImageRef]:
+    """`refs` with the text between the tags before and after each one as context."""
+    if not chars:
+        return refs
+    plain, offsets, previous = "", [], 0
+    for start, end in spans:
+        piece = " ".join(text[previous:start].split())
+        plain = f"{plain} {piece}" if plain and piece else plain or piece
+        offsets.append(len(plain))
+        previous = end
+    piece = " ".join(text[previous:].split())
+    plain = f"{plain} {piece}" if plain and piece else plain or piece
+    return [
+        replace(
+            ref,
+            context_before=text_before(plain, offset, chars),
+            context_after=text_after(plain, offset, chars),
+        )
+        for ref, offset in zip(refs, offsets, strict=True)
+    ]

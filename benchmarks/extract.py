@@ -1,0 +1,172 @@
+"""How much does extraction cost beyond parsing? HTML extraction vs the bare parser.
+
+Run from the repository root (no network, nothing to install beyond the project):
+
+    python benchmarks/extract.py [--pages 200] [--repeat 5] [--script-kb 8]
+
+It generates realistic news pages in memory (deterministic): a head with og/twitter meta and
+JSON-LD, a navigation bar and footer full of links, inline scripts and styles, ~40 paragraphs,
+and 10 images in the markup sites use (`<picture>` with `srcset`, lazy `data-src` with a
+placeholder and a `<noscript>` copy, WordPress captions, plain figures, a tracking pixel).
+It times, on the same pages, the bare parse (`LexborHTMLParser(text)`, the baseline) and the
+full extraction (`media_catalog.extract.html.extract`), best of `--repeat` runs, and prints a
+Markdown table with articles/second, MB/second and the ratio extraction / bare parse.
+`--script-kb` sets the size of the page's inline script (state JSON, analytics): about 8 KB
+gives dense ~30 KB pages, about 100 KB the ~130 KB pages news sites typically serve.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import random
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from selectolax.lexbor import LexborHTMLParser  # noqa: E402
+
+from media_catalog.extract import html  # noqa: E402
+
+WORDS = (
+    "the",
+    "council",
+    "said",
+    "on",
+    "tuesday",
+    "that",
+    "crews",
+    "had",
+    "worked",
+    "through",
+    "night",
+    "to",
+    "restore",
+    "power",
+    "after",
+    "storm",
+    "brought",
+    "down",
+    "trees",
+    "and",
+    "lines",
+    "across",
+    "region",
+    "residents",
+    "were",
+    "told",
+    "avoid",
+    "river",
+    "paths",
+    "until",
+    "water",
+    "level",
+    "falls",
+    "officials",
+    "expect",
+    "roads",
+    "reopen",
+)
+
+
+def _sentence(rng: random.Random, words: int) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(words)).capitalize() + "."
+
+
+def _image(rng: random.Random, page: int, number: int) -> str:
+    name = f"https://cdn.example/{page}/{number}"
+    caption = _sentence(rng, 12)
+    style = number % 5
+    if style == 0:
+        return (
+            f'<figure><picture><source type="image/webp" srcset="{name}-800.webp 800w, '
+            f'{name}-1600.webp 1600w"><img src="{name}-800.jpg" alt="{_sentence(rng, 6)}" '
+            f'width="800" height="533" loading="lazy"></picture><figcaption>{caption} '
+            f'<span class="credit">Photo: Agency</span></figcaption></figure>'
+        )
+    if style == 1:
+        return (
+            f'<figure><img class="lazy" src="data:image/gif;base64,R0lGODlhAQABAAAAACw=" '
+            f'data-src="{name}.jpg" data-srcset="{name}-400.jpg 400w, {name}-1200.jpg 1200w" '
+            f'alt="{_sentence(rng, 5)}"><noscript><img src="{name}.jpg"></noscript>'
+            f"<figcaption>{caption}</figcaption></figure>"
+        )
+    if style == 2:
+        return (
+            f'<div class="wp-caption aligncenter"><a href="{name}-full.jpg"><img src="{name}.jpg" '
+            f'alt="{_sentence(rng, 4)}" width="640" height="427"></a>'
+            f'<p class="wp-caption-text">{caption}</p></div>'
+        )
+    if style == 3:
+        return f'<p><img src="{name}.png" alt="{_sentence(rng, 3)}"> {_sentence(rng, 20)}</p>'
+    return '<img src="https://stats.example/pixel.gif?id=1" width="1" height="1" alt="">'
+
+
+def page(number: int, script_kb: int = 8) -> str:
+    rng = random.Random(number)
+    nav = "".join(f'<li><a href="/section/{i}">{rng.choice(WORDS)}</a></li>' for i in range(60))
+    body = []
+    for paragraph in range(40):
+        body.append(f"<p>{' '.join(_sentence(rng, 18) for _ in range(3))}</p>")
+        if paragraph % 4 == 1:
+            body.append(_image(rng, number, paragraph // 4))
+        if paragraph % 10 == 5:
+            body.append(f"<h2>{_sentence(rng, 5)}</h2>")
+    entries = script_kb * 1024 // 12
+    script = "var state = {" + ",".join(f'"key{i}": {i}' for i in range(entries)) + "};"
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{_sentence(rng, 8)}</title>"
+        f'<meta property="og:image" content="https://cdn.example/{number}/lead.jpg">'
+        f'<meta name="twitter:image" content="https://cdn.example/{number}/lead.jpg">'
+        '<script type="application/ld+json">{"@type": "NewsArticle", "datePublished": '
+        f'"2024-01-01", "image": "https://cdn.example/{number}/ld.jpg"}}</script>'
+        f"<style>{'.c{color:red}' * 200}</style><script>{script}</script></head><body>"
+        f"<header><nav><ul>{nav}</ul></nav></header><main><article><h1>Headline {number}</h1>"
+        f"{''.join(body)}</article></main><footer><ul>{nav}</ul></footer></body></html>"
+    )
+
+
+def _best(function, pages: list[str], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for text in pages:
+            function(text)
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--pages", type=int, default=200)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--script-kb", type=int, default=8)
+    args = parser.parse_args()
+    pages = [page(number, args.script_kb) for number in range(args.pages)]
+    megabytes = sum(len(text.encode()) for text in pages) / 1e6
+    images = sum(len(html.extract(text, "p")[0]) for text in pages)
+    parse = _best(LexborHTMLParser, pages, args.repeat)
+    extract = _best(lambda text: html.extract(text, "p"), pages, args.repeat)
+    print(
+        f"{args.pages} pages, {megabytes:.1f} MB ({megabytes * 1000 / args.pages:.0f} KB each), "
+        f"{images} references; best of {args.repeat}"
+    )
+    print()
+    print("| step | articles/s | MB/s | ratio to bare parse |")
+    print("|---|---:|---:|---:|")
+    for name, seconds in (("bare parse (LexborHTMLParser)", parse), ("extraction", extract)):
+        print(
+            f"| {name} | {args.pages / seconds:,.0f} | {megabytes / seconds:,.1f} "
+            f"| {seconds / parse:.2f}× |"
+        )
+    print()
+    versions = ", ".join(f"{name} {metadata.version(name)}" for name in ("selectolax",))
+    print(f"{platform.machine()}, Python {platform.python_version()}, {versions}")
+
+
+if __name__ == "__main__":
+    main()

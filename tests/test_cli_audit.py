@@ -1,0 +1,63 @@
+import orjson
+import pytest
+from selectolax.lexbor import LexborHTMLParser
+
+from .conftest import photo, write_image
+
+
+@pytest.fixture
+def site(cli, tmp_path):
+    root = tmp_path / "site"
+    write_image(root / "a.jpg", photo(1))
+    write_image(root / "b.jpg", photo(2))
+    write_image(root / "c.jpg", photo(3))
+    (root / "bad.html").write_text(
+        '<img src=a.jpg><img src=b.jpg alt="عکس از خیابان <script>alert(1)</script>">'
+    )
+    (root / "fine.md").write_text("![Tehran street market at noon](c.jpg)\n")
+    assert cli("scan", root, "-q").exit_code == 0
+    return root
+
+
+def test_json_shape(cli, site):
+    result = cli("audit", "--format", "json")
+    assert result.exit_code == 0
+    report = orjson.loads(result.stdout)
+    assert set(report) == {"findings", "summary"}
+    first = report["findings"][0]
+    assert set(first) == {"rule", "severity", "article", "position", "src", "text", "message"}
+    assert (first["rule"], first["severity"], first["position"]) == ("alt-missing", "error", 0)
+    assert report["summary"]["per_article"][0]["article"] == str(site / "bad.html")
+
+
+@pytest.mark.parametrize(
+    ("fail_on", "code"), [(None, 0), ("error", 1), ("warning", 1), ("info", 1)]
+)
+def test_fail_on_gates_on_severity(cli, site, fail_on, code):
+    args = ["audit"] + (["--fail-on", fail_on] if fail_on else [])
+    assert cli(*args).exit_code == code
+
+
+def test_fail_on_passes_for_a_clean_article(cli, site):
+    result = cli("audit", "--article", site / "fine.md", "--fail-on", "info", "-f", "json")
+    assert result.exit_code == 0
+    assert orjson.loads(result.stdout)["findings"] == []
+
+
+def test_table_lists_rules(cli, site):
+    out = cli("audit").stdout
+    assert "alt-missing" in out and "alt-redundant-prefix" in out and "findings" in out
+
+
+def test_html_escapes_everything_and_keeps_rtl(cli, site):
+    page = cli("audit", "--format", "html").stdout
+    assert "<script>alert(1)</script>" not in page
+    tree = LexborHTMLParser(page)
+    assert tree.css("script") == []
+    texts = [td.text() for td in tree.css("td[dir=auto]")]
+    assert "عکس از خیابان <script>alert(1)</script>" in texts
+
+
+def test_max_alt_length_option(cli, site):
+    report = orjson.loads(cli("audit", "--max-alt-length", "10", "-f", "json").stdout)
+    assert "alt-too-long" in report["summary"]["by_rule"]
