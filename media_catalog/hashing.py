@@ -5,6 +5,10 @@ and references get their SHA-256 at once) and hands new bytes to a Hasher. With 
 worker the Hasher fingerprints them in a process pool, keeping at most `2 * workers` images
 and MAX_IN_FLIGHT bytes in flight: submitting waits for a result when the window is full, so
 memory stays bounded however many images a scan holds. With one worker it hashes in-process.
+
+A worker that dies (a decoder crashing on a hostile file, or killed for memory) does not stop
+the scan: the images that were in flight are hashed again one at a time, each in a fresh
+worker, and the one that kills its worker again is recorded as a `bad-image` error.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 
 from .errors import FingerprintError
 from .fingerprint import fingerprint
@@ -49,7 +54,7 @@ class Hasher:
         self.done: dict[str, Fingerprint] = {}
         self.failed: dict[str, FingerprintError] = {}
         self._pool: ProcessPoolExecutor | None = None
-        self._pending: dict[Future[_Outcome], tuple[str, int]] = {}
+        self._pending: dict[Future[_Outcome], tuple[str, bytes, str]] = {}
         self._in_flight = 0
 
     def __enter__(self) -> Hasher:
@@ -65,31 +70,57 @@ class Hasher:
         if self.workers == 1:
             self._record(sha256, _fingerprint(data, name, sha256))
             return
+        while self._pending and (
+            len(self._pending) >= 2 * self.workers or self._in_flight + len(data) > MAX_IN_FLIGHT
+        ):
+            self._collect()
         if self._pool is None:
             # imagehash.phash imports scipy's DCT on first use; import it once here, so that
             # forked workers inherit it instead of each spending ~0.4 s on it
             import scipy.fftpack  # noqa: F401
 
             self._pool = ProcessPoolExecutor(self.workers)
-        while self._pending and (
-            len(self._pending) >= 2 * self.workers or self._in_flight + len(data) > MAX_IN_FLIGHT
-        ):
-            self._collect(FIRST_COMPLETED)
-        self._pending[self._pool.submit(_fingerprint, data, name, sha256)] = (sha256, len(data))
+        try:
+            future = self._pool.submit(_fingerprint, data, name, sha256)
+        except BrokenProcessPool:  # a worker died since the last result
+            self._recover()
+            self.submit(sha256, data, name)
+            return
+        self._pending[future] = (sha256, data, name)
         self._in_flight += len(data)
 
     def close(self) -> None:
         """Wait for every submitted image, then stop the workers."""
         while self._pending:
-            self._collect(FIRST_COMPLETED)
+            self._collect()
         self.__exit__()
 
-    def _collect(self, when: str) -> None:
-        finished, _ = wait(self._pending, return_when=when)
+    def _collect(self) -> None:
+        finished, _ = wait(self._pending, return_when=FIRST_COMPLETED)
         for future in finished:
-            sha256, size = self._pending.pop(future)
-            self._in_flight -= size
-            self._record(sha256, future.result())
+            try:
+                outcome = future.result()
+            except BrokenProcessPool:
+                self._recover()
+                return
+            sha256, data, _ = self._pending.pop(future)
+            self._in_flight -= len(data)
+            self._record(sha256, outcome)
+
+    def _recover(self) -> None:
+        """A worker died: hash every image that was in flight alone, in a fresh worker."""
+        in_flight = list(self._pending.values())
+        self._pending.clear()
+        self._in_flight = 0
+        self.__exit__()
+        for sha256, data, name in in_flight:
+            with ProcessPoolExecutor(1) as alone:
+                try:
+                    outcome = alone.submit(_fingerprint, data, name, sha256).result()
+                except BrokenProcessPool:
+                    message = f"not a readable image ({name}): the image decoder crashed on it"
+                    outcome = (message, name, "bad-image")
+            self._record(sha256, outcome)
 
     def _record(self, sha256: str, outcome: _Outcome) -> None:
         if isinstance(outcome, Fingerprint):

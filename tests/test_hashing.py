@@ -1,6 +1,8 @@
 """Parallel fingerprinting in the scan: same results as one process, bounded, no re-hashing."""
 
 import hashlib
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -178,3 +180,15 @@ def test_a_candidate_that_is_no_image_gives_way_to_the_next(tmp_path, workers):
         1,
     )
     assert summary.errors == 1 and summary.unresolved == 1 and summary.unique_images == 1
+
+
+def test_a_worker_that_dies_does_not_stop_the_scan():
+    images = [encode(photo(100 + k)) for k in range(4)]
+    with Hasher(2) as hasher:
+        for k, data in enumerate(images):
+            hasher.submit(hashlib.sha256(data).hexdigest(), data, f"p{k}")
+            if k == 1:  # kill a worker while images are in flight, as a crashing decoder would
+                os.kill(next(iter(hasher._pool._processes)), signal.SIGKILL)
+        hasher.close()
+    assert sorted(hasher.done) == sorted(hashlib.sha256(d).hexdigest() for d in images)
+    assert hasher.failed == {}
