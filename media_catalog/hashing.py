@@ -6,6 +6,10 @@ worker the Hasher fingerprints them in a process pool, keeping at most `2 * work
 and MAX_IN_FLIGHT bytes in flight: submitting waits for a result when the window is full, so
 memory stays bounded however many images a scan holds. With one worker it hashes in-process.
 
+Entering a Hasher starts its workers at once (forked, with what the scan has imported), so
+that a caller can take locks after it: the workers then do not share the catalogue's write
+lock, which a killed scan must release at once.
+
 A worker that dies (a decoder crashing on a hostile file, or killed for memory) does not stop
 the scan: the images that were in flight are hashed again one at a time, each in a fresh
 worker, and the one that kills its worker again is recorded as a `bad-image` error.
@@ -13,6 +17,7 @@ worker, and the one that kills its worker again is recorded as a `bad-image` err
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -37,6 +42,13 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
+def _context() -> multiprocessing.context.BaseContext:
+    """Fork where there is fork (fast, and no re-import of the caller's main module)."""
+    if "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")  # pragma: no cover - Windows
+
+
 def _fingerprint(data: bytes, name: str, sha256: str) -> _Outcome:
     try:
         return fingerprint(data, name, sha256=sha256)
@@ -58,7 +70,17 @@ class Hasher:
         self._in_flight = 0
 
     def __enter__(self) -> Hasher:
+        if self.workers > 1:
+            self._start()
         return self
+
+    def _start(self) -> None:
+        # imagehash.phash imports scipy's DCT on first use; import it once here, so that the
+        # forked workers inherit it instead of each spending ~0.4 s on it
+        import scipy.fftpack  # noqa: F401
+
+        self._pool = ProcessPoolExecutor(self.workers, mp_context=_context())
+        self._pool.submit(int)  # with fork, the first task starts every worker now
 
     def __exit__(self, *exc_info: object) -> None:
         if self._pool is not None:
@@ -75,11 +97,7 @@ class Hasher:
         ):
             self._collect()
         if self._pool is None:
-            # imagehash.phash imports scipy's DCT on first use; import it once here, so that
-            # forked workers inherit it instead of each spending ~0.4 s on it
-            import scipy.fftpack  # noqa: F401
-
-            self._pool = ProcessPoolExecutor(self.workers)
+            self._start()
         try:
             future = self._pool.submit(_fingerprint, data, name, sha256)
         except BrokenProcessPool:  # a worker died since the last result
@@ -89,10 +107,14 @@ class Hasher:
         self._pending[future] = (sha256, data, name)
         self._in_flight += len(data)
 
-    def close(self) -> None:
-        """Wait for every submitted image, then stop the workers."""
+    def wait(self) -> None:
+        """Wait for every submitted image (the workers stay for more)."""
         while self._pending:
             self._collect()
+
+    def close(self) -> None:
+        """Wait for every submitted image, then stop the workers."""
+        self.wait()
         self.__exit__()
 
     def _collect(self) -> None:
@@ -114,7 +136,7 @@ class Hasher:
         self._in_flight = 0
         self.__exit__()
         for sha256, data, name in in_flight:
-            with ProcessPoolExecutor(1) as alone:
+            with ProcessPoolExecutor(1, mp_context=_context()) as alone:
                 try:
                     outcome = alone.submit(_fingerprint, data, name, sha256).result()
                 except BrokenProcessPool:

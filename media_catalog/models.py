@@ -149,6 +149,7 @@ class Fingerprint:
     decode: str = "full"
     low_information: bool = False
     embedded: dict[str, Any] = field(default_factory=dict)
+    variants: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -162,6 +163,7 @@ class Fingerprint:
             "decode": self.decode,
             "low_information": self.low_information,
             "embedded": dict(self.embedded),
+            "variants": dict(self.variants),
         }
 
 
