@@ -75,10 +75,6 @@ class Hasher:
         return self
 
     def _start(self) -> None:
-        # imagehash.phash imports scipy's DCT on first use; import it once here, so that the
-        # forked workers inherit it instead of each spending ~0.4 s on it
-        import scipy.fftpack  # noqa: F401
-
         self._pool = ProcessPoolExecutor(self.workers, mp_context=_context())
         self._pool.submit(int)  # with fork, the first task starts every worker now
 
@@ -130,7 +126,10 @@ class Hasher:
             self._record(sha256, outcome)
 
     def _recover(self) -> None:
-        """A worker died: hash every image that was in flight alone, in a fresh worker."""
+        """A worker died: hash every image that was in flight alone, in a fresh worker.
+
+        (These short-lived workers are forked while the scan holds the catalogue's lock: a
+        scan killed meanwhile releases it when the one image at hand is done.)"""
         in_flight = list(self._pending.values())
         self._pending.clear()
         self._in_flight = 0
