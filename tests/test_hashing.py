@@ -192,3 +192,10 @@ def test_a_worker_that_dies_does_not_stop_the_scan():
         hasher.close()
     assert sorted(hasher.done) == sorted(hashlib.sha256(d).hexdigest() for d in images)
     assert hasher.failed == {}
+
+
+def test_saving_after_every_file_gives_the_same_catalogue(mixed, tmp_path):
+    # each periodic save waits for the images in flight, so what it writes is final
+    scan([mixed], Catalog(tmp_path / "once.json"), workers=1)
+    scan([mixed], Catalog(tmp_path / "often.json"), workers=2, save_every=0)
+    assert _result(tmp_path / "once.json") == _result(tmp_path / "often.json")
