@@ -54,7 +54,10 @@ _TRACKER = re.compile(
     r"scorecardresearch\.com/p|quantserve\.com/pixel|bat\.bing\.com/action|/pixel(?:[/?]|$)",
     re.I,
 )
-_CAPTION_CLASSES = {c.strip()[1:] for c in CAPTION.split(",") if c.strip().startswith(".")}
+_CAPTION_CLASSES = frozenset(c.strip()[1:] for c in CAPTION.split(",") if "." in c)
+_CREDIT_CLASSES = frozenset(c.strip()[1:] for c in CREDIT.split(",") if "." in c)
+_CREDIT_PROPS = frozenset(("copyrightHolder", "creditText", "author"))
+_CREDIT_TAGS = frozenset(("span", "small", "em", "i", "cite", "b", "strong", "p"))
 _TRACKER_WORDS = (
     *("pixel", "spacer", "beacon", "tracking", "1x1", "clear.", "facebook.com/tr", "collect"),
     *("__utm", "/b/ss/", "doubleclick", "scorecardresearch", "quantserve", "bat.bing"),
@@ -63,7 +66,13 @@ _STOP = {"body", "html", "article", "main", "section"}
 _HEADINGS = "h1, h2, h3, h4, h5, h6"
 # A srcset candidate: a URL ending in commas (no descriptor), or a URL and its descriptor.
 _CANDIDATE = re.compile(r"[\s,]*(?:(?P<bare>\S+?),+(?=\s|$)|(?P<url>\S+)(?P<descriptor>[^,]*),?)")
-_MARK = re.compile("\ue000(\\d+)\ue001|\ue002(\\d+)\ue001")
+# Marks put in the page's text before each image and heading (two patterns, as a pattern
+# starting with one literal character is searched for fast).
+_IMAGE_MARK = re.compile("\ue000(\\d+)\ue001")
+_HEADING_MARK = re.compile("\ue002(\\d+)\ue001")
+_WIDTH = re.compile(r"(\d+)w")
+_DENSITY = re.compile(r"(\d*\.?\d+)x")
+_NUMBER = re.compile(r"\s*(\d+)")
 
 
 def _clean(text: str | None) -> str | None:
@@ -72,7 +81,7 @@ def _clean(text: str | None) -> str | None:
 
 
 def _int(value: str | None) -> int | None:
-    match = re.match(r"\s*(\d+)", value or "")
+    match = _NUMBER.match(value or "")
     return int(match.group(1)) if match else None
 
 
@@ -82,8 +91,8 @@ def parse_srcset(value: str) -> list[SrcsetCandidate]:
     for match in _CANDIDATE.finditer(value):
         url = match.group("bare") or match.group("url")
         descriptor = (match.group("descriptor") or "").strip()
-        width = re.fullmatch(r"(\d+)w", descriptor)
-        density = re.fullmatch(r"(\d*\.?\d+)x", descriptor)
+        width = _WIDTH.fullmatch(descriptor) if descriptor else None
+        density = _DENSITY.fullmatch(descriptor) if descriptor and width is None else None
         found.append(
             SrcsetCandidate(
                 url,
@@ -107,11 +116,25 @@ def is_placeholder(src: str | None) -> bool:
 
 @dataclass
 class _Image:
-    """An image being read: its node, and the fields found so far."""
+    """An image being read: its node, its ancestors (nearest first, with their tags and
+    `mem_id`s: ids, because comparing nodes with `==` compares their markup), and the fields
+    found so far."""
 
     node: LexborNode
     lazy: bool
+    ancestors: list[LexborNode]
+    tags: list[str]
+    ids: list[int]
     fields: dict[str, Any] = field(default_factory=dict)
+
+    def inside(self, tag: str) -> LexborNode | None:
+        """The nearest ancestor with this tag below `<body>`."""
+        for number, name in enumerate(self.tags):
+            if name in ("body", "html"):
+                return None
+            if name == tag:
+                return self.ancestors[number]
+        return None
 
 
 def _first(attributes: dict[str, str | None], names: tuple[str, ...]) -> str | None:
@@ -119,13 +142,20 @@ def _first(attributes: dict[str, str | None], names: tuple[str, ...]) -> str | N
 
 
 def _read_img(node: LexborNode) -> _Image:
+    ancestors = []
+    parent = node.parent
+    while parent is not None:
+        ancestors.append(parent)
+        parent = parent.parent
+    tags = [ancestor.tag for ancestor in ancestors]
     attributes = node.attributes
     src = (attributes.get("src") or "").strip()
     lazy = _first(attributes, LAZY_SRC)
     srcsets = []
-    if node.parent is not None and node.parent.tag == "picture":
-        for source in node.parent.css("source"):
-            srcsets.append(_first(source.attributes, (*LAZY_SRCSET, "srcset")))
+    if tags and tags[0] == "picture":
+        for source in ancestors[0].traverse():
+            if source.tag == "source":
+                srcsets.append(_first(source.attributes, (*LAZY_SRCSET, "srcset")))
     srcsets.append(_first(attributes, LAZY_SRCSET))
     srcsets.append(_first(attributes, ("srcset",)))
     candidates = {c.url: c for s in srcsets if s for c in parse_srcset(s)}
@@ -148,21 +178,12 @@ def _read_img(node: LexborNode) -> _Image:
         or is_tracker(real),
     }
     lazy_loaded = lazy is not None or is_placeholder(src)
-    return _Image(node, lazy=lazy_loaded, fields=fields)
-
-
-def _inside(node: LexborNode, tag: str) -> LexborNode | None:
-    parent = node.parent
-    while parent is not None and parent.tag not in ("body", "html"):
-        if parent.tag == tag:
-            return parent
-        parent = parent.parent
-    return None
+    ids = [ancestor.mem_id for ancestor in ancestors]
+    return _Image(node, lazy_loaded, ancestors, tags, ids, fields)
 
 
 def _ancestors(node: LexborNode, depth: int) -> list[int]:
-    """The ids (`mem_id`) of a node's ancestors, nearest first. Ids, because comparing
-    nodes with `==` compares their markup."""
+    """The ids (`mem_id`) of a node's ancestors, nearest first."""
     found = []
     parent = node.parent
     while parent is not None and len(found) < depth:
@@ -171,19 +192,14 @@ def _ancestors(node: LexborNode, depth: int) -> list[int]:
     return found
 
 
-def _contains(ancestor: LexborNode, node: LexborNode) -> bool:
-    return ancestor.mem_id in _ancestors(node, 64)
-
-
 def _images(tree: LexborHTMLParser) -> list[_Image]:
     """Every image once, in document order; a `<noscript>` copy of a lazy image is merged
     into it (filling a missing real URL), any other `<noscript>` image counts on its own."""
     images: list[_Image] = []
     merged: set[int] = set()
-    in_noscript = {node.mem_id for node in tree.css("noscript img")}
-    for node in tree.css("img"):
+    for node in tree.tags("img"):
         image = _read_img(node)
-        noscript = _inside(node, "noscript") if node.mem_id in in_noscript else None
+        noscript = image.inside("noscript")
         if noscript is None or noscript.parent is None:
             images.append(image)
             continue
@@ -207,8 +223,9 @@ def _twin(images: list[_Image], merged: set[int], scope: LexborNode, src: str) -
     """The image a `<noscript>` copy stands in for: an earlier image under the same parent
     with the same URL, else the last lazy one there."""
     fallback = None
+    scope_id = scope.mem_id
     for image in reversed(images[-8:]):
-        if id(image) in merged or not _contains(scope, image.node):
+        if id(image) in merged or scope_id not in image.ids[:64]:
             continue
         urls = {image.fields["src"], *(c.url for c in image.fields["srcset"])}
         if src and src in urls:
@@ -218,38 +235,44 @@ def _twin(images: list[_Image], merged: set[int], scope: LexborNode, src: str) -
     return fallback
 
 
-class _Index:
-    """Lookups built once per page: how many images sit under each ancestor, and the caption
-    and credit elements with their ancestors."""
-
-    def __init__(self, tree: LexborHTMLParser, images: list[_Image]) -> None:
-        self.counts: dict[int, int] = {}
-        for image in images:
-            for ancestor in _ancestors(image.node, 10):
-                self.counts[ancestor] = self.counts.get(ancestor, 0) + 1
-        self.captions = [(node, _ancestors(node, 8)) for node in tree.css(CAPTION)]
-        self.credits = [(node, _ancestors(node, 8)) for node in tree.css(CREDIT)]
-
-    def images_in(self, node: LexborNode) -> int:
-        return self.counts.get(node.mem_id, 0)
-
-    @staticmethod
-    def first_in(
-        found: list[tuple[LexborNode, list[int]]], scope: LexborNode, image: list[int]
-    ) -> LexborNode | None:
-        """The first of `found` inside `scope` that is not an ancestor of the image."""
-        return next(
-            (node for node, up in found if scope.mem_id in up and node.mem_id not in image), None
-        )
+def _counts(images: list[_Image]) -> dict[int, int]:
+    """How many images sit under each ancestor (by id, up to ten levels)."""
+    counts: dict[int, int] = {}
+    for image in images:
+        for ancestor in image.ids[:10]:
+            counts[ancestor] = counts.get(ancestor, 0) + 1
+    return counts
 
 
-def _outer(node: LexborNode, index: _Index) -> LexborNode:
-    """The image's own box: the `<img>`, or the `<picture>`/`<a>` wrapping only it."""
-    while node.parent is not None and node.parent.tag in ("picture", "a", "span"):
-        if index.images_in(node.parent) > 1:
+def _box(image: _Image, counts: dict[int, int]) -> int:
+    """How many levels above the `<img>` its own box is: the `<picture>`/`<a>` wrapping only
+    it (0: the `<img>` itself)."""
+    level = 0
+    while (
+        level < len(image.tags)
+        and image.tags[level] in ("picture", "a", "span")
+        and counts.get(image.ids[level], 0) <= 1
+    ):
+        level += 1
+    return level
+
+
+def _container(image: _Image, box: int, counts: dict[int, int]) -> tuple[LexborNode | None, int]:
+    """The largest ancestor of an image's box (up to four levels, never past a figure or the
+    article) holding this image and no other, and the level of the node whose next sibling
+    may be a caption."""
+    scope, top = None, box
+    for _ in range(4):
+        if top >= len(image.tags) or image.tags[top] in _STOP or counts.get(image.ids[top], 0) > 1:
             break
-        node = node.parent
-    return node
+        scope, top = image.ancestors[top], top + 1
+        if image.tags[top - 1] == "figure":
+            break
+    return scope, top
+
+
+def _node_at(image: _Image, level: int) -> LexborNode:
+    return image.ancestors[level - 1] if level else image.node
 
 
 def _next_element(node: LexborNode) -> LexborNode | None:
@@ -257,22 +280,6 @@ def _next_element(node: LexborNode) -> LexborNode | None:
     while sibling is not None and (sibling.tag in ("-text", "br") and not sibling.text().strip()):
         sibling = sibling.next
     return sibling if sibling is not None and sibling.tag not in ("-text", "-comment") else None
-
-
-def _container(box: LexborNode, index: _Index) -> tuple[LexborNode | None, LexborNode]:
-    """The largest ancestor of an image's box (up to four levels, never past a figure or the
-    article) holding this image and no other, and the node whose next sibling may be a
-    caption."""
-    scope = None
-    current = box
-    for _ in range(4):
-        parent = current.parent
-        if parent is None or parent.tag in _STOP or index.images_in(parent) > 1:
-            break
-        scope = current = parent
-        if parent.tag == "figure":
-            break
-    return scope, current
 
 
 def _is_caption(node: LexborNode) -> bool:
@@ -285,44 +292,144 @@ def _is_caption(node: LexborNode) -> bool:
     )
 
 
+class _Selectors:
+    """Which elements `CAPTION` and `CREDIT` match, as the selector engine decides (classes
+    exactly in standards mode, ignoring case in quirks mode). Tag, `itemprop` and plain class
+    values are decided here; a class value matching only when lower-cased or holding unusual
+    whitespace is left to the engine, queried over the page once, on demand."""
+
+    def __init__(self, tree: LexborHTMLParser) -> None:
+        self.tree = tree
+        self.matched: dict[str, set[int]] = {}
+
+    def _has_class(
+        self,
+        node: LexborNode,
+        attributes: dict[str, str | None],
+        names: frozenset[str],
+        selector: str,
+    ) -> bool:
+        value = attributes.get("class")
+        if not value or names.isdisjoint(value.lower().split()):
+            return False
+        if value.isascii() and value.isprintable() and not names.isdisjoint(value.split()):
+            return True
+        if selector not in self.matched:
+            self.matched[selector] = {match.mem_id for match in self.tree.css(selector)}
+        return node.mem_id in self.matched[selector]
+
+    def caption(self, node: LexborNode, attributes: dict[str, str | None]) -> bool:
+        return (
+            node.tag == "figcaption"
+            or attributes.get("itemprop") == "caption"
+            or self._has_class(node, attributes, _CAPTION_CLASSES, CAPTION)
+        )
+
+    def credit(self, node: LexborNode, attributes: dict[str, str | None]) -> bool:
+        return attributes.get("itemprop") in _CREDIT_PROPS or self._has_class(
+            node, attributes, _CREDIT_CLASSES, CREDIT
+        )
+
+
+def _depth_below(node: LexborNode, root_id: int, limit: int) -> bool:
+    """Whether `node` is at most `limit` levels below the node with id `root_id`."""
+    for _ in range(limit):
+        node = node.parent
+        if node is None:
+            return False
+        if node.mem_id == root_id:
+            return True
+    return False
+
+
+def _search(
+    selectors: _Selectors, root: LexborNode, up: set[int], caption: bool, credit: bool
+) -> tuple[LexborNode | None, LexborNode | None]:
+    """The first caption element and the first credit element (those asked for) under `root`,
+    at most eight levels down and not an ancestor of the image (`up`), in document order:
+    one walk of `root`'s elements instead of selector queries over the whole page."""
+    found_caption = found_credit = None
+    root_id = root.mem_id
+    walk = root.traverse()
+    next(walk)
+    for node in walk:
+        attributes = node.attributes
+        if not attributes and node.tag != "figcaption":
+            continue
+        if (
+            caption
+            and found_caption is None
+            and selectors.caption(node, attributes)
+            and node.mem_id not in up
+            and _depth_below(node, root_id, 8)
+        ):
+            found_caption = node
+        if (
+            credit
+            and found_credit is None
+            and selectors.credit(node, attributes)
+            and node.mem_id not in up
+            and _depth_below(node, root_id, 8)
+        ):
+            found_credit = node
+        if (found_caption is not None or not caption) and (found_credit is not None or not credit):
+            break
+    return found_caption, found_credit
+
+
+def _prefixed_credit(caption: LexborNode) -> LexborNode | None:
+    """The first inline element of a caption (or the caption itself) whose text starts with
+    "Photo:" or the like."""
+    return next(
+        (
+            node
+            for node in caption.traverse()
+            if node.tag in _CREDIT_TAGS and _CREDIT_PREFIX.match(node.text())
+        ),
+        None,
+    )
+
+
 def _caption_and_credit(
-    tree: LexborHTMLParser, index: _Index, image: _Image, emphasis: bool
+    selectors: _Selectors, counts: dict[int, int], image: _Image, emphasis: bool
 ) -> tuple[str | None, str | None]:
-    box = _outer(image.node, index)
-    scope, top = _container(box, index)
-    up = _ancestors(image.node, 64)
+    box = _box(image, counts)
+    scope, top = _container(image, box, counts)
+    up = set(image.ids[:64])
     caption_node = None
     described = (image.node.attributes.get("aria-describedby") or "").split()
     for name in described:
         if re.fullmatch(r"[\w:.-]+", name):
-            caption_node = tree.css_first(f'[id="{name}"]')
+            caption_node = selectors.tree.css_first(f'[id="{name}"]')
             if caption_node is not None:
                 break
-    if caption_node is None and scope is not None:
-        caption_node = index.first_in(index.captions, scope, up)
+    scope_credit = None
+    if scope is not None:
+        found, scope_credit = _search(selectors, scope, up, caption_node is None, True)
+        caption_node = caption_node or found
     if caption_node is None:
-        following = _next_element(top)
+        following = _next_element(_node_at(image, top))
         if following is not None and _is_caption(following):
             caption_node = following
     credit_node = None
     if caption_node is not None:
-        credit_node = index.first_in(index.credits, caption_node, up) or next(
-            (
-                child
-                for child in caption_node.css("span, small, em, i, cite, b, strong, p")
-                if _CREDIT_PREFIX.match(child.text())
-            ),
-            None,
+        credit_node = _search(selectors, caption_node, up, False, True)[1] or _prefixed_credit(
+            caption_node
         )
-    if credit_node is None and scope is not None:
-        credit_node = index.first_in(index.credits, scope, up)
+    if credit_node is None:
+        credit_node = scope_credit
     credit = _clean(credit_node.text(separator=" ")) if credit_node is not None else None
     caption = _clean(caption_node.text(separator=" ")) if caption_node is not None else None
-    if caption and credit and credit_node is not None and _contains(caption_node, credit_node):
+    if (
+        caption
+        and credit
+        and credit_node is not None
+        and caption_node.mem_id in _ancestors(credit_node, 64)
+    ):
         head, _, tail = caption.rpartition(credit)
         caption = _clean(head + tail)
     if caption is None and emphasis:
-        caption = _emphasis_caption(box)
+        caption = _emphasis_caption(_node_at(image, box))
     return caption, credit
 
 
@@ -343,8 +450,8 @@ def _emphasis_caption(box: LexborNode) -> str | None:
     return None
 
 
-def _link(node: LexborNode) -> str | None:
-    anchor = _inside(node, "a")
+def _link(image: _Image) -> str | None:
+    anchor = image.inside("a")
     href = anchor.attributes.get("href") if anchor is not None else None
     return href.strip() if href and href.strip() else None
 
@@ -368,7 +475,10 @@ def text_after(text: str, offset: int, chars: int) -> str | None:
 
 
 def _window(raw: str, start: int, end: int) -> str:
-    return " ".join(_MARK.sub(" ", raw[max(0, start) : end]).split())
+    piece = raw[max(0, start) : end]
+    if "\ue001" in piece:
+        piece = _HEADING_MARK.sub(" ", _IMAGE_MARK.sub(" ", piece))
+    return " ".join(piece.split())
 
 
 def _around(raw: str, start: int, end: int, chars: int) -> tuple[str | None, str | None]:
@@ -403,12 +513,15 @@ def _contexts(
     tree.strip_tags(["script", "style", "template"])
     root = tree.body or tree.root
     raw = root.text(separator=" ") if root is not None else ""
+    marks = sorted(
+        [*_IMAGE_MARK.finditer(raw), *_HEADING_MARK.finditer(raw)], key=lambda mark: mark.start()
+    )
     places, heading = {}, None
-    for mark in _MARK.finditer(raw):
-        if mark.group(1) is not None:
+    for mark in marks:
+        if mark.re is _IMAGE_MARK:
             places[int(mark.group(1))] = (mark.start(), mark.end(), heading)
         else:
-            heading = headings[int(mark.group(2))]
+            heading = headings[int(mark.group(1))]
     for number in range(len(images)):
         start, end, heading = places.get(number, (len(raw), len(raw), None))
         before, after = _around(raw, start, end, chars) if chars else (None, None)
@@ -430,12 +543,12 @@ def extract(
     page = page_info(tree, tags, blocks)
     meta = meta_images(tree, tags, blocks, article, page)
     images = _images(tree)
-    index = _Index(tree, images)
+    counts = _counts(images)
+    selectors = _Selectors(tree)
     found = []
     for image in images:
-        caption, credit = _caption_and_credit(tree, index, image, emphasis_captions)
-        link = _link(image.node)
-        found.append({**image.fields, "caption": caption, "credit": credit, "link": link})
+        caption, credit = _caption_and_credit(selectors, counts, image, emphasis_captions)
+        found.append({**image.fields, "caption": caption, "credit": credit, "link": _link(image)})
     refs = [
         ImageRef(
             article=article,
