@@ -18,7 +18,7 @@ from typing import Any
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from ..models import ImageRef, ItemError, SrcsetCandidate
-from .page import json_ld, meta_images, meta_tags, page_info
+from .page import TAGS, Markup, json_ld, meta_images, meta_tags, page_info
 
 CONTEXT_CHARS = 200
 LAZY_SRC = (
@@ -63,7 +63,7 @@ _TRACKER_WORDS = (
     *("__utm", "/b/ss/", "doubleclick", "scorecardresearch", "quantserve", "bat.bing"),
 )
 _STOP = {"body", "html", "article", "main", "section"}
-_HEADINGS = "h1, h2, h3, h4, h5, h6"
+_HEADINGS = frozenset(("h1", "h2", "h3", "h4", "h5", "h6"))
 # A srcset candidate: a URL ending in commas (no descriptor), or a URL and its descriptor.
 _CANDIDATE = re.compile(r"[\s,]*(?:(?P<bare>\S+?),+(?=\s|$)|(?P<url>\S+)(?P<descriptor>[^,]*),?)")
 # Marks put in the page's text before each image and heading (two patterns, as a pattern
@@ -192,12 +192,28 @@ def _ancestors(node: LexborNode, depth: int) -> list[int]:
     return found
 
 
-def _images(tree: LexborHTMLParser) -> list[_Image]:
+def _walk(tree: LexborHTMLParser) -> tuple[list[LexborNode], list[LexborNode], Markup]:
+    """The page's `<img>`s and headings, and the elements page data is read from, in document
+    order: one walk of the tree instead of a selector query for each."""
+    images, headings, markup = [], [], Markup()
+    root = tree.root
+    for node in root.traverse() if root is not None else ():
+        tag = node.tag
+        if tag == "img":
+            images.append(node)
+        elif tag in _HEADINGS:
+            headings.append(node)
+        elif tag in TAGS:
+            markup.add(node, tag)
+    return images, headings, markup
+
+
+def _images(nodes: list[LexborNode]) -> list[_Image]:
     """Every image once, in document order; a `<noscript>` copy of a lazy image is merged
     into it (filling a missing real URL), any other `<noscript>` image counts on its own."""
     images: list[_Image] = []
     merged: set[int] = set()
-    for node in tree.tags("img"):
+    for node in nodes:
         image = _read_img(node)
         noscript = image.inside("noscript")
         if noscript is None or noscript.parent is None:
@@ -500,11 +516,11 @@ def _around(raw: str, start: int, end: int, chars: int) -> tuple[str | None, str
 
 
 def _contexts(
-    tree: LexborHTMLParser, images: list[_Image], chars: int
+    tree: LexborHTMLParser, images: list[_Image], nodes: list[LexborNode], chars: int
 ) -> Iterator[tuple[str | None, str | None, str | None]]:
-    """(text before, text after, nearest heading above) of every image. Marks each image and
-    heading in the tree, then reads the page's text once."""
-    nodes = tree.css(_HEADINGS)
+    """(text before, text after, nearest heading above) of every image, given the page's
+    headings (`nodes`). Marks each image and heading in the tree, then reads the page's text
+    once."""
     headings = [_clean(h.text(separator=" ")) for h in nodes]
     for number, heading in enumerate(nodes):
         heading.insert_before(f"\ue002{number}\ue001")
@@ -538,11 +554,13 @@ def extract(
     Markdown convention).
     """
     tree = LexborHTMLParser(text)
-    blocks = json_ld(tree)
-    tags = meta_tags(tree)
-    page = page_info(tree, tags, blocks)
-    meta = meta_images(tree, tags, blocks, article, page)
-    images = _images(tree)
+    nodes, headings, markup = _walk(tree)
+    blocks = json_ld(markup)
+    tags = meta_tags(markup)
+    h1 = next((node for node in headings if node.tag == "h1"), None)
+    page = page_info(tree, markup, h1, tags, blocks)
+    meta = meta_images(tree, markup, tags, blocks, article, page)
+    images = _images(nodes)
     counts = _counts(images)
     selectors = _Selectors(tree)
     found = []
@@ -563,7 +581,7 @@ def extract(
             **fields,
         )
         for position, (fields, (before, after, heading)) in enumerate(
-            zip(found, _contexts(tree, images, context), strict=True)
+            zip(found, _contexts(tree, images, headings, context), strict=True)
         )
     ]
     return refs + meta, []
