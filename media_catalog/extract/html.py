@@ -58,12 +58,34 @@ _CAPTION_CLASSES = frozenset(c.strip()[1:] for c in CAPTION.split(",") if "." in
 _CREDIT_CLASSES = frozenset(c.strip()[1:] for c in CREDIT.split(",") if "." in c)
 _CREDIT_PROPS = frozenset(("copyrightHolder", "creditText", "author"))
 _CREDIT_TAGS = frozenset(("span", "small", "em", "i", "cite", "b", "strong", "p"))
-_TRACKER_WORDS = (
-    *("pixel", "spacer", "beacon", "tracking", "1x1", "clear.", "facebook.com/tr", "collect"),
-    *("__utm", "/b/ss/", "doubleclick", "scorecardresearch", "quantserve", "bat.bing"),
+_TRACKER_WORD = re.compile(
+    "|".join(
+        re.escape(word)
+        for word in (
+            *("pixel", "spacer", "beacon", "tracking", "1x1", "clear.", "facebook.com/tr"),
+            *("collect", "__utm", "/b/ss/", "doubleclick", "scorecardresearch", "quantserve"),
+            "bat.bing",
+        )
+    )
 )
-_STOP = {"body", "html", "article", "main", "section"}
-_HEADINGS = frozenset(("h1", "h2", "h3", "h4", "h5", "h6"))
+# lexbor's ids of the tags looked for (an element's `tag_id` is much faster to read than
+# its name).
+_TAG = {
+    node.tag: node.tag_id
+    for node in LexborHTMLParser(
+        "".join(
+            f"<{name}></{name}>"
+            for name in (
+                *("img", "picture", "source", "a", "span", "noscript", "figure", *TAGS),
+                *("article", "main", "section", "h1", "h2", "h3", "h4", "h5", "h6"),
+            )
+        )
+    ).root.traverse()
+}
+_WRAPPERS = {_TAG["picture"], _TAG["a"], _TAG["span"]}
+_STOP = {_TAG[name] for name in ("body", "html", "article", "main", "section")}
+_HEADINGS = {_TAG[f"h{level}"] for level in range(1, 7)}
+_PAGE_TAGS = {_TAG[name]: name for name in TAGS}
 # A srcset candidate: a URL ending in commas (no descriptor), or a URL and its descriptor.
 _CANDIDATE = re.compile(r"[\s,]*(?:(?P<bare>\S+?),+(?=\s|$)|(?P<url>\S+)(?P<descriptor>[^,]*),?)")
 # Marks put in the page's text before each image and heading (two patterns, as a pattern
@@ -81,6 +103,8 @@ def _clean(text: str | None) -> str | None:
 
 
 def _int(value: str | None) -> int | None:
+    if value and value.isdecimal():
+        return int(value)
     match = _NUMBER.match(value or "")
     return int(match.group(1)) if match else None
 
@@ -105,8 +129,7 @@ def parse_srcset(value: str) -> list[SrcsetCandidate]:
 
 def is_tracker(src: str) -> bool:
     """A known tracking-pixel or spacer URL (a cheap substring test guards the regex)."""
-    lowered = src.lower()
-    return any(word in lowered for word in _TRACKER_WORDS) and _TRACKER.search(src) is not None
+    return _TRACKER_WORD.search(src.lower()) is not None and _TRACKER.search(src) is not None
 
 
 def is_placeholder(src: str | None) -> bool:
@@ -116,45 +139,51 @@ def is_placeholder(src: str | None) -> bool:
 
 @dataclass
 class _Image:
-    """An image being read: its node, its ancestors (nearest first, with their tags and
+    """An image being read: its node, its ancestors (nearest first, with their `tag_id`s and
     `mem_id`s: ids, because comparing nodes with `==` compares their markup), and the fields
     found so far."""
 
     node: LexborNode
     lazy: bool
     ancestors: list[LexborNode]
-    tags: list[str]
+    tags: list[int]
     ids: list[int]
     fields: dict[str, Any] = field(default_factory=dict)
 
     def inside(self, tag: str) -> LexborNode | None:
         """The nearest ancestor with this tag below `<body>`."""
-        for number, name in enumerate(self.tags):
-            if name in ("body", "html"):
+        wanted, body, html = _TAG[tag], _TAG["body"], _TAG["html"]
+        for number, found in enumerate(self.tags):
+            if found in (body, html):
                 return None
-            if name == tag:
+            if found == wanted:
                 return self.ancestors[number]
         return None
 
 
 def _first(attributes: dict[str, str | None], names: tuple[str, ...]) -> str | None:
-    return next((v.strip() for n in names if (v := attributes.get(n)) and v.strip()), None)
+    for name in names:
+        value = attributes.get(name)
+        if value and value.strip():
+            return value.strip()
+    return None
 
 
 def _read_img(node: LexborNode) -> _Image:
-    ancestors = []
+    ancestors, tags, ids = [], [], []
     parent = node.parent
     while parent is not None:
         ancestors.append(parent)
+        tags.append(parent.tag_id)
+        ids.append(parent.mem_id)
         parent = parent.parent
-    tags = [ancestor.tag for ancestor in ancestors]
     attributes = node.attributes
     src = (attributes.get("src") or "").strip()
     lazy = _first(attributes, LAZY_SRC)
     srcsets = []
-    if tags and tags[0] == "picture":
+    if tags and tags[0] == _TAG["picture"]:
         for source in ancestors[0].traverse():
-            if source.tag == "source":
+            if source.tag_id == _TAG["source"]:
                 srcsets.append(_first(source.attributes, (*LAZY_SRCSET, "srcset")))
     srcsets.append(_first(attributes, LAZY_SRCSET))
     srcsets.append(_first(attributes, ("srcset",)))
@@ -178,7 +207,6 @@ def _read_img(node: LexborNode) -> _Image:
         or is_tracker(real),
     }
     lazy_loaded = lazy is not None or is_placeholder(src)
-    ids = [ancestor.mem_id for ancestor in ancestors]
     return _Image(node, lazy_loaded, ancestors, tags, ids, fields)
 
 
@@ -197,14 +225,15 @@ def _walk(tree: LexborHTMLParser) -> tuple[list[LexborNode], list[LexborNode], M
     order: one walk of the tree instead of a selector query for each."""
     images, headings, markup = [], [], Markup()
     root = tree.root
+    img = _TAG["img"]
     for node in root.traverse() if root is not None else ():
-        tag = node.tag
-        if tag == "img":
+        tag = node.tag_id
+        if tag == img:
             images.append(node)
         elif tag in _HEADINGS:
             headings.append(node)
-        elif tag in TAGS:
-            markup.add(node, tag)
+        elif tag in _PAGE_TAGS:
+            markup.add(node, _PAGE_TAGS[tag])
     return images, headings, markup
 
 
@@ -266,7 +295,7 @@ def _box(image: _Image, counts: dict[int, int]) -> int:
     level = 0
     while (
         level < len(image.tags)
-        and image.tags[level] in ("picture", "a", "span")
+        and image.tags[level] in _WRAPPERS
         and counts.get(image.ids[level], 0) <= 1
     ):
         level += 1
@@ -282,7 +311,7 @@ def _container(image: _Image, box: int, counts: dict[int, int]) -> tuple[LexborN
         if top >= len(image.tags) or image.tags[top] in _STOP or counts.get(image.ids[top], 0) > 1:
             break
         scope, top = image.ancestors[top], top + 1
-        if image.tags[top - 1] == "figure":
+        if image.tags[top - 1] == _TAG["figure"]:
             break
     return scope, top
 
@@ -497,22 +526,38 @@ def _window(raw: str, start: int, end: int) -> str:
     return " ".join(piece.split())
 
 
-def _around(raw: str, start: int, end: int, chars: int) -> tuple[str | None, str | None]:
-    """The text before `start` and after `end` in the page's raw text, whitespace collapsed
-    only in a window around the image (widened when markup whitespace is long)."""
+def _before(raw: str, start: int, chars: int) -> str | None:
+    """`text_before` the image at `start` in the page's raw text, whitespace collapsed only
+    in a window before it (widened when markup whitespace is long)."""
+    short = chars + 64
+    if short < chars * 3 and start > short:
+        # Mostly a short window is enough: its last `chars` + 1 characters are those of the
+        # wide one when they lie after its first word (which may be cut or hold half a mark).
+        text = _window(raw, start - short, start)
+        first = text.find(" ")
+        if first >= 0 and len(text) - first > chars:
+            return text_before(text, len(text), chars)
     span = chars * 3
     while True:
-        before = _window(raw, start - span, start)
-        if len(before) >= chars or start - span <= 0:
-            break
+        text = _window(raw, start - span, start)
+        if len(text) >= chars or start - span <= 0:
+            return text_before(text, len(text), chars)
         span *= 4
+
+
+def _after(raw: str, end: int, chars: int) -> str | None:
+    """`text_after` the image ending at `end` in the page's raw text (as `_before`)."""
+    short = chars + 64
+    if short < chars * 3 and end + short < len(raw):
+        text = _window(raw, end, end + short)
+        if text.rfind(" ") >= chars:
+            return text_after(text, 0, chars)
     span = chars * 3
     while True:
-        after = _window(raw, end, end + span)
-        if len(after) >= chars or end + span >= len(raw):
-            break
+        text = _window(raw, end, end + span)
+        if len(text) >= chars or end + span >= len(raw):
+            return text_after(text, 0, chars)
         span *= 4
-    return text_before(before, len(before), chars), text_after(after, 0, chars)
 
 
 def _contexts(
@@ -534,14 +579,17 @@ def _contexts(
     )
     places, heading = {}, None
     for mark in marks:
+        number = int(mark.group(1))
         if mark.re is _IMAGE_MARK:
-            places[int(mark.group(1))] = (mark.start(), mark.end(), heading)
-        else:
-            heading = headings[int(mark.group(1))]
+            places[number] = (mark.start(), mark.end(), heading)
+        elif number < len(headings):  # (the page's own text may hold a look-alike)
+            heading = headings[number]
     for number in range(len(images)):
         start, end, heading = places.get(number, (len(raw), len(raw), None))
-        before, after = _around(raw, start, end, chars) if chars else (None, None)
-        yield before, after, heading
+        if chars:
+            yield _before(raw, start, chars), _after(raw, end, chars), heading
+        else:
+            yield None, None, heading
 
 
 def extract(
@@ -557,7 +605,7 @@ def extract(
     nodes, headings, markup = _walk(tree)
     blocks = json_ld(markup)
     tags = meta_tags(markup)
-    h1 = next((node for node in headings if node.tag == "h1"), None)
+    h1 = next((node for node in headings if node.tag_id == _TAG["h1"]), None)
     page = page_info(tree, markup, h1, tags, blocks)
     meta = meta_images(tree, markup, tags, blocks, article, page)
     images = _images(nodes)
@@ -568,17 +616,19 @@ def extract(
         caption, credit = _caption_and_credit(selectors, counts, image, emphasis_captions)
         found.append({**image.fields, "caption": caption, "credit": credit, "link": _link(image)})
     refs = [
-        ImageRef(
-            article=article,
-            position=position,
-            base=page.base,
-            article_title=page.title,
-            article_url=page.url,
-            article_date=page.date,
-            context_before=before,
-            context_after=after,
-            heading=heading,
-            **fields,
+        ImageRef.of(
+            {
+                "article": article,
+                "position": position,
+                "base": page.base,
+                "article_title": page.title,
+                "article_url": page.url,
+                "article_date": page.date,
+                "context_before": before,
+                "context_after": after,
+                "heading": heading,
+                **fields,
+            }
         )
         for position, (fields, (before, after, heading)) in enumerate(
             zip(found, _contexts(tree, images, headings, context), strict=True)
