@@ -76,7 +76,9 @@ _TAG = {
         "".join(
             f"<{name}></{name}>"
             for name in (
-                *("img", "picture", "source", "a", "span", "noscript", "figure", *TAGS),
+                *("img", "picture", "source", "a", "span", "noscript", "figure", "figcaption"),
+                *TAGS,
+                *("style", "template"),
                 *("article", "main", "section", "h1", "h2", "h3", "h4", "h5", "h6"),
             )
         )
@@ -86,6 +88,7 @@ _WRAPPERS = {_TAG["picture"], _TAG["a"], _TAG["span"]}
 _STOP = {_TAG[name] for name in ("body", "html", "article", "main", "section")}
 _HEADINGS = {_TAG[f"h{level}"] for level in range(1, 7)}
 _PAGE_TAGS = {_TAG[name]: name for name in TAGS}
+_HIDDEN = {_TAG[name] for name in ("script", "style", "template")}
 # A srcset candidate: a URL ending in commas (no descriptor), or a URL and its descriptor.
 _CANDIDATE = re.compile(r"[\s,]*(?:(?P<bare>\S+?),+(?=\s|$)|(?P<url>\S+)(?P<descriptor>[^,]*),?)")
 # Marks put in the page's text before each image and heading (two patterns, as a pattern
@@ -210,31 +213,34 @@ def _read_img(node: LexborNode) -> _Image:
     return _Image(node, lazy_loaded, ancestors, tags, ids, fields)
 
 
-def _ancestors(node: LexborNode, depth: int) -> list[int]:
-    """The ids (`mem_id`) of a node's ancestors, nearest first."""
-    found = []
-    parent = node.parent
-    while parent is not None and len(found) < depth:
-        found.append(parent.mem_id)
-        parent = parent.parent
-    return found
+@dataclass
+class _Parts:
+    """What one walk of the tree finds, in document order."""
+
+    images: list[LexborNode] = field(default_factory=list)
+    headings: list[LexborNode] = field(default_factory=list)
+    hidden: list[LexborNode] = field(default_factory=list)  # script, style, template
+    markup: Markup = field(default_factory=Markup)
 
 
-def _walk(tree: LexborHTMLParser) -> tuple[list[LexborNode], list[LexborNode], Markup]:
-    """The page's `<img>`s and headings, and the elements page data is read from, in document
-    order: one walk of the tree instead of a selector query for each."""
-    images, headings, markup = [], [], Markup()
+def _walk(tree: LexborHTMLParser) -> _Parts:
+    """The page's `<img>`s, headings, elements whose text is not shown, and the elements
+    page data is read from: one walk of the tree instead of a selector query for each."""
+    parts = _Parts()
     root = tree.root
     img = _TAG["img"]
     for node in root.traverse() if root is not None else ():
         tag = node.tag_id
         if tag == img:
-            images.append(node)
+            parts.images.append(node)
         elif tag in _HEADINGS:
-            headings.append(node)
-        elif tag in _PAGE_TAGS:
-            markup.add(node, _PAGE_TAGS[tag])
-    return images, headings, markup
+            parts.headings.append(node)
+        else:
+            if tag in _PAGE_TAGS:
+                parts.markup.add(node, _PAGE_TAGS[tag])
+            if tag in _HIDDEN:
+                parts.hidden.append(node)
+    return parts
 
 
 def _images(nodes: list[LexborNode]) -> list[_Image]:
@@ -341,39 +347,37 @@ class _Selectors:
     """Which elements `CAPTION` and `CREDIT` match, as the selector engine decides (classes
     exactly in standards mode, ignoring case in quirks mode). Tag, `itemprop` and plain class
     values are decided here; a class value matching only when lower-cased or holding unusual
-    whitespace is left to the engine, queried over the page once, on demand."""
+    whitespace is left to the engine, queried over the page once, on demand (so the page is
+    not searched with the selectors, whose dozen alternatives cost a walk of it each)."""
 
     def __init__(self, tree: LexborHTMLParser) -> None:
         self.tree = tree
         self.matched: dict[str, set[int]] = {}
 
     def _has_class(
-        self,
-        node: LexborNode,
-        attributes: dict[str, str | None],
-        names: frozenset[str],
-        selector: str,
+        self, node: LexborNode, value: str, names: frozenset[str], selector: str
     ) -> bool:
-        value = attributes.get("class")
-        if not value or names.isdisjoint(value.lower().split()):
-            return False
+        """Whether the class attribute `value`, which holds one of `names` when lower-cased,
+        makes `selector` match."""
         if value.isascii() and value.isprintable() and not names.isdisjoint(value.split()):
             return True
         if selector not in self.matched:
             self.matched[selector] = {match.mem_id for match in self.tree.css(selector)}
         return node.mem_id in self.matched[selector]
 
-    def caption(self, node: LexborNode, attributes: dict[str, str | None]) -> bool:
-        return (
-            node.tag == "figcaption"
-            or attributes.get("itemprop") == "caption"
-            or self._has_class(node, attributes, _CAPTION_CLASSES, CAPTION)
-        )
-
-    def credit(self, node: LexborNode, attributes: dict[str, str | None]) -> bool:
-        return attributes.get("itemprop") in _CREDIT_PROPS or self._has_class(
-            node, attributes, _CREDIT_CLASSES, CREDIT
-        )
+    def kinds(self, node: LexborNode, attributes: dict[str, str | None]) -> tuple[bool, bool]:
+        """Whether `CAPTION` and whether `CREDIT` match the element."""
+        prop = attributes.get("itemprop")
+        caption = prop == "caption" or node.tag_id == _TAG["figcaption"]
+        credit = prop in _CREDIT_PROPS
+        value = attributes.get("class")
+        if value:
+            tokens = value.lower().split()
+            if not caption and not _CAPTION_CLASSES.isdisjoint(tokens):
+                caption = self._has_class(node, value, _CAPTION_CLASSES, CAPTION)
+            if not credit and not _CREDIT_CLASSES.isdisjoint(tokens):
+                credit = self._has_class(node, value, _CREDIT_CLASSES, CREDIT)
+        return caption, credit
 
 
 def _depth_below(node: LexborNode, root_id: int, limit: int) -> bool:
@@ -399,20 +403,21 @@ def _search(
     next(walk)
     for node in walk:
         attributes = node.attributes
-        if not attributes and node.tag != "figcaption":
+        if not attributes and node.tag_id != _TAG["figcaption"]:
             continue
+        is_caption, is_credit = selectors.kinds(node, attributes)
         if (
-            caption
+            is_caption
+            and caption
             and found_caption is None
-            and selectors.caption(node, attributes)
             and node.mem_id not in up
             and _depth_below(node, root_id, 8)
         ):
             found_caption = node
         if (
-            credit
+            is_credit
+            and credit
             and found_credit is None
-            and selectors.credit(node, attributes)
             and node.mem_id not in up
             and _depth_below(node, root_id, 8)
         ):
@@ -469,7 +474,7 @@ def _caption_and_credit(
         caption
         and credit
         and credit_node is not None
-        and caption_node.mem_id in _ancestors(credit_node, 64)
+        and _depth_below(credit_node, caption_node.mem_id, 64)
     ):
         head, _, tail = caption.rpartition(credit)
         caption = _clean(head + tail)
@@ -561,17 +566,19 @@ def _after(raw: str, end: int, chars: int) -> str | None:
 
 
 def _contexts(
-    tree: LexborHTMLParser, images: list[_Image], nodes: list[LexborNode], chars: int
+    tree: LexborHTMLParser, images: list[_Image], parts: _Parts, chars: int
 ) -> Iterator[tuple[str | None, str | None, str | None]]:
-    """(text before, text after, nearest heading above) of every image, given the page's
-    headings (`nodes`). Marks each image and heading in the tree, then reads the page's text
+    """(text before, text after, nearest heading above) of every image. Marks each image and
+    heading in the tree, takes out scripts, styles and templates, then reads the page's text
     once."""
+    nodes = parts.headings
     headings = [_clean(h.text(separator=" ")) for h in nodes]
     for number, heading in enumerate(nodes):
         heading.insert_before(f"\ue002{number}\ue001")
     for number, image in enumerate(images):
         image.node.insert_before(f"\ue000{number}\ue001")
-    tree.strip_tags(["script", "style", "template"])
+    for node in parts.hidden:
+        node.decompose(recursive=False)
     root = tree.body or tree.root
     raw = root.text(separator=" ") if root is not None else ""
     marks = sorted(
@@ -602,13 +609,13 @@ def extract(
     Markdown convention).
     """
     tree = LexborHTMLParser(text)
-    nodes, headings, markup = _walk(tree)
-    blocks = json_ld(markup)
-    tags = meta_tags(markup)
-    h1 = next((node for node in headings if node.tag_id == _TAG["h1"]), None)
-    page = page_info(tree, markup, h1, tags, blocks)
-    meta = meta_images(tree, markup, tags, blocks, article, page)
-    images = _images(nodes)
+    parts = _walk(tree)
+    blocks = json_ld(parts.markup)
+    tags = meta_tags(parts.markup)
+    h1 = next((node for node in parts.headings if node.tag_id == _TAG["h1"]), None)
+    page = page_info(tree, parts.markup, h1, tags, blocks)
+    meta = meta_images(tree, parts.markup, tags, blocks, article, page)
+    images = _images(parts.images)
     counts = _counts(images)
     selectors = _Selectors(tree)
     found = []
@@ -631,7 +638,7 @@ def extract(
             }
         )
         for position, (fields, (before, after, heading)) in enumerate(
-            zip(found, _contexts(tree, images, headings, context), strict=True)
+            zip(found, _contexts(tree, images, parts, context), strict=True)
         )
     ]
     return refs + meta, []
