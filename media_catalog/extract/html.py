@@ -48,6 +48,11 @@ _PLACEHOLDER = re.compile(
     r"lazy|loading|grey|gray|pixel|empty|1x1)[\w-]*\.(?:gif|png|svg|jpe?g|webp)(?:[?#]|$)",
     re.I | re.S,
 )
+# What every `_PLACEHOLDER` match in an ASCII URL holds, lower-cased (a cheap search
+# guarding the full pattern).
+_PLACEHOLDER_WORD = re.compile(
+    r"data:|blank|spacer|placeholder|transparent|lazy|loading|grey|gray|pixel|empty|1x1"
+)
 _TRACKER = re.compile(
     r"(?:^|[/._-])(?:pixel|spacer|beacon|tracking|1x1|clear)\.(?:gif|png)|facebook\.com/tr[/?]|"
     r"google-analytics\.com/(?:r/)?collect|/__utm\.gif|/b/ss/|\.doubleclick\.net/|"
@@ -137,7 +142,11 @@ def is_tracker(src: str) -> bool:
 
 def is_placeholder(src: str | None) -> bool:
     """A stand-in for a lazy image: nothing, a small data URI, an inline SVG, a blank GIF."""
-    return not src or not src.strip() or _PLACEHOLDER.search(src.strip()) is not None
+    if not src or not src.strip():
+        return True
+    if src.isascii() and _PLACEHOLDER_WORD.search(src.lower()) is None:
+        return False
+    return _PLACEHOLDER.search(src.strip()) is not None
 
 
 @dataclass

@@ -232,16 +232,18 @@ def meta_images(
             declared_height=_int(obj.get("height")),
         )
     return [
-        ImageRef(
-            article=article,
-            position=None,
-            src=url,
-            kind="meta",
-            base=page.base,
-            article_title=page.title,
-            article_url=page.url,
-            article_date=page.date,
-            **fields,
+        ImageRef.of(
+            {
+                "article": article,
+                "position": None,
+                "src": url,
+                "kind": "meta",
+                "base": page.base,
+                "article_title": page.title,
+                "article_url": page.url,
+                "article_date": page.date,
+                **fields,
+            }
         )
         for url, fields in found.items()
     ]
