@@ -1,25 +1,36 @@
 """Stage 5: the catalogue, a TinyDB file. The only module that touches storage.
 
-Layout (TinyDB tables in one JSON file):
+Layout (TinyDB tables in one JSON file), schema 2:
 
-    meta         one document: {"schema_version": 1}
+    meta         one document: {"schema_version": 2}
     images       one document per distinct image (by SHA-256): the Fingerprint + "files"
     occurrences  one document per reference: ImageRef fields + "file" and "sha256" (null
                  when unresolved) + "reason" (null when resolved)
     errors       one document per recorded item error
+    sources      one document per file a scan read: {"path", "size", "mtime_ns", "sha256"}
+                 (sha256 of an article's bytes, or of a loose image's) — what lets a re-scan
+                 skip unchanged files                                         (new in schema 2)
+
+Documents are plain dicts: keys added by later stages are stored and returned as they come.
+Schema 1 catalogues are migrated in memory when opened and written as schema 2 by the next
+save; newer schemas are refused.
 
 Changes are kept in memory and written by `save()` in one go: the new file is written beside
-the old one and renamed over it, so a crash or Ctrl-C never leaves a half-written catalogue.
+the old one and renamed over it, so a crash, Ctrl-C or SIGKILL never leaves a half-written
+catalogue. Writers hold `writing()`, an exclusive lock on `<catalogue>.lock`, so two
+processes never write one catalogue at once.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import sys
 import tempfile
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +42,7 @@ from tinydb.storages import Storage
 from .errors import CatalogError
 from .models import Fingerprint, ItemError, Occurrence
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_PATH = "media-catalog.json"
 _JSONL_LINE = re.compile(r"#L\d+$")
 
@@ -119,6 +130,9 @@ class Catalog:
             )
         if self.path.is_dir():
             raise CatalogError(f"{self.path} is a folder, not a catalogue file", path=self.path)
+        self._open()
+
+    def _open(self) -> None:
         self._db = TinyDB(str(self.path), storage=_WriteOnSave(AtomicJSONStorage))
         self._check_schema()
 
@@ -134,12 +148,69 @@ class Catalog:
                 )
             return
         version = meta[0].get("schema_version")
-        if not isinstance(version, int) or version > SCHEMA_VERSION:
+        if not isinstance(version, int) or version < 1:
+            raise CatalogError(
+                f"{self.path} has no valid schema version ({version!r}); it is not a "
+                "media-catalog catalogue or was edited by hand. Pass another --db.",
+                path=self.path,
+            )
+        if version > SCHEMA_VERSION:
             raise CatalogError(
                 f"{self.path} was written by a newer media-catalog (schema {version}); "
                 f"this version reads schema {SCHEMA_VERSION}. Upgrade media-catalog.",
                 path=self.path,
             )
+        if version == 1:
+            self._migrate_from_1()
+
+    def _migrate_from_1(self) -> None:
+        """Schema 1 had no `sources`: list the articles it knows, with no size or time, so
+        the next scan re-reads them once and `--prune` knows them."""
+        articles = sorted({article_file(doc["article"]) for doc in self.occurrences()})
+        self._replace(
+            "sources",
+            [{"path": path, "size": None, "mtime_ns": None, "sha256": None} for path in articles],
+        )
+        self._replace("meta", [{"schema_version": SCHEMA_VERSION}])
+
+    def _replace(self, name: str, docs: list[dict[str, Any]]) -> None:
+        table = self._db.table(name)
+        table.truncate()
+        table.insert_multiple(docs)
+
+    @contextmanager
+    def writing(self) -> Iterator[Catalog]:
+        """Hold the catalogue's write lock; reload it first, to build on what is on disk.
+
+        A second writer gets CatalogError at once instead of waiting. The lock is the kernel's
+        (flock): it goes with the process, so a killed scan never leaves a stale lock.
+        """
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise CatalogError(
+                f"cannot create the lock file {lock_path}: {exc.strerror or exc}", path=self.path
+            ) from exc
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+                raise CatalogError(
+                    f"{self.path} is being written by another media-catalog process "
+                    f"(pid {holder}, lock {lock_path}); wait for it to finish, or pass "
+                    "another --db.",
+                    path=self.path,
+                ) from None
+            os.ftruncate(fd, 0)
+            os.write(fd, str(os.getpid()).encode())
+            for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+                stale.unlink(missing_ok=True)  # left by a killed writer; we hold the lock
+            self._open()
+            yield self
+        finally:
+            os.close(fd)  # releases the lock
 
     # -- reading -------------------------------------------------------------------------
 
@@ -154,6 +225,10 @@ class Catalog:
     def errors(self) -> list[dict[str, Any]]:
         return [dict(doc) for doc in self._db.table("errors").all()]
 
+    def sources(self) -> dict[str, dict[str, Any]]:
+        """What the last scans read, by path: {"path", "size", "mtime_ns", "sha256"}."""
+        return {doc["path"]: dict(doc) for doc in self._db.table("sources").all()}
+
     def known_sha256(self) -> set[str]:
         return {doc["sha256"] for doc in self._db.table("images").all()}
 
@@ -162,29 +237,36 @@ class Catalog:
     def record(
         self,
         *,
-        sources: Iterable[str],
+        sources: Mapping[str, dict[str, Any]],
         fingerprints: Iterable[Fingerprint],
         files: dict[str, str],
         occurrences: Iterable[Occurrence],
         errors: Iterable[ItemError],
+        removed: Iterable[str] = (),
     ) -> None:
-        """Replace what the catalogue knew about the re-read `sources` with a scan's results.
+        """Replace what the catalogue knew about the re-read `sources` with a scan's results,
+        and forget the `removed` files (vanished since they were catalogued).
 
-        `sources` are the article and image files read by the scan; `files` maps every image
-        file read to the SHA-256 of its bytes.
+        `sources` maps each article and image file the scan read to its state
+        ({"size", "mtime_ns", "sha256"}, the values a re-scan compares); `files` maps every
+        image file read to the SHA-256 of its bytes.
         Images left with neither files nor occurrences are dropped.
         """
-        sources = set(sources)
+        removed = set(removed)
+        gone = set(sources) | removed
         occurrence_docs = [
-            doc for doc in self.occurrences() if article_file(doc["article"]) not in sources
+            doc for doc in self.occurrences() if article_file(doc["article"]) not in gone
         ]
         occurrence_docs += [occurrence.to_dict() for occurrence in occurrences]
         error_docs = [
             doc
             for doc in self.errors()
-            if doc["path"] not in sources and article_file(doc.get("article") or "") not in sources
+            if doc["path"] not in gone and article_file(doc.get("article") or "") not in gone
         ]
         error_docs += [error.to_dict() for error in errors]
+        error_docs = list({orjson.dumps(doc): doc for doc in error_docs}.values())  # no repeats
+        source_docs = {path: doc for path, doc in self.sources().items() if path not in removed}
+        source_docs.update({path: {**state, "path": path} for path, state in sources.items()})
 
         images = {doc["sha256"]: doc for doc in self.images()}
         for fingerprint in fingerprints:
@@ -195,20 +277,16 @@ class Catalog:
         used = {doc["sha256"] for doc in occurrence_docs if doc["sha256"]}
         image_docs = []
         for sha256, doc in images.items():
-            kept = [path for path in doc["files"] if path not in files]
+            kept = [path for path in doc["files"] if path not in files and path not in removed]
             doc["files"] = sorted({*kept, *held.get(sha256, ())})
             if doc["files"] or sha256 in used:
                 image_docs.append(doc)
 
-        for name, docs in (
-            ("images", image_docs),
-            ("occurrences", occurrence_docs),
-            ("errors", error_docs),
-            ("meta", [{"schema_version": SCHEMA_VERSION}]),
-        ):
-            table = self._db.table(name)
-            table.truncate()
-            table.insert_multiple(docs)
+        self._replace("images", image_docs)
+        self._replace("occurrences", occurrence_docs)
+        self._replace("errors", error_docs)
+        self._replace("sources", sorted(source_docs.values(), key=lambda doc: doc["path"]))
+        self._replace("meta", [{"schema_version": SCHEMA_VERSION}])
 
     def save(self) -> None:
         """Write the catalogue atomically (temporary file, then rename)."""
@@ -240,7 +318,7 @@ def image_objects(catalog: Catalog) -> list[dict[str, Any]]:
         if doc["sha256"]:
             used[doc["sha256"]].append(occurrence_object(doc))
     return [
-        {**image, "occurrences": sorted(used[image["sha256"]], key=_place)}
+        {**image, "occurrences": sorted(used[image["sha256"]], key=place)}
         for image in catalog.images()
     ]
 
@@ -253,11 +331,12 @@ def unresolved(catalog: Catalog) -> list[dict[str, Any]]:
             for doc in catalog.occurrences()
             if not doc["sha256"]
         ),
-        key=_place,
+        key=place,
     )
 
 
-def _place(occurrence: dict[str, Any]) -> tuple[str, bool, int]:
-    """Article, then body images by position, then metadata images (position null)."""
+def place(occurrence: dict[str, Any]) -> tuple[str, bool, int]:
+    """Sort key of an occurrence: article, then body images by position, then metadata
+    images (position null)."""
     position = occurrence["position"]
     return occurrence["article"], position is None, position or 0

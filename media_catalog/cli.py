@@ -17,17 +17,25 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
-from . import __version__, render
+from . import __version__, render, reports
 from .audit import DEFAULT_MAX_ALT_LENGTH, SEVERITIES, to_html
 from .audit import audit as run_audit
 from .catalog import DEFAULT_PATH, Catalog, image_objects, unresolved
 from .errors import MediaCatalogError, QueryError
+from .export import dataset_rows, occurrence_rows
 from .extract import CONTEXT_CHARS, ExtractOptions
 from .pipeline import scan as run_scan
 from .query import lookup as find_hash
 from .query import lookup_image
 from .query import search as find_text
-from .similarity import DEFAULT_THRESHOLD, duplicate_clusters
+from .query import show as show_image
+from .query import stats as catalogue_stats
+from .similarity import (
+    DEFAULT_THRESHOLD,
+    duplicate_report,
+    read_ignore_list,
+    reference_matches,
+)
 
 app = typer.Typer(
     help="Catalogue the images embedded in articles; report duplicates; look up and search.",
@@ -109,6 +117,13 @@ def scan(
     threshold: Annotated[
         int, typer.Option(help="pHash bits for near duplicates in the summary.", min=0, max=64)
     ] = DEFAULT_THRESHOLD,
+    prune: Annotated[
+        bool, typer.Option(help="Forget catalogued files under PATHS that no longer exist.")
+    ] = False,
+    save_every: Annotated[
+        float,
+        typer.Option(help="Save progress every this many seconds (a killed scan resumes).", min=0),
+    ] = 60.0,
     context: Annotated[
         int, typer.Option(help="Characters of text kept before and after each image.", min=0)
     ] = CONTEXT_CHARS,
@@ -128,9 +143,11 @@ def scan(
     """Scan articles and image files into the catalogue.
 
     Walks folders recursively: HTML, Markdown, text corpora with inline image tags, JSON Lines
-    dumps, and loose images. Bad items are recorded as errors and the scan goes on.
+    dumps, and loose images. Bad items are recorded as errors and the scan goes on. A re-scan
+    skips files whose size and modification time are unchanged (and articles whose bytes are
+    unchanged); --prune forgets files that vanished.
 
-    Example: media-catalog scan samples/ --assets samples/assets --db samples.json
+    Example: media-catalog scan samples/ --assets samples/assets --db samples.json --prune
     """
     catalog = Catalog(db)
     progress = _stderr()
@@ -142,7 +159,14 @@ def scan(
 
     options = ExtractOptions(context, text_field, url_field, title_field)
     summary = run_scan(
-        paths, catalog, assets=assets or [], threshold=threshold, on_file=on_file, options=options
+        paths,
+        catalog,
+        assets=assets or [],
+        threshold=threshold,
+        prune=prune,
+        save_every=save_every,
+        on_file=on_file,
+        options=options,
     )
     counts = summary.to_dict()
     if format is Format.json:
@@ -159,6 +183,18 @@ def scan(
         raise typer.Exit(1)
 
 
+class DupesFormat(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    html = "html"
+
+
+class Sort(str, Enum):
+    size = "size"
+    reach = "reach"
+
+
 @app.command()
 @_handle_errors
 def dupes(
@@ -169,25 +205,80 @@ def dupes(
             help="Largest pHash Hamming distance (bits) for near duplicates.", min=0, max=64
         ),
     ] = DEFAULT_THRESHOLD,
+    min_articles: Annotated[
+        int, typer.Option(help="Only clusters used in at least this many articles.", min=0)
+    ] = 0,
+    sort: Annotated[
+        Sort, typer.Option(help="size: exact, then near, largest first; reach: most articles.")
+    ] = Sort.size,
+    transforms: Annotated[
+        bool, typer.Option(help="Also match mirrored and quarter-turned copies.")
+    ] = False,
+    ignore: Annotated[
+        Path | None,
+        typer.Option(help="File of SHA-256s / pHashes to leave out, one per line.", dir_okay=False),
+    ] = None,
+    reference: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder of known photos: report which catalogued images match each.",
+            file_okay=False,
+        ),
+    ] = None,
+    include_low_information: Annotated[
+        bool, typer.Option(help="Also match blank and flat images (left out by default).")
+    ] = False,
+    include_furniture: Annotated[
+        bool, typer.Option(help="Keep site furniture (logos, icons, ads).")
+    ] = False,
     tracking: Annotated[
         bool, typer.Option(help="Include tracking pixels, spacers and 1×1 images.")
     ] = False,
-    format: FormatOption = Format.table,
+    format: Annotated[
+        DupesFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = DupesFormat.table,
 ) -> None:
     """Report duplicate images: exact reuse (same bytes) and near duplicates (same photo).
 
-    Each cluster lists every place the photo was used, with its alt text and caption there.
+    Each cluster names a keeper and lists every place the photo was used, with its alt text,
+    caption and credit there. Site furniture (an image in a large share of the articles),
+    tracking pixels and blank images are left out unless asked.
 
-    Example: media-catalog dupes --db samples.json --threshold 8 --format json
+    Examples: media-catalog dupes --db samples.json --threshold 8 --format json
+              media-catalog dupes --min-articles 2 --sort reach --format html > report.html
+              media-catalog dupes --reference agency-photos/ --transforms
     """
-    found = [
-        c.to_dict()
-        for c in duplicate_clusters(Catalog(db, create=False), threshold, tracking=tracking)
-    ]
-    if format is Format.json:
-        typer.echo(render.to_json({"threshold": threshold, "clusters": found}))
+    catalog = Catalog(db, create=False)
+    if reference is not None:
+        if format is DupesFormat.html:
+            raise QueryError("--reference reports as table, json or csv, not html")
+        found = reference_matches(catalog, reference, threshold, transforms=transforms)
+        if format is DupesFormat.json:
+            typer.echo(render.to_json({"threshold": threshold, "reference": found}))
+        elif format is DupesFormat.csv:
+            typer.echo(reports.reference_csv(found), nl=False)
+        else:
+            render.reference(_stdout(), threshold, found)
+        return
+    report = duplicate_report(
+        catalog,
+        threshold,
+        min_articles=min_articles,
+        sort=sort.value,
+        ignore=read_ignore_list(ignore) if ignore is not None else (),
+        transforms=transforms,
+        include_low_information=include_low_information,
+        include_furniture=include_furniture,
+        tracking=tracking,
+    ).to_dict()
+    if format is DupesFormat.json:
+        typer.echo(render.to_json(report))
+    elif format is DupesFormat.csv:
+        typer.echo(reports.to_csv(report), nl=False)
+    elif format is DupesFormat.html:
+        typer.echo(reports.to_html(report), nl=False)
     else:
-        render.clusters(_stdout(), threshold, found)
+        render.clusters(_stdout(), threshold, report["clusters"])
 
 
 @app.command()
@@ -230,48 +321,125 @@ def lookup(
 @app.command()
 @_handle_errors
 def search(
-    text: Annotated[str, typer.Argument(help="Words to find (all of them must match).")],
+    query: Annotated[
+        str,
+        typer.Argument(
+            help='Words, "phrases" and field:value terms; all must match; -term negates.'
+        ),
+    ],
     db: DbOption = Path(DEFAULT_PATH),
     format: FormatOption = Format.table,
 ) -> None:
-    """Search alt text, captions, titles and article paths.
+    """Search occurrences with a query: free words, "quoted phrases" and field:value terms.
 
-    Case-insensitive; Persian/Arabic letter variants (ي/ی, ك/ک) and zero-width joiners are
-    folded, so either spelling finds both.
+    Fields: alt caption credit title article article_title src (text), format, camera,
+    taken:2015..2016, width:>1000, height:<500, uses:>1, dup:yes, unresolved:yes,
+    error:yes. A leading - negates a term (put -- before a query that starts with -). Text
+    matching folds case, Persian/Arabic letter variants (ي/ی, ك/ک), digits and zero-width
+    joiners.
 
-    Example: media-catalog search "حسکه"
+    \b
+    Examples: media-catalog search "حسکه"
+              media-catalog search 'caption:"market hall" width:>1000 -format:png'
+              media-catalog search -- -unresolved:yes uses:>1
     """
-    found = find_text(Catalog(db, create=False), text)
+    found = find_text(Catalog(db, create=False), query)
     if format is Format.json:
         typer.echo(render.to_json({"results": found}))
     else:
         render.results(_stdout(), found)
 
 
+@app.command()
+@_handle_errors
+def show(
+    sha256: Annotated[str, typer.Argument(help="A SHA-256 or a unique prefix of one.")],
+    db: DbOption = Path(DEFAULT_PATH),
+    distance: Annotated[
+        int, typer.Option(help="Largest pHash distance (bits) for near duplicates.", min=0, max=64)
+    ] = DEFAULT_THRESHOLD,
+    format: FormatOption = Format.table,
+) -> None:
+    """Show one image: its metadata, every file and every place it is used (alt, caption,
+    context), and its near duplicates.
+
+    Example: media-catalog show fa06a17b --format json
+    """
+    shown = show_image(Catalog(db, create=False), sha256, distance)
+    if format is Format.json:
+        typer.echo(render.to_json(shown))
+    else:
+        render.image_detail(_stdout(), shown)
+
+
+@app.command()
+@_handle_errors
+def stats(
+    db: DbOption = Path(DEFAULT_PATH),
+    threshold: Annotated[
+        int, typer.Option(help="pHash bits for near-duplicate clusters.", min=0, max=64)
+    ] = DEFAULT_THRESHOLD,
+    format: FormatOption = Format.table,
+) -> None:
+    """Count what the catalogue holds: images by format and size, articles, errors by code,
+    duplicate clusters, unresolved references by reason.
+
+    Example: media-catalog stats --db archive.json --format json
+    """
+    counts = catalogue_stats(Catalog(db, create=False), threshold)
+    if format is Format.json:
+        typer.echo(render.to_json(counts))
+    else:
+        render.stats(_stdout(), counts)
+
+
 class ExportFormat(str, Enum):
     json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+    dataset = "dataset"
 
 
 @app.command()
 @_handle_errors
 def export(
     db: DbOption = Path(DEFAULT_PATH),
-    format: Annotated[ExportFormat, typer.Option("--format", "-f")] = ExportFormat.json,
+    format: Annotated[
+        ExportFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            help="json: everything; jsonl: one image per line; csv: one row per occurrence "
+            "with its image's fields; dataset: image-text pairs, one JSON row per occurrence.",
+        ),
+    ] = ExportFormat.json,
 ) -> None:
     """Print the whole catalogue: images with their occurrences, unresolved references, errors.
 
-    Example: media-catalog export --db samples.json > catalogue.json
+    \b
+    Examples: media-catalog export --db samples.json > catalogue.json
+              media-catalog export --format csv > occurrences.csv
+              media-catalog export --format dataset > pairs.jsonl
     """
     catalog = Catalog(db, create=False)
-    typer.echo(
-        render.to_json(
-            {
-                "images": image_objects(catalog),
-                "unresolved": unresolved(catalog),
-                "errors": catalog.errors(),
-            }
+    if format is ExportFormat.json:
+        typer.echo(
+            render.to_json(
+                {
+                    "images": image_objects(catalog),
+                    "unresolved": unresolved(catalog),
+                    "errors": catalog.errors(),
+                }
+            )
         )
-    )
+        return
+    if format is ExportFormat.csv:
+        lines = render.csv_rows(occurrence_rows(catalog))
+    else:
+        rows = image_objects(catalog) if format is ExportFormat.jsonl else dataset_rows(catalog)
+        lines = render.json_lines(rows)
+    for line in lines:
+        sys.stdout.write(line)
 
 
 class AuditFormat(str, Enum):

@@ -16,6 +16,7 @@ from typing import Any
 
 import exifread
 import imagehash
+import numpy as np
 from PIL import Image, ImageOps
 
 from .errors import FingerprintError
@@ -70,7 +71,32 @@ def fingerprint(data: bytes, name: str | None = None, *, sha256: str | None = No
         height=height,
         format=format_,
         exif=read_exif(data),
+        variants=variant_hashes(gray),
     )
+
+
+def variant_hashes(gray: Image.Image) -> dict[str, dict[str, str]]:
+    """pHash/dHash hex of the image with uniform borders trimmed ("trimmed", only when it
+    has such borders: letterboxing, padding) and of its mirror and quarter turns ("mirror",
+    "rot90", "rot180", "rot270"), for the duplicate search. Made from a copy at most 512 px
+    wide so they stay cheap on large photos."""
+    small = gray.copy()
+    small.thumbnail((512, 512), Image.Resampling.BOX)
+    views = {"mirror": ImageOps.mirror(small)}
+    for degrees in (90, 180, 270):
+        views[f"rot{degrees}"] = small.rotate(degrees, expand=True)
+    pixels = np.asarray(small, dtype=np.int16)
+    rows = np.flatnonzero(np.ptp(pixels, axis=1) > 24)  # rows and columns that are not flat
+    cols = np.flatnonzero(np.ptp(pixels, axis=0) > 24)
+    if len(rows) and len(cols):
+        box = (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
+        kept = (box[2] - box[0]) * (box[3] - box[1])
+        if box != (0, 0, *small.size) and kept >= 0.25 * small.width * small.height:
+            views["trimmed"] = small.crop(box)
+    return {
+        name: {"phash": str(imagehash.phash(view)), "dhash": str(imagehash.dhash(view))}
+        for name, view in views.items()
+    }
 
 
 def _ratio(value: Any) -> float:

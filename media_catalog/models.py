@@ -154,6 +154,7 @@ class Fingerprint:
     height: int
     format: str
     exif: dict[str, Any] = field(default_factory=dict)
+    variants: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -164,6 +165,7 @@ class Fingerprint:
             "height": self.height,
             "format": self.format,
             "exif": dict(self.exif),
+            "variants": dict(self.variants),
         }
 
 

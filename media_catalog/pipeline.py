@@ -7,11 +7,14 @@ reference or image is noted with its location and the scan goes on.
 from __future__ import annotations
 
 import hashlib
+import os
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from .catalog import Catalog
+from .catalog import Catalog, article_file
 from .errors import ExtractError, FingerprintError, ResolveError
 from .extract import Article, ExtractOptions, extract_file
 from .fingerprint import fingerprint
@@ -23,7 +26,12 @@ from .walk import SourceFile, walk
 
 @dataclass
 class ScanSummary:
-    """What one scan read and found. Clusters are counted over the whole catalogue after it."""
+    """What one scan read and found. Clusters are counted over the whole catalogue after it.
+
+    `skipped` counts files left alone because they did not change since the last scan (their
+    articles, images and references are not counted again); `pruned` counts catalogued files
+    that vanished and were forgotten (`prune=True`).
+    """
 
     articles: int = 0
     loose_images: int = 0
@@ -33,6 +41,8 @@ class ScanSummary:
     errors: int = 0
     exact_clusters: int = 0
     near_clusters: int = 0
+    skipped: int = 0
+    pruned: int = 0
 
     def to_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
@@ -44,7 +54,7 @@ class _Scan:
 
     known: set[str]
     max_bytes: int
-    sources: set[str] = field(default_factory=set)
+    sources: dict[str, dict[str, Any]] = field(default_factory=dict)
     fingerprints: dict[str, Fingerprint] = field(default_factory=dict)
     seen: set[str] = field(default_factory=set)
     files: dict[str, str] = field(default_factory=dict)
@@ -106,6 +116,41 @@ def _reference(scan: _Scan, resolver: Resolver, article: Article, ref: ImageRef)
     scan.errors.append(ItemError(path, code, str(failure), ref.article, ref.position))
 
 
+def _state(path: Path) -> dict[str, Any] | None:
+    """What a re-scan compares: size and modification time (None if the file cannot be
+    stat'ed; reading it will record why)."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": None}
+
+
+def _unchanged(
+    source: SourceFile, state: dict[str, Any] | None, old: dict[str, Any] | None
+) -> bool:
+    """Whether `source` can be skipped: same size and time as catalogued, or an article with
+    the same bytes (its state is updated in place to carry the content hash)."""
+    if state is None or old is None:
+        return False
+    if (state["size"], state["mtime_ns"]) == (old.get("size"), old.get("mtime_ns")):
+        return True
+    if source.kind == "image" or old.get("sha256") is None:
+        return False
+    try:
+        state["sha256"] = hashlib.sha256(source.path.read_bytes()).hexdigest()
+    except OSError:
+        return False
+    return state["sha256"] == old["sha256"]
+
+
+def _under(path: str, roots: list[Path]) -> bool:
+    """Whether `path` is one of `roots` or lies below one (roots made absolute as walk does)."""
+    return any(
+        path == root or path.startswith(root + os.sep) for root in map(os.path.abspath, roots)
+    )
+
+
 def scan(
     paths: Iterable[Path],
     catalog: Catalog,
@@ -113,10 +158,18 @@ def scan(
     assets: Iterable[Path] = (),
     max_bytes: int = DEFAULT_MAX_BYTES,
     threshold: int = DEFAULT_THRESHOLD,
+    prune: bool = False,
+    save_every: float = 60.0,
     on_file: Callable[[SourceFile], None] | None = None,
     options: ExtractOptions | None = None,
 ) -> ScanSummary:
     """Scan `paths` (files or folders, recursively) into `catalog` and save it.
+
+    Files whose size and modification time are unchanged since the last scan (and articles
+    whose bytes are unchanged) are skipped; with `prune`, catalogued files under `paths` that
+    no longer exist are forgotten. Progress is saved every `save_every` seconds (or ten times
+    as long as the last save took, if longer), so an interrupted scan resumes where it
+    stopped. The catalogue's write lock is held throughout.
 
     References resolve only inside `paths` and `assets`. Returns counts of what was read and
     of the duplicate clusters (within `threshold` bits) in the catalogue afterwards.
@@ -124,45 +177,110 @@ def scan(
     """
     paths = [Path(p) for p in paths]
     assets = [Path(a) for a in assets]
-    resolver = Resolver(paths, assets)
-    state = _Scan(known=catalog.known_sha256(), max_bytes=max_bytes)
-    summary = ScanSummary()
-    for source in walk(paths, state.errors):
-        if on_file is not None:
-            on_file(source)
-        state.sources.add(str(source.path))
-        if source.kind == "image":
-            summary.loose_images += 1
-            try:
-                state.image_file(source.path)
-            except (FingerprintError, ResolveError) as exc:
-                code = getattr(exc, "code", None) or getattr(exc, "reason", "bad-image")
-                state.errors.append(ItemError(str(source.path), code, str(exc)))
-            continue
-        try:
-            for article in extract_file(source.path, source.kind, options or ExtractOptions()):
-                summary.articles += 1
-                state.errors.extend(article.errors)
-                for ref in article.refs:
-                    _reference(state, resolver, article, ref)
-        except ExtractError as exc:
-            state.errors.append(ItemError(exc.path, exc.code, str(exc), article=exc.path))
-
-    catalog.record(
-        sources=state.sources,
-        fingerprints=state.fingerprints.values(),
-        files=state.files,
-        occurrences=state.occurrences,
-        errors=state.errors,
-    )
-    catalog.save()
-    summary.occurrences = len(state.occurrences)
-    summary.unique_images = len(state.seen)
-    summary.unresolved = sum(1 for occurrence in state.occurrences if occurrence.sha256 is None)
-    summary.errors = len(state.errors)
+    with catalog.writing():
+        summary = _scan(paths, assets, catalog, max_bytes, prune, save_every, on_file, options)
     for cluster in duplicate_clusters(catalog, threshold):
         if cluster.kind == "exact":
             summary.exact_clusters += 1
         else:
             summary.near_clusters += 1
     return summary
+
+
+def _scan(
+    paths: list[Path],
+    assets: list[Path],
+    catalog: Catalog,
+    max_bytes: int,
+    prune: bool,
+    save_every: float,
+    on_file: Callable[[SourceFile], None] | None,
+    options: ExtractOptions | None,
+) -> ScanSummary:
+    resolver = Resolver(paths, assets)
+    state = _Scan(known=catalog.known_sha256(), max_bytes=max_bytes)
+    catalogued = catalog.sources()
+    walked: set[str] = set()
+    summary = ScanSummary()
+    last_save = time.monotonic()
+    save_cost = 0.0  # seconds the last save took: saving never takes over 1/10 of the scan
+
+    def save(removed: Iterable[str] = ()) -> None:
+        catalog.record(
+            sources=state.sources,
+            fingerprints=state.fingerprints.values(),
+            files=state.files,
+            occurrences=state.occurrences,
+            errors=state.errors,
+            removed=removed,
+        )
+        catalog.save()
+        summary.occurrences += len(state.occurrences)
+        summary.unresolved += sum(1 for o in state.occurrences if o.sha256 is None)
+        state.known.update(state.fingerprints)
+        state.sources, state.fingerprints, state.occurrences, state.errors = {}, {}, [], []
+
+    for source in walk(paths, state.errors):
+        key = str(source.path)
+        walked.add(key)
+        file_state = _state(source.path)
+        if _unchanged(source, file_state, catalogued.get(key)):
+            summary.skipped += 1
+            if file_state and file_state["sha256"]:  # same bytes, new time: remember it
+                state.sources[key] = file_state
+            continue
+        if on_file is not None:
+            on_file(source)
+        state.sources[key] = file_state or {"size": None, "mtime_ns": None, "sha256": None}
+        if source.kind == "image":
+            summary.loose_images += 1
+            try:
+                state.sources[key]["sha256"] = state.image_file(source.path)
+            except (FingerprintError, ResolveError) as exc:
+                code = getattr(exc, "code", None) or getattr(exc, "reason", "bad-image")
+                state.errors.append(ItemError(str(source.path), code, str(exc)))
+        else:
+            _article_file(state, resolver, source, summary, options or ExtractOptions())
+        if time.monotonic() - last_save >= max(save_every, 10 * save_cost):
+            started = time.monotonic()
+            save()
+            last_save = time.monotonic()
+            save_cost = last_save - started
+
+    removed = []
+    if prune:
+        known = set(catalogued) | {article_file(o["article"]) for o in catalog.occurrences()}
+        removed = sorted(path for path in known if _under(path, paths) and path not in walked)
+        summary.pruned = len(removed)
+    if state.sources or state.errors or removed:
+        save(removed)
+    summary.unique_images = len(state.seen)
+    summary.errors = sum(  # on record for the scanned paths, skipped files' included
+        1
+        for error in catalog.errors()
+        if _under(error["path"] or "", paths) or _under(article_file(error["article"] or ""), paths)
+    )
+    return summary
+
+
+def _article_file(
+    state: _Scan,
+    resolver: Resolver,
+    source: SourceFile,
+    summary: ScanSummary,
+    options: ExtractOptions,
+) -> None:
+    if state.sources[str(source.path)]["sha256"] is None:
+        try:
+            digest = hashlib.sha256(source.path.read_bytes()).hexdigest()
+        except OSError:
+            digest = None  # extract_file reports why
+        state.sources[str(source.path)]["sha256"] = digest
+    try:
+        for article in extract_file(source.path, source.kind, options):
+            summary.articles += 1
+            state.errors.extend(article.errors)
+            for ref in article.refs:
+                _reference(state, resolver, article, ref)
+    except ExtractError as exc:
+        state.errors.append(ItemError(exc.path, exc.code, str(exc), article=exc.path))

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .catalog import Catalog, image_objects, occurrence_object
+from .catalog import Catalog, image_objects, occurrence_object, place
 from .errors import QueryError
 from .fingerprint import fingerprint
+from .querylang import FREE_TEXT_FIELDS, TEXT_FIELDS, Term, parse
 from .resolve import read_bytes
-from .similarity import DEFAULT_THRESHOLD, hamming, hash_array
+from .similarity import DEFAULT_THRESHOLD, duplicate_clusters, hamming, hash_array
 from .text import normalize
 
 _HEX16 = re.compile(r"^[0-9a-fA-F]{16}$")
@@ -35,17 +39,77 @@ def lookup(catalog: Catalog, key: str, distance: int = DEFAULT_THRESHOLD) -> lis
         return _near(images, key, distance)
     sha = _SHA256.match(key)
     if sha and (len(sha.group("hex")) == 64 or key.lower().startswith("sha256:")):
-        prefix = sha.group("hex").lower()
-        found = [image for image in images if image["sha256"].startswith(prefix)]
-        if len(found) > 1 and len(prefix) < 64:
-            raise QueryError(
-                f"sha256:{prefix} matches {len(found)} images; give more digits to choose one"
-            )
-        return [_match(image, 0) for image in found]
+        return [_match(image, 0) for image in _by_sha256(images, sha.group("hex").lower())]
     raise QueryError(
         f"{key!r} is not a hash: give 16 hex digits (a pHash), 64 hex digits or "
         "sha256:PREFIX (a SHA-256), or use --image FILE"
     )
+
+
+def _by_sha256(images: list[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
+    found = [image for image in images if image["sha256"].startswith(prefix)]
+    if len(found) > 1 and len(prefix) < 64:
+        raise QueryError(
+            f"sha256:{prefix} matches {len(found)} images; give more digits to choose one"
+        )
+    return found
+
+
+def show(catalog: Catalog, key: str, distance: int = DEFAULT_THRESHOLD) -> dict[str, Any]:
+    """One image, by SHA-256 or a unique prefix of it (`sha256:` optional), with its near
+    duplicates within `distance` pHash bits: `{"image", "near_duplicates": [match, …]}`."""
+    sha = _SHA256.match(key.strip())
+    if not sha or not sha.group("hex"):
+        raise QueryError(f"{key!r} is not a SHA-256 or a prefix of one (hex digits)")
+    images = image_objects(catalog)
+    found = _by_sha256(images, sha.group("hex").lower())
+    if not found:
+        raise QueryError(f"no image in {catalog.path} has a SHA-256 starting with {key.strip()}")
+    (image,) = found
+    near = _near(images, image["phash"], distance)
+    return {
+        "image": image,
+        "near_duplicates": [m for m in near if m["image"]["sha256"] != image["sha256"]],
+    }
+
+
+SIZE_BUCKETS = ((256, "< 256 px"), (1024, "256–1023 px"), (2048, "1024–2047 px"))
+
+
+def size_bucket(image: dict[str, Any]) -> str:
+    """The bucket of an image's longer side."""
+    side = max(image["width"], image["height"])
+    return next((name for limit, name in SIZE_BUCKETS if side < limit), ">= 2048 px")
+
+
+def stats(catalog: Catalog, threshold: int = DEFAULT_THRESHOLD) -> dict[str, Any]:
+    """Counts over the whole catalogue: images by format and by size (longer side),
+    articles, occurrences, errors by code, duplicate clusters, unresolved by reason."""
+    images = catalog.images()
+    occurrences = catalog.occurrences()
+    clusters = duplicate_clusters(catalog, threshold)
+    near = [c for c in clusters if c.kind == "near"]
+    return {
+        "images": len(images),
+        "files": sum(len(image["files"]) for image in images),
+        "articles": len({doc["article"] for doc in occurrences}),
+        "occurrences": len(occurrences),
+        "formats": _counts(image["format"] for image in images),
+        "sizes": _counts(size_bucket(image) for image in images),
+        "errors": _counts(error["code"] for error in catalog.errors()),
+        "unresolved": _counts(doc["reason"] for doc in occurrences if not doc["sha256"]),
+        "clusters": {
+            "threshold": threshold,
+            "exact": len(clusters) - len(near),
+            "near": len(near),
+            "images_in_near": sum(len(c.images) for c in near),
+        },
+    }
+
+
+def _counts(values: Iterable[str]) -> dict[str, int]:
+    """Counts, most frequent first."""
+    return dict(Counter(values).most_common())
 
 
 def lookup_image(
@@ -65,18 +129,103 @@ def _near(images: list[dict[str, Any]], phash: str, distance: int) -> list[dict[
     return [_match(images[i], int(distances[i])) for i in order if distances[i] <= distance]
 
 
-def search(catalog: Catalog, text: str) -> list[dict[str, Any]]:
-    """Occurrences whose alt, caption, credit, title, article path or article title contain
-    every word of `text`.
+def search(catalog: Catalog, query: str) -> list[dict[str, Any]]:
+    """Occurrences matching every term of `query`, by article then position.
 
-    Matching is case-insensitive and folds Arabic/Persian letter variants and zero-width
-    characters (see `media_catalog.text.normalize`).
+    Plain words must each appear in the alt, caption, credit, title, article path or article
+    title; see
+    `media_catalog.querylang` for the `field:value` terms, negation and phrases. Matching
+    folds case, Arabic/Persian letter variants, digits and zero-width characters
+    (`media_catalog.text.normalize`). Raises QueryError pointing at a term it cannot read.
     """
-    words = normalize(text).split()
-    results = []
-    for doc in catalog.occurrences():
-        fields = ("alt", "caption", "credit", "title", "article", "article_title")
-        haystack = normalize(" ".join(doc.get(field) or "" for field in fields))
-        if all(word in haystack for word in words):
-            results.append({**occurrence_object(doc), "sha256": doc["sha256"]})
-    return sorted(results, key=lambda r: (r["article"], r["position"] is None, r["position"] or 0))
+    terms = parse(query)
+    fields = {term.field for term in terms}
+    images = {doc["sha256"]: doc for doc in catalog.images()}
+    occurrences = catalog.occurrences()
+    context = _Context(
+        images=images,
+        uses=_uses(images, occurrences) if "uses" in fields else {},
+        near=_near_duplicates(catalog) if "dup" in fields else set(),
+        errors={(e["article"], e["position"]) for e in catalog.errors()}
+        if "error" in fields
+        else set(),
+    )
+    results = [
+        {**occurrence_object(doc), "sha256": doc["sha256"]}
+        for doc in occurrences
+        if all(_matches(term, doc, context) != term.negated for term in terms)
+    ]
+    return sorted(results, key=place)
+
+
+@dataclass
+class _Context:
+    """What the terms look at besides the occurrence: its image and catalogue-wide facts."""
+
+    images: dict[str, dict[str, Any]]
+    uses: dict[str, int]
+    near: set[str]
+    errors: set[tuple[str, int]]
+
+
+def _uses(images: dict[str, dict[str, Any]], occurrences: list[dict[str, Any]]) -> dict[str, int]:
+    """Places each image is used: occurrences plus files no occurrence points at."""
+    counts: Counter[str] = Counter()
+    pointed: set[str] = set()
+    for doc in occurrences:
+        if doc["sha256"]:
+            counts[doc["sha256"]] += 1
+            pointed.add(doc["file"])
+    for sha256, image in images.items():
+        counts[sha256] += sum(1 for path in image["files"] if path not in pointed)
+    return counts
+
+
+def _near_duplicates(catalog: Catalog) -> set[str]:
+    return {
+        image["sha256"]
+        for cluster in duplicate_clusters(catalog)
+        if cluster.kind == "near"
+        for image in cluster.images
+    }
+
+
+def _text(doc: dict[str, Any], fields: tuple[str, ...]) -> str:
+    return "\n".join(normalize(doc.get(field) or "") for field in fields)
+
+
+def _matches(term: Term, doc: dict[str, Any], context: _Context) -> bool:
+    field = term.field
+    if field is None:
+        return term.value in _text(doc, FREE_TEXT_FIELDS)
+    if field in TEXT_FIELDS:
+        return term.value in _text(doc, (field,))
+    if field == "unresolved":
+        return (doc["sha256"] is None) == term.value
+    if field == "error":
+        return ((doc["article"], doc["position"]) in context.errors) == term.value
+    image = context.images.get(doc["sha256"] or "")
+    if field == "dup":
+        return (image is not None and image["sha256"] in context.near) == term.value
+    if image is None:
+        return False
+    if field == "format":
+        return image["format"].upper() == term.value
+    if field == "camera":
+        exif = image["exif"]
+        return term.value in normalize(f"{exif.get('make') or ''} {exif.get('model') or ''}")
+    if field == "taken":
+        return _in_range(image["exif"].get("taken"), term.value)
+    number = context.uses.get(image["sha256"], 0) if field == "uses" else image[field]
+    low, high = term.value  # type: ignore[misc]
+    return (low is None or number >= low) and (high is None or number <= high)
+
+
+def _in_range(taken: str | None, bounds: Any) -> bool:
+    """Whether ISO date `taken` lies in (low, high), each an ISO prefix or None, inclusive."""
+    if not taken:
+        return False
+    low, high = bounds
+    return (low is None or taken[: len(low)] >= low) and (
+        high is None or taken[: len(high)] <= high
+    )

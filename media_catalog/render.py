@@ -3,9 +3,11 @@ data is interpreted, and control and bidi-override characters are made visible."
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import orjson
@@ -61,31 +63,67 @@ def clusters(console: Console, threshold: int, found: list[dict[str, Any]]) -> N
     for number, cluster in enumerate(found, start=1):
         images = cluster["images"]
         keeper = images[0]
+        reach = cluster["reach"]
+        spread = f"{reach['articles']} articles, {reach['places']} places"
         title = (
-            f"Cluster {number} · exact reuse · sha256 {keeper['sha256'][:12]}"
+            f"Cluster {number} · exact reuse · sha256 {keeper['sha256'][:12]} · {spread}"
             if cluster["kind"] == "exact"
-            else f"Cluster {number} · near duplicates · {len(images)} images"
+            else f"Cluster {number} · near duplicates · {len(images)} images · {spread}"
         )
-        table = _table(title, ["image", "bits", "used at", "alt", "caption"])
-        for image in images:
+        credits = any(o.get("credit") for image in images for o in image["occurrences"])
+        columns = ["image", "bits", "used at", "alt", "caption"] + (["credit"] if credits else [])
+        table = _table(title, columns)
+        for image, distance in zip(images, cluster["distances"], strict=True):
             label = f"{image['sha256'][:12]} {image['width']}×{image['height']} {image['format']}"
-            bits = str(_bits(keeper["phash"], image["phash"]))
-            rows = [(_place(o), o["alt"], o["caption"]) for o in image["occurrences"]]
-            rows += [(f"file {short_path(path)}", None, None) for path in image["files"]]
-            for i, (where, alt, caption) in enumerate(rows):
+            if image is keeper:
+                label = f"keeper {label}"
+            bits = f"{distance['phash']}/{distance['dhash']}"
+            if distance["via"]:
+                bits += f" {distance['via']}"
+            rows = [
+                (_place(o), o["alt"], o["caption"], o.get("credit")) for o in image["occurrences"]
+            ]
+            rows += [(f"file {short_path(p)}", None, None, None) for p in image["files"]]
+            own = (image.get("embedded") or {}).get("caption")
+            if own:
+                rows.append(("embedded in the file", None, own, None))
+            for i, (where, alt, caption, credit) in enumerate(rows):
+                cells = [label if i == 0 else "", bits if i == 0 else "", where, alt, caption]
+                table.add_row(*(safe(c) for c in cells + ([credit] if credits else [])))
+        console.print(table)
+    console.print(
+        f"{len(found)} clusters; near duplicates within {threshold} bits of pHash "
+        "(bits: pHash/dHash distance to the keeper)."
+    )
+
+
+def reference(console: Console, threshold: int, found: list[dict[str, Any]]) -> None:
+    table = _table(None, ["reference", "bits", "sha256", "used at / file", "alt"])
+    for result in found:
+        if result.get("error"):
+            table.add_row(safe(short_path(result["file"])), safe(""), safe(result["error"]))
+        for n, match in enumerate(result["matches"]):
+            image = match["image"]
+            places = [(_place(o), o["alt"]) for o in image["occurrences"]]
+            places += [(short_path(path), None) for path in image["files"]]
+            bits = f"{match['distance']}/{match['dhash_distance']}"
+            if match["via"]:
+                bits += f" {match['via']}"
+            for i, (where, alt) in enumerate(places or [("", None)]):
+                first = i == 0
                 table.add_row(
-                    safe(label if i == 0 else ""),
-                    safe(bits if i == 0 else ""),
+                    safe(short_path(result["file"]) if first and n == 0 else ""),
+                    safe(bits if first else ""),
+                    safe(image["sha256"][:12] if first else ""),
                     safe(where),
                     safe(alt),
-                    safe(caption),
                 )
-        console.print(table)
-    console.print(f"{len(found)} clusters; near duplicates within {threshold} bits of pHash.")
-
-
-def _bits(a: str, b: str) -> int:
-    return (int(a, 16) ^ int(b, 16)).bit_count()
+    console.print(table)
+    matched = sum(1 for result in found if result["matches"])
+    console.print(
+        f"{matched} of {len(found)} reference photos match the catalogue "
+        f"(within {threshold} bits of pHash; bits: pHash/dHash)."
+    )
 
 
 def matches(console: Console, found: list[dict[str, Any]]) -> None:
@@ -123,6 +161,93 @@ def results(console: Console, found: list[dict[str, Any]]) -> None:
         )
     console.print(table)
     console.print(f"{len(found)} results.")
+
+
+def image_detail(console: Console, shown: dict[str, Any]) -> None:
+    """`show`: the image's fields, its files, every occurrence, its near duplicates."""
+    image = shown["image"]
+    table = _table(f"Image sha256:{image['sha256']}", ["field", "value"])
+    for key, value in image.items():
+        if key in ("occurrences", "files"):
+            continue
+        items = [(f"exif {name}", item) for name, item in value.items()] if key == "exif" else []
+        for name, item in items or [(key, value)]:
+            table.add_row(safe(name), safe(_plain(item)))
+    for path in image["files"]:
+        table.add_row(safe("file"), safe(short_path(path)))
+    console.print(table)
+    if image["occurrences"]:
+        used = _table(
+            f"Used in {len(image['occurrences'])} places",
+            ["article", "#", "alt", "caption", "credit", "context"],
+        )
+        for o in image["occurrences"]:
+            context = " … ".join(o.get(k) or "" for k in ("context_before", "context_after"))
+            used.add_row(
+                safe(short_path(o["article"])),
+                safe(o["position"]),
+                safe(o["alt"]),
+                safe(o["caption"]),
+                safe(o.get("credit")),
+                safe(context.strip(" …") or None),
+            )
+        console.print(used)
+    else:
+        console.print("Used in no article.")
+    if shown["near_duplicates"]:
+        matches(console, shown["near_duplicates"])
+    else:
+        console.print("No near duplicates.")
+
+
+def _plain(value: Any) -> Any:
+    return orjson.dumps(value).decode() if isinstance(value, dict | list) else value
+
+
+def stats(console: Console, counts: dict[str, Any]) -> None:
+    table = _table("Catalogue", ["", "count"])
+    for key in ("images", "files", "articles", "occurrences"):
+        table.add_row(key, str(counts[key]))
+    clusters = counts["clusters"]
+    table.add_row("exact-reuse clusters", str(clusters["exact"]))
+    table.add_row(
+        f"near-duplicate clusters ({clusters['threshold']} bits)",
+        f"{clusters['near']} ({clusters['images_in_near']} images)",
+    )
+    console.print(table)
+    for key, title in (
+        ("formats", "Images by format"),
+        ("sizes", "Images by longer side"),
+        ("errors", "Errors by code"),
+        ("unresolved", "Unresolved by reason"),
+    ):
+        group = _table(title, ["", "count"])
+        for name, count in counts[key].items():
+            group.add_row(safe(name), str(count))
+        if not counts[key]:
+            group.add_row("none", "0")
+        console.print(group)
+
+
+def csv_rows(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """CSV text, header first; the columns are every key any row has, in first-seen order."""
+    rows = list(rows)
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(row)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    if not rows:
+        yield buffer.getvalue()
+
+
+def json_lines(rows: Iterable[Any]) -> Iterator[str]:
+    for row in rows:
+        yield orjson.dumps(row).decode() + "\n"
 
 
 def audit(console: Console, report: dict[str, Any]) -> None:

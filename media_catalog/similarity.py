@@ -7,34 +7,91 @@ therefore always close to its leader, and two different photos can never be chai
 cluster through a series of in-between near matches (A~B~C with A far from C), as
 single-linkage (union-find) grouping would. A near match must be confirmed by a second,
 independent hash (dHash) within DHASH_CONFIRM bits.
+
+Each image is compared through its *views*: its own hashes, the hashes of the image with
+uniform borders trimmed (letterboxing, padding), and — with `transforms` — the hashes of its
+mirror and quarter turns (see `fingerprint.variant_hashes`). All near pairs are found at once
+with a multi-index hash (`hamming.HammingIndex`).
+
+Left out by default: low-information images (blank, flat) from the near tier; tracking pixels
+(see `untracked`) and *site furniture* (one image used in a large share of the articles: a
+logo, an icon, an ad) from both tiers; and any SHA-256 or pHash on an ignore list.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .catalog import Catalog, image_objects
+from .errors import FingerprintError, QueryError, ResolveError
+from .fingerprint import fingerprint
+from .hamming import HammingIndex, hex_codes
+from .resolve import read_bytes
+from .walk import walk
 
 # Chosen from the measurement in docs/threshold.md (benchmarks/threshold.py): on 81 photos
 # and 972 reuse variants, pHash <= 12 with dHash <= 8 matched no pair of different photos
 # (3,184 pairs; 537,927 file pairs) and found 98.4 % of the reuse pairs.
 DEFAULT_THRESHOLD = 12
 DHASH_CONFIRM = 8
+# An image in at least this share of the articles, and in at least FURNITURE_MIN_ARTICLES of
+# them, is site furniture (logo, icon, ad), not a reused photo.
+FURNITURE_SHARE = 0.3
+FURNITURE_MIN_ARTICLES = 10
+TRANSFORMS = ("mirror", "rot90", "rot180", "rot270")
+SORTS = ("size", "reach")
 
 
 @dataclass(frozen=True)
 class Cluster:
     """A group of images reported together: `kind` is "exact" (one image, several places)
-    or "near" (several images of the same photo); images[0] is the keeper."""
+    or "near" (several images of the same photo); images[0] is the keeper. `distances` has one
+    entry per image: pHash and dHash bits to the keeper and the view that matched ("trimmed",
+    "mirror", "rot90", … or None for the plain images)."""
 
     kind: str
     images: list[dict[str, Any]]
+    distances: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "images": self.images}
+        distances = self.distances or [_distance(0, 0, None)] * len(self.images)
+        return {
+            "kind": self.kind,
+            "tier": 1 if self.kind == "exact" else 2,
+            "keeper": self.images[0]["sha256"],
+            "reach": reach(self.images),
+            "distances": [
+                {"sha256": image["sha256"], **d}
+                for image, d in zip(self.images, distances, strict=True)
+            ],
+            "images": self.images,
+        }
+
+
+@dataclass(frozen=True)
+class DuplicateReport:
+    """Clusters and what was left out of them (SHA-256s per reason)."""
+
+    threshold: int
+    clusters: list[Cluster]
+    excluded: dict[str, list[str]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "threshold": self.threshold,
+            "clusters": [c.to_dict() for c in self.clusters],
+            "excluded": self.excluded,
+        }
+
+
+def _distance(phash: int, dhash: int, via: str | None) -> dict[str, Any]:
+    return {"phash": phash, "dhash": dhash, "via": via}
 
 
 def places(image: dict[str, Any]) -> int:
@@ -42,6 +99,13 @@ def places(image: dict[str, Any]) -> int:
     it and that no occurrence points at (loose copies in a gallery folder)."""
     used = {occurrence["file"] for occurrence in image["occurrences"]}
     return len(image["occurrences"]) + sum(1 for path in image["files"] if path not in used)
+
+
+def reach(images: Iterable[dict[str, Any]]) -> dict[str, int]:
+    """How far a photo travelled: distinct articles and places (see `places`) over its copies."""
+    images = list(images)
+    articles = {o["article"] for image in images for o in image["occurrences"]}
+    return {"articles": len(articles), "places": sum(places(image) for image in images)}
 
 
 def keeper_key(image: dict[str, Any]) -> tuple[int, int, str, str]:
@@ -54,7 +118,7 @@ def keeper_key(image: dict[str, Any]) -> tuple[int, int, str, str]:
 
 def hash_array(hexes: list[str]) -> np.ndarray:
     """64-bit hex hashes as a numpy uint64 array, ready for XOR + bit counts."""
-    return np.array([int(h, 16) for h in hexes], dtype=np.uint64)
+    return hex_codes(hexes)
 
 
 def hamming(codes: np.ndarray, code: np.uint64) -> np.ndarray:
@@ -62,23 +126,125 @@ def hamming(codes: np.ndarray, code: np.uint64) -> np.ndarray:
     return np.bitwise_count(codes ^ code)
 
 
-def near_clusters(images: list[dict[str, Any]], threshold: int) -> list[Cluster]:
+def low_information(image: dict[str, Any]) -> bool:
+    """Blank, flat or near-flat: the fingerprint's `low_information` flag where recorded, else
+    a pHash far from 32 set bits (imagehash's pHash of any textured image has exactly 32)."""
+    flag = image.get("low_information")
+    if flag is not None:
+        return bool(flag)
+    return abs(int(image["phash"], 16).bit_count() - 32) > 8
+
+
+def site_furniture(images: list[dict[str, Any]]) -> set[str]:
+    """SHA-256s of images used in at least FURNITURE_SHARE of all articles (and in at least
+    FURNITURE_MIN_ARTICLES): logos, icons, ads."""
+    total = len({o["article"] for image in images for o in image["occurrences"]})
+    needed = max(FURNITURE_MIN_ARTICLES, FURNITURE_SHARE * total)
+    return {image["sha256"] for image in images if reach([image])["articles"] >= needed}
+
+
+def read_ignore_list(path: Path) -> set[str]:
+    """Hashes to leave out, one per line: a SHA-256 (64 hex, `sha256:` prefix allowed) or a
+    pHash (16 hex); `#` starts a comment."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise QueryError(f"cannot read the ignore list {path}: {exc}") from exc
+    hashes = set()
+    for number, line in enumerate(lines, start=1):
+        value = line.split("#", 1)[0].strip().lower().removeprefix("sha256:")
+        if not value:
+            continue
+        if len(value) not in (16, 64) or any(c not in "0123456789abcdef" for c in value):
+            raise QueryError(
+                f"{path}, line {number}: {line.strip()!r} is not a hash; write one SHA-256 "
+                "(64 hex digits) or pHash (16 hex digits) per line"
+            )
+        hashes.add(value)
+    return hashes
+
+
+def _views(images: list[dict[str, Any]], transforms: bool) -> tuple[np.ndarray, list, list, list]:
+    """One row per (image, view): image numbers, view names, pHash hexes, dHash hexes."""
+    names = ("trimmed", *TRANSFORMS) if transforms else ("trimmed",)
+    owner, view, phashes, dhashes = [], [], [], []
+    for number, image in enumerate(images):
+        variants = image.get("variants") or {}
+        for name, hashes in [(None, image), *((n, variants.get(n)) for n in names)]:
+            if hashes:
+                owner.append(number)
+                view.append(name)
+                phashes.append(hashes["phash"])
+                dhashes.append(hashes["dhash"])
+    return np.array(owner, dtype=np.int64), view, phashes, dhashes
+
+
+def near_pairs(
+    images: list[dict[str, Any]],
+    threshold: int,
+    *,
+    dhash_threshold: int = DHASH_CONFIRM,
+    transforms: bool = False,
+) -> dict[tuple[int, int], dict[str, Any]]:
+    """Pairs of image numbers (a < b) whose views are within `threshold` bits of pHash and
+    `dhash_threshold` bits of dHash, with the closest match's distances."""
+    if len(images) < 2:
+        return {}
+    owner, view, phashes, dhashes = _views(images, transforms)
+    dcodes = hex_codes(dhashes)
+    i, j, pdist = HammingIndex(hex_codes(phashes)).pairs(threshold)
+    ddist = np.bitwise_count(dcodes[i] ^ dcodes[j]).astype(np.int64)
+    # a transformed view is compared with plain (or trimmed) views only: mirror-vs-mirror
+    # would give a pair a second, different dHash test and let near misses through
+    turned = np.array([v in TRANSFORMS for v in view])
+    keep = (ddist <= dhash_threshold) & (owner[i] != owner[j]) & ~(turned[i] & turned[j])
+    best: dict[tuple[int, int], dict[str, Any]] = {}
+    for a, b, p, d in zip(i[keep], j[keep], pdist[keep], ddist[keep], strict=True):
+        via = "+".join(v for v in (view[a], view[b]) if v) or None
+        key = (int(min(owner[a], owner[b])), int(max(owner[a], owner[b])))
+        found = _distance(int(p), int(d), via)
+        if key not in best or _rank(found) < _rank(best[key]):
+            best[key] = found
+    return best
+
+
+def _rank(distance: dict[str, Any]) -> tuple[int, int, bool]:
+    return distance["phash"], distance["dhash"], distance["via"] is not None
+
+
+def near_clusters(
+    images: list[dict[str, Any]],
+    threshold: int,
+    *,
+    dhash_threshold: int = DHASH_CONFIRM,
+    transforms: bool = False,
+) -> list[Cluster]:
     """Leader clusters of images whose pHash is within `threshold` bits (dHash-confirmed)."""
     ordered = sorted(images, key=keeper_key)
-    phashes = hash_array([image["phash"] for image in ordered])
-    dhashes = hash_array([image["dhash"] for image in ordered])
+    pairs = near_pairs(ordered, threshold, dhash_threshold=dhash_threshold, transforms=transforms)
+    neighbours: dict[int, list[int]] = defaultdict(list)
+    for a, b in pairs:
+        neighbours[a].append(b)
+        neighbours[b].append(a)
     free = np.ones(len(ordered), dtype=bool)
     clusters = []
     for leader in range(len(ordered)):
         if not free[leader]:
             continue
-        close = (hamming(phashes, phashes[leader]) <= threshold) & (
-            hamming(dhashes, dhashes[leader]) <= DHASH_CONFIRM
-        )
-        members = np.flatnonzero(free & close)
-        free[members] = False
-        if len(members) > 1:
-            clusters.append(Cluster("near", [ordered[i] for i in members]))
+        free[leader] = False
+        members = sorted(n for n in neighbours[leader] if free[n])
+        if members:
+            free[members] = False
+            clusters.append(
+                Cluster(
+                    "near",
+                    [ordered[leader], *(ordered[m] for m in members)],
+                    [
+                        _distance(0, 0, None),
+                        *(pairs[(min(leader, m), max(leader, m))] for m in members),
+                    ],
+                )
+            )
     return clusters
 
 
@@ -95,18 +261,113 @@ def untracked(images: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return kept
 
 
-def duplicate_clusters(
-    catalog: Catalog, threshold: int = DEFAULT_THRESHOLD, *, tracking: bool = False
-) -> list[Cluster]:
-    """Exact-reuse clusters (most places first), then near-duplicate clusters (largest first).
+def duplicate_report(
+    catalog: Catalog,
+    threshold: int = DEFAULT_THRESHOLD,
+    *,
+    dhash_threshold: int = DHASH_CONFIRM,
+    min_articles: int = 0,
+    sort: str = "size",
+    ignore: Iterable[str] = (),
+    transforms: bool = False,
+    include_low_information: bool = False,
+    include_furniture: bool = False,
+    tracking: bool = False,
+) -> DuplicateReport:
+    """Exact-reuse and near-duplicate clusters, and what was left out of them.
 
-    Tracking pixels, spacers and 1×1 images are left out unless `tracking` is true.
+    `sort="size"`: exact clusters (most places first), then near clusters (most images
+    first); `sort="reach"`: every cluster by the number of articles it spans, then places.
+    `min_articles` keeps only clusters spanning at least that many articles. `ignore` holds
+    SHA-256s and pHashes (hex) to leave out. Tracking pixels, spacers and 1×1 images are
+    left out unless `tracking` is true.
     """
+    if sort not in SORTS:
+        raise QueryError(f"unknown sort {sort!r}; use one of: {', '.join(SORTS)}")
     images = image_objects(catalog)
+    dropped: set[str] = set()
     if not tracking:
-        images = untracked(images)
+        kept = untracked(images)
+        dropped = {i["sha256"] for i in images} - {i["sha256"] for i in kept}
+        images = kept
+    ignore = {value.lower() for value in ignore}
+    excluded: dict[str, list[str]] = {
+        "ignored": sorted(i["sha256"] for i in images if {i["sha256"], i["phash"]} & ignore),
+        "furniture": [] if include_furniture else sorted(site_furniture(images)),
+        "tracking": [] if tracking else sorted(dropped),
+        "low_information": []
+        if include_low_information
+        else sorted(i["sha256"] for i in images if low_information(i)),
+    }
+    left_out = {sha for key in ("ignored", "furniture") for sha in excluded[key]}
+    images = [image for image in images if image["sha256"] not in left_out]
     exact = [Cluster("exact", [image]) for image in images if places(image) >= 2]
     exact.sort(key=lambda c: (-places(c.images[0]), c.images[0]["sha256"]))
-    near = near_clusters(images, threshold)
+    flat = set(excluded["low_information"])
+    near = near_clusters(
+        [image for image in images if image["sha256"] not in flat],
+        threshold,
+        dhash_threshold=dhash_threshold,
+        transforms=transforms,
+    )
     near.sort(key=lambda c: (-len(c.images), c.images[0]["sha256"]))
-    return exact + near
+    clusters = [c for c in exact + near if reach(c.images)["articles"] >= min_articles]
+    if sort == "reach":
+        clusters.sort(key=lambda c: (-reach(c.images)["articles"], -reach(c.images)["places"]))
+    return DuplicateReport(threshold, clusters, excluded)
+
+
+def duplicate_clusters(
+    catalog: Catalog, threshold: int = DEFAULT_THRESHOLD, **options: Any
+) -> list[Cluster]:
+    """Exact-reuse clusters (most places first), then near-duplicate clusters (largest first);
+    `options` are those of `duplicate_report`."""
+    return duplicate_report(catalog, threshold, **options).clusters
+
+
+def reference_matches(
+    catalog: Catalog,
+    folder: Path,
+    threshold: int = DEFAULT_THRESHOLD,
+    *,
+    dhash_threshold: int = DHASH_CONFIRM,
+    transforms: bool = False,
+) -> list[dict[str, Any]]:
+    """Which catalogued images match each image file under `folder` (agency pictures, known
+    fakes): `{"file", "sha256", "matches": [{"distance", "dhash_distance", "via", "image"}]}`
+    per file, closest first; a file that cannot be read gets `"error"` instead of matches."""
+    if not folder.is_dir():
+        raise QueryError(f"--reference {folder} is not a folder; give a folder of known photos")
+    errors: list = []
+    files = sorted(s.path for s in walk([folder], errors) if s.kind == "image")
+    results, known = [], []
+    for path in files:
+        try:
+            print_ = fingerprint(read_bytes(path), str(path)).to_dict()
+        except (FingerprintError, ResolveError) as exc:
+            results.append({"file": str(path), "sha256": None, "matches": [], "error": str(exc)})
+            continue
+        results.append({"file": str(path), "sha256": print_["sha256"], "matches": []})
+        known.append((results[-1], print_))
+    catalogued = [i for i in image_objects(catalog) if not low_information(i)]
+    pairs = near_pairs(
+        [p for _, p in known] + catalogued,
+        threshold,
+        dhash_threshold=dhash_threshold,
+        transforms=transforms,
+    )
+    for (a, b), d in pairs.items():
+        if a < len(known) <= b:
+            known[a][0]["matches"].append(
+                {
+                    "distance": d["phash"],
+                    "dhash_distance": d["dhash"],
+                    "via": d["via"],
+                    "image": catalogued[b - len(known)],
+                }
+            )
+    for result in results:
+        result["matches"].sort(
+            key=lambda m: (m["distance"], m["dhash_distance"], m["image"]["sha256"])
+        )
+    return results

@@ -1,3 +1,4 @@
+import os
 import signal
 import subprocess
 import sys
@@ -25,7 +26,7 @@ def test_scan_writes_a_real_tinydb_file_with_a_schema_version(tmp_path, folder):
     db = tmp_path / "c.json"
     scan([folder], Catalog(db))
     tables = orjson.loads(db.read_bytes())
-    assert set(tables) == {"images", "occurrences", "errors", "meta"}
+    assert set(tables) == {"images", "occurrences", "errors", "sources", "meta"}
     assert list(tables["meta"].values()) == [{"schema_version": SCHEMA_VERSION}]
     from tinydb import TinyDB
 
@@ -58,13 +59,22 @@ def test_unsaved_changes_are_not_written(tmp_path, folder):
     scan([folder], Catalog(db))
     before = db.read_bytes()
     catalog = Catalog(db)
-    catalog.record(sources=[], fingerprints=[], files={}, occurrences=[], errors=[])
+    catalog.record(sources={}, fingerprints=[], files={}, occurrences=[], errors=[])
     del catalog
     assert db.read_bytes() == before
 
 
 @pytest.mark.parametrize(
-    "content", [b"{not json", b'{"images": {"1": {}}}', b"[1, 2]", b'{"images": []}', b""]
+    "content",
+    [
+        b"{not json",
+        b'{"images": {"1": {}}}',
+        b"[1, 2]",
+        b'{"images": []}',
+        b"",
+        b'{"meta": {"1": {"schema_version": "two"}}, "images": {}}',
+        b'{"meta": {"1": {"schema_version": 2}}, "images": {"1": {"sha256": "ab", "phash": ',
+    ],
 )
 def test_broken_or_foreign_files_are_refused_and_left_untouched(tmp_path, folder, content):
     db = tmp_path / "c.json"
@@ -82,25 +92,130 @@ def test_newer_schema_is_refused(tmp_path):
         Catalog(db)
 
 
-def test_sigkill_during_a_scan_leaves_a_complete_catalogue(tmp_path, folder):
-    """A real subprocess killed at many moments: the catalogue is always the old or the new."""
-    for i in range(60):
+def _scan_command(folder, db, *extra):
+    return [sys.executable, "-m", "media_catalog", "scan", str(folder), "--db", str(db), "-q"] + [
+        str(e) for e in extra
+    ]
+
+
+def test_sigkill_during_a_scan_leaves_a_loadable_catalogue_and_the_scan_resumes(tmp_path, folder):
+    """A real subprocess, saving progress after every file, killed at several moments (just
+    after a save landed, then later): the catalogue always loads, and the next scan resumes."""
+    for i in range(150):
         write_image(folder / "many" / f"{i}.png", photo(100 + i, (64, 48)), "PNG")
     db = tmp_path / "c.json"
     scan([folder / "a.jpg"], Catalog(db))
-    before = db.read_bytes()
-    command = [sys.executable, "-m", "media_catalog", "scan", str(folder), "--db", str(db), "-q"]
-    for delay in (0.3, 0.6, 0.9, 1.2, 1.5, 2.0):
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(delay)
+    counts = []
+    for extra_wait in (0.0, 0.05, 0.2):
+        stamp = db.stat().st_mtime_ns
+        process = subprocess.Popen(
+            _scan_command(folder, db, "--save-every", 0),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 20
+        while db.stat().st_mtime_ns == stamp and time.monotonic() < deadline:
+            time.sleep(0.002)  # until a save has landed: the scan is under way
+        time.sleep(extra_wait)
         process.send_signal(signal.SIGKILL)
         process.wait()
-        catalog = Catalog(db)  # loads: never half-written
-        assert len(catalog.images()) in (1, 61)
-        if db.read_bytes() != before:
+        counts.append(len(Catalog(db).images()))  # loads: never half-written
+        assert 1 <= counts[-1] <= 151
+        if 1 < counts[-1] < 151:
             break
     else:
-        pytest.skip("every kill came before the write; the write itself was not interrupted")
+        pytest.skip(f"no kill landed between two saves (images after each kill: {counts})")
+    summary = scan([folder], Catalog(db))
+    assert summary.skipped >= counts[-1] - 1  # what was saved is not read again
+    assert len(Catalog(db).images()) == 151
+
+
+def test_second_writer_is_refused_with_a_clear_message(tmp_path, folder, cli):
+    db = tmp_path / "c.json"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from media_catalog import Catalog\n"
+            f"with Catalog({str(db)!r}).writing():\n"
+            "    print('locked', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        result = cli("scan", folder, "--db", db)
+        assert result.exit_code == 1
+        assert "being written by another media-catalog process" in result.stderr
+        assert f"pid {holder.pid}" in result.stderr and "Traceback" not in result.output
+        assert not db.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert cli("scan", folder, "--db", db).exit_code == 0  # the lock died with its holder
+
+
+def test_rescan_skips_unchanged_files_and_rereads_changed_ones(tmp_path, folder):
+    db = tmp_path / "c.json"
+    first = scan([folder], Catalog(db))
+    assert (first.skipped, first.loose_images, first.articles) == (0, 1, 1)
+    again = scan([folder], Catalog(db))
+    assert (again.skipped, again.loose_images, again.articles, again.occurrences) == (2, 0, 0, 0)
+    assert again.unique_images == 0 and again.exact_clusters == first.exact_clusters
+    # touched, same bytes: the article is skipped by its content hash, its new time remembered
+    post = folder / "post.html"
+    os.utime(post, ns=(post.stat().st_atime_ns, post.stat().st_mtime_ns + 10**9))
+    assert scan([folder], Catalog(db)).skipped == 2
+    assert Catalog(db).sources()[str(post)]["mtime_ns"] == post.stat().st_mtime_ns
+    # changed: re-read
+    post.write_text('<img src="a.jpg" alt="changed">')
+    changed = scan([folder], Catalog(db))
+    assert (changed.skipped, changed.articles) == (1, 1)
+    assert [o["alt"] for o in Catalog(db).occurrences()] == ["changed"]
+
+
+def test_prune_forgets_vanished_files_only_under_the_scanned_paths(tmp_path, folder):
+    db = tmp_path / "c.json"
+    other = tmp_path / "other"
+    write_image(other / "b.png", photo(2), "PNG")
+    scan([folder], Catalog(db))
+    scan([other], Catalog(db))
+    (folder / "post.html").unlink()
+    kept = scan([folder], Catalog(db))
+    assert kept.pruned == 0 and len(Catalog(db).occurrences()) == 2
+    (folder / "a.jpg").unlink()
+    pruned = scan([folder], Catalog(db), prune=True)
+    assert pruned.pruned == 2
+    catalog = Catalog(db)
+    assert catalog.occurrences() == []
+    assert [i["files"] for i in catalog.images()] == [[str(other / "b.png")]]
+    assert set(catalog.sources()) == {str(other / "b.png")}
+
+
+def test_schema_1_is_migrated_on_open_and_written_as_2_by_the_next_scan(tmp_path, folder):
+    db = tmp_path / "c.json"
+    scan([folder], Catalog(db))
+    tables = orjson.loads(db.read_bytes())
+    del tables["sources"]
+    tables["meta"] = {"1": {"schema_version": 1}}
+    db.write_bytes(orjson.dumps(tables))
+    old = db.read_bytes()
+    catalog = Catalog(db, create=False)
+    assert len(catalog.images()) == 1
+    assert catalog.sources() == {
+        str(folder / "post.html"): {
+            "path": str(folder / "post.html"),
+            "size": None,
+            "mtime_ns": None,
+            "sha256": None,
+        }
+    }
+    assert db.read_bytes() == old  # reading never writes
+    summary = scan([folder], Catalog(db))
+    assert summary.skipped == 0 and summary.articles == 1  # re-read once to learn the sizes
+    assert orjson.loads(db.read_bytes())["meta"] == {"1": {"schema_version": SCHEMA_VERSION}}
+    assert scan([folder], Catalog(db)).skipped == 2
 
 
 def test_missing_catalogue_for_reading(tmp_path):
@@ -120,6 +235,7 @@ def test_image_objects_have_the_contract_shape(tmp_path, folder):
         "height",
         "format",
         "exif",
+        "variants",
         "files",
         "occurrences",
     ]

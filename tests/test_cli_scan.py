@@ -23,6 +23,8 @@ def test_quick_start_on_samples(cli, samples):
         "errors": 0,
         "exact_clusters": 2,
         "near_clusters": 5,
+        "skipped": 0,
+        "pruned": 0,
     }
 
 

@@ -14,7 +14,7 @@ COMMANDS = sorted(get_command(app).commands)
 
 
 def test_commands():
-    assert COMMANDS == ["audit", "dupes", "export", "lookup", "scan", "search"]
+    assert COMMANDS == ["audit", "dupes", "export", "lookup", "scan", "search", "show", "stats"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

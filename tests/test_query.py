@@ -1,9 +1,13 @@
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from media_catalog.catalog import Catalog
 from media_catalog.errors import QueryError
 from media_catalog.pipeline import scan
 from media_catalog.query import lookup, lookup_image, search
+from media_catalog.querylang import FIELDS, parse
+from media_catalog.text import normalize
 
 from .conftest import photo, write_image
 
@@ -74,3 +78,82 @@ def test_search_result_shape(catalog):
     (result,) = search(catalog, "remote")
     assert result["sha256"] is None and result["src"] == "https://x.org/y.jpg"
     assert set(result) >= {"article", "position", "src", "alt", "caption", "title", "sha256"}
+
+
+# -- the query language ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "value", "negated"),
+    [
+        ("word", None, "word", False),
+        ("-Word", None, "word", True),
+        ('"two  Words"', None, "two words", False),
+        ('-caption:"Market Hall"', "caption", "market hall", True),
+        ("ALT:كتاب", "alt", "کتاب", False),
+        ("format:jpeg", "format", "JPEG", False),
+        ("width:>1000", "width", (1001, None), False),
+        ("height:<500", "height", (None, 499), False),
+        ("uses:>=2", "uses", (2, None), False),
+        ("width:800..1200", "width", (800, 1200), False),
+        ("width:640", "width", (640, 640), False),
+        ("taken:2015..2016", "taken", ("2015", "2016"), False),
+        ("taken:2015-06", "taken", ("2015-06", "2015-06"), False),
+        ("taken:..2016", "taken", (None, "2016"), False),
+        ("dup:yes", "dup", True, False),
+        ("-unresolved:no", "unresolved", False, True),
+        ("error:yes", "error", True, False),
+        ("camera:Canon", "camera", "canon", False),
+    ],
+)
+def test_parse_terms(query, field, value, negated):
+    (term,) = parse(query)
+    assert (term.field, term.value, term.negated) == (field, value, negated)
+
+
+def test_parse_several_terms_keeps_order():
+    terms = parse('fire -alt:logo "coffee stall" width:>10')
+    assert [(t.field, t.value, t.negated, t.phrase) for t in terms] == [
+        (None, "fire", False, False),
+        ("alt", "logo", True, False),
+        (None, "coffee stall", False, True),
+        ("width", (11, None), False, False),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("query", "message", "term"),
+    [
+        ("fire colour:red", "unknown field 'colour'", "colour:red"),
+        ("width:big", "width: takes a number", "width:big"),
+        ("taken:last-year", "taken: takes a date", "taken:last-year"),
+        ("dup:maybe", "dup: takes yes or no", "dup:maybe"),
+        ('a "open phrase', 'no closing "', '"open phrase'),
+        ("alt:", "alt: needs a value", "alt:"),
+        ("a - b", "empty term", "-"),
+        ('ab"c"', 'unexpected "', '"'),
+    ],
+)
+def test_parse_errors_point_at_the_term(query, message, term):
+    with pytest.raises(QueryError) as info:
+        parse(query)
+    text = str(info.value)
+    assert message in text and repr(term) in text
+    start = query.index(term)
+    assert text.splitlines()[-1] == "  " + " " * start + "^" * len(term)
+
+
+@given(st.text(max_size=40))
+def test_parser_either_parses_or_raises_a_query_error(query):
+    try:
+        terms = parse(query)
+    except QueryError as exc:
+        assert "^" in str(exc)
+    else:
+        assert all(term.field is None or term.field in FIELDS for term in terms)
+
+
+@given(st.lists(st.text(alphabet="abcکیيك۱1\u200c ", min_size=1, max_size=8), max_size=4))
+def test_plain_words_are_free_text_terms(words):
+    query = " ".join(w for w in words if normalize(w))
+    assert [t.value for t in parse(query)] == normalize(query).split()

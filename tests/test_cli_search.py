@@ -1,0 +1,108 @@
+"""`media-catalog search` with the query language, through the real CLI on real files."""
+
+import orjson
+import pytest
+from PIL import Image
+
+from .conftest import encode, photo, write_image
+
+
+def _canon_2015() -> bytes:
+    exif = Image.Exif()
+    exif[0x010F] = "Canon"
+    exif[0x0110] = "EOS 5D"
+    exif.get_ifd(0x8769).update({0x9003: "2015:06:01 12:30:00"})
+    return exif.tobytes()
+
+
+@pytest.fixture
+def site(cli, tmp_path_factory):
+    root = tmp_path_factory.mktemp("site")  # free words also match the article path
+    write_image(root / "a.jpg", photo(1, (1200, 800)), exif=_canon_2015())
+    write_image(root / "b.png", photo(2, (400, 300)), "PNG")
+    write_image(root / "c.jpg", photo(1, (600, 400)), quality=70)  # near duplicate of a.jpg
+    (root / "corrupt.jpg").write_bytes(encode(photo(3))[:300])
+    (root / "one.html").write_text(
+        '<figure><img src="a.jpg" alt="Fire in the market"><figcaption>Market hall, 2015'
+        "</figcaption></figure>"
+        '<img src="b.png" alt="كتاب مي\u200cخواهم">'
+        '<img src="https://example.org/x.jpg" alt="remote fire">'
+        '<img src="corrupt.jpg" alt="broken">',
+        encoding="utf-8",
+    )
+    (root / "two.md").write_text(
+        '![logo of the paper](a.jpg)\n\n![the market after the fire](c.jpg "Ruins")\n',
+        encoding="utf-8",
+    )
+    assert cli("scan", root, "-q").exit_code == 0
+    return root
+
+
+def places(cli, query):
+    result = cli("search", "-f", "json", "--", query)  # `--`: a query may start with -
+    assert result.exit_code == 0, result.output
+    return sorted(
+        (r["article"].rsplit("/", 1)[1], r["position"])
+        for r in orjson.loads(result.stdout)["results"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("fire", [("one.html", 0), ("one.html", 2), ("two.md", 1)]),
+        ("fire market", [("one.html", 0), ("two.md", 1)]),
+        ("fire -market", [("one.html", 2)]),
+        ('"market hall"', [("one.html", 0)]),
+        ('"hall market"', []),
+        ("alt:fire", [("one.html", 0), ("one.html", 2), ("two.md", 1)]),
+        ("caption:hall", [("one.html", 0)]),
+        ('caption:"market hall"', [("one.html", 0)]),
+        ("title:ruins", [("two.md", 1)]),
+        ("article:two.md", [("two.md", 0), ("two.md", 1)]),
+        ("src:example.org", [("one.html", 2)]),
+        ("format:png", [("one.html", 1)]),
+        ("-format:jpeg", [("one.html", 1), ("one.html", 2), ("one.html", 3)]),
+        ("camera:canon", [("one.html", 0), ("two.md", 0)]),
+        ("camera:eos", [("one.html", 0), ("two.md", 0)]),
+        ("taken:2015..2016", [("one.html", 0), ("two.md", 0)]),
+        ("taken:2015-06", [("one.html", 0), ("two.md", 0)]),
+        ("taken:2016..", []),
+        ("width:>1000", [("one.html", 0), ("two.md", 0)]),
+        ("width:400..600", [("one.html", 1), ("two.md", 1)]),
+        ("height:<500", [("one.html", 1), ("two.md", 1)]),
+        ("uses:>1", [("one.html", 0), ("two.md", 0)]),
+        ("uses:1 format:jpeg", [("two.md", 1)]),
+        ("dup:yes", [("one.html", 0), ("two.md", 0), ("two.md", 1)]),
+        ("dup:no -unresolved:yes", [("one.html", 1)]),
+        ("unresolved:yes", [("one.html", 2), ("one.html", 3)]),
+        ("error:yes", [("one.html", 3)]),
+        ("unresolved:yes -error:yes", [("one.html", 2)]),
+        # one normalisation everywhere: Arabic kaf/yeh find Persian ones, ZWNJ ignored
+        ("alt:کتاب", [("one.html", 1)]),
+        ("ميخواهم", [("one.html", 1)]),
+        ('"FIRE IN"', [("one.html", 0)]),
+    ],
+)
+def test_query_language(cli, site, query, expected):
+    assert places(cli, query) == expected
+
+
+def test_plain_words_still_work_and_table_renders(cli, site):
+    table = cli("search", "market")
+    assert table.exit_code == 0 and "2 results." in table.stdout
+
+
+@pytest.mark.parametrize(
+    ("query", "message", "pointer"),
+    [
+        ("fire colour:red", "unknown field 'colour'", "     ^^^^^^^^^^"),
+        ("width:>big", "width: takes a number", "^^^^^^^^^^"),
+        ('market "hall', 'no closing "', "       ^^^^^"),
+    ],
+)
+def test_parse_errors_point_at_the_term_without_a_traceback(cli, site, query, message, pointer):
+    result = cli("search", query)
+    assert result.exit_code == 1
+    assert message in result.stderr and "Traceback" not in result.output
+    assert result.stderr.rstrip("\n").splitlines()[-1] == "  " + pointer
