@@ -11,13 +11,13 @@ image are merged into it (counted once). Metadata images (og:image…) follow as
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from ..models import ImageRef, ItemError, SrcsetCandidate
+from .context import contexts
 from .page import TAGS, Markup, json_ld, meta_images, meta_tags, page_info
 
 CONTEXT_CHARS = 200
@@ -96,10 +96,6 @@ _PAGE_TAGS = {_TAG[name]: name for name in TAGS}
 _HIDDEN = {_TAG[name] for name in ("script", "style", "template")}
 # A srcset candidate: a URL ending in commas (no descriptor), or a URL and its descriptor.
 _CANDIDATE = re.compile(r"[\s,]*(?:(?P<bare>\S+?),+(?=\s|$)|(?P<url>\S+)(?P<descriptor>[^,]*),?)")
-# Marks put in the page's text before each image and heading (two patterns, as a pattern
-# starting with one literal character is searched for fast).
-_IMAGE_MARK = re.compile("\ue000(\\d+)\ue001")
-_HEADING_MARK = re.compile("\ue002(\\d+)\ue001")
 _WIDTH = re.compile(r"(\d+)w")
 _DENSITY = re.compile(r"(\d*\.?\d+)x")
 _NUMBER = re.compile(r"\s*(\d+)")
@@ -515,99 +511,6 @@ def _link(image: _Image) -> str | None:
     return href.strip() if href and href.strip() else None
 
 
-def text_before(text: str, offset: int, chars: int) -> str | None:
-    """Up to `chars` characters of `text` before `offset`, without a word cut in two."""
-    start = max(0, offset - chars)
-    piece = text[start:offset]
-    if start > 0 and not text[start - 1].isspace() and not text[start].isspace():
-        piece = piece.split(" ", 1)[1] if " " in piece else ""
-    return piece.strip() or None
-
-
-def text_after(text: str, offset: int, chars: int) -> str | None:
-    """Up to `chars` characters of `text` from `offset`, without a word cut in two."""
-    end = offset + chars
-    piece = text[offset:end]
-    if end < len(text) and not text[end].isspace() and not text[end - 1].isspace():
-        piece = piece.rsplit(" ", 1)[0] if " " in piece else ""
-    return piece.strip() or None
-
-
-def _window(raw: str, start: int, end: int) -> str:
-    piece = raw[max(0, start) : end]
-    if "\ue001" in piece:
-        piece = _HEADING_MARK.sub(" ", _IMAGE_MARK.sub(" ", piece))
-    return " ".join(piece.split())
-
-
-def _before(raw: str, start: int, chars: int) -> str | None:
-    """`text_before` the image at `start` in the page's raw text, whitespace collapsed only
-    in a window before it (widened when markup whitespace is long)."""
-    short = chars + 64
-    if short < chars * 3 and start > short:
-        # Mostly a short window is enough: its last `chars` + 1 characters are those of the
-        # wide one when they lie after its first word (which may be cut or hold half a mark).
-        text = _window(raw, start - short, start)
-        first = text.find(" ")
-        if first >= 0 and len(text) - first > chars:
-            return text_before(text, len(text), chars)
-    span = chars * 3
-    while True:
-        text = _window(raw, start - span, start)
-        if len(text) >= chars or start - span <= 0:
-            return text_before(text, len(text), chars)
-        span *= 4
-
-
-def _after(raw: str, end: int, chars: int) -> str | None:
-    """`text_after` the image ending at `end` in the page's raw text (as `_before`)."""
-    short = chars + 64
-    if short < chars * 3 and end + short < len(raw):
-        text = _window(raw, end, end + short)
-        if text.rfind(" ") >= chars:
-            return text_after(text, 0, chars)
-    span = chars * 3
-    while True:
-        text = _window(raw, end, end + span)
-        if len(text) >= chars or end + span >= len(raw):
-            return text_after(text, 0, chars)
-        span *= 4
-
-
-def _contexts(
-    tree: LexborHTMLParser, images: list[_Image], parts: _Parts, chars: int
-) -> Iterator[tuple[str | None, str | None, str | None]]:
-    """(text before, text after, nearest heading above) of every image. Marks each image and
-    heading in the tree, takes out scripts, styles and templates, then reads the page's text
-    once."""
-    nodes = parts.headings
-    headings = [_clean(h.text(separator=" ")) for h in nodes]
-    for number, heading in enumerate(nodes):
-        heading.insert_before(f"\ue002{number}\ue001")
-    for number, image in enumerate(images):
-        image.node.insert_before(f"\ue000{number}\ue001")
-    for node in parts.hidden:
-        node.decompose(recursive=False)
-    root = tree.body or tree.root
-    raw = root.text(separator=" ") if root is not None else ""
-    marks = sorted(
-        [*_IMAGE_MARK.finditer(raw), *_HEADING_MARK.finditer(raw)], key=lambda mark: mark.start()
-    )
-    places, heading = {}, None
-    for mark in marks:
-        number = int(mark.group(1))
-        if mark.re is _IMAGE_MARK:
-            places[number] = (mark.start(), mark.end(), heading)
-        elif number < len(headings):  # (the page's own text may hold a look-alike)
-            heading = headings[number]
-    for number in range(len(images)):
-        start, end, heading = places.get(number, (len(raw), len(raw), None))
-        if chars:
-            yield _before(raw, start, chars), _after(raw, end, chars), heading
-        else:
-            yield None, None, heading
-
-
 def extract(
     text: str, article: str, *, context: int = CONTEXT_CHARS, emphasis_captions: bool = False
 ) -> tuple[list[ImageRef], list[ItemError]]:
@@ -647,7 +550,13 @@ def extract(
             }
         )
         for position, (fields, (before, after, heading)) in enumerate(
-            zip(found, _contexts(tree, images, parts, context), strict=True)
+            zip(
+                found,
+                contexts(
+                    tree, [image.node for image in images], parts.headings, parts.hidden, context
+                ),
+                strict=True,
+            )
         )
     ]
     return refs + meta, []
