@@ -145,7 +145,13 @@ class PerceptualHash:
 
 @dataclass(frozen=True)
 class Fingerprint:
-    """What the fingerprint stage learns from one image's bytes."""
+    """What the fingerprint stage learns from one image's bytes.
+
+    `decode` names the decode path that made the perceptual hashes ("full" or "draft", see
+    media_catalog.fingerprint); `low_information` marks images whose perceptual hashes carry
+    no signal (icons, flat or near-blank pictures); `embedded` is the photo's own IPTC/XMP
+    caption, credit, keywords… (see media_catalog.metadata).
+    """
 
     sha256: str
     phash: PerceptualHash
@@ -154,6 +160,9 @@ class Fingerprint:
     height: int
     format: str
     exif: dict[str, Any] = field(default_factory=dict)
+    decode: str = "full"
+    low_information: bool = False
+    embedded: dict[str, Any] = field(default_factory=dict)
     variants: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -165,6 +174,9 @@ class Fingerprint:
             "height": self.height,
             "format": self.format,
             "exif": dict(self.exif),
+            "decode": self.decode,
+            "low_information": self.low_information,
+            "embedded": dict(self.embedded),
             "variants": dict(self.variants),
         }
 

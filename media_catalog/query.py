@@ -133,7 +133,8 @@ def search(catalog: Catalog, query: str) -> list[dict[str, Any]]:
     """Occurrences matching every term of `query`, by article then position.
 
     Plain words must each appear in the alt, caption, credit, title, article path or article
-    title; see
+    title, or in the image's own embedded caption, headline, creator, credit, alt text,
+    extended description or keywords (IPTC/XMP); see
     `media_catalog.querylang` for the `field:value` terms, negation and phrases. Matching
     folds case, Arabic/Persian letter variants, digits and zero-width characters
     (`media_catalog.text.normalize`). Raises QueryError pointing at a term it cannot read.
@@ -194,10 +195,22 @@ def _text(doc: dict[str, Any], fields: tuple[str, ...]) -> str:
     return "\n".join(normalize(doc.get(field) or "") for field in fields)
 
 
+_EMBEDDED = ("caption", "headline", "creator", "credit", "alt_text", "extended_description")
+
+
+def _embedded_text(image: dict[str, Any] | None) -> str:
+    """The words the photo carries itself (IPTC/XMP; see media_catalog.metadata)."""
+    embedded = (image or {}).get("embedded") or {}
+    words = [*(embedded.get(key) or "" for key in _EMBEDDED), *embedded.get("keywords", [])]
+    return "\n".join(normalize(text) for text in words)
+
+
 def _matches(term: Term, doc: dict[str, Any], context: _Context) -> bool:
     field = term.field
     if field is None:
-        return term.value in _text(doc, FREE_TEXT_FIELDS)
+        return term.value in _text(doc, FREE_TEXT_FIELDS) or term.value in _embedded_text(
+            context.images.get(doc["sha256"] or "")
+        )
     if field in TEXT_FIELDS:
         return term.value in _text(doc, (field,))
     if field == "unresolved":
