@@ -262,7 +262,7 @@ def _reuse_conflicts(catalog: Catalog, threshold: int) -> list[_Pair]:
 def _embedded(image: dict[str, Any] | None) -> str:
     """The photo's own description (IPTC/XMP caption or alt text), when the catalogue has it."""
     embedded = (image or {}).get("embedded") or {}
-    keys = ("alt_text", "caption", "description")
+    keys = ("alt_text", "caption")
     return " ".join(str(embedded.get(key) or "") for key in keys).strip()
 
 

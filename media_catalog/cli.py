@@ -9,13 +9,24 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
 
 from . import __version__, render
 from .audit import DEFAULT_MAX_ALT_LENGTH, SEVERITIES
@@ -24,7 +35,8 @@ from .errors import MediaCatalogError, QueryError
 from .models import DEFAULT_THRESHOLD
 
 # Each command imports the stages it runs, so that `lookup`, `search` and `show` start without
-# loading the image and parsing stack (Pillow, imagehash, scipy, selectolax, markdown-it).
+# loading the image and parsing stack (Pillow, imagehash, scipy, selectolax, markdown-it) or
+# numpy.
 
 app = typer.Typer(
     help="Catalogue the images embedded in articles; report duplicates; look up and search.",
@@ -58,6 +70,23 @@ def _stdout() -> Console:
 
 def _stderr() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class _Rate(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.speed or 0:.1f} files/s")
+
+
+@contextmanager
+def _progress_bar(show: bool) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar with rate and ETA on stderr, or None (no bar, no cost) when not shown."""
+    if not show:
+        yield None
+        return
+    columns = (TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), _Rate())
+    with Progress(*columns, TimeRemainingColumn(), console=_stderr(), transient=True) as bar:
+        task = bar.add_task("scan", total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
 def _handle_errors(command: F) -> F:
@@ -138,7 +167,14 @@ def scan(
         str | None, typer.Option(help="JSON Lines: the field holding the article title.")
     ] = None,
     strict: Annotated[bool, typer.Option(help="Exit 1 when any item error was recorded.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Processes that fingerprint images [default: all cores].", min=1),
+    ] = None,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", "-q", help="No progress bar (there is none when not a terminal)."),
+    ] = False,
     format: FormatOption = Format.table,
 ) -> None:
     """Scan articles and image files into the catalogue.
@@ -146,7 +182,8 @@ def scan(
     Walks folders recursively: HTML, Markdown, text corpora with inline image tags, JSON Lines
     dumps, and loose images. Bad items are recorded as errors and the scan goes on. A re-scan
     skips files whose size and modification time are unchanged (and articles whose bytes are
-    unchanged); --prune forgets files that vanished.
+    unchanged); --prune forgets files that vanished. Images are fingerprinted in parallel; a
+    progress bar shows the rate and time left on a terminal.
 
     Example: media-catalog scan samples/ --assets samples/assets --db samples.json --prune
     """
@@ -154,24 +191,19 @@ def scan(
     from .pipeline import scan as run_scan
 
     catalog = Catalog(db)
-    progress = _stderr()
-    show = not quiet and progress.is_terminal
-
-    def on_file(source: Any) -> None:
-        if show:
-            progress.print(f"[dim]{source.kind:>8}[/dim] {source.path}", highlight=False)
-
     options = ExtractOptions(context, text_field, url_field, title_field)
-    summary = run_scan(
-        paths,
-        catalog,
-        assets=assets or [],
-        threshold=threshold,
-        prune=prune,
-        save_every=save_every,
-        on_file=on_file,
-        options=options,
-    )
+    with _progress_bar(not quiet and _stderr().is_terminal) as progress:
+        summary = run_scan(
+            paths,
+            catalog,
+            assets=assets or [],
+            threshold=threshold,
+            prune=prune,
+            save_every=save_every,
+            options=options,
+            workers=workers,
+            progress=progress,
+        )
     counts = summary.to_dict()
     if format is Format.json:
         typer.echo(render.to_json(counts))

@@ -1,60 +1,133 @@
-"""Stage 4: bytes to a Fingerprint (SHA-256, perceptual hashes, size, format, EXIF).
+"""Stage 4: bytes to a Fingerprint (SHA-256, perceptual hashes, size, format, metadata).
 
-The image is decoded once; EXIF orientation is applied and transparency composited on white
-before the perceptual hashes, so a rotated-by-tag photo or a PNG with alpha matches its plain
-copy. Pillow's decompression-bomb limit is enforced (its warning counts as an error too).
+Each image is decoded once, for both hashes. Before hashing it is made upright (EXIF
+orientation), opaque (alpha and palette transparency composited on white) and grey: CMYK goes
+through RGB, 16-bit and float images are scaled to 8 bits, so a CMYK, 16-bit or RGBA copy
+hashes like its plain 8-bit RGB twin. Animated images are hashed by their first frame.
+
+Decode paths (recorded on every Fingerprint as `decode`, so hashes made by different paths
+are never mixed up unknowingly):
+
+    full   every pixel decoded.
+    draft  a JPEG whose shorter side is at least DRAFT_SCALE * DRAFT_MIN_SIDE (1024 px) is
+           decoded by libjpeg at 1/DRAFT_SCALE (1/4) scale, luminance only.
+           benchmarks/fingerprint.py measures how its hashes agree with full decodes
+           (docs/benchmarks.md, "Fingerprinting"): pHash the same for 82% of photos, 2 bits
+           apart (one pair of coefficients at the median trading places) for 18%, 4 bits for
+           0.3%; dHash at most 3 bits apart. Re-saving a photo at JPEG quality 95 moves them
+           by up to 2 (pHash) and 4 (dHash) bits. Smaller JPEGs and other formats are decoded
+           in full.
+
+Low-information images (tiny icons, flat or near-blank pictures) are marked: their perceptual
+hashes carry no signal, so duplicate search leaves them out of near matching.
+
+Formats: whatever Pillow opens (JPEG, PNG, GIF, WebP, BMP, TIFF, AVIF…) plus HEIC/HEIF through
+pillow-heif. Pillow's decompression-bomb limit is enforced (its warning counts as an error too).
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import logging
 import warnings
-from datetime import datetime
-from typing import Any
 
-import exifread
 import imagehash
 import numpy as np
+import scipy.fftpack
 from PIL import Image, ImageOps
+from pillow_heif import register_heif_opener
 
 from .errors import FingerprintError
+from .metadata import read_embedded, read_exif
 from .models import Fingerprint, PerceptualHash
 
-logging.getLogger("exifread").setLevel(logging.CRITICAL)
+register_heif_opener()  # HEIC/HEIF through pillow-heif's Pillow plugin
+
+# Chosen from the draft-vs-full measurement in docs/benchmarks.md.
+DRAFT_SCALE = 4
+DRAFT_MIN_SIDE = 256
+# An image whose longer side is at most this many pixels is an icon, not a photo. At 64 a
+# quarter-size copy of a 256-px photo counted as an icon, which cost 25 % resizes 40 % of
+# their recall in benchmarks/accuracy.py; 48 keeps such thumbnails in the near tier.
+ICON_MAX_SIDE = 48
+# Standard deviation (grey levels) of the 32x32 picture pHash sees, below which it is flat.
+FLAT_MAX_STD = 3.0
+
+_DRAFT_FORMATS = ("JPEG", "MPO")
+_ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
+_WIDE_MODES = ("I", "I;16", "I;16L", "I;16B", "I;16N", "F")
 
 
 def _hash(algorithm: str, value: imagehash.ImageHash) -> PerceptualHash:
     return PerceptualHash(algorithm, int(str(value), 16), value.hash.size)
 
 
-def _flatten(image: Image.Image) -> Image.Image:
-    """Upright, opaque image: EXIF orientation applied, alpha composited on white."""
-    image = ImageOps.exif_transpose(image)
-    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+def _upright(image: Image.Image) -> Image.Image:
+    """The image turned by its EXIF orientation; unreadable EXIF leaves it as stored."""
+    try:
+        return ImageOps.exif_transpose(image)
+    except Exception:  # Pillow's EXIF parser on hostile metadata: the pixels are still good
+        return image
+
+
+def _grey(image: Image.Image) -> Image.Image:
+    """8-bit greyscale of any mode: alpha on white, CMYK via RGB, wide modes scaled."""
+    if image.mode in _WIDE_MODES:
+        pixels = np.asarray(image, dtype=np.float64)
+        top = float(pixels.max(initial=0.0))
+        if image.mode == "F" and top <= 1.0:
+            pixels = pixels * 255
+        elif image.mode != "F" and (image.mode != "I" or top > 255):
+            pixels = pixels / 257  # 16-bit range to 8-bit
+        return Image.fromarray(np.clip(np.rint(pixels), 0, 255).astype(np.uint8), "L")
+    if image.mode in _ALPHA_MODES or "transparency" in image.info:
         rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, rgba)
-    return image
+        image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
+    elif image.mode not in ("1", "L", "RGB"):
+        image = image.convert("RGB")
+    return image.convert("L")
 
 
-def fingerprint(data: bytes, name: str | None = None, *, sha256: str | None = None) -> Fingerprint:
+def _low_information(small: Image.Image, width: int, height: int) -> bool:
+    """An icon, or flat: `small` is the 32x32 picture pHash works on."""
+    if max(width, height) <= ICON_MAX_SIDE:
+        return True
+    return float(np.asarray(small, dtype=np.float64).std()) < FLAT_MAX_STD
+
+
+def _decode(image: Image.Image, draft: bool) -> tuple[Image.Image, str]:
+    """The upright grey picture to hash, and the decode path that made it."""
+    scaled = (
+        draft
+        and image.format in _DRAFT_FORMATS
+        and min(image.size) >= DRAFT_SCALE * DRAFT_MIN_SIDE
+        and image.mode in ("L", "RGB")
+        # Pillow returns None when it cannot scale this JPEG: then it is decoded in full
+        and image.draft("L", (image.width // DRAFT_SCALE, image.height // DRAFT_SCALE)) is not None
+    )
+    image.load()
+    return _grey(_upright(image)), "draft" if scaled else "full"
+
+
+def fingerprint(
+    data: bytes, name: str | None = None, *, sha256: str | None = None, draft: bool = True
+) -> Fingerprint:
     """Fingerprint one image's bytes; raises FingerprintError when they are not a usable image.
 
     `name` (a path or reference) is only used in error messages; pass `sha256` when the
-    caller already hashed the bytes.
+    caller already hashed the bytes. `draft=False` decodes every JPEG in full.
     """
     where = f" ({name})" if name else ""
     if not data:
         raise FingerprintError(f"empty file{where}: zero bytes", path=name, code="empty")
     try:
         with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's notes on corrupt metadata: not ours to print
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as image:
-                image.load()
                 width, height, format_ = image.width, image.height, image.format or "unknown"
-                gray = _flatten(image).convert("L")
+                embedded = read_embedded(image)
+                grey, path = _decode(image, draft)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise FingerprintError(
             f"image is too large to decode safely{where}: {exc}", path=name, code="too-large"
@@ -63,28 +136,63 @@ def fingerprint(data: bytes, name: str | None = None, *, sha256: str | None = No
         raise FingerprintError(
             f"not a readable image{where}: {exc}", path=name, code="bad-image"
         ) from exc
+    # imagehash.phash shrinks to 32x32 with LANCZOS first; doing it here, once, gives the
+    # same hash and the picture the low-information test looks at.
+    small = grey.resize((32, 32), Image.Resampling.LANCZOS)
     return Fingerprint(
         sha256=sha256 or hashlib.sha256(data).hexdigest(),
-        phash=_hash("phash", imagehash.phash(gray)),
-        dhash=_hash("dhash", imagehash.dhash(gray)),
+        phash=_hash("phash", imagehash.phash(small)),
+        dhash=_hash("dhash", imagehash.dhash(grey)),
         width=width,
         height=height,
         format=format_,
         exif=read_exif(data),
-        variants=variant_hashes(gray),
+        decode=path,
+        low_information=_low_information(small, width, height),
+        embedded=embedded,
+        variants=variant_hashes(grey),
     )
+
+
+def _phash_hex(pixels: np.ndarray) -> str:
+    """imagehash.phash's bits from its own 32×32 picture (DCT, low 8×8, above the median)."""
+    dct = scipy.fftpack.dct(scipy.fftpack.dct(pixels, axis=0), axis=1)[:8, :8]
+    return str(imagehash.ImageHash(dct > np.median(dct)))
+
+
+def _dhash_hex(pixels: np.ndarray) -> str:
+    """imagehash.dhash's bits from its own 9×8 picture (each pixel brighter than its left)."""
+    return str(imagehash.ImageHash(pixels[:, 1:] > pixels[:, :-1]))
+
+
+def _turned(image: Image.Image) -> dict[str, dict[str, str]]:
+    """pHash/dHash of `image` mirrored and turned by quarter turns, from the few pixels the
+    hashes read: shrinking commutes with mirroring and quarter turns, so the 32×32 (pHash)
+    and 9×8 / 8×9 (dHash) pictures are shrunk once and then turned, instead of turning the
+    whole image four times."""
+    lanczos = Image.Resampling.LANCZOS
+    p = np.asarray(image.resize((32, 32), lanczos))
+    wide = np.asarray(image.resize((9, 8), lanczos))  # dHash of the image and of its mirror
+    tall = np.asarray(image.resize((8, 9), lanczos))  # dHash after a quarter turn
+    views = {
+        "mirror": (p[:, ::-1], wide[:, ::-1]),
+        "rot90": (np.rot90(p, 1), np.rot90(tall, 1)),
+        "rot180": (np.rot90(p, 2), np.rot90(wide, 2)),
+        "rot270": (np.rot90(p, 3), np.rot90(tall, 3)),
+    }
+    return {
+        name: {"phash": _phash_hex(ph), "dhash": _dhash_hex(dh)} for name, (ph, dh) in views.items()
+    }
 
 
 def variant_hashes(gray: Image.Image) -> dict[str, dict[str, str]]:
     """pHash/dHash hex of the image with uniform borders trimmed ("trimmed", only when it
     has such borders: letterboxing, padding) and of its mirror and quarter turns ("mirror",
-    "rot90", "rot180", "rot270"), for the duplicate search. Made from a copy at most 512 px
-    wide so they stay cheap on large photos."""
-    small = gray.copy()
-    small.thumbnail((512, 512), Image.Resampling.BOX)
-    views = {"mirror": ImageOps.mirror(small)}
-    for degrees in (90, 180, 270):
-        views[f"rot{degrees}"] = small.rotate(degrees, expand=True)
+    "rot90", "rot180", "rot270"), for the duplicate search. Borders are looked for on a copy
+    at most 512 px wide so the search stays cheap on large photos."""
+    views = _turned(gray)
+    factor = max(1, max(gray.size) // 512)
+    small = gray.reduce(factor) if factor > 1 else gray
     pixels = np.asarray(small, dtype=np.int16)
     rows = np.flatnonzero(np.ptp(pixels, axis=1) > 24)  # rows and columns that are not flat
     cols = np.flatnonzero(np.ptp(pixels, axis=0) > 24)
@@ -92,60 +200,9 @@ def variant_hashes(gray: Image.Image) -> dict[str, dict[str, str]]:
         box = (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
         kept = (box[2] - box[0]) * (box[3] - box[1])
         if box != (0, 0, *small.size) and kept >= 0.25 * small.width * small.height:
-            views["trimmed"] = small.crop(box)
-    return {
-        name: {"phash": str(imagehash.phash(view)), "dhash": str(imagehash.dhash(view))}
-        for name, view in views.items()
-    }
-
-
-def _ratio(value: Any) -> float:
-    return float(value.num) / float(value.den) if value.den else 0.0
-
-
-def _degrees(tag: Any, ref: Any) -> float | None:
-    values = getattr(tag, "values", None)
-    if not values or len(values) != 3:
-        return None
-    degrees = _ratio(values[0]) + _ratio(values[1]) / 60 + _ratio(values[2]) / 3600
-    if str(ref).strip().upper() in ("S", "W"):
-        degrees = -degrees
-    return round(degrees, 7)
-
-
-def _taken(tags: dict[str, Any]) -> str | None:
-    raw = tags.get("EXIF DateTimeOriginal") or tags.get("Image DateTime")
-    if raw is None:
-        return None
-    try:
-        taken = datetime.strptime(str(raw).strip(), "%Y:%m:%d %H:%M:%S")
-    except ValueError:
-        return None
-    offset = tags.get("EXIF OffsetTimeOriginal")
-    return taken.isoformat() + (str(offset).strip() if offset else "")
-
-
-def read_exif(data: bytes) -> dict[str, Any]:
-    """EXIF fields `make`, `model`, `taken` (ISO 8601), `orientation`, `gps` where present.
-
-    Metadata is best effort: unreadable EXIF gives an empty dict, never a failed image.
-    """
-    try:
-        tags = exifread.process_file(io.BytesIO(data), details=False)
-    except Exception:  # exifread's boundary: corrupt metadata must not lose the image
-        return {}
-    exif: dict[str, Any] = {}
-    for key, tag in (("make", "Image Make"), ("model", "Image Model")):
-        if tags.get(tag) is not None and str(tags[tag]).strip():
-            exif[key] = str(tags[tag]).strip()
-    taken = _taken(tags)
-    if taken:
-        exif["taken"] = taken
-    orientation = tags.get("Image Orientation")
-    if orientation is not None and getattr(orientation, "values", None):
-        exif["orientation"] = int(orientation.values[0])
-    lat = _degrees(tags.get("GPS GPSLatitude"), tags.get("GPS GPSLatitudeRef"))
-    lon = _degrees(tags.get("GPS GPSLongitude"), tags.get("GPS GPSLongitudeRef"))
-    if lat is not None and lon is not None:
-        exif["gps"] = {"lat": lat, "lon": lon}
-    return exif
+            trimmed = small.crop(box)
+            views["trimmed"] = {
+                "phash": str(imagehash.phash(trimmed)),
+                "dhash": str(imagehash.dhash(trimmed)),
+            }
+    return views

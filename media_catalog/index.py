@@ -20,8 +20,8 @@ counts from 0):
     images       row, sha256, offset, length, width, height, format (upper case), camera
                  (normalised make and model), taken, uses
     occurrences  row, sha256, offset, length, error (1 when an error was recorded for its
-                 article and position), and one column per text field of the query language
-                 holding the text as `normalize` leaves it
+                 article and position), embedded (its image's own IPTC/XMP words), and one
+                 column per text field of the query language; text as `normalize` leaves it
 
 Search translates each parsed term into SQL over those columns (`instr` on the normalised
 text, which is Python's `in`); the values both paths compare come from the functions below.
@@ -66,6 +66,17 @@ def field_text(doc: dict[str, Any], field: str) -> str:
     return normalize(doc.get(field) or "")
 
 
+_EMBEDDED = ("caption", "headline", "creator", "credit", "alt_text", "extended_description")
+
+
+def embedded_text(image: dict[str, Any] | None) -> str:
+    """The words the photo carries itself (IPTC/XMP; see media_catalog.metadata), which free
+    words also search."""
+    embedded = (image or {}).get("embedded") or {}
+    words = [*(embedded.get(key) or "" for key in _EMBEDDED), *embedded.get("keywords", [])]
+    return "\n".join(normalize(text) for text in words)
+
+
 def camera_text(image: dict[str, Any]) -> str:
     exif = image["exif"]
     return normalize(f"{exif.get('make') or ''} {exif.get('model') or ''}")
@@ -100,7 +111,7 @@ CREATE TABLE images (
 );
 CREATE TABLE occurrences (
     row INTEGER PRIMARY KEY, sha256 TEXT, offset INTEGER NOT NULL, length INTEGER NOT NULL,
-    error INTEGER NOT NULL,
+    error INTEGER NOT NULL, embedded TEXT NOT NULL,
     {", ".join(f"{field} TEXT NOT NULL" for field in TEXT_FIELDS)}
 );
 """
@@ -181,7 +192,8 @@ def _fill(
     )
     failed = error_places(tables.get("errors", {}).values())
     text = functools.cache(normalize)  # article paths and titles repeat: normalise each once
-    marks = ", ".join("?" * (5 + len(TEXT_FIELDS)))
+    embedded = {image["sha256"]: embedded_text(image) for image in images.values()}
+    marks = ", ".join("?" * (6 + len(TEXT_FIELDS)))
     db.executemany(
         f"INSERT INTO occurrences VALUES ({marks})",
         (
@@ -190,6 +202,7 @@ def _fill(
                 doc["sha256"],
                 *places["occurrences"][key],
                 (doc["article"], doc["position"]) in failed,
+                embedded.get(doc["sha256"] or "", ""),
                 *(text(doc.get(field) or "") for field in TEXT_FIELDS),
             )
             for row, (key, doc) in enumerate(occurrences.items())
@@ -228,8 +241,11 @@ class Index:
         except OSError:
             return None
         try:
-            # immutable: the file is only ever replaced, never changed, so no locking is needed
-            db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+            # immutable: the file is only ever replaced, never changed, so no locking is needed;
+            # any thread: the garbage collector may close it from whichever thread it runs in
+            db = sqlite3.connect(
+                f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True, check_same_thread=False
+            )
             meta = dict(db.execute("SELECT key, value FROM meta WHERE key != 'phash'"))
             expected = {"version": VERSION, "schema": schema, "token": token(os.fstat(fd))}
             if meta == expected:
@@ -311,8 +327,8 @@ def _condition(term: Term) -> tuple[str, list[Any], bool] | None:
     """SQL true exactly when `term` (not negated) matches: (sql, parameters, needs the image)."""
     field, value = term.field, term.value
     if field is None:
-        sql = " OR ".join(f"instr(o.{name}, ?) > 0" for name in FREE_TEXT_FIELDS)
-        return sql, [value] * len(FREE_TEXT_FIELDS), False
+        names = (*FREE_TEXT_FIELDS, "embedded")
+        return " OR ".join(f"instr(o.{name}, ?) > 0" for name in names), [value] * len(names), False
     if field in TEXT_FIELDS:
         return f"instr(o.{field}, ?) > 0", [value], False
     if field == "unresolved":

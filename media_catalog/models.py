@@ -7,7 +7,7 @@ Every stage takes and returns these; none of them knows about storage or the ter
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 from urllib.parse import urljoin
 
@@ -60,6 +60,17 @@ class ImageRef:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def of(cls, fields: dict[str, Any]) -> ImageRef:
+        """`ImageRef(**fields)`, ten times faster: without the frozen dataclass's
+        `object.__setattr__` for each of the 22 fields (extraction makes one per image)."""
+        if not _REQUIRED <= fields.keys() <= _FIELDS:
+            raise TypeError(f"ImageRef fields: {sorted(fields)}")
+        ref = object.__new__(cls)
+        ref.__dict__.update(_DEFAULTS)
+        ref.__dict__.update(fields)
+        return ref
+
     def candidates(self) -> list[str]:
         """The references to try, best first: `srcset` candidates from the largest width or
         density down, then `src`; each joined to the page's `<base href>` when there is one."""
@@ -74,6 +85,9 @@ class ImageRef:
         return [src for src in found if src] or [""]
 
 
+_DEFAULTS = {f.name: f.default for f in fields(ImageRef) if f.default is not MISSING}
+_FIELDS = {f.name for f in fields(ImageRef)}
+_REQUIRED = _FIELDS - _DEFAULTS.keys()
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
 
 
@@ -139,7 +153,13 @@ class PerceptualHash:
 
 @dataclass(frozen=True)
 class Fingerprint:
-    """What the fingerprint stage learns from one image's bytes."""
+    """What the fingerprint stage learns from one image's bytes.
+
+    `decode` names the decode path that made the perceptual hashes ("full" or "draft", see
+    media_catalog.fingerprint); `low_information` marks images whose perceptual hashes carry
+    no signal (icons, flat or near-blank pictures); `embedded` is the photo's own IPTC/XMP
+    caption, credit, keywords… (see media_catalog.metadata).
+    """
 
     sha256: str
     phash: PerceptualHash
@@ -148,6 +168,9 @@ class Fingerprint:
     height: int
     format: str
     exif: dict[str, Any] = field(default_factory=dict)
+    decode: str = "full"
+    low_information: bool = False
+    embedded: dict[str, Any] = field(default_factory=dict)
     variants: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -159,6 +182,9 @@ class Fingerprint:
             "height": self.height,
             "format": self.format,
             "exif": dict(self.exif),
+            "decode": self.decode,
+            "low_information": self.low_information,
+            "embedded": dict(self.embedded),
             "variants": dict(self.variants),
         }
 

@@ -17,8 +17,8 @@ from typing import Any
 from .catalog import Catalog, article_file
 from .errors import ExtractError, FingerprintError, ResolveError
 from .extract import Article, ExtractOptions, extract_file
-from .fingerprint import fingerprint
-from .models import Fingerprint, ImageRef, ItemError, Occurrence
+from .hashing import Hasher
+from .models import ImageRef, ItemError, Occurrence
 from .resolve import DEFAULT_MAX_BYTES, Resolver, read_bytes
 from .similarity import DEFAULT_THRESHOLD, duplicate_clusters
 from .walk import SourceFile, walk
@@ -50,28 +50,39 @@ class ScanSummary:
 
 @dataclass
 class _Scan:
-    """The results of one scan before they are written to the catalogue."""
+    """The results of one scan before they are written to the catalogue.
+
+    New bytes go to the hasher as they are found; whether they were a usable image is known
+    only once it has finished, so `settle()` deals with the ones that were not.
+    """
 
     known: set[str]
     max_bytes: int
+    hasher: Hasher
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
-    fingerprints: dict[str, Fingerprint] = field(default_factory=dict)
+    submitted: set[str] = field(default_factory=set)
     seen: set[str] = field(default_factory=set)
     files: dict[str, str] = field(default_factory=dict)
-    failed_files: dict[str, FingerprintError | ResolveError] = field(default_factory=dict)
-    occurrences: list[Occurrence] = field(default_factory=list)
+    loose: list[str] = field(default_factory=list)
+    failed_files: dict[str, ResolveError] = field(default_factory=dict)
+    occurrences: list[Occurrence | None] = field(default_factory=list)
     errors: list[ItemError] = field(default_factory=list)
+    # occurrence index -> (article, candidate index, first failure so far), for `settle`
+    resume: dict[int, tuple[Article, int, ResolveError | FingerprintError | None]] = field(
+        default_factory=dict
+    )
 
     def image_bytes(self, data: bytes, name: str) -> str:
         """SHA-256 of `data`, fingerprinting it unless these bytes are already known."""
         sha256 = hashlib.sha256(data).hexdigest()
-        if sha256 not in self.known and sha256 not in self.fingerprints:
-            self.fingerprints[sha256] = fingerprint(data, name, sha256=sha256)
+        if sha256 not in self.known and sha256 not in self.submitted:
+            self.submitted.add(sha256)
+            self.hasher.submit(sha256, data, name)
         self.seen.add(sha256)
         return sha256
 
     def image_file(self, path: Path) -> str:
-        """SHA-256 of an image file, reading and fingerprinting each file once per scan."""
+        """SHA-256 of an image file, reading each file once per scan."""
         key = str(path)
         if key in self.files:
             return self.files[key]
@@ -79,29 +90,78 @@ class _Scan:
             raise self.failed_files[key]
         try:
             sha256 = self.image_bytes(read_bytes(path, self.max_bytes), key)
-        except (FingerprintError, ResolveError) as exc:
+        except ResolveError as exc:
             self.failed_files[key] = exc
             raise
         self.files[key] = sha256
         return sha256
 
+    def settle(self, resolver: Resolver) -> None:
+        """Wait for the hasher. A reference whose bytes were no image tries its next candidate
+        (and waits again); bytes still no image become errors wherever they were used. After
+        this, the occurrences, files and errors gathered so far are final."""
+        self.hasher.wait()
+        failed = self.hasher.failed
+        while retry := [i for i in self.resume if self.occurrences[i].sha256 in failed]:
+            for i in retry:
+                article, index, failure = self.resume.pop(i)
+                occurrence = self.occurrences[i]
+                self.occurrences[i] = None
+                failure = failure or self.failure(
+                    occurrence.sha256, occurrence.file, occurrence.ref
+                )
+                _reference(self, resolver, article, occurrence.ref, index + 1, failure)
+            self.hasher.wait()
+        for path in self.loose:
+            if self.files[path] in failed:
+                exc = self.failure(self.files[path], path)
+                self.errors.append(ItemError(path, exc.code, str(exc)))
+                self.sources[path]["sha256"] = None
+        self.occurrences = [o for o in self.occurrences if o is not None]
+        self.files = {path: sha for path, sha in self.files.items() if sha not in failed}
+        self.seen -= failed.keys()
+        self.resume.clear()
+        self.loose.clear()
 
-def _reference(scan: _Scan, resolver: Resolver, article: Article, ref: ImageRef) -> None:
+    def failure(
+        self, sha256: str, file: str | None, ref: ImageRef | None = None
+    ) -> FingerprintError:
+        """The hasher's error for `sha256`, told about the place (a file, or the reference of
+        a data URI) where these bytes were used."""
+        exc = self.hasher.failed[sha256]
+        place = file or (f"{ref.article} image {ref.position}" if ref else None)
+        message = str(exc) if place == exc.path else f"{place}: {exc}"
+        return FingerprintError(message, path=place, code=exc.code)
+
+
+def _reference(
+    scan: _Scan,
+    resolver: Resolver,
+    article: Article,
+    ref: ImageRef,
+    start: int = 0,
+    failure: ResolveError | FingerprintError | None = None,
+) -> None:
     """Resolve the best candidate of `ref` that leads to a readable image (the largest
-    `srcset` candidate first, then `src`); when none does, record the first one's failure."""
-    failure: ResolveError | FingerprintError | None = None
-    for src in ref.candidates():
+    `srcset` candidate first, then `src`); when none does, record the first one's failure.
+
+    Whether bytes are a readable image is known only once they are hashed: the occurrence is
+    recorded at once, and `settle` comes back here with `start` at the next candidate when
+    they were not."""
+    candidates = ref.candidates()
+    for index in range(start, len(candidates)):
         try:
-            resolved = resolver.resolve(src, article.base)
+            resolved = resolver.resolve(candidates[index], article.base)
             if resolved.file is not None:
                 sha256 = scan.image_file(resolved.file)
             else:
                 name = f"{ref.article} image {ref.position}"
                 sha256 = scan.image_bytes(resolved.data or b"", name)
-        except (ResolveError, FingerprintError) as exc:
+        except ResolveError as exc:
             failure = failure or exc
             continue
         file = str(resolved.file) if resolved.file is not None else None
+        scan.resume[len(scan.occurrences)] = (article, index, failure)
         scan.occurrences.append(Occurrence(ref, sha256, file))
         return
     assert failure is not None  # candidates() is never empty
@@ -162,6 +222,8 @@ def scan(
     save_every: float = 60.0,
     on_file: Callable[[SourceFile], None] | None = None,
     options: ExtractOptions | None = None,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ScanSummary:
     """Scan `paths` (files or folders, recursively) into `catalog` and save it.
 
@@ -173,12 +235,16 @@ def scan(
 
     References resolve only inside `paths` and `assets`. Returns counts of what was read and
     of the duplicate clusters (within `threshold` bits) in the catalogue afterwards.
-    `options` are the extraction choices (context size, JSON Lines fields).
+    `options` are the extraction choices (context size, JSON Lines fields). Images are
+    fingerprinted by `workers` processes (default: all cores). `progress(done, total)` is
+    called as files are read (it costs one extra listing of the folders).
     """
     paths = [Path(p) for p in paths]
     assets = [Path(a) for a in assets]
-    with catalog.writing():
-        summary = _scan(paths, assets, catalog, max_bytes, prune, save_every, on_file, options)
+    with Hasher(workers) as hasher, catalog.writing():  # workers first: they must not hold the lock
+        summary = _scan(
+            paths, assets, catalog, hasher, max_bytes, prune, save_every, options, on_file, progress
+        )
     for cluster in duplicate_clusters(catalog, threshold):
         if cluster.kind == "exact":
             summary.exact_clusters += 1
@@ -191,14 +257,16 @@ def _scan(
     paths: list[Path],
     assets: list[Path],
     catalog: Catalog,
+    hasher: Hasher,
     max_bytes: int,
     prune: bool,
     save_every: float,
-    on_file: Callable[[SourceFile], None] | None,
     options: ExtractOptions | None,
+    on_file: Callable[[SourceFile], None] | None,
+    progress: Callable[[int, int], None] | None,
 ) -> ScanSummary:
     resolver = Resolver(paths, assets)
-    state = _Scan(known=catalog.known_sha256(), max_bytes=max_bytes)
+    state = _Scan(known=catalog.known_sha256(), max_bytes=max_bytes, hasher=hasher)
     catalogued = catalog.sources()
     walked: set[str] = set()
     summary = ScanSummary()
@@ -206,9 +274,10 @@ def _scan(
     save_cost = 0.0  # seconds the last save took: saving never takes over 1/10 of the scan
 
     def save(removed: Iterable[str] = ()) -> None:
+        state.settle(resolver)
         catalog.record(
             sources=state.sources,
-            fingerprints=state.fingerprints.values(),
+            fingerprints=hasher.done.values(),
             files=state.files,
             occurrences=state.occurrences,
             errors=state.errors,
@@ -217,10 +286,14 @@ def _scan(
         catalog.save()
         summary.occurrences += len(state.occurrences)
         summary.unresolved += sum(1 for o in state.occurrences if o.sha256 is None)
-        state.known.update(state.fingerprints)
-        state.sources, state.fingerprints, state.occurrences, state.errors = {}, {}, [], []
+        state.known.update(hasher.done)
+        hasher.done.clear()
+        state.sources, state.occurrences, state.errors = {}, [], []
 
-    for source in walk(paths, state.errors):
+    total = sum(1 for _ in walk(paths, [])) if progress is not None else 0
+    for done, source in enumerate(walk(paths, state.errors)):
+        if progress is not None:
+            progress(done, total)
         key = str(source.path)
         walked.add(key)
         file_state = _state(source.path)
@@ -236,9 +309,9 @@ def _scan(
             summary.loose_images += 1
             try:
                 state.sources[key]["sha256"] = state.image_file(source.path)
-            except (FingerprintError, ResolveError) as exc:
-                code = getattr(exc, "code", None) or getattr(exc, "reason", "bad-image")
-                state.errors.append(ItemError(str(source.path), code, str(exc)))
+                state.loose.append(key)
+            except ResolveError as exc:
+                state.errors.append(ItemError(key, exc.reason, str(exc)))
         else:
             _article_file(state, resolver, source, summary, options or ExtractOptions())
         if time.monotonic() - last_save >= max(save_every, 10 * save_cost):
@@ -254,6 +327,8 @@ def _scan(
         summary.pruned = len(removed)
     if state.sources or state.errors or removed:
         save(removed)
+    if progress is not None:
+        progress(total, total)
     summary.unique_images = len(state.seen)
     summary.errors = sum(  # on record for the scanned paths, skipped files' included
         1

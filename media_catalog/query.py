@@ -15,7 +15,7 @@ from typing import Any
 
 from .catalog import Catalog, occurrence_object, place, with_occurrences
 from .errors import QueryError
-from .index import camera_text, error_places, field_text, uses
+from .index import camera_text, embedded_text, error_places, field_text, uses
 from .models import DEFAULT_THRESHOLD
 from .querylang import FREE_TEXT_FIELDS, TEXT_FIELDS, Term, parse
 
@@ -159,7 +159,8 @@ def search(catalog: Catalog, query: str) -> list[dict[str, Any]]:
     """Occurrences matching every term of `query`, by article then position.
 
     Plain words must each appear in the alt, caption, credit, title, article path or article
-    title; see
+    title, or in the image's own embedded caption, headline, creator, credit, alt text,
+    extended description or keywords (IPTC/XMP); see
     `media_catalog.querylang` for the `field:value` terms, negation and phrases. Matching
     folds case, Arabic/Persian letter variants, digits and zero-width characters
     (`media_catalog.text.normalize`). Raises QueryError pointing at a term it cannot read.
@@ -219,7 +220,9 @@ def _text(doc: dict[str, Any], fields: tuple[str, ...]) -> str:
 def _matches(term: Term, doc: dict[str, Any], context: _Context) -> bool:
     field = term.field
     if field is None:
-        return term.value in _text(doc, FREE_TEXT_FIELDS)
+        return term.value in _text(doc, FREE_TEXT_FIELDS) or term.value in embedded_text(
+            context.images.get(doc["sha256"] or "")
+        )
     if field in TEXT_FIELDS:
         return term.value in _text(doc, (field,))
     if field == "unresolved":

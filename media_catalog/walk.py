@@ -18,7 +18,9 @@ ARTICLE_KINDS = {
     ".txt": "text",
     ".jsonl": "jsonl",
 }
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff"})
+IMAGE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff", ".avif", ".heic", ".heif"}
+)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ from media_catalog.audit import RULES, audit
 from media_catalog.catalog import Catalog
 from media_catalog.pipeline import scan
 
-from .conftest import SEED, photo, write_image
+from .conftest import SEED, encode, photo, write_image
+from .test_metadata import xmp_packet
 
 
 def findings_for(tmp_path, name: str, body: str, **options) -> dict[int, set[str]]:
@@ -195,3 +196,28 @@ def test_alt_repeating_the_text_beside_the_image(tmp_path):
         '<img src=b.jpg alt="A burnt market stall">'
     )
     assert findings_for(tmp_path, "p.html", body) == {0: {"alt-is-context"}}
+
+
+def test_photo_own_description_missing_or_contradicted(tmp_path):
+    root = tmp_path / "site"
+    root.mkdir()
+    packet = xmp_packet(caption="Smoke over the market")
+    for name, seed in (("a.jpg", 1), ("b.jpg", 2), ("c.jpg", 3)):
+        (root / name).write_bytes(encode(photo(seed), "JPEG", xmp=packet))
+    write_image(root / "d.jpg", photo(4))  # no embedded description
+    (root / "p.html").write_text(
+        "<img src=a.jpg>"  # nothing said: missing (and alt-missing)
+        '<img src=b.jpg alt="Football fans celebrate a late goal">'  # nothing in common
+        '<img src=c.jpg alt="Thick smoke over the old market">'  # agrees
+        '<img src=d.jpg alt="A quiet street at night">'  # the photo says nothing
+    )
+    db = tmp_path / "c.json"
+    scan([root], Catalog(db))
+    by_position = {}
+    for finding in audit(Catalog(db)).findings:
+        by_position.setdefault(finding.position, {})[finding.rule] = finding
+    assert set(by_position) == {0, 1}
+    assert set(by_position[0]) == {"alt-missing", "embedded-description-missing"}
+    assert set(by_position[1]) == {"embedded-description-conflict"}
+    missing = by_position[0]["embedded-description-missing"]
+    assert "Grey smoke rises above shop roofs" in missing.text

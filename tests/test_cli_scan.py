@@ -129,3 +129,14 @@ def test_version_and_module_entry_point():
         [sys.executable, "-m", "media_catalog", "--version"], capture_output=True, text=True
     )
     assert out.returncode == 0 and out.stdout.strip() == f"media-catalog {__version__}"
+
+
+def test_progress_bar_on_a_terminal_only(cli, samples, monkeypatch):
+    args = ("scan", samples / "gallery", "--workers", "2")
+    assert "files/s" not in cli(*args).stderr  # not a terminal: silent
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")  # rich: treat stderr as a terminal
+    shown = cli(*args)
+    assert shown.exit_code == 0 and "files/s" in shown.stderr and "3/3" in shown.stderr
+    quiet = cli(*args, "--quiet")
+    assert quiet.exit_code == 0 and "files/s" not in quiet.stderr
+    assert cli("scan", samples / "gallery", "--workers", "0").exit_code == 2

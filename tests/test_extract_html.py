@@ -1,8 +1,10 @@
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from media_catalog.extract import extract_file, html
 from media_catalog.extract.encoding import decode_html
+from media_catalog.models import ImageRef
 
 
 def test_img_attributes_and_figcaption():
@@ -289,3 +291,27 @@ def test_any_bytes_in_any_format_never_raise(tmp_path_factory, data, kind):
     (article,) = extract_file(path, kind)
     body = [r for r in article.refs if r.kind == "img"]
     assert [r.position for r in body] == list(range(len(body)))
+
+
+def test_image_ref_of_is_the_dataclass_built_fast():
+    fields = {"article": "a.html", "position": 0, "src": "x.jpg", "alt": "", "heading": "H"}
+    assert ImageRef.of(fields) == ImageRef(**fields)
+    assert hash(ImageRef.of(fields)) == hash(ImageRef(**fields))
+    with pytest.raises(TypeError):
+        ImageRef.of({**fields, "colour": "red"})
+    with pytest.raises(TypeError):
+        ImageRef.of({"article": "a.html", "src": "x.jpg"})
+
+
+def test_caption_classes_match_as_the_selector_engine_does_in_quirks_and_standards_mode():
+    figure = '<figure><img src="a.jpg"><p class="Caption">Storm damage</p></figure>'
+    (quirks,) = html.extract(figure, "p")[0]
+    (standards,) = html.extract("<!doctype html>" + figure, "p")[0]
+    assert quirks.caption == "Storm damage"
+    assert standards.caption is None
+
+
+def test_text_that_looks_like_a_heading_mark_is_only_text():
+    (ref,) = html.extract('<p>x \ue0029\ue001 y</p><img src="a.jpg">', "p")[0]
+    assert ref.heading is None
+    assert ref.context_before == "x y"

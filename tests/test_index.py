@@ -18,6 +18,7 @@ from media_catalog.pipeline import scan
 from media_catalog.query import lookup, lookup_image, search, show
 
 from .conftest import encode, photo, write_image
+from .test_metadata import xmp_packet
 
 
 def _exif(make: str, model: str, taken: str) -> bytes:
@@ -44,6 +45,7 @@ def catalogues(tmp_path_factory):
         site / "d.jpg", photo(4, (300, 200)), exif=_exif("NIKON", "D850", "2016:01:02 03:04:05")
     )
     write_image(site / "gallery" / "loose.jpg", photo(5))  # used nowhere: a loose file
+    (site / "xmp.jpg").write_bytes(encode(photo(6), "JPEG", xmp=xmp_packet()))  # its own words
     (site / "corrupt.jpg").write_bytes(encode(photo(3))[:300])
     (site / "one.html").write_text(
         "<title>بازار تهران</title>"
@@ -58,7 +60,7 @@ def catalogues(tmp_path_factory):
     )
     (site / "two.md").write_text(
         '![logo of the paper](a.jpg)\n\n![the market after the fire](c.jpg "Ruins")\n'
-        "![کتاب](d.jpg)\n",
+        "![کتاب](d.jpg)\n\n![](xmp.jpg)\n",
         encoding="utf-8",
     )
     (site / "dump.jsonl").write_text(
@@ -129,6 +131,10 @@ QUERIES = [
     '"FIRE IN"',
     "alt:\u200c",
     "-alt:a -caption:e",
+    "jane roe",  # the photo's own XMP creator, caption, alt text, keywords
+    '"smoke over"',
+    '"shop roofs" -alt:roofs',
+    "-smoke",
 ]
 
 

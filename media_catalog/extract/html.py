@@ -11,14 +11,14 @@ image are merged into it (counted once). Metadata images (og:image…) follow as
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from ..models import ImageRef, ItemError, SrcsetCandidate
-from .page import json_ld, meta_images, meta_tags, page_info
+from .context import contexts
+from .page import TAGS, Markup, json_ld, meta_images, meta_tags, page_info
 
 CONTEXT_CHARS = 200
 LAZY_SRC = (
@@ -48,22 +48,57 @@ _PLACEHOLDER = re.compile(
     r"lazy|loading|grey|gray|pixel|empty|1x1)[\w-]*\.(?:gif|png|svg|jpe?g|webp)(?:[?#]|$)",
     re.I | re.S,
 )
+# What every `_PLACEHOLDER` match in an ASCII URL holds, lower-cased (a cheap search
+# guarding the full pattern).
+_PLACEHOLDER_WORD = re.compile(
+    r"data:|blank|spacer|placeholder|transparent|lazy|loading|grey|gray|pixel|empty|1x1"
+)
 _TRACKER = re.compile(
     r"(?:^|[/._-])(?:pixel|spacer|beacon|tracking|1x1|clear)\.(?:gif|png)|facebook\.com/tr[/?]|"
     r"google-analytics\.com/(?:r/)?collect|/__utm\.gif|/b/ss/|\.doubleclick\.net/|"
     r"scorecardresearch\.com/p|quantserve\.com/pixel|bat\.bing\.com/action|/pixel(?:[/?]|$)",
     re.I,
 )
-_CAPTION_CLASSES = {c.strip()[1:] for c in CAPTION.split(",") if c.strip().startswith(".")}
-_TRACKER_WORDS = (
-    *("pixel", "spacer", "beacon", "tracking", "1x1", "clear.", "facebook.com/tr", "collect"),
-    *("__utm", "/b/ss/", "doubleclick", "scorecardresearch", "quantserve", "bat.bing"),
+_CAPTION_CLASSES = frozenset(c.strip()[1:] for c in CAPTION.split(",") if "." in c)
+_CREDIT_CLASSES = frozenset(c.strip()[1:] for c in CREDIT.split(",") if "." in c)
+_CREDIT_PROPS = frozenset(("copyrightHolder", "creditText", "author"))
+_CREDIT_TAGS = frozenset(("span", "small", "em", "i", "cite", "b", "strong", "p"))
+_TRACKER_WORD = re.compile(
+    "|".join(
+        re.escape(word)
+        for word in (
+            *("pixel", "spacer", "beacon", "tracking", "1x1", "clear.", "facebook.com/tr"),
+            *("collect", "__utm", "/b/ss/", "doubleclick", "scorecardresearch", "quantserve"),
+            "bat.bing",
+        )
+    )
 )
-_STOP = {"body", "html", "article", "main", "section"}
-_HEADINGS = "h1, h2, h3, h4, h5, h6"
+# lexbor's ids of the tags looked for (an element's `tag_id` is much faster to read than
+# its name).
+_TAG = {
+    node.tag: node.tag_id
+    for node in LexborHTMLParser(
+        "".join(
+            f"<{name}></{name}>"
+            for name in (
+                *("img", "picture", "source", "a", "span", "noscript", "figure", "figcaption"),
+                *TAGS,
+                *("style", "template"),
+                *("article", "main", "section", "h1", "h2", "h3", "h4", "h5", "h6"),
+            )
+        )
+    ).root.traverse()
+}
+_WRAPPERS = {_TAG["picture"], _TAG["a"], _TAG["span"]}
+_STOP = {_TAG[name] for name in ("body", "html", "article", "main", "section")}
+_HEADINGS = {_TAG[f"h{level}"] for level in range(1, 7)}
+_PAGE_TAGS = {_TAG[name]: name for name in TAGS}
+_HIDDEN = {_TAG[name] for name in ("script", "style", "template")}
 # A srcset candidate: a URL ending in commas (no descriptor), or a URL and its descriptor.
 _CANDIDATE = re.compile(r"[\s,]*(?:(?P<bare>\S+?),+(?=\s|$)|(?P<url>\S+)(?P<descriptor>[^,]*),?)")
-_MARK = re.compile("\ue000(\\d+)\ue001|\ue002(\\d+)\ue001")
+_WIDTH = re.compile(r"(\d+)w")
+_DENSITY = re.compile(r"(\d*\.?\d+)x")
+_NUMBER = re.compile(r"\s*(\d+)")
 
 
 def _clean(text: str | None) -> str | None:
@@ -72,7 +107,9 @@ def _clean(text: str | None) -> str | None:
 
 
 def _int(value: str | None) -> int | None:
-    match = re.match(r"\s*(\d+)", value or "")
+    if value and value.isdecimal():
+        return int(value)
+    match = _NUMBER.match(value or "")
     return int(match.group(1)) if match else None
 
 
@@ -82,8 +119,8 @@ def parse_srcset(value: str) -> list[SrcsetCandidate]:
     for match in _CANDIDATE.finditer(value):
         url = match.group("bare") or match.group("url")
         descriptor = (match.group("descriptor") or "").strip()
-        width = re.fullmatch(r"(\d+)w", descriptor)
-        density = re.fullmatch(r"(\d*\.?\d+)x", descriptor)
+        width = _WIDTH.fullmatch(descriptor) if descriptor else None
+        density = _DENSITY.fullmatch(descriptor) if descriptor and width is None else None
         found.append(
             SrcsetCandidate(
                 url,
@@ -96,36 +133,66 @@ def parse_srcset(value: str) -> list[SrcsetCandidate]:
 
 def is_tracker(src: str) -> bool:
     """A known tracking-pixel or spacer URL (a cheap substring test guards the regex)."""
-    lowered = src.lower()
-    return any(word in lowered for word in _TRACKER_WORDS) and _TRACKER.search(src) is not None
+    return _TRACKER_WORD.search(src.lower()) is not None and _TRACKER.search(src) is not None
 
 
 def is_placeholder(src: str | None) -> bool:
     """A stand-in for a lazy image: nothing, a small data URI, an inline SVG, a blank GIF."""
-    return not src or not src.strip() or _PLACEHOLDER.search(src.strip()) is not None
+    if not src or not src.strip():
+        return True
+    if src.isascii() and _PLACEHOLDER_WORD.search(src.lower()) is None:
+        return False
+    return _PLACEHOLDER.search(src.strip()) is not None
 
 
 @dataclass
 class _Image:
-    """An image being read: its node, and the fields found so far."""
+    """An image being read: its node, its ancestors (nearest first, with their `tag_id`s and
+    `mem_id`s: ids, because comparing nodes with `==` compares their markup), and the fields
+    found so far."""
 
     node: LexborNode
     lazy: bool
+    ancestors: list[LexborNode]
+    tags: list[int]
+    ids: list[int]
     fields: dict[str, Any] = field(default_factory=dict)
+
+    def inside(self, tag: str) -> LexborNode | None:
+        """The nearest ancestor with this tag below `<body>`."""
+        wanted, body, html = _TAG[tag], _TAG["body"], _TAG["html"]
+        for number, found in enumerate(self.tags):
+            if found in (body, html):
+                return None
+            if found == wanted:
+                return self.ancestors[number]
+        return None
 
 
 def _first(attributes: dict[str, str | None], names: tuple[str, ...]) -> str | None:
-    return next((v.strip() for n in names if (v := attributes.get(n)) and v.strip()), None)
+    for name in names:
+        value = attributes.get(name)
+        if value and value.strip():
+            return value.strip()
+    return None
 
 
 def _read_img(node: LexborNode) -> _Image:
+    ancestors, tags, ids = [], [], []
+    parent = node.parent
+    while parent is not None:
+        ancestors.append(parent)
+        tags.append(parent.tag_id)
+        ids.append(parent.mem_id)
+        parent = parent.parent
     attributes = node.attributes
     src = (attributes.get("src") or "").strip()
     lazy = _first(attributes, LAZY_SRC)
     srcsets = []
-    if node.parent is not None and node.parent.tag == "picture":
-        for source in node.parent.css("source"):
-            srcsets.append(_first(source.attributes, (*LAZY_SRCSET, "srcset")))
+    if tags and tags[0] == _TAG["picture"]:
+        for source in ancestors[0].traverse():
+            if source.tag_id == _TAG["source"]:
+                srcsets.append(_first(source.attributes, (*LAZY_SRCSET, "srcset")))
     srcsets.append(_first(attributes, LAZY_SRCSET))
     srcsets.append(_first(attributes, ("srcset",)))
     candidates = {c.url: c for s in srcsets if s for c in parse_srcset(s)}
@@ -148,42 +215,47 @@ def _read_img(node: LexborNode) -> _Image:
         or is_tracker(real),
     }
     lazy_loaded = lazy is not None or is_placeholder(src)
-    return _Image(node, lazy=lazy_loaded, fields=fields)
+    return _Image(node, lazy_loaded, ancestors, tags, ids, fields)
 
 
-def _inside(node: LexborNode, tag: str) -> LexborNode | None:
-    parent = node.parent
-    while parent is not None and parent.tag not in ("body", "html"):
-        if parent.tag == tag:
-            return parent
-        parent = parent.parent
-    return None
+@dataclass
+class _Parts:
+    """What one walk of the tree finds, in document order."""
+
+    images: list[LexborNode] = field(default_factory=list)
+    headings: list[LexborNode] = field(default_factory=list)
+    hidden: list[LexborNode] = field(default_factory=list)  # script, style, template
+    markup: Markup = field(default_factory=Markup)
 
 
-def _ancestors(node: LexborNode, depth: int) -> list[int]:
-    """The ids (`mem_id`) of a node's ancestors, nearest first. Ids, because comparing
-    nodes with `==` compares their markup."""
-    found = []
-    parent = node.parent
-    while parent is not None and len(found) < depth:
-        found.append(parent.mem_id)
-        parent = parent.parent
-    return found
+def _walk(tree: LexborHTMLParser) -> _Parts:
+    """The page's `<img>`s, headings, elements whose text is not shown, and the elements
+    page data is read from: one walk of the tree instead of a selector query for each."""
+    parts = _Parts()
+    root = tree.root
+    img = _TAG["img"]
+    for node in root.traverse() if root is not None else ():
+        tag = node.tag_id
+        if tag == img:
+            parts.images.append(node)
+        elif tag in _HEADINGS:
+            parts.headings.append(node)
+        else:
+            if tag in _PAGE_TAGS:
+                parts.markup.add(node, _PAGE_TAGS[tag])
+            if tag in _HIDDEN:
+                parts.hidden.append(node)
+    return parts
 
 
-def _contains(ancestor: LexborNode, node: LexborNode) -> bool:
-    return ancestor.mem_id in _ancestors(node, 64)
-
-
-def _images(tree: LexborHTMLParser) -> list[_Image]:
+def _images(nodes: list[LexborNode]) -> list[_Image]:
     """Every image once, in document order; a `<noscript>` copy of a lazy image is merged
     into it (filling a missing real URL), any other `<noscript>` image counts on its own."""
     images: list[_Image] = []
     merged: set[int] = set()
-    in_noscript = {node.mem_id for node in tree.css("noscript img")}
-    for node in tree.css("img"):
+    for node in nodes:
         image = _read_img(node)
-        noscript = _inside(node, "noscript") if node.mem_id in in_noscript else None
+        noscript = image.inside("noscript")
         if noscript is None or noscript.parent is None:
             images.append(image)
             continue
@@ -207,8 +279,9 @@ def _twin(images: list[_Image], merged: set[int], scope: LexborNode, src: str) -
     """The image a `<noscript>` copy stands in for: an earlier image under the same parent
     with the same URL, else the last lazy one there."""
     fallback = None
+    scope_id = scope.mem_id
     for image in reversed(images[-8:]):
-        if id(image) in merged or not _contains(scope, image.node):
+        if id(image) in merged or scope_id not in image.ids[:64]:
             continue
         urls = {image.fields["src"], *(c.url for c in image.fields["srcset"])}
         if src and src in urls:
@@ -218,38 +291,44 @@ def _twin(images: list[_Image], merged: set[int], scope: LexborNode, src: str) -
     return fallback
 
 
-class _Index:
-    """Lookups built once per page: how many images sit under each ancestor, and the caption
-    and credit elements with their ancestors."""
-
-    def __init__(self, tree: LexborHTMLParser, images: list[_Image]) -> None:
-        self.counts: dict[int, int] = {}
-        for image in images:
-            for ancestor in _ancestors(image.node, 10):
-                self.counts[ancestor] = self.counts.get(ancestor, 0) + 1
-        self.captions = [(node, _ancestors(node, 8)) for node in tree.css(CAPTION)]
-        self.credits = [(node, _ancestors(node, 8)) for node in tree.css(CREDIT)]
-
-    def images_in(self, node: LexborNode) -> int:
-        return self.counts.get(node.mem_id, 0)
-
-    @staticmethod
-    def first_in(
-        found: list[tuple[LexborNode, list[int]]], scope: LexborNode, image: list[int]
-    ) -> LexborNode | None:
-        """The first of `found` inside `scope` that is not an ancestor of the image."""
-        return next(
-            (node for node, up in found if scope.mem_id in up and node.mem_id not in image), None
-        )
+def _counts(images: list[_Image]) -> dict[int, int]:
+    """How many images sit under each ancestor (by id, up to ten levels)."""
+    counts: dict[int, int] = {}
+    for image in images:
+        for ancestor in image.ids[:10]:
+            counts[ancestor] = counts.get(ancestor, 0) + 1
+    return counts
 
 
-def _outer(node: LexborNode, index: _Index) -> LexborNode:
-    """The image's own box: the `<img>`, or the `<picture>`/`<a>` wrapping only it."""
-    while node.parent is not None and node.parent.tag in ("picture", "a", "span"):
-        if index.images_in(node.parent) > 1:
+def _box(image: _Image, counts: dict[int, int]) -> int:
+    """How many levels above the `<img>` its own box is: the `<picture>`/`<a>` wrapping only
+    it (0: the `<img>` itself)."""
+    level = 0
+    while (
+        level < len(image.tags)
+        and image.tags[level] in _WRAPPERS
+        and counts.get(image.ids[level], 0) <= 1
+    ):
+        level += 1
+    return level
+
+
+def _container(image: _Image, box: int, counts: dict[int, int]) -> tuple[LexborNode | None, int]:
+    """The largest ancestor of an image's box (up to four levels, never past a figure or the
+    article) holding this image and no other, and the level of the node whose next sibling
+    may be a caption."""
+    scope, top = None, box
+    for _ in range(4):
+        if top >= len(image.tags) or image.tags[top] in _STOP or counts.get(image.ids[top], 0) > 1:
             break
-        node = node.parent
-    return node
+        scope, top = image.ancestors[top], top + 1
+        if image.tags[top - 1] == _TAG["figure"]:
+            break
+    return scope, top
+
+
+def _node_at(image: _Image, level: int) -> LexborNode:
+    return image.ancestors[level - 1] if level else image.node
 
 
 def _next_element(node: LexborNode) -> LexborNode | None:
@@ -257,22 +336,6 @@ def _next_element(node: LexborNode) -> LexborNode | None:
     while sibling is not None and (sibling.tag in ("-text", "br") and not sibling.text().strip()):
         sibling = sibling.next
     return sibling if sibling is not None and sibling.tag not in ("-text", "-comment") else None
-
-
-def _container(box: LexborNode, index: _Index) -> tuple[LexborNode | None, LexborNode]:
-    """The largest ancestor of an image's box (up to four levels, never past a figure or the
-    article) holding this image and no other, and the node whose next sibling may be a
-    caption."""
-    scope = None
-    current = box
-    for _ in range(4):
-        parent = current.parent
-        if parent is None or parent.tag in _STOP or index.images_in(parent) > 1:
-            break
-        scope = current = parent
-        if parent.tag == "figure":
-            break
-    return scope, current
 
 
 def _is_caption(node: LexborNode) -> bool:
@@ -285,44 +348,143 @@ def _is_caption(node: LexborNode) -> bool:
     )
 
 
+class _Selectors:
+    """Which elements `CAPTION` and `CREDIT` match, as the selector engine decides (classes
+    exactly in standards mode, ignoring case in quirks mode). Tag, `itemprop` and plain class
+    values are decided here; a class value matching only when lower-cased or holding unusual
+    whitespace is left to the engine, queried over the page once, on demand (so the page is
+    not searched with the selectors, whose dozen alternatives cost a walk of it each)."""
+
+    def __init__(self, tree: LexborHTMLParser) -> None:
+        self.tree = tree
+        self.matched: dict[str, set[int]] = {}
+
+    def _has_class(
+        self, node: LexborNode, value: str, names: frozenset[str], selector: str
+    ) -> bool:
+        """Whether the class attribute `value`, which holds one of `names` when lower-cased,
+        makes `selector` match."""
+        if value.isascii() and value.isprintable() and not names.isdisjoint(value.split()):
+            return True
+        if selector not in self.matched:
+            self.matched[selector] = {match.mem_id for match in self.tree.css(selector)}
+        return node.mem_id in self.matched[selector]
+
+    def kinds(self, node: LexborNode, attributes: dict[str, str | None]) -> tuple[bool, bool]:
+        """Whether `CAPTION` and whether `CREDIT` match the element."""
+        prop = attributes.get("itemprop")
+        caption = prop == "caption" or node.tag_id == _TAG["figcaption"]
+        credit = prop in _CREDIT_PROPS
+        value = attributes.get("class")
+        if value:
+            tokens = value.lower().split()
+            if not caption and not _CAPTION_CLASSES.isdisjoint(tokens):
+                caption = self._has_class(node, value, _CAPTION_CLASSES, CAPTION)
+            if not credit and not _CREDIT_CLASSES.isdisjoint(tokens):
+                credit = self._has_class(node, value, _CREDIT_CLASSES, CREDIT)
+        return caption, credit
+
+
+def _depth_below(node: LexborNode, root_id: int, limit: int) -> bool:
+    """Whether `node` is at most `limit` levels below the node with id `root_id`."""
+    for _ in range(limit):
+        node = node.parent
+        if node is None:
+            return False
+        if node.mem_id == root_id:
+            return True
+    return False
+
+
+def _search(
+    selectors: _Selectors, root: LexborNode, up: set[int], caption: bool, credit: bool
+) -> tuple[LexborNode | None, LexborNode | None]:
+    """The first caption element and the first credit element (those asked for) under `root`,
+    at most eight levels down and not an ancestor of the image (`up`), in document order:
+    one walk of `root`'s elements instead of selector queries over the whole page."""
+    found_caption = found_credit = None
+    root_id = root.mem_id
+    walk = root.traverse()
+    next(walk)
+    for node in walk:
+        attributes = node.attributes
+        if not attributes and node.tag_id != _TAG["figcaption"]:
+            continue
+        is_caption, is_credit = selectors.kinds(node, attributes)
+        if (
+            is_caption
+            and caption
+            and found_caption is None
+            and node.mem_id not in up
+            and _depth_below(node, root_id, 8)
+        ):
+            found_caption = node
+        if (
+            is_credit
+            and credit
+            and found_credit is None
+            and node.mem_id not in up
+            and _depth_below(node, root_id, 8)
+        ):
+            found_credit = node
+        if (found_caption is not None or not caption) and (found_credit is not None or not credit):
+            break
+    return found_caption, found_credit
+
+
+def _prefixed_credit(caption: LexborNode) -> LexborNode | None:
+    """The first inline element of a caption (or the caption itself) whose text starts with
+    "Photo:" or the like."""
+    return next(
+        (
+            node
+            for node in caption.traverse()
+            if node.tag in _CREDIT_TAGS and _CREDIT_PREFIX.match(node.text())
+        ),
+        None,
+    )
+
+
 def _caption_and_credit(
-    tree: LexborHTMLParser, index: _Index, image: _Image, emphasis: bool
+    selectors: _Selectors, counts: dict[int, int], image: _Image, emphasis: bool
 ) -> tuple[str | None, str | None]:
-    box = _outer(image.node, index)
-    scope, top = _container(box, index)
-    up = _ancestors(image.node, 64)
+    box = _box(image, counts)
+    scope, top = _container(image, box, counts)
+    up = set(image.ids[:64])
     caption_node = None
     described = (image.node.attributes.get("aria-describedby") or "").split()
     for name in described:
         if re.fullmatch(r"[\w:.-]+", name):
-            caption_node = tree.css_first(f'[id="{name}"]')
+            caption_node = selectors.tree.css_first(f'[id="{name}"]')
             if caption_node is not None:
                 break
-    if caption_node is None and scope is not None:
-        caption_node = index.first_in(index.captions, scope, up)
+    scope_credit = None
+    if scope is not None:
+        found, scope_credit = _search(selectors, scope, up, caption_node is None, True)
+        caption_node = caption_node or found
     if caption_node is None:
-        following = _next_element(top)
+        following = _next_element(_node_at(image, top))
         if following is not None and _is_caption(following):
             caption_node = following
     credit_node = None
     if caption_node is not None:
-        credit_node = index.first_in(index.credits, caption_node, up) or next(
-            (
-                child
-                for child in caption_node.css("span, small, em, i, cite, b, strong, p")
-                if _CREDIT_PREFIX.match(child.text())
-            ),
-            None,
+        credit_node = _search(selectors, caption_node, up, False, True)[1] or _prefixed_credit(
+            caption_node
         )
-    if credit_node is None and scope is not None:
-        credit_node = index.first_in(index.credits, scope, up)
+    if credit_node is None:
+        credit_node = scope_credit
     credit = _clean(credit_node.text(separator=" ")) if credit_node is not None else None
     caption = _clean(caption_node.text(separator=" ")) if caption_node is not None else None
-    if caption and credit and credit_node is not None and _contains(caption_node, credit_node):
+    if (
+        caption
+        and credit
+        and credit_node is not None
+        and _depth_below(credit_node, caption_node.mem_id, 64)
+    ):
         head, _, tail = caption.rpartition(credit)
         caption = _clean(head + tail)
     if caption is None and emphasis:
-        caption = _emphasis_caption(box)
+        caption = _emphasis_caption(_node_at(image, box))
     return caption, credit
 
 
@@ -343,76 +505,10 @@ def _emphasis_caption(box: LexborNode) -> str | None:
     return None
 
 
-def _link(node: LexborNode) -> str | None:
-    anchor = _inside(node, "a")
+def _link(image: _Image) -> str | None:
+    anchor = image.inside("a")
     href = anchor.attributes.get("href") if anchor is not None else None
     return href.strip() if href and href.strip() else None
-
-
-def text_before(text: str, offset: int, chars: int) -> str | None:
-    """Up to `chars` characters of `text` before `offset`, without a word cut in two."""
-    start = max(0, offset - chars)
-    piece = text[start:offset]
-    if start > 0 and not text[start - 1].isspace() and not text[start].isspace():
-        piece = piece.split(" ", 1)[1] if " " in piece else ""
-    return piece.strip() or None
-
-
-def text_after(text: str, offset: int, chars: int) -> str | None:
-    """Up to `chars` characters of `text` from `offset`, without a word cut in two."""
-    end = offset + chars
-    piece = text[offset:end]
-    if end < len(text) and not text[end].isspace() and not text[end - 1].isspace():
-        piece = piece.rsplit(" ", 1)[0] if " " in piece else ""
-    return piece.strip() or None
-
-
-def _window(raw: str, start: int, end: int) -> str:
-    return " ".join(_MARK.sub(" ", raw[max(0, start) : end]).split())
-
-
-def _around(raw: str, start: int, end: int, chars: int) -> tuple[str | None, str | None]:
-    """The text before `start` and after `end` in the page's raw text, whitespace collapsed
-    only in a window around the image (widened when markup whitespace is long)."""
-    span = chars * 3
-    while True:
-        before = _window(raw, start - span, start)
-        if len(before) >= chars or start - span <= 0:
-            break
-        span *= 4
-    span = chars * 3
-    while True:
-        after = _window(raw, end, end + span)
-        if len(after) >= chars or end + span >= len(raw):
-            break
-        span *= 4
-    return text_before(before, len(before), chars), text_after(after, 0, chars)
-
-
-def _contexts(
-    tree: LexborHTMLParser, images: list[_Image], chars: int
-) -> Iterator[tuple[str | None, str | None, str | None]]:
-    """(text before, text after, nearest heading above) of every image. Marks each image and
-    heading in the tree, then reads the page's text once."""
-    nodes = tree.css(_HEADINGS)
-    headings = [_clean(h.text(separator=" ")) for h in nodes]
-    for number, heading in enumerate(nodes):
-        heading.insert_before(f"\ue002{number}\ue001")
-    for number, image in enumerate(images):
-        image.node.insert_before(f"\ue000{number}\ue001")
-    tree.strip_tags(["script", "style", "template"])
-    root = tree.body or tree.root
-    raw = root.text(separator=" ") if root is not None else ""
-    places, heading = {}, None
-    for mark in _MARK.finditer(raw):
-        if mark.group(1) is not None:
-            places[int(mark.group(1))] = (mark.start(), mark.end(), heading)
-        else:
-            heading = headings[int(mark.group(2))]
-    for number in range(len(images)):
-        start, end, heading = places.get(number, (len(raw), len(raw), None))
-        before, after = _around(raw, start, end, chars) if chars else (None, None)
-        yield before, after, heading
 
 
 def extract(
@@ -425,32 +521,42 @@ def extract(
     Markdown convention).
     """
     tree = LexborHTMLParser(text)
-    blocks = json_ld(tree)
-    tags = meta_tags(tree)
-    page = page_info(tree, tags, blocks)
-    meta = meta_images(tree, tags, blocks, article, page)
-    images = _images(tree)
-    index = _Index(tree, images)
+    parts = _walk(tree)
+    blocks = json_ld(parts.markup)
+    tags = meta_tags(parts.markup)
+    h1 = next((node for node in parts.headings if node.tag_id == _TAG["h1"]), None)
+    page = page_info(tree, parts.markup, h1, tags, blocks)
+    meta = meta_images(tree, parts.markup, tags, blocks, article, page)
+    images = _images(parts.images)
+    counts = _counts(images)
+    selectors = _Selectors(tree)
     found = []
     for image in images:
-        caption, credit = _caption_and_credit(tree, index, image, emphasis_captions)
-        link = _link(image.node)
-        found.append({**image.fields, "caption": caption, "credit": credit, "link": link})
+        caption, credit = _caption_and_credit(selectors, counts, image, emphasis_captions)
+        found.append({**image.fields, "caption": caption, "credit": credit, "link": _link(image)})
     refs = [
-        ImageRef(
-            article=article,
-            position=position,
-            base=page.base,
-            article_title=page.title,
-            article_url=page.url,
-            article_date=page.date,
-            context_before=before,
-            context_after=after,
-            heading=heading,
-            **fields,
+        ImageRef.of(
+            {
+                "article": article,
+                "position": position,
+                "base": page.base,
+                "article_title": page.title,
+                "article_url": page.url,
+                "article_date": page.date,
+                "context_before": before,
+                "context_after": after,
+                "heading": heading,
+                **fields,
+            }
         )
         for position, (fields, (before, after, heading)) in enumerate(
-            zip(found, _contexts(tree, images, context), strict=True)
+            zip(
+                found,
+                contexts(
+                    tree, [image.node for image in images], parts.headings, parts.hidden, context
+                ),
+                strict=True,
+            )
         )
     ]
     return refs + meta, []

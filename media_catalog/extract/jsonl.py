@@ -16,7 +16,7 @@ import orjson
 from ..errors import ExtractError
 from ..models import ImageRef, ItemError
 from . import html, tagged
-from .html import text_after, text_before
+from .context import text_after, text_before
 
 FIELDS = ("html", "text", "content")
 URL_FIELDS = ("url", "link", "source_url", "canonical_url")

@@ -7,11 +7,11 @@ Metadata images become references of kind "meta" with position None, after the b
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from selectolax.lexbor import LexborHTMLParser
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from ..models import ImageRef
 
@@ -29,6 +29,51 @@ _DATE_META = (
     "sailthru.date",
 )
 _SKIP_KEYS = {"publisher", "logo", "author", "creator", "brand", "sourceOrganization"}
+TAGS = frozenset(("meta", "script", "link", "title", "base"))
+
+
+@dataclass
+class Markup:
+    """The elements page data is read from, in document order: `<meta content>`, JSON-LD
+    `<script>`s, `<link href>`s, the first `<title>` and `<base href>`. The HTML extractor
+    gathers them (`add`) in its one walk of the tree."""
+
+    meta: list[LexborNode] = field(default_factory=list)
+    scripts: list[LexborNode] = field(default_factory=list)
+    links: list[LexborNode] = field(default_factory=list)
+    title: LexborNode | None = None
+    base: LexborNode | None = None
+
+    def add(self, node: LexborNode, tag: str) -> None:
+        """Keep `node` (whose tag, one of `TAGS`, is `tag`) if page data is read from it."""
+        if tag == "meta":
+            if "content" in node.attributes:
+                self.meta.append(node)
+        elif tag == "script":
+            # The selector engine compares `type` ignoring ASCII case, as lower() does here.
+            if (node.attributes.get("type") or "").lower() == "application/ld+json":
+                self.scripts.append(node)
+        elif tag == "link":
+            if "href" in node.attributes:
+                self.links.append(node)
+        elif tag == "title":
+            if self.title is None:
+                self.title = node
+        elif self.base is None and "href" in node.attributes:
+            self.base = node
+
+    def link(self, tree: LexborHTMLParser, rel: str) -> LexborNode | None:
+        """The first `<link href>` whose `rel` holds the token `rel` (ignoring ASCII case)."""
+        for node in self.links:
+            value = (node.attributes.get("rel") or "").lower()
+            if rel not in value:
+                continue
+            if not (value.isascii() and value.isprintable()):
+                # Unusual whitespace: the selector engine splits the tokens.
+                return tree.css_first(f'link[rel~="{rel}"][href]')
+            if rel in value.split():
+                return node
+        return None
 
 
 @dataclass(frozen=True)
@@ -52,10 +97,10 @@ def _int(value: Any) -> int | None:
     return int(digits) if digits else None
 
 
-def meta_tags(tree: LexborHTMLParser) -> dict[str, str]:
+def meta_tags(markup: Markup) -> dict[str, str]:
     """`<meta property|name|itemprop=… content=…>` by lower-cased key; the first one wins."""
     found: dict[str, str] = {}
-    for node in tree.css("meta[content]"):
+    for node in markup.meta:
         attributes = node.attributes
         key = attributes.get("property") or attributes.get("name") or attributes.get("itemprop")
         if key:
@@ -63,10 +108,10 @@ def meta_tags(tree: LexborHTMLParser) -> dict[str, str]:
     return found
 
 
-def json_ld(tree: LexborHTMLParser) -> list[Any]:
+def json_ld(markup: Markup) -> list[Any]:
     """The parsed JSON-LD blocks of the page; blocks that are not valid JSON are skipped."""
     blocks = []
-    for node in tree.css('script[type="application/ld+json"]'):
+    for node in markup.scripts:
         try:
             blocks.append(orjson.loads(node.text(deep=True)))
         except orjson.JSONDecodeError:
@@ -88,16 +133,22 @@ def _objects(value: Any, depth: int = 0) -> Iterator[dict[str, Any]]:
                 yield from _objects(item, depth + 1)
 
 
-def page_info(tree: LexborHTMLParser, meta: dict[str, str], blocks: list[Any]) -> Page:
-    """Title, URL, date and base of a page, from its `meta_tags`, JSON-LD `blocks` and markup."""
-    title_node = tree.css_first("title")
-    h1 = tree.css_first("h1")
+def page_info(
+    tree: LexborHTMLParser,
+    markup: Markup,
+    h1: LexborNode | None,
+    meta: dict[str, str],
+    blocks: list[Any],
+) -> Page:
+    """Title, URL, date and base of a page, from its `meta_tags`, JSON-LD `blocks` and markup
+    (`h1`: its first `<h1>`)."""
+    title_node = markup.title
     title = (
         _clean(meta.get("og:title"))
         or _clean(title_node.text() if title_node else None)
         or _clean(h1.text() if h1 else None)
     )
-    canonical = tree.css_first('link[rel~="canonical"][href]')
+    canonical = markup.link(tree, "canonical")
     url = (canonical.attributes.get("href") if canonical else None) or meta.get("og:url")
     date = next((meta[key] for key in _DATE_META if meta.get(key)), None)
     if date is None:
@@ -112,7 +163,7 @@ def page_info(tree: LexborHTMLParser, meta: dict[str, str], blocks: list[Any]) -
     if date is None:
         node = tree.css_first("[itemprop=datePublished][datetime], time[datetime]")
         date = node.attributes.get("datetime") if node else None
-    base = tree.css_first("base[href]")
+    base = markup.base
     return Page(
         title=title,
         url=_clean(url),
@@ -141,7 +192,12 @@ def _text(value: Any) -> str | None:
 
 
 def meta_images(
-    tree: LexborHTMLParser, meta: dict[str, str], blocks: list[Any], article: str, page: Page
+    tree: LexborHTMLParser,
+    markup: Markup,
+    meta: dict[str, str],
+    blocks: list[Any],
+    article: str,
+    page: Page,
 ) -> list[ImageRef]:
     """The page's metadata images, each URL once, in the order og, twitter, link, JSON-LD."""
     found: dict[str, dict[str, Any]] = {}
@@ -164,7 +220,7 @@ def meta_images(
         meta.get("twitter:image") or meta.get("twitter:image:src"),
         alt=meta.get("twitter:image:alt"),
     )
-    link = tree.css_first('link[rel~="image_src"][href]')
+    link = markup.link(tree, "image_src")
     if link is not None:
         add(link.attributes.get("href"))
     for obj in _ld_images(blocks):
@@ -176,16 +232,18 @@ def meta_images(
             declared_height=_int(obj.get("height")),
         )
     return [
-        ImageRef(
-            article=article,
-            position=None,
-            src=url,
-            kind="meta",
-            base=page.base,
-            article_title=page.title,
-            article_url=page.url,
-            article_date=page.date,
-            **fields,
+        ImageRef.of(
+            {
+                "article": article,
+                "position": None,
+                "src": url,
+                "kind": "meta",
+                "base": page.base,
+                "article_title": page.title,
+                "article_url": page.url,
+                "article_date": page.date,
+                **fields,
+            }
         )
         for url, fields in found.items()
     ]

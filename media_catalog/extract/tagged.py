@@ -20,7 +20,8 @@ import re
 from dataclasses import replace
 
 from ..models import ImageRef, ItemError
-from .html import CONTEXT_CHARS, text_after, text_before
+from .context import text_after, text_before
+from .html import CONTEXT_CHARS
 
 _OPEN = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?image\b(?P<attrs>[^<>]*?)(?P<empty>/?)>", re.I)
 _CLOSE = re.compile(r"</(?:[A-Za-z_][\w.-]*:)?image\s*>", re.I)

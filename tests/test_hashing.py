@@ -1,0 +1,201 @@
+"""Parallel fingerprinting in the scan: same results as one process, bounded, no re-hashing."""
+
+import hashlib
+import os
+import signal
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from media_catalog import Catalog, duplicate_clusters, image_objects, scan, search
+from media_catalog.hashing import Hasher
+from media_catalog.pipeline import _Scan
+
+from .conftest import encode, photo, write_image
+from .test_metadata import with_iptc, xmp_packet
+
+
+@pytest.fixture
+def mixed(tmp_path: Path) -> Path:
+    """Good photos, a byte-identical copy, a corrupt file an article points at, a PNG named
+    .jpg, a JPEG named .png, and a large photo decoded in draft."""
+    root = tmp_path / "mixed"
+    for k in range(6):
+        write_image(root / f"p{k}.jpg", photo(50 + k))
+    (root / "copy.jpg").write_bytes((root / "p0.jpg").read_bytes())
+    (root / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8)
+    (root / "really-png.jpg").write_bytes(encode(photo(60), "PNG"))
+    (root / "really-jpeg.png").write_bytes(encode(photo(61), "JPEG"))
+    write_image(root / "large.jpg", photo(62, (1600, 1200)))
+    (root / "post.html").write_text(
+        '<img src="corrupt.jpg" alt="bad"><img src="p1.jpg" alt="good"><img src="copy.jpg">'
+    )
+    return root
+
+
+def _result(db: Path) -> tuple[list[dict], list[tuple]]:
+    catalog = Catalog(db)
+    images = sorted(image_objects(catalog), key=lambda i: i["sha256"])
+    errors = sorted(
+        ((e["path"], e["code"], e["article"], e["position"]) for e in catalog.errors()), key=str
+    )
+    return images, errors
+
+
+def test_parallel_scan_gives_the_same_catalogue_as_one_process(mixed, tmp_path):
+    one = scan([mixed], Catalog(tmp_path / "one.json"), workers=1)
+    two = scan([mixed], Catalog(tmp_path / "two.json"), workers=2)
+    assert one == two
+    assert _result(tmp_path / "one.json") == _result(tmp_path / "two.json")
+    images, errors = _result(tmp_path / "two.json")
+    assert two.unique_images == len(images) == 9 and two.errors == 2
+    corrupt = str(mixed / "corrupt.jpg")
+    assert errors == [
+        (corrupt, "bad-image", str(mixed / "post.html"), 0),  # the reference to it
+        (corrupt, "bad-image", None, None),  # the loose file
+    ]
+    formats = {Path(f).name: i["format"] for i in images for f in i["files"]}
+    assert formats["really-png.jpg"] == "PNG" and formats["really-jpeg.png"] == "JPEG"
+    decodes = {Path(f).name: i["decode"] for i in images for f in i["files"]}
+    assert decodes["large.jpg"] == "draft" and decodes["p1.jpg"] == "full"
+    copy = next(i for i in images if len(i["files"]) == 2)
+    assert sorted(Path(f).name for f in copy["files"]) == ["copy.jpg", "p0.jpg"]
+
+
+def test_known_and_repeated_bytes_are_hashed_once():
+    seen, new = encode(photo(63)), encode(photo(64))
+    with Hasher(1) as hasher:
+        state = _Scan(known={hashlib.sha256(seen).hexdigest()}, max_bytes=10**9, hasher=hasher)
+        for data in (seen, new, new, seen):
+            state.image_bytes(data, "x")
+        hasher.close()
+    assert list(hasher.done) == [hashlib.sha256(new).hexdigest()]
+    assert state.seen == {hashlib.sha256(seen).hexdigest(), hashlib.sha256(new).hexdigest()}
+
+
+def test_a_rescan_does_not_hash_catalogued_bytes_again(mixed, tmp_path):
+    db = tmp_path / "c.json"
+    scan([mixed], Catalog(db), workers=2)
+    catalog = Catalog(db)
+    before = {i["sha256"]: i for i in catalog.images()}
+    hashed = []
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "same.jpg").write_bytes((mixed / "p2.jpg").read_bytes())
+    with Hasher(1, on_hashed=lambda: hashed.append(1)) as hasher:
+        state = _Scan(known=catalog.known_sha256(), max_bytes=10**9, hasher=hasher)
+        state.image_file(other / "same.jpg")
+        hasher.close()
+    assert hashed == [] and state.seen <= before.keys()
+
+
+def test_memory_stays_bounded_while_hashing(tmp_path):
+    with Hasher(2) as hasher:
+        for k in range(12):
+            data = encode(photo(70 + k))
+            hasher.submit(hashlib.sha256(data).hexdigest(), data, f"p{k}")
+            assert len(hasher._pending) <= 2 * hasher.workers
+        hasher.close()
+    assert len(hasher.done) == 12
+
+
+def test_progress_reports_every_file(mixed, tmp_path):
+    calls = []
+    scan([mixed], Catalog(tmp_path / "c.json"), workers=2, progress=lambda *a: calls.append(a))
+    total = len([p for p in mixed.iterdir()])
+    assert calls[0] == (0, total) and calls[-1] == (total, total)
+    assert [done for done, _ in calls] == sorted(done for done, _ in calls)
+
+
+def test_low_information_images_make_no_false_near_duplicates(tmp_path):
+    root = tmp_path / "blank"
+    write_image(root / "white.jpg", Image.new("RGB", (800, 600), "white"))
+    write_image(root / "grey.png", Image.new("L", (640, 480), 128), "PNG")
+    write_image(root / "black.jpg", Image.new("RGB", (800, 600), "black"))
+    write_image(root / "icon-a.png", photo(80, (32, 32)), "PNG")
+    write_image(root / "icon-b.png", photo(81, (32, 32)), "PNG")
+    (root / "white-copy.jpg").write_bytes((root / "white.jpg").read_bytes())
+    write_image(root / "photo.jpg", photo(82))
+    write_image(root / "photo-small.jpg", photo(82).resize((160, 120)))
+    catalog = Catalog(tmp_path / "c.json")
+    scan([root], catalog, workers=1)
+    clusters = duplicate_clusters(catalog)
+    near = [c for c in clusters if c.kind == "near"]
+    assert [sorted(Path(i["files"][0]).name for i in c.images) for c in near] == [
+        ["photo-small.jpg", "photo.jpg"]
+    ]
+    exact = [c for c in clusters if c.kind == "exact"]
+    assert [len(c.images[0]["files"]) for c in exact] == [2]  # same bytes are still reuse
+    low = {Path(f).name for i in image_objects(catalog) if i["low_information"] for f in i["files"]}
+    assert low == {
+        "white.jpg",
+        "white-copy.jpg",
+        "grey.png",
+        "black.jpg",
+        "icon-a.png",
+        "icon-b.png",
+    }
+
+
+def test_the_photos_own_caption_and_credit_are_searchable(tmp_path):
+    root = tmp_path / "news"
+    data = with_iptc(
+        encode(photo(83), "JPEG", xmp=xmp_packet(caption="Kharkiv station", credit="Reuters")),
+        [(120, b"ignored: XMP wins"), (110, b"AFP")],
+    )
+    (root / "img").mkdir(parents=True)
+    (root / "img" / "a.jpg").write_bytes(data)
+    (root / "story.html").write_text(
+        '<figure><img src="img/a.jpg" alt="platform"><figcaption>Evening</figcaption></figure>'
+    )
+    catalog = Catalog(tmp_path / "c.json")
+    scan([root], catalog, workers=1)
+    for words in ("kharkiv", "reuters platform", "smoke rises", "market"):
+        (hit,) = search(catalog, words)
+        assert hit["alt"] == "platform" and hit["caption"] == "Evening"
+    assert search(catalog, "AFP") == []
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_candidate_that_is_no_image_gives_way_to_the_next(tmp_path, workers):
+    root = tmp_path / "page"
+    root.mkdir()
+    write_image(root / "good.jpg", photo(90))
+    (root / "bad-a.jpg").write_bytes(b"not an image at all")
+    (root / "bad-b.jpg").write_bytes(encode(photo(91))[:300])
+    (root / "p.html").write_text(
+        '<img srcset="bad-a.jpg 1000w, bad-b.jpg 500w" src="good.jpg" alt="falls back">'
+        '<img srcset="bad-a.jpg 2x" src="bad-b.jpg" alt="all bad">'
+    )
+    catalog = Catalog(tmp_path / "c.json")
+    summary = scan([root / "p.html"], catalog, assets=[root], workers=workers)
+    (image,) = image_objects(catalog)
+    assert [o["alt"] for o in image["occurrences"]] == ["falls back"]
+    assert image["occurrences"][0]["file"] == str(root / "good.jpg")
+    (error,) = catalog.errors()  # the first candidate's failure
+    assert (error["path"], error["code"], error["position"]) == (
+        str(root / "bad-a.jpg"),
+        "bad-image",
+        1,
+    )
+    assert summary.errors == 1 and summary.unresolved == 1 and summary.unique_images == 1
+
+
+def test_a_worker_that_dies_does_not_stop_the_scan():
+    images = [encode(photo(100 + k)) for k in range(4)]
+    with Hasher(2) as hasher:
+        for k, data in enumerate(images):
+            hasher.submit(hashlib.sha256(data).hexdigest(), data, f"p{k}")
+            if k == 1:  # kill a worker while images are in flight, as a crashing decoder would
+                os.kill(next(iter(hasher._pool._processes)), signal.SIGKILL)
+        hasher.close()
+    assert sorted(hasher.done) == sorted(hashlib.sha256(d).hexdigest() for d in images)
+    assert hasher.failed == {}
+
+
+def test_saving_after_every_file_gives_the_same_catalogue(mixed, tmp_path):
+    # each periodic save waits for the images in flight, so what it writes is final
+    scan([mixed], Catalog(tmp_path / "once.json"), workers=1)
+    scan([mixed], Catalog(tmp_path / "often.json"), workers=2, save_every=0)
+    assert _result(tmp_path / "once.json") == _result(tmp_path / "often.json")
