@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from media_catalog import Catalog, scan  # noqa: E402
+from media_catalog.catalog import AtomicJSONStorage  # noqa: E402
 from media_catalog.index import index_path  # noqa: E402
 from media_catalog.models import Fingerprint, ImageRef, Occurrence, PerceptualHash  # noqa: E402
 
@@ -180,12 +181,16 @@ def bench_write(work: Path, args) -> Path:
     )
     t_save, _ = timed(catalog.save)
     size = db.stat().st_size / 1e6
-    index_path(db).unlink()
-    t_index, _ = timed(catalog.save)  # nothing changed: only the index is written
     index_size = index_path(db).stat().st_size / 1e6
+    tables = orjson.loads(db.read_bytes())
+    t_json, _ = timed(AtomicJSONStorage(str(work / "json-only.json")).write, tables)
+    del tables
     print(f"\n## Full catalogue: {args.images:,} images, {args.occurrences:,} occurrences")
     print(f"record {t_record:.2f} s + save {t_save:.2f} s; file {size:.0f} MB")
-    print(f"of the save, the read index alone: {t_index:.2f} s; index file {index_size:.0f} MB")
+    print(
+        f"of the save, the catalogue file alone: {t_json:.2f} s; the read index: "
+        f"{t_save - t_json:.2f} s, index file {index_size:.0f} MB"
+    )
     return db
 
 
