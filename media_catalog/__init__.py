@@ -4,48 +4,66 @@
 >>> catalog = Catalog("media-catalog.json")
 >>> summary = scan(["samples"], catalog, assets=["samples/assets"])
 >>> clusters = duplicate_clusters(catalog)
+
+The public names are imported on first use, so that `media-catalog lookup` does not load the
+image and parsing stack (Pillow, imagehash, scipy, selectolax, markdown-it) it never needs.
 """
 
-from .catalog import Catalog, image_objects, unresolved
-from .errors import (
-    CatalogError,
-    ExtractError,
-    FingerprintError,
-    MediaCatalogError,
-    QueryError,
-    ResolveError,
-)
-from .fingerprint import fingerprint
-from .models import Fingerprint, ImageRef, ItemError, PerceptualHash
-from .pipeline import ScanSummary, scan
-from .query import lookup, search
-from .similarity import DEFAULT_THRESHOLD, Cluster, duplicate_clusters
-from .text import normalize
+import sys
+from importlib import import_module
+from types import ModuleType
+from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "DEFAULT_THRESHOLD",
-    "Catalog",
-    "CatalogError",
-    "Cluster",
-    "ExtractError",
-    "Fingerprint",
-    "FingerprintError",
-    "ImageRef",
-    "ItemError",
-    "MediaCatalogError",
-    "PerceptualHash",
-    "QueryError",
-    "ResolveError",
-    "ScanSummary",
-    "__version__",
-    "duplicate_clusters",
-    "fingerprint",
-    "image_objects",
-    "lookup",
-    "normalize",
-    "scan",
-    "search",
-    "unresolved",
-]
+_HOME = {
+    "Catalog": "catalog",
+    "image_objects": "catalog",
+    "unresolved": "catalog",
+    "CatalogError": "errors",
+    "ExtractError": "errors",
+    "FingerprintError": "errors",
+    "MediaCatalogError": "errors",
+    "QueryError": "errors",
+    "ResolveError": "errors",
+    "fingerprint": "fingerprint",
+    "Fingerprint": "models",
+    "ImageRef": "models",
+    "ItemError": "models",
+    "PerceptualHash": "models",
+    "ScanSummary": "pipeline",
+    "scan": "pipeline",
+    "lookup": "query",
+    "search": "query",
+    "DEFAULT_THRESHOLD": "models",
+    "Cluster": "similarity",
+    "duplicate_clusters": "similarity",
+    "normalize": "text",
+}
+
+__all__ = sorted([*_HOME, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{_HOME[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_HOME})
+
+
+class _Package(ModuleType):
+    """Importing the submodule `media_catalog.fingerprint` must not hide the public function
+    `fingerprint`: Python binds a submodule as an attribute of its package once imported."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _HOME and isinstance(value, ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -21,7 +21,7 @@ from html import escape
 from typing import Any
 
 from .catalog import Catalog, article_file
-from .similarity import DEFAULT_THRESHOLD, duplicate_clusters
+from .models import DEFAULT_THRESHOLD
 from .text import normalize
 
 SEVERITIES = ("error", "warning", "info")
@@ -235,6 +235,8 @@ def _shared_alts(occurrences: list[dict[str, Any]]) -> list[_Pair]:
 def _reuse_conflicts(catalog: Catalog, threshold: int) -> list[_Pair]:
     """Occurrences of one photo (same bytes or near duplicates) whose caption or alt differs
     from the photo's caption or alt in another article."""
+    from .similarity import duplicate_clusters  # numpy: loaded only when an audit runs
+
     found = []
     for cluster in duplicate_clusters(catalog, threshold):
         uses = [o for image in cluster.images for o in image["occurrences"]]

@@ -19,6 +19,10 @@ Changes are kept in memory and written by `save()` in one go: the new file is wr
 the old one and renamed over it, so a crash, Ctrl-C or SIGKILL never leaves a half-written
 catalogue. Writers hold `writing()`, an exclusive lock on `<catalogue>.lock`, so two
 processes never write one catalogue at once.
+
+Every save also rebuilds the read index `<catalogue>.index.sqlite` (media_catalog.index), a
+derived copy that lookup, show and search read without parsing the JSON. A catalogue whose
+index is current is parsed only when something needs all of it.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 from tinydb import TinyDB
@@ -40,6 +44,8 @@ from tinydb.middlewares import CachingMiddleware
 from tinydb.storages import Storage
 
 from .errors import CatalogError
+from .index import Index, Places
+from .index import write as write_index
 from .models import Fingerprint, ItemError, Occurrence
 
 SCHEMA_VERSION = 2
@@ -48,10 +54,15 @@ _JSONL_LINE = re.compile(r"#L\d+$")
 
 
 class AtomicJSONStorage(Storage):
-    """TinyDB storage that parses with orjson and replaces the file atomically on write."""
+    """TinyDB storage that parses with orjson and replaces the file atomically on write.
+
+    After a write, `places` tells where each document lies in the file: {table: {id:
+    (offset, length)}}, the bytes `orjson.loads` reads back as that document.
+    """
 
     def __init__(self, path: str) -> None:
         self.path = Path(path)
+        self.places: Places = {}
 
     def read(self) -> dict[str, Any] | None:
         try:
@@ -85,10 +96,11 @@ class AtomicJSONStorage(Storage):
             )
             tmp = Path(name)
             with os.fdopen(fd, "wb") as handle:
-                handle.write(orjson.dumps(data))
+                places = _write_tables(handle, data)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp, self.path)
+            self.places = places
         except OSError as exc:
             if tmp is not None:
                 tmp.unlink(missing_ok=True)
@@ -103,10 +115,46 @@ class AtomicJSONStorage(Storage):
             raise
 
 
+def _write_tables(handle: BinaryIO, data: dict[str, dict[str, Any]]) -> Places:
+    """Write `data` as `orjson.dumps(data)` would, one document at a time, noting where each
+    document lies."""
+    places: Places = {}
+    offset = 0
+
+    def put(chunk: bytes) -> None:
+        nonlocal offset
+        handle.write(chunk)
+        offset += len(chunk)
+
+    put(b"{")
+    for t, (name, docs) in enumerate(data.items()):
+        put(b"," * bool(t) + orjson.dumps(name) + b":{")
+        table = places[name] = {}
+        for d, (key, doc) in enumerate(docs.items()):
+            put(b"," * bool(d) + orjson.dumps(key) + b":")
+            chunk = orjson.dumps(doc)
+            table[key] = (offset, len(chunk))
+            put(chunk)
+        put(b"}")
+    put(b"}")
+    return places
+
+
 class _WriteOnSave(CachingMiddleware):
-    """Keep every change in memory until `flush()`."""
+    """Keep every change in memory until `save()`."""
 
     WRITE_CACHE_SIZE = sys.maxsize
+
+    @property
+    def changed(self) -> bool:
+        return self._cache_modified_count > 0
+
+    def save(self) -> tuple[dict[str, dict[str, Any]], Places]:
+        """Write the tables now: the tables written and where each document lies."""
+        tables = self.read()
+        self.storage.write(tables)
+        self._cache_modified_count = 0
+        return tables, self.storage.places
 
 
 def article_file(article: str) -> str:
@@ -130,11 +178,29 @@ class Catalog:
             )
         if self.path.is_dir():
             raise CatalogError(f"{self.path} is a folder, not a catalogue file", path=self.path)
-        self._open()
+        self._tinydb: TinyDB | None = None
+        self._index = Index.open(self.path, SCHEMA_VERSION)
+        if self._index is None:
+            self._open()
 
     def _open(self) -> None:
-        self._db = TinyDB(str(self.path), storage=_WriteOnSave(AtomicJSONStorage))
+        """Load the catalogue file; from then on this object answers from it alone."""
+        self._index = None
+        self._storage = _WriteOnSave(AtomicJSONStorage)
+        self._tinydb = TinyDB(str(self.path), storage=self._storage)
         self._check_schema()
+
+    @property
+    def _db(self) -> TinyDB:
+        if self._tinydb is None:
+            self._open()
+        assert self._tinydb is not None
+        return self._tinydb
+
+    def index(self) -> Index | None:
+        """The read index, when it is current and nothing here has loaded or changed the
+        catalogue since it was opened; None means: answer from the loaded tables."""
+        return self._index
 
     def _check_schema(self) -> None:
         meta = self._db.table("meta").all()
@@ -289,10 +355,12 @@ class Catalog:
         self._replace("meta", [{"schema_version": SCHEMA_VERSION}])
 
     def save(self) -> None:
-        """Write the catalogue atomically (temporary file, then rename)."""
+        """Write the catalogue atomically (temporary file, then rename), then its read index
+        (likewise) unless the index on disk is already current."""
         if not self._db.table("meta").all():
             self._db.table("meta").insert({"schema_version": SCHEMA_VERSION})
-        self._db.storage.flush()
+        if self._storage.changed or Index.open(self.path, SCHEMA_VERSION) is None:
+            write_index(self.path, SCHEMA_VERSION, *self._storage.save())
 
 
 OCCURRENCE_KEYS = (
@@ -313,14 +381,18 @@ def occurrence_object(doc: dict[str, Any]) -> dict[str, Any]:
 def image_objects(catalog: Catalog) -> list[dict[str, Any]]:
     """Every image as the documented image object: its fields, `files` and `occurrences`
     (sorted by article, then position)."""
+    return with_occurrences(catalog.images(), catalog.occurrences())
+
+
+def with_occurrences(
+    images: list[dict[str, Any]], occurrences: Iterable[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Image documents as image objects, with those of `occurrences` that use them."""
     used: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for doc in catalog.occurrences():
+    for doc in occurrences:
         if doc["sha256"]:
             used[doc["sha256"]].append(occurrence_object(doc))
-    return [
-        {**image, "occurrences": sorted(used[image["sha256"]], key=place)}
-        for image in catalog.images()
-    ]
+    return [{**image, "occurrences": sorted(used[image["sha256"]], key=place)} for image in images]
 
 
 def unresolved(catalog: Catalog) -> list[dict[str, Any]]:

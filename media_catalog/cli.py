@@ -28,25 +28,15 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from . import __version__, render, reports
-from .audit import DEFAULT_MAX_ALT_LENGTH, SEVERITIES, to_html
-from .audit import audit as run_audit
-from .catalog import DEFAULT_PATH, Catalog, image_objects, unresolved
+from . import __version__, render
+from .audit import DEFAULT_MAX_ALT_LENGTH, SEVERITIES
+from .catalog import DEFAULT_PATH, Catalog
 from .errors import MediaCatalogError, QueryError
-from .export import dataset_rows, occurrence_rows
-from .extract import CONTEXT_CHARS, ExtractOptions
-from .pipeline import scan as run_scan
-from .query import lookup as find_hash
-from .query import lookup_image
-from .query import search as find_text
-from .query import show as show_image
-from .query import stats as catalogue_stats
-from .similarity import (
-    DEFAULT_THRESHOLD,
-    duplicate_report,
-    read_ignore_list,
-    reference_matches,
-)
+from .models import DEFAULT_THRESHOLD
+
+# Each command imports the stages it runs, so that `lookup`, `search` and `show` start without
+# loading the image and parsing stack (Pillow, imagehash, scipy, selectolax, markdown-it) or
+# numpy.
 
 app = typer.Typer(
     help="Catalogue the images embedded in articles; report duplicates; look up and search.",
@@ -129,10 +119,25 @@ def _main(
     """Catalogue the images embedded in articles; report duplicates; look up and search."""
 
 
+def _context_chars() -> int:
+    from .extract import CONTEXT_CHARS
+
+    return CONTEXT_CHARS
+
+
 @app.command()
 @_handle_errors
 def scan(
     paths: Annotated[list[Path], typer.Argument(help="Article files, image files or folders.")],
+    context: Annotated[
+        int,
+        typer.Option(
+            default_factory=_context_chars,
+            show_default=False,
+            help="Characters of text kept before and after each image [default: 200].",
+            min=0,
+        ),
+    ],  # first: it has no plain default (the extractor's, read when scanning)
     db: DbOption = Path(DEFAULT_PATH),
     assets: Annotated[
         list[Path] | None,
@@ -152,9 +157,6 @@ def scan(
         float,
         typer.Option(help="Save progress every this many seconds (a killed scan resumes).", min=0),
     ] = 60.0,
-    context: Annotated[
-        int, typer.Option(help="Characters of text kept before and after each image.", min=0)
-    ] = CONTEXT_CHARS,
     text_field: Annotated[
         str | None, typer.Option(help="JSON Lines: the field holding the article text or HTML.")
     ] = None,
@@ -185,6 +187,9 @@ def scan(
 
     Example: media-catalog scan samples/ --assets samples/assets --db samples.json --prune
     """
+    from .extract import ExtractOptions
+    from .pipeline import scan as run_scan
+
     catalog = Catalog(db)
     options = ExtractOptions(context, text_field, url_field, title_field)
     with _progress_bar(not quiet and _stderr().is_terminal) as progress:
@@ -279,6 +284,9 @@ def dupes(
               media-catalog dupes --min-articles 2 --sort reach --format html > report.html
               media-catalog dupes --reference agency-photos/ --transforms
     """
+    from . import reports
+    from .similarity import duplicate_report, read_ignore_list, reference_matches
+
     catalog = Catalog(db, create=False)
     if reference is not None:
         if format is DupesFormat.html:
@@ -335,6 +343,9 @@ def lookup(
               media-catalog lookup sha256:fa06a17b
               media-catalog lookup --image photo.jpg
     """
+    from .query import lookup as find_hash
+    from .query import lookup_image
+
     if (hash is None) == (image is None):
         raise QueryError("give either a HASH or --image FILE (one of them)")
     catalog = Catalog(db, create=False)
@@ -374,6 +385,8 @@ def search(
               media-catalog search 'caption:"market hall" width:>1000 -format:png'
               media-catalog search -- -unresolved:yes uses:>1
     """
+    from .query import search as find_text
+
     found = find_text(Catalog(db, create=False), query)
     if format is Format.json:
         typer.echo(render.to_json({"results": found}))
@@ -396,6 +409,8 @@ def show(
 
     Example: media-catalog show fa06a17b --format json
     """
+    from .query import show as show_image
+
     shown = show_image(Catalog(db, create=False), sha256, distance)
     if format is Format.json:
         typer.echo(render.to_json(shown))
@@ -417,6 +432,8 @@ def stats(
 
     Example: media-catalog stats --db archive.json --format json
     """
+    from .query import stats as catalogue_stats
+
     counts = catalogue_stats(Catalog(db, create=False), threshold)
     if format is Format.json:
         typer.echo(render.to_json(counts))
@@ -452,6 +469,9 @@ def export(
               media-catalog export --format csv > occurrences.csv
               media-catalog export --format dataset > pairs.jsonl
     """
+    from .catalog import image_objects, unresolved
+    from .export import dataset_rows, occurrence_rows
+
     catalog = Catalog(db, create=False)
     if format is ExportFormat.json:
         typer.echo(
@@ -508,6 +528,9 @@ def audit(
 
     Example: media-catalog audit --db samples.json --fail-on error --format html > audit.html
     """
+    from .audit import audit as run_audit
+    from .audit import to_html
+
     report = run_audit(
         Catalog(db, create=False),
         max_alt_length=max_alt_length,

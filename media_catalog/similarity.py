@@ -30,16 +30,12 @@ import numpy as np
 
 from .catalog import Catalog, image_objects
 from .errors import FingerprintError, QueryError, ResolveError
-from .fingerprint import fingerprint
 from .hamming import HammingIndex, hex_codes
+from .models import DEFAULT_THRESHOLD
 from .resolve import read_bytes
 from .walk import walk
 
-# Chosen from the measurement in docs/threshold.md (benchmarks/threshold.py): on 81 photos
-# and 972 reuse variants, pHash <= 12 with dHash <= 8 matched no pair of different photos
-# (3,184 pairs; 537,927 file pairs) and found 98.4 % of the reuse pairs.
-DEFAULT_THRESHOLD = 12
-DHASH_CONFIRM = 8
+DHASH_CONFIRM = 8  # dHash bits that confirm a pHash match (see DEFAULT_THRESHOLD in models)
 # An image in at least this share of the articles, and in at least FURNITURE_MIN_ARTICLES of
 # them, is site furniture (logo, icon, ad), not a reused photo.
 FURNITURE_SHARE = 0.3
@@ -114,16 +110,6 @@ def keeper_key(image: dict[str, Any]) -> tuple[int, int, str, str]:
     paths = image["files"] + [o["article"] for o in image["occurrences"]]
     shortest = min(paths, key=lambda p: (len(p), p)) if paths else ""
     return (-image["width"] * image["height"], 0 if taken else 1, taken or "", shortest)
-
-
-def hash_array(hexes: list[str]) -> np.ndarray:
-    """64-bit hex hashes as a numpy uint64 array, ready for XOR + bit counts."""
-    return hex_codes(hexes)
-
-
-def hamming(codes: np.ndarray, code: np.uint64) -> np.ndarray:
-    """Hamming distance of every code in `codes` to `code`."""
-    return np.bitwise_count(codes ^ code)
 
 
 def low_information(image: dict[str, Any]) -> bool:
@@ -338,6 +324,8 @@ def reference_matches(
     per file, closest first; a file that cannot be read gets `"error"` instead of matches."""
     if not folder.is_dir():
         raise QueryError(f"--reference {folder} is not a folder; give a folder of known photos")
+    from .fingerprint import fingerprint  # the image stack, loaded only when photos are read
+
     errors: list = []
     files = sorted(s.path for s in walk([folder], errors) if s.kind == "image")
     results, known = [], []

@@ -1,0 +1,362 @@
+"""The read index: `<catalogue>.index.sqlite`, derived from the catalogue at every save, so
+that `lookup`, `show` and `search` answer from the few documents they need instead of parsing
+the whole JSON file.
+
+The catalogue (TinyDB JSON) stays the source of truth; the index is never edited, only
+rebuilt. `write` builds it in a temporary file and renames it into place after the
+catalogue was written, and stamps it with the catalogue file's identity then (size,
+modification time, inode: `token`). `Index.open` returns None, and readers load the whole
+catalogue as before, when the index is missing, unreadable, of another version, or stamped
+for another state of the catalogue (a save killed between the two renames, an older
+media-catalog, a hand edit). Deleting it is always safe.
+
+The index holds no documents: it records where each one lies in the catalogue file (offset
+and length, from the save that wrote both), and a reader parses just those bytes from the
+file it checked the stamp against. Tables (one row per document, in catalogue order; `row`
+counts from 0):
+
+    meta         key, value: version, schema (of the catalogue), token, phash (the images'
+                 pHashes as one array of native uint64, in image order)
+    images       row, sha256, offset, length, width, height, format (upper case), camera
+                 (normalised make and model), taken, uses
+    occurrences  row, sha256, offset, length, error (1 when an error was recorded for its
+                 article and position), embedded (its image's own IPTC/XMP words), and one
+                 column per text field of the query language; text as `normalize` leaves it
+
+Search translates each parsed term into SQL over those columns (`instr` on the normalised
+text, which is Python's `in`); the values both paths compare come from the functions below.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sqlite3
+import tempfile
+import weakref
+from array import array
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .errors import CatalogError
+from .querylang import FREE_TEXT_FIELDS, TEXT_FIELDS, Term
+from .text import normalize
+
+VERSION = 1
+
+
+def index_path(catalogue: Path) -> Path:
+    return catalogue.with_name(catalogue.name + ".index.sqlite")
+
+
+def token(stat: os.stat_result) -> str:
+    """The identity of a catalogue file."""
+    return f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ino}"
+
+
+# -- the values search compares, for both paths ---------------------------------------------
+
+
+def field_text(doc: dict[str, Any], field: str) -> str:
+    """An occurrence's text field as search compares it."""
+    return normalize(doc.get(field) or "")
+
+
+_EMBEDDED = ("caption", "headline", "creator", "credit", "alt_text", "extended_description")
+
+
+def embedded_text(image: dict[str, Any] | None) -> str:
+    """The words the photo carries itself (IPTC/XMP; see media_catalog.metadata), which free
+    words also search."""
+    embedded = (image or {}).get("embedded") or {}
+    words = [*(embedded.get(key) or "" for key in _EMBEDDED), *embedded.get("keywords", [])]
+    return "\n".join(normalize(text) for text in words)
+
+
+def camera_text(image: dict[str, Any]) -> str:
+    exif = image["exif"]
+    return normalize(f"{exif.get('make') or ''} {exif.get('model') or ''}")
+
+
+def uses(images: Iterable[dict[str, Any]], occurrences: Iterable[dict[str, Any]]) -> Counter[str]:
+    """Places each image is used: occurrences plus files no occurrence points at."""
+    counts: Counter[str] = Counter()
+    pointed: set[str] = set()
+    for doc in occurrences:
+        if doc["sha256"]:
+            counts[doc["sha256"]] += 1
+            pointed.add(doc["file"])
+    for image in images:
+        counts[image["sha256"]] += sum(1 for path in image["files"] if path not in pointed)
+    return counts
+
+
+def error_places(errors: Iterable[dict[str, Any]]) -> set[tuple[str, int | None]]:
+    """(article, position) of every recorded error."""
+    return {(error["article"], error["position"]) for error in errors}
+
+
+# -- writing ---------------------------------------------------------------------------------
+
+_SCHEMA = f"""
+CREATE TABLE meta (key TEXT PRIMARY KEY, value);
+CREATE TABLE images (
+    row INTEGER PRIMARY KEY, sha256 TEXT NOT NULL, offset INTEGER NOT NULL,
+    length INTEGER NOT NULL, width INTEGER, height INTEGER, format TEXT, camera TEXT NOT NULL,
+    taken TEXT, uses INTEGER NOT NULL
+);
+CREATE TABLE occurrences (
+    row INTEGER PRIMARY KEY, sha256 TEXT, offset INTEGER NOT NULL, length INTEGER NOT NULL,
+    error INTEGER NOT NULL, embedded TEXT NOT NULL,
+    {", ".join(f"{field} TEXT NOT NULL" for field in TEXT_FIELDS)}
+);
+"""
+_INDEXES = """
+CREATE INDEX images_sha256 ON images (sha256);
+CREATE INDEX occurrences_sha256 ON occurrences (sha256);
+"""
+
+
+Places = dict[str, dict[str, tuple[int, int]]]
+
+
+def write(catalogue: Path, schema: int, tables: dict[str, dict[str, Any]], places: Places) -> None:
+    """Build the index of the catalogue just written at `catalogue` and rename it into place.
+
+    `tables` are the TinyDB tables written ({table: {id: document}}), `places` where each
+    document lies in the file ({table: {id: (offset, length)}}).
+    """
+    target = index_path(catalogue)
+    tmp = None
+    try:
+        fd, name = tempfile.mkstemp(
+            prefix=f".{catalogue.name}.index.", suffix=".tmp", dir=catalogue.parent
+        )
+        os.close(fd)
+        tmp = Path(name)
+        db = sqlite3.connect(tmp)
+        try:
+            _fill(db, token(catalogue.stat()), schema, tables, places)
+        finally:
+            db.close()
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)  # a renamed index is a whole one, even after a power cut
+        finally:
+            os.close(fd)
+        os.replace(tmp, target)
+    except (OSError, sqlite3.Error) as exc:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+        raise CatalogError(
+            f"the catalogue {catalogue} was saved, but its read index {target} could not be "
+            f"written ({exc}); reading falls back to the whole catalogue. Free some space or "
+            "check the folder's permissions, then scan again.",
+            path=catalogue,
+        ) from exc
+    except BaseException:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+        raise
+
+
+def _fill(
+    db: sqlite3.Connection, stamp: str, schema: int, tables: dict[str, Any], places: Places
+) -> None:
+    db.execute("PRAGMA journal_mode = OFF")
+    db.execute("PRAGMA synchronous = OFF")
+    db.executescript(_SCHEMA)
+    images = tables.get("images", {})
+    occurrences = tables.get("occurrences", {})
+    counts = uses(images.values(), occurrences.values())
+    db.executemany(
+        "INSERT INTO images VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            (
+                row,
+                image["sha256"],
+                *places["images"][key],
+                image["width"],
+                image["height"],
+                image["format"].upper(),
+                camera_text(image),
+                image["exif"].get("taken"),
+                counts[image["sha256"]],
+            )
+            for row, (key, image) in enumerate(images.items())
+        ),
+    )
+    failed = error_places(tables.get("errors", {}).values())
+    text = functools.cache(normalize)  # article paths and titles repeat: normalise each once
+    embedded = {image["sha256"]: embedded_text(image) for image in images.values()}
+    marks = ", ".join("?" * (6 + len(TEXT_FIELDS)))
+    db.executemany(
+        f"INSERT INTO occurrences VALUES ({marks})",
+        (
+            (
+                row,
+                doc["sha256"],
+                *places["occurrences"][key],
+                (doc["article"], doc["position"]) in failed,
+                embedded.get(doc["sha256"] or "", ""),
+                *(text(doc.get(field) or "") for field in TEXT_FIELDS),
+            )
+            for row, (key, doc) in enumerate(occurrences.items())
+        ),
+    )
+    db.executescript(_INDEXES)
+    codes = array("Q", (int(image["phash"], 16) for image in images.values()))
+    db.executemany(
+        "INSERT INTO meta VALUES (?, ?)",
+        [("version", VERSION), ("schema", schema), ("token", stamp), ("phash", codes.tobytes())],
+    )
+    db.commit()
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+class Index:
+    """An open read index and the catalogue file it describes; see the module's docstring.
+    `Index.open` checks that one describes the other."""
+
+    def __init__(self, db: sqlite3.Connection, catalogue: int) -> None:
+        self._db = db
+        self._catalogue = catalogue  # a descriptor of the very file the stamp matched
+        weakref.finalize(self, db.close)
+        weakref.finalize(self, os.close, catalogue)
+
+    @classmethod
+    def open(cls, catalogue: Path, schema: int) -> Index | None:
+        """The index of `catalogue` if it describes the file as it is now, else None."""
+        path = index_path(catalogue)
+        if not path.is_file():
+            return None
+        try:
+            fd = os.open(catalogue, os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            # immutable: the file is only ever replaced, never changed, so no locking is needed;
+            # any thread: the garbage collector may close it from whichever thread it runs in
+            db = sqlite3.connect(
+                f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True, check_same_thread=False
+            )
+            meta = dict(db.execute("SELECT key, value FROM meta WHERE key != 'phash'"))
+            expected = {"version": VERSION, "schema": schema, "token": token(os.fstat(fd))}
+            if meta == expected:
+                return cls(db, fd)
+            db.close()
+        except sqlite3.Error:
+            pass
+        os.close(fd)
+        return None
+
+    def _docs(self, rows: Iterable[tuple[int, int]]) -> list[dict[str, Any]]:
+        """The documents at these (offset, length) places of the catalogue file."""
+        return [orjson.loads(os.pread(self._catalogue, length, offset)) for offset, length in rows]
+
+    def images_with_prefix(self, prefix: str) -> list[dict[str, Any]]:
+        """Image documents whose SHA-256 starts with `prefix` (lower-case hex digits)."""
+        return self._docs(
+            self._db.execute(
+                "SELECT offset, length FROM images WHERE sha256 GLOB ? ORDER BY row",
+                (prefix + "*",),
+            )
+        )
+
+    def images_at(self, rows: list[int]) -> list[dict[str, Any]]:
+        """Image documents at these rows (positions in `phash_codes`), in the order given."""
+        found = {
+            row: place
+            for row, *place in self._db.execute(
+                "SELECT row, offset, length FROM images "
+                "WHERE row IN (SELECT value FROM json_each(?))",
+                (orjson.dumps(rows),),
+            )
+        }
+        return self._docs(found[row] for row in rows)
+
+    def phash_codes(self) -> array[int]:
+        """Every image's pHash, in catalogue order."""
+        (blob,) = self._db.execute("SELECT value FROM meta WHERE key = 'phash'").fetchone()
+        codes = array("Q")
+        codes.frombytes(blob)
+        return codes
+
+    def occurrences_of(self, sha256s: Iterable[str]) -> list[dict[str, Any]]:
+        """Occurrence documents of these images, in catalogue order."""
+        return self._docs(
+            self._db.execute(
+                "SELECT offset, length FROM occurrences "
+                "WHERE sha256 IN (SELECT value FROM json_each(?)) ORDER BY row",
+                (orjson.dumps(sorted(set(sha256s))),),
+            )
+        )
+
+    def search(self, terms: list[Term]) -> list[dict[str, Any]] | None:
+        """Occurrence documents matching every term, in catalogue order; None when a term
+        needs what the index does not hold (dup: the duplicate clusters)."""
+        conditions, params = ["1"], []
+        join = ""
+        for term in terms:
+            translated = _condition(term)
+            if translated is None:
+                return None
+            sql, values, needs_image = translated
+            if needs_image:
+                join = "LEFT JOIN images i ON i.sha256 = o.sha256"
+                sql = f"(i.sha256 IS NOT NULL AND {sql})"
+            conditions.append(f"NOT ({sql})" if term.negated else f"({sql})")
+            params += values
+        found = self._db.execute(
+            f"SELECT o.row, o.offset, o.length FROM occurrences o {join} "
+            f"WHERE {' AND '.join(conditions)}",
+            params,
+        )
+        # sorted here: ORDER BY would make SQLite walk every occurrence in row order instead
+        # of starting from the few images an image term selects
+        return self._docs(place for _, *place in sorted(found))
+
+
+def _condition(term: Term) -> tuple[str, list[Any], bool] | None:
+    """SQL true exactly when `term` (not negated) matches: (sql, parameters, needs the image)."""
+    field, value = term.field, term.value
+    if field is None:
+        names = (*FREE_TEXT_FIELDS, "embedded")
+        return " OR ".join(f"instr(o.{name}, ?) > 0" for name in names), [value] * len(names), False
+    if field in TEXT_FIELDS:
+        return f"instr(o.{field}, ?) > 0", [value], False
+    if field == "unresolved":
+        return "(o.sha256 IS NULL) = ?", [value], False
+    if field == "error":
+        return "o.error = ?", [value], False
+    if field == "format":
+        return "i.format = ?", [value], True
+    if field == "camera":
+        return "instr(i.camera, ?) > 0", [value], True
+    if field == "taken":
+        low, high = value  # type: ignore[misc]
+        parts, params = ["i.taken IS NOT NULL AND i.taken != ''"], []
+        if low is not None:
+            parts.append("substr(i.taken, 1, ?) >= ?")
+            params += [len(low), low]
+        if high is not None:
+            parts.append("substr(i.taken, 1, ?) <= ?")
+            params += [len(high), high]
+        return " AND ".join(parts), params, True
+    if field in ("width", "height", "uses"):
+        low, high = value  # type: ignore[misc]
+        parts, params = ["1"], []
+        if low is not None:
+            parts.append(f"i.{field} >= ?")
+            params.append(low)
+        if high is not None:
+            parts.append(f"i.{field} <= ?")
+            params.append(high)
+        return " AND ".join(parts), params, True
+    return None  # dup
