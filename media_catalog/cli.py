@@ -61,6 +61,21 @@ DbOption = Annotated[
     ),
 ]
 FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+ThresholdOption = Annotated[
+    int,
+    typer.Option(
+        "--threshold",
+        help="Largest pHash Hamming distance (bits) for near duplicates.",
+        min=0,
+        max=64,
+    ),
+]
+DistanceOption = Annotated[
+    int,
+    typer.Option(
+        "--distance", help="Largest pHash Hamming distance (bits) to report.", min=0, max=64
+    ),
+]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -147,9 +162,7 @@ def scan(
             file_okay=False,
         ),
     ] = None,
-    threshold: Annotated[
-        int, typer.Option(help="pHash bits for near duplicates in the summary.", min=0, max=64)
-    ] = DEFAULT_THRESHOLD,
+    threshold: ThresholdOption = DEFAULT_THRESHOLD,
     prune: Annotated[
         bool, typer.Option(help="Forget catalogued files under PATHS that no longer exist.")
     ] = False,
@@ -235,12 +248,7 @@ class Sort(str, Enum):
 @_handle_errors
 def dupes(
     db: DbOption = Path(DEFAULT_PATH),
-    threshold: Annotated[
-        int,
-        typer.Option(
-            help="Largest pHash Hamming distance (bits) for near duplicates.", min=0, max=64
-        ),
-    ] = DEFAULT_THRESHOLD,
+    threshold: ThresholdOption = DEFAULT_THRESHOLD,
     min_articles: Annotated[
         int, typer.Option(help="Only clusters used in at least this many articles.", min=0)
     ] = 0,
@@ -332,9 +340,7 @@ def lookup(
         typer.Option("--image", help="Hash this image file and look it up.", dir_okay=False),
     ] = None,
     db: DbOption = Path(DEFAULT_PATH),
-    distance: Annotated[
-        int, typer.Option(help="Largest pHash Hamming distance (bits) to report.", min=0, max=64)
-    ] = DEFAULT_THRESHOLD,
+    distance: DistanceOption = DEFAULT_THRESHOLD,
     format: FormatOption = Format.table,
 ) -> None:
     """Find catalogued images by hash, or by an image file; closest first.
@@ -399,9 +405,7 @@ def search(
 def show(
     sha256: Annotated[str, typer.Argument(help="A SHA-256 or a unique prefix of one.")],
     db: DbOption = Path(DEFAULT_PATH),
-    distance: Annotated[
-        int, typer.Option(help="Largest pHash distance (bits) for near duplicates.", min=0, max=64)
-    ] = DEFAULT_THRESHOLD,
+    distance: DistanceOption = DEFAULT_THRESHOLD,
     format: FormatOption = Format.table,
 ) -> None:
     """Show one image: its metadata, every file and every place it is used (alt, caption,
@@ -422,9 +426,7 @@ def show(
 @_handle_errors
 def stats(
     db: DbOption = Path(DEFAULT_PATH),
-    threshold: Annotated[
-        int, typer.Option(help="pHash bits for near-duplicate clusters.", min=0, max=64)
-    ] = DEFAULT_THRESHOLD,
+    threshold: ThresholdOption = DEFAULT_THRESHOLD,
     format: FormatOption = Format.table,
 ) -> None:
     """Count what the catalogue holds: images by format and size, articles, errors by code,
