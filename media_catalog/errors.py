@@ -36,6 +36,11 @@ class ResolveError(MediaCatalogError):
         self.reason = reason
         self.ref = ref
 
+    @property
+    def code(self) -> str:
+        """The reason, under the name every per-item error uses for its code."""
+        return self.reason
+
 
 class FingerprintError(MediaCatalogError):
     def __init__(self, message: str, *, path: str | None = None, code: str = "bad-image"):

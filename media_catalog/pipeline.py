@@ -165,15 +165,14 @@ def _reference(
         scan.occurrences.append(Occurrence(ref, sha256, file))
         return
     assert failure is not None  # candidates() is never empty
-    code = failure.reason if isinstance(failure, ResolveError) else failure.code
-    scan.occurrences.append(Occurrence(ref, reason=code))
+    scan.occurrences.append(Occurrence(ref, reason=failure.code))
     if isinstance(failure, FingerprintError):
         path = failure.path
     elif failure.reason in ("bad-data-uri", "unreadable", "too-large"):
         path = failure.ref if failure.reason != "bad-data-uri" else ref.article
     else:
         return
-    scan.errors.append(ItemError(path, code, str(failure), ref.article, ref.position))
+    scan.errors.append(ItemError(path, failure.code, str(failure), ref.article, ref.position))
 
 
 def _state(path: Path) -> dict[str, Any] | None:

@@ -411,22 +411,17 @@ def _search(
         if not attributes and node.tag_id != _TAG["figcaption"]:
             continue
         is_caption, is_credit = selectors.kinds(node, attributes)
+        wants_caption = is_caption and caption and found_caption is None
+        wants_credit = is_credit and credit and found_credit is None
         if (
-            is_caption
-            and caption
-            and found_caption is None
+            (wants_caption or wants_credit)
             and node.mem_id not in up
             and _depth_below(node, root_id, 8)
         ):
-            found_caption = node
-        if (
-            is_credit
-            and credit
-            and found_credit is None
-            and node.mem_id not in up
-            and _depth_below(node, root_id, 8)
-        ):
-            found_credit = node
+            if wants_caption:
+                found_caption = node
+            if wants_credit:
+                found_credit = node
         if (found_caption is not None or not caption) and (found_credit is not None or not credit):
             break
     return found_caption, found_credit
