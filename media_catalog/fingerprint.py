@@ -52,6 +52,9 @@ DRAFT_MIN_SIDE = 256
 ICON_MAX_SIDE = 48
 # Standard deviation (grey levels) of the 32x32 picture pHash sees, below which it is flat.
 FLAT_MAX_STD = 3.0
+# Central regions hashed as views ("centre90"…): a crop that keeps the middle of a photo
+# matches the original's view of about the same size (benchmarks/accuracy.py).
+CENTRES = (90, 80, 70)
 
 _DRAFT_FORMATS = ("JPEG", "MPO")
 _ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
@@ -143,6 +146,7 @@ def fingerprint(
         sha256=sha256 or hashlib.sha256(data).hexdigest(),
         phash=_hash("phash", imagehash.phash(small)),
         dhash=_hash("dhash", imagehash.dhash(grey)),
+        phash256=_hash("phash", imagehash.phash(grey, hash_size=16)),
         width=width,
         height=height,
         format=format_,
@@ -185,14 +189,30 @@ def _turned(image: Image.Image) -> dict[str, dict[str, str]]:
     }
 
 
+def _centres(small: Image.Image) -> dict[str, dict[str, str]]:
+    """pHash/dHash hex of the central 90, 80 and 70 % (of each side) of `small`."""
+    views = {}
+    for percent in CENTRES:
+        dx = round(small.width * (100 - percent) / 200)
+        dy = round(small.height * (100 - percent) / 200)
+        centre = small.crop((dx, dy, small.width - dx, small.height - dy))
+        views[f"centre{percent}"] = {
+            "phash": str(imagehash.phash(centre)),
+            "dhash": str(imagehash.dhash(centre)),
+        }
+    return views
+
+
 def variant_hashes(gray: Image.Image) -> dict[str, dict[str, str]]:
     """pHash/dHash hex of the image with uniform borders trimmed ("trimmed", only when it
-    has such borders: letterboxing, padding) and of its mirror and quarter turns ("mirror",
-    "rot90", "rot180", "rot270"), for the duplicate search. Borders are looked for on a copy
-    at most 512 px wide so the search stays cheap on large photos."""
+    has such borders: letterboxing, padding), of its mirror and quarter turns ("mirror",
+    "rot90", "rot180", "rot270") and of its central regions ("centre90", "centre80",
+    "centre70": crops), for the duplicate search. Borders and centres are taken from a copy
+    at most 512 px wide so they stay cheap on large photos."""
     views = _turned(gray)
     factor = max(1, max(gray.size) // 512)
     small = gray.reduce(factor) if factor > 1 else gray
+    views.update(_centres(small))
     pixels = np.asarray(small, dtype=np.int16)
     rows = np.flatnonzero(np.ptp(pixels, axis=1) > 24)  # rows and columns that are not flat
     cols = np.flatnonzero(np.ptp(pixels, axis=0) > 24)

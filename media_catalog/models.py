@@ -158,7 +158,9 @@ class Fingerprint:
     `decode` names the decode path that made the perceptual hashes ("full" or "draft", see
     media_catalog.fingerprint); `low_information` marks images whose perceptual hashes carry
     no signal (icons, flat or near-blank pictures); `embedded` is the photo's own IPTC/XMP
-    caption, credit, keywords… (see media_catalog.metadata).
+    caption, credit, keywords… (see media_catalog.metadata). `phash256` is a 256-bit pHash
+    (16×16 low frequencies) that confirms near matches dHash alone would miss (see
+    media_catalog.similarity).
     """
 
     sha256: str
@@ -172,6 +174,7 @@ class Fingerprint:
     low_information: bool = False
     embedded: dict[str, Any] = field(default_factory=dict)
     variants: dict[str, dict[str, str]] = field(default_factory=dict)
+    phash256: PerceptualHash | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -186,6 +189,7 @@ class Fingerprint:
             "low_information": self.low_information,
             "embedded": dict(self.embedded),
             "variants": dict(self.variants),
+            "phash256": str(self.phash256) if self.phash256 else None,
         }
 
 
