@@ -248,8 +248,11 @@ def near_pairs(
     return best
 
 
-def _rank(distance: dict[str, Any]) -> tuple[int, int, bool]:
-    return distance["phash"], distance["dhash"], distance["via"] is not None
+def _rank(distance: dict[str, Any]) -> tuple[bool, int, int, bool]:
+    """Closest first, but a central region last: a recompressed copy is not reported as
+    matching "via" a central region that happens to be closer than the whole picture."""
+    via = distance["via"] or ""
+    return "centre" in via, distance["phash"], distance["dhash"], bool(via)
 
 
 def near_clusters(

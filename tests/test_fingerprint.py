@@ -34,6 +34,20 @@ def test_fields_match_the_plain_libraries(tmp_path):
     assert str(made.dhash) == str(imagehash.dhash(Image.open(path)))
     assert (made.width, made.height, made.format) == (300, 200, "JPEG")
     assert made.to_dict()["phash"] == str(made.phash)
+    assert str(made.phash256) == str(imagehash.phash(Image.open(path), hash_size=16))
+    assert len(made.to_dict()["phash256"]) == 64
+
+
+def test_central_regions_hash_like_the_cropped_copy():
+    original = photo(8, (400, 300))
+    views = fingerprint(encode(original, "PNG")).variants
+    for percent in (90, 80, 70):
+        dx, dy = round(400 * (100 - percent) / 200), round(300 * (100 - percent) / 200)
+        cropped = fingerprint(encode(original.crop((dx, dy, 400 - dx, 300 - dy)), "PNG"))
+        assert views[f"centre{percent}"] == {
+            "phash": str(cropped.phash),
+            "dhash": str(cropped.dhash),
+        }
 
 
 def test_perceptual_hash_is_a_value():
