@@ -20,8 +20,9 @@ does. It prints Markdown:
    the default views (trimmed borders, central regions), and with `--transforms`;
 2. overall pairwise precision and recall over every pair of files, and the hard negatives
    (stereo pair, quadrants of one picture, flat images, text pages) reported as duplicates;
-3. the curves: precision and recall as the pHash threshold T (T = 4..16) moves, and as the
-   256-bit pHash limit that confirms a looser dHash (similarity.FINE_CONFIRM) moves.
+3. the curves: precision and recall as the pHash threshold T (T = 4..16) moves, and as each
+   of the other limits in media_catalog/similarity.py moves (FINE_CONFIRM, DHASH_WIDE,
+   VIEW_DHASH), the rest held at their defaults.
 """
 
 from __future__ import annotations
@@ -61,7 +62,16 @@ from media_catalog.similarity import (  # noqa: E402
 EXTRA = ["crop_70", "pad_10", "exif_rotation", "rot90", "crop_85", "crop_90_corner"]
 TRANSFORMS = REUSE + GEOMETRIC + EXTRA
 CURVE = range(4, 17, 2)
-FINE_CURVE = (0, 40, 48, 56, 64)
+CURVES = {
+    "FINE_CONFIRM": (0, 40, 48, 56, 64),
+    "DHASH_WIDE": (8, 10, 12, 14, 16),
+    "VIEW_DHASH": (4, 5, 6, 7, 8),
+}
+CONSTANTS = {
+    "FINE_CONFIRM": "256-bit pHash bits that confirm a dHash of 9..DHASH_WIDE; 0: equal only",
+    "DHASH_WIDE": "the largest dHash distance the 256-bit pHash may confirm",
+    "VIEW_DHASH": "dHash limit when a central region, mirror or turn is compared",
+}
 MODES = {"own hashes": (False, False), "default": (True, False), "--transforms": (True, True)}
 
 
@@ -204,14 +214,15 @@ def main() -> None:
     )
     print("#### The curve: pHash threshold T (the other limits as above)\n")
     print(_table(["T", *header], [curve_row(threshold, threshold) for threshold in CURVE]))
-    print("\n#### The curve: 256-bit pHash limit confirming dHash 9..12 (0: equal only), T = 12\n")
-    rows = []
-    chosen = similarity.FINE_CONFIRM
-    for limit in FINE_CURVE:
-        similarity.FINE_CONFIRM = limit  # the library's own constant, moved for this row
-        rows.append(curve_row(limit))
-    similarity.FINE_CONFIRM = chosen
-    print(_table(["limit", *header], rows))
+    for name, meaning in CONSTANTS.items():
+        print(f"\n#### The curve: similarity.{name} ({meaning}), T = {DEFAULT_THRESHOLD}\n")
+        rows = []
+        chosen = getattr(similarity, name)
+        for value in CURVES[name]:
+            setattr(similarity, name, value)  # the library's own constant, moved for this row
+            rows.append(curve_row(f"**{value}**" if value == chosen else value))
+        setattr(similarity, name, chosen)
+        print(_table([name, *header], rows))
     print(f"\n(run time {time.perf_counter() - started:.0f} s)", file=sys.stderr)
 
 

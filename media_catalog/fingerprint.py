@@ -190,16 +190,19 @@ def _turned(image: Image.Image) -> dict[str, dict[str, str]]:
 
 
 def _centres(small: Image.Image) -> dict[str, dict[str, str]]:
-    """pHash/dHash hex of the central 90, 80 and 70 % (of each side) of `small`."""
+    """pHash/dHash hex of the central 90, 80 and 70 % (of each side) of `small`. The pHash
+    picture (32×32) is shrunk with Pillow's reducing gap (a box reduction first): a third of
+    the time, within a few bits of imagehash's (tests/test_fingerprint.py); dHash's 9×8
+    picture is imagehash's own."""
+    lanczos = Image.Resampling.LANCZOS
     views = {}
     for percent in CENTRES:
         dx = round(small.width * (100 - percent) / 200)
         dy = round(small.height * (100 - percent) / 200)
-        centre = small.crop((dx, dy, small.width - dx, small.height - dy))
-        views[f"centre{percent}"] = {
-            "phash": str(imagehash.phash(centre)),
-            "dhash": str(imagehash.dhash(centre)),
-        }
+        region = small.crop((dx, dy, small.width - dx, small.height - dy))
+        p = np.asarray(region.resize((32, 32), lanczos, reducing_gap=2.0))
+        d = np.asarray(region.resize((9, 8), lanczos))
+        views[f"centre{percent}"] = {"phash": _phash_hex(p), "dhash": _dhash_hex(d)}
     return views
 
 

@@ -39,15 +39,16 @@ def test_fields_match_the_plain_libraries(tmp_path):
 
 
 def test_central_regions_hash_like_the_cropped_copy():
-    original = photo(8, (400, 300))
-    views = fingerprint(encode(original, "PNG")).variants
-    for percent in (90, 80, 70):
-        dx, dy = round(400 * (100 - percent) / 200), round(300 * (100 - percent) / 200)
-        cropped = fingerprint(encode(original.crop((dx, dy, 400 - dx, 300 - dy)), "PNG"))
-        assert views[f"centre{percent}"] == {
-            "phash": str(cropped.phash),
-            "dhash": str(cropped.dhash),
-        }
+    # dHash exactly as imagehash hashes the crop; pHash from a faster shrink, a few bits off
+    for seed in (8, 9, 10):
+        original = photo(seed, (400, 300))
+        views = fingerprint(encode(original, "PNG")).variants
+        for percent in (90, 80, 70):
+            dx, dy = round(400 * (100 - percent) / 200), round(300 * (100 - percent) / 200)
+            cropped = fingerprint(encode(original.crop((dx, dy, 400 - dx, 300 - dy)), "PNG"))
+            view = views[f"centre{percent}"]
+            assert view["dhash"] == str(cropped.dhash)
+            assert PerceptualHash.from_hex("phash", view["phash"]) - cropped.phash <= 4
 
 
 def test_perceptual_hash_is_a_value():
