@@ -268,4 +268,4 @@ def test_crops_and_heavy_recompression_are_found_and_other_photos_kept_apart(cli
     ]
     (agency,) = [c for c in clusters if "agency.jpg" in names(c)]
     via = {name: d["via"] for name, d in zip(names(agency), agency["distances"], strict=True)}
-    assert via["cropped.jpg"] == "centre90"
+    assert "centre90" in via["cropped.jpg"]  # the original's central 90 % matched

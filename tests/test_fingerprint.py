@@ -39,7 +39,7 @@ def test_fields_match_the_plain_libraries(tmp_path):
 
 
 def test_central_regions_hash_like_the_cropped_copy():
-    # dHash exactly as imagehash hashes the crop; pHash from a faster shrink, a few bits off
+    # from a faster shrink than imagehash's: within a few bits of hashing the crop itself
     for seed in (8, 9, 10):
         original = photo(seed, (400, 300))
         views = fingerprint(encode(original, "PNG")).variants
@@ -47,8 +47,8 @@ def test_central_regions_hash_like_the_cropped_copy():
             dx, dy = round(400 * (100 - percent) / 200), round(300 * (100 - percent) / 200)
             cropped = fingerprint(encode(original.crop((dx, dy, 400 - dx, 300 - dy)), "PNG"))
             view = views[f"centre{percent}"]
-            assert view["dhash"] == str(cropped.dhash)
             assert PerceptualHash.from_hex("phash", view["phash"]) - cropped.phash <= 4
+            assert PerceptualHash.from_hex("dhash", view["dhash"]) - cropped.dhash <= 4
 
 
 def test_perceptual_hash_is_a_value():
