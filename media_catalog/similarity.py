@@ -6,12 +6,13 @@ becomes a leader and gathers every unclustered image within the threshold of *it
 therefore always close to its leader, and two different photos can never be chained into one
 cluster through a series of in-between near matches (A~B~C with A far from C), as
 single-linkage (union-find) grouping would. A near match must be confirmed by a second,
-independent hash (dHash) within DHASH_CONFIRM bits.
+independent hash: dHash, or for a looser dHash the 256-bit pHash (`near_pairs` has the rule,
+docs/threshold.md the curves that chose it).
 
 Each image is compared through its *views*: its own hashes, the hashes of the image with
-uniform borders trimmed (letterboxing, padding), and — with `transforms` — the hashes of its
-mirror and quarter turns (see `fingerprint.variant_hashes`). All near pairs are found at once
-with a multi-index hash (`hamming.HammingIndex`).
+uniform borders trimmed (letterboxing, padding), of its central 90/80/70 % (crops), and —
+with `transforms` — of its mirror and quarter turns (see `fingerprint.variant_hashes`). All
+near pairs are found at once with multi-index hashes (`hamming.HammingIndex`).
 
 Left out by default: low-information images (blank, flat) from the near tier; tracking pixels
 (see `untracked`) and *site furniture* (one image used in a large share of the articles: a
