@@ -387,7 +387,10 @@ OCCURRENCE_KEYS = (
 def occurrence_object(doc: dict[str, Any]) -> dict[str, Any]:
     """The documented occurrence shape of an occurrence document (keys a catalogue written
     before they existed lacks are null, "img" for `kind`)."""
-    return {key: doc.get(key, "img" if key == "kind" else None) for key in OCCURRENCE_KEYS}
+    shaped = dict(zip(OCCURRENCE_KEYS, map(doc.get, OCCURRENCE_KEYS), strict=True))
+    if "kind" not in doc:
+        shaped["kind"] = "img"
+    return shaped
 
 
 def image_objects(catalog: Catalog) -> list[dict[str, Any]]:

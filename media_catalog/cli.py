@@ -371,6 +371,9 @@ def lookup(
         render.matches(_stdout(), found)
 
 
+TABLE_LIMIT = 100  # search results a table shows unless told
+
+
 @app.command()
 @_handle_errors
 def search(
@@ -381,6 +384,14 @@ def search(
         ),
     ],
     db: DbOption = Path(DEFAULT_PATH),
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            help="Show the first N results; 0 shows all [default: 100 in a table, all in JSON].",
+            min=0,
+            show_default=False,
+        ),
+    ] = None,
     format: FormatOption = Format.table,
 ) -> None:
     """Search occurrences with a query: free words, "quoted phrases" and field:value terms.
@@ -395,14 +406,17 @@ def search(
     Examples: media-catalog search "حسکه"
               media-catalog search 'caption:"market hall" width:>1000 -format:png'
               media-catalog search -- -unresolved:yes uses:>1
+              media-catalog search "market" --limit 0
     """
-    from .query import search as find_text
+    from .query import search_page
 
-    found = find_text(Catalog(db, create=False), query)
+    if limit is None:
+        limit = 0 if format is Format.json else TABLE_LIMIT
+    total, found = search_page(Catalog(db, create=False), query, limit or None)
     if format is Format.json:
-        typer.echo(render.to_json({"results": found}))
+        typer.echo(render.to_json({"results": found, "total": total}))
     else:
-        render.results(_stdout(), found)
+        render.results(_stdout(), found, total)
 
 
 @app.command()

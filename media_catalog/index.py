@@ -231,7 +231,7 @@ def _fill(
                 embedded.get(doc["sha256"] or "", ""),
                 *text,
             )
-            for row, ((key, doc), text) in enumerate(zip(occurrences.items(), folded))
+            for row, ((key, doc), text) in enumerate(zip(occurrences.items(), folded, strict=True))
         ),
     )
     db.executescript(_INDEXES)
@@ -360,9 +360,12 @@ class Index:
             )
         )
 
-    def search(self, terms: list[Term]) -> list[dict[str, Any]] | None:
-        """Occurrence documents matching every term, in catalogue order; None when a term
-        needs what the index does not hold (dup: the duplicate clusters)."""
+    def search(
+        self, terms: list[Term], limit: int | None = None
+    ) -> tuple[int, list[dict[str, Any]]] | None:
+        """How many occurrences match every term, and the documents of the first `limit` of
+        them (all when None) by article, then position; None when a term needs what the
+        index does not hold (dup: the duplicate clusters)."""
         conditions, params = ["1"], []
         join = ""
         for term in terms:
@@ -376,13 +379,16 @@ class Index:
             conditions.append(f"NOT ({sql})" if term.negated else f"({sql})")
             params += values
         found = self._db.execute(
-            f"SELECT o.row, o.offset, o.length FROM occurrences o {join} "
-            f"WHERE {' AND '.join(conditions)}",
+            f"SELECT o.path, o.position IS NULL, ifnull(o.position, 0), o.row, o.offset, "
+            f"o.length FROM occurrences o {join} WHERE {' AND '.join(conditions)}",
             params,
         )
-        # sorted here: ORDER BY would make SQLite walk every occurrence in row order instead
-        # of starting from the few images an image term selects
-        return self._docs(place for _, *place in sorted(found))
+        # sorted here (the order of `media_catalog.catalog.place`, then catalogue order): ORDER
+        # BY would make SQLite walk every occurrence in row order instead of starting from the
+        # few images an image term selects
+        places = sorted(found)
+        shown = places if limit is None else places[:limit]
+        return len(places), self._docs(place[-2:] for place in shown)
 
 
 def _condition(term: Term) -> tuple[str, list[Any], bool] | None:
