@@ -50,6 +50,19 @@ from .models import Fingerprint, ItemError, Occurrence
 
 SCHEMA_VERSION = 2
 DEFAULT_PATH = "media-catalog.json"
+# The lock files this process holds open: a forked child (a hashing worker) closes its copies
+# at once, so that the lock goes with this process alone (a killed scan releases it however
+# long its workers live) while the lock itself stays held.
+_held_locks: set[int] = set()
+
+
+def _close_held_locks() -> None:
+    for fd in _held_locks:
+        os.close(fd)
+    _held_locks.clear()
+
+
+os.register_at_fork(after_in_child=_close_held_locks)
 _JSONL_LINE = re.compile(r"#L\d+$")
 
 
@@ -273,6 +286,7 @@ class Catalog:
                     "another --db.",
                     path=self.path,
                 ) from None
+            _held_locks.add(fd)
             os.ftruncate(fd, 0)
             os.write(fd, str(os.getpid()).encode())
             for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
@@ -280,6 +294,7 @@ class Catalog:
             self._open()
             yield self
         finally:
+            _held_locks.discard(fd)
             os.close(fd)  # releases the lock
 
     # -- reading -------------------------------------------------------------------------
