@@ -20,7 +20,7 @@ import typer
 from . import __version__, render
 from .catalog import DEFAULT_PATH, Catalog
 from .errors import MediaCatalogError, QueryError
-from .models import DEFAULT_THRESHOLD
+from .models import DEFAULT_MAX_ALT_LENGTH, DEFAULT_THRESHOLD
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -526,24 +526,9 @@ class Severity(str, Enum):
     info = "info"
 
 
-def _max_alt_length() -> int:
-    from .audit import DEFAULT_MAX_ALT_LENGTH
-
-    return DEFAULT_MAX_ALT_LENGTH
-
-
 @app.command()
 @_handle_errors
 def audit(
-    max_alt_length: Annotated[
-        int,
-        typer.Option(
-            default_factory=_max_alt_length,
-            show_default=False,
-            help="Longest acceptable alt text, in characters [default: 150].",
-            min=1,
-        ),
-    ],  # first: no plain default (the audit's, read when auditing)
     db: DbOption = Path(DEFAULT_PATH),
     article: Annotated[
         Path | None, typer.Option(help="Audit only this article file.", dir_okay=False)
@@ -553,6 +538,9 @@ def audit(
         typer.Option(help="Exit 1 when a finding of this severity or worse exists."),
     ] = None,
     format: Annotated[AuditFormat, typer.Option("--format", "-f")] = AuditFormat.table,
+    max_alt_length: Annotated[
+        int, typer.Option(help="Longest acceptable alt text, in characters.", min=1)
+    ] = DEFAULT_MAX_ALT_LENGTH,
 ) -> None:
     """Audit alt text and captions: missing, placeholder, redundant, shared, conflicting.
 

@@ -5,7 +5,6 @@ import subprocess
 import sys
 
 import media_catalog
-from media_catalog.audit import DEFAULT_MAX_ALT_LENGTH
 from media_catalog.cli import app
 from media_catalog.extract import CONTEXT_CHARS
 
@@ -16,6 +15,7 @@ HEAVY = (
     # ours and rich's, which only other commands need
     *("media_catalog.audit", "media_catalog.reports", "media_catalog.export"),
     *("media_catalog.similarity", "media_catalog.pipeline", "rich.progress"),
+    "pydantic",  # typer 0.29 validates every option with it: 0.15 s a run (pyproject pins <0.29)
 )
 
 
@@ -68,8 +68,3 @@ def test_reading_commands_do_not_import_the_image_stack(tmp_path, samples):
 def test_scan_help_states_the_extractors_context_default(runner):
     result = runner.invoke(app, ["scan", "--help"])
     assert f"[default: {CONTEXT_CHARS}]" in " ".join(result.stdout.split())
-
-
-def test_audit_help_states_the_audits_alt_length_default(runner):
-    result = runner.invoke(app, ["audit", "--help"])
-    assert f"[default: {DEFAULT_MAX_ALT_LENGTH}]" in " ".join(result.stdout.split())
