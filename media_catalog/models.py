@@ -125,6 +125,9 @@ class Occurrence:
 # pair of different photos matched at 12 and the first did at 14.
 DEFAULT_THRESHOLD = 12
 
+# Alt text longer than this many characters is flagged by the audit (rule alt-too-long).
+DEFAULT_MAX_ALT_LENGTH = 150
+
 
 @dataclass(frozen=True)
 class PerceptualHash:
