@@ -20,6 +20,10 @@ def test_golden_hashes_never_change_silently():
     # Golden values: a change here changes every catalogue's hashes; bump the schema if so.
     made = fingerprint(encode(photo(1), "PNG"))
     assert (str(made.phash), str(made.dhash)) == ("fe6eb943d4a0005f", "1333252444c39b38")
+    assert str(made.phash256) == (
+        "fe426e44b930439ed4aba07526475f072a16bc66464fc347dd4b683e3a7e4546"
+    )
+    assert made.variants["centre80"] == {"phash": "ce0e1b4395ec95e1", "dhash": "71652424c6c38118"}
     shipped = fingerprint((SAMPLES / "gallery" / "pompeii-coins.jpg").read_bytes())
     assert (str(shipped.phash), str(shipped.dhash)) == ("e4d5b5a92b54523a", "a2e285a553d5264f")
 
