@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 # Each command imports the stages it runs, so that `lookup`, `search` and `show` start without
-# loading the image and parsing stack (Pillow, imagehash, scipy, selectolax, markdown-it),
+# loading the image and parsing stack (Pillow, scipy, selectolax, markdown-it),
 # numpy, the audit, the reports or rich's progress bar: start-up is most of their time.
 
 app = typer.Typer(

@@ -11,7 +11,7 @@ docs/threshold.md the curves that chose it).
 
 Each image is compared through its *views*: its own hashes, the hashes of the image with
 uniform borders trimmed (letterboxing, padding), of its central 90/80/70 % (crops), and —
-with `transforms` — of its mirror and quarter turns (see `fingerprint.variant_hashes`). All
+with `transforms` — of its mirror and quarter turns (see `fingerprint.variant_pictures`). All
 near pairs are found at once with multi-index hashes (`hamming.HammingIndex`).
 
 Left out by default: low-information images (blank, flat) from the near tier; tracking pixels

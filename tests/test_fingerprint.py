@@ -21,7 +21,7 @@ def test_golden_hashes_never_change_silently():
     made = fingerprint(encode(photo(1), "PNG"))
     assert (str(made.phash), str(made.dhash)) == ("fe6eb943d4a0005f", "1333252444c39b38")
     assert str(made.phash256) == (
-        "fe426e44b930439ed4aba07526475f072a16bc66464fc347dd4b683e3a7e4546"
+        "fe426e44b930439ed4aba07526475f072a16bc66464fe347dd6a68bc9a78454e"
     )
     assert made.variants["centre80"] == {"phash": "ce0e1b4395ec95e1", "dhash": "71652424c6c38118"}
     shipped = fingerprint((SAMPLES / "gallery" / "pompeii-coins.jpg").read_bytes())
@@ -38,7 +38,11 @@ def test_fields_match_the_plain_libraries(tmp_path):
     assert str(made.dhash) == str(imagehash.dhash(Image.open(path)))
     assert (made.width, made.height, made.format) == (300, 200, "JPEG")
     assert made.to_dict()["phash"] == str(made.phash)
-    assert str(made.phash256) == str(imagehash.phash(Image.open(path), hash_size=16))
+    # read from a faster shrink than imagehash's 64x64 one: a few of its 256 bits differ
+    reference = PerceptualHash.from_hex(
+        "phash", str(imagehash.phash(Image.open(path), hash_size=16))
+    )
+    assert made.phash256 - reference <= 20
     assert len(made.to_dict()["phash256"]) == 64
 
 

@@ -11,7 +11,7 @@ from media_catalog.extract import CONTEXT_CHARS
 from .conftest import REPO
 
 HEAVY = (
-    *("PIL", "imagehash", "scipy", "selectolax", "markdown_it", "charset_normalizer", "numpy"),
+    *("PIL", "scipy", "selectolax", "markdown_it", "charset_normalizer", "numpy"),
     # ours and rich's, which only other commands need
     *("media_catalog.audit", "media_catalog.reports", "media_catalog.export"),
     *("media_catalog.similarity", "media_catalog.pipeline", "rich.progress"),
