@@ -30,6 +30,9 @@ LAZY_SRC = (
     "data-hi-res-src",
 )
 LAZY_SRCSET = ("data-srcset", "data-lazy-srcset")
+_LAZY = frozenset(LAZY_SRC)
+_HEADINGS = ("h2", "h3", "h4", "h5", "h6")
+_SRCSET = frozenset((*LAZY_SRCSET, "srcset"))
 _PLACEHOLDER = re.compile(
     r"^data:image/(?:gif|svg)|^data:.{0,160}$|(?:^|/)(?:blank|spacer|placeholder|transparent|"
     r"lazy|loading|grey|gray|pixel|empty|1x1)[\w-]*\.(?:gif|png|svg|jpe?g|webp)(?:[?#]|$)",
@@ -56,9 +59,9 @@ _TRACKER_WORD = re.compile(
         )
     )
 )
-# A srcset candidate: a URL ending in commas (no descriptor), or a URL and its descriptor.
-_CANDIDATE = re.compile(r"[\s,]*(?:(?P<bare>\S+?),+(?=\s|$)|(?P<url>\S+)(?P<descriptor>[^,]*),?)")
-_WIDTH = re.compile(r"(\d+)w")
+# A srcset candidate's URL (after separators) and descriptor (up to the next comma).
+_URL = re.compile(r"[\s,]*(\S+)")
+_DESCRIPTOR = re.compile(r"([^,]*),?")
 _DENSITY = re.compile(r"(\d*\.?\d+)x")
 _NUMBER = re.compile(r"\s*(\d+)")
 
@@ -71,21 +74,34 @@ def _int(value: str | None) -> int | None:
 
 
 def parse_srcset(value: str) -> list[SrcsetCandidate]:
-    """The candidates of a `srcset` (URLs may hold commas, as data URIs and CDNs do)."""
+    """The candidates of a `srcset` (URLs may hold commas, as data URIs and CDNs do): each a
+    URL (commas ending it dropped, then no descriptor) and the descriptor up to the next
+    comma."""
     found = []
-    for match in _CANDIDATE.finditer(value):
-        url = match.group("bare") or match.group("url")
-        descriptor = (match.group("descriptor") or "").strip()
-        width = _WIDTH.fullmatch(descriptor) if descriptor else None
-        density = _DENSITY.fullmatch(descriptor) if descriptor and width is None else None
-        found.append(
-            SrcsetCandidate(
-                url,
-                int(width.group(1)) if width else None,
-                float(density.group(1)) if density else None,
-            )
-        )
+    position = 0
+    while match := _URL.match(value, position):
+        url, position = match.group(1), match.end()
+        if url[-1] == ",":
+            found.append(_candidate(url.rstrip(",") or ",", None, None))
+            continue
+        match = _DESCRIPTOR.match(value, position)
+        position = match.end()
+        descriptor = match.group(1).strip()
+        width = density = None
+        if descriptor[:-1].isdecimal() and descriptor[-1] == "w":
+            width = int(descriptor[:-1])
+        elif descriptor and (number := _DENSITY.fullmatch(descriptor)):
+            density = float(number.group(1))
+        found.append(_candidate(url, width, density))
     return found
+
+
+def _candidate(url: str, width: int | None, density: float | None) -> SrcsetCandidate:
+    """`SrcsetCandidate(url, width, density)` without the frozen dataclass's
+    `object.__setattr__` for each field (as `ImageRef.of`)."""
+    candidate = object.__new__(SrcsetCandidate)
+    candidate.__dict__.update(url=url, width=width, density=density)
+    return candidate
 
 
 def is_tracker(src: str) -> bool:
@@ -120,15 +136,16 @@ def _read_img(node: LexborNode) -> Image:
         parent = parent.parent
     attributes = node.attributes
     src = (attributes.get("src") or "").strip()
-    lazy = _first(attributes, LAZY_SRC)
+    lazy = None if _LAZY.isdisjoint(attributes) else _first(attributes, LAZY_SRC)
     srcsets = []
     if tags and tags[0] == TAG["picture"]:
         for source in ancestors[0].traverse():
             if source.tag_id == TAG["source"]:
                 srcsets.append(_first(source.attributes, (*LAZY_SRCSET, "srcset")))
-    srcsets.append(_first(attributes, LAZY_SRCSET))
-    srcsets.append(_first(attributes, ("srcset",)))
-    candidates = {c.url: c for s in srcsets if s for c in parse_srcset(s)}
+    if not _SRCSET.isdisjoint(attributes):
+        srcsets.append(_first(attributes, LAZY_SRCSET))
+        srcsets.append(_first(attributes, ("srcset",)))
+    candidates = {c.url: c for s in srcsets if s for c in parse_srcset(s)} if srcsets else {}
     width, height = _int(attributes.get("width")), _int(attributes.get("height"))
     alt = attributes.get("alt")
     aria = attributes.get("aria-hidden") or ""
@@ -147,8 +164,15 @@ def _read_img(node: LexborNode) -> Image:
         "tracking": (width is not None and height is not None and width <= 1 and height <= 1)
         or is_tracker(real),
     }
-    lazy_loaded = lazy is not None or is_placeholder(src)
-    return Image(node, attributes, lazy_loaded, ancestors, tags, ids, fields)
+    return Image(node, attributes, ancestors, tags, ids, fields)
+
+
+def _lazy(image: Image) -> bool:
+    """Whether the image was lazy-loaded (a lazy-loading attribute, or a placeholder `src`)."""
+    attributes = image.attributes
+    return _first(attributes, LAZY_SRC) is not None or is_placeholder(
+        (attributes.get("src") or "").strip()
+    )
 
 
 def _images(nodes: list[LexborNode]) -> list[Image]:
@@ -189,7 +213,7 @@ def _twin(images: list[Image], merged: set[int], scope: LexborNode, src: str) ->
         urls = {image.fields["src"], *(c.url for c in image.fields["srcset"])}
         if src and src in urls:
             return image
-        if image.lazy and fallback is None:
+        if fallback is None and _lazy(image):
             fallback = image
     return fallback
 
@@ -217,36 +241,36 @@ def extract(
     blocks = json_ld(markup)
     tags = meta_tags(markup)
     h1 = tree.tags("h1")
+    headings = h1 + [node for level in _HEADINGS for node in tree.tags(level)]
     page = page_info(tree, markup, h1[0] if h1 else None, tags, blocks)
     meta = meta_images(tree, markup, tags, blocks, article, page)
     images = _images(tree.tags("img"))
     counts = image_counts(images)
     selectors = Selectors(tree)
-    found = []
-    for image in images:
-        caption, credit = caption_and_credit(selectors, counts, image, emphasis_captions)
-        found.append({**image.fields, "caption": caption, "credit": credit, "link": _link(image)})
-    refs = [
-        ImageRef.of(
-            {
-                "article": article,
-                "position": position,
-                "base": page.base,
-                "article_title": page.title,
-                "article_url": page.url,
-                "article_date": page.date,
-                "context_before": before,
-                "context_after": after,
-                "heading": heading,
-                **fields,
-            }
+    page_fields = {
+        "article": article,
+        "base": page.base,
+        "article_title": page.title,
+        "article_url": page.url,
+        "article_date": page.date,
+    }
+    captions = [caption_and_credit(selectors, counts, image, emphasis_captions) for image in images]
+    # (`contexts` changes the tree: it comes last)
+    places = contexts(tree, [image.node for image in images], headings, context)
+    refs = []
+    for position, (image, (caption, credit), (before, after, heading)) in enumerate(
+        zip(images, captions, places, strict=True)
+    ):
+        fields = image.fields
+        fields.update(page_fields)
+        fields.update(
+            position=position,
+            caption=caption,
+            credit=credit,
+            link=_link(image),
+            context_before=before,
+            context_after=after,
+            heading=heading,
         )
-        for position, (fields, (before, after, heading)) in enumerate(
-            zip(
-                found,
-                contexts(tree, [image.node for image in images], context),
-                strict=True,
-            )
-        )
-    ]
+        refs.append(ImageRef.of(fields))
     return refs + meta, []

@@ -33,11 +33,10 @@ def clean(text: str | None) -> str | None:
 class Image:
     """An image being read: its node and attributes, its ancestors (nearest first, with their
     `tag_id`s and `mem_id`s: ids, because comparing nodes with `==` compares their markup),
-    whether it is lazy-loaded, and the fields found so far."""
+    and the fields found so far."""
 
     node: LexborNode
     attributes: dict[str, str | None]
-    lazy: bool
     ancestors: list[LexborNode]
     tags: list[int]
     ids: list[int]
