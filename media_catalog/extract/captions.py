@@ -26,7 +26,9 @@ _CREDIT_PREFIX = re.compile(
 _CAPTION_CLASSES = frozenset(c.strip()[1:] for c in CAPTION.split(",") if "." in c)
 _CREDIT_CLASSES = frozenset(c.strip()[1:] for c in CREDIT.split(",") if "." in c)
 _CREDIT_PROPS = frozenset(("copyrightHolder", "creditText", "author"))
-_CREDIT_TAGS = frozenset(("span", "small", "em", "i", "cite", "b", "strong", "p"))
+_CREDIT_TAGS = frozenset(
+    TAG[name] for name in ("span", "small", "em", "i", "cite", "b", "strong", "p")
+)
 _WRAPPERS = {TAG["picture"], TAG["a"], TAG["span"]}
 _STOP = {TAG[name] for name in ("body", "html", "article", "main", "section")}
 _ID = re.compile(r"[\w:.-]+")
@@ -171,7 +173,7 @@ def _prefixed_credit(caption: LexborNode) -> LexborNode | None:
         (
             node
             for node in caption.traverse()
-            if node.tag in _CREDIT_TAGS and _CREDIT_PREFIX.match(node.text())
+            if node.tag_id in _CREDIT_TAGS and _CREDIT_PREFIX.match(node.text())
         ),
         None,
     )

@@ -11,8 +11,10 @@ from .tree import clean
 
 # Marks put in the page's text before each image ("\0" and its number) and heading ("\0h"
 # and its number): the parser never leaves a NUL in a page's text, so the page cannot hold a
-# look-alike, and a page in ASCII stays ASCII (its text a compact string, fast to handle).
+# look-alike, and a page in ASCII stays ASCII (its text a compact string, fast to search).
 _MARK = re.compile("\x00(h?)(\\d+)\x01")
+_HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
+_HIDDEN = ("script", "style", "template")
 
 
 def text_before(text: str, offset: int, chars: int) -> str | None:
@@ -33,14 +35,63 @@ def text_after(text: str, offset: int, chars: int) -> str | None:
     return piece.strip() or None
 
 
+def _outside_mark(raw: str, offset: int) -> int:
+    """`offset`, or the end of the mark it falls inside."""
+    mark = raw.rfind("\x00", max(0, offset - 12), offset)
+    return max(offset, raw.find("\x01", mark) + 1) if mark >= 0 else offset
+
+
+def _window(raw: str, start: int, end: int) -> str:
+    """`raw[start:end]` (widened so as not to cut a mark) without marks, whitespace
+    collapsed."""
+    piece = raw[_outside_mark(raw, max(0, start)) : _outside_mark(raw, end)]
+    if "\x00" in piece:
+        piece = _MARK.sub(" ", piece)
+    return " ".join(piece.split())
+
+
+def _before(raw: str, start: int, chars: int) -> str | None:
+    """`text_before` the image at `start` in the page's raw text, whitespace collapsed only
+    in a window before it (widened when markup whitespace is long)."""
+    short = chars + 64
+    if short < chars * 3 and start > short:
+        # Mostly a short window is enough: its last `chars` + 1 characters are those of the
+        # wide one when they lie after its first word (which may be cut).
+        text = _window(raw, start - short, start)
+        first = text.find(" ")
+        if first >= 0 and len(text) - first > chars:
+            return text_before(text, len(text), chars)
+    span = chars * 3
+    while True:
+        text = _window(raw, start - span, start)
+        if len(text) > chars or start - span <= 0:
+            return text_before(text, len(text), chars)
+        span *= 4
+
+
+def _after(raw: str, end: int, chars: int) -> str | None:
+    """`text_after` the image ending at `end` in the page's raw text (as `_before`)."""
+    short = chars + 64
+    if short < chars * 3 and end + short < len(raw):
+        text = _window(raw, end, end + short)
+        if text.rfind(" ") >= chars:
+            return text_after(text, 0, chars)
+    span = chars * 3
+    while True:
+        text = _window(raw, end, end + span)
+        if len(text) > chars or end + span >= len(raw):
+            return text_after(text, 0, chars)
+        span *= 4
+
+
 def contexts(
     tree: LexborHTMLParser, images: list[LexborNode], headings: list[LexborNode], chars: int
 ) -> list[tuple[str | None, str | None, str | None]]:
     """(text before, text after, nearest heading above) of every image, given the page's
     images (in document order) and headings. Marks each image and heading in the tree, takes
-    out the elements whose text is not shown (script, style, template), reads the page's text
-    once and collapses its whitespace once; each image's texts are then slices of it. The tree
-    is changed."""
+    out the elements whose text is not shown (script, style, template), then reads the page's
+    text once; whitespace is collapsed only in windows around each image (collapsing all of
+    it costs as much as parsing the page). The tree is changed."""
     titles = [clean(node.text(separator=" ")) for node in headings]
     for number, node in enumerate(headings):
         node.insert_before(f"\x00h{number}\x01")
@@ -48,30 +99,18 @@ def contexts(
         node.insert_before(f"\x00{number}\x01")
     tree.strip_tags(["script", "style", "template"])
     root = tree.body or tree.root
-    text = root.text(separator=" ") if root is not None else ""
-    if chars:
-        text = " ".join(text.split())
-    # The text without the marks (each mark, a word of its own, taken out with the space
-    # after it), and where each image's mark was in it.
-    pieces, length, last = [], 0, 0
+    raw = root.text(separator=" ") if root is not None else ""
     places, heading = {}, None
-    for mark in _MARK.finditer(text):
-        piece = text[last : mark.start()]
-        pieces.append(piece)
-        length += len(piece)
-        last = mark.end() + 1
+    for mark in _MARK.finditer(raw):
         if mark.group(1):
             heading = titles[int(mark.group(2))]
         else:
-            places[int(mark.group(2))] = (length, heading)
-    pieces.append(text[last:])
-    text = "".join(pieces)
+            places[int(mark.group(2))] = (mark.start(), mark.end(), heading)
     found = []
     for number in range(len(images)):
-        offset, heading = places.get(number, (len(text), None))
-        if not chars:
+        start, end, heading = places.get(number, (len(raw), len(raw), None))
+        if chars:
+            found.append((_before(raw, start, chars), _after(raw, end, chars), heading))
+        else:
             found.append((None, None, heading))
-            continue
-        end = offset - 1 if offset and text[offset - 1] == " " else offset
-        found.append((text_before(text, end, chars), text_after(text, offset, chars), heading))
     return found

@@ -32,6 +32,7 @@ LAZY_SRC = (
 LAZY_SRCSET = ("data-srcset", "data-lazy-srcset")
 _LAZY = frozenset(LAZY_SRC)
 _HEADINGS = ("h2", "h3", "h4", "h5", "h6")
+_HTML = TAG["html"]
 _SRCSET = frozenset((*LAZY_SRCSET, "srcset"))
 _PLACEHOLDER = re.compile(
     r"^data:image/(?:gif|svg)|^data:.{0,160}$|(?:^|/)(?:blank|spacer|placeholder|transparent|"
@@ -129,9 +130,9 @@ def _first(attributes: dict[str, str | None], names: tuple[str, ...]) -> str | N
 def _read_img(node: LexborNode) -> Image:
     ancestors, tags, ids = [], [], []
     parent = node.parent
-    while parent is not None:
+    while parent is not None and (tag := parent.tag_id) != _HTML:
         ancestors.append(parent)
-        tags.append(parent.tag_id)
+        tags.append(tag)
         ids.append(parent.mem_id)
         parent = parent.parent
     attributes = node.attributes

@@ -18,6 +18,7 @@ TAG = {
             for name in (
                 *("img", "picture", "source", "a", "span", "noscript", "figure", "figcaption"),
                 *("article", "main", "section", "body", "html"),
+                *("small", "em", "i", "cite", "b", "strong", "p"),
             )
         )
     ).root.traverse()
@@ -31,9 +32,9 @@ def clean(text: str | None) -> str | None:
 
 @dataclass
 class Image:
-    """An image being read: its node and attributes, its ancestors (nearest first, with their
-    `tag_id`s and `mem_id`s: ids, because comparing nodes with `==` compares their markup),
-    and the fields found so far."""
+    """An image being read: its node and attributes, its ancestors up to `<body>` (nearest
+    first, with their `tag_id`s and `mem_id`s: ids, because comparing nodes with `==` compares
+    their markup), and the fields found so far."""
 
     node: LexborNode
     attributes: dict[str, str | None]
@@ -44,13 +45,10 @@ class Image:
 
     def inside(self, tag: str) -> LexborNode | None:
         """The nearest ancestor with this tag below `<body>`."""
-        wanted, body, html = TAG[tag], TAG["body"], TAG["html"]
-        for number, found in enumerate(self.tags):
-            if found in (body, html):
-                return None
-            if found == wanted:
-                return self.ancestors[number]
-        return None
+        wanted = TAG[tag]
+        return next(
+            (self.ancestors[n] for n, found in enumerate(self.tags) if found == wanted), None
+        )
 
     def node_at(self, level: int) -> LexborNode:
         """The image's node (level 0) or its ancestor `level` levels up."""
