@@ -21,11 +21,10 @@ from html import escape
 from typing import Any
 
 from .catalog import Catalog, article_file
-from .models import DEFAULT_THRESHOLD
+from .models import DEFAULT_MAX_ALT_LENGTH, DEFAULT_THRESHOLD
 from .text import normalize
 
 SEVERITIES = ("error", "warning", "info")
-DEFAULT_MAX_ALT_LENGTH = 150
 
 
 @dataclass(frozen=True)

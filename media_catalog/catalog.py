@@ -50,6 +50,19 @@ from .models import Fingerprint, ItemError, Occurrence
 
 SCHEMA_VERSION = 2
 DEFAULT_PATH = "media-catalog.json"
+# The lock files this process holds open: a forked child (a hashing worker) closes its copies
+# at once, so that the lock goes with this process alone (a killed scan releases it however
+# long its workers live) while the lock itself stays held.
+_held_locks: set[int] = set()
+
+
+def _close_held_locks() -> None:
+    for fd in _held_locks:
+        os.close(fd)
+    _held_locks.clear()
+
+
+os.register_at_fork(after_in_child=_close_held_locks)
 _JSONL_LINE = re.compile(r"#L\d+$")
 
 
@@ -119,24 +132,22 @@ def _write_tables(handle: BinaryIO, data: dict[str, dict[str, Any]]) -> Places:
     """Write `data` as `orjson.dumps(data)` would, one document at a time, noting where each
     document lies."""
     places: Places = {}
-    offset = 0
-
-    def put(chunk: bytes) -> None:
-        nonlocal offset
-        handle.write(chunk)
-        offset += len(chunk)
-
-    put(b"{")
+    written = 0  # bytes before `buffer`
+    buffer = bytearray(b"{")
     for t, (name, docs) in enumerate(data.items()):
-        put(b"," * bool(t) + orjson.dumps(name) + b":{")
+        buffer += b"," * bool(t) + orjson.dumps(name) + b":{"
         table = places[name] = {}
         for d, (key, doc) in enumerate(docs.items()):
-            put(b"," * bool(d) + orjson.dumps(key) + b":")
+            buffer += b"," * bool(d) + orjson.dumps(key) + b":"
             chunk = orjson.dumps(doc)
-            table[key] = (offset, len(chunk))
-            put(chunk)
-        put(b"}")
-    put(b"}")
+            table[key] = (written + len(buffer), len(chunk))
+            buffer += chunk
+            if len(buffer) >= 1 << 20:
+                handle.write(buffer)
+                written += len(buffer)
+                buffer.clear()
+        buffer += b"}"
+    handle.write(buffer + b"}")
     return places
 
 
@@ -187,8 +198,14 @@ class Catalog:
         """Load the catalogue file; from then on this object answers from it alone."""
         self._index = None
         self._storage = _WriteOnSave(AtomicJSONStorage)
+        # the index of the file loaded (if current), which the next save builds on, and the
+        # articles whose occurrences changed since (see media_catalog.index.write)
+        self._base = Index.open(self.path, SCHEMA_VERSION)
+        self._changed: set[str] = set()
         self._tinydb = TinyDB(str(self.path), storage=self._storage)
         self._check_schema()
+        if self._base is not None and not self._base.describes(self.path):
+            self._base = None  # replaced while it was being read
 
     @property
     def _db(self) -> TinyDB:
@@ -269,6 +286,7 @@ class Catalog:
                     "another --db.",
                     path=self.path,
                 ) from None
+            _held_locks.add(fd)
             os.ftruncate(fd, 0)
             os.write(fd, str(os.getpid()).encode())
             for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
@@ -276,6 +294,7 @@ class Catalog:
             self._open()
             yield self
         finally:
+            _held_locks.discard(fd)
             os.close(fd)  # releases the lock
 
     # -- reading -------------------------------------------------------------------------
@@ -320,10 +339,15 @@ class Catalog:
         """
         removed = set(removed)
         gone = set(sources) | removed
-        occurrence_docs = [
-            doc for doc in self.occurrences() if article_file(doc["article"]) not in gone
-        ]
-        occurrence_docs += [occurrence.to_dict() for occurrence in occurrences]
+        occurrence_docs = []
+        for doc in self.occurrences():
+            if article_file(doc["article"]) in gone:
+                self._changed.add(doc["article"])
+            else:
+                occurrence_docs.append(doc)
+        added = [occurrence.to_dict() for occurrence in occurrences]
+        self._changed.update(doc["article"] for doc in added)
+        occurrence_docs += added
         error_docs = [
             doc
             for doc in self.errors()
@@ -360,7 +384,10 @@ class Catalog:
         if not self._db.table("meta").all():
             self._db.table("meta").insert({"schema_version": SCHEMA_VERSION})
         if self._storage.changed or Index.open(self.path, SCHEMA_VERSION) is None:
-            write_index(self.path, SCHEMA_VERSION, *self._storage.save())
+            tables, places = self._storage.save()
+            write_index(self.path, SCHEMA_VERSION, tables, places, self._base, self._changed)
+            self._base = Index.open(self.path, SCHEMA_VERSION)
+            self._changed = set()
 
 
 OCCURRENCE_KEYS = (
@@ -375,7 +402,10 @@ OCCURRENCE_KEYS = (
 def occurrence_object(doc: dict[str, Any]) -> dict[str, Any]:
     """The documented occurrence shape of an occurrence document (keys a catalogue written
     before they existed lacks are null, "img" for `kind`)."""
-    return {key: doc.get(key, "img" if key == "kind" else None) for key in OCCURRENCE_KEYS}
+    shaped = dict(zip(OCCURRENCE_KEYS, map(doc.get, OCCURRENCE_KEYS), strict=True))
+    if "kind" not in doc:
+        shaped["kind"] = "img"
+    return shaped
 
 
 def image_objects(catalog: Catalog) -> list[dict[str, Any]]:

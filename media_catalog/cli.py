@@ -13,30 +13,21 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeRemainingColumn,
-)
-from rich.text import Text
 
 from . import __version__, render
-from .audit import DEFAULT_MAX_ALT_LENGTH, SEVERITIES
 from .catalog import DEFAULT_PATH, Catalog
 from .errors import MediaCatalogError, QueryError
-from .models import DEFAULT_THRESHOLD
+from .models import DEFAULT_MAX_ALT_LENGTH, DEFAULT_THRESHOLD
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 # Each command imports the stages it runs, so that `lookup`, `search` and `show` start without
-# loading the image and parsing stack (Pillow, imagehash, scipy, selectolax, markdown-it) or
-# numpy.
+# loading the image and parsing stack (Pillow, imagehash, scipy, selectolax, markdown-it),
+# numpy, the audit, the reports or rich's progress bar: start-up is most of their time.
 
 app = typer.Typer(
     help="Catalogue the images embedded in articles; report duplicates; look up and search.",
@@ -80,16 +71,15 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _stdout() -> Console:
+    from rich.console import Console
+
     return Console(highlight=False, soft_wrap=False)
 
 
 def _stderr() -> Console:
+    from rich.console import Console
+
     return Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-class _Rate(ProgressColumn):
-    def render(self, task: Task) -> Text:
-        return Text(f"{task.speed or 0:.1f} files/s")
 
 
 @contextmanager
@@ -98,6 +88,21 @@ def _progress_bar(show: bool) -> Iterator[Callable[[int, int], None] | None]:
     if not show:
         yield None
         return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        Task,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    class _Rate(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            return Text(f"{task.speed or 0:.1f} files/s")
+
     columns = (TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), _Rate())
     with Progress(*columns, TimeRemainingColumn(), console=_stderr(), transient=True) as bar:
         task = bar.add_task("scan", total=None)
@@ -366,6 +371,9 @@ def lookup(
         render.matches(_stdout(), found)
 
 
+TABLE_LIMIT = 100  # search results a table shows unless told
+
+
 @app.command()
 @_handle_errors
 def search(
@@ -376,6 +384,14 @@ def search(
         ),
     ],
     db: DbOption = Path(DEFAULT_PATH),
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            help="Show the first N results; 0 shows all [default: 100 in a table, all in JSON].",
+            min=0,
+            show_default=False,
+        ),
+    ] = None,
     format: FormatOption = Format.table,
 ) -> None:
     """Search occurrences with a query: free words, "quoted phrases" and field:value terms.
@@ -390,14 +406,17 @@ def search(
     Examples: media-catalog search "حسکه"
               media-catalog search 'caption:"market hall" width:>1000 -format:png'
               media-catalog search -- -unresolved:yes uses:>1
+              media-catalog search "market" --limit 0
     """
-    from .query import search as find_text
+    from .query import search_page
 
-    found = find_text(Catalog(db, create=False), query)
+    if limit is None:
+        limit = 0 if format is Format.json else TABLE_LIMIT
+    total, found = search_page(Catalog(db, create=False), query, limit or None)
     if format is Format.json:
-        typer.echo(render.to_json({"results": found}))
+        typer.echo(render.to_json({"results": found, "total": total}))
     else:
-        render.results(_stdout(), found)
+        render.results(_stdout(), found, total)
 
 
 @app.command()
@@ -514,14 +533,14 @@ def audit(
     article: Annotated[
         Path | None, typer.Option(help="Audit only this article file.", dir_okay=False)
     ] = None,
-    max_alt_length: Annotated[
-        int, typer.Option(help="Longest acceptable alt text, in characters.", min=1)
-    ] = DEFAULT_MAX_ALT_LENGTH,
     fail_on: Annotated[
         Severity | None,
         typer.Option(help="Exit 1 when a finding of this severity or worse exists."),
     ] = None,
     format: Annotated[AuditFormat, typer.Option("--format", "-f")] = AuditFormat.table,
+    max_alt_length: Annotated[
+        int, typer.Option(help="Longest acceptable alt text, in characters.", min=1)
+    ] = DEFAULT_MAX_ALT_LENGTH,
 ) -> None:
     """Audit alt text and captions: missing, placeholder, redundant, shared, conflicting.
 
@@ -530,8 +549,8 @@ def audit(
 
     Example: media-catalog audit --db samples.json --fail-on error --format html > audit.html
     """
+    from .audit import SEVERITIES, to_html
     from .audit import audit as run_audit
-    from .audit import to_html
 
     report = run_audit(
         Catalog(db, create=False),

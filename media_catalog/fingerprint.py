@@ -34,7 +34,7 @@ import warnings
 import imagehash
 import numpy as np
 import scipy.fftpack
-from PIL import Image, ImageOps
+from PIL import ExifTags, Image
 from pillow_heif import register_heif_opener
 
 from .errors import FingerprintError
@@ -58,16 +58,24 @@ _ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
 _WIDE_MODES = ("I", "I;16", "I;16L", "I;16B", "I;16N", "F")
 
 
-def _hash(algorithm: str, value: imagehash.ImageHash) -> PerceptualHash:
-    return PerceptualHash(algorithm, int(str(value), 16), value.hash.size)
+# EXIF orientation -> the turn that makes the picture upright (as ImageOps.exif_transpose)
+_TURNS = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 
-def _upright(image: Image.Image) -> Image.Image:
-    """The image turned by its EXIF orientation; unreadable EXIF leaves it as stored."""
+def _turn(image: Image.Image) -> Image.Transpose | None:
+    """The turn its EXIF orientation asks for; unreadable EXIF leaves it as stored."""
     try:
-        return ImageOps.exif_transpose(image)
+        return _TURNS.get(image.getexif().get(ExifTags.Base.Orientation, 1))
     except Exception:  # Pillow's EXIF parser on hostile metadata: the pixels are still good
-        return image
+        return None
 
 
 def _grey(image: Image.Image) -> Image.Image:
@@ -80,6 +88,8 @@ def _grey(image: Image.Image) -> Image.Image:
         elif image.mode != "F" and (image.mode != "I" or top > 255):
             pixels = pixels / 257  # 16-bit range to 8-bit
         return Image.fromarray(np.clip(np.rint(pixels), 0, 255).astype(np.uint8), "L")
+    if image.mode == "L":
+        return image
     if image.mode in _ALPHA_MODES or "transparency" in image.info:
         rgba = image.convert("RGBA")
         image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
@@ -88,11 +98,11 @@ def _grey(image: Image.Image) -> Image.Image:
     return image.convert("L")
 
 
-def _low_information(small: Image.Image, width: int, height: int) -> bool:
+def _low_information(small: np.ndarray, width: int, height: int) -> bool:
     """An icon, or flat: `small` is the 32x32 picture pHash works on."""
     if max(width, height) <= ICON_MAX_SIDE:
         return True
-    return float(np.asarray(small, dtype=np.float64).std()) < FLAT_MAX_STD
+    return float(small.std()) < FLAT_MAX_STD
 
 
 def _decode(image: Image.Image, draft: bool) -> tuple[Image.Image, str]:
@@ -106,7 +116,9 @@ def _decode(image: Image.Image, draft: bool) -> tuple[Image.Image, str]:
         and image.draft("L", (image.width // DRAFT_SCALE, image.height // DRAFT_SCALE)) is not None
     )
     image.load()
-    return _grey(_upright(image)), "draft" if scaled else "full"
+    grey = _grey(image)  # grey first: turning it moves a third of the bytes an RGB turn would
+    turn = _turn(image)
+    return grey if turn is None else grey.transpose(turn), "draft" if scaled else "full"
 
 
 def fingerprint(
@@ -128,6 +140,7 @@ def fingerprint(
                 width, height, format_ = image.width, image.height, image.format or "unknown"
                 embedded = read_embedded(image)
                 grey, path = _decode(image, draft)
+                hashes = _hashes(grey)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise FingerprintError(
             f"image is too large to decode safely{where}: {exc}", path=name, code="too-large"
@@ -136,13 +149,11 @@ def fingerprint(
         raise FingerprintError(
             f"not a readable image{where}: {exc}", path=name, code="bad-image"
         ) from exc
-    # imagehash.phash shrinks to 32x32 with LANCZOS first; doing it here, once, gives the
-    # same hash and the picture the low-information test looks at.
-    small = grey.resize((32, 32), Image.Resampling.LANCZOS)
+    small, phash, dhash, variants = hashes
     return Fingerprint(
         sha256=sha256 or hashlib.sha256(data).hexdigest(),
-        phash=_hash("phash", imagehash.phash(small)),
-        dhash=_hash("dhash", imagehash.dhash(grey)),
+        phash=PerceptualHash.from_hex("phash", phash),
+        dhash=PerceptualHash.from_hex("dhash", dhash),
         width=width,
         height=height,
         format=format_,
@@ -150,8 +161,20 @@ def fingerprint(
         decode=path,
         low_information=_low_information(small, width, height),
         embedded=embedded,
-        variants=variant_hashes(grey),
+        variants=variants,
     )
+
+
+def _hashes(grey: Image.Image) -> tuple[np.ndarray, str, str, dict[str, dict[str, str]]]:
+    """pHash's 32×32 picture, pHash and dHash hex, and the variant hashes of `grey`.
+
+    imagehash.phash and imagehash.dhash shrink the whole picture with LANCZOS to 32×32 and
+    9×8 first; shrinking here, once each, gives the same bits and lets the variant hashes
+    and the low-information test reuse those pictures (each shrink reads every pixel)."""
+    lanczos = Image.Resampling.LANCZOS
+    small = np.asarray(grey.resize((32, 32), lanczos))
+    wide = np.asarray(grey.resize((9, 8), lanczos))
+    return small, _phash_hex(small), _dhash_hex(wide), variant_hashes(grey, small, wide)
 
 
 def _phash_hex(pixels: np.ndarray) -> str:
@@ -165,15 +188,12 @@ def _dhash_hex(pixels: np.ndarray) -> str:
     return str(imagehash.ImageHash(pixels[:, 1:] > pixels[:, :-1]))
 
 
-def _turned(image: Image.Image) -> dict[str, dict[str, str]]:
-    """pHash/dHash of `image` mirrored and turned by quarter turns, from the few pixels the
+def _turned(grey: Image.Image, p: np.ndarray, wide: np.ndarray) -> dict[str, dict[str, str]]:
+    """pHash/dHash of `grey` mirrored and turned by quarter turns, from the few pixels the
     hashes read: shrinking commutes with mirroring and quarter turns, so the 32×32 (pHash)
     and 9×8 / 8×9 (dHash) pictures are shrunk once and then turned, instead of turning the
-    whole image four times."""
-    lanczos = Image.Resampling.LANCZOS
-    p = np.asarray(image.resize((32, 32), lanczos))
-    wide = np.asarray(image.resize((9, 8), lanczos))  # dHash of the image and of its mirror
-    tall = np.asarray(image.resize((8, 9), lanczos))  # dHash after a quarter turn
+    whole image four times. `p` and `wide` are its 32×32 and 9×8 shrinks."""
+    tall = np.asarray(grey.resize((8, 9), Image.Resampling.LANCZOS))  # dHash after a quarter turn
     views = {
         "mirror": (p[:, ::-1], wide[:, ::-1]),
         "rot90": (np.rot90(p, 1), np.rot90(tall, 1)),
@@ -185,12 +205,15 @@ def _turned(image: Image.Image) -> dict[str, dict[str, str]]:
     }
 
 
-def variant_hashes(gray: Image.Image) -> dict[str, dict[str, str]]:
+def variant_hashes(
+    gray: Image.Image, small: np.ndarray, wide: np.ndarray
+) -> dict[str, dict[str, str]]:
     """pHash/dHash hex of the image with uniform borders trimmed ("trimmed", only when it
     has such borders: letterboxing, padding) and of its mirror and quarter turns ("mirror",
-    "rot90", "rot180", "rot270"), for the duplicate search. Borders are looked for on a copy
-    at most 512 px wide so the search stays cheap on large photos."""
-    views = _turned(gray)
+    "rot90", "rot180", "rot270"), for the duplicate search; `small` and `wide` are its 32×32
+    and 9×8 LANCZOS shrinks. Borders are looked for on a copy at most 512 px wide so the
+    search stays cheap on large photos."""
+    views = _turned(gray, small, wide)
     factor = max(1, max(gray.size) // 512)
     small = gray.reduce(factor) if factor > 1 else gray
     pixels = np.asarray(small, dtype=np.int16)

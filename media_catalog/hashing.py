@@ -1,14 +1,17 @@
-"""Fingerprint many images across worker processes, with bounded memory.
+"""Read and fingerprint many images across worker processes, with bounded memory.
 
-The scan reads each image's bytes and SHA-256 itself (so the same bytes are never hashed twice,
-and references get their SHA-256 at once) and hands new bytes to a Hasher. With more than one
-worker the Hasher fingerprints them in a process pool, keeping at most `2 * workers` images
-and MAX_IN_FLIGHT bytes in flight: submitting waits for a result when the window is full, so
-memory stays bounded however many images a scan holds. With one worker it hashes in-process.
+The scan hands the Hasher image files by path (after the resolver has checked that they lie
+inside the allowed roots and are not over the byte limit): a worker reads the file, computes
+its SHA-256 and fingerprints it, unless those bytes are already known (catalogued before the
+scan, or seen earlier by the same worker), so the scan's own process only records results.
+Bytes it holds already (data URIs) it hashes itself and hands over as bytes. With more than
+one worker the Hasher keeps at most `2 * workers` images and MAX_IN_FLIGHT bytes in flight:
+submitting waits for a result when the window is full, so memory stays bounded however many
+images a scan holds. With one worker it does the same in-process.
 
-Entering a Hasher starts its workers at once (forked, with what the scan has imported), so
-that a caller can take locks after it: the workers then do not share the catalogue's write
-lock, which a killed scan must release at once.
+Workers are forked when the Hasher is entered, with the known SHA-256s; the scan holds the
+catalogue's write lock by then, which a forked process lets go of at once (catalog.py), so a
+killed scan releases it however long its workers live.
 
 A worker that dies (a decoder crashing on a hostile file, or killed for memory) does not stop
 the scan: the images that were in flight are hashed again one at a time, each in a fresh
@@ -17,21 +20,35 @@ worker, and the one that kills its worker again is recorded as a `bad-image` err
 
 from __future__ import annotations
 
+import ctypes
+import hashlib
 import multiprocessing
 import os
-from collections.abc import Callable
+import signal
+import sys
+from collections.abc import Callable, Collection
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import Any
 
-from .errors import FingerprintError
+from .errors import FingerprintError, ResolveError
 from .fingerprint import fingerprint
 from .models import Fingerprint
+from .resolve import read_bytes
 
 MAX_IN_FLIGHT = 256 * 1024 * 1024
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
-# What a worker sends back: a Fingerprint, or a FingerprintError's (message, path, code)
+# What fingerprinting sends back: a Fingerprint, or a FingerprintError's (message, path, code)
 # (exceptions with keyword-only fields do not survive pickling).
 _Outcome = Fingerprint | tuple[str, str | None, str]
+# What reading a file sends back: its SHA-256 and the outcome (None: known bytes, not
+# fingerprinted again), or no SHA-256 and a ResolveError's (message, ref, reason).
+_Read = tuple[str, _Outcome | None] | tuple[None, tuple[str, str, str]]
+
+# In a worker: the SHA-256s known when it was forked and those it has seen since.
+_known: set[str] = set()
 
 
 def default_workers() -> int:
@@ -56,52 +73,109 @@ def _fingerprint(data: bytes, name: str, sha256: str) -> _Outcome:
         return str(exc), exc.path, exc.code
 
 
-class Hasher:
-    """Fingerprints submitted bytes; `done` and `failed` fill in as results arrive (all of
-    them after `close()`). `on_hashed` is called once per image fingerprinted or failed."""
+def _read(path: str, max_bytes: int, known: set[str]) -> _Read:
+    """Read, SHA-256 and (unless `known`) fingerprint the file at `path`; adds to `known`."""
+    try:
+        data = read_bytes(Path(path), max_bytes)
+    except ResolveError as exc:
+        return None, (str(exc), exc.ref, exc.reason)
+    sha256 = hashlib.sha256(data).hexdigest()
+    if sha256 in known:
+        return sha256, None
+    known.add(sha256)
+    return sha256, _fingerprint(data, path, sha256)
 
-    def __init__(self, workers: int | None = None, on_hashed: Callable[[], None] | None = None):
+
+def _remember(known: Collection[str]) -> None:
+    """A worker's start: keep the known SHA-256s, and end with the scan even when it is
+    killed (Linux: otherwise a killed scan's idle workers would wait for work forever)."""
+    global _known
+    _known = set(known)
+    if sys.platform == "linux":
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _read_in_worker(path: str, max_bytes: int) -> _Read:
+    return _read(path, max_bytes, _known)
+
+
+# A task for a worker: the function, its arguments, and the bytes it holds in memory.
+_Task = tuple[Callable[..., Any], tuple[Any, ...], int]
+
+
+class Hasher:
+    """Reads and fingerprints submitted files and bytes. As results arrive (all of them after
+    `wait()`): `read` maps each file read to its SHA-256, `unreadable` to its ResolveError;
+    `done` and `failed` map SHA-256s to Fingerprints and FingerprintErrors. Bytes in `known`
+    are not fingerprinted again. `on_hashed` is called once per image fingerprinted or failed."""
+
+    def __init__(
+        self,
+        workers: int | None = None,
+        on_hashed: Callable[[], None] | None = None,
+        known: Collection[str] = (),
+    ):
         self.workers = max(1, workers or default_workers())
         self.on_hashed = on_hashed
+        self.known = set(known)
+        self.read: dict[str, str] = {}
+        self.unreadable: dict[str, ResolveError] = {}
         self.done: dict[str, Fingerprint] = {}
         self.failed: dict[str, FingerprintError] = {}
         self._pool: ProcessPoolExecutor | None = None
-        self._pending: dict[Future[_Outcome], tuple[str, bytes, str]] = {}
+        self._pending: dict[Future[Any], _Task] = {}
         self._in_flight = 0
 
     def __enter__(self) -> Hasher:
         if self.workers > 1:
-            self._start()
+            self._pool = self._new_pool(self.workers)
+            self._pool.submit(int)  # with fork, the first task starts every worker now
         return self
 
-    def _start(self) -> None:
-        self._pool = ProcessPoolExecutor(self.workers, mp_context=_context())
-        self._pool.submit(int)  # with fork, the first task starts every worker now
+    def _new_pool(self, workers: int) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            workers, mp_context=_context(), initializer=_remember, initargs=(self.known,)
+        )
 
     def __exit__(self, *exc_info: object) -> None:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
 
+    def submit_file(self, path: str, size: int, max_bytes: int) -> None:
+        """Read the file at `path` (`size` bytes when the caller looked), refusing it if it
+        is over `max_bytes` by then, and fingerprint its bytes unless they are known."""
+        task = (_read_in_worker, (path, max_bytes), size)
+        if self.workers == 1:
+            self._record(task, _read(path, max_bytes, self.known))
+        else:
+            self._submit(task)
+
     def submit(self, sha256: str, data: bytes, name: str) -> None:
         """Fingerprint `data` (whose SHA-256 is `sha256`); `name` goes into error messages."""
+        self.known.add(sha256)
+        task = (_fingerprint, (data, name, sha256), len(data))
         if self.workers == 1:
-            self._record(sha256, _fingerprint(data, name, sha256))
-            return
+            self._record(task, _fingerprint(data, name, sha256))
+        else:
+            self._submit(task)
+
+    def _submit(self, task: _Task) -> None:
         while self._pending and (
-            len(self._pending) >= 2 * self.workers or self._in_flight + len(data) > MAX_IN_FLIGHT
+            len(self._pending) >= 2 * self.workers or self._in_flight + task[2] > MAX_IN_FLIGHT
         ):
             self._collect()
         if self._pool is None:
-            self._start()
+            self._pool = self._new_pool(self.workers)
+        function, args, size = task
         try:
-            future = self._pool.submit(_fingerprint, data, name, sha256)
+            future = self._pool.submit(function, *args)
         except BrokenProcessPool:  # a worker died since the last result
             self._recover()
-            self.submit(sha256, data, name)
+            self._submit(task)
             return
-        self._pending[future] = (sha256, data, name)
-        self._in_flight += len(data)
+        self._pending[future] = task
+        self._in_flight += size
 
     def wait(self) -> None:
         """Wait for every submitted image (the workers stay for more)."""
@@ -121,29 +195,43 @@ class Hasher:
             except BrokenProcessPool:
                 self._recover()
                 return
-            sha256, data, _ = self._pending.pop(future)
-            self._in_flight -= len(data)
-            self._record(sha256, outcome)
+            task = self._pending.pop(future)
+            self._in_flight -= task[2]
+            self._record(task, outcome)
 
     def _recover(self) -> None:
-        """A worker died: hash every image that was in flight alone, in a fresh worker.
+        """A worker died: run every task that was in flight alone, in a fresh worker.
 
-        (These short-lived workers are forked while the scan holds the catalogue's lock: a
-        scan killed meanwhile releases it when the one image at hand is done.)"""
+        (These short-lived workers are forked while the scan holds the catalogue's lock,
+        which they let go of at once.)"""
         in_flight = list(self._pending.values())
         self._pending.clear()
         self._in_flight = 0
         self.__exit__()
-        for sha256, data, name in in_flight:
-            with ProcessPoolExecutor(1, mp_context=_context()) as alone:
+        for task in in_flight:
+            function, args, _ = task
+            with self._new_pool(1) as alone:
                 try:
-                    outcome = alone.submit(_fingerprint, data, name, sha256).result()
+                    outcome = alone.submit(function, *args).result()
                 except BrokenProcessPool:
-                    message = f"not a readable image ({name}): the image decoder crashed on it"
-                    outcome = (message, name, "bad-image")
-            self._record(sha256, outcome)
+                    outcome = _crashed(function, args)
+            self._record(task, outcome)
 
-    def _record(self, sha256: str, outcome: _Outcome) -> None:
+    def _record(self, task: _Task, outcome: Any) -> None:
+        function, args, _ = task
+        if function is _fingerprint:
+            self._fingerprinted(args[2], outcome)
+        else:
+            sha256, found = outcome
+            if sha256 is None:
+                message, ref, reason = found
+                self.unreadable[args[0]] = ResolveError(message, reason=reason, ref=ref)
+            else:
+                self.read[args[0]] = sha256
+                if found is not None:
+                    self._fingerprinted(sha256, found)
+
+    def _fingerprinted(self, sha256: str, outcome: _Outcome) -> None:
         if isinstance(outcome, Fingerprint):
             self.done[sha256] = outcome
         else:
@@ -151,3 +239,19 @@ class Hasher:
             self.failed[sha256] = FingerprintError(message, path=path, code=code)
         if self.on_hashed is not None:
             self.on_hashed()
+
+
+def _crashed(function: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    """The outcome of a task whose worker died twice: its image is no readable image. (For a
+    file, its SHA-256 is computed here, to say which bytes.)"""
+    if function is _fingerprint:
+        name, sha256 = args[1], args[2]
+    else:
+        name = args[0]
+        try:
+            sha256 = hashlib.sha256(read_bytes(Path(name), args[1])).hexdigest()
+        except ResolveError as exc:
+            return None, (str(exc), exc.ref, exc.reason)
+    message = f"not a readable image ({name}): the image decoder crashed on it"
+    outcome = (message, name, "bad-image")
+    return outcome if function is _fingerprint else (sha256, outcome)

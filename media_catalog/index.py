@@ -19,9 +19,15 @@ counts from 0):
                  pHashes as one array of native uint64, in image order)
     images       row, sha256, offset, length, width, height, format (upper case), camera
                  (normalised make and model), taken, uses
-    occurrences  row, sha256, offset, length, error (1 when an error was recorded for its
-                 article and position), embedded (its image's own IPTC/XMP words), and one
-                 column per text field of the query language; text as `normalize` leaves it
+    occurrences  row, sha256, offset, length, path and position (its article id and
+                 position as stored: what results are sorted by), error (1 when an error
+                 was recorded for its article and position), embedded (its image's own
+                 IPTC/XMP words), and one column per text field of the query language; text
+                 as `normalize` leaves it
+
+Folding the text is most of the work of a build, so `write` takes it from the previous index
+for the occurrences of articles that did not change since it was written (`base`, `changed`):
+a re-scan that changes a few articles folds only their text.
 
 Search translates each parsed term into SQL over those columns (`instr` on the normalised
 text, which is Python's `in`); the values both paths compare come from the functions below.
@@ -36,7 +42,7 @@ import tempfile
 import weakref
 from array import array
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +52,7 @@ from .errors import CatalogError
 from .querylang import FREE_TEXT_FIELDS, TEXT_FIELDS, Term
 from .text import normalize
 
-VERSION = 1
+VERSION = 2
 
 
 def index_path(catalogue: Path) -> Path:
@@ -72,7 +78,9 @@ _EMBEDDED = ("caption", "headline", "creator", "credit", "alt_text", "extended_d
 def embedded_text(image: dict[str, Any] | None) -> str:
     """The words the photo carries itself (IPTC/XMP; see media_catalog.metadata), which free
     words also search."""
-    embedded = (image or {}).get("embedded") or {}
+    embedded = (image or {}).get("embedded")
+    if not embedded:
+        return ""
     words = [*(embedded.get(key) or "" for key in _EMBEDDED), *embedded.get("keywords", [])]
     return "\n".join(normalize(text) for text in words)
 
@@ -111,7 +119,7 @@ CREATE TABLE images (
 );
 CREATE TABLE occurrences (
     row INTEGER PRIMARY KEY, sha256 TEXT, offset INTEGER NOT NULL, length INTEGER NOT NULL,
-    error INTEGER NOT NULL, embedded TEXT NOT NULL,
+    path TEXT NOT NULL, position INTEGER, error INTEGER NOT NULL, embedded TEXT NOT NULL,
     {", ".join(f"{field} TEXT NOT NULL" for field in TEXT_FIELDS)}
 );
 """
@@ -124,11 +132,21 @@ CREATE INDEX occurrences_sha256 ON occurrences (sha256);
 Places = dict[str, dict[str, tuple[int, int]]]
 
 
-def write(catalogue: Path, schema: int, tables: dict[str, dict[str, Any]], places: Places) -> None:
+def write(
+    catalogue: Path,
+    schema: int,
+    tables: dict[str, dict[str, Any]],
+    places: Places,
+    base: Index | None = None,
+    changed: Collection[str] = (),
+) -> None:
     """Build the index of the catalogue just written at `catalogue` and rename it into place.
 
     `tables` are the TinyDB tables written ({table: {id: document}}), `places` where each
-    document lies in the file ({table: {id: (offset, length)}}).
+    document lies in the file ({table: {id: (offset, length)}}). `base`, when given, is the
+    index of the catalogue these tables were made from, in which only the occurrences of the
+    `changed` articles (article ids) were removed or added: the others keep their order, and
+    their folded text is taken from it.
     """
     target = index_path(catalogue)
     tmp = None
@@ -140,7 +158,7 @@ def write(catalogue: Path, schema: int, tables: dict[str, dict[str, Any]], place
         tmp = Path(name)
         db = sqlite3.connect(tmp)
         try:
-            _fill(db, token(catalogue.stat()), schema, tables, places)
+            _fill(db, token(catalogue.stat()), schema, tables, places, base, changed)
         finally:
             db.close()
         fd = os.open(tmp, os.O_RDONLY)
@@ -165,7 +183,13 @@ def write(catalogue: Path, schema: int, tables: dict[str, dict[str, Any]], place
 
 
 def _fill(
-    db: sqlite3.Connection, stamp: str, schema: int, tables: dict[str, Any], places: Places
+    db: sqlite3.Connection,
+    stamp: str,
+    schema: int,
+    tables: dict[str, Any],
+    places: Places,
+    base: Index | None,
+    changed: Collection[str],
 ) -> None:
     db.execute("PRAGMA journal_mode = OFF")
     db.execute("PRAGMA synchronous = OFF")
@@ -191,9 +215,9 @@ def _fill(
         ),
     )
     failed = error_places(tables.get("errors", {}).values())
-    text = functools.cache(normalize)  # article paths and titles repeat: normalise each once
     embedded = {image["sha256"]: embedded_text(image) for image in images.values()}
-    marks = ", ".join("?" * (6 + len(TEXT_FIELDS)))
+    folded = _folded_text(occurrences.values(), base, set(changed))
+    marks = ", ".join("?" * (8 + len(TEXT_FIELDS)))
     db.executemany(
         f"INSERT INTO occurrences VALUES ({marks})",
         (
@@ -201,11 +225,13 @@ def _fill(
                 row,
                 doc["sha256"],
                 *places["occurrences"][key],
+                doc["article"],
+                doc["position"],
                 (doc["article"], doc["position"]) in failed,
                 embedded.get(doc["sha256"] or "", ""),
-                *(text(doc.get(field) or "") for field in TEXT_FIELDS),
+                *text,
             )
-            for row, (key, doc) in enumerate(occurrences.items())
+            for row, ((key, doc), text) in enumerate(zip(occurrences.items(), folded, strict=True))
         ),
     )
     db.executescript(_INDEXES)
@@ -215,6 +241,25 @@ def _fill(
         [("version", VERSION), ("schema", schema), ("token", stamp), ("phash", codes.tobytes())],
     )
     db.commit()
+
+
+def _folded_text(
+    occurrences: Iterable[dict[str, Any]], base: Index | None, changed: set[str]
+) -> Iterator[tuple[str, ...]]:
+    """Each occurrence's text fields as `normalize` leaves them (TEXT_FIELDS order): from
+    `base` for the articles not `changed`, folded here for the others. An occurrence that is
+    not where `base` says (another place or image) stops the reuse: from then on all is folded
+    here."""
+    text = functools.cache(normalize)  # article paths and titles repeat: normalise each once
+    previous = base.folded_text(changed) if base is not None else iter(())
+    for doc in occurrences:
+        if doc["article"] not in changed:
+            kept = next(previous, None)
+            if kept is not None and kept[:3] == (doc["article"], doc["position"], doc["sha256"]):
+                yield kept[3:]
+                continue
+            previous = iter(())
+        yield tuple(text(doc.get(field) or "") for field in TEXT_FIELDS)
 
 
 # -- reading ---------------------------------------------------------------------------------
@@ -229,6 +274,13 @@ class Index:
         self._catalogue = catalogue  # a descriptor of the very file the stamp matched
         weakref.finalize(self, db.close)
         weakref.finalize(self, os.close, catalogue)
+
+    def describes(self, catalogue: Path) -> bool:
+        """Whether the file at `catalogue` is still the one this index describes."""
+        try:
+            return token(os.fstat(self._catalogue)) == token(os.stat(catalogue))
+        except OSError:
+            return False
 
     @classmethod
     def open(cls, catalogue: Path, schema: int) -> Index | None:
@@ -255,6 +307,16 @@ class Index:
             pass
         os.close(fd)
         return None
+
+    def folded_text(self, changed: set[str]) -> Iterator[tuple[Any, ...]]:
+        """(article, position, sha256, *folded text fields) of the occurrences of the articles
+        not `changed`, in catalogue order."""
+        columns = ", ".join(TEXT_FIELDS)
+        for row in self._db.execute(
+            f"SELECT path, position, sha256, {columns} FROM occurrences ORDER BY row"
+        ):
+            if row[0] not in changed:
+                yield row
 
     def _docs(self, rows: Iterable[tuple[int, int]]) -> list[dict[str, Any]]:
         """The documents at these (offset, length) places of the catalogue file."""
@@ -298,9 +360,12 @@ class Index:
             )
         )
 
-    def search(self, terms: list[Term]) -> list[dict[str, Any]] | None:
-        """Occurrence documents matching every term, in catalogue order; None when a term
-        needs what the index does not hold (dup: the duplicate clusters)."""
+    def search(
+        self, terms: list[Term], limit: int | None = None
+    ) -> tuple[int, list[dict[str, Any]]] | None:
+        """How many occurrences match every term, and the documents of the first `limit` of
+        them (all when None) by article, then position; None when a term needs what the
+        index does not hold (dup: the duplicate clusters)."""
         conditions, params = ["1"], []
         join = ""
         for term in terms:
@@ -314,13 +379,16 @@ class Index:
             conditions.append(f"NOT ({sql})" if term.negated else f"({sql})")
             params += values
         found = self._db.execute(
-            f"SELECT o.row, o.offset, o.length FROM occurrences o {join} "
-            f"WHERE {' AND '.join(conditions)}",
+            f"SELECT o.path, o.position IS NULL, ifnull(o.position, 0), o.row, o.offset, "
+            f"o.length FROM occurrences o {join} WHERE {' AND '.join(conditions)}",
             params,
         )
-        # sorted here: ORDER BY would make SQLite walk every occurrence in row order instead
-        # of starting from the few images an image term selects
-        return self._docs(place for _, *place in sorted(found))
+        # sorted here (the order of `media_catalog.catalog.place`, then catalogue order): ORDER
+        # BY would make SQLite walk every occurrence in row order instead of starting from the
+        # few images an image term selects
+        places = sorted(found)
+        shown = places if limit is None else places[:limit]
+        return len(places), self._docs(place[-2:] for place in shown)
 
 
 def _condition(term: Term) -> tuple[str, list[Any], bool] | None:

@@ -126,6 +126,9 @@ class Occurrence:
 # the reuse pairs.
 DEFAULT_THRESHOLD = 12
 
+# Alt text longer than this many characters is flagged by the audit (rule alt-too-long).
+DEFAULT_MAX_ALT_LENGTH = 150
+
 
 @dataclass(frozen=True)
 class PerceptualHash:

@@ -10,7 +10,7 @@ import hashlib
 import os
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from .errors import ExtractError, FingerprintError, ResolveError
 from .extract import Article, ExtractOptions, extract_file
 from .hashing import Hasher
 from .models import ImageRef, ItemError, Occurrence
-from .resolve import DEFAULT_MAX_BYTES, Resolver, read_bytes
+from .resolve import DEFAULT_MAX_BYTES, Resolver, file_size
 from .similarity import DEFAULT_THRESHOLD, duplicate_clusters
 from .walk import SourceFile, walk
 
@@ -52,8 +52,9 @@ class ScanSummary:
 class _Scan:
     """The results of one scan before they are written to the catalogue.
 
-    New bytes go to the hasher as they are found; whether they were a usable image is known
-    only once it has finished, so `settle()` deals with the ones that were not.
+    Image files go to the hasher as they are found, which reads them in its workers; their
+    SHA-256, and whether they were a usable image, are known only once it has finished, so
+    `settle()` fills those in and deals with the files that were no image or unreadable.
     """
 
     known: set[str]
@@ -63,6 +64,7 @@ class _Scan:
     submitted: set[str] = field(default_factory=set)
     seen: set[str] = field(default_factory=set)
     files: dict[str, str] = field(default_factory=dict)
+    reading: set[str] = field(default_factory=set)
     loose: list[str] = field(default_factory=list)
     failed_files: dict[str, ResolveError] = field(default_factory=dict)
     occurrences: list[Occurrence | None] = field(default_factory=list)
@@ -81,42 +83,68 @@ class _Scan:
         self.seen.add(sha256)
         return sha256
 
-    def image_file(self, path: Path) -> str:
-        """SHA-256 of an image file, reading each file once per scan."""
+    def image_file(self, path: Path) -> str | None:
+        """SHA-256 of an image file, or None while the hasher reads it (`settle` fills it in);
+        each file is read once per scan. Raises ResolveError for a file that is over the byte
+        limit or cannot be read (or, after `settle`, could not be)."""
         key = str(path)
         if key in self.files:
             return self.files[key]
         if key in self.failed_files:
             raise self.failed_files[key]
-        try:
-            sha256 = self.image_bytes(read_bytes(path, self.max_bytes), key)
-        except ResolveError as exc:
-            self.failed_files[key] = exc
-            raise
-        self.files[key] = sha256
-        return sha256
+        if key not in self.reading:
+            try:
+                size = file_size(path, self.max_bytes)
+            except ResolveError as exc:
+                self.failed_files[key] = exc
+                raise
+            self.reading.add(key)
+            self.hasher.submit_file(key, size, self.max_bytes)
+        return None
+
+    def _read(self) -> None:
+        """Take the hasher's results for the files it has read (all of them: after `wait`)."""
+        for key in self.reading:
+            if key in self.hasher.read:
+                self.files[key] = sha256 = self.hasher.read.pop(key)
+                self.seen.add(sha256)
+            else:
+                self.failed_files[key] = self.hasher.unreadable.pop(key)
+        self.reading.clear()
 
     def settle(self, resolver: Resolver) -> None:
-        """Wait for the hasher. A reference whose bytes were no image tries its next candidate
-        (and waits again); bytes still no image become errors wherever they were used. After
-        this, the occurrences, files and errors gathered so far are final."""
-        self.hasher.wait()
+        """Wait for the hasher. A reference whose file could not be read or was no image tries
+        its next candidate (and waits again); bytes still no image become errors wherever
+        they were used. After this, the occurrences, files and errors gathered so far are
+        final."""
         failed = self.hasher.failed
-        while retry := [i for i in self.resume if self.occurrences[i].sha256 in failed]:
-            for i in retry:
-                article, index, failure = self.resume.pop(i)
-                occurrence = self.occurrences[i]
-                self.occurrences[i] = None
-                failure = failure or self.failure(
-                    occurrence.sha256, occurrence.file, occurrence.ref
-                )
-                _reference(self, resolver, article, occurrence.ref, index + 1, failure)
+        while True:
             self.hasher.wait()
+            self._read()
+            retry = []
+            for i in self.resume:
+                o = self.occurrences[i]
+                if o.sha256 is None and o.file in self.files:
+                    o = self.occurrences[i] = replace(o, sha256=self.files[o.file])
+                if o.sha256 is None:
+                    retry.append((i, self.failed_files[o.file]))
+                elif o.sha256 in failed:
+                    retry.append((i, self.failure(o.sha256, o.file, o.ref)))
+            if not retry:
+                break
+            for i, problem in retry:
+                article, index, failure = self.resume.pop(i)
+                ref = self.occurrences[i].ref
+                self.occurrences[i] = None
+                _reference(self, resolver, article, ref, index + 1, failure or problem)
         for path in self.loose:
-            if self.files[path] in failed:
-                exc = self.failure(self.files[path], path)
+            sha256 = self.files.get(path)
+            exc = self.failed_files[path] if sha256 is None else None
+            if sha256 in failed:
+                exc = self.failure(sha256, path)
+            if exc is not None:
                 self.errors.append(ItemError(path, exc.code, str(exc)))
-                self.sources[path]["sha256"] = None
+            self.sources[path]["sha256"] = None if exc else sha256
         self.occurrences = [o for o in self.occurrences if o is not None]
         self.files = {path: sha for path, sha in self.files.items() if sha not in failed}
         self.seen -= failed.keys()
@@ -145,9 +173,9 @@ def _reference(
     """Resolve the best candidate of `ref` that leads to a readable image (the largest
     `srcset` candidate first, then `src`); when none does, record the first one's failure.
 
-    Whether bytes are a readable image is known only once they are hashed: the occurrence is
-    recorded at once, and `settle` comes back here with `start` at the next candidate when
-    they were not."""
+    Whether a file can be read and its bytes are a readable image is known only once they are
+    hashed: the occurrence is recorded at once, and `settle` comes back here with `start` at
+    the next candidate when they were not."""
     candidates = ref.candidates()
     for index in range(start, len(candidates)):
         try:
@@ -240,10 +268,13 @@ def scan(
     """
     paths = [Path(p) for p in paths]
     assets = [Path(a) for a in assets]
-    with Hasher(workers) as hasher, catalog.writing():  # workers first: they must not hold the lock
-        summary = _scan(
-            paths, assets, catalog, hasher, max_bytes, prune, save_every, options, on_file, progress
-        )
+    with catalog.writing():
+        known = catalog.known_sha256()
+        with Hasher(workers, known=known) as hasher:
+            state = _Scan(known=known, max_bytes=max_bytes, hasher=hasher)
+            summary = _scan(
+                paths, assets, catalog, state, prune, save_every, options, on_file, progress
+            )
     for cluster in duplicate_clusters(catalog, threshold):
         if cluster.kind == "exact":
             summary.exact_clusters += 1
@@ -256,8 +287,7 @@ def _scan(
     paths: list[Path],
     assets: list[Path],
     catalog: Catalog,
-    hasher: Hasher,
-    max_bytes: int,
+    state: _Scan,
     prune: bool,
     save_every: float,
     options: ExtractOptions | None,
@@ -265,7 +295,7 @@ def _scan(
     progress: Callable[[int, int], None] | None,
 ) -> ScanSummary:
     resolver = Resolver(paths, assets)
-    state = _Scan(known=catalog.known_sha256(), max_bytes=max_bytes, hasher=hasher)
+    hasher = state.hasher
     catalogued = catalog.sources()
     walked: set[str] = set()
     summary = ScanSummary()
@@ -307,7 +337,7 @@ def _scan(
         if source.kind == "image":
             summary.loose_images += 1
             try:
-                state.sources[key]["sha256"] = state.image_file(source.path)
+                state.image_file(source.path)
                 state.loose.append(key)
             except ResolveError as exc:
                 state.errors.append(ItemError(key, exc.reason, str(exc)))

@@ -165,13 +165,21 @@ def search(catalog: Catalog, query: str) -> list[dict[str, Any]]:
     folds case, Arabic/Persian letter variants, digits and zero-width characters
     (`media_catalog.text.normalize`). Raises QueryError pointing at a term it cannot read.
     """
+    return search_page(catalog, query)[1]
+
+
+def search_page(
+    catalog: Catalog, query: str, limit: int | None = None
+) -> tuple[int, list[dict[str, Any]]]:
+    """`search`, but only the first `limit` results (all when None), with how many match."""
     terms = parse(query)
     index = catalog.index()
-    found = index.search(terms) if index is not None else None
-    if found is None:  # no index, or a term only the loaded catalogue answers (dup:)
-        found = _evaluate(catalog, terms)
-    results = [{**occurrence_object(doc), "sha256": doc["sha256"]} for doc in found]
-    return sorted(results, key=place)
+    answer = index.search(terms, limit) if index is not None else None
+    if answer is None:  # no index, or a term only the loaded catalogue answers (dup:)
+        found = sorted(_evaluate(catalog, terms), key=place)
+        answer = len(found), found if limit is None else found[:limit]
+    total, found = answer
+    return total, [{**occurrence_object(doc), "sha256": doc["sha256"]} for doc in found]
 
 
 def _evaluate(catalog: Catalog, terms: list[Term]) -> list[dict[str, Any]]:

@@ -146,7 +146,8 @@ def matches(console: Console, found: list[dict[str, Any]]) -> None:
     console.print(table)
 
 
-def results(console: Console, found: list[dict[str, Any]]) -> None:
+def results(console: Console, found: list[dict[str, Any]], total: int) -> None:
+    """Search results: `found`, the first of `total`."""
     if not found:
         console.print("Nothing found.")
         return
@@ -160,7 +161,10 @@ def results(console: Console, found: list[dict[str, Any]]) -> None:
             safe(result["sha256"][:12] if result["sha256"] else "unresolved"),
         )
     console.print(table)
-    console.print(f"{len(found)} results.")
+    if len(found) < total:
+        console.print(f"The first {len(found):,} of {total:,} results; --limit 0 shows all.")
+    else:
+        console.print(f"{total} results.")
 
 
 def image_detail(console: Console, shown: dict[str, Any]) -> None:

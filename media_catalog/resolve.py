@@ -133,19 +133,40 @@ class Resolver:
         return self._asset_names[folder]
 
 
-def read_bytes(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
-    """Read an image file, refusing files over `max_bytes` before reading them."""
-    ref = str(path)
+def file_size(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> int:
+    """The size of an image file, refusing files over `max_bytes` or that cannot be stat'ed."""
     try:
         size = path.stat().st_size
-        if size > max_bytes:
-            raise ResolveError(
-                f"{path} is {size:,} bytes, over the {max_bytes:,}-byte limit",
-                reason="too-large",
-                ref=ref,
-            )
-        return path.read_bytes()
     except OSError as exc:
-        raise ResolveError(
-            f"cannot read {path}: {exc.strerror or exc}", reason="unreadable", ref=ref
-        ) from exc
+        raise _unreadable(path, exc) from exc
+    if size > max_bytes:
+        raise _too_large(path, size, max_bytes)
+    return size
+
+
+def read_bytes(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    """Read an image file, refusing files over `max_bytes` before reading them (and reading
+    no more than that if the file grows meanwhile)."""
+    file_size(path, max_bytes)
+    try:
+        with path.open("rb") as file:
+            data = file.read(max_bytes + 1)
+    except OSError as exc:
+        raise _unreadable(path, exc) from exc
+    if len(data) > max_bytes:
+        raise _too_large(path, len(data), max_bytes)
+    return data
+
+
+def _unreadable(path: Path, exc: OSError) -> ResolveError:
+    return ResolveError(
+        f"cannot read {path}: {exc.strerror or exc}", reason="unreadable", ref=str(path)
+    )
+
+
+def _too_large(path: Path, size: int, max_bytes: int) -> ResolveError:
+    return ResolveError(
+        f"{path} is {size:,} bytes, over the {max_bytes:,}-byte limit",
+        reason="too-large",
+        ref=str(path),
+    )

@@ -1,16 +1,21 @@
 """Parallel fingerprinting in the scan: same results as one process, bounded, no re-hashing."""
 
 import hashlib
+import multiprocessing
 import os
 import signal
+import sys
+import time
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from media_catalog import Catalog, duplicate_clusters, image_objects, scan, search
+from media_catalog.extract import ExtractOptions, extract_file
 from media_catalog.hashing import Hasher
-from media_catalog.pipeline import _Scan
+from media_catalog.pipeline import _reference, _Scan
+from media_catalog.resolve import Resolver
 
 from .conftest import encode, photo, write_image
 from .test_metadata import with_iptc, xmp_packet
@@ -83,11 +88,14 @@ def test_a_rescan_does_not_hash_catalogued_bytes_again(mixed, tmp_path):
     other = tmp_path / "other"
     other.mkdir()
     (other / "same.jpg").write_bytes((mixed / "p2.jpg").read_bytes())
-    with Hasher(1, on_hashed=lambda: hashed.append(1)) as hasher:
-        state = _Scan(known=catalog.known_sha256(), max_bytes=10**9, hasher=hasher)
+    with Hasher(1, on_hashed=lambda: hashed.append(1), known=catalog.known_sha256()) as hasher:
+        state = _Scan(known=hasher.known, max_bytes=10**9, hasher=hasher)
         state.image_file(other / "same.jpg")
-        hasher.close()
-    assert hashed == [] and state.seen <= before.keys()
+        state.settle(Resolver([other]))
+    assert hashed == [] and state.seen == {
+        hashlib.sha256((other / "same.jpg").read_bytes()).hexdigest()
+    }
+    assert state.seen <= before.keys()
 
 
 def test_memory_stays_bounded_while_hashing(tmp_path):
@@ -199,3 +207,121 @@ def test_saving_after_every_file_gives_the_same_catalogue(mixed, tmp_path):
     scan([mixed], Catalog(tmp_path / "once.json"), workers=1)
     scan([mixed], Catalog(tmp_path / "often.json"), workers=2, save_every=0)
     assert _result(tmp_path / "once.json") == _result(tmp_path / "often.json")
+
+
+def _busy(hasher: Hasher, seconds: float) -> None:
+    """Keep every worker busy for `seconds`, so that what is submitted next waits."""
+    for _ in range(hasher.workers):
+        hasher._pool.submit(time.sleep, seconds)
+
+
+def test_a_file_that_changes_after_its_size_was_checked_is_a_recorded_error(tmp_path):
+    gone, grown, good = tmp_path / "gone.jpg", tmp_path / "grown.jpg", tmp_path / "good.jpg"
+    for k, path in enumerate((gone, grown, good)):
+        write_image(path, photo(110 + k))
+    limit = max(p.stat().st_size for p in (gone, grown, good))
+    with Hasher(2) as hasher:
+        state = _Scan(known=hasher.known, max_bytes=limit, hasher=hasher)
+        _busy(hasher, 0.5)
+        for path in (gone, grown, good):
+            state.sources[str(path)] = {"sha256": None}
+            assert state.image_file(path) is None  # the workers read it later
+            state.loose.append(str(path))
+        gone.unlink()  # between the resolver's checks and the worker's read
+        with grown.open("ab") as file:
+            file.write(b"\0" * (limit + 1))
+        state.settle(Resolver([tmp_path]))
+    errors = {Path(e.path).name: e.code for e in state.errors}
+    assert errors == {"gone.jpg": "unreadable", "grown.jpg": "too-large"}
+    assert state.files == {str(good): hashlib.sha256(good.read_bytes()).hexdigest()}
+    assert state.sources[str(good)]["sha256"] == state.files[str(good)]
+    assert state.sources[str(gone)]["sha256"] is None
+    assert [*hasher.done] == [state.files[str(good)]]
+
+
+def test_an_unreadable_candidate_gives_way_to_the_next_and_the_scan_goes_on(tmp_path):
+    root = tmp_path / "page"
+    write_image(root / "big.jpg", photo(120))
+    write_image(root / "small.jpg", photo(121))
+    (root / "p.html").write_text('<img srcset="big.jpg 2x" src="small.jpg" alt="a">')
+    catalog = Catalog(tmp_path / "c.json")
+    with catalog.writing(), Hasher(2) as hasher:
+        state = _Scan(known=hasher.known, max_bytes=10**9, hasher=hasher)
+        _busy(hasher, 0.5)
+        resolver = Resolver([root])
+        (article,) = extract_file(root / "p.html", "html", ExtractOptions())
+        _reference(state, resolver, article, article.refs[0])
+        (root / "big.jpg").unlink()
+        state.settle(resolver)
+    (occurrence,) = state.occurrences
+    assert occurrence.file == str(root / "small.jpg")
+    assert occurrence.sha256 == hashlib.sha256((root / "small.jpg").read_bytes()).hexdigest()
+    assert state.errors == []  # as when a candidate is no image: the next one is the answer
+
+
+def test_the_same_bytes_under_three_paths_are_one_image_with_three_files(tmp_path):
+    root = tmp_path / "dupes"
+    data = encode(photo(130))
+    for name in ("a.jpg", "b/a-copy.jpg", "c/again.jpg"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
+    write_image(root / "other.jpg", photo(131))
+    (root / "post.html").write_text('<img src="b/a-copy.jpg" alt="x"><img src="a.jpg" alt="y">')
+    catalog = Catalog(tmp_path / "c.json")
+    summary = scan([root], catalog, workers=2)
+    assert summary.unique_images == 2 and summary.errors == 0
+    (image,) = [i for i in image_objects(catalog) if len(i["files"]) > 1]
+    assert image["sha256"] == hashlib.sha256(data).hexdigest()
+    names = ["a.jpg", "b/a-copy.jpg", "c/again.jpg"]
+    assert [Path(f).relative_to(root).as_posix() for f in image["files"]] == names
+    assert sorted(o["alt"] for o in image["occurrences"]) == ["x", "y"]
+    again = scan([root], Catalog(tmp_path / "c.json"), workers=2)
+    assert again.skipped == 5 and len(Catalog(tmp_path / "c.json").images()) == 2
+
+
+def _linger(ready) -> None:
+    ready.set()
+    time.sleep(30)
+
+
+def test_a_process_forked_under_the_lock_does_not_hold_it(tmp_path):
+    # workers are forked while the scan holds the lock; a killed scan must release it at once
+    db = tmp_path / "c.json"
+    fork = multiprocessing.get_context("fork")
+    ready = fork.Event()
+    with Catalog(db).writing():
+        child = fork.Process(target=_linger, args=(ready,))
+        child.start()
+        assert ready.wait(10)
+    try:
+        with Catalog(db).writing():  # CatalogError if the child had kept the lock
+            pass
+    finally:
+        child.kill()
+        child.join()
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="parent-death signal is Linux's")
+def test_workers_end_with_a_killed_scan():
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the "scan": start workers, say who they are, wait to be killed
+        with Hasher(2) as hasher:
+            os.write(write, " ".join(map(str, hasher._pool._processes)).encode())
+            time.sleep(60)
+        os._exit(0)
+    os.close(write)
+    workers = [int(p) for p in os.read(read, 100).split()]
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    deadline = time.monotonic() + 10
+    while not all(map(_gone, workers)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(workers) == 2 and all(map(_gone, workers))

@@ -321,3 +321,62 @@ def test_an_index_that_cannot_be_written_is_reported_after_the_catalogue_is_save
         scan([site], Catalog(db))
     assert _alts(Catalog(db, create=False)) == ["third words"]
     assert not list(db.parent.glob(".*.tmp"))
+
+
+# -- the index built on the previous one -------------------------------------------------------
+
+
+def _search_json(cli, query, db):
+    result = cli("search", query, "--db", db, "-f", "json")
+    assert result.exit_code == 0, result.output
+    return sorted(
+        (r["article"].rsplit("/", 1)[-1], r["alt"]) for r in orjson.loads(result.stdout)["results"]
+    )
+
+
+def test_a_rescan_that_changes_one_article_refolds_it_and_keeps_the_others(cli, tmp_path):
+    site = tmp_path / "site"
+    write_image(site / "a.jpg", photo(1))
+    write_image(site / "b.jpg", photo(2))
+    for name in ("one", "two", "three"):
+        (site / f"{name}.html").write_text(
+            f'<img src="a.jpg" alt="old {name}"><img src="b.jpg" alt="تصاویر {name}">',
+            encoding="utf-8",
+        )
+    db = tmp_path / "c.json"
+    assert cli("scan", site, "--db", db, "-q").exit_code == 0
+    (site / "two.html").write_text('<img src="b.jpg" alt="new two">', encoding="utf-8")
+    assert cli("scan", site, "--db", db, "-q").exit_code == 0
+    assert Catalog(db, create=False).index() is not None  # answered from the index below
+    assert _search_json(cli, "two", db) == [("two.html", "new two")]
+    assert _search_json(cli, "old", db) == [("one.html", "old one"), ("three.html", "old three")]
+    assert _search_json(cli, "تصاوير", db) == [  # folded text kept from the previous index
+        ("one.html", "تصاویر one"),
+        ("three.html", "تصاویر three"),
+    ]
+    # the same answers as a catalogue whose index was built from nothing
+    index_path(db).unlink()
+    Catalog(db).save()
+    assert _search_json(cli, "two", db) == [("two.html", "new two")]
+    assert _search_json(cli, "تصاوير", db) == [
+        ("one.html", "تصاویر one"),
+        ("three.html", "تصاویر three"),
+    ]
+
+
+def test_a_stale_index_is_not_built_on(scanned, cli):
+    """An index left from an earlier save (a writer killed between the two renames) is
+    neither read nor reused by the next save."""
+    site, db = scanned
+    old = index_path(db).read_bytes()
+    (site / "post.html").write_text('<img src="a.jpg" alt="second words">', encoding="utf-8")
+    assert cli("scan", site, "--db", db, "-q").exit_code == 0
+    index_path(db).write_bytes(old)
+    assert _search_json(cli, "words", db) == [("post.html", "second words")]
+    (site / "other.html").write_text('<img src="a.jpg" alt="third words">', encoding="utf-8")
+    assert cli("scan", site, "--db", db, "-q").exit_code == 0  # builds the index afresh
+    assert Catalog(db, create=False).index() is not None
+    assert _search_json(cli, "words", db) == [
+        ("other.html", "third words"),
+        ("post.html", "second words"),
+    ]
