@@ -46,9 +46,7 @@ class Image:
     def inside(self, tag: str) -> LexborNode | None:
         """The nearest ancestor with this tag below `<body>`."""
         wanted = TAG[tag]
-        return next(
-            (self.ancestors[n] for n, found in enumerate(self.tags) if found == wanted), None
-        )
+        return self.ancestors[self.tags.index(wanted)] if wanted in self.tags else None
 
     def node_at(self, level: int) -> LexborNode:
         """The image's node (level 0) or its ancestor `level` levels up."""
