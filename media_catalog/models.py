@@ -120,10 +120,9 @@ class Occurrence:
 
 
 # pHash bits within which two images are the same photo (confirmed by dHash within
-# similarity.DHASH_CONFIRM). Chosen from the measurement in docs/threshold.md
-# (benchmarks/threshold.py): on 81 photos and 972 reuse variants, pHash <= 12 with dHash <= 8
-# matched no pair of different photos (3,184 pairs; 537,927 file pairs) and found 98.4 % of
-# the reuse pairs.
+# similarity.DHASH_CONFIRM, or as similarity.near_pairs says). Chosen from the curve in
+# docs/threshold.md (benchmarks/accuracy.py): on 91 photos and 22 transformations of each, no
+# pair of different photos matched at 12 and the first did at 14.
 DEFAULT_THRESHOLD = 12
 
 # Alt text longer than this many characters is flagged by the audit (rule alt-too-long).
@@ -161,7 +160,9 @@ class Fingerprint:
     `decode` names the decode path that made the perceptual hashes ("full" or "draft", see
     media_catalog.fingerprint); `low_information` marks images whose perceptual hashes carry
     no signal (icons, flat or near-blank pictures); `embedded` is the photo's own IPTC/XMP
-    caption, credit, keywords… (see media_catalog.metadata).
+    caption, credit, keywords… (see media_catalog.metadata). `phash256` is a 256-bit pHash
+    (16×16 low frequencies) that confirms near matches dHash alone would miss (see
+    media_catalog.similarity).
     """
 
     sha256: str
@@ -175,6 +176,7 @@ class Fingerprint:
     low_information: bool = False
     embedded: dict[str, Any] = field(default_factory=dict)
     variants: dict[str, dict[str, str]] = field(default_factory=dict)
+    phash256: PerceptualHash | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -189,6 +191,7 @@ class Fingerprint:
             "low_information": self.low_information,
             "embedded": dict(self.embedded),
             "variants": dict(self.variants),
+            "phash256": str(self.phash256) if self.phash256 else None,
         }
 
 

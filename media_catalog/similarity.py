@@ -6,12 +6,13 @@ becomes a leader and gathers every unclustered image within the threshold of *it
 therefore always close to its leader, and two different photos can never be chained into one
 cluster through a series of in-between near matches (A~B~C with A far from C), as
 single-linkage (union-find) grouping would. A near match must be confirmed by a second,
-independent hash (dHash) within DHASH_CONFIRM bits.
+independent hash: dHash, or for a looser dHash the 256-bit pHash (`near_pairs` has the rule,
+docs/threshold.md the curves that chose it).
 
 Each image is compared through its *views*: its own hashes, the hashes of the image with
-uniform borders trimmed (letterboxing, padding), and — with `transforms` — the hashes of its
-mirror and quarter turns (see `fingerprint.variant_hashes`). All near pairs are found at once
-with a multi-index hash (`hamming.HammingIndex`).
+uniform borders trimmed (letterboxing, padding), of its central 90/80/70 % (crops), and —
+with `transforms` — of its mirror and quarter turns (see `fingerprint.variant_hashes`). All
+near pairs are found at once with multi-index hashes (`hamming.HammingIndex`).
 
 Left out by default: low-information images (blank, flat) from the near tier; tracking pixels
 (see `untracked`) and *site furniture* (one image used in a large share of the articles: a
@@ -36,11 +37,20 @@ from .resolve import read_bytes
 from .walk import walk
 
 DHASH_CONFIRM = 8  # dHash bits that confirm a pHash match (see DEFAULT_THRESHOLD in models)
+# The other ways a pair matches (near_pairs), chosen from the curves in docs/threshold.md
+# (benchmarks/accuracy.py): a looser dHash confirmed by the 256-bit pHash; a near-equal dHash
+# with a pHash a third looser (16 bits at the default 12); a closer dHash for derived views
+# (central regions, mirrors, turns).
+DHASH_WIDE = 12
+FINE_CONFIRM = 48
+DHASH_EXACT = 2
+VIEW_DHASH = 6
 # An image in at least this share of the articles, and in at least FURNITURE_MIN_ARTICLES of
 # them, is site furniture (logo, icon, ad), not a reused photo.
 FURNITURE_SHARE = 0.3
 FURNITURE_MIN_ARTICLES = 10
 TRANSFORMS = ("mirror", "rot90", "rot180", "rot270")
+CENTRES = ("centre90", "centre80", "centre70")
 SORTS = ("size", "reach")
 
 
@@ -152,7 +162,7 @@ def read_ignore_list(path: Path) -> set[str]:
 
 def _views(images: list[dict[str, Any]], transforms: bool) -> tuple[np.ndarray, list, list, list]:
     """One row per (image, view): image numbers, view names, pHash hexes, dHash hexes."""
-    names = ("trimmed", *TRANSFORMS) if transforms else ("trimmed",)
+    names = ("trimmed", *CENTRES, *TRANSFORMS) if transforms else ("trimmed", *CENTRES)
     owner, view, phashes, dhashes = [], [], [], []
     for number, image in enumerate(images):
         variants = image.get("variants") or {}
@@ -165,6 +175,20 @@ def _views(images: list[dict[str, Any]], transforms: bool) -> tuple[np.ndarray, 
     return np.array(owner, dtype=np.int64), view, phashes, dhashes
 
 
+def _fine_distances(images: list[dict[str, Any]], a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """256-bit pHash distances between images a[k] and b[k]; 257 where one has none (a
+    catalogue made before it was recorded)."""
+    words = np.zeros((len(images) + 1, 4), dtype=np.uint64)
+    known = np.zeros(len(images) + 1, dtype=bool)
+    for number, image in enumerate(images):
+        if image.get("phash256"):
+            value = int(image["phash256"], 16)
+            words[number] = [(value >> (64 * w)) & 0xFFFF_FFFF_FFFF_FFFF for w in range(4)]
+            known[number] = True
+    distances = np.bitwise_count(words[a] ^ words[b]).sum(axis=1).astype(np.int64)
+    return np.where(known[a] & known[b], distances, 257)
+
+
 def near_pairs(
     images: list[dict[str, Any]],
     threshold: int,
@@ -172,18 +196,49 @@ def near_pairs(
     dhash_threshold: int = DHASH_CONFIRM,
     transforms: bool = False,
 ) -> dict[tuple[int, int], dict[str, Any]]:
-    """Pairs of image numbers (a < b) whose views are within `threshold` bits of pHash and
-    `dhash_threshold` bits of dHash, with the closest match's distances."""
+    """Pairs of image numbers (a < b) with a view pair that matches, with the closest
+    match's distances. A view pair matches when
+
+    - pHash <= `threshold` and dHash <= `dhash_threshold` (at most VIEW_DHASH when one side
+      is a derived view: a central region, mirror or turn); or
+    - between the images themselves, pHash <= `threshold`, dHash <= DHASH_WIDE and 256-bit
+      pHash <= FINE_CONFIRM (heavy recompression, small thumbnails, low-contrast textures:
+      their 9×8 dHash moves most); or
+    - between plain or trimmed views, dHash <= DHASH_EXACT and pHash <= `threshold` plus a
+      third (16 at the default 12; 0 stays 0): pictures whose 64-bit pHash is unstable
+      (regular patterns, a credit line on a dark sky or on a page).
+
+    Pairs come from two multi-index searches: pHash within `threshold`, dHash within
+    DHASH_EXACT. A mirrored or turned view is only compared with plain and trimmed views.
+    """
     if len(images) < 2:
         return {}
     owner, view, phashes, dhashes = _views(images, transforms)
-    dcodes = hex_codes(dhashes)
-    i, j, pdist = HammingIndex(hex_codes(phashes)).pairs(threshold)
+    pcodes, dcodes = hex_codes(phashes), hex_codes(dhashes)
+    i, j, _ = HammingIndex(pcodes).pairs(threshold)
+    k, m, _ = HammingIndex(dcodes).pairs(DHASH_EXACT)
+    found = np.unique(np.concatenate([np.stack([i, j], 1), np.stack([k, m], 1)]), axis=0)
+    i, j = found[:, 0], found[:, 1]
+    pdist = np.bitwise_count(pcodes[i] ^ pcodes[j]).astype(np.int64)
     ddist = np.bitwise_count(dcodes[i] ^ dcodes[j]).astype(np.int64)
-    # a transformed view is compared with plain (or trimmed) views only: mirror-vs-mirror
-    # would give a pair a second, different dHash test and let near misses through
+    # mirror-vs-mirror (or vs a centre) would give a pair a second, different dHash test and
+    # let near misses through; derived views need a closer dHash, as near-symmetric pictures
+    # and the flat middles of different photos come close otherwise.
     turned = np.array([v in TRANSFORMS for v in view])
-    keep = (ddist <= dhash_threshold) & (owner[i] != owner[j]) & ~(turned[i] & turned[j])
+    plain = np.array([v is None for v in view])
+    base = plain | np.array([v == "trimmed" for v in view])
+    derived = ~base[i] | ~base[j]
+    confirm = np.where(derived, min(dhash_threshold, VIEW_DHASH), dhash_threshold)
+    both = plain[i] & plain[j]
+    fine = np.full(len(i), 257, dtype=np.int64)
+    fine[both] = _fine_distances(images, owner[i][both], owner[j][both])
+    match = (
+        ((pdist <= threshold) & (ddist <= confirm))
+        | ((pdist <= threshold) & (ddist <= DHASH_WIDE) & (fine <= FINE_CONFIRM))
+        | ((ddist <= DHASH_EXACT) & (pdist <= threshold + threshold // 3) & ~derived)
+    )
+    apart = (turned[i] & ~base[j]) | (turned[j] & ~base[i])
+    keep = match & (owner[i] != owner[j]) & ~apart
     best: dict[tuple[int, int], dict[str, Any]] = {}
     for a, b, p, d in zip(i[keep], j[keep], pdist[keep], ddist[keep], strict=True):
         via = "+".join(v for v in (view[a], view[b]) if v) or None
@@ -194,8 +249,11 @@ def near_pairs(
     return best
 
 
-def _rank(distance: dict[str, Any]) -> tuple[int, int, bool]:
-    return distance["phash"], distance["dhash"], distance["via"] is not None
+def _rank(distance: dict[str, Any]) -> tuple[bool, int, int, bool]:
+    """Closest first, but a central region last: a recompressed copy is not reported as
+    matching "via" a central region that happens to be closer than the whole picture."""
+    via = distance["via"] or ""
+    return "centre" in via, distance["phash"], distance["dhash"], bool(via)
 
 
 def near_clusters(

@@ -239,6 +239,7 @@ def test_image_objects_have_the_contract_shape(tmp_path, folder):
         "low_information",
         "embedded",
         "variants",
+        "phash256",
         "files",
         "occurrences",
     ]

@@ -250,3 +250,22 @@ def test_html_renders_in_headless_chromium(cli, newsroom, tmp_path):
     directions = dict(seen["texts"])
     assert directions[PERSIAN] == "rtl"
     assert directions["Market before the fire"] == "ltr"
+
+
+def test_crops_and_heavy_recompression_are_found_and_other_photos_kept_apart(cli, tmp_path):
+    site = tmp_path / "desk"
+    photo_ = photo(11, (600, 400))
+    write_image(site / "agency.jpg", photo_, quality=95)
+    write_image(site / "cropped.jpg", photo_.crop((30, 20, 570, 380)), quality=85)  # 90 %
+    write_image(site / "q10.jpg", photo_, quality=10)
+    write_image(site / "other.jpg", photo(12, (600, 400)), quality=95)
+    write_image(site / "other-crop.jpg", photo(12, (600, 400)).crop((90, 60, 510, 340)))
+    assert cli("scan", site, "-q").exit_code == 0
+    clusters = [c for c in dupes(cli)["clusters"] if c["kind"] == "near"]
+    assert sorted(sorted(names(c)) for c in clusters) == [
+        ["agency.jpg", "cropped.jpg", "q10.jpg"],
+        ["other-crop.jpg", "other.jpg"],
+    ]
+    (agency,) = [c for c in clusters if "agency.jpg" in names(c)]
+    via = {name: d["via"] for name, d in zip(names(agency), agency["distances"], strict=True)}
+    assert "centre90" in via["cropped.jpg"]  # the original's central 90 % matched

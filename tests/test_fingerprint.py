@@ -20,6 +20,10 @@ def test_golden_hashes_never_change_silently():
     # Golden values: a change here changes every catalogue's hashes; bump the schema if so.
     made = fingerprint(encode(photo(1), "PNG"))
     assert (str(made.phash), str(made.dhash)) == ("fe6eb943d4a0005f", "1333252444c39b38")
+    assert str(made.phash256) == (
+        "fe426e44b930439ed4aba07526475f072a16bc66464fc347dd4b683e3a7e4546"
+    )
+    assert made.variants["centre80"] == {"phash": "ce0e1b4395ec95e1", "dhash": "71652424c6c38118"}
     shipped = fingerprint((SAMPLES / "gallery" / "pompeii-coins.jpg").read_bytes())
     assert (str(shipped.phash), str(shipped.dhash)) == ("e4d5b5a92b54523a", "a2e285a553d5264f")
 
@@ -34,6 +38,21 @@ def test_fields_match_the_plain_libraries(tmp_path):
     assert str(made.dhash) == str(imagehash.dhash(Image.open(path)))
     assert (made.width, made.height, made.format) == (300, 200, "JPEG")
     assert made.to_dict()["phash"] == str(made.phash)
+    assert str(made.phash256) == str(imagehash.phash(Image.open(path), hash_size=16))
+    assert len(made.to_dict()["phash256"]) == 64
+
+
+def test_central_regions_hash_like_the_cropped_copy():
+    # from a faster shrink than imagehash's: within a few bits of hashing the crop itself
+    for seed in (8, 9, 10):
+        original = photo(seed, (400, 300))
+        views = fingerprint(encode(original, "PNG")).variants
+        for percent in (90, 80, 70):
+            dx, dy = round(400 * (100 - percent) / 200), round(300 * (100 - percent) / 200)
+            cropped = fingerprint(encode(original.crop((dx, dy, 400 - dx, 300 - dy)), "PNG"))
+            view = views[f"centre{percent}"]
+            assert PerceptualHash.from_hex("phash", view["phash"]) - cropped.phash <= 4
+            assert PerceptualHash.from_hex("dhash", view["dhash"]) - cropped.dhash <= 4
 
 
 def test_perceptual_hash_is_a_value():

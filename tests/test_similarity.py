@@ -1,15 +1,22 @@
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
 from media_catalog import hamming
 from media_catalog.catalog import Catalog
+from media_catalog.fingerprint import fingerprint
 from media_catalog.hamming import HammingIndex, brute_pairs
 from media_catalog.pipeline import scan
-from media_catalog.similarity import DEFAULT_THRESHOLD, duplicate_clusters, near_clusters
+from media_catalog.similarity import (
+    DEFAULT_THRESHOLD,
+    duplicate_clusters,
+    near_clusters,
+    near_pairs,
+)
 
-from .conftest import photo, write_image
+from .conftest import encode, photo, write_image
 
 
 def image(name: str, phash: int, *, dhash: int = 0, size: int = 100) -> dict:
@@ -116,3 +123,83 @@ def test_cluster_json_adds_keeper_tier_reach_and_distances():
         {"sha256": "b", "phash": 2, "dhash": 1, "via": None},
     ]
     assert [i["sha256"] for i in out["images"]] == ["a", "b"]
+
+
+def centre(image: Image.Image, keep: float) -> Image.Image:
+    """The central `keep` share of each side of `image`."""
+    dx, dy = round(image.width * (1 - keep) / 2), round(image.height * (1 - keep) / 2)
+    return image.crop((dx, dy, image.width - dx, image.height - dy))
+
+
+def prints(*images: Image.Image, quality: int = 90) -> list[dict]:
+    """Fingerprint dicts, as the catalogue stores them, of JPEG copies of `images`."""
+    encoded = [encode(image, "JPEG", quality=quality) for image in images]
+    return [fingerprint(data, sha256=str(n)).to_dict() for n, data in enumerate(encoded)]
+
+
+@pytest.mark.parametrize("keep", [0.9, 0.8, 0.7])
+def test_a_centre_crop_matches_through_a_central_region_view(keep):
+    original = photo(6, (480, 320))
+    whole, cropped = prints(original, centre(original, keep))
+    own = [{**image, "variants": {}} for image in (whole, cropped)]
+    assert near_pairs(own, DEFAULT_THRESHOLD) == {}  # the global hashes alone miss it
+    pair = near_pairs([whole, cropped], DEFAULT_THRESHOLD)[(0, 1)]
+    assert pair["via"] == f"centre{round(keep * 100)}"
+
+
+def test_a_quality_10_copy_matches_by_its_own_hashes():
+    original = photo(5, (480, 320))
+    (whole,), (q10,) = prints(original), prints(original, quality=10)
+    assert near_pairs([whole, q10], DEFAULT_THRESHOLD)[(0, 1)]["via"] is None
+
+
+def test_different_photos_stay_apart_in_every_view():
+    originals = [photo(seed, (480, 320)) for seed in range(12)]
+    images = prints(*originals, *(centre(o, 0.8) for o in originals))
+    pairs = near_pairs(images, DEFAULT_THRESHOLD, transforms=True)
+    assert {(a, b) for a, b in pairs if a % 12 != b % 12} == set()
+    assert len(pairs) == 12  # each photo with its own crop
+
+
+def hashed(name: str, phash: int, dhash: int, fine: int | None = None, **views: dict) -> dict:
+    out = image(name, phash, dhash=dhash)
+    out["variants"] = views
+    if fine is not None:
+        out["phash256"] = f"{fine:064x}"
+    return out
+
+
+def view(phash: int, dhash: int) -> dict:
+    return {"phash": f"{phash:016x}", "dhash": f"{dhash:016x}"}
+
+
+def test_a_loose_dhash_is_confirmed_by_the_256_bit_phash():
+    ten = 2**10 - 1  # dHash 10 bits apart: more than DHASH_CONFIRM allows on its own
+    assert near_pairs([hashed("a", 0, 0, 0), hashed("b", 1, ten, 2**40 - 1)], 12) != {}
+    assert near_pairs([hashed("a", 0, 0, 0), hashed("b", 1, ten, 2**60 - 1)], 12) == {}
+    # a catalogue made before the 256-bit pHash was recorded: dHash alone decides
+    assert near_pairs([hashed("a", 0, 0), hashed("b", 1, ten, 2**40 - 1)], 12) == {}
+    assert near_pairs([hashed("a", 0, 0, 0), hashed("b", 1, 2**13 - 1, 0)], 12) == {}
+
+
+def test_a_near_equal_dhash_allows_a_third_more_phash_bits():
+    fourteen = 2**14 - 1
+    assert near_pairs([image("a", 0), image("b", fourteen, dhash=1)], 12) != {}
+    assert near_pairs([image("a", 0), image("b", 2**17 - 1, dhash=1)], 12) == {}
+    assert near_pairs([image("a", 0), image("b", 1, dhash=1)], 0) == {}  # 0 stays 0
+    assert near_pairs([image("a", 0), image("b", fourteen, dhash=2**3 - 1)], 12) == {}
+
+
+def test_derived_views_need_a_closer_dhash():
+    far = 2**40 - 1  # the plain hashes are far apart: only the view can match
+    close = hashed("b", far, far, centre90=view(0, 2**6 - 1))
+    loose = hashed("b", far, far, centre90=view(0, 2**7 - 1))
+    assert near_pairs([image("a", 0), close], 12)[(0, 1)]["via"] == "centre90"
+    assert near_pairs([image("a", 0), loose], 12) == {}
+
+
+def test_a_mirrored_view_is_not_compared_with_a_central_region():
+    far = 2**40 - 1
+    a = hashed("a", 0, 0, mirror=view(far, far))
+    b = hashed("b", 2**50 - 1, 2**50 - 1, centre90=view(far, far))
+    assert near_pairs([a, b], 12, transforms=True) == {}
