@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from media_catalog.extract import extract_file, html
+from media_catalog.extract import context, extract_file, html
 from media_catalog.extract.encoding import decode_html
 from media_catalog.models import ImageRef
 
@@ -311,7 +311,30 @@ def test_caption_classes_match_as_the_selector_engine_does_in_quirks_and_standar
     assert standards.caption is None
 
 
-def test_text_that_looks_like_a_heading_mark_is_only_text():
-    (ref,) = html.extract('<p>x \ue0029\ue001 y</p><img src="a.jpg">', "p")[0]
+def test_text_that_looks_like_a_mark_is_only_text():
+    # The marks put before images and headings start with NUL, which the parser never
+    # leaves in a page's text (a NUL byte or `&#0;` becomes U+FFFD or is dropped).
+    page = '<p>x \ue0029\ue001 \x00h0\x01 &#0;0\x01 y</p><img src="a.jpg"><p>after</p>'
+    (ref,) = html.extract(page, "p")[0]
     assert ref.heading is None
-    assert ref.context_before == "x y"
+    assert ref.context_before == "x \ue0029\ue001 h0\x01 \ufffd0\x01 y"
+    assert ref.context_after == "after"
+
+
+_CHUNKS = st.sampled_from(
+    ["<p>", "</p>", "<h2>Head</h2>", "<img src=i.jpg>", "<script>s</script>", "   \n  "]
+) | st.text(st.sampled_from("ab عک "), min_size=1, max_size=30)
+
+
+@given(st.lists(_CHUNKS, max_size=40), st.integers(min_value=1, max_value=50))
+def test_context_windows_read_as_the_whole_text_would(chunks, chars):
+    page = "<body>" + "".join(chunks) + "</body>"
+    whole = html.extract(page, "p", context=10**6)[0]
+    cut = html.extract(page, "p", context=chars)[0]
+    assert [(r.context_before, r.context_after) for r in cut] == [
+        (
+            context.text_before(r.context_before or "", len(r.context_before or ""), chars),
+            context.text_after(r.context_after or "", 0, chars),
+        )
+        for r in whole
+    ]

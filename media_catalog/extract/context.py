@@ -4,19 +4,17 @@ whitespace collapsed and no word cut in two, and the nearest heading above it.""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-# Marks put in the page's text before each image and heading (two patterns, as a pattern
-# starting with one literal character is searched for fast).
-_IMAGE_MARK = re.compile("\ue000(\\d+)\ue001")
-_HEADING_MARK = re.compile("\ue002(\\d+)\ue001")
+from .tree import clean
 
-
-def _clean(text: str | None) -> str | None:
-    """Whitespace collapsed; None for no text."""
-    return " ".join(text.split()) or None if text else None
+# Marks put in the page's text before each image ("\0" and its number) and heading ("\0h"
+# and its number): the parser never leaves a NUL in a page's text, so the page cannot hold a
+# look-alike, and a page in ASCII stays ASCII (its text a compact string, fast to search).
+_MARK = re.compile("\x00(h?)(\\d+)\x01")
+_HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
+_HIDDEN = ("script", "style", "template")
 
 
 def text_before(text: str, offset: int, chars: int) -> str | None:
@@ -37,10 +35,18 @@ def text_after(text: str, offset: int, chars: int) -> str | None:
     return piece.strip() or None
 
 
+def _outside_mark(raw: str, offset: int) -> int:
+    """`offset`, or the end of the mark it falls inside."""
+    mark = raw.rfind("\x00", max(0, offset - 12), offset)
+    return max(offset, raw.find("\x01", mark) + 1) if mark >= 0 else offset
+
+
 def _window(raw: str, start: int, end: int) -> str:
-    piece = raw[max(0, start) : end]
-    if "\ue001" in piece:
-        piece = _HEADING_MARK.sub(" ", _IMAGE_MARK.sub(" ", piece))
+    """`raw[start:end]` (widened so as not to cut a mark) without marks, whitespace
+    collapsed."""
+    piece = raw[_outside_mark(raw, max(0, start)) : _outside_mark(raw, end)]
+    if "\x00" in piece:
+        piece = _MARK.sub(" ", piece)
     return " ".join(piece.split())
 
 
@@ -50,7 +56,7 @@ def _before(raw: str, start: int, chars: int) -> str | None:
     short = chars + 64
     if short < chars * 3 and start > short:
         # Mostly a short window is enough: its last `chars` + 1 characters are those of the
-        # wide one when they lie after its first word (which may be cut or hold half a mark).
+        # wide one when they lie after its first word (which may be cut).
         text = _window(raw, start - short, start)
         first = text.find(" ")
         if first >= 0 and len(text) - first > chars:
@@ -58,7 +64,7 @@ def _before(raw: str, start: int, chars: int) -> str | None:
     span = chars * 3
     while True:
         text = _window(raw, start - span, start)
-        if len(text) >= chars or start - span <= 0:
+        if len(text) > chars or start - span <= 0:
             return text_before(text, len(text), chars)
         span *= 4
 
@@ -73,44 +79,38 @@ def _after(raw: str, end: int, chars: int) -> str | None:
     span = chars * 3
     while True:
         text = _window(raw, end, end + span)
-        if len(text) >= chars or end + span >= len(raw):
+        if len(text) > chars or end + span >= len(raw):
             return text_after(text, 0, chars)
         span *= 4
 
 
 def contexts(
-    tree: LexborHTMLParser,
-    images: list[LexborNode],
-    headings: list[LexborNode],
-    hidden: list[LexborNode],
-    chars: int,
-) -> Iterator[tuple[str | None, str | None, str | None]]:
+    tree: LexborHTMLParser, images: list[LexborNode], headings: list[LexborNode], chars: int
+) -> list[tuple[str | None, str | None, str | None]]:
     """(text before, text after, nearest heading above) of every image, given the page's
-    images, headings and `hidden` elements (script, style, template), all in document order.
-    Marks each image and heading in the tree, takes the hidden elements out, then reads the
-    page's text once. The tree is changed."""
-    titles = [_clean(node.text(separator=" ")) for node in headings]
+    images (in document order) and headings. Marks each image and heading in the tree, takes
+    out the elements whose text is not shown (script, style, template), then reads the page's
+    text once; whitespace is collapsed only in windows around each image (collapsing all of
+    it costs as much as parsing the page). The tree is changed."""
+    titles = [clean(node.text(separator=" ")) for node in headings]
     for number, node in enumerate(headings):
-        node.insert_before(f"\ue002{number}\ue001")
+        node.insert_before(f"\x00h{number}\x01")
     for number, node in enumerate(images):
-        node.insert_before(f"\ue000{number}\ue001")
-    for node in hidden:
-        node.decompose(recursive=False)
+        node.insert_before(f"\x00{number}\x01")
+    tree.strip_tags(["script", "style", "template"])
     root = tree.body or tree.root
     raw = root.text(separator=" ") if root is not None else ""
-    marks = sorted(
-        [*_IMAGE_MARK.finditer(raw), *_HEADING_MARK.finditer(raw)], key=lambda mark: mark.start()
-    )
     places, heading = {}, None
-    for mark in marks:
-        number = int(mark.group(1))
-        if mark.re is _IMAGE_MARK:
-            places[number] = (mark.start(), mark.end(), heading)
-        elif number < len(titles):  # (the page's own text may hold a look-alike)
-            heading = titles[number]
+    for mark in _MARK.finditer(raw):
+        if mark.group(1):
+            heading = titles[int(mark.group(2))]
+        else:
+            places[int(mark.group(2))] = (mark.start(), mark.end(), heading)
+    found = []
     for number in range(len(images)):
         start, end, heading = places.get(number, (len(raw), len(raw), None))
         if chars:
-            yield _before(raw, start, chars), _after(raw, end, chars), heading
+            found.append((_before(raw, start, chars), _after(raw, end, chars), heading))
         else:
-            yield None, None, heading
+            found.append((None, None, heading))
+    return found

@@ -14,6 +14,7 @@ import orjson
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from ..models import ImageRef
+from .tree import clean
 
 _DATE_META = (
     "article:published_time",
@@ -36,7 +37,7 @@ TAGS = frozenset(("meta", "script", "link", "title", "base"))
 class Markup:
     """The elements page data is read from, in document order: `<meta content>`, JSON-LD
     `<script>`s, `<link href>`s, the first `<title>` and `<base href>`. The HTML extractor
-    gathers them (`add`) in its one walk of the tree."""
+    gathers them (`add`) from lexbor's lists of each of `TAGS`."""
 
     meta: list[LexborNode] = field(default_factory=list)
     scripts: list[LexborNode] = field(default_factory=list)
@@ -84,11 +85,6 @@ class Page:
     url: str | None = None
     date: str | None = None
     base: str | None = None
-
-
-def _clean(text: str | None) -> str | None:
-    """Whitespace collapsed; None for no text."""
-    return " ".join(text.split()) or None if text else None
 
 
 def _int(value: Any) -> int | None:
@@ -144,9 +140,9 @@ def page_info(
     (`h1`: its first `<h1>`)."""
     title_node = markup.title
     title = (
-        _clean(meta.get("og:title"))
-        or _clean(title_node.text() if title_node else None)
-        or _clean(h1.text() if h1 else None)
+        clean(meta.get("og:title"))
+        or clean(title_node.text() if title_node else None)
+        or clean(h1.text() if h1 else None)
     )
     canonical = markup.link(tree, "canonical")
     url = (canonical.attributes.get("href") if canonical else None) or meta.get("og:url")
@@ -166,9 +162,9 @@ def page_info(
     base = markup.base
     return Page(
         title=title,
-        url=_clean(url),
-        date=_clean(date),
-        base=_clean(base.attributes.get("href")) if base else None,
+        url=clean(url),
+        date=clean(date),
+        base=clean(base.attributes.get("href")) if base else None,
     )
 
 
@@ -188,7 +184,7 @@ def _ld_images(blocks: list[Any]) -> Iterator[dict[str, Any]]:
 def _text(value: Any) -> str | None:
     if isinstance(value, dict):
         value = value.get("name")
-    return _clean(value) if isinstance(value, str) else None
+    return clean(value) if isinstance(value, str) else None
 
 
 def meta_images(

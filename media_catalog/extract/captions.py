@@ -1,0 +1,245 @@
+"""Captions and credits of the images of an HTML page, found where sites put them: the
+image's own container (a `<figure>`, a WordPress or Wikipedia caption box, a `<div>` holding
+only it), the caption element right after it, or the element its `aria-describedby` names."""
+
+from __future__ import annotations
+
+import re
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from .tree import TAG, Image, clean
+
+CAPTION = (
+    "figcaption, .wp-caption-text, .thumbcaption, [itemprop=caption], .caption, "
+    ".image-caption, .img-caption, .photo-caption, .media-caption, .legende, .gallery-caption, "
+    ".infobox-caption"
+)
+CREDIT = (
+    ".credit, .image-credit, .photo-credit, .media-credit, .byline, .copyright, .attribution, "
+    "[itemprop=copyrightHolder], [itemprop=creditText], [itemprop=author]"
+)
+_CREDIT_PREFIX = re.compile(
+    r"^\s*[(\[]?\s*(?:photo(?:graph)?|picture|image|credit|foto|bild|عکس|تصویر|صورة|фото)\s*[:：]",
+    re.I,
+)
+_CAPTION_CLASSES = frozenset(c.strip()[1:] for c in CAPTION.split(",") if "." in c)
+_CREDIT_CLASSES = frozenset(c.strip()[1:] for c in CREDIT.split(",") if "." in c)
+_CREDIT_PROPS = frozenset(("copyrightHolder", "creditText", "author"))
+_CREDIT_TAGS = frozenset(
+    TAG[name] for name in ("span", "small", "em", "i", "cite", "b", "strong", "p")
+)
+_WRAPPERS = {TAG["picture"], TAG["a"], TAG["span"]}
+_STOP = {TAG[name] for name in ("body", "html", "article", "main", "section")}
+_ID = re.compile(r"[\w:.-]+")
+
+
+def image_counts(images: list[Image]) -> dict[int, int]:
+    """How many images sit under each ancestor (by id, up to ten levels)."""
+    found: dict[int, int] = {}
+    for image in images:
+        for ancestor in image.ids[:10]:
+            found[ancestor] = found.get(ancestor, 0) + 1
+    return found
+
+
+def _box(image: Image, counts: dict[int, int]) -> int:
+    """How many levels above the `<img>` its own box is: the `<picture>`/`<a>` wrapping only
+    it (0: the `<img>` itself)."""
+    level = 0
+    while (
+        level < len(image.tags)
+        and image.tags[level] in _WRAPPERS
+        and counts.get(image.ids[level], 0) <= 1
+    ):
+        level += 1
+    return level
+
+
+def _container(image: Image, box: int, counts: dict[int, int]) -> tuple[LexborNode | None, int]:
+    """The largest ancestor of an image's box (up to four levels, never past a figure or the
+    article) holding this image and no other, and the level of the node whose next sibling
+    may be a caption."""
+    scope, top = None, box
+    for _ in range(4):
+        if top >= len(image.tags) or image.tags[top] in _STOP or counts.get(image.ids[top], 0) > 1:
+            break
+        scope, top = image.ancestors[top], top + 1
+        if image.tags[top - 1] == TAG["figure"]:
+            break
+    return scope, top
+
+
+def _next_element(node: LexborNode) -> LexborNode | None:
+    sibling = node.next
+    while sibling is not None and (sibling.tag in ("-text", "br") and not sibling.text().strip()):
+        sibling = sibling.next
+    return sibling if sibling is not None and sibling.tag not in ("-text", "-comment") else None
+
+
+def _is_caption(node: LexborNode) -> bool:
+    attributes = node.attributes
+    classes = set((attributes.get("class") or "").split())
+    return (
+        node.tag == "figcaption"
+        or attributes.get("itemprop") == "caption"
+        or not classes.isdisjoint(_CAPTION_CLASSES)
+    )
+
+
+class Selectors:
+    """Which elements `CAPTION` and `CREDIT` match, as the selector engine decides (classes
+    exactly in standards mode, ignoring case in quirks mode). Tag, `itemprop` and plain class
+    values are decided here; a class value matching only when lower-cased or holding unusual
+    whitespace is left to the engine, queried over the page once, on demand (so the page is
+    not searched with the selectors, whose dozen alternatives cost a walk of it each)."""
+
+    def __init__(self, tree: LexborHTMLParser) -> None:
+        self.tree = tree
+        self.matched: dict[str, set[int]] = {}
+
+    def _has_class(
+        self, node: LexborNode, value: str, names: frozenset[str], selector: str
+    ) -> bool:
+        """Whether the class attribute `value`, which holds one of `names` when lower-cased,
+        makes `selector` match."""
+        if value.isascii() and value.isprintable() and not names.isdisjoint(value.split()):
+            return True
+        if selector not in self.matched:
+            self.matched[selector] = {match.mem_id for match in self.tree.css(selector)}
+        return node.mem_id in self.matched[selector]
+
+    def kinds(self, node: LexborNode, attributes: dict[str, str | None]) -> tuple[bool, bool]:
+        """Whether `CAPTION` and whether `CREDIT` match the element."""
+        prop = attributes.get("itemprop")
+        caption = prop == "caption" or node.tag_id == TAG["figcaption"]
+        credit = prop in _CREDIT_PROPS
+        value = attributes.get("class")
+        if value:
+            tokens = value.lower().split()
+            if not caption and not _CAPTION_CLASSES.isdisjoint(tokens):
+                caption = self._has_class(node, value, _CAPTION_CLASSES, CAPTION)
+            if not credit and not _CREDIT_CLASSES.isdisjoint(tokens):
+                credit = self._has_class(node, value, _CREDIT_CLASSES, CREDIT)
+        return caption, credit
+
+
+def _depth_below(node: LexborNode, root_id: int, limit: int) -> bool:
+    """Whether `node` is at most `limit` levels below the node with id `root_id`."""
+    for _ in range(limit):
+        node = node.parent
+        if node is None:
+            return False
+        if node.mem_id == root_id:
+            return True
+    return False
+
+
+def _search(
+    selectors: Selectors, root: LexborNode, up: set[int], caption: bool, credit: bool
+) -> tuple[LexborNode | None, LexborNode | None]:
+    """The first caption element and the first credit element (those asked for) under `root`,
+    at most eight levels down and not an ancestor of the image (`up`), in document order:
+    one walk of `root`'s elements instead of selector queries over the whole page."""
+    found_caption = found_credit = None
+    root_id = root.mem_id
+    walk = root.traverse()
+    next(walk)
+    for node in walk:
+        attributes = node.attributes
+        if not attributes and node.tag_id != TAG["figcaption"]:
+            continue
+        is_caption, is_credit = selectors.kinds(node, attributes)
+        wants_caption = is_caption and caption and found_caption is None
+        wants_credit = is_credit and credit and found_credit is None
+        if (
+            (wants_caption or wants_credit)
+            and node.mem_id not in up
+            and _depth_below(node, root_id, 8)
+        ):
+            if wants_caption:
+                found_caption = node
+            if wants_credit:
+                found_credit = node
+        if (found_caption is not None or not caption) and (found_credit is not None or not credit):
+            break
+    return found_caption, found_credit
+
+
+def _prefixed_credit(caption: LexborNode) -> LexborNode | None:
+    """The first inline element of a caption (or the caption itself) whose text starts with
+    "Photo:" or the like."""
+    return next(
+        (
+            node
+            for node in caption.traverse()
+            if node.tag_id in _CREDIT_TAGS and _CREDIT_PREFIX.match(node.text())
+        ),
+        None,
+    )
+
+
+def caption_and_credit(
+    selectors: Selectors, counts: dict[int, int], image: Image, emphasis: bool
+) -> tuple[str | None, str | None]:
+    """An image's caption and credit: the element its `aria-describedby` names, else the
+    first caption in its own container (the largest ancestor holding no other image) or the
+    caption element right after it; the credit from inside the caption (a credit element, or
+    an inline element starting "Photo:" or the like, taken out of the caption's text), else
+    from the container. `emphasis`: an emphasised line right under the image is a caption
+    (the Markdown convention). `counts` is `image_counts(images)` of the page."""
+    box = _box(image, counts)
+    scope, top = _container(image, box, counts)
+    up = set(image.ids[:64])
+    caption_node = None
+    described = (image.attributes.get("aria-describedby") or "").split()
+    for name in described:
+        if _ID.fullmatch(name):
+            caption_node = selectors.tree.css_first(f'[id="{name}"]')
+            if caption_node is not None:
+                break
+    scope_credit = None
+    if scope is not None:
+        found, scope_credit = _search(selectors, scope, up, caption_node is None, True)
+        caption_node = caption_node or found
+    if caption_node is None:
+        following = _next_element(image.node_at(top))
+        if following is not None and _is_caption(following):
+            caption_node = following
+    credit_node = None
+    if caption_node is not None:
+        credit_node = _search(selectors, caption_node, up, False, True)[1] or _prefixed_credit(
+            caption_node
+        )
+    if credit_node is None:
+        credit_node = scope_credit
+    credit = clean(credit_node.text(separator=" ")) if credit_node is not None else None
+    caption = clean(caption_node.text(separator=" ")) if caption_node is not None else None
+    if (
+        caption
+        and credit
+        and credit_node is not None
+        and _depth_below(credit_node, caption_node.mem_id, 64)
+    ):
+        head, _, tail = caption.rpartition(credit)
+        caption = clean(head + tail)
+    if caption is None and emphasis:
+        caption = _emphasis_caption(image.node_at(box))
+    return caption, credit
+
+
+def _emphasis_caption(box: LexborNode) -> str | None:
+    """The Markdown convention: an emphasised line right under the image, in the same
+    paragraph or as the whole next paragraph."""
+    following = _next_element(box)
+    if following is not None and following.tag == "em" and following.next is None:
+        return clean(following.text())
+    paragraph = box.parent
+    if paragraph is None or paragraph.tag != "p" or (paragraph.text() or "").strip():
+        return None
+    following = _next_element(paragraph)
+    if following is not None and following.tag == "p":
+        em = following.css_first("em")
+        if em is not None and clean(em.text()) == clean(following.text()):
+            return clean(em.text())
+    return None

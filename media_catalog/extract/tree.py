@@ -1,0 +1,53 @@
+"""What the HTML extractor's modules share about lexbor's tree: the ids of the tags they look
+for, an image being read with its ancestors, and whitespace cleaning."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+# lexbor's ids of the tags looked for (an element's `tag_id` is much faster to read than
+# its name).
+TAG = {
+    node.tag: node.tag_id
+    for node in LexborHTMLParser(
+        "".join(
+            f"<{name}></{name}>"
+            for name in (
+                *("img", "picture", "source", "a", "span", "noscript", "figure", "figcaption"),
+                *("article", "main", "section", "body", "html"),
+                *("small", "em", "i", "cite", "b", "strong", "p"),
+            )
+        )
+    ).root.traverse()
+}
+
+
+def clean(text: str | None) -> str | None:
+    """Whitespace collapsed; None for no text."""
+    return " ".join(text.split()) or None if text else None
+
+
+@dataclass
+class Image:
+    """An image being read: its node and attributes, its ancestors up to `<body>` (nearest
+    first, with their `tag_id`s and `mem_id`s: ids, because comparing nodes with `==` compares
+    their markup), and the fields found so far."""
+
+    node: LexborNode
+    attributes: dict[str, str | None]
+    ancestors: list[LexborNode]
+    tags: list[int]
+    ids: list[int]
+    fields: dict[str, Any] = field(default_factory=dict)
+
+    def inside(self, tag: str) -> LexborNode | None:
+        """The nearest ancestor with this tag below `<body>`."""
+        wanted = TAG[tag]
+        return self.ancestors[self.tags.index(wanted)] if wanted in self.tags else None
+
+    def node_at(self, level: int) -> LexborNode:
+        """The image's node (level 0) or its ancestor `level` levels up."""
+        return self.ancestors[level - 1] if level else self.node
