@@ -8,8 +8,9 @@ Layout (TinyDB tables in one JSON file), schema 2:
                  when unresolved) + "reason" (null when resolved)
     errors       one document per recorded item error
     sources      one document per file a scan read: {"path", "size", "mtime_ns", "sha256"}
-                 (sha256 of an article's bytes, or of a loose image's) — what lets a re-scan
-                 skip unchanged files                                         (new in schema 2)
+                 (sha256 of an article's bytes, or of a loose image's), and for an article
+                 "settings" (a digest of the scan settings it was read with) — what lets a
+                 re-scan skip unchanged files (new in schema 2)
 
 Documents are plain dicts: keys added by later stages are stored and returned as they come.
 Schema 1 catalogues are migrated in memory when opened and written as schema 2 by the next

@@ -217,8 +217,9 @@ def _unchanged(
     source: SourceFile, state: dict[str, Any] | None, old: dict[str, Any] | None
 ) -> bool:
     """Whether `source` can be skipped: same size and time as catalogued, or an article with
-    the same bytes (its state is updated in place to carry the content hash)."""
-    if state is None or old is None:
+    the same bytes (its state is updated in place to carry the content hash), read with the
+    same settings (an article's state carries them)."""
+    if state is None or old is None or state.get("settings") != old.get("settings"):
         return False
     if (state["size"], state["mtime_ns"]) == (old.get("size"), old.get("mtime_ns")):
         return True
@@ -229,6 +230,26 @@ def _unchanged(
     except OSError:
         return False
     return state["sha256"] == old["sha256"]
+
+
+def _settings(
+    paths: list[Path], assets: list[Path], max_bytes: int, options: ExtractOptions
+) -> str:
+    """What an article's references and extraction depend on besides its bytes: the folders
+    references may resolve in, the size limit and the extraction options. An article read
+    with other settings is read again."""
+    roots = sorted(os.path.abspath(p) for p in paths), sorted(os.path.abspath(a) for a in assets)
+    return hashlib.sha256(repr((roots, max_bytes, options)).encode()).hexdigest()[:16]
+
+
+def _may_resolve_now(catalog: Catalog) -> set[str]:
+    """Article files with a content-addressed key that no asset folder held: they are read
+    again, since asset folders are often filled after the articles are."""
+    return {
+        article_file(doc["article"])
+        for doc in catalog.occurrences()
+        if doc.get("reason") == "no-asset"
+    }
 
 
 def _under(path: str, roots: list[Path]) -> bool:
@@ -296,7 +317,10 @@ def _scan(
 ) -> ScanSummary:
     resolver = Resolver(paths, assets)
     hasher = state.hasher
+    options = options or ExtractOptions()
+    settings = _settings(paths, assets, state.max_bytes, options)
     catalogued = catalog.sources()
+    retried = _may_resolve_now(catalog)
     walked: set[str] = set()
     summary = ScanSummary()
     last_save = time.monotonic()
@@ -326,7 +350,9 @@ def _scan(
         key = str(source.path)
         walked.add(key)
         file_state = _state(source.path)
-        if _unchanged(source, file_state, catalogued.get(key)):
+        if file_state is not None and source.kind != "image":
+            file_state["settings"] = settings
+        if key not in retried and _unchanged(source, file_state, catalogued.get(key)):
             summary.skipped += 1
             if file_state and file_state["sha256"]:  # same bytes, new time: remember it
                 state.sources[key] = file_state
@@ -342,7 +368,7 @@ def _scan(
             except ResolveError as exc:
                 state.errors.append(ItemError(key, exc.reason, str(exc)))
         else:
-            _article_file(state, resolver, source, summary, options or ExtractOptions())
+            _article_file(state, resolver, source, summary, options)
         if time.monotonic() - last_save >= max(save_every, 10 * save_cost):
             started = time.monotonic()
             save()

@@ -1,4 +1,5 @@
 import base64
+import shutil
 import subprocess
 import sys
 
@@ -48,6 +49,42 @@ def test_seed_without_assets_catalogues_unresolved_keys(cli, samples):
     assert [u["reason"] for u in export["unresolved"]] == ["no-asset"] * 7
     assert {u["alt"] for u in export["unresolved"]} == {SEED_ALT}
     assert export["unresolved"][0]["src"].startswith("s3://crabby-images/08170/")
+
+
+def test_rescan_with_the_assets_named_resolves_what_the_first_scan_could_not(cli, samples):
+    seed = samples / "articles" / "hasakah-bombings.txt"
+    assert orjson.loads(cli("scan", seed, "-f", "json").stdout)["unresolved"] == 7
+    again = orjson.loads(cli("scan", seed, "--assets", samples / "assets", "-f", "json").stdout)
+    assert (again["skipped"], again["articles"], again["unresolved"]) == (0, 1, 0)
+    export = orjson.loads(cli("export").stdout)
+    assert export["unresolved"] == [] and len(export["images"]) == 6
+    same = orjson.loads(cli("scan", seed, "--assets", samples / "assets", "-f", "json").stdout)
+    assert (same["skipped"], same["articles"]) == (1, 0)  # nothing left to resolve
+
+
+def test_an_asset_added_later_is_found_by_a_plain_rescan(cli, samples, tmp_path):
+    seed = samples / "articles" / "hasakah-bombings.txt"
+    assets = tmp_path / "assets"
+    assets.mkdir()
+    assert (
+        orjson.loads(cli("scan", seed, "--assets", assets, "-f", "json").stdout)["unresolved"] == 7
+    )
+    shutil.copytree(samples / "assets" / "crabby-images", assets / "crabby-images")
+    again = orjson.loads(cli("scan", seed, "--assets", assets, "-f", "json").stdout)
+    assert (again["skipped"], again["unresolved"]) == (0, 0)
+
+
+def test_other_extraction_options_reread_unchanged_articles(cli, tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    write_image(site / "a.jpg", photo(3))
+    words = " ".join(f"word{i}" for i in range(100))
+    (site / "post.html").write_text(f'<p>{words}</p><img src="a.jpg" alt="x">')
+    cli("scan", site, "--context", "20")
+    again = orjson.loads(cli("scan", site, "--context", "200", "-f", "json").stdout)
+    assert (again["skipped"], again["articles"]) == (1, 1)  # the image is unchanged
+    [occurrence] = orjson.loads(cli("export").stdout)["images"][0]["occurrences"]
+    assert len(occurrence["context_before"]) > 100
 
 
 def test_every_kind_of_bad_input_is_recorded_and_the_scan_goes_on(cli, tmp_path):
