@@ -90,7 +90,9 @@ def _remember(known: Collection[str]) -> None:
     """A worker's start: keep the known SHA-256s, and end with the scan even when it is
     killed (Linux: otherwise a killed scan's idle workers would wait for work forever)."""
     global _known
-    _known = set(known)
+    # a forked worker's set is already its own copy: copying it again would touch every
+    # string and unshare the memory pages the parent's catalogue holds them in
+    _known = known if isinstance(known, set) else set(known)
     if sys.platform == "linux":
         ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 

@@ -320,7 +320,7 @@ def _scan(
     options = options or ExtractOptions()
     settings = _settings(paths, assets, state.max_bytes, options)
     catalogued = catalog.sources()
-    retried = _may_resolve_now(catalog)
+    retried = _may_resolve_now(catalog) if assets else set()  # no folder: nothing can appear
     walked: set[str] = set()
     summary = ScanSummary()
     last_save = time.monotonic()

@@ -54,6 +54,8 @@ def test_seed_without_assets_catalogues_unresolved_keys(cli, samples):
 def test_rescan_with_the_assets_named_resolves_what_the_first_scan_could_not(cli, samples):
     seed = samples / "articles" / "hasakah-bombings.txt"
     assert orjson.loads(cli("scan", seed, "-f", "json").stdout)["unresolved"] == 7
+    plain = orjson.loads(cli("scan", seed, "-f", "json").stdout)
+    assert (plain["skipped"], plain["articles"]) == (1, 0)  # no asset folder: nothing to find
     again = orjson.loads(cli("scan", seed, "--assets", samples / "assets", "-f", "json").stdout)
     assert (again["skipped"], again["articles"], again["unresolved"]) == (0, 1, 0)
     export = orjson.loads(cli("export").stdout)

@@ -200,6 +200,17 @@ def test_16_bit_images_hash_like_their_8_bit_copy():
     assert rgb16.phash - fingerprint(encode(photo(25), "PNG")).phash == 0
 
 
+def test_grey_image_with_a_transparent_colour_is_composited_on_white():
+    grey = photo(27).convert("L")
+    mask = Image.new("L", grey.size, 0)
+    mask.paste(255, (40, 30, 280, 210))
+    flat = Image.composite(grey, Image.new("L", grey.size, 255), mask)
+    keyed = Image.composite(grey.point(lambda v: max(v, 1)), Image.new("L", grey.size, 0), mask)
+    reference = fingerprint(encode(flat, "PNG"))
+    made = fingerprint(encode(keyed, "PNG", transparency=0))  # black (0) is transparent
+    assert made.phash - reference.phash <= 2 and made.dhash - reference.dhash <= 2
+
+
 def test_palette_transparency_and_alpha_are_composited_on_white():
     base = photo(26)
     white = Image.new("RGB", base.size, "white")

@@ -13,7 +13,6 @@ from .tree import clean
 # and its number): the parser never leaves a NUL in a page's text, so the page cannot hold a
 # look-alike, and a page in ASCII stays ASCII (its text a compact string, fast to search).
 _MARK = re.compile("\x00(h?)(\\d+)\x01")
-_HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
 _HIDDEN = ("script", "style", "template")
 
 
@@ -97,7 +96,7 @@ def contexts(
         node.insert_before(f"\x00h{number}\x01")
     for number, node in enumerate(images):
         node.insert_before(f"\x00{number}\x01")
-    tree.strip_tags(["script", "style", "template"])
+    tree.strip_tags(list(_HIDDEN))
     root = tree.body or tree.root
     raw = root.text(separator=" ") if root is not None else ""
     places, heading = {}, None
