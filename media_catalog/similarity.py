@@ -215,18 +215,20 @@ def near_pairs(
         return {}
     owner, view, phashes, dhashes = _views(images, transforms)
     pcodes, dcodes = hex_codes(phashes), hex_codes(dhashes)
+    turned = np.array([v in TRANSFORMS for v in view])
+    plain = np.array([v is None for v in view])
+    base = plain | np.array([v == "trimmed" for v in view])
     i, j, _ = HammingIndex(pcodes).pairs(threshold)
-    k, m, _ = HammingIndex(dcodes).pairs(DHASH_EXACT)
-    found = np.unique(np.concatenate([np.stack([i, j], 1), np.stack([k, m], 1)]), axis=0)
+    rows = np.flatnonzero(base)  # the near-equal dHash arm compares plain and trimmed views only
+    k, m, _ = HammingIndex(dcodes[rows]).pairs(DHASH_EXACT)
+    found = np.stack([i, j], 1), np.stack([rows[k], rows[m]], 1)
+    found = np.unique(np.concatenate(found), axis=0)
     i, j = found[:, 0], found[:, 1]
     pdist = np.bitwise_count(pcodes[i] ^ pcodes[j]).astype(np.int64)
     ddist = np.bitwise_count(dcodes[i] ^ dcodes[j]).astype(np.int64)
     # mirror-vs-mirror (or vs a centre) would give a pair a second, different dHash test and
     # let near misses through; derived views need a closer dHash, as near-symmetric pictures
     # and the flat middles of different photos come close otherwise.
-    turned = np.array([v in TRANSFORMS for v in view])
-    plain = np.array([v is None for v in view])
-    base = plain | np.array([v == "trimmed" for v in view])
     derived = ~base[i] | ~base[j]
     confirm = np.where(derived, min(dhash_threshold, VIEW_DHASH), dhash_threshold)
     both = plain[i] & plain[j]
