@@ -46,6 +46,9 @@ register_heif_opener()  # HEIC/HEIF through pillow-heif's Pillow plugin
 # Chosen from the draft-vs-full measurement in docs/benchmarks.md.
 DRAFT_SCALE = 4
 DRAFT_MIN_SIDE = 256
+# Box-reduce a draft decode to this many times pHash's 32×32 before its LANCZOS shrink (not
+# dHash's 9×8: boxes that coarse move dHash up to 11 bits). Measured in docs/benchmarks.md.
+DRAFT_PHASH_GAP = 4.0
 # An image whose longer side is at most this many pixels is an icon, not a photo. At 64 a
 # quarter-size copy of a 256-px photo counted as an icon, which cost 25 % resizes 40 % of
 # their recall in benchmarks/accuracy.py; 48 keeps such thumbnails in the near tier.
@@ -161,7 +164,7 @@ def fingerprint(
                 width, height, format_ = image.width, image.height, image.format or "unknown"
                 embedded = read_embedded(image)
                 grey, path = _decode(image, draft)
-                hashes = _hashes(grey)
+                hashes = _hashes(grey, exact=path == "full")
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise FingerprintError(
             f"image is too large to decode safely{where}: {exc}", path=name, code="too-large"
@@ -187,19 +190,25 @@ def fingerprint(
     )
 
 
-def _hashes(grey: Image.Image) -> tuple[np.ndarray, str, str, str, dict[str, dict[str, str]]]:
+def _hashes(
+    grey: Image.Image, exact: bool
+) -> tuple[np.ndarray, str, str, str, dict[str, dict[str, str]]]:
     """pHash's 32×32 picture, pHash, dHash and 256-bit pHash hex, and the variant hashes.
 
     imagehash.phash and imagehash.dhash shrink the whole picture with LANCZOS to 32×32 and
     9×8 first; shrinking here, once each, gives the same bits and lets the variant hashes
-    and the low-information test reuse those pictures. Each of those shrinks reads every
-    pixel, so everything else is read from one more: a SQUARE×SQUARE picture (box-reduced
-    first, REDUCING_GAP) that the 256-bit pHash and the central regions are cut and shrunk
-    from at almost no cost (uniform borders are found on a copy up to 512 px wide).
-    Shrinking commutes with cropping and with squashing to a square, so these hashes stay
-    within a few bits of hashing the cropped full-size picture (tests/test_fingerprint.py)."""
+    and the low-information test reuse those pictures. A draft decode (not `exact`) is not
+    imagehash's picture anyway, so its 32×32 is box-reduced first (DRAFT_PHASH_GAP): a
+    quarter of the time, and as close to the full decode's pHash (docs/benchmarks.md).
+    Each of these shrinks reads every pixel, so everything else is read from one more: a
+    SQUARE×SQUARE picture (box-reduced first, REDUCING_GAP) that the 256-bit pHash and the
+    central regions are cut and shrunk from at almost no cost (uniform borders are found on
+    a copy up to 512 px wide). Shrinking commutes with cropping and with squashing to a
+    square, so these hashes stay within a few bits of hashing the cropped full-size picture
+    (tests/test_fingerprint.py)."""
     lanczos = Image.Resampling.LANCZOS
-    small = np.asarray(grey.resize((32, 32), lanczos))
+    gap = None if exact else DRAFT_PHASH_GAP
+    small = np.asarray(grey.resize((32, 32), lanczos, reducing_gap=gap))
     wide = np.asarray(grey.resize((9, 8), lanczos))
     square = grey.resize((SQUARE, SQUARE), lanczos, reducing_gap=REDUCING_GAP)
     (phash256,) = _phash_hexes(np.asarray(square.resize((64, 64), lanczos))[None], bits=16)
