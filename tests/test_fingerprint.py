@@ -275,7 +275,7 @@ def test_large_jpegs_are_draft_decoded_within_the_measured_agreement():
     draft, full = fingerprint(data), fingerprint(data, draft=False)
     assert (draft.decode, full.decode) == ("draft", "full")
     assert (draft.width, draft.height) == (1600, 1200)  # the file's size, not the decoded one
-    assert draft.phash - full.phash <= 4 and draft.dhash - full.dhash <= 3  # measured bounds
+    assert draft.phash - full.phash <= 6 and draft.dhash - full.dhash <= 3  # measured bounds
     assert draft.to_dict()["decode"] == "draft"
 
 
