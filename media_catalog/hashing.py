@@ -109,7 +109,8 @@ class Hasher:
     """Reads and fingerprints submitted files and bytes. As results arrive (all of them after
     `wait()`): `read` maps each file read to its SHA-256, `unreadable` to its ResolveError;
     `done` and `failed` map SHA-256s to Fingerprints and FingerprintErrors. Bytes in `known`
-    are not fingerprinted again. `on_hashed` is called once per image fingerprinted or failed."""
+    (given, submitted or read) are not fingerprinted again. `on_hashed` is called once per
+    image fingerprinted or failed."""
 
     def __init__(
         self,
@@ -154,7 +155,10 @@ class Hasher:
             self._submit(task)
 
     def submit(self, sha256: str, data: bytes, name: str) -> None:
-        """Fingerprint `data` (whose SHA-256 is `sha256`); `name` goes into error messages."""
+        """Fingerprint `data` (whose SHA-256 is `sha256`) unless these bytes are known; `name`
+        goes into error messages."""
+        if sha256 in self.known:
+            return
         self.known.add(sha256)
         task = (_fingerprint, (data, name, sha256), len(data))
         if self.workers == 1:
@@ -230,6 +234,7 @@ class Hasher:
                 self.unreadable[args[0]] = ResolveError(message, reason=reason, ref=ref)
             else:
                 self.read[args[0]] = sha256
+                self.known.add(sha256)  # bytes read in a worker: known here too
                 if found is not None:
                     self._fingerprinted(sha256, found)
 

@@ -57,11 +57,9 @@ class _Scan:
     `settle()` fills those in and deals with the files that were no image or unreadable.
     """
 
-    known: set[str]
     max_bytes: int
     hasher: Hasher
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
-    submitted: set[str] = field(default_factory=set)
     seen: set[str] = field(default_factory=set)
     files: dict[str, str] = field(default_factory=dict)
     reading: set[str] = field(default_factory=set)
@@ -77,9 +75,7 @@ class _Scan:
     def image_bytes(self, data: bytes, name: str) -> str:
         """SHA-256 of `data`, fingerprinting it unless these bytes are already known."""
         sha256 = hashlib.sha256(data).hexdigest()
-        if sha256 not in self.known and sha256 not in self.submitted:
-            self.submitted.add(sha256)
-            self.hasher.submit(sha256, data, name)
+        self.hasher.submit(sha256, data, name)
         self.seen.add(sha256)
         return sha256
 
@@ -289,13 +285,11 @@ def scan(
     """
     paths = [Path(p) for p in paths]
     assets = [Path(a) for a in assets]
-    with catalog.writing():
-        known = catalog.known_sha256()
-        with Hasher(workers, known=known) as hasher:
-            state = _Scan(known=known, max_bytes=max_bytes, hasher=hasher)
-            summary = _scan(
-                paths, assets, catalog, state, prune, save_every, options, on_file, progress
-            )
+    with catalog.writing(), Hasher(workers, known=catalog.known_sha256()) as hasher:
+        state = _Scan(max_bytes=max_bytes, hasher=hasher)
+        summary = _scan(
+            paths, assets, catalog, state, prune, save_every, options, on_file, progress
+        )
     for cluster in duplicate_clusters(catalog, threshold):
         if cluster.kind == "exact":
             summary.exact_clusters += 1
@@ -339,7 +333,6 @@ def _scan(
         catalog.save()
         summary.occurrences += len(state.occurrences)
         summary.unresolved += sum(1 for o in state.occurrences if o.sha256 is None)
-        state.known.update(hasher.done)
         hasher.done.clear()
         state.sources, state.occurrences, state.errors = {}, [], []
 

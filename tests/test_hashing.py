@@ -70,8 +70,8 @@ def test_parallel_scan_gives_the_same_catalogue_as_one_process(mixed, tmp_path):
 
 def test_known_and_repeated_bytes_are_hashed_once():
     seen, new = encode(photo(63)), encode(photo(64))
-    with Hasher(1) as hasher:
-        state = _Scan(known={hashlib.sha256(seen).hexdigest()}, max_bytes=10**9, hasher=hasher)
+    with Hasher(1, known={hashlib.sha256(seen).hexdigest()}) as hasher:
+        state = _Scan(max_bytes=10**9, hasher=hasher)
         for data in (seen, new, new, seen):
             state.image_bytes(data, "x")
         hasher.close()
@@ -89,7 +89,7 @@ def test_a_rescan_does_not_hash_catalogued_bytes_again(mixed, tmp_path):
     other.mkdir()
     (other / "same.jpg").write_bytes((mixed / "p2.jpg").read_bytes())
     with Hasher(1, on_hashed=lambda: hashed.append(1), known=catalog.known_sha256()) as hasher:
-        state = _Scan(known=hasher.known, max_bytes=10**9, hasher=hasher)
+        state = _Scan(max_bytes=10**9, hasher=hasher)
         state.image_file(other / "same.jpg")
         state.settle(Resolver([other]))
     assert hashed == [] and state.seen == {
@@ -221,7 +221,7 @@ def test_a_file_that_changes_after_its_size_was_checked_is_a_recorded_error(tmp_
         write_image(path, photo(110 + k))
     limit = max(p.stat().st_size for p in (gone, grown, good))
     with Hasher(2) as hasher:
-        state = _Scan(known=hasher.known, max_bytes=limit, hasher=hasher)
+        state = _Scan(max_bytes=limit, hasher=hasher)
         _busy(hasher, 0.5)
         for path in (gone, grown, good):
             state.sources[str(path)] = {"sha256": None}
@@ -246,7 +246,7 @@ def test_an_unreadable_candidate_gives_way_to_the_next_and_the_scan_goes_on(tmp_
     (root / "p.html").write_text('<img srcset="big.jpg 2x" src="small.jpg" alt="a">')
     catalog = Catalog(tmp_path / "c.json")
     with catalog.writing(), Hasher(2) as hasher:
-        state = _Scan(known=hasher.known, max_bytes=10**9, hasher=hasher)
+        state = _Scan(max_bytes=10**9, hasher=hasher)
         _busy(hasher, 0.5)
         resolver = Resolver([root])
         (article,) = extract_file(root / "p.html", "html", ExtractOptions())
