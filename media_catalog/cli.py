@@ -13,17 +13,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
+from rich.console import Console  # render needs it anyway
 
 from . import __version__, render
 from .catalog import DEFAULT_PATH, Catalog
 from .errors import MediaCatalogError, QueryError
 from .models import DEFAULT_MAX_ALT_LENGTH, DEFAULT_THRESHOLD
-
-if TYPE_CHECKING:
-    from rich.console import Console
 
 # Each command imports the stages it runs, so that `lookup`, `search` and `show` start without
 # loading the image and parsing stack (Pillow, scipy, selectolax, markdown-it),
@@ -71,14 +69,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _stdout() -> Console:
-    from rich.console import Console
-
     return Console(highlight=False, soft_wrap=False)
 
 
 def _stderr() -> Console:
-    from rich.console import Console
-
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
