@@ -5,7 +5,8 @@ Layout (TinyDB tables in one JSON file), schema 2:
     meta         one document: {"schema_version": 2}
     images       one document per distinct image (by SHA-256): the Fingerprint + "files"
     occurrences  one document per reference: ImageRef fields + "file" and "sha256" (null
-                 when unresolved) + "reason" (null when resolved)
+                 when unresolved) + "reason" (null when resolved), saved with exactly these
+                 keys in this order (STORED_OCCURRENCE_KEYS)
     errors       one document per recorded item error
     sources      one document per file a scan read: {"path", "size", "mtime_ns", "sha256"}
                  (sha256 of an article's bytes, or of a loose image's), and for an article
@@ -36,6 +37,7 @@ import tempfile
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import fields
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -45,9 +47,9 @@ from tinydb.middlewares import CachingMiddleware
 from tinydb.storages import Storage
 
 from .errors import CatalogError
-from .index import Index, Places
+from .index import Index, Places, place
 from .index import write as write_index
-from .models import Fingerprint, ItemError, Occurrence
+from .models import Fingerprint, ImageRef, ItemError, Occurrence
 
 SCHEMA_VERSION = 2
 DEFAULT_PATH = "media-catalog.json"
@@ -385,19 +387,21 @@ class Catalog:
         if not self._db.table("meta").all():
             self._db.table("meta").insert({"schema_version": SCHEMA_VERSION})
         if self._storage.changed or Index.open(self.path, SCHEMA_VERSION) is None:
+            occurrences = self._storage.read().get("occurrences", {})  # the tables in memory
+            for key, doc in occurrences.items():
+                occurrences[key] = stored_occurrence(doc)
             tables, places = self._storage.save()
             write_index(self.path, SCHEMA_VERSION, tables, places, self._base, self._changed)
             self._base = Index.open(self.path, SCHEMA_VERSION)
             self._changed = set()
 
 
-OCCURRENCE_KEYS = (
-    *("article", "position", "src", "alt", "caption", "title", "file"),
-    *("kind", "credit", "srcset", "placeholder", "base", "link"),
-    *("declared_width", "declared_height", "decorative", "tracking"),
-    *("context_before", "context_after", "heading"),
-    *("article_title", "article_url", "article_date"),
-)
+# The documented occurrence object: the ImageRef's fields, then the file its bytes came from.
+OCCURRENCE_KEYS = (*(field.name for field in fields(ImageRef)), "file")
+# An occurrence document as saved: the occurrence object, then "sha256" and "reason", in this
+# order and nothing else. It is also a search result, which `search --format json` prints
+# from the catalogue file as it is (media_catalog.index).
+STORED_OCCURRENCE_KEYS = (*OCCURRENCE_KEYS, "sha256", "reason")
 
 
 def occurrence_object(doc: dict[str, Any]) -> dict[str, Any]:
@@ -407,6 +411,14 @@ def occurrence_object(doc: dict[str, Any]) -> dict[str, Any]:
     if "kind" not in doc:
         shaped["kind"] = "img"
     return shaped
+
+
+def stored_occurrence(doc: dict[str, Any]) -> dict[str, Any]:
+    """`doc` as saved (STORED_OCCURRENCE_KEYS): a document from an older catalogue may lack
+    keys or hold them in another order."""
+    if tuple(doc) == STORED_OCCURRENCE_KEYS:
+        return doc
+    return {**occurrence_object(doc), "sha256": doc.get("sha256"), "reason": doc.get("reason")}
 
 
 def image_objects(catalog: Catalog) -> list[dict[str, Any]]:
@@ -436,10 +448,3 @@ def unresolved(catalog: Catalog) -> list[dict[str, Any]]:
         ),
         key=place,
     )
-
-
-def place(occurrence: dict[str, Any]) -> tuple[str, bool, int]:
-    """Sort key of an occurrence: article, then body images by position, then metadata
-    images (position null)."""
-    position = occurrence["position"]
-    return occurrence["article"], position is None, position or 0

@@ -402,15 +402,15 @@ def search(
               media-catalog search -- -unresolved:yes uses:>1
               media-catalog search "market" --limit 0
     """
-    from .query import search_page
+    from .query import search_json, search_page
 
-    if limit is None:
-        limit = 0 if format is Format.json else TABLE_LIMIT
-    total, found = search_page(Catalog(db, create=False), query, limit or None)
+    catalog = Catalog(db, create=False)
     if format is Format.json:
-        typer.echo(render.to_json({"results": found, "total": total}))
-    else:
-        render.results(_stdout(), found, total)
+        total, raw = search_json(catalog, query, limit or None)
+        render.search_json(typer.get_binary_stream("stdout"), raw, total)
+        return
+    total, found = search_page(catalog, query, TABLE_LIMIT if limit is None else limit or None)
+    render.results(_stdout(), found, total)
 
 
 @app.command()

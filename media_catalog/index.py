@@ -20,10 +20,16 @@ counts from 0):
     images       row, sha256, offset, length, width, height, format (upper case), camera
                  (normalised make and model), taken, uses
     occurrences  row, sha256, offset, length, path and position (its article id and
-                 position as stored: what results are sorted by), error (1 when an error
-                 was recorded for its article and position), embedded (its image's own
-                 IPTC/XMP words), and one column per text field of the query language; text
-                 as `normalize` leaves it
+                 position as stored), rank (its place in the order results are listed: by
+                 article, then body images by position, then metadata images), error (1
+                 when an error was recorded for its article and position), one column per
+                 text field of the query language, and free (the text free words search:
+                 the free-text fields and its image's own IPTC/XMP words, one per line);
+                 text as `normalize` leaves it
+
+An occurrence document is saved in the shape of a search result (see
+media_catalog.catalog.STORED_OCCURRENCE_KEYS), so `search` returns the bytes of the documents
+it finds as they lie in the file.
 
 Folding the text is most of the work of a build, so `write` takes it from the previous index
 for the occurrences of articles that did not change since it was written (`base`, `changed`):
@@ -31,11 +37,13 @@ a re-scan that changes a few articles folds only their text.
 
 Search translates each parsed term into SQL over those columns (`instr` on the normalised
 text, which is Python's `in`); the values both paths compare come from the functions below.
+Normalised text holds no line break, so no word is found across two lines of `free`.
 """
 
 from __future__ import annotations
 
 import functools
+import mmap
 import os
 import sqlite3
 import tempfile
@@ -52,7 +60,7 @@ from .errors import CatalogError
 from .querylang import FREE_TEXT_FIELDS, TEXT_FIELDS, Term
 from .text import normalize
 
-VERSION = 2
+VERSION = 3
 
 
 def index_path(catalogue: Path) -> Path:
@@ -119,8 +127,8 @@ CREATE TABLE images (
 );
 CREATE TABLE occurrences (
     row INTEGER PRIMARY KEY, sha256 TEXT, offset INTEGER NOT NULL, length INTEGER NOT NULL,
-    path TEXT NOT NULL, position INTEGER, error INTEGER NOT NULL, embedded TEXT NOT NULL,
-    {", ".join(f"{field} TEXT NOT NULL" for field in TEXT_FIELDS)}
+    path TEXT NOT NULL, position INTEGER, rank INTEGER NOT NULL, error INTEGER NOT NULL,
+    {", ".join(f"{field} TEXT NOT NULL" for field in TEXT_FIELDS)}, free TEXT NOT NULL
 );
 """
 _INDEXES = """
@@ -217,7 +225,12 @@ def _fill(
     failed = error_places(tables.get("errors", {}).values())
     embedded = {image["sha256"]: embedded_text(image) for image in images.values()}
     folded = _folded_text(occurrences.values(), base, set(changed))
-    marks = ", ".join("?" * (8 + len(TEXT_FIELDS)))
+    docs = list(occurrences.values())
+    rank = [0] * len(docs)
+    for listed, row in enumerate(sorted(range(len(docs)), key=lambda row: place(docs[row]))):
+        rank[row] = listed
+    free = [TEXT_FIELDS.index(field) for field in FREE_TEXT_FIELDS]
+    marks = ", ".join("?" * (9 + len(TEXT_FIELDS)))
     db.executemany(
         f"INSERT INTO occurrences VALUES ({marks})",
         (
@@ -227,9 +240,10 @@ def _fill(
                 *places["occurrences"][key],
                 doc["article"],
                 doc["position"],
+                rank[row],
                 (doc["article"], doc["position"]) in failed,
-                embedded.get(doc["sha256"] or "", ""),
                 *text,
+                "\n".join([*(text[i] for i in free), embedded.get(doc["sha256"] or "", "")]),
             )
             for row, ((key, doc), text) in enumerate(zip(occurrences.items(), folded, strict=True))
         ),
@@ -241,6 +255,13 @@ def _fill(
         [("version", VERSION), ("schema", schema), ("token", stamp), ("phash", codes.tobytes())],
     )
     db.commit()
+
+
+def place(occurrence: dict[str, Any]) -> tuple[str, bool, int]:
+    """Sort key of an occurrence: article, then body images by position, then metadata
+    images (position null)."""
+    position = occurrence["position"]
+    return occurrence["article"], position is None, position or 0
 
 
 def _folded_text(
@@ -272,7 +293,9 @@ class Index:
     def __init__(self, db: sqlite3.Connection, catalogue: int) -> None:
         self._db = db
         self._catalogue = catalogue  # a descriptor of the very file the stamp matched
+        self._map = mmap.mmap(catalogue, 0, access=mmap.ACCESS_READ)  # read by slicing
         weakref.finalize(self, db.close)
+        weakref.finalize(self, self._map.close)
         weakref.finalize(self, os.close, catalogue)
 
     def describes(self, catalogue: Path) -> bool:
@@ -303,7 +326,7 @@ class Index:
             if meta == expected:
                 return cls(db, fd)
             db.close()
-        except sqlite3.Error:
+        except (sqlite3.Error, OSError, ValueError):  # ValueError: mmap of an empty file
             pass
         os.close(fd)
         return None
@@ -318,9 +341,14 @@ class Index:
             if row[0] not in changed:
                 yield row
 
+    def _raw(self, rows: Iterable[tuple[int, int]]) -> list[bytes]:
+        """The bytes of the documents at these (offset, length) places of the catalogue file."""
+        data = self._map
+        return [data[offset : offset + length] for offset, length in rows]
+
     def _docs(self, rows: Iterable[tuple[int, int]]) -> list[dict[str, Any]]:
         """The documents at these (offset, length) places of the catalogue file."""
-        return [orjson.loads(os.pread(self._catalogue, length, offset)) for offset, length in rows]
+        return [orjson.loads(raw) for raw in self._raw(rows)]
 
     def images_with_prefix(self, prefix: str) -> list[dict[str, Any]]:
         """Image documents whose SHA-256 starts with `prefix` (lower-case hex digits)."""
@@ -360,12 +388,10 @@ class Index:
             )
         )
 
-    def search(
-        self, terms: list[Term], limit: int | None = None
-    ) -> tuple[int, list[dict[str, Any]]] | None:
-        """How many occurrences match every term, and the documents of the first `limit` of
-        them (all when None) by article, then position; None when a term needs what the
-        index does not hold (dup: the duplicate clusters)."""
+    def search(self, terms: list[Term], limit: int | None = None) -> tuple[int, list[bytes]] | None:
+        """How many occurrences match every term, and the first `limit` of them (all when
+        None) by article, then position, each as the JSON bytes of its document; None when a
+        term needs what the index does not hold (dup: the duplicate clusters)."""
         conditions, params = ["1"], []
         join = ""
         for term in terms:
@@ -379,24 +405,21 @@ class Index:
             conditions.append(f"NOT ({sql})" if term.negated else f"({sql})")
             params += values
         found = self._db.execute(
-            f"SELECT o.path, o.position IS NULL, ifnull(o.position, 0), o.row, o.offset, "
-            f"o.length FROM occurrences o {join} WHERE {' AND '.join(conditions)}",
+            f"SELECT o.rank, o.offset, o.length FROM occurrences o {join} "
+            f"WHERE {' AND '.join(conditions)}",
             params,
         )
-        # sorted here (the order of `media_catalog.catalog.place`, then catalogue order): ORDER
-        # BY would make SQLite walk every occurrence in row order instead of starting from the
-        # few images an image term selects
-        places = sorted(found)
-        shown = places if limit is None else places[:limit]
-        return len(places), self._docs(place[-2:] for place in shown)
+        # sorted here: ORDER BY would make SQLite walk every occurrence in rank order instead
+        # of starting from the few images an image term selects
+        ranked = sorted(found)
+        return len(ranked), self._raw(place[1:] for place in ranked[:limit])
 
 
 def _condition(term: Term) -> tuple[str, list[Any], bool] | None:
     """SQL true exactly when `term` (not negated) matches: (sql, parameters, needs the image)."""
     field, value = term.field, term.value
     if field is None:
-        names = (*FREE_TEXT_FIELDS, "embedded")
-        return " OR ".join(f"instr(o.{name}, ?) > 0" for name in names), [value] * len(names), False
+        return "instr(o.free, ?) > 0", [value], False
     if field in TEXT_FIELDS:
         return f"instr(o.{field}, ?) > 0", [value], False
     if field == "unresolved":

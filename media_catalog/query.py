@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .catalog import Catalog, occurrence_object, place, with_occurrences
+import orjson
+
+from .catalog import Catalog, place, stored_occurrence, with_occurrences
 from .errors import QueryError
 from .index import camera_text, embedded_text, error_places, field_text, uses
 from .models import DEFAULT_THRESHOLD
@@ -172,14 +174,20 @@ def search_page(
     catalog: Catalog, query: str, limit: int | None = None
 ) -> tuple[int, list[dict[str, Any]]]:
     """`search`, but only the first `limit` results (all when None), with how many match."""
+    total, found = search_json(catalog, query, limit)
+    return total, [orjson.loads(result) for result in found]
+
+
+def search_json(catalog: Catalog, query: str, limit: int | None = None) -> tuple[int, list[bytes]]:
+    """`search_page` with each result as its JSON bytes (compact; those the read index finds
+    come from the catalogue file as they are)."""
     terms = parse(query)
     index = catalog.index()
     answer = index.search(terms, limit) if index is not None else None
     if answer is None:  # no index, or a term only the loaded catalogue answers (dup:)
         found = sorted(_evaluate(catalog, terms), key=place)
-        answer = len(found), found if limit is None else found[:limit]
-    total, found = answer
-    return total, [{**occurrence_object(doc), "sha256": doc["sha256"]} for doc in found]
+        answer = len(found), [orjson.dumps(stored_occurrence(doc)) for doc in found[:limit]]
+    return answer
 
 
 def _evaluate(catalog: Catalog, terms: list[Term]) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ import io
 import os
 import re
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 from rich.console import Console
@@ -28,6 +28,17 @@ def safe(value: Any) -> Text:
 
 def to_json(data: Any) -> str:
     return orjson.dumps(data, option=orjson.OPT_INDENT_2).decode()
+
+
+def search_json(stream: BinaryIO, results: list[bytes], total: int) -> None:
+    """Write `search --format json`, `{"results": [...], "total": N}`, to `stream`: indented
+    as `to_json` does, but with each result, given as compact JSON, on one line."""
+    stream.write(b'{\n  "results": [')
+    separator = b"\n    "
+    for start in range(0, len(results), 1000):
+        stream.write(separator + b",\n    ".join(results[start : start + 1000]))
+        separator = b",\n    "
+    stream.write(b"\n  " * bool(results) + b'],\n  "total": %d\n}\n' % total)
 
 
 def _table(title: str | None, columns: Iterable[str]) -> Table:

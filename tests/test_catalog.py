@@ -7,9 +7,15 @@ import time
 import orjson
 import pytest
 
-from media_catalog.catalog import SCHEMA_VERSION, Catalog, image_objects
+from media_catalog.catalog import (
+    SCHEMA_VERSION,
+    STORED_OCCURRENCE_KEYS,
+    Catalog,
+    image_objects,
+)
 from media_catalog.errors import CatalogError
 from media_catalog.pipeline import scan
+from media_catalog.query import search
 
 from .conftest import photo, write_image
 
@@ -216,6 +222,30 @@ def test_schema_1_is_migrated_on_open_and_written_as_2_by_the_next_scan(tmp_path
     assert summary.skipped == 0 and summary.articles == 1  # re-read once to learn the sizes
     assert orjson.loads(db.read_bytes())["meta"] == {"1": {"schema_version": SCHEMA_VERSION}}
     assert scan([folder], Catalog(db)).skipped == 2
+
+
+def test_occurrences_written_by_an_older_version_are_saved_in_the_search_result_shape(
+    tmp_path, folder
+):
+    db = tmp_path / "c.json"
+    scan([folder], Catalog(db))
+    tables = orjson.loads(db.read_bytes())
+    for key, doc in tables["occurrences"].items():
+        del doc["kind"], doc["article_date"]  # keys added later, then in another order
+        tables["occurrences"][key] = dict(reversed(doc.items()))
+    db.write_bytes(orjson.dumps(tables))
+    other = tmp_path / "other"
+    write_image(other / "b.png", photo(2), "PNG")
+    scan([other], Catalog(db))  # saves the old documents too
+    saved = orjson.loads(db.read_bytes())["occurrences"].values()
+    assert [tuple(doc) for doc in saved] == [STORED_OCCURRENCE_KEYS] * 2
+    assert [(doc["kind"], doc["article_date"], doc["reason"]) for doc in saved] == [
+        ("img", None, None),
+        ("img", None, "missing"),
+    ]
+    catalog = Catalog(db, create=False)
+    assert catalog.index() is not None
+    assert search(catalog, "") == [dict(doc) for doc in saved]
 
 
 def test_missing_catalogue_for_reading(tmp_path):

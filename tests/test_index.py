@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from media_catalog.catalog import Catalog, _write_tables
+from media_catalog.catalog import STORED_OCCURRENCE_KEYS, Catalog, _write_tables
 from media_catalog.errors import CatalogError, QueryError
 from media_catalog.index import index_path
 from media_catalog.pipeline import scan
@@ -143,6 +143,19 @@ def test_search_from_the_index_equals_search_from_the_loaded_catalogue(catalogue
     indexed, loaded = _both(catalogues)
     assert search(indexed, query) == search(loaded, query)
     assert (indexed.index() is not None) == ("dup:" not in query)  # only dup: loads it all
+
+
+@pytest.mark.parametrize("query", ["fire", "unresolved:yes", "-smoke", "dup:yes", "nothing"])
+def test_search_json_is_the_same_bytes_from_either_path_one_result_a_line(catalogues, cli, query):
+    indexed, loaded = (cli("search", "--db", db, "-f", "json", "--", query) for db in catalogues)
+    assert indexed.exit_code == 0 and indexed.stdout_bytes == loaded.stdout_bytes
+    data = orjson.loads(indexed.stdout)
+    assert data["total"] == len(data["results"]) == len(search(Catalog(catalogues[0]), query))
+    lines = indexed.stdout.splitlines()
+    assert len(lines) == 4 + bool(data["results"]) + len(data["results"])
+    for line, result in zip(lines[2:], data["results"], strict=False):
+        assert orjson.loads(line.strip().rstrip(",")) == result
+        assert tuple(result) == STORED_OCCURRENCE_KEYS  # the occurrence, sha256 and reason
 
 
 def test_the_queries_find_something(catalogues):
