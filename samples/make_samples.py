@@ -9,17 +9,18 @@ The output is deterministic for a given Pillow / libjpeg / scikit-image
 version: fixed sizes, fixed JPEG qualities, no EXIF, no timestamps.
 See README.md for what each file is and which duplicates the tool should find.
 """
+
 import base64
 import io
 import re
 import shutil
 from pathlib import Path
 
-from PIL import Image
 import skimage.data
+from PIL import Image
 
-HERE = Path(__file__).resolve().parent          # <repo>/samples
-REPO = HERE.parent                              # <repo>
+HERE = Path(__file__).resolve().parent  # <repo>/samples
+REPO = HERE.parent  # <repo>
 SEED = REPO.parent / "shared" / "seeds" / "000_0824385883043acb.txt"
 SKDATA = Path(skimage.data.__file__).resolve().parent
 
@@ -70,9 +71,9 @@ def inline_png_data_uri():
     for y in range(16):
         for x in range(16):
             d2 = (x - 7.5) ** 2 + (y - 7.5) ** 2
-            if d2 <= 6.5 ** 2:
+            if d2 <= 6.5**2:
                 px[x, y] = (214, 40, 40, 255)
-            if d2 <= 2.5 ** 2:
+            if d2 <= 2.5**2:
                 px[x, y] = (255, 255, 255, 255)
     buf = io.BytesIO()
     im.save(buf, format="PNG", optimize=True)
@@ -168,20 +169,20 @@ def main():
         a, b = keys[i - 1]
         return ASSETS / "crabby-images" / a / b
 
-    rocket = source("rocket.jpg")                 # 640x427
-    coffee = source("coffee.png")                 # 600x400
-    chelsea = source("chelsea.png")               # 451x300
-    astronaut = source("astronaut.png")           # 512x512
-    hubble = source("hubble_deep_field.jpg")      # 1000x872
-    camera = source("camera.png")                 # 512x512, greyscale
-    coins = source("coins.png")                   # 384x303, greyscale
+    rocket = source("rocket.jpg")  # 640x427
+    coffee = source("coffee.png")  # 600x400
+    chelsea = source("chelsea.png")  # 451x300
+    astronaut = source("astronaut.png")  # 512x512
+    hubble = source("hubble_deep_field.jpg")  # 1000x872
+    camera = source("camera.png")  # 512x512, greyscale
+    coins = source("coins.png")  # 384x303, greyscale
 
     # 2. The seven gallery assets of the seed article (JPEG, no extension).
-    save_jpeg(fit(rocket, 640), asset(1), 85)     # key 1: rocket
-    save_jpeg(fit(coffee, 640), asset(2), 85)     # key 2: coffee
-    save_jpeg(fit(chelsea, 640), asset(3), 85)    # key 3: chelsea
+    save_jpeg(fit(rocket, 640), asset(1), 85)  # key 1: rocket
+    save_jpeg(fit(coffee, 640), asset(2), 85)  # key 2: coffee
+    save_jpeg(fit(chelsea, 640), asset(3), 85)  # key 3: chelsea
     save_jpeg(fit(astronaut, 640), asset(4), 85)  # key 4: astronaut
-    save_jpeg(fit(hubble, 640), asset(5), 85)     # key 5: hubble deep field
+    save_jpeg(fit(hubble, 640), asset(5), 85)  # key 5: hubble deep field
     # key 6: near duplicate of key 2 -- key 2's JPEG resized to 320 px wide, q70
     with Image.open(asset(2)) as k2:
         save_jpeg(width(k2.convert("RGB"), 320), asset(6), 70)
@@ -201,7 +202,8 @@ def main():
     save_jpeg(fit(camera, 512), PHOTOS / "photographer.jpg", 85)
 
     (ARTICLES / "market-fire.html").write_text(
-        HTML.format(live_icon=inline_png_data_uri()), encoding="utf-8", newline="\n")
+        HTML.format(live_icon=inline_png_data_uri()), encoding="utf-8", newline="\n"
+    )
     (ARTICLES / "photo-essay.md").write_text(MARKDOWN, encoding="utf-8", newline="\n")
 
     # 5. Loose image folder.
