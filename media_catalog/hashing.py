@@ -7,7 +7,8 @@ scan, or seen earlier by the same worker), so the scan's own process only record
 Bytes it holds already (data URIs) it hashes itself and hands over as bytes. With more than
 one worker the Hasher keeps at most `2 * workers` images and MAX_IN_FLIGHT bytes in flight:
 submitting waits for a result when the window is full, so memory stays bounded however many
-images a scan holds. With one worker it does the same in-process.
+images a scan holds. One worker is a process of its own too, so that a crash in a decoder
+never takes the scan with it.
 
 Workers are forked when the Hasher is entered, with the known SHA-256s; the scan holds the
 catalogue's write lock by then, which a forked process lets go of at once (catalog.py), so a
@@ -73,16 +74,16 @@ def _fingerprint(data: bytes, name: str, sha256: str) -> _Outcome:
         return str(exc), exc.path, exc.code
 
 
-def _read(path: str, max_bytes: int, known: set[str]) -> _Read:
-    """Read, SHA-256 and (unless `known`) fingerprint the file at `path`; adds to `known`."""
+def _read_in_worker(path: str, max_bytes: int) -> _Read:
+    """Read, SHA-256 and (unless known to this worker) fingerprint the file at `path`."""
     try:
         data = read_bytes(Path(path), max_bytes)
     except ResolveError as exc:
         return None, (str(exc), exc.ref, exc.reason)
     sha256 = hashlib.sha256(data).hexdigest()
-    if sha256 in known:
+    if sha256 in _known:
         return sha256, None
-    known.add(sha256)
+    _known.add(sha256)
     return sha256, _fingerprint(data, path, sha256)
 
 
@@ -95,10 +96,6 @@ def _remember(known: Collection[str]) -> None:
     _known = known if isinstance(known, set) else set(known)
     if sys.platform == "linux":
         ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-def _read_in_worker(path: str, max_bytes: int) -> _Read:
-    return _read(path, max_bytes, _known)
 
 
 # A task for a worker: the function, its arguments, and the bytes it holds in memory.
@@ -130,9 +127,8 @@ class Hasher:
         self._in_flight = 0
 
     def __enter__(self) -> Hasher:
-        if self.workers > 1:
-            self._pool = self._new_pool(self.workers)
-            self._pool.submit(int)  # with fork, the first task starts every worker now
+        self._pool = self._new_pool(self.workers)
+        self._pool.submit(int)  # with fork, the first task starts every worker now
         return self
 
     def _new_pool(self, workers: int) -> ProcessPoolExecutor:
@@ -148,11 +144,7 @@ class Hasher:
     def submit_file(self, path: str, size: int, max_bytes: int) -> None:
         """Read the file at `path` (`size` bytes when the caller looked), refusing it if it
         is over `max_bytes` by then, and fingerprint its bytes unless they are known."""
-        task = (_read_in_worker, (path, max_bytes), size)
-        if self.workers == 1:
-            self._record(task, _read(path, max_bytes, self.known))
-        else:
-            self._submit(task)
+        self._submit((_read_in_worker, (path, max_bytes), size))
 
     def submit(self, sha256: str, data: bytes, name: str) -> None:
         """Fingerprint `data` (whose SHA-256 is `sha256`) unless these bytes are known; `name`
@@ -160,11 +152,7 @@ class Hasher:
         if sha256 in self.known:
             return
         self.known.add(sha256)
-        task = (_fingerprint, (data, name, sha256), len(data))
-        if self.workers == 1:
-            self._record(task, _fingerprint(data, name, sha256))
-        else:
-            self._submit(task)
+        self._submit((_fingerprint, (data, name, sha256), len(data)))
 
     def _submit(self, task: _Task) -> None:
         while self._pending and (

@@ -190,9 +190,10 @@ def test_a_candidate_that_is_no_image_gives_way_to_the_next(tmp_path, workers):
     assert summary.errors == 1 and summary.unresolved == 1 and summary.unique_images == 1
 
 
-def test_a_worker_that_dies_does_not_stop_the_scan():
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_worker_that_dies_does_not_stop_the_scan(workers):
     images = [encode(photo(100 + k)) for k in range(4)]
-    with Hasher(2) as hasher:
+    with Hasher(workers) as hasher:
         for k, data in enumerate(images):
             hasher.submit(hashlib.sha256(data).hexdigest(), data, f"p{k}")
             if k == 1:  # kill a worker while images are in flight, as a crashing decoder would
