@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -238,14 +239,13 @@ def _settings(
     return hashlib.sha256(repr((roots, max_bytes, options)).encode()).hexdigest()[:16]
 
 
-def _may_resolve_now(catalog: Catalog) -> set[str]:
-    """Article files with a content-addressed key that no asset folder held: they are read
-    again, since asset folders are often filled after the articles are."""
-    return {
-        article_file(doc["article"])
-        for doc in catalog.occurrences()
-        if doc.get("reason") == "no-asset"
-    }
+def _unresolved(catalog: Catalog) -> dict[str, set[str]]:
+    """Article files with a reference left unresolved, by reason."""
+    found: dict[str, set[str]] = defaultdict(set)
+    for doc in catalog.occurrences():
+        if doc.get("reason"):
+            found[doc["reason"]].add(article_file(doc["article"]))
+    return found
 
 
 def _under(path: str, roots: list[Path]) -> bool:
@@ -314,7 +314,10 @@ def _scan(
     options = options or ExtractOptions()
     settings = _settings(paths, assets, state.max_bytes, options)
     catalogued = catalog.sources()
-    retried = _may_resolve_now(catalog) if assets else set()  # no folder: nothing can appear
+    # keys no asset folder held are looked for again (asset folders are often filled after
+    # the articles are); with no folder, nothing can appear
+    unresolved = _unresolved(catalog)
+    retried = unresolved["no-asset"] if assets else set()
     walked: set[str] = set()
     summary = ScanSummary()
     last_save = time.monotonic()
@@ -336,6 +339,24 @@ def _scan(
         hasher.done.clear()
         state.sources, state.occurrences, state.errors = {}, [], []
 
+    def read(source: SourceFile, file_state: dict[str, Any] | None) -> None:
+        if on_file is not None:
+            on_file(source)
+        key = str(source.path)
+        state.sources[key] = file_state or {"size": None, "mtime_ns": None, "sha256": None}
+        if source.kind == "image":
+            summary.loose_images += 1
+            try:
+                state.image_file(source.path)
+                state.loose.append(key)
+            except ResolveError as exc:
+                state.errors.append(ItemError(key, exc.reason, str(exc)))
+        else:
+            _article_file(state, resolver, source, summary, options)
+
+    # unchanged articles a relative reference of which found no file
+    missing = unresolved["missing"]
+    deferred: list[tuple[SourceFile, dict[str, Any] | None]] = []
     total = sum(1 for _ in walk(paths, [])) if progress is not None else 0
     for done, source in enumerate(walk(paths, state.errors)):
         if progress is not None:
@@ -349,24 +370,19 @@ def _scan(
             summary.skipped += 1
             if file_state and file_state["sha256"]:  # same bytes, new time: remember it
                 state.sources[key] = file_state
+            if key in missing:
+                deferred.append((source, file_state))
             continue
-        if on_file is not None:
-            on_file(source)
-        state.sources[key] = file_state or {"size": None, "mtime_ns": None, "sha256": None}
-        if source.kind == "image":
-            summary.loose_images += 1
-            try:
-                state.image_file(source.path)
-                state.loose.append(key)
-            except ResolveError as exc:
-                state.errors.append(ItemError(key, exc.reason, str(exc)))
-        else:
-            _article_file(state, resolver, source, summary, options)
+        read(source, file_state)
         if time.monotonic() - last_save >= max(save_every, 10 * save_cost):
             started = time.monotonic()
             save()
             last_save = time.monotonic()
             save_cost = last_save - started
+    if summary.loose_images:  # new or changed image files: one may be what a reference missed
+        for source, file_state in deferred:
+            summary.skipped -= 1
+            read(source, file_state)
 
     removed = []
     if prune:

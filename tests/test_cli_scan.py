@@ -76,6 +76,25 @@ def test_an_asset_added_later_is_found_by_a_plain_rescan(cli, samples, tmp_path)
     assert (again["skipped"], again["unresolved"]) == (0, 0)
 
 
+def test_a_missing_image_added_later_is_found_by_a_plain_rescan(cli, tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "post.html").write_text('<img src="photos/a.jpg" alt="later">')
+    (site / "other.html").write_text('<img src="photos/b.jpg" alt="never">')
+    first = orjson.loads(cli("scan", site, "-f", "json").stdout)
+    assert (first["articles"], first["unresolved"]) == (2, 2)
+    same = orjson.loads(cli("scan", site, "-f", "json").stdout)
+    assert (same["skipped"], same["articles"]) == (2, 0)  # no new image: nothing to find
+    write_image(site / "photos" / "a.jpg", photo(5))
+    again = orjson.loads(cli("scan", site, "-f", "json").stdout)
+    assert (again["skipped"], again["articles"], again["loose_images"]) == (0, 2, 1)
+    assert again["unresolved"] == 1  # b.jpg is still missing
+    [image] = orjson.loads(cli("export").stdout)["images"]
+    assert [o["alt"] for o in image["occurrences"]] == ["later"]
+    last = orjson.loads(cli("scan", site, "-f", "json").stdout)
+    assert (last["skipped"], last["articles"]) == (3, 0)
+
+
 def test_other_extraction_options_reread_unchanged_articles(cli, tmp_path):
     site = tmp_path / "site"
     site.mkdir()
