@@ -5,8 +5,8 @@ Layout (TinyDB tables in one JSON file), schema 2:
     meta         one document: {"schema_version": 2}
     images       one document per distinct image (by SHA-256): the Fingerprint + "files"
     occurrences  one document per reference: ImageRef fields + "file" and "sha256" (null
-                 when unresolved) + "reason" (null when resolved), saved with exactly these
-                 keys in this order (STORED_OCCURRENCE_KEYS)
+                 when unresolved) + "reason" (null when resolved), saved with these keys
+                 first, in this order (STORED_OCCURRENCE_KEYS)
     errors       one document per recorded item error
     sources      one document per file a scan read: {"path", "size", "mtime_ns", "sha256"}
                  (sha256 of an article's bytes, or of a loose image's), and for an article
@@ -73,12 +73,14 @@ class AtomicJSONStorage(Storage):
     """TinyDB storage that parses with orjson and replaces the file atomically on write.
 
     After a write, `places` tells where each document lies in the file: {table: {id:
-    (offset, length)}}, the bytes `orjson.loads` reads back as that document.
+    (offset, length)}}, the bytes `orjson.loads` reads back as that document, and `written`
+    is the file's `os.stat` (taken before the rename, which keeps it).
     """
 
     def __init__(self, path: str) -> None:
         self.path = Path(path)
         self.places: Places = {}
+        self.written: os.stat_result | None = None
 
     def read(self) -> dict[str, Any] | None:
         try:
@@ -115,8 +117,9 @@ class AtomicJSONStorage(Storage):
                 places = _write_tables(handle, data)
                 handle.flush()
                 os.fsync(handle.fileno())
+                written = os.fstat(handle.fileno())
             os.replace(tmp, self.path)
-            self.places = places
+            self.places, self.written = places, written
         except OSError as exc:
             if tmp is not None:
                 tmp.unlink(missing_ok=True)
@@ -163,12 +166,13 @@ class _WriteOnSave(CachingMiddleware):
     def changed(self) -> bool:
         return self._cache_modified_count > 0
 
-    def save(self) -> tuple[dict[str, dict[str, Any]], Places]:
-        """Write the tables now: the tables written and where each document lies."""
+    def save(self) -> tuple[dict[str, dict[str, Any]], Places, os.stat_result]:
+        """Write the tables now: the tables written, where each document lies, and the
+        written file's `os.stat`."""
         tables = self.read()
         self.storage.write(tables)
         self._cache_modified_count = 0
-        return tables, self.storage.places
+        return tables, self.storage.places, self.storage.written
 
 
 def article_file(article: str) -> str:
@@ -390,8 +394,10 @@ class Catalog:
             occurrences = self._storage.read().get("occurrences", {})  # the tables in memory
             for key, doc in occurrences.items():
                 occurrences[key] = stored_occurrence(doc)
-            tables, places = self._storage.save()
-            write_index(self.path, SCHEMA_VERSION, tables, places, self._base, self._changed)
+            tables, places, written = self._storage.save()
+            write_index(
+                self.path, SCHEMA_VERSION, tables, places, written, self._base, self._changed
+            )
             self._base = Index.open(self.path, SCHEMA_VERSION)
             self._changed = set()
 
@@ -399,8 +405,8 @@ class Catalog:
 # The documented occurrence object: the ImageRef's fields, then the file its bytes came from.
 OCCURRENCE_KEYS = (*(field.name for field in fields(ImageRef)), "file")
 # An occurrence document as saved: the occurrence object, then "sha256" and "reason", in this
-# order and nothing else. It is also a search result, which `search --format json` prints
-# from the catalogue file as it is (media_catalog.index).
+# order (then keys a newer version added, if any). It is also a search result, which
+# `search --format json` prints from the catalogue file as it is (media_catalog.index).
 STORED_OCCURRENCE_KEYS = (*OCCURRENCE_KEYS, "sha256", "reason")
 
 
@@ -414,11 +420,13 @@ def occurrence_object(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def stored_occurrence(doc: dict[str, Any]) -> dict[str, Any]:
-    """`doc` as saved (STORED_OCCURRENCE_KEYS): a document from an older catalogue may lack
-    keys or hold them in another order."""
+    """`doc` as saved: STORED_OCCURRENCE_KEYS first, in order (a document from an older
+    catalogue may lack some or hold them in another order), then any other key as it came (a
+    newer version's)."""
     if tuple(doc) == STORED_OCCURRENCE_KEYS:
         return doc
-    return {**occurrence_object(doc), "sha256": doc.get("sha256"), "reason": doc.get("reason")}
+    known = {**occurrence_object(doc), "sha256": doc.get("sha256"), "reason": doc.get("reason")}
+    return {**known, **{key: value for key, value in doc.items() if key not in known}}
 
 
 def image_objects(catalog: Catalog) -> list[dict[str, Any]]:

@@ -11,8 +11,9 @@ for another state of the catalogue (a save killed between the two renames, an ol
 media-catalog, a hand edit). Deleting it is always safe.
 
 The index holds no documents: it records where each one lies in the catalogue file (offset
-and length, from the save that wrote both), and a reader parses just those bytes from the
-file it checked the stamp against. Tables (one row per document, in catalogue order; `row`
+and length, from the save that wrote both), and a reader reads just those bytes from the
+file it checked the stamp against (search hands them on unparsed, after checking the stamp
+once more). Tables (one row per document, in catalogue order; `row`
 counts from 0):
 
     meta         key, value: version, schema (of the catalogue), token, phash (the images'
@@ -43,7 +44,6 @@ Normalised text holds no line break, so no word is found across two lines of `fr
 from __future__ import annotations
 
 import functools
-import mmap
 import os
 import sqlite3
 import tempfile
@@ -145,13 +145,15 @@ def write(
     schema: int,
     tables: dict[str, dict[str, Any]],
     places: Places,
+    written: os.stat_result,
     base: Index | None = None,
     changed: Collection[str] = (),
 ) -> None:
     """Build the index of the catalogue just written at `catalogue` and rename it into place.
 
     `tables` are the TinyDB tables written ({table: {id: document}}), `places` where each
-    document lies in the file ({table: {id: (offset, length)}}). `base`, when given, is the
+    document lies in the file ({table: {id: (offset, length)}}), `written` the file's
+    `os.stat` as the writer left it (what the index is stamped with). `base`, when given, is the
     index of the catalogue these tables were made from, in which only the occurrences of the
     `changed` articles (article ids) were removed or added: the others keep their order, and
     their folded text is taken from it.
@@ -166,7 +168,7 @@ def write(
         tmp = Path(name)
         db = sqlite3.connect(tmp)
         try:
-            _fill(db, token(catalogue.stat()), schema, tables, places, base, changed)
+            _fill(db, token(written), schema, tables, places, base, changed)
         finally:
             db.close()
         fd = os.open(tmp, os.O_RDONLY)
@@ -290,12 +292,11 @@ class Index:
     """An open read index and the catalogue file it describes; see the module's docstring.
     `Index.open` checks that one describes the other."""
 
-    def __init__(self, db: sqlite3.Connection, catalogue: int) -> None:
+    def __init__(self, db: sqlite3.Connection, catalogue: int, stamp: str) -> None:
         self._db = db
         self._catalogue = catalogue  # a descriptor of the very file the stamp matched
-        self._map = mmap.mmap(catalogue, 0, access=mmap.ACCESS_READ)  # read by slicing
+        self._stamp = stamp
         weakref.finalize(self, db.close)
-        weakref.finalize(self, self._map.close)
         weakref.finalize(self, os.close, catalogue)
 
     def describes(self, catalogue: Path) -> bool:
@@ -324,9 +325,9 @@ class Index:
             meta = dict(db.execute("SELECT key, value FROM meta WHERE key != 'phash'"))
             expected = {"version": VERSION, "schema": schema, "token": token(os.fstat(fd))}
             if meta == expected:
-                return cls(db, fd)
+                return cls(db, fd, meta["token"])
             db.close()
-        except (sqlite3.Error, OSError, ValueError):  # ValueError: mmap of an empty file
+        except sqlite3.Error:
             pass
         os.close(fd)
         return None
@@ -342,9 +343,10 @@ class Index:
                 yield row
 
     def _raw(self, rows: Iterable[tuple[int, int]]) -> list[bytes]:
-        """The bytes of the documents at these (offset, length) places of the catalogue file."""
-        data = self._map
-        return [data[offset : offset + length] for offset, length in rows]
+        """The bytes of the documents at these (offset, length) places of the catalogue file
+        (`pread`: a file rewritten in place by hand meanwhile gives wrong bytes, never a
+        crash)."""
+        return [os.pread(self._catalogue, length, offset) for offset, length in rows]
 
     def _docs(self, rows: Iterable[tuple[int, int]]) -> list[dict[str, Any]]:
         """The documents at these (offset, length) places of the catalogue file."""
@@ -391,7 +393,8 @@ class Index:
     def search(self, terms: list[Term], limit: int | None = None) -> tuple[int, list[bytes]] | None:
         """How many occurrences match every term, and the first `limit` of them (all when
         None) by article, then position, each as the JSON bytes of its document; None when a
-        term needs what the index does not hold (dup: the duplicate clusters)."""
+        term needs what the index does not hold (dup: the duplicate clusters), or when the
+        catalogue file was rewritten in place meanwhile (its bytes are handed on unparsed)."""
         conditions, params = ["1"], []
         join = ""
         for term in terms:
@@ -405,14 +408,14 @@ class Index:
             conditions.append(f"NOT ({sql})" if term.negated else f"({sql})")
             params += values
         found = self._db.execute(
-            f"SELECT o.rank, o.offset, o.length FROM occurrences o {join} "
-            f"WHERE {' AND '.join(conditions)}",
+            f"SELECT o.offset, o.length FROM occurrences o {join} "
+            f"WHERE {' AND '.join(conditions)} ORDER BY o.rank",
             params,
-        )
-        # sorted here: ORDER BY would make SQLite walk every occurrence in rank order instead
-        # of starting from the few images an image term selects
-        ranked = sorted(found)
-        return len(ranked), self._raw(place[1:] for place in ranked[:limit])
+        ).fetchall()
+        raw = self._raw(found[:limit])
+        if token(os.fstat(self._catalogue)) != self._stamp:
+            return None  # rewritten in place while being read (by hand): read it whole
+        return len(found), raw
 
 
 def _condition(term: Term) -> tuple[str, list[Any], bool] | None:

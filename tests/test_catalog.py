@@ -14,6 +14,7 @@ from media_catalog.catalog import (
     image_objects,
 )
 from media_catalog.errors import CatalogError
+from media_catalog.models import ImageRef, Occurrence
 from media_catalog.pipeline import scan
 from media_catalog.query import search
 
@@ -246,6 +247,26 @@ def test_occurrences_written_by_an_older_version_are_saved_in_the_search_result_
     catalog = Catalog(db, create=False)
     assert catalog.index() is not None
     assert search(catalog, "") == [dict(doc) for doc in saved]
+
+
+def test_keys_a_newer_version_added_to_occurrences_are_kept_by_a_save(tmp_path, folder):
+    db = tmp_path / "c.json"
+    scan([folder], Catalog(db))
+    tables = orjson.loads(db.read_bytes())
+    for doc in tables["occurrences"].values():
+        doc["lang"] = "fa"
+    db.write_bytes(orjson.dumps(tables))
+    write_image(tmp_path / "other" / "b.png", photo(2), "PNG")
+    scan([tmp_path / "other"], Catalog(db))
+    saved = list(orjson.loads(db.read_bytes())["occurrences"].values())
+    assert [(tuple(doc)[-1], doc["lang"]) for doc in saved] == [("lang", "fa")] * 2
+    assert search(Catalog(db, create=False), "lang") == []  # kept, not searched
+    assert [r["lang"] for r in search(Catalog(db, create=False), "")] == ["fa", "fa"]
+
+
+def test_an_occurrence_is_stored_with_exactly_the_keys_search_prints():
+    ref = ImageRef("a.html", 0, "a.jpg")
+    assert tuple(Occurrence(ref, "ab" * 32, "/a.jpg").to_dict()) == STORED_OCCURRENCE_KEYS
 
 
 def test_missing_catalogue_for_reading(tmp_path):

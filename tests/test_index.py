@@ -15,7 +15,7 @@ from media_catalog.catalog import STORED_OCCURRENCE_KEYS, Catalog, _write_tables
 from media_catalog.errors import CatalogError, QueryError
 from media_catalog.index import index_path
 from media_catalog.pipeline import scan
-from media_catalog.query import lookup, lookup_image, search, show
+from media_catalog.query import lookup, lookup_image, search, search_json, show
 
 from .conftest import encode, photo, write_image
 from .test_metadata import xmp_packet
@@ -151,7 +151,7 @@ def test_search_json_is_the_same_bytes_from_either_path_one_result_a_line(catalo
     assert indexed.exit_code == 0 and indexed.stdout_bytes == loaded.stdout_bytes
     data = orjson.loads(indexed.stdout)
     assert data["total"] == len(data["results"]) == len(search(Catalog(catalogues[0]), query))
-    lines = indexed.stdout.splitlines()
+    lines = indexed.stdout.split("\n")[:-1]
     assert len(lines) == 4 + bool(data["results"]) + len(data["results"])
     for line, result in zip(lines[2:], data["results"], strict=False):
         assert orjson.loads(line.strip().rstrip(",")) == result
@@ -255,6 +255,19 @@ def scanned(tmp_path):
 
 def _alts(catalog):
     return [r["alt"] for r in search(catalog, "article:post")]
+
+
+def test_a_catalogue_rewritten_in_place_while_open_is_read_whole(scanned):
+    _, db = scanned
+    catalog = Catalog(db, create=False)
+    assert catalog.index() is not None
+    edited = db.read_bytes().replace(b"first words", b"other words")
+    with db.open("r+b") as file:  # same file, same size: only the time tells
+        file.write(edited)
+    os.utime(db, ns=(1, 1))
+    assert search_json(catalog, "first") == (0, [])  # the index still holds "first words"
+    total, found = search_json(catalog, "other")
+    assert total == 1 and orjson.loads(found[0])["alt"] == "other words"
 
 
 def test_a_hand_edited_catalogue_is_read_whole_not_from_its_stale_index(scanned):
