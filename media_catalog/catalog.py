@@ -2,7 +2,9 @@
 
 Layout (TinyDB tables in one JSON file), schema 2:
 
-    meta         one document: {"schema_version": 2}
+    meta         one document: {"schema_version": 2}, and "clusters" (the duplicate-cluster
+                 counts of the last scan: {"threshold", "version", "exact", "near"}) until
+                 the catalogue changes
     images       one document per distinct image (by SHA-256): the Fingerprint + "files"
     occurrences  one document per reference: ImageRef fields + "file" and "sha256" (null
                  when unresolved) + "reason" (null when resolved), saved with these keys
@@ -46,6 +48,7 @@ from tinydb import TinyDB
 from tinydb.middlewares import CachingMiddleware
 from tinydb.storages import Storage
 
+from . import __version__
 from .errors import CatalogError
 from .index import Index, Places, place
 from .index import write as write_index
@@ -321,6 +324,21 @@ class Catalog:
         """What the last scans read, by path: {"path", "size", "mtime_ns", "sha256"}."""
         return {doc["path"]: dict(doc) for doc in self._db.table("sources").all()}
 
+    def cluster_counts(self, threshold: int) -> tuple[int, int] | None:
+        """(exact, near) duplicate clusters at `threshold` as kept by `keep_cluster_counts`
+        for the catalogue as it is now (by this version of media-catalog), or None."""
+        for doc in self._db.table("meta").all():
+            kept = doc.get("clusters") or {}
+            if (kept.get("threshold"), kept.get("version")) == (threshold, __version__):
+                return kept["exact"], kept["near"]
+        return None
+
+    def keep_cluster_counts(self, threshold: int, exact: int, near: int) -> None:
+        """Keep the duplicate-cluster counts of the catalogue as it is now, until it changes
+        (`record` forgets them)."""
+        clusters = {"threshold": threshold, "version": __version__, "exact": exact, "near": near}
+        self._replace("meta", [{"schema_version": SCHEMA_VERSION, "clusters": clusters}])
+
     def known_sha256(self) -> set[str]:
         return {doc["sha256"] for doc in self._db.table("images").all()}
 
@@ -335,13 +353,16 @@ class Catalog:
         occurrences: Iterable[Occurrence],
         errors: Iterable[ItemError],
         removed: Iterable[str] = (),
+        touched: Mapping[str, dict[str, Any]] | None = None,
     ) -> None:
         """Replace what the catalogue knew about the re-read `sources` with a scan's results,
         and forget the `removed` files (vanished since they were catalogued).
 
         `sources` maps each article and image file the scan read to its state
         ({"size", "mtime_ns", "sha256"}, the values a re-scan compares); `files` maps every
-        image file read to the SHA-256 of its bytes.
+        image file read to the SHA-256 of its bytes. `touched` maps files found unchanged
+        without being read again (the same bytes under a new time) to their new state: only
+        that state is recorded.
         Images left with neither files nor occurrences are dropped.
         """
         removed = set(removed)
@@ -363,7 +384,8 @@ class Catalog:
         error_docs += [error.to_dict() for error in errors]
         error_docs = list({orjson.dumps(doc): doc for doc in error_docs}.values())  # no repeats
         source_docs = {path: doc for path, doc in self.sources().items() if path not in removed}
-        source_docs.update({path: {**state, "path": path} for path, state in sources.items()})
+        for path, state in (*(touched or {}).items(), *sources.items()):
+            source_docs[path] = {**state, "path": path}
 
         images = {doc["sha256"]: doc for doc in self.images()}
         for fingerprint in fingerprints:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -61,6 +61,7 @@ class _Scan:
     max_bytes: int
     hasher: Hasher
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    touched: dict[str, dict[str, Any]] = field(default_factory=dict)  # same bytes, new time
     seen: set[str] = field(default_factory=set)
     files: dict[str, str] = field(default_factory=dict)
     reading: set[str] = field(default_factory=set)
@@ -290,12 +291,21 @@ def scan(
         summary = _scan(
             paths, assets, catalog, state, prune, save_every, options, on_file, progress
         )
-    for cluster in duplicate_clusters(catalog, threshold):
-        if cluster.kind == "exact":
-            summary.exact_clusters += 1
-        else:
-            summary.near_clusters += 1
+        summary.exact_clusters, summary.near_clusters = _cluster_counts(catalog, threshold)
+        catalog.save()  # (writes nothing when nothing changed)
     return summary
+
+
+def _cluster_counts(catalog: Catalog, threshold: int) -> tuple[int, int]:
+    """Exact and near duplicate clusters at `threshold`: counted when the catalogue changed
+    since they were last counted, then kept with it (a re-scan that changes nothing does not
+    count them again)."""
+    counts = catalog.cluster_counts(threshold)
+    if counts is None:
+        kinds = Counter(cluster.kind for cluster in duplicate_clusters(catalog, threshold))
+        counts = kinds["exact"], kinds["near"]
+        catalog.keep_cluster_counts(threshold, *counts)
+    return counts
 
 
 def _scan(
@@ -323,7 +333,7 @@ def _scan(
     last_save = time.monotonic()
     save_cost = 0.0  # seconds the last save took: saving never takes over 1/10 of the scan
 
-    def save(removed: Iterable[str] = ()) -> None:
+    def record(removed: Iterable[str] = ()) -> None:
         state.settle(resolver)
         catalog.record(
             sources=state.sources,
@@ -332,17 +342,18 @@ def _scan(
             occurrences=state.occurrences,
             errors=state.errors,
             removed=removed,
+            touched=state.touched,
         )
-        catalog.save()
         summary.occurrences += len(state.occurrences)
         summary.unresolved += sum(1 for o in state.occurrences if o.sha256 is None)
         hasher.done.clear()
-        state.sources, state.occurrences, state.errors = {}, [], []
+        state.sources, state.touched, state.occurrences, state.errors = {}, {}, [], []
 
     def read(source: SourceFile, file_state: dict[str, Any] | None) -> None:
         if on_file is not None:
             on_file(source)
         key = str(source.path)
+        state.touched.pop(key, None)
         state.sources[key] = file_state or {"size": None, "mtime_ns": None, "sha256": None}
         if source.kind == "image":
             summary.loose_images += 1
@@ -369,14 +380,15 @@ def _scan(
         if key not in retried and _unchanged(source, file_state, catalogued.get(key)):
             summary.skipped += 1
             if file_state and file_state["sha256"]:  # same bytes, new time: remember it
-                state.sources[key] = file_state
+                state.touched[key] = file_state
             if key in missing:
                 deferred.append((source, file_state))
             continue
         read(source, file_state)
         if time.monotonic() - last_save >= max(save_every, 10 * save_cost):
             started = time.monotonic()
-            save()
+            record()
+            catalog.save()
             last_save = time.monotonic()
             save_cost = last_save - started
     if summary.loose_images:  # new or changed image files: one may be what a reference missed
@@ -389,8 +401,8 @@ def _scan(
         known = set(catalogued) | {article_file(o["article"]) for o in catalog.occurrences()}
         removed = sorted(path for path in known if _under(path, paths) and path not in walked)
         summary.pruned = len(removed)
-    if state.sources or state.errors or removed:
-        save(removed)
+    if state.sources or state.touched or state.errors or removed:
+        record(removed)  # saved by `scan`, with the cluster counts
     if progress is not None:
         progress(total, total)
     summary.unique_images = len(state.seen)

@@ -7,6 +7,7 @@ import time
 import orjson
 import pytest
 
+from media_catalog import __version__
 from media_catalog.catalog import (
     SCHEMA_VERSION,
     STORED_OCCURRENCE_KEYS,
@@ -34,7 +35,8 @@ def test_scan_writes_a_real_tinydb_file_with_a_schema_version(tmp_path, folder):
     scan([folder], Catalog(db))
     tables = orjson.loads(db.read_bytes())
     assert set(tables) == {"images", "occurrences", "errors", "sources", "meta"}
-    assert list(tables["meta"].values()) == [{"schema_version": SCHEMA_VERSION}]
+    [meta] = tables["meta"].values()
+    assert meta["schema_version"] == SCHEMA_VERSION
     from tinydb import TinyDB
 
     assert len(TinyDB(db).table("occurrences")) == 2
@@ -221,7 +223,7 @@ def test_schema_1_is_migrated_on_open_and_written_as_2_by_the_next_scan(tmp_path
     assert db.read_bytes() == old  # reading never writes
     summary = scan([folder], Catalog(db))
     assert summary.skipped == 0 and summary.articles == 1  # re-read once to learn the sizes
-    assert orjson.loads(db.read_bytes())["meta"] == {"1": {"schema_version": SCHEMA_VERSION}}
+    assert orjson.loads(db.read_bytes())["meta"]["1"]["schema_version"] == SCHEMA_VERSION
     assert scan([folder], Catalog(db)).skipped == 2
 
 
@@ -267,6 +269,27 @@ def test_keys_a_newer_version_added_to_occurrences_are_kept_by_a_save(tmp_path, 
 def test_an_occurrence_is_stored_with_exactly_the_keys_search_prints():
     ref = ImageRef("a.html", 0, "a.jpg")
     assert tuple(Occurrence(ref, "ab" * 32, "/a.jpg").to_dict()) == STORED_OCCURRENCE_KEYS
+
+
+def test_a_rescan_that_changes_nothing_reuses_the_cluster_counts(tmp_path):
+    site = tmp_path / "site"
+    write_image(site / "a.jpg", photo(1, (400, 300)))
+    write_image(site / "b.jpg", photo(1, (200, 150)), quality=60)  # a near duplicate
+    (site / "post.html").write_text('<img src="a.jpg">')
+    db = tmp_path / "c.json"
+    first = scan([site], Catalog(db))
+    assert (first.exact_clusters, first.near_clusters) == (0, 1)
+    tables = orjson.loads(db.read_bytes())
+    [meta] = tables["meta"].values()
+    assert meta["clusters"] == {"threshold": 12, "version": __version__, "exact": 0, "near": 1}
+    meta["clusters"]["near"] = 7  # what was kept is what a re-scan reports
+    db.write_bytes(orjson.dumps(tables))
+    again = scan([site], Catalog(db))
+    assert (again.skipped, again.near_clusters) == (3, 7)
+    assert scan([site], Catalog(db), threshold=6).near_clusters == 1  # another threshold
+    assert scan([site], Catalog(db)).near_clusters == 1  # counted again: 6's were kept
+    (site / "post.html").write_text('<img src="b.jpg">')
+    assert scan([site], Catalog(db)).near_clusters == 1  # the catalogue changed: counted
 
 
 def test_missing_catalogue_for_reading(tmp_path):

@@ -1,4 +1,5 @@
 import base64
+import os
 import shutil
 import subprocess
 import sys
@@ -74,6 +75,18 @@ def test_an_asset_added_later_is_found_by_a_plain_rescan(cli, samples, tmp_path)
     shutil.copytree(samples / "assets" / "crabby-images", assets / "crabby-images")
     again = orjson.loads(cli("scan", seed, "--assets", assets, "-f", "json").stdout)
     assert (again["skipped"], again["unresolved"]) == (0, 0)
+
+
+def test_a_touched_article_keeps_its_references(cli, samples):
+    first = orjson.loads(cli("scan", samples, "--assets", samples / "assets", "-f", "json").stdout)
+    before = orjson.loads(cli("export").stdout)
+    (samples / "articles" / "photo-essay.md").touch()
+    os.utime(samples / "articles" / "market-fire.html", ns=(1, 1))
+    again = orjson.loads(cli("scan", samples, "--assets", samples / "assets", "-f", "json").stdout)
+    assert (again["skipped"], again["articles"]) == (first["articles"] + first["loose_images"], 0)
+    assert orjson.loads(cli("export").stdout) == before
+    last = orjson.loads(cli("scan", samples, "--assets", samples / "assets", "-f", "json").stdout)
+    assert last["articles"] == 0 and orjson.loads(cli("export").stdout) == before
 
 
 def test_a_missing_image_added_later_is_found_by_a_plain_rescan(cli, tmp_path):
