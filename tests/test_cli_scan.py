@@ -77,6 +77,16 @@ def test_an_asset_added_later_is_found_by_a_plain_rescan(cli, samples, tmp_path)
     assert (again["skipped"], again["unresolved"]) == (0, 0)
 
 
+def test_a_misspelt_path_or_asset_folder_is_a_usage_error_and_nothing_is_written(cli, tmp_path):
+    result = cli("scan", "nope/")
+    assert result.exit_code == 2 and "no such file or folder: nope" in result.output
+    assert "--prune" in result.output and "Traceback" not in result.output
+    (tmp_path / "a.md").write_text("![x](a.jpg)")
+    result = cli("scan", "a.md", "--assets", "nothere")
+    assert result.exit_code == 2 and "nothere" in result.output
+    assert not (tmp_path / "media-catalog.json").exists()
+
+
 def test_a_touched_article_keeps_its_references(cli, samples):
     first = orjson.loads(cli("scan", samples, "--assets", samples / "assets", "-f", "json").stdout)
     before = orjson.loads(cli("export").stdout)
