@@ -407,7 +407,7 @@ def search(
     \b
     Examples: media-catalog search "حسکه"
               media-catalog search 'caption:"market hall" width:>1000 -format:png'
-              media-catalog search -- -unresolved:yes uses:>1
+              media-catalog search -- '-unresolved:yes uses:>1'
               media-catalog search "market" --limit 0
     """
     from .query import search_json, search_page
