@@ -118,6 +118,22 @@ def test_a_missing_image_added_later_is_found_by_a_plain_rescan(cli, tmp_path):
     assert (last["skipped"], last["articles"]) == (3, 0)
 
 
+def test_pruning_an_image_file_makes_the_articles_using_it_missing_it(cli, tmp_path):
+    site = tmp_path / "site"
+    write_image(site / "a.jpg", photo(5))
+    write_image(site / "b.jpg", photo(6))
+    (site / "post.html").write_text('<img src="a.jpg" alt="gone"><img src="b.jpg" alt="kept">')
+    (site / "other.html").write_text('<img src="b.jpg" alt="untouched">')
+    cli("scan", site)
+    (site / "a.jpg").unlink()
+    pruned = orjson.loads(cli("scan", site, "--prune", "-f", "json").stdout)
+    assert (pruned["pruned"], pruned["articles"], pruned["skipped"]) == (1, 1, 2)
+    export = orjson.loads(cli("export").stdout)
+    assert [(u["alt"], u["reason"]) for u in export["unresolved"]] == [("gone", "missing")]
+    [image] = export["images"]
+    assert [o["alt"] for o in image["occurrences"]] == ["untouched", "kept"]
+
+
 def test_other_extraction_options_reread_unchanged_articles(cli, tmp_path):
     site = tmp_path / "site"
     site.mkdir()
