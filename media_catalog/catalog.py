@@ -295,6 +295,12 @@ class Catalog:
         try:
             fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
+            if not self.path.parent.is_dir():
+                raise CatalogError(
+                    f"cannot write the catalogue {self.path}: the folder {self.path.parent} does "
+                    "not exist. Create it or pass another --db.",
+                    path=self.path,
+                ) from exc
             raise CatalogError(
                 f"cannot create the lock file {lock_path}: {exc.strerror or exc}", path=self.path
             ) from exc

@@ -87,6 +87,13 @@ def test_a_misspelt_path_or_asset_folder_is_a_usage_error_and_nothing_is_written
     assert not (tmp_path / "media-catalog.json").exists()
 
 
+def test_a_catalogue_in_a_folder_that_does_not_exist_is_a_clear_error(cli, tmp_path):
+    (tmp_path / "a.md").write_text("no images")
+    result = cli("scan", "a.md", "--db", "missing-dir/x.json")
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert "the folder missing-dir does not exist" in result.output
+
+
 def test_a_touched_article_keeps_its_references(cli, samples):
     first = orjson.loads(cli("scan", samples, "--assets", samples / "assets", "-f", "json").stdout)
     before = orjson.loads(cli("export").stdout)
