@@ -231,7 +231,7 @@ def scan(
         render.summary(_stdout(), counts)
         if summary.errors:
             _stderr().print(
-                f"{summary.errors} items could not be read; "
+                f"{render.counted(summary.errors, 'item')} could not be read; "
                 f"`media-catalog export --db {db}` lists them.",
                 markup=False,
             )

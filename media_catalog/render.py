@@ -30,6 +30,11 @@ def to_json(data: Any) -> str:
     return orjson.dumps(data, option=orjson.OPT_INDENT_2).decode()
 
 
+def counted(number: int, noun: str) -> str:
+    """`1 image`, `2 images`."""
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
+
+
 def search_json(stream: BinaryIO, results: list[bytes], total: int) -> None:
     """Write `search --format json`, `{"results": [...], "total": N}`, to `stream`: indented
     as `to_json` does, but with each result, given as compact JSON, on one line."""
@@ -75,11 +80,11 @@ def clusters(console: Console, threshold: int, found: list[dict[str, Any]]) -> N
         images = cluster["images"]
         keeper = images[0]
         reach = cluster["reach"]
-        spread = f"{reach['articles']} articles, {reach['places']} places"
+        spread = f"{counted(reach['articles'], 'article')}, {counted(reach['places'], 'place')}"
         title = (
             f"Cluster {number} · exact reuse · sha256 {keeper['sha256'][:12]} · {spread}"
             if cluster["kind"] == "exact"
-            else f"Cluster {number} · near duplicates · {len(images)} images · {spread}"
+            else f"Cluster {number} · near duplicates · {counted(len(images), 'image')} · {spread}"
         )
         credits = any(o.get("credit") for image in images for o in image["occurrences"])
         columns = ["image", "bits", "used at", "alt", "caption"] + (["credit"] if credits else [])
@@ -175,7 +180,7 @@ def results(console: Console, found: list[dict[str, Any]], total: int) -> None:
     if len(found) < total:
         console.print(f"The first {len(found):,} of {total:,} results; --limit 0 shows all.")
     else:
-        console.print(f"{total} results.")
+        console.print(f"{counted(total, 'result')}.")
 
 
 def image_detail(console: Console, shown: dict[str, Any]) -> None:
@@ -193,7 +198,7 @@ def image_detail(console: Console, shown: dict[str, Any]) -> None:
     console.print(table)
     if image["occurrences"]:
         used = _table(
-            f"Used in {len(image['occurrences'])} places",
+            f"Used in {counted(len(image['occurrences']), 'place')}",
             ["article", "#", "alt", "caption", "credit", "context"],
         )
         for o in image["occurrences"]:
@@ -227,7 +232,7 @@ def stats(console: Console, counts: dict[str, Any]) -> None:
     table.add_row("exact-reuse clusters", str(clusters["exact"]))
     table.add_row(
         f"near-duplicate clusters ({clusters['threshold']} bits)",
-        f"{clusters['near']} ({clusters['images_in_near']} images)",
+        f"{clusters['near']} ({counted(clusters['images_in_near'], 'image')})",
     )
     console.print(table)
     for key, title in (
@@ -272,8 +277,8 @@ def audit(console: Console, report: dict[str, Any]) -> None:
         by_article.setdefault(finding["article"], []).append(finding)
     for article in summary["per_article"]:
         found = by_article.get(article["article"], [])
-        counts = ", ".join(f"{n} {s}" for s, n in article["by_severity"].items() if n)
-        title = f"{short_path(article['article'])} · {article['images']} images · "
+        counts = ", ".join(counted(n, s) for s, n in article["by_severity"].items() if n)
+        title = f"{short_path(article['article'])} · {counted(article['images'], 'image')} · "
         title += counts or "no findings"
         if not found:
             console.print(safe(title))
@@ -289,10 +294,10 @@ def audit(console: Console, report: dict[str, Any]) -> None:
                 safe(finding["message"]),
             )
         console.print(safe(title), table)
-    by_severity = ", ".join(f"{n} {s}" for s, n in summary["by_severity"].items())
+    by_severity = ", ".join(counted(n, s) for s, n in summary["by_severity"].items())
     console.print(
-        f"{summary['findings']} findings ({by_severity}) in {summary['articles']} articles, "
-        f"{summary['images']} images."
+        f"{counted(summary['findings'], 'finding')} ({by_severity}) in "
+        f"{counted(summary['articles'], 'article')}, {counted(summary['images'], 'image')}."
     )
 
 

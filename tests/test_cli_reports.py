@@ -79,7 +79,7 @@ def test_search_persian_variants_json_and_table(cli, scanned):
     zwnj = orjson.loads(cli("search", "گربهای", "-f", "json").stdout)["results"]
     assert [r["article"].rsplit("/", 1)[1] for r in zwnj] == ["photo-essay.md"]
     table = cli("search", "coffee")
-    assert table.exit_code == 0 and "results" in table.stdout
+    assert table.exit_code == 0 and "1 result." in table.stdout
 
 
 def test_export_contract(cli, scanned):
