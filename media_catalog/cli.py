@@ -332,7 +332,10 @@ def dupes(
 def lookup(
     hash: Annotated[
         str | None,
-        typer.Argument(help="16 hex digits (pHash), 64 hex digits or sha256:PREFIX (SHA-256)."),
+        typer.Argument(
+            help="16 hex digits: a pHash. 6 to 64 other hex digits, or sha256:PREFIX: a SHA-256 "
+            "or a prefix of one (dupes and search print 12 digits)."
+        ),
     ] = None,
     image: Annotated[
         Path | None,
@@ -345,6 +348,7 @@ def lookup(
     """Find catalogued images by hash, or by an image file; closest first.
 
     Examples: media-catalog lookup c0371bec1be51267 --distance 6
+              media-catalog lookup cffc1fcde347
               media-catalog lookup sha256:fa06a17b
               media-catalog lookup --image photo.jpg
     """

@@ -33,6 +33,8 @@ def test_lookup_by_phash_sha256_and_prefix(catalog):
     assert match["distance"] == 0 and match["image"]["sha256"] == a["sha256"]
     assert lookup(catalog, a["sha256"].upper())[0]["image"]["sha256"] == a["sha256"]
     assert lookup(catalog, "sha256:" + a["sha256"][:10])[0]["image"]["sha256"] == a["sha256"]
+    for digits in (6, 12, 63):  # a bare prefix, as the dupes and search tables print it
+        assert lookup(catalog, a["sha256"][:digits]) == lookup(catalog, a["sha256"])
     flipped = f"{int(a['phash'], 16) ^ 0b111:016x}"
     assert [m["distance"] for m in lookup(catalog, flipped, distance=3)] == [3]
     assert lookup(catalog, flipped, distance=2) == []
