@@ -529,7 +529,7 @@ class Severity(str, Enum):
 def audit(
     db: DbOption = Path(DEFAULT_PATH),
     article: Annotated[
-        Path | None, typer.Option(help="Audit only this article file.", dir_okay=False)
+        Path | None, typer.Option(help="Audit only this scanned article file.", dir_okay=False)
     ] = None,
     fail_on: Annotated[
         Severity | None,
@@ -550,11 +550,15 @@ def audit(
     from .audit import SEVERITIES, to_html
     from .audit import audit as run_audit
 
-    report = run_audit(
-        Catalog(db, create=False),
-        max_alt_length=max_alt_length,
-        article=os.path.abspath(article) if article is not None else None,
-    )
+    catalog = Catalog(db, create=False)
+    try:
+        report = run_audit(
+            catalog,
+            max_alt_length=max_alt_length,
+            article=os.path.abspath(article) if article is not None else None,
+        )
+    except QueryError as exc:  # an --article it does not know: a usage error, status 2
+        raise typer.BadParameter(str(exc), param_hint="--article") from None
     if format is AuditFormat.json:
         typer.echo(render.to_json(report.to_dict()))
     elif format is AuditFormat.html:
