@@ -34,6 +34,7 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+import stat
 import sys
 import tempfile
 from collections import defaultdict
@@ -117,6 +118,7 @@ class AtomicJSONStorage(Storage):
             )
             tmp = Path(name)
             with os.fdopen(fd, "wb") as handle:
+                os.fchmod(handle.fileno(), _mode(self.path))
                 places = _write_tables(handle, data)
                 handle.flush()
                 os.fsync(handle.fileno())
@@ -135,6 +137,17 @@ class AtomicJSONStorage(Storage):
             if tmp is not None:
                 tmp.unlink(missing_ok=True)
             raise
+
+
+def _mode(path: Path) -> int:
+    """The permissions `path` keeps when it is replaced: its own, or for a new file those
+    `open` gives (0666 less the umask; a temporary file is made 0600)."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def _write_tables(handle: BinaryIO, data: dict[str, dict[str, Any]]) -> Places:
@@ -282,6 +295,12 @@ class Catalog:
         try:
             fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
+            if not self.path.parent.is_dir():
+                raise CatalogError(
+                    f"cannot write the catalogue {self.path}: the folder {self.path.parent} does "
+                    "not exist. Create it or pass another --db.",
+                    path=self.path,
+                ) from exc
             raise CatalogError(
                 f"cannot create the lock file {lock_path}: {exc.strerror or exc}", path=self.path
             ) from exc

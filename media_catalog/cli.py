@@ -158,6 +158,7 @@ def scan(
         typer.Option(
             "--assets",
             help="Folder that resolves content-addressed keys (repeatable); also an allowed root.",
+            exists=True,
             file_okay=False,
         ),
     ] = None,
@@ -202,6 +203,13 @@ def scan(
     from .extract import ExtractOptions
     from .pipeline import scan as run_scan
 
+    missing = [str(path) for path in paths if not path.exists()]
+    if missing and not prune:
+        raise typer.BadParameter(
+            f"no such file or folder: {', '.join(missing)}. Check the path; to forget what "
+            "was catalogued there, scan it with --prune.",
+            param_hint="PATHS",
+        )
     catalog = Catalog(db)
     options = ExtractOptions(context, text_field, url_field, title_field)
     with _progress_bar(not quiet and _stderr().is_terminal) as progress:
@@ -403,7 +411,7 @@ def search(
     \b
     Examples: media-catalog search "حسکه"
               media-catalog search 'caption:"market hall" width:>1000 -format:png'
-              media-catalog search -- -unresolved:yes uses:>1
+              media-catalog search -- '-unresolved:yes uses:>1'
               media-catalog search "market" --limit 0
     """
     from .query import search_json, search_page

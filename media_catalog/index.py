@@ -46,6 +46,7 @@ from __future__ import annotations
 import functools
 import os
 import sqlite3
+import stat
 import tempfile
 import weakref
 from array import array
@@ -164,8 +165,11 @@ def write(
         fd, name = tempfile.mkstemp(
             prefix=f".{catalogue.name}.index.", suffix=".tmp", dir=catalogue.parent
         )
-        os.close(fd)
         tmp = Path(name)
+        try:
+            os.fchmod(fd, stat.S_IMODE(written.st_mode))  # as the catalogue's
+        finally:
+            os.close(fd)
         db = sqlite3.connect(tmp)
         try:
             _fill(db, token(written), schema, tables, places, base, changed)

@@ -365,9 +365,7 @@ def _scan(
         else:
             _article_file(state, resolver, source, summary, options)
 
-    # unchanged articles a relative reference of which found no file
-    missing = unresolved["missing"]
-    deferred: list[tuple[SourceFile, dict[str, Any] | None]] = []
+    unchanged: dict[str, tuple[SourceFile, dict[str, Any] | None]] = {}  # articles skipped
     total = sum(1 for _ in walk(paths, [])) if progress is not None else 0
     for done, source in enumerate(walk(paths, state.errors)):
         if progress is not None:
@@ -381,8 +379,8 @@ def _scan(
             summary.skipped += 1
             if file_state and file_state["sha256"]:  # same bytes, new time: remember it
                 state.touched[key] = file_state
-            if key in missing:
-                deferred.append((source, file_state))
+            if source.kind != "image":
+                unchanged[key] = (source, file_state)
             continue
         read(source, file_state)
         if time.monotonic() - last_save >= max(save_every, 10 * save_cost):
@@ -391,16 +389,21 @@ def _scan(
             catalog.save()
             last_save = time.monotonic()
             save_cost = last_save - started
-    if summary.loose_images:  # new or changed image files: one may be what a reference missed
-        for source, file_state in deferred:
-            summary.skipped -= 1
-            read(source, file_state)
-
     removed = []
     if prune:
-        known = set(catalogued) | {article_file(o["article"]) for o in catalog.occurrences()}
+        occurrences = catalog.occurrences()
+        known = set(catalogued) | {article_file(o["article"]) for o in occurrences}
         removed = sorted(path for path in known if _under(path, paths) and path not in walked)
         summary.pruned = len(removed)
+    # Unchanged articles read again: those a relative reference of which found no file, when
+    # new or changed image files were read (one may be it), and those using a file pruned now
+    again = unresolved["missing"] if summary.loose_images else set()
+    if removed:
+        gone = set(removed)
+        again = again | {article_file(o["article"]) for o in occurrences if o["file"] in gone}
+    for key in sorted(again & unchanged.keys()):
+        summary.skipped -= 1
+        read(*unchanged[key])
     if state.sources or state.touched or state.errors or removed:
         record(removed)  # saved by `scan`, with the cluster counts
     if progress is not None:

@@ -1,5 +1,6 @@
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -15,6 +16,7 @@ from media_catalog.catalog import (
     image_objects,
 )
 from media_catalog.errors import CatalogError
+from media_catalog.index import index_path
 from media_catalog.models import ImageRef, Occurrence
 from media_catalog.pipeline import scan
 from media_catalog.query import search
@@ -290,6 +292,21 @@ def test_a_rescan_that_changes_nothing_reuses_the_cluster_counts(tmp_path):
     assert scan([site], Catalog(db)).near_clusters == 1  # counted again: 6's were kept
     (site / "post.html").write_text('<img src="b.jpg">')
     assert scan([site], Catalog(db)).near_clusters == 1  # the catalogue changed: counted
+
+
+def test_saves_keep_the_catalogue_permissions_and_the_index_follows(tmp_path, folder):
+    db = tmp_path / "c.json"
+    umask = os.umask(0o027)
+    try:
+        scan([folder], Catalog(db))
+    finally:
+        os.umask(umask)
+    modes = [stat.S_IMODE(path.stat().st_mode) for path in (db, index_path(db))]
+    assert modes == [0o640, 0o640]  # what `open` gives under that umask, not 0600
+    db.chmod(0o664)  # shared with a group
+    write_image(folder / "b.png", photo(2), "PNG")
+    scan([folder], Catalog(db))
+    assert [stat.S_IMODE(p.stat().st_mode) for p in (db, index_path(db))] == [0o664, 0o664]
 
 
 def test_missing_catalogue_for_reading(tmp_path):

@@ -77,6 +77,23 @@ def test_an_asset_added_later_is_found_by_a_plain_rescan(cli, samples, tmp_path)
     assert (again["skipped"], again["unresolved"]) == (0, 0)
 
 
+def test_a_misspelt_path_or_asset_folder_is_a_usage_error_and_nothing_is_written(cli, tmp_path):
+    result = cli("scan", "nope/")
+    assert result.exit_code == 2 and "no such file or folder: nope" in result.output
+    assert "--prune" in result.output and "Traceback" not in result.output
+    (tmp_path / "a.md").write_text("![x](a.jpg)")
+    result = cli("scan", "a.md", "--assets", "nothere")
+    assert result.exit_code == 2 and "nothere" in result.output
+    assert not (tmp_path / "media-catalog.json").exists()
+
+
+def test_a_catalogue_in_a_folder_that_does_not_exist_is_a_clear_error(cli, tmp_path):
+    (tmp_path / "a.md").write_text("no images")
+    result = cli("scan", "a.md", "--db", "missing-dir/x.json")
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert "the folder missing-dir does not exist" in result.output
+
+
 def test_a_touched_article_keeps_its_references(cli, samples):
     first = orjson.loads(cli("scan", samples, "--assets", samples / "assets", "-f", "json").stdout)
     before = orjson.loads(cli("export").stdout)
@@ -106,6 +123,22 @@ def test_a_missing_image_added_later_is_found_by_a_plain_rescan(cli, tmp_path):
     assert [o["alt"] for o in image["occurrences"]] == ["later"]
     last = orjson.loads(cli("scan", site, "-f", "json").stdout)
     assert (last["skipped"], last["articles"]) == (3, 0)
+
+
+def test_pruning_an_image_file_makes_the_articles_using_it_missing_it(cli, tmp_path):
+    site = tmp_path / "site"
+    write_image(site / "a.jpg", photo(5))
+    write_image(site / "b.jpg", photo(6))
+    (site / "post.html").write_text('<img src="a.jpg" alt="gone"><img src="b.jpg" alt="kept">')
+    (site / "other.html").write_text('<img src="b.jpg" alt="untouched">')
+    cli("scan", site)
+    (site / "a.jpg").unlink()
+    pruned = orjson.loads(cli("scan", site, "--prune", "-f", "json").stdout)
+    assert (pruned["pruned"], pruned["articles"], pruned["skipped"]) == (1, 1, 2)
+    export = orjson.loads(cli("export").stdout)
+    assert [(u["alt"], u["reason"]) for u in export["unresolved"]] == [("gone", "missing")]
+    [image] = export["images"]
+    assert [o["alt"] for o in image["occurrences"]] == ["untouched", "kept"]
 
 
 def test_other_extraction_options_reread_unchanged_articles(cli, tmp_path):
