@@ -21,6 +21,7 @@ from html import escape
 from typing import Any
 
 from .catalog import Catalog, article_file
+from .errors import QueryError
 from .models import DEFAULT_MAX_ALT_LENGTH, DEFAULT_THRESHOLD
 from .text import normalize
 
@@ -287,7 +288,13 @@ def audit(
     article: str | None = None,
     threshold: int = DEFAULT_THRESHOLD,
 ) -> AuditReport:
-    """Judge every occurrence in `catalog` (or those of one `article` file)."""
+    """Judge every occurrence in `catalog` (or those of one `article` file, which must be in
+    the catalogue: QueryError if not, so that a mistyped path does not pass as clean)."""
+    if article is not None and article not in catalog.sources():
+        raise QueryError(
+            f"{article} is not an article in {catalog.path}; check the path, or scan it first: "
+            f"media-catalog scan {article} --db {catalog.path}"
+        )
     everything = catalog.occurrences()
     occurrences = [
         o for o in everything if o.get("kind", "img") != "meta" and not o.get("tracking")

@@ -340,7 +340,10 @@ def dupes(
 def lookup(
     hash: Annotated[
         str | None,
-        typer.Argument(help="16 hex digits (pHash), 64 hex digits or sha256:PREFIX (SHA-256)."),
+        typer.Argument(
+            help="16 hex digits: a pHash. 6 to 64 other hex digits, or sha256:PREFIX: a SHA-256 "
+            "or a prefix of one (dupes and search print 12 digits)."
+        ),
     ] = None,
     image: Annotated[
         Path | None,
@@ -353,6 +356,7 @@ def lookup(
     """Find catalogued images by hash, or by an image file; closest first.
 
     Examples: media-catalog lookup c0371bec1be51267 --distance 6
+              media-catalog lookup cffc1fcde347
               media-catalog lookup sha256:fa06a17b
               media-catalog lookup --image photo.jpg
     """
@@ -533,7 +537,7 @@ class Severity(str, Enum):
 def audit(
     db: DbOption = Path(DEFAULT_PATH),
     article: Annotated[
-        Path | None, typer.Option(help="Audit only this article file.", dir_okay=False)
+        Path | None, typer.Option(help="Audit only this scanned article file.", dir_okay=False)
     ] = None,
     fail_on: Annotated[
         Severity | None,
@@ -554,11 +558,15 @@ def audit(
     from .audit import SEVERITIES, to_html
     from .audit import audit as run_audit
 
-    report = run_audit(
-        Catalog(db, create=False),
-        max_alt_length=max_alt_length,
-        article=os.path.abspath(article) if article is not None else None,
-    )
+    catalog = Catalog(db, create=False)
+    try:
+        report = run_audit(
+            catalog,
+            max_alt_length=max_alt_length,
+            article=os.path.abspath(article) if article is not None else None,
+        )
+    except QueryError as exc:  # an --article it does not know: a usage error, status 2
+        raise typer.BadParameter(str(exc), param_hint="--article") from None
     if format is AuditFormat.json:
         typer.echo(render.to_json(report.to_dict()))
     elif format is AuditFormat.html:

@@ -32,18 +32,18 @@ def _match(image: dict[str, Any], distance: int) -> dict[str, Any]:
 def lookup(catalog: Catalog, key: str, distance: int = DEFAULT_THRESHOLD) -> list[dict[str, Any]]:
     """Images matching `key`, closest first, as `{"distance", "image"}`.
 
-    16 hex digits are a pHash, matched within `distance` bits; 64 hex digits, or `sha256:`
-    followed by a unique prefix, are a SHA-256 (distance 0).
+    16 hex digits are a pHash, matched within `distance` bits; 6 to 64 other hex digits, or
+    `sha256:` followed by any, are a SHA-256 or a unique prefix of one (distance 0).
     """
     key = key.strip()
     if _HEX16.match(key):
         return _near(catalog, key, distance)
     sha = _SHA256.match(key)
-    if sha and (len(sha.group("hex")) == 64 or key.lower().startswith("sha256:")):
+    if sha and (len(sha.group("hex")) >= 6 or key.lower().startswith("sha256:")):
         return [_match(image, 0) for image in _by_sha256(catalog, sha.group("hex").lower())]
     raise QueryError(
-        f"{key!r} is not a hash: give 16 hex digits (a pHash), 64 hex digits or "
-        "sha256:PREFIX (a SHA-256), or use --image FILE"
+        f"{key!r} is not a hash: give 16 hex digits (a pHash), 6 to 64 hex digits or "
+        "sha256:PREFIX (a SHA-256 or a prefix of one), or use --image FILE"
     )
 
 

@@ -4,15 +4,17 @@ A query is a list of terms, all of which must match an occurrence. Examples = th
 
     حسکه coffee            free words: each in the alt, caption, credit, title, article path
                            or article title
-    "coffee stall"         a quoted phrase: the words together, in this order
+    "coffee stall"         a quoted phrase: the words together, in this order (a phrase
+                           cannot hold a ", and a backslash does not escape one)
     alt:fire               the word in one text field: alt caption credit title article
                            article_title src
     caption:"market hall"  a phrase in one field
     format:jpeg            the image format, as Pillow names it (any case)
     camera:canon           in the EXIF make or model
     taken:2015..2016       EXIF date taken in a range (years, months or days: 2015-06..2015-07);
-                           also taken:2015, taken:2015.., taken:..2016
-    width:>1000            numbers: N, >N, >=N, <N, <=N, N..M  (also height:, uses:)
+                           also taken:2015, taken:2015.., taken:..2016; a date that does
+                           not exist (2015-02-30) or an empty range (2016..2015) is an error
+    width:>1000            numbers: N, >N, >=N, <N, <=N, N..M with N <= M (also height:, uses:)
     uses:>1                the photo is used in more than one place
     dup:yes                the photo is in a near-duplicate cluster (yes or no)
     unresolved:yes         the reference did not lead to an image (yes or no)
@@ -26,6 +28,7 @@ A term that cannot be understood raises QueryError pointing at it.
 
 from __future__ import annotations
 
+import calendar
 import re
 from dataclasses import dataclass
 from typing import NoReturn
@@ -78,8 +81,17 @@ def parse(query: str) -> list[Term]:
         match = _TERM.match(query, position)  # never None: the pattern matches ""
         assert match is not None
         end = match.end()
-        if end < len(query) and not query[end].isspace():  # a quote inside a word: ab"c
-            _fail(query, end, end + 1, 'unexpected "; put a phrase in a term of its own')
+        if end < len(query) and not query[end].isspace():
+            if match["phrase"] is None:  # a word stops only at a space or a quote: ab"c
+                _fail(query, end, end + 1, 'unexpected "; put a phrase in a term of its own')
+            _fail(  # "a"b or "say \"hi\"": the phrase ended at its second quote
+                query,
+                position,
+                end,
+                f'this phrase ends at its second " (character {end}), so the {query[end]!r} at '
+                f'character {end + 1} is unexpected; a phrase cannot contain " (a backslash does '
+                "not escape it): leave the inner quotes out, or put a space before the next term",
+            )
         term = _term(query, match)
         if term is not None:
             terms.append(term)
@@ -133,6 +145,8 @@ def _number_range(
         _fail(query, start, end, f"{field}: takes a number: N, >N, >=N, <N, <=N or N..M")
     if match["n"] is None:
         low, high = match["lo"], match["hi"]
+        if low and high and int(low) > int(high):
+            _fail(query, start, end, _empty_range(field, raw))
         return (int(low) if low else None, int(high) if high else None)
     n = int(match["n"])
     return {
@@ -148,9 +162,30 @@ def _date_range(query: str, start: int, end: int, raw: str) -> tuple[str | None,
     match = _TAKEN.match(raw)
     if not match or raw == "..":
         _fail(query, start, end, "taken: takes a date or range: 2015, 2015-06, 2015..2016")
+    for date in (match["exact"], match["lo"], match["hi"]):
+        problem = _impossible(date) if date else None
+        if problem:
+            _fail(query, start, end, f"taken: {problem}")
     if match["exact"]:
         return (match["exact"], match["exact"])
-    return (match["lo"], match["hi"])
+    low, high = match["lo"], match["hi"]
+    if low and high and low[: len(high)] > high[: len(low)]:  # 2015..2015-06 holds June 2015
+        _fail(query, start, end, _empty_range("taken", raw))
+    return (low, high)
+
+
+def _impossible(date: str) -> str | None:
+    """What makes the date prefix YYYY[-MM[-DD]] impossible in the calendar, or None."""
+    year, month, day = [*map(int, date.split("-")), 1, 1][:3]
+    if not 1 <= month <= 12:
+        return f"month {month} does not exist ({date})"
+    if not 1 <= day <= calendar.monthrange(year, month)[1]:
+        return f"{date[:7]} has no day {day} ({date})"
+    return None
+
+
+def _empty_range(field: str, raw: str) -> str:
+    return f"{field}: the range {raw} is empty: the first bound is above the second"
 
 
 def _fail(query: str, start: int, end: int, message: str) -> NoReturn:

@@ -4,6 +4,7 @@ import pytest
 
 from media_catalog.audit import RULES, audit
 from media_catalog.catalog import Catalog
+from media_catalog.errors import QueryError
 from media_catalog.pipeline import scan
 
 from .conftest import SEED, encode, photo, write_image
@@ -166,6 +167,13 @@ def test_report_orders_articles_worst_first_and_summarises(tmp_path):
     assert summary["images"] == 3 and report.worst() == "error"
     only = audit(Catalog(db), article=str(root / "clean.html"))
     assert only.findings == [] and only.worst() is None
+    (root / "empty.md").write_text("No images here.\n")
+    scan([root], Catalog(db))
+    assert audit(Catalog(db), article=str(root / "empty.md")).articles == []  # known, no images
+    with pytest.raises(
+        QueryError, match=r"bad\.htm is not an article in .*c\.json; check the path"
+    ):
+        audit(Catalog(db), article=str(root / "bad.htm"))
 
 
 def test_every_rule_has_a_known_severity():

@@ -44,6 +44,16 @@ def test_fail_on_passes_for_a_clean_article(cli, site):
     assert orjson.loads(result.stdout)["findings"] == []
 
 
+def test_an_article_the_catalogue_does_not_know_is_an_error_not_a_pass(cli, site):
+    assert cli("scan", "site", "-q").exit_code == 0  # a relative path is catalogued absolute
+    assert cli("audit", "--article", "site/fine.md", "--fail-on", "error").exit_code == 0
+    for args in (["--fail-on", "error"], ["-f", "json"], []):
+        result = cli("audit", "--article", "nope.html", *args)
+        assert result.exit_code == 2 and result.stdout == ""
+        assert "nope.html is not an article in" in result.stderr
+        assert "scan it first" in result.stderr and "Traceback" not in result.output
+
+
 def test_table_lists_rules(cli, site):
     out = cli("audit").stdout
     assert "alt-missing" in out and "alt-redundant-prefix" in out and "findings" in out

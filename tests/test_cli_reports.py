@@ -57,10 +57,23 @@ def test_lookup_hash_prefix_and_image(cli, scanned):
     assert "bits" in cli("lookup", "c0371bec1be51267").stdout
 
 
+def test_lookup_takes_the_sha256_prefix_dupes_and_search_print(cli, scanned):
+    dupes = orjson.loads(cli("dupes", "-f", "json").stdout)
+    sha = dupes["clusters"][0]["images"][0]["sha256"]
+    assert sha[:12] in cli("dupes").stdout  # the table's form
+    for key in (sha[:12], sha[:6].upper(), sha[:63], f"sha256:{sha[:12]}"):
+        found = orjson.loads(cli("lookup", key, "-f", "json").stdout)["matches"]
+        assert [(m["distance"], m["image"]["sha256"]) for m in found] == [(0, sha)]
+    unknown = "0" * 40 if not sha.startswith("0" * 40) else "f" * 40
+    assert orjson.loads(cli("lookup", unknown, "-f", "json").stdout) == {"matches": []}
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["lookup", "not-hex"], "is not a hash"),
+        (["lookup", "cffc1"], "is not a hash: give 16 hex digits (a pHash), 6 to 64"),
+        (["lookup", "c" * 65], "is not a hash"),
         (["lookup"], "give either a HASH or --image"),
         (["lookup", "--image", "missing.jpg"], "cannot read"),
     ],

@@ -99,6 +99,9 @@ def test_plain_words_still_work_and_table_renders(cli, site):
         ("fire colour:red", "unknown field 'colour'", "     ^^^^^^^^^^"),
         ("width:>big", "width: takes a number", "^^^^^^^^^^"),
         ('market "hall', 'no closing "', "       ^^^^^"),
+        ('alt:"\\"quoted\\""', 'ends at its second " (character 7)', "^^^^^^^"),
+        ("taken:2015-13", "month 13 does not exist", "^^^^^^^^^^^^^"),
+        ("taken:2016..2015", "the range 2016..2015 is empty", "^^^^^^^^^^^^^^^^"),
     ],
 )
 def test_parse_errors_point_at_the_term_without_a_traceback(cli, site, query, message, pointer):

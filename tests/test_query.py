@@ -33,6 +33,8 @@ def test_lookup_by_phash_sha256_and_prefix(catalog):
     assert match["distance"] == 0 and match["image"]["sha256"] == a["sha256"]
     assert lookup(catalog, a["sha256"].upper())[0]["image"]["sha256"] == a["sha256"]
     assert lookup(catalog, "sha256:" + a["sha256"][:10])[0]["image"]["sha256"] == a["sha256"]
+    for digits in (6, 12, 63):  # a bare prefix, as the dupes and search tables print it
+        assert lookup(catalog, a["sha256"][:digits]) == lookup(catalog, a["sha256"])
     flipped = f"{int(a['phash'], 16) ^ 0b111:016x}"
     assert [m["distance"] for m in lookup(catalog, flipped, distance=3)] == [3]
     assert lookup(catalog, flipped, distance=2) == []
@@ -100,6 +102,10 @@ def test_search_result_shape(catalog):
         ("taken:2015..2016", "taken", ("2015", "2016"), False),
         ("taken:2015-06", "taken", ("2015-06", "2015-06"), False),
         ("taken:..2016", "taken", (None, "2016"), False),
+        ("taken:2016-02-29", "taken", ("2016-02-29", "2016-02-29"), False),
+        ("taken:2015..2015-06", "taken", ("2015", "2015-06"), False),
+        ("taken:2015-06-30..2015-06", "taken", ("2015-06-30", "2015-06"), False),
+        ("width:2..2", "width", (2, 2), False),
         ("dup:yes", "dup", True, False),
         ("-unresolved:no", "unresolved", False, True),
         ("error:yes", "error", True, False),
@@ -132,6 +138,29 @@ def test_parse_several_terms_keeps_order():
         ("alt:", "alt: needs a value", "alt:"),
         ("a - b", "empty term", "-"),
         ('ab"c"', 'unexpected "', '"'),
+        (
+            'alt:"\\"quoted\\""',
+            "phrase ends at its second \" (character 7), so the 'q'",
+            'alt:"\\"',
+        ),
+        ('x -"a""b"', "so the '\"' at character 7 is unexpected", '-"a"'),
+        ("taken:2015-13", "month 13 does not exist", "taken:2015-13"),
+        ("taken:2015-00", "month 0 does not exist", "taken:2015-00"),
+        ("taken:2015-02-30", "2015-02 has no day 30", "taken:2015-02-30"),
+        ("taken:2015-02-29..", "2015-02 has no day 29", "taken:2015-02-29.."),
+        ("a taken:..2015-04-31", "2015-04 has no day 31", "taken:..2015-04-31"),
+        (
+            "taken:2016..2015",
+            "the range 2016..2015 is empty: the first bound is above",
+            "taken:2016..2015",
+        ),
+        (
+            "taken:2015-07..2015-06-30",
+            "range 2015-07..2015-06-30 is empty",
+            "taken:2015-07..2015-06-30",
+        ),
+        ("width:5..2", "width: the range 5..2 is empty", "width:5..2"),
+        ("height:10..3", "height: the range 10..3 is empty", "height:10..3"),
     ],
 )
 def test_parse_errors_point_at_the_term(query, message, term):
@@ -157,3 +186,19 @@ def test_parser_either_parses_or_raises_a_query_error(query):
 def test_plain_words_are_free_text_terms(words):
     query = " ".join(w for w in words if normalize(w))
     assert [t.value for t in parse(query)] == normalize(query).split()
+
+
+_PRECISION = st.sampled_from([4, 7, 10])  # YYYY, YYYY-MM, YYYY-MM-DD
+
+
+@given(st.dates(), st.dates(), _PRECISION, _PRECISION)
+def test_a_date_range_parses_unless_it_is_empty(first, second, low_digits, high_digits):
+    low, high = first.isoformat()[:low_digits], second.isoformat()[:high_digits]
+    query = f"taken:{low}..{high}"
+    earliest = low + "-01-01"[len(low) - 4 :]  # the first day the low bound covers
+    latest = high + "-12-31"[len(high) - 4 :]  # (as text: 2015-06 ends on "2015-06-31")
+    if earliest > latest:
+        with pytest.raises(QueryError, match="is empty: the first bound is above the second"):
+            parse(query)
+    else:
+        assert parse(query)[0].value == (low, high)
