@@ -295,6 +295,7 @@ def dupes(
     caption and credit there. Site furniture (an image in a large share of the articles),
     tracking pixels and blank images are left out unless asked.
 
+    \b
     Examples: media-catalog dupes --db samples.json --threshold 8 --format json
               media-catalog dupes --min-articles 2 --sort reach --format html > report.html
               media-catalog dupes --reference agency-photos/ --transforms
@@ -355,6 +356,7 @@ def lookup(
 ) -> None:
     """Find catalogued images by hash, or by an image file; closest first.
 
+    \b
     Examples: media-catalog lookup c0371bec1be51267 --distance 6
               media-catalog lookup cffc1fcde347
               media-catalog lookup sha256:fa06a17b
@@ -543,7 +545,9 @@ def audit(
         Severity | None,
         typer.Option(help="Exit 1 when a finding of this severity or worse exists."),
     ] = None,
-    format: Annotated[AuditFormat, typer.Option("--format", "-f")] = AuditFormat.table,
+    format: Annotated[
+        AuditFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = AuditFormat.table,
     max_alt_length: Annotated[
         int, typer.Option(help="Longest acceptable alt text, in characters.", min=1)
     ] = DEFAULT_MAX_ALT_LENGTH,

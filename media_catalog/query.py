@@ -91,12 +91,13 @@ def show(catalog: Catalog, key: str, distance: int = DEFAULT_THRESHOLD) -> dict[
 
 
 SIZE_BUCKETS = ((256, "< 256 px"), (1024, "256–1023 px"), (2048, "1024–2047 px"))
+LARGEST = ">= 2048 px"
 
 
 def size_bucket(image: dict[str, Any]) -> str:
     """The bucket of an image's longer side."""
     side = max(image["width"], image["height"])
-    return next((name for limit, name in SIZE_BUCKETS if side < limit), ">= 2048 px")
+    return next((name for limit, name in SIZE_BUCKETS if side < limit), LARGEST)
 
 
 def stats(catalog: Catalog, threshold: int = DEFAULT_THRESHOLD) -> dict[str, Any]:
@@ -108,13 +109,15 @@ def stats(catalog: Catalog, threshold: int = DEFAULT_THRESHOLD) -> dict[str, Any
 
     clusters = duplicate_clusters(catalog, threshold)
     near = [c for c in clusters if c.kind == "near"]
+    sizes = Counter(size_bucket(image) for image in images)
+    buckets = [name for _, name in SIZE_BUCKETS]  # smallest first
     return {
         "images": len(images),
         "files": sum(len(image["files"]) for image in images),
         "articles": len({doc["article"] for doc in occurrences}),
         "occurrences": len(occurrences),
         "formats": _counts(image["format"] for image in images),
-        "sizes": _counts(size_bucket(image) for image in images),
+        "sizes": {name: sizes[name] for name in (*buckets, LARGEST) if sizes[name]},
         "errors": _counts(error["code"] for error in catalog.errors()),
         "unresolved": _counts(doc["reason"] for doc in occurrences if not doc["sha256"]),
         "clusters": {

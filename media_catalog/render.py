@@ -174,7 +174,7 @@ def results(console: Console, found: list[dict[str, Any]], total: int) -> None:
             safe(result["position"]),
             safe(result["alt"]),
             safe(result["caption"]),
-            safe(result["sha256"][:12] if result["sha256"] else "unresolved"),
+            safe(result["sha256"][:12] if result["sha256"] else f"unresolved: {result['reason']}"),
         )
     console.print(table)
     if len(found) < total:
@@ -188,7 +188,7 @@ def image_detail(console: Console, shown: dict[str, Any]) -> None:
     image = shown["image"]
     table = _table(f"Image sha256:{image['sha256']}", ["field", "value"])
     for key, value in image.items():
-        if key in ("occurrences", "files"):
+        if key in ("occurrences", "files", "variants"):  # variants: hashes of views, for JSON
             continue
         items = [(f"exif {name}", item) for name, item in value.items()] if key == "exif" else []
         for name, item in items or [(key, value)]:

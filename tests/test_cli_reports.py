@@ -122,3 +122,14 @@ def test_tables_escape_markup_and_control_characters(cli, tmp_path):
     out = cli("search", "x").stdout
     assert "[bold red]x[/]" in out
     assert "\x1b" not in out and "\u202e" not in out and "\\u001b" in out
+
+
+def test_tables_say_why_a_reference_is_unresolved_and_list_sizes_smallest_first(cli, scanned):
+    table = cli("search", "unresolved:yes")
+    assert table.exit_code == 0 and "unresolved:" in table.stdout and "remote" in table.stdout
+    sizes = orjson.loads(cli("stats", "-f", "json").stdout)["sizes"]
+    order = ["< 256 px", "256–1023 px", "1024–2047 px", ">= 2048 px"]
+    assert list(sizes) == [name for name in order if name in sizes] and len(sizes) > 1
+    coffee = orjson.loads(cli("dupes", "-f", "json").stdout)["clusters"][0]["images"][0]
+    shown = cli("show", coffee["sha256"][:12])
+    assert shown.exit_code == 0 and "centre90" not in shown.stdout  # views are JSON-only
