@@ -326,6 +326,9 @@ class Index:
             db = sqlite3.connect(
                 f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True, check_same_thread=False
             )
+            # read through a memory map (a third faster to scan): for the same reason as
+            # immutable, the file never changes under it
+            db.execute(f"PRAGMA mmap_size = {1 << 30}")
             meta = dict(db.execute("SELECT key, value FROM meta WHERE key != 'phash'"))
             expected = {"version": VERSION, "schema": schema, "token": token(os.fstat(fd))}
             if meta == expected:
