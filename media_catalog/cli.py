@@ -13,10 +13,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console  # render needs it anyway
+
+if TYPE_CHECKING:  # imported where a table or message is drawn: JSON output starts without
+    from rich.console import Console
 
 from . import __version__, render
 from .catalog import DEFAULT_PATH, Catalog
@@ -69,10 +71,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _stdout() -> Console:
+    from rich.console import Console
+
     return Console(highlight=False, soft_wrap=False)
 
 
 def _stderr() -> Console:
+    from rich.console import Console
+
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 

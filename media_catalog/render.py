@@ -8,18 +8,22 @@ import io
 import os
 import re
 from collections.abc import Iterable, Iterator
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import orjson
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+
+if TYPE_CHECKING:  # rich is imported where a table is drawn: JSON output starts without it
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
 
 _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def safe(value: Any) -> Text:
     """A table cell that shows `value` literally: never markup, never terminal control."""
+    from rich.text import Text
+
     if value is None:
         return Text("—", style="dim")
     text = _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", str(value))
@@ -47,6 +51,8 @@ def search_json(stream: BinaryIO, results: list[bytes], total: int) -> None:
 
 
 def _table(title: str | None, columns: Iterable[str]) -> Table:
+    from rich.table import Table
+
     table = Table(title=title, title_justify="left", show_lines=False)
     for column in columns:
         table.add_column(column, overflow="fold")
@@ -271,6 +277,8 @@ def json_lines(rows: Iterable[Any]) -> Iterator[str]:
 
 
 def audit(console: Console, report: dict[str, Any]) -> None:
+    from rich.text import Text
+
     summary = report["summary"]
     by_article: dict[str, list[dict[str, Any]]] = {}
     for finding in report["findings"]:

@@ -33,17 +33,17 @@ def test_public_names_resolve_to_the_library_objects():
 
 def test_reading_commands_do_not_import_the_image_stack(tmp_path, samples):
     db = tmp_path / "c.json"
-    code = (
-        "import sys, runpy\n"
-        "sys.argv = ['media-catalog', *sys.argv[1:]]\n"
-        "try:\n"
-        "    runpy.run_module('media_catalog', run_name='__main__')\n"
-        "except SystemExit:\n"
-        "    pass\n"
-        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
-    )
 
-    def imported(*args: str) -> str:
+    def imported(*args: str, heavy: tuple[str, ...] = HEAVY) -> str:
+        code = (
+            "import sys, runpy\n"
+            "sys.argv = ['media-catalog', *sys.argv[1:]]\n"
+            "try:\n"
+            "    runpy.run_module('media_catalog', run_name='__main__')\n"
+            "except SystemExit:\n"
+            "    pass\n"
+            f"print(sorted(m for m in {heavy!r} if m in sys.modules))\n"
+        )
         done = subprocess.run(
             [sys.executable, "-c", code, *args],
             capture_output=True,
@@ -63,6 +63,12 @@ def test_reading_commands_do_not_import_the_image_stack(tmp_path, samples):
         ["show", "fa06a17b", "--db", str(db)],
     ):
         assert imported(*args) == "[]", args
+    for args in (  # JSON output draws nothing: no rich either
+        ["lookup", "sha256:fa06a17b", "--db", str(db), "-f", "json"],
+        ["search", "حسکه", "--db", str(db), "-f", "json"],
+        ["lookup", "0" * 16, "--db", str(db), "-f", "json"],
+    ):
+        assert imported(*args, heavy=(*HEAVY, "rich.console")) == "[]", args
 
 
 def test_scan_help_states_the_extractors_context_default(runner):
