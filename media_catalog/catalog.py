@@ -386,12 +386,17 @@ class Catalog:
         """
         removed = set(removed)
         gone = set(sources) | removed
+        # an image file forgotten now is missing for the articles that used it
+        vanished = removed | {os.path.realpath(path) for path in removed}
         occurrence_docs = []
         for doc in self.occurrences():
             if article_file(doc["article"]) in gone:
                 self._changed.add(doc["article"])
-            else:
-                occurrence_docs.append(doc)
+                continue
+            if doc.get("file") in vanished:
+                doc.update(file=None, sha256=None, reason="missing")
+                self._changed.add(doc["article"])
+            occurrence_docs.append(doc)
         added = [occurrence.to_dict() for occurrence in occurrences]
         self._changed.update(doc["article"] for doc in added)
         occurrence_docs += added

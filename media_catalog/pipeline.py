@@ -11,7 +11,7 @@ import os
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from .catalog import Catalog, article_file
 from .errors import ExtractError, FingerprintError, ResolveError
 from .extract import Article, ExtractOptions, extract_file
 from .hashing import Hasher
-from .models import ImageRef, ItemError, Occurrence
+from .models import ImageRef, ItemError, Occurrence, SrcsetCandidate
 from .resolve import DEFAULT_MAX_BYTES, Resolver, file_size
 from .similarity import DEFAULT_THRESHOLD, duplicate_clusters
 from .walk import SourceFile, walk
@@ -240,13 +240,30 @@ def _settings(
     return hashlib.sha256(repr((roots, max_bytes, options)).encode()).hexdigest()[:16]
 
 
-def _unresolved(catalog: Catalog) -> dict[str, set[str]]:
-    """Article files with a reference left unresolved, by reason."""
-    found: dict[str, set[str]] = defaultdict(set)
+def _unresolved(catalog: Catalog) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """The occurrences left unresolved, by reason, then by article file."""
+    found: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     for doc in catalog.occurrences():
         if doc.get("reason"):
-            found[doc["reason"]].add(article_file(doc["article"]))
+            found[doc["reason"]][article_file(doc["article"])].append(doc)
     return found
+
+
+_REF_FIELDS = frozenset(field.name for field in fields(ImageRef))
+
+
+def _found_now(resolver: Resolver, doc: dict[str, Any]) -> bool:
+    """Whether a reference recorded as missing would find a file now (a stat per candidate)."""
+    known = {key: value for key, value in doc.items() if key in _REF_FIELDS}
+    known["srcset"] = tuple(SrcsetCandidate(**c) for c in doc.get("srcset") or ())
+    base = Path(article_file(doc["article"])).parent
+    for src in ImageRef.of(known).candidates():
+        try:
+            resolver.resolve(src, base)
+        except ResolveError:
+            continue
+        return True
+    return False
 
 
 def _under(path: str, roots: list[Path]) -> bool:
@@ -291,8 +308,10 @@ def scan(
         summary = _scan(
             paths, assets, catalog, state, prune, save_every, options, on_file, progress
         )
-        summary.exact_clusters, summary.near_clusters = _cluster_counts(catalog, threshold)
-        catalog.save()  # (writes nothing when nothing changed)
+        try:
+            summary.exact_clusters, summary.near_clusters = _cluster_counts(catalog, threshold)
+        finally:  # (an interrupted count loses nothing the scan read)
+            catalog.save()  # (writes nothing when nothing changed)
     return summary
 
 
@@ -327,7 +346,8 @@ def _scan(
     # keys no asset folder held are looked for again (asset folders are often filled after
     # the articles are); with no folder, nothing can appear
     unresolved = _unresolved(catalog)
-    retried = unresolved["no-asset"] if assets else set()
+    retried = set(unresolved["no-asset"]) if assets else set()
+    missing = unresolved["missing"]  # read again when a file they missed is there now
     walked: set[str] = set()
     summary = ScanSummary()
     last_save = time.monotonic()
@@ -353,7 +373,6 @@ def _scan(
         if on_file is not None:
             on_file(source)
         key = str(source.path)
-        state.touched.pop(key, None)
         state.sources[key] = file_state or {"size": None, "mtime_ns": None, "sha256": None}
         if source.kind == "image":
             summary.loose_images += 1
@@ -365,7 +384,6 @@ def _scan(
         else:
             _article_file(state, resolver, source, summary, options)
 
-    unchanged: dict[str, tuple[SourceFile, dict[str, Any] | None]] = {}  # articles skipped
     total = sum(1 for _ in walk(paths, [])) if progress is not None else 0
     for done, source in enumerate(walk(paths, state.errors)):
         if progress is not None:
@@ -375,12 +393,14 @@ def _scan(
         file_state = _state(source.path)
         if file_state is not None and source.kind != "image":
             file_state["settings"] = settings
-        if key not in retried and _unchanged(source, file_state, catalogued.get(key)):
+        if (
+            key not in retried
+            and _unchanged(source, file_state, catalogued.get(key))
+            and not any(_found_now(resolver, doc) for doc in missing.get(key, ()))
+        ):
             summary.skipped += 1
             if file_state and file_state["sha256"]:  # same bytes, new time: remember it
                 state.touched[key] = file_state
-            if source.kind != "image":
-                unchanged[key] = (source, file_state)
             continue
         read(source, file_state)
         if time.monotonic() - last_save >= max(save_every, 10 * save_cost):
@@ -391,19 +411,9 @@ def _scan(
             save_cost = last_save - started
     removed = []
     if prune:
-        occurrences = catalog.occurrences()
-        known = set(catalogued) | {article_file(o["article"]) for o in occurrences}
+        known = set(catalogued) | {article_file(o["article"]) for o in catalog.occurrences()}
         removed = sorted(path for path in known if _under(path, paths) and path not in walked)
         summary.pruned = len(removed)
-    # Unchanged articles read again: those a relative reference of which found no file, when
-    # new or changed image files were read (one may be it), and those using a file pruned now
-    again = unresolved["missing"] if summary.loose_images else set()
-    if removed:
-        gone = set(removed)
-        again = again | {article_file(o["article"]) for o in occurrences if o["file"] in gone}
-    for key in sorted(again & unchanged.keys()):
-        summary.skipped -= 1
-        read(*unchanged[key])
     if state.sources or state.touched or state.errors or removed:
         record(removed)  # saved by `scan`, with the cluster counts
     if progress is not None:

@@ -117,12 +117,17 @@ def test_a_missing_image_added_later_is_found_by_a_plain_rescan(cli, tmp_path):
     assert (same["skipped"], same["articles"]) == (2, 0)  # no new image: nothing to find
     write_image(site / "photos" / "a.jpg", photo(5))
     again = orjson.loads(cli("scan", site, "-f", "json").stdout)
-    assert (again["skipped"], again["articles"], again["loose_images"]) == (0, 2, 1)
-    assert again["unresolved"] == 1  # b.jpg is still missing
+    assert (again["skipped"], again["articles"], again["loose_images"]) == (1, 1, 1)
+    assert again["unresolved"] == 0  # other.html (b.jpg still missing) was not read
     [image] = orjson.loads(cli("export").stdout)["images"]
     assert [o["alt"] for o in image["occurrences"]] == ["later"]
     last = orjson.loads(cli("scan", site, "-f", "json").stdout)
     assert (last["skipped"], last["articles"]) == (3, 0)
+    write_image(site / "photos" / "b.jpg", photo(6))
+    cli("scan", site / "photos")  # the photo catalogued on its own first
+    found = orjson.loads(cli("scan", site, "-f", "json").stdout)
+    assert (found["articles"], found["unresolved"]) == (1, 0)
+    assert orjson.loads(cli("export").stdout)["unresolved"] == []
 
 
 def test_pruning_an_image_file_makes_the_articles_using_it_missing_it(cli, tmp_path):
@@ -134,7 +139,7 @@ def test_pruning_an_image_file_makes_the_articles_using_it_missing_it(cli, tmp_p
     cli("scan", site)
     (site / "a.jpg").unlink()
     pruned = orjson.loads(cli("scan", site, "--prune", "-f", "json").stdout)
-    assert (pruned["pruned"], pruned["articles"], pruned["skipped"]) == (1, 1, 2)
+    assert (pruned["pruned"], pruned["articles"], pruned["skipped"]) == (1, 0, 3)
     export = orjson.loads(cli("export").stdout)
     assert [(u["alt"], u["reason"]) for u in export["unresolved"]] == [("gone", "missing")]
     [image] = export["images"]
