@@ -61,13 +61,11 @@ def decode_data_uri(src: str) -> bytes:
 
 
 class Resolver:
-    """Resolves references against allowed `roots` (a file allows its own folder: an article
-    scanned alone finds the images beside it); keys are looked up in `assets`."""
+    """Resolves references against allowed `roots`; keys are looked up in `assets`."""
 
     def __init__(self, roots: Iterable[Path], assets: Iterable[Path] = ()) -> None:
         self.assets = [Path(os.path.realpath(a)) for a in assets]
-        real = [Path(os.path.realpath(r)) for r in roots]
-        self.roots = [r if not r.is_file() else r.parent for r in real] + self.assets
+        self.roots = [Path(os.path.realpath(r)) for r in roots] + self.assets
         self._asset_names: dict[Path, dict[str, Path]] = {}
 
     def resolve(self, src: str, base: Path) -> Resolved:

@@ -2,7 +2,6 @@ import base64
 import os
 from urllib.parse import quote
 
-import orjson
 import pytest
 
 from media_catalog.errors import ResolveError
@@ -91,18 +90,6 @@ def test_nothing_outside_the_roots_is_read(site, tmp_path):
     assert reason(resolver, "file://" + str(secret), base) == "outside-roots"
     assert reason(resolver, "../img/link.jpg", base) == "outside-roots"
     assert reason(resolver, "/etc/passwd", base) == "outside-roots"
-
-
-def test_an_article_scanned_alone_finds_the_images_beside_it_and_nothing_above(cli, tmp_path):
-    site = tmp_path / "site"
-    write_image(site / "img" / "a.jpg", photo(7))
-    write_image(tmp_path / "above.jpg", photo(8))
-    (site / "essay.md").write_text("![beside](img/a.jpg) ![above](../above.jpg)")
-    result = cli("scan", site / "essay.md", "-f", "json")
-    assert result.exit_code == 0 and orjson.loads(result.stdout)["unresolved"] == 1
-    export = orjson.loads(cli("export").stdout)
-    assert [o["alt"] for o in export["images"][0]["occurrences"]] == ["beside"]
-    assert [(u["alt"], u["reason"]) for u in export["unresolved"]] == [("above", "outside-roots")]
 
 
 def test_asset_key_cannot_escape_through_a_symlink(tmp_path):
