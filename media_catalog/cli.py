@@ -235,6 +235,14 @@ def scan(
         typer.echo(render.to_json(counts))
     else:
         render.summary(_stdout(), counts)
+        if summary.unresolved:
+            _stderr().print(
+                f"{render.counted(summary.unresolved, 'reference')} led to no image; "
+                f"`media-catalog search unresolved:yes --db {db}` says why. A local image "
+                "outside the scanned paths is not read: scan its folder too, or add it "
+                "with --assets.",
+                markup=False,
+            )
         if summary.errors:
             _stderr().print(
                 f"{render.counted(summary.errors, 'item')} could not be read; "

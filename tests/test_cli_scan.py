@@ -94,6 +94,18 @@ def test_a_catalogue_in_a_folder_that_does_not_exist_is_a_clear_error(cli, tmp_p
     assert "the folder missing-dir does not exist" in result.output
 
 
+def test_an_article_scanned_alone_says_how_to_resolve_the_images_beside_it(cli, tmp_path):
+    write_image(tmp_path / "img" / "a.jpg", photo(7))
+    (tmp_path / "essay.md").write_text("![beside](img/a.jpg)")
+    alone = cli("scan", "essay.md")
+    assert alone.exit_code == 0 and "1 reference led to no image" in alone.stderr
+    assert "--assets" in alone.stderr
+    [found] = orjson.loads(cli("search", "unresolved:yes", "-f", "json").stdout)["results"]
+    assert found["reason"] == "outside-roots"  # the scanned paths are the only roots
+    both = orjson.loads(cli("scan", "essay.md", "--assets", "img", "-f", "json").stdout)
+    assert both["unresolved"] == 0
+
+
 def test_a_touched_article_keeps_its_references(cli, samples):
     first = orjson.loads(cli("scan", samples, "--assets", samples / "assets", "-f", "json").stdout)
     before = orjson.loads(cli("export").stdout)
