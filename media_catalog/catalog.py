@@ -293,7 +293,7 @@ class Catalog:
         """
         lock_path = self.path.with_name(self.path.name + ".lock")
         try:
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)  # (less the umask)
         except OSError as exc:
             if not self.path.parent.is_dir():
                 raise CatalogError(

@@ -165,11 +165,8 @@ def write(
         fd, name = tempfile.mkstemp(
             prefix=f".{catalogue.name}.index.", suffix=".tmp", dir=catalogue.parent
         )
+        os.close(fd)
         tmp = Path(name)
-        try:
-            os.fchmod(fd, stat.S_IMODE(written.st_mode))  # as the catalogue's
-        finally:
-            os.close(fd)
         db = sqlite3.connect(tmp)
         try:
             _fill(db, token(written), schema, tables, places, base, changed)
@@ -178,6 +175,8 @@ def write(
         fd = os.open(tmp, os.O_RDONLY)
         try:
             os.fsync(fd)  # a renamed index is a whole one, even after a power cut
+            # the catalogue's permissions, once written (a read-only mode would stop SQLite)
+            os.fchmod(fd, stat.S_IMODE(written.st_mode))
         finally:
             os.close(fd)
         os.replace(tmp, target)

@@ -301,8 +301,9 @@ def test_saves_keep_the_catalogue_permissions_and_the_index_follows(tmp_path, fo
         scan([folder], Catalog(db))
     finally:
         os.umask(umask)
-    modes = [stat.S_IMODE(path.stat().st_mode) for path in (db, index_path(db))]
-    assert modes == [0o640, 0o640]  # what `open` gives under that umask, not 0600
+    lock = db.with_name("c.json.lock")
+    modes = [stat.S_IMODE(path.stat().st_mode) for path in (db, index_path(db), lock)]
+    assert modes == [0o640, 0o640, 0o640]  # what `open` gives under that umask, not 0600
     db.chmod(0o664)  # shared with a group
     write_image(folder / "b.png", photo(2), "PNG")
     scan([folder], Catalog(db))
