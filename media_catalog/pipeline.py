@@ -384,8 +384,10 @@ def _scan(
         else:
             _article_file(state, resolver, source, summary, options)
 
-    total = sum(1 for _ in walk(paths, [])) if progress is not None else 0
-    for done, source in enumerate(walk(paths, state.errors)):
+    # with prune, a path that is gone is only to be forgotten: no error for it
+    present = [path for path in paths if not prune or os.path.lexists(path)]
+    total = sum(1 for _ in walk(present, [])) if progress is not None else 0
+    for done, source in enumerate(walk(present, state.errors)):
         if progress is not None:
             progress(done, total)
         key = str(source.path)

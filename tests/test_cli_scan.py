@@ -106,6 +106,18 @@ def test_an_article_scanned_alone_says_how_to_resolve_the_images_beside_it(cli, 
     assert both["unresolved"] == 0
 
 
+def test_pruning_a_folder_that_is_gone_forgets_it_without_an_error(cli, tmp_path):
+    old = tmp_path / "corpus" / "old"
+    write_image(old / "a.jpg", photo(5))
+    (old / "post.md").write_text("![x](a.jpg)")
+    cli("scan", tmp_path / "corpus")
+    shutil.rmtree(old)
+    pruned = cli("scan", old, "--prune", "--strict", "-f", "json")
+    assert pruned.exit_code == 0, pruned.output
+    assert orjson.loads(pruned.stdout)["pruned"] == 2
+    assert orjson.loads(cli("export").stdout) == {"images": [], "unresolved": [], "errors": []}
+
+
 def test_a_touched_article_keeps_its_references(cli, samples):
     first = orjson.loads(cli("scan", samples, "--assets", samples / "assets", "-f", "json").stdout)
     before = orjson.loads(cli("export").stdout)
