@@ -8,7 +8,8 @@ Bytes it holds already (data URIs) it hashes itself and hands over as bytes. Wit
 one worker the Hasher keeps at most `2 * workers` images and MAX_IN_FLIGHT bytes in flight:
 submitting waits for a result when the window is full, so memory stays bounded however many
 images a scan holds. One worker is a process of its own too, so that a crash in a decoder
-never takes the scan with it.
+never takes the scan with it (except in a daemonic process, which may not start any: there
+the Hasher works in-process).
 
 Workers are forked when the Hasher is entered, with the known SHA-256s; the scan holds the
 catalogue's write lock by then, which a forked process lets go of at once (catalog.py), so a
@@ -127,6 +128,10 @@ class Hasher:
         self._in_flight = 0
 
     def __enter__(self) -> Hasher:
+        if _daemonic():  # hashes in this process; it reads with this Hasher's known bytes
+            global _known
+            _known = self.known
+            return self
         self._pool = self._new_pool(self.workers)
         self._pool.submit(int)  # with fork, the first task starts every worker now
         return self
@@ -159,9 +164,12 @@ class Hasher:
             len(self._pending) >= 2 * self.workers or self._in_flight + task[2] > MAX_IN_FLIGHT
         ):
             self._collect()
+        function, args, size = task
+        if _daemonic():
+            self._record(task, function(*args))
+            return
         if self._pool is None:
             self._pool = self._new_pool(self.workers)
-        function, args, size = task
         try:
             future = self._pool.submit(function, *args)
         except BrokenProcessPool:  # a worker died since the last result
@@ -234,6 +242,12 @@ class Hasher:
             self.failed[sha256] = FingerprintError(message, path=path, code=code)
         if self.on_hashed is not None:
             self.on_hashed()
+
+
+def _daemonic() -> bool:
+    """Whether this process may not start workers (a daemonic one: a multiprocessing pool's
+    worker); it then hashes in-process, and a decoder crash ends it."""
+    return multiprocessing.current_process().daemon
 
 
 def _crashed(function: Callable[..., Any], args: tuple[Any, ...]) -> Any:

@@ -326,3 +326,16 @@ def test_workers_end_with_a_killed_scan():
     while not all(map(_gone, workers)) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert len(workers) == 2 and all(map(_gone, workers))
+
+
+def _scan_in(folder: str) -> tuple[int, int]:
+    summary = scan([Path(folder)], Catalog(Path(folder) / "c.json"), workers=1)
+    return summary.loose_images, summary.unique_images
+
+
+def test_a_scan_inside_a_pool_worker_hashes_in_process(tmp_path):
+    # a pool's worker is daemonic and may not start workers of its own
+    for k in range(3):
+        write_image(tmp_path / f"p{k}.jpg", photo(120 + k))
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        assert pool.apply(_scan_in, (str(tmp_path),)) == (3, 3)
