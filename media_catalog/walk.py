@@ -46,8 +46,16 @@ def walk(paths: Iterable[Path], errors: list[ItemError]) -> Iterator[SourceFile]
 
     Files of other kinds are skipped silently; folders that cannot be listed are recorded in
     `errors` and skipped. A file named directly is taken whatever its extension says only if
-    its kind is known.
+    its kind is known. A file under two of `paths` (a folder and a file in it) comes once.
     """
+    seen: set[Path] = set()
+    for source in _walk(paths, errors):
+        if source.path not in seen:
+            seen.add(source.path)
+            yield source
+
+
+def _walk(paths: Iterable[Path], errors: list[ItemError]) -> Iterator[SourceFile]:
     for root in paths:
         root = Path(os.path.abspath(root))
         if root.is_file():

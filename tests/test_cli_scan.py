@@ -118,6 +118,14 @@ def test_pruning_a_folder_that_is_gone_forgets_it_without_an_error(cli, tmp_path
     assert orjson.loads(cli("export").stdout) == {"images": [], "unresolved": [], "errors": []}
 
 
+def test_a_file_under_two_scanned_paths_is_read_once(cli, tmp_path):
+    write_image(tmp_path / "corpus" / "a.jpg", photo(5))
+    (tmp_path / "corpus" / "essay.md").write_text("![x](a.jpg)")
+    both = orjson.loads(cli("scan", "corpus", "corpus/essay.md", "-f", "json").stdout)
+    assert (both["articles"], both["occurrences"], both["loose_images"]) == (1, 1, 1)
+    assert len(orjson.loads(cli("search", "", "-f", "json").stdout)["results"]) == 1
+
+
 def test_a_touched_article_keeps_its_references(cli, samples):
     first = orjson.loads(cli("scan", samples, "--assets", samples / "assets", "-f", "json").stdout)
     before = orjson.loads(cli("export").stdout)
