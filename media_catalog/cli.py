@@ -238,9 +238,9 @@ def scan(
         if summary.unresolved:
             _stderr().print(
                 f"{render.counted(summary.unresolved, 'reference')} led to no image; "
-                f"`media-catalog search unresolved:yes --db {db}` says why. A local image "
-                "outside the scanned paths is not read: scan its folder too, or add it "
-                "with --assets.",
+                f"`media-catalog search unresolved:yes --db {db}` says why (a local image "
+                "outside the scanned paths is read only if its folder is scanned too or "
+                "given with --assets).",
                 markup=False,
             )
         if summary.errors:
