@@ -369,21 +369,6 @@ def _scan(
         hasher.done.clear()
         state.sources, state.touched, state.occurrences, state.errors = {}, {}, [], []
 
-    def read(source: SourceFile, file_state: dict[str, Any] | None) -> None:
-        if on_file is not None:
-            on_file(source)
-        key = str(source.path)
-        state.sources[key] = file_state or {"size": None, "mtime_ns": None, "sha256": None}
-        if source.kind == "image":
-            summary.loose_images += 1
-            try:
-                state.image_file(source.path)
-                state.loose.append(key)
-            except ResolveError as exc:
-                state.errors.append(ItemError(key, exc.reason, str(exc)))
-        else:
-            _article_file(state, resolver, source, summary, options)
-
     # with prune, a path that is gone is only to be forgotten: no error for it
     present = [path for path in paths if not prune or os.path.lexists(path)]
     total = sum(1 for _ in walk(present, [])) if progress is not None else 0
@@ -404,7 +389,18 @@ def _scan(
             if file_state and file_state["sha256"]:  # same bytes, new time: remember it
                 state.touched[key] = file_state
             continue
-        read(source, file_state)
+        if on_file is not None:
+            on_file(source)
+        state.sources[key] = file_state or {"size": None, "mtime_ns": None, "sha256": None}
+        if source.kind == "image":
+            summary.loose_images += 1
+            try:
+                state.image_file(source.path)
+                state.loose.append(key)
+            except ResolveError as exc:
+                state.errors.append(ItemError(key, exc.reason, str(exc)))
+        else:
+            _article_file(state, resolver, source, summary, options)
         if time.monotonic() - last_save >= max(save_every, 10 * save_cost):
             started = time.monotonic()
             record()
