@@ -46,18 +46,14 @@ def walk(paths: Iterable[Path], errors: list[ItemError]) -> Iterator[SourceFile]
 
     Files of other kinds are skipped silently; folders that cannot be listed are recorded in
     `errors` and skipped. A file named directly is taken whatever its extension says only if
-    its kind is known. A file under two of `paths` (a folder and a file in it) comes once.
+    its kind is known. A path that another of `paths` walks already (a file in a scanned
+    folder, a sub-folder, the same path twice) is left out, so every file comes once.
     """
-    seen: set[Path] = set()
-    for source in _walk(paths, errors):
-        if source.path not in seen:
-            seen.add(source.path)
-            yield source
-
-
-def _walk(paths: Iterable[Path], errors: list[ItemError]) -> Iterator[SourceFile]:
-    for root in paths:
-        root = Path(os.path.abspath(root))
+    roots = [Path(os.path.abspath(path)) for path in paths]
+    for number, root in enumerate(roots):
+        others = roots[:number] + roots[number + 1 :]
+        if root in roots[:number] or any(_walks(other, root) for other in others):
+            continue
         if root.is_file():
             kind = kind_of(root)
             if kind:
@@ -77,3 +73,12 @@ def _walk(paths: Iterable[Path], errors: list[ItemError]) -> Iterator[SourceFile
                 kind = kind_of(path)
                 if kind:
                     yield SourceFile(path, kind)
+
+
+def _walks(folder: Path, path: Path) -> bool:
+    """Whether walking `folder` reaches `path`: it lies below it, and neither it nor a folder
+    on the way is a symlinked folder (os.walk does not follow them; it lists linked files)."""
+    if folder == path or folder not in path.parents or not folder.is_dir():
+        return False
+    below = [parent for parent in path.parents if folder in parent.parents]
+    return not any(step.is_symlink() and step.is_dir() for step in (path, *below))
