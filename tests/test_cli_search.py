@@ -1,8 +1,16 @@
 """`media-catalog search` with the query language, through the real CLI on real files."""
 
+import fcntl
+import io
+import os
+import sys
+from pathlib import Path
+
 import orjson
 import pytest
 from PIL import Image
+
+from media_catalog.render import widen_pipe
 
 from .conftest import encode, photo, write_image
 
@@ -147,3 +155,15 @@ def test_json_holds_every_result_unless_limited_and_the_total(cli, many, index, 
     data = orjson.loads(limited.stdout)
     assert data["total"] == 150 and [r["alt"] for r in data["results"]] == alts[:3]
     assert cli("search", "market", "--db", "many.json", "--limit", "-1").exit_code == 2
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="pipe sizes are Linux's")
+def test_json_output_widens_a_pipe_and_leaves_anything_else(tmp_path):
+    read, write = os.pipe()
+    with os.fdopen(read, "rb"), os.fdopen(write, "wb") as pipe:
+        widen_pipe(pipe)
+        limit = int(Path("/proc/sys/fs/pipe-max-size").read_text())
+        assert fcntl.fcntl(write, fcntl.F_GETPIPE_SZ) == limit
+    with open(tmp_path / "out.json", "wb") as file:
+        widen_pipe(file)
+    widen_pipe(io.BytesIO())

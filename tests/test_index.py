@@ -52,7 +52,7 @@ def catalogues(tmp_path_factory):
         '<figure><img src="a.jpg" alt="Fire in the market"><figcaption>Market hall, 2015'
         "</figcaption></figure>"
         '<img src="b.png" alt="كتاب مي\u200cخواهم">'
-        '<img src="https://example.org/x.jpg" alt="remote fire">'
+        '<img src="https://example.org/x.jpg" alt="remote fire, 50%_off at C:\\shop">'
         '<img src="corrupt.jpg" alt="broken">'
         '<figure><img src="d.jpg" alt="يوم ١٤٠٢"><figcaption>بازار '
         '<span class="credit">عکس: رويترز</span></figcaption></figure>',
@@ -135,6 +135,14 @@ QUERIES = [
     '"smoke over"',
     '"shop roofs" -alt:roofs',
     "-smoke",
+    # LIKE's wildcards and escape character are text like any other
+    "50%_off",
+    "0%o",
+    "f_r",
+    "%",
+    "_",
+    '"c:\\shop"',
+    "\\",
 ]
 
 
@@ -162,7 +170,7 @@ def test_the_queries_find_something(catalogues):
     """The comparisons above are not all between empty answers."""
     indexed, _ = _both(catalogues)
     found = {query: len(search(indexed, query)) for query in QUERIES}
-    assert [query for query, n in found.items() if not n] == ['"hall market"']
+    assert [query for query, n in found.items() if not n] == ['"hall market"', "0%o", "f_r"]
 
 
 _WORDS = ["fire", "market", "كتاب", "کتاب", "حسکه", "png", "a.jpg", "ruins", "رويترز", "1402"]
