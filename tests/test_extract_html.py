@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from media_catalog.extract import context, extract_file, html
+from media_catalog.extract import captions, context, extract_file, html
 from media_catalog.extract.encoding import decode_html
 from media_catalog.models import ImageRef
 
@@ -338,3 +338,17 @@ def test_context_windows_read_as_the_whole_text_would(chunks, chars):
         )
         for r in whole
     ]
+
+
+@pytest.mark.parametrize("name", sorted(captions._CAPTION_CLASSES))
+def test_every_caption_class_makes_a_caption(name):
+    page = f'<div><img src="a.jpg"><p class="photo {name.upper()}">Storm damage</p></div>'
+    (ref,) = html.extract(page, "p")[0]
+    assert ref.caption == "Storm damage"
+
+
+@pytest.mark.parametrize("name", sorted(captions._CREDIT_CLASSES))
+def test_every_credit_class_makes_a_credit(name):
+    page = f'<figure><img src="a.jpg"><figcaption>Storm <i class="x {name}">Jane Roe</i>'
+    (ref,) = html.extract(page + "</figcaption></figure>", "p")[0]
+    assert (ref.caption, ref.credit) == ("Storm", "Jane Roe")

@@ -116,10 +116,22 @@ class Selectors:
         credit = prop in _CREDIT_PROPS
         value = attributes.get("class")
         if value:
-            tokens = value.lower().split()
-            if not caption and not _CAPTION_CLASSES.isdisjoint(tokens):
+            # Every caption class name holds "caption" or "legende", every credit class name
+            # one of the words below: most elements' classes hold none, and are not split.
+            low = value.lower()
+            if (
+                not caption
+                and ("caption" in low or "legende" in low)
+                and not _CAPTION_CLASSES.isdisjoint(low.split())
+            ):
                 caption = self._has_class(node, value, _CAPTION_CLASSES, CAPTION)
-            if not credit and not _CREDIT_CLASSES.isdisjoint(tokens):
+            if (
+                not credit
+                and (
+                    "credit" in low or "byline" in low or "copyright" in low or "attribution" in low
+                )
+                and not _CREDIT_CLASSES.isdisjoint(low.split())
+            ):
                 credit = self._has_class(node, value, _CREDIT_CLASSES, CREDIT)
         return caption, credit
 
