@@ -18,7 +18,7 @@ ratio extraction / bare parse.
 gives dense ~30 KB pages, about 100 KB the ~130 KB pages news sites typically serve.
 
 `--pages-from DIR` times real pages instead: every `*.html`/`*.htm` file in DIR, decoded as
-a scan decodes it (before timing). The pages docs/benchmarks.md quotes are the 28 saved news
+a scan decodes it (before timing). The pages docs/benchmarks.md quotes are the 30 saved news
 pages (CNN, Wired, Time, Yahoo, Fox, AP; Arabic, Burmese, Chinese, Japanese, Latvian, Thai
 sites…) in newspaper4k's test suite, which pip fetches from PyPI (not kept here: they are
 the sites' pages):
@@ -183,8 +183,10 @@ def main() -> None:
     _steady_malloc()
     if args.pages_from:
         files = sorted(
-            path for path in args.pages_from.iterdir() if path.suffix in (".html", ".htm")
+            path for path in args.pages_from.iterdir() if path.suffix.lower() in (".html", ".htm")
         )
+        if not files:
+            raise SystemExit(f"no .html or .htm file in {args.pages_from}")
         pages = [decode_html(path.read_bytes()) for path in files]
         args.pages = len(pages)
     else:

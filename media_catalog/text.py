@@ -2,7 +2,8 @@
 
 Unicode NFKC, case folding, Arabic/Persian letter variants folded (ي→ی, ى→ی, ك→ک, ة→ه,
 أ/إ/آ/ٱ→ا, ؤ→و, ئ→ی), Arabic-Indic and Persian digits to ASCII, zero-width characters and
-tatweel removed, diacritics (combining marks, Arabic harakat) dropped, whitespace collapsed.
+tatweel removed, diacritics (combining marks, Arabic harakat) dropped, NUL characters (which
+C-string metadata leaves at the end of a value) taken as spaces, whitespace collapsed.
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ def _fold(match: re.Match[str]) -> str:
 
 def normalize(text: str) -> str:
     """Fold `text` for comparison: equal after normalize() means "the same words"."""
+    if "\x00" in text:  # SQL's LIKE, which the read index searches with, stops at a NUL
+        text = text.replace("\x00", " ")
     if text.isascii():  # every step below leaves ASCII as it is, but for the case
         return " ".join(text.lower().split())
     text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text).casefold())

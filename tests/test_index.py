@@ -18,7 +18,7 @@ from media_catalog.pipeline import scan
 from media_catalog.query import lookup, lookup_image, search, search_json, show
 
 from .conftest import encode, photo, write_image
-from .test_metadata import xmp_packet
+from .test_metadata import with_iptc, xmp_packet
 
 
 def _exif(make: str, model: str, taken: str) -> bytes:
@@ -46,6 +46,10 @@ def catalogues(tmp_path_factory):
     )
     write_image(site / "gallery" / "loose.jpg", photo(5))  # used nowhere: a loose file
     (site / "xmp.jpg").write_bytes(encode(photo(6), "JPEG", xmp=xmp_packet()))  # its own words
+    # a caption stored as a C string (NUL-terminated), then a keyword
+    (site / "iptc.jpg").write_bytes(
+        with_iptc(encode(photo(8)), [(120, b"Storm damage\x00"), (25, b"hurricane")])
+    )
     (site / "corrupt.jpg").write_bytes(encode(photo(3))[:300])
     (site / "one.html").write_text(
         "<title>بازار تهران</title>"
@@ -60,7 +64,7 @@ def catalogues(tmp_path_factory):
     )
     (site / "two.md").write_text(
         '![logo of the paper](a.jpg)\n\n![the market after the fire](c.jpg "Ruins")\n'
-        "![کتاب](d.jpg)\n\n![](xmp.jpg)\n",
+        "![کتاب](d.jpg)\n\n![](xmp.jpg)\n\n![](iptc.jpg)\n",
         encoding="utf-8",
     )
     (site / "dump.jsonl").write_text(
@@ -143,10 +147,16 @@ QUERIES = [
     "_",
     '"c:\\shop"',
     "\\",
+    # text after a NUL in a value (SQL's LIKE stops at one)
+    "hurricane",
+    "-hurricane",
+    "damage",
+    "a" * 50_001,  # longer than SQLite takes a LIKE pattern
+    "ک" * 30_000,
 ]
 
 
-@pytest.mark.parametrize("query", QUERIES)
+@pytest.mark.parametrize("query", QUERIES, ids=lambda query: query[:30])
 def test_search_from_the_index_equals_search_from_the_loaded_catalogue(catalogues, query):
     indexed, loaded = _both(catalogues)
     assert search(indexed, query) == search(loaded, query)
@@ -170,7 +180,8 @@ def test_the_queries_find_something(catalogues):
     """The comparisons above are not all between empty answers."""
     indexed, _ = _both(catalogues)
     found = {query: len(search(indexed, query)) for query in QUERIES}
-    assert [query for query, n in found.items() if not n] == ['"hall market"', "0%o", "f_r"]
+    empty = ['"hall market"', "0%o", "f_r", "a" * 50_001, "ک" * 30_000]
+    assert [query for query, n in found.items() if not n] == empty
 
 
 _WORDS = ["fire", "market", "كتاب", "کتاب", "حسکه", "png", "a.jpg", "ruins", "رويترز", "1402"]

@@ -52,12 +52,14 @@ def contexts(
     tree.strip_tags(list(_HIDDEN))
     root = tree.body or tree.root
     raw = root.text(separator=" ") if root is not None else ""
-    # The text without marks, as words separated by one space, and where each mark stood
-    # in it: a mark separates the words around it.
+    # The text without marks, as words separated by one space (a mark separates the words
+    # around it), and for each image: where the text before it ends, where the text after it
+    # starts (past the space) and the nearest heading above it.
     parts = _MARK.split(" ".join(raw.split()))
     words: list[str] = []
     length = 0
-    places, heading = {}, None
+    places: dict[int, tuple[int, int, str | None]] = {}
+    heading = None
     for at in range(0, len(parts), 3):
         piece = parts[at].strip()
         if piece:
