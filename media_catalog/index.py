@@ -416,9 +416,10 @@ class Index:
                 sql = f"(i.sha256 IS NOT NULL AND {sql})"
             conditions.append(f"NOT ({sql})" if term.negated else f"({sql})")
             params += values
-        # Occurrences are stored in rank order: alone, they are read in it, unsorted. With
-        # images, `+` keeps SQLite from scanning every occurrence for that (and looking up
-        # its image each time) when picking the images first and sorting is far quicker.
+        # Occurrences are stored in rank order, so alone they are read in it without a sort.
+        # With an image term, `+` stops SQLite from choosing that order (a scan of every
+        # occurrence, looking up its image each time) over picking the matching images first
+        # and sorting their occurrences, which is far quicker.
         order = "+o.rank" if join else "o.rank"
         found = self._db.execute(
             f"SELECT o.offset, o.length FROM occurrences o {join} "

@@ -41,8 +41,8 @@ def contexts(
     images (in document order) and headings. Marks each image and heading in the tree, takes
     out the elements whose text is not shown (script, style, template), then reads the page's
     text once, collapses its whitespace once and cuts every image's context from it. (Cutting
-    windows around each image and collapsing only those, as an earlier version did, costs
-    three times as much on real news pages: galleries, where images stand close together,
+    windows around each image and collapsing only those, as an earlier version did, cost
+    twice as much on real news pages: galleries, where images stand close together,
     made it widen its windows again and again.) The tree is changed."""
     titles = [clean(node.text(separator=" ")) for node in headings]
     for number, node in enumerate(headings):
