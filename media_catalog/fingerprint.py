@@ -169,6 +169,10 @@ def fingerprint(
         raise FingerprintError(
             f"image is too large to decode safely{where}: {exc}", path=name, code="too-large"
         ) from exc
+    except Image.UnidentifiedImageError as exc:
+        raise FingerprintError(
+            f"not a readable image{where}: {_not_an_image(data)}", path=name, code="bad-image"
+        ) from exc
     except Exception as exc:  # Pillow raises many types on hostile bytes; this is its boundary
         raise FingerprintError(
             f"not a readable image{where}: {exc}", path=name, code="bad-image"
@@ -188,6 +192,18 @@ def fingerprint(
         embedded=embedded,
         variants=variants,
     )
+
+
+def _not_an_image(data: bytes) -> str:
+    """What bytes in which Pillow finds no image format are, as far as their start tells."""
+    head = data[:1024].lstrip().lower()
+    if head.startswith(b"%pdf"):
+        return "a PDF document"
+    if b"<svg" in head:
+        return "an SVG drawing (vector images are not fingerprinted, only raster ones)"
+    if head.startswith((b"<!doctype html", b"<html")):
+        return "an HTML page (a server's answer saved in place of the image?)"
+    return "no image format Pillow reads (a corrupt file, or a format it does not know)"
 
 
 def _hashes(

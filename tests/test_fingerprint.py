@@ -137,6 +137,22 @@ def test_bad_images_raise_a_clear_error(data, code):
     assert "where.jpg" in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("data", "said"),
+    [
+        (b"<?xml version='1.0'?>\n<svg xmlns='http://www.w3.org/2000/svg'/>", "an SVG drawing"),
+        (b"\n<!DOCTYPE html><html><title>404 Not Found</title>", "an HTML page"),
+        (b"%PDF-1.7\n%\xe2\xe3", "a PDF document"),
+        (b"this is not an image", "no image format Pillow reads"),
+    ],
+)
+def test_bytes_that_are_no_image_say_what_they_are(data, said):
+    with pytest.raises(FingerprintError) as info:
+        fingerprint(data, "photo.jpg")
+    assert str(info.value).startswith(f"not a readable image (photo.jpg): {said}")
+    assert "BytesIO" not in str(info.value) and info.value.code == "bad-image"
+
+
 # -- every real file -------------------------------------------------------------------------
 
 
