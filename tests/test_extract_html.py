@@ -352,3 +352,16 @@ def test_every_credit_class_makes_a_credit(name):
     page = f'<figure><img src="a.jpg"><figcaption>Storm <i class="x {name}">Jane Roe</i>'
     (ref,) = html.extract(page + "</figcaption></figure>", "p")[0]
     assert (ref.caption, ref.credit) == ("Storm", "Jane Roe")
+
+
+def test_a_caption_named_by_its_id_in_the_image_s_container():
+    # CNN's galleries (2013): each photo's container holds it and a <cite> whose id, not its
+    # class, says it is the caption; the next container's caption is not this one's.
+    gallery = "".join(
+        f'<div class="cnnArticleGalleryPhotoContainer"><img src="{n}.jpg" alt="Photo {n}">'
+        f'<cite id="galleryCaption00{n}">Storm, day {n}.</cite><script>gallery({n})</script>'
+        "</div>"
+        for n in (1, 2)
+    )
+    refs = html.extract(f"<body><h1>Weather</h1>{gallery}</body>", "p")[0]
+    assert [ref.caption for ref in refs] == ["Storm, day 1.", "Storm, day 2."]

@@ -77,6 +77,11 @@ def _next_element(node: LexborNode) -> LexborNode | None:
     return sibling if sibling is not None and sibling.tag not in ("-text", "-comment") else None
 
 
+def _caption_id(attributes: dict[str, str | None]) -> bool:
+    """Whether an element's `id` names it a caption (CNN's `<cite id="galleryCaption001">`)."""
+    return "caption" in (attributes.get("id") or "").lower()
+
+
 def _is_caption(node: LexborNode) -> bool:
     attributes = node.attributes
     classes = set((attributes.get("class") or "").split())
@@ -84,6 +89,7 @@ def _is_caption(node: LexborNode) -> bool:
         node.tag == "figcaption"
         or attributes.get("itemprop") == "caption"
         or not classes.isdisjoint(_CAPTION_CLASSES)
+        or _caption_id(attributes)
     )
 
 
@@ -112,7 +118,7 @@ class Selectors:
     def kinds(self, node: LexborNode, attributes: dict[str, str | None]) -> tuple[bool, bool]:
         """Whether `CAPTION` and whether `CREDIT` match the element."""
         prop = attributes.get("itemprop")
-        caption = prop == "caption" or node.tag_id == TAG["figcaption"]
+        caption = prop == "caption" or node.tag_id == TAG["figcaption"] or _caption_id(attributes)
         credit = prop in _CREDIT_PROPS
         value = attributes.get("class")
         if value:
