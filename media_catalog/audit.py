@@ -288,13 +288,21 @@ def audit(
     article: str | None = None,
     threshold: int = DEFAULT_THRESHOLD,
 ) -> AuditReport:
-    """Judge every occurrence in `catalog` (or those of one `article` file, which must be in
-    the catalogue: QueryError if not, so that a mistyped path does not pass as clean)."""
-    if article is not None and article not in catalog.sources():
-        raise QueryError(
-            f"{article} is not an article in {catalog.path}; check the path, or scan it first: "
-            f"media-catalog scan {article} --db {catalog.path}"
-        )
+    """Judge every occurrence in `catalog` (or those of one `article` file, which must be an
+    article in the catalogue: QueryError if not, so that a mistyped path, or an image's, does
+    not pass as clean)."""
+    if article is not None:
+        source = catalog.sources().get(article)
+        if source is None:
+            raise QueryError(
+                f"{article} is not an article in {catalog.path}; check the path, or scan it "
+                f"first: media-catalog scan {article} --db {catalog.path}"
+            )
+        if "settings" not in source:  # what a scan records for articles only
+            raise QueryError(
+                f"{article} is an image file in {catalog.path}, not an article; --article takes "
+                "an HTML, Markdown, text or JSON Lines file that was scanned"
+            )
     everything = catalog.occurrences()
     occurrences = [
         o for o in everything if o.get("kind", "img") != "meta" and not o.get("tracking")

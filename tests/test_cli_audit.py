@@ -52,6 +52,8 @@ def test_an_article_the_catalogue_does_not_know_is_an_error_not_a_pass(cli, site
         assert result.exit_code == 2 and result.stdout == ""
         assert "nope.html is not an article in" in result.stderr
         assert "scan it first" in result.stderr and "Traceback" not in result.output
+    image = cli("audit", "--article", "site/a.jpg", "--fail-on", "error")
+    assert image.exit_code == 2 and "site/a.jpg is an image file in" in image.stderr
 
 
 def test_table_lists_rules(cli, site):
