@@ -366,6 +366,13 @@ def lookup(
     ] = None,
     db: DbOption = Path(DEFAULT_PATH),
     distance: DistanceOption = DEFAULT_THRESHOLD,
+    transforms: Annotated[
+        bool,
+        typer.Option(
+            "--transforms",
+            help="With --image: also match the file mirrored or turned by quarter turns.",
+        ),
+    ] = False,
     format: FormatOption = Format.table,
 ) -> None:
     """Find catalogued images by hash, or by an image file; closest first.
@@ -375,15 +382,18 @@ def lookup(
               media-catalog lookup cffc1fcde347
               media-catalog lookup sha256:fa06a17b
               media-catalog lookup --image photo.jpg
+              media-catalog lookup --image photo.jpg --transforms
     """
     from .query import lookup as find_hash
     from .query import lookup_image
 
     if (hash is None) == (image is None):
         raise QueryError("give either a HASH or --image FILE (one of them)")
+    if transforms and image is None:
+        raise QueryError("--transforms needs --image FILE: a hash cannot be mirrored or turned")
     catalog = Catalog(db, create=False)
     found = (
-        lookup_image(catalog, image, distance)
+        lookup_image(catalog, image, distance, transforms=transforms)
         if image is not None
         else find_hash(catalog, hash or "", distance)
     )

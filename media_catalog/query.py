@@ -135,13 +135,29 @@ def _counts(values: Iterable[str]) -> dict[str, int]:
 
 
 def lookup_image(
-    catalog: Catalog, path: Path, distance: int = DEFAULT_THRESHOLD
+    catalog: Catalog, path: Path, distance: int = DEFAULT_THRESHOLD, *, transforms: bool = False
 ) -> list[dict[str, Any]]:
-    """Images matching the image file at `path` by pHash within `distance` bits."""
+    """Images matching the image file at `path` by pHash within `distance` bits, closest
+    first. With `transforms`, also those matching the file mirrored or turned by a quarter,
+    half or three-quarter turn (a flipped copy of a photo is a common disguise); each match
+    then says which `view` of the file it matched: "original", "mirror", "rot90", "rot180" or
+    "rot270" (the closest one)."""
     from .fingerprint import fingerprint  # the image stack, loaded only when a photo is read
     from .resolve import read_bytes
+    from .similarity import TRANSFORMS
 
-    return _near(catalog, str(fingerprint(read_bytes(path), str(path)).phash), distance)
+    found = fingerprint(read_bytes(path), str(path))
+    if not transforms:
+        return _near(catalog, str(found.phash), distance)
+    views = {"original": str(found.phash)}
+    views.update((name, found.variants[name]["phash"]) for name in TRANSFORMS)
+    best: dict[str, dict[str, Any]] = {}
+    for view, phash in views.items():
+        for match in _near(catalog, phash, distance):
+            sha256 = match["image"]["sha256"]
+            if sha256 not in best or match["distance"] < best[sha256]["distance"]:
+                best[sha256] = {**match, "view": view}
+    return sorted(best.values(), key=lambda match: match["distance"])  # stable: views in order
 
 
 def _near(catalog: Catalog, phash: str, distance: int) -> list[dict[str, Any]]:

@@ -178,8 +178,10 @@ def matches(console: Console, found: list[dict[str, Any]]) -> None:
         places = [(_place(o), o["alt"]) for o in image["occurrences"]]
         places += [(short_path(path), None) for path in image["files"]]
         for i, (where, alt) in enumerate(places or [("", None)]):
+            view = match.get("view", "original")
+            bits = f"{match['distance']}" + ("" if view == "original" else f" ({view})")
             table.add_row(
-                safe(str(match["distance"]) if i == 0 else ""),
+                safe(bits if i == 0 else ""),
                 safe(image["sha256"][:16] if i == 0 else ""),
                 safe(f"{image['width']}×{image['height']} {image['format']}" if i == 0 else ""),
                 safe(where),

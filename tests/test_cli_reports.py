@@ -2,6 +2,7 @@
 
 import orjson
 import pytest
+from PIL import Image
 
 from .conftest import SEED_ALT
 
@@ -57,6 +58,19 @@ def test_lookup_hash_prefix_and_image(cli, scanned):
     assert "bits" in cli("lookup", "c0371bec1be51267").stdout
 
 
+def test_lookup_of_a_mirrored_photo_with_transforms(cli, scanned, tmp_path):
+    photo = scanned / "gallery" / "pompeii-coins.jpg"
+    with Image.open(photo) as image:
+        image.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(tmp_path / "flipped.jpg")
+    plain = cli("lookup", "--image", tmp_path / "flipped.jpg", "-f", "json")
+    assert orjson.loads(plain.stdout) == {"matches": []}
+    found = cli("lookup", "--image", tmp_path / "flipped.jpg", "--transforms", "-f", "json")
+    (match,) = orjson.loads(found.stdout)["matches"]
+    assert match["view"] == "mirror" and match["image"]["files"][0].endswith("pompeii-coins.jpg")
+    table = cli("lookup", "--image", tmp_path / "flipped.jpg", "--transforms")
+    assert table.exit_code == 0 and "(mirror)" in table.stdout
+
+
 def test_lookup_takes_the_sha256_prefix_dupes_and_search_print(cli, scanned):
     dupes = orjson.loads(cli("dupes", "-f", "json").stdout)
     sha = dupes["clusters"][0]["images"][0]["sha256"]
@@ -76,6 +90,7 @@ def test_lookup_takes_the_sha256_prefix_dupes_and_search_print(cli, scanned):
         (["lookup", "c" * 65], "is not a hash"),
         (["lookup"], "give either a HASH or --image"),
         (["lookup", "--image", "missing.jpg"], "cannot read"),
+        (["lookup", "c0371bec1be51267", "--transforms"], "--transforms needs --image FILE"),
     ],
 )
 def test_lookup_errors_are_clear(cli, scanned, args, message):

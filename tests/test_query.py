@@ -1,6 +1,7 @@
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from PIL import Image
 
 from media_catalog.catalog import Catalog
 from media_catalog.errors import QueryError
@@ -57,6 +58,27 @@ def test_lookup_by_image_file(catalog, tmp_path):
     probe = write_image(tmp_path / "probe.png", photo(1), "PNG")
     (match,) = lookup_image(catalog, probe, distance=4)
     assert match["image"]["files"][0].endswith("a.jpg")
+
+
+@pytest.mark.parametrize(
+    ("turn", "view"),
+    [
+        (Image.Transpose.FLIP_LEFT_RIGHT, "mirror"),
+        (Image.Transpose.ROTATE_90, "rot270"),  # the file turned back three quarters matches
+        (Image.Transpose.ROTATE_180, "rot180"),
+        (Image.Transpose.ROTATE_270, "rot90"),
+    ],
+)
+def test_lookup_by_image_file_finds_a_mirrored_or_turned_copy_with_transforms(
+    catalog, tmp_path, turn, view
+):
+    probe = write_image(tmp_path / "probe.jpg", photo(1).transpose(turn))
+    assert [m["image"]["files"] for m in lookup_image(catalog, probe, distance=4)] == []
+    (match,) = lookup_image(catalog, probe, distance=4, transforms=True)
+    assert match["image"]["files"][0].endswith("a.jpg")
+    assert match["view"] == view and match["distance"] <= 4
+    same = write_image(tmp_path / "same.jpg", photo(1))
+    assert lookup_image(catalog, same, distance=4, transforms=True)[0]["view"] == "original"
 
 
 @pytest.mark.parametrize(
