@@ -34,9 +34,9 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+import secrets
 import stat
 import sys
-import tempfile
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -113,12 +113,8 @@ class AtomicJSONStorage(Storage):
     def write(self, data: dict[str, Any]) -> None:
         tmp = None
         try:
-            fd, name = tempfile.mkstemp(
-                prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
-            )
-            tmp = Path(name)
+            fd, tmp = _new_file(self.path)
             with os.fdopen(fd, "wb") as handle:
-                os.fchmod(handle.fileno(), _mode(self.path))
                 places = _write_tables(handle, data)
                 handle.flush()
                 os.fsync(handle.fileno())
@@ -139,15 +135,27 @@ class AtomicJSONStorage(Storage):
             raise
 
 
-def _mode(path: Path) -> int:
-    """The permissions `path` keeps when it is replaced: its own, or for a new file those
-    `open` gives (0666 less the umask; a temporary file is made 0600)."""
+def _new_file(path: Path) -> tuple[int, Path]:
+    """A new temporary file beside `path`, open for writing, with the permissions `path` has;
+    for a new catalogue, those `open` gives a new file (0666 less the umask, which the system
+    applies: reading it would mean setting it, which is not thread-safe). A file replacing an
+    existing one is made 0600 until it has that one's permissions, so that nobody it would
+    keep out can open it meanwhile."""
     try:
-        return stat.S_IMODE(path.stat().st_mode)
+        mode: int | None = stat.S_IMODE(path.stat().st_mode)
     except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+        mode = None
+    while True:
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            fd = os.open(
+                tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666 if mode is None else 0o600
+            )
+        except FileExistsError:
+            continue
+        if mode is not None:
+            os.fchmod(fd, mode)
+        return fd, tmp
 
 
 def _write_tables(handle: BinaryIO, data: dict[str, dict[str, Any]]) -> Places:
