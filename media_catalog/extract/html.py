@@ -183,8 +183,7 @@ def _read_img(node: LexborNode) -> Image:
         "decorative": ("alt" in attributes and not alt)
         or (attributes.get("role") or "").strip().lower() in ("presentation", "none")
         or aria.strip().lower() == "true",
-        # declared 1 pixel (or none) wide or high: a tracking pixel or a spacer (CNN's 10×1)
-        "tracking": (width is not None and height is not None and min(width, height) <= 1)
+        "tracking": (width is not None and height is not None and width <= 1 and height <= 1)
         or is_tracker(real),
     }
     return Image(node, attributes, ancestors, tags, ids, fields)
