@@ -18,12 +18,14 @@ import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from html import escape
+from pathlib import Path
 from typing import Any
 
 from .catalog import Catalog, article_file
 from .errors import QueryError
 from .models import DEFAULT_MAX_ALT_LENGTH, DEFAULT_THRESHOLD
 from .text import normalize
+from .walk import kind_of
 
 SEVERITIES = ("error", "warning", "info")
 
@@ -298,7 +300,7 @@ def audit(
                 f"{article} is not an article in {catalog.path}; check the path, or scan it "
                 f"first: media-catalog scan {article} --db {catalog.path}"
             )
-        if "settings" not in source:  # what a scan records for articles only
+        if kind_of(Path(article)) == "image":
             raise QueryError(
                 f"{article} is an image file in {catalog.path}, not an article; --article takes "
                 "an HTML, Markdown, text or JSON Lines file that was scanned"

@@ -56,6 +56,19 @@ def test_an_article_the_catalogue_does_not_know_is_an_error_not_a_pass(cli, site
     assert image.exit_code == 2 and "site/a.jpg is an image file in" in image.stderr
 
 
+def test_an_article_of_a_catalogue_written_by_an_older_version_is_still_an_article(
+    cli, site, tmp_path
+):
+    # sources recorded no scan settings before media-catalog kept them (and schema 1 none)
+    db = tmp_path / "media-catalog.json"
+    tables = orjson.loads(db.read_bytes())
+    for source in tables["sources"].values():
+        source.pop("settings", None)
+    db.write_bytes(orjson.dumps(tables))
+    result = cli("audit", "--article", site / "fine.md", "--fail-on", "error")
+    assert result.exit_code == 0, result.output
+
+
 def test_table_lists_rules(cli, site):
     out = cli("audit").stdout
     assert "alt-missing" in out and "alt-redundant-prefix" in out and "findings" in out
