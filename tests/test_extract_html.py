@@ -365,3 +365,53 @@ def test_a_caption_named_by_its_id_in_the_image_s_container():
     )
     refs = html.extract(f"<body><h1>Weather</h1>{gallery}</body>", "p")[0]
     assert [ref.caption for ref in refs] == ["Storm, day 1.", "Storm, day 2."]
+
+
+@pytest.mark.parametrize(
+    ("markup", "caption", "credit"),
+    [
+        (  # a control whose id holds the word
+            '<figure><button id="captionToggle">Hide caption</button><img src="a.jpg">'
+            "<figcaption>Real caption</figcaption></figure>",
+            "Real caption",
+            None,
+        ),
+        (
+            '<figure><input type="checkbox" id="show-caption"><img src="a.jpg">'
+            "<figcaption>Real caption</figcaption></figure>",
+            "Real caption",
+            None,
+        ),
+        (  # a credit is no caption
+            '<div><img src="a.jpg"><span id="photoCaptionCredit" class="credit">Jane Roe</span>'
+            "</div>",
+            None,
+            "Jane Roe",
+        ),
+        (
+            '<div><img src="a.jpg"><span id="captionCredit" class="credit">Jane Roe</span>'
+            '<p class="caption">Storm</p></div>',
+            "Storm",
+            "Jane Roe",
+        ),
+        (  # a caption by its class comes before one by its id alone
+            '<div><img src="a.jpg"><cite id="galleryCaption1">By id</cite>'
+            '<p class="caption">By class</p></div>',
+            "By class",
+            None,
+        ),
+        (
+            '<div class="g"><div id="captionContainer"><p>Storm over the bay.</p>'
+            '<p>Share this</p></div><img src="a.jpg"></div>',
+            None,
+            None,
+        ),
+        ('<p><img src="a.jpg"><a id="caption" href="#c">Show caption</a></p>', None, None),
+        ('<div><img src="a.jpg"></div><div id="closedCaptionSettings">CC</div>', None, None),
+        ('<div><img src="a.jpg"><span id="no-caption"> </span></div>', None, None),
+        ('<div><img src="a.jpg"></div><p id="photo-caption-2">Storm.</p>', "Storm.", None),
+    ],
+)
+def test_a_caption_by_its_id_alone_is_the_last_resort(markup, caption, credit):
+    (ref,) = html.extract(markup, "p")[0]
+    assert (ref.caption, ref.credit) == (caption, credit)

@@ -32,6 +32,8 @@ _CREDIT_TAGS = frozenset(
 _WRAPPERS = {TAG["picture"], TAG["a"], TAG["span"]}
 _STOP = {TAG[name] for name in ("body", "html", "article", "main", "section")}
 _ID = re.compile(r"[\w:.-]+")
+_CAPTION_ID = re.compile(r"caption[-_]?\d*$", re.I)
+_CONTROLS = frozenset(("a", "button", "input", "label", "select", "textarea"))
 
 
 def image_counts(images: list[Image]) -> dict[int, int]:
@@ -77,9 +79,18 @@ def _next_element(node: LexborNode) -> LexborNode | None:
     return sibling if sibling is not None and sibling.tag not in ("-text", "-comment") else None
 
 
-def _caption_id(attributes: dict[str, str | None]) -> bool:
-    """Whether an element's `id` names it a caption (CNN's `<cite id="galleryCaption001">`)."""
-    return "caption" in (attributes.get("id") or "").lower()
+def _caption_id(node: LexborNode, attributes: dict[str, str | None]) -> bool:
+    """Whether an element is a caption by its `id` alone (CNN's `<cite id="galleryCaption001">`):
+    an id ending in "caption" and perhaps a number (not `captionToggle`, `photoCaptionCredit`,
+    `closedCaptionSettings`), on an element holding text that is no control or link. Only
+    when no element is a caption by the rules above (see `_search`)."""
+    name = attributes.get("id")
+    return (
+        name is not None
+        and _CAPTION_ID.search(name) is not None
+        and node.tag not in _CONTROLS
+        and bool(node.text().strip())
+    )
 
 
 def _is_caption(node: LexborNode) -> bool:
@@ -89,7 +100,7 @@ def _is_caption(node: LexborNode) -> bool:
         node.tag == "figcaption"
         or attributes.get("itemprop") == "caption"
         or not classes.isdisjoint(_CAPTION_CLASSES)
-        or _caption_id(attributes)
+        or _caption_id(node, attributes)
     )
 
 
@@ -118,7 +129,7 @@ class Selectors:
     def kinds(self, node: LexborNode, attributes: dict[str, str | None]) -> tuple[bool, bool]:
         """Whether `CAPTION` and whether `CREDIT` match the element."""
         prop = attributes.get("itemprop")
-        caption = prop == "caption" or node.tag_id == TAG["figcaption"] or _caption_id(attributes)
+        caption = prop == "caption" or node.tag_id == TAG["figcaption"]
         credit = prop in _CREDIT_PROPS
         value = attributes.get("class")
         if value:
@@ -158,8 +169,9 @@ def _search(
 ) -> tuple[LexborNode | None, LexborNode | None]:
     """The first caption element and the first credit element (those asked for) under `root`,
     at most eight levels down and not an ancestor of the image (`up`), in document order:
-    one walk of `root`'s elements instead of selector queries over the whole page."""
-    found_caption = found_credit = None
+    one walk of `root`'s elements instead of selector queries over the whole page. An
+    element that is a caption by its id alone is the caption only when no other is found."""
+    found_caption = found_credit = by_id = None
     root_id = root.mem_id
     walk = root.traverse()
     next(walk)
@@ -179,9 +191,18 @@ def _search(
                 found_caption = node
             if wants_credit:
                 found_credit = node
+        elif (
+            caption
+            and by_id is None
+            and not is_credit
+            and _caption_id(node, attributes)
+            and node.mem_id not in up
+            and _depth_below(node, root_id, 8)
+        ):
+            by_id = node
         if (found_caption is not None or not caption) and (found_credit is not None or not credit):
             break
-    return found_caption, found_credit
+    return found_caption or by_id, found_credit
 
 
 def _prefixed_credit(caption: LexborNode) -> LexborNode | None:
