@@ -138,22 +138,27 @@ def lookup_image(
     catalog: Catalog, path: Path, distance: int = DEFAULT_THRESHOLD, *, transforms: bool = False
 ) -> list[dict[str, Any]]:
     """Images matching the image file at `path` by pHash within `distance` bits, closest
-    first. With `transforms`, also those matching the file mirrored or turned by a quarter,
-    half or three-quarter turn (a flipped copy of a photo is a common disguise); each match
-    then says which `view` of the file it matched: "original", "mirror", "rot90", "rot180" or
-    "rot270" (the closest one)."""
+    first. With `transforms`, also those matching the file mirrored left to right or turned
+    counter-clockwise by a quarter, half or three-quarter turn (a flipped copy of a photo is
+    a common disguise), whose dHash must then also lie within VIEW_DHASH bits, as `dupes
+    --transforms` asks; each match then says which `view` of the file it matched:
+    "original", "mirror", "rot90", "rot180" or "rot270" (the closest one)."""
     from .fingerprint import fingerprint  # the image stack, loaded only when a photo is read
     from .resolve import read_bytes
-    from .similarity import TRANSFORMS
+    from .similarity import TRANSFORMS, VIEW_DHASH
 
     found = fingerprint(read_bytes(path), str(path))
     if not transforms:
         return _near(catalog, str(found.phash), distance)
-    views = {"original": str(found.phash)}
-    views.update((name, found.variants[name]["phash"]) for name in TRANSFORMS)
+    views = {"original": {"phash": str(found.phash)}}
+    views.update((name, found.variants[name]) for name in TRANSFORMS)
     best: dict[str, dict[str, Any]] = {}
-    for view, phash in views.items():
-        for match in _near(catalog, phash, distance):
+    for view, hashes in views.items():
+        for match in _near(catalog, hashes["phash"], distance):
+            if view != "original":
+                dhash = int(hashes["dhash"], 16) ^ int(match["image"]["dhash"], 16)
+                if dhash.bit_count() > VIEW_DHASH:
+                    continue
             sha256 = match["image"]["sha256"]
             if sha256 not in best or match["distance"] < best[sha256]["distance"]:
                 best[sha256] = {**match, "view": view}

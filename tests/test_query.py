@@ -1,3 +1,5 @@
+import shutil
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -79,6 +81,9 @@ def test_lookup_by_image_file_finds_a_mirrored_or_turned_copy_with_transforms(
     assert match["view"] == view and match["distance"] <= 4
     same = write_image(tmp_path / "same.jpg", photo(1))
     assert lookup_image(catalog, same, distance=4, transforms=True)[0]["view"] == "original"
+    loaded = tmp_path / "loaded.json"  # the same catalogue without its read index
+    shutil.copy(catalog.path, loaded)
+    assert lookup_image(Catalog(loaded), probe, distance=4, transforms=True) == [match]
 
 
 @pytest.mark.parametrize(
