@@ -196,13 +196,15 @@ def fingerprint(
 
 def _not_an_image(data: bytes) -> str:
     """What bytes in which Pillow finds no image format are, as far as their start tells."""
-    head = data[:1024].lstrip().lower()
+    head = data[:1024].removeprefix(b"\xef\xbb\xbf").lstrip().lower()
     if head.startswith(b"%pdf"):
         return "a PDF document"
-    if b"<svg" in head:
-        return "an SVG drawing (vector images are not fingerprinted, only raster ones)"
-    if head.startswith((b"<!doctype html", b"<html")):
+    if head.startswith((b"<!doctype html", b"<html", b"<head", b"<body")) or (
+        head.startswith(b"<?xml") and b"<html" in head
+    ):
         return "an HTML page (a server's answer saved in place of the image?)"
+    if head.startswith(b"<svg") or (head.startswith((b"<?xml", b"<!")) and b"<svg" in head):
+        return "an SVG drawing (vector images are not fingerprinted, only raster ones)"
     return "no image format Pillow reads (a corrupt file, or a format it does not know)"
 
 

@@ -142,6 +142,9 @@ def test_bad_images_raise_a_clear_error(data, code):
     [
         (b"<?xml version='1.0'?>\n<svg xmlns='http://www.w3.org/2000/svg'/>", "an SVG drawing"),
         (b"\n<!DOCTYPE html><html><title>404 Not Found</title>", "an HTML page"),
+        (b"\xef\xbb\xbf<!doctype html><svg viewBox='0 0 1 1'></svg>", "an HTML page"),
+        (b"<?xml version='1.0'?><html xmlns='http://www.w3.org/1999/xhtml'/>", "an HTML page"),
+        (b"<!-- icon --><svg xmlns='http://www.w3.org/2000/svg'/>", "an SVG drawing"),
         (b"%PDF-1.7\n%\xe2\xe3", "a PDF document"),
         (b"this is not an image", "no image format Pillow reads"),
     ],
