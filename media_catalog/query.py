@@ -150,35 +150,46 @@ def lookup_image(
     found = fingerprint(read_bytes(path), str(path))
     if not transforms:
         return _near(catalog, str(found.phash), distance)
-    views = {"original": {"phash": str(found.phash)}}
-    views.update((name, found.variants[name]) for name in TRANSFORMS)
+    names = ("original", *TRANSFORMS)
+    views = [{"phash": str(found.phash)}, *(found.variants[name] for name in TRANSFORMS)]
     best: dict[str, dict[str, Any]] = {}
-    for view, hashes in views.items():
-        for match in _near(catalog, hashes["phash"], distance):
-            if view != "original":
-                dhash = int(hashes["dhash"], 16) ^ int(match["image"]["dhash"], 16)
-                if dhash.bit_count() > VIEW_DHASH:
-                    continue
-            sha256 = match["image"]["sha256"]
-            if sha256 not in best or match["distance"] < best[sha256]["distance"]:
-                best[sha256] = {**match, "view": view}
-    return sorted(best.values(), key=lambda match: match["distance"])  # stable: views in order
+    for view, match in _near_views(catalog, [hashes["phash"] for hashes in views], distance):
+        image = match["image"]
+        if image["sha256"] in best:
+            continue  # matched closer through another view
+        if view:
+            dhash_bits = (int(views[view]["dhash"], 16) ^ int(image["dhash"], 16)).bit_count()
+            if dhash_bits > VIEW_DHASH:
+                continue
+        best[image["sha256"]] = {**match, "view": names[view]}
+    return list(best.values())
 
 
 def _near(catalog: Catalog, phash: str, distance: int) -> list[dict[str, Any]]:
     """Images within `distance` pHash bits of `phash`, closest first (then catalogue order)."""
+    return [match for _, match in _near_views(catalog, [phash], distance)]
+
+
+def _near_views(
+    catalog: Catalog, phashes: list[str], distance: int
+) -> list[tuple[int, dict[str, Any]]]:
+    """(view, match) for each image within `distance` pHash bits of `phashes[view]`, once for
+    each view that reaches it, closest first (then by view, then catalogue order). The codes
+    are read, and the image objects made, once for all the views."""
     index = catalog.index()
     images = catalog.images() if index is None else []
     codes = index.phash_codes() if index is not None else [int(i["phash"], 16) for i in images]
-    target = int(phash, 16)
-    # Plain Python: 100,000 codes take about 10 ms, less than importing numpy would.
-    distances = ((code ^ target).bit_count() for code in codes)
-    hits = sorted((bits, row) for row, bits in enumerate(distances) if bits <= distance)
-    rows = [row for _, row in hits]
+    hits = []
+    for view, phash in enumerate(phashes):
+        target = int(phash, 16)
+        # Plain Python: 100,000 codes take about 10 ms, less than importing numpy would.
+        distances = ((code ^ target).bit_count() for code in codes)
+        hits += [(bits, view, row) for row, bits in enumerate(distances) if bits <= distance]
+    hits.sort()
+    rows = list(dict.fromkeys(row for _, _, row in hits))
     found = [images[row] for row in rows] if index is None else index.images_at(rows)
-    return [
-        _match(image, bits) for (bits, _), image in zip(hits, _objects(catalog, found), strict=True)
-    ]
+    objects = dict(zip(rows, _objects(catalog, found), strict=True))
+    return [(view, _match(objects[row], bits)) for bits, view, row in hits]
 
 
 def search(catalog: Catalog, query: str) -> list[dict[str, Any]]:

@@ -177,9 +177,9 @@ def matches(console: Console, found: list[dict[str, Any]]) -> None:
         image = match["image"]
         places = [(_place(o), o["alt"]) for o in image["occurrences"]]
         places += [(short_path(path), None) for path in image["files"]]
+        view = match.get("view", "original")
+        bits = f"{match['distance']}" + ("" if view == "original" else f" ({view})")
         for i, (where, alt) in enumerate(places or [("", None)]):
-            view = match.get("view", "original")
-            bits = f"{match['distance']}" + ("" if view == "original" else f" ({view})")
             table.add_row(
                 safe(bits if i == 0 else ""),
                 safe(image["sha256"][:16] if i == 0 else ""),
