@@ -34,7 +34,6 @@ _LAZY = frozenset(LAZY_SRC)
 _IMG = TAG["img"]
 _H1 = TAG["h1"]
 _HEADINGS = frozenset(TAG[f"h{level}"] for level in range(1, 7))
-_MARKUP = {TAG[name]: name for name in TAGS}
 # The elements whose text is not shown, besides scripts: style sheets, and templates (an HTML
 # template's content is not in the tree; a `<template>` in SVG or MathML is an element like
 # any other, whose text is in it).
@@ -264,23 +263,27 @@ def extract(
     Markdown convention).
     """
     tree = LexborHTMLParser(text)
-    markup = Markup()
     nodes: list[LexborNode] = []
     headings: list[LexborNode] = []
     hidden: list[LexborNode] = []
+    found: dict[str, list[LexborNode]] = {name: [] for name in TAGS}
+    lists = {
+        _IMG: nodes,
+        **dict.fromkeys(_HEADINGS, headings),
+        **dict.fromkeys(_HIDDEN, hidden),
+        **{TAG[name]: elements for name, elements in found.items()},
+    }.get
     # Every element read, found in one walk of the page, in document order (lexbor's list of
     # a tag walks the whole page: the lists of these 14 tags cost 1.6 times this walk).
     root = tree.root
     for node in root.traverse() if root is not None else ():
-        tag = node.tag_id
-        if tag == _IMG:
-            nodes.append(node)
-        elif tag in _HEADINGS:
-            headings.append(node)
-        elif tag in _MARKUP:
-            markup.add(node, _MARKUP[tag])
-        elif tag in _HIDDEN:
-            hidden.append(node)
+        elements = lists(node.tag_id)
+        if elements is not None:
+            elements.append(node)
+    markup = Markup()
+    for name, elements in found.items():
+        for node in elements:
+            markup.add(node, name)
     blocks = json_ld(markup)
     tags = meta_tags(markup)
     h1 = next((node for node in headings if node.tag_id == _H1), None)
