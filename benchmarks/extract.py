@@ -10,9 +10,9 @@ and 10 body images in the markup sites use (`<picture>` with `srcset`, lazy `dat
 placeholder and a `<noscript>` copy, WordPress captions, plain figures, tracking pixels),
 plus 2 metadata images (og/twitter and JSON-LD): 12 references a page.
 It times, on the same pages, the bare parse (`LexborHTMLParser(text)`, the baseline) and the
-full extraction (`media_catalog.extract.html.extract`), taking turns, best of `--repeat`
-rounds in CPU time of the process (with glibc's malloc told to keep freed memory, see
-`_steady_malloc`), and prints a Markdown table with articles/second, MB/second and the
+full extraction (`media_catalog.extract.html.extract`), taking turns page by page, the least
+of `--repeat` CPU times of the process for each page (with glibc's malloc told to keep freed
+memory, see `_steady_malloc`), and prints a Markdown table with articles/second, MB/second and the
 ratio extraction / bare parse.
 `--script-kb` sets the size of the page's inline script (state JSON, analytics): about 8 KB
 gives dense ~30 KB pages, about 100 KB the ~130 KB pages news sites typically serve.
@@ -160,17 +160,21 @@ def _steady_malloc() -> None:
 
 
 def _best(functions: list, pages: list[str], repeat: int) -> list[float]:
-    """The best time of each function over the pages, in CPU time of this process (other
-    processes on a shared machine taking the CPU do not count; their use of caches still
-    does). The functions take turns in every round, so load changing weighs on all alike."""
-    times: list[list[float]] = [[] for _ in functions]
-    for _ in range(repeat):
-        for function, found in zip(functions, times, strict=True):
-            start = time.process_time()
-            for text in pages:
+    """Each function's time over the pages, in CPU time of this process: the least of its
+    `repeat` times on each page, summed. Every page is timed with each function in turn (the
+    order alternating), so load changing weighs on all alike, and the least time of a page
+    leaves out what other processes on a shared machine took from it (their use of caches
+    still counts). The best of whole rounds, as this took before, moved by a tenth of the
+    parse from run to run on a shared machine."""
+    best = [[float("inf")] * len(pages) for _ in functions]
+    for round_ in range(repeat):
+        for index, text in enumerate(pages):
+            order = list(zip(functions, best, strict=True))
+            for function, found in order if (round_ + index) % 2 else order[::-1]:
+                start = time.process_time()
                 function(text)
-            found.append(time.process_time() - start)
-    return [min(found) for found in times]
+                found[index] = min(found[index], time.process_time() - start)
+    return [sum(found) for found in best]
 
 
 def main() -> None:
@@ -198,7 +202,7 @@ def main() -> None:
     )
     print(
         f"{args.pages} pages, {megabytes:.1f} MB ({megabytes * 1000 / args.pages:.0f} KB each), "
-        f"{images} references; best of {args.repeat}"
+        f"{images} references; each page's least time of {args.repeat}"
     )
     print()
     print("| step | articles/s | MB/s | ratio to bare parse |")

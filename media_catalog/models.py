@@ -62,11 +62,15 @@ class ImageRef:
 
     @classmethod
     def of(cls, fields: dict[str, Any]) -> ImageRef:
-        """`ImageRef(**fields)`, ten times faster: without the frozen dataclass's
-        `object.__setattr__` for each of the 22 fields (extraction makes one per image)."""
+        """`ImageRef(**fields)`, ten to twenty times faster: without the frozen dataclass's
+        `object.__setattr__` for each of the 22 fields (extraction makes one per image, with
+        every field given: then the defaults are not copied)."""
+        ref = object.__new__(cls)
+        if fields.keys() == _FIELDS:
+            ref.__dict__.update(fields)
+            return ref
         if not _REQUIRED <= fields.keys() <= _FIELDS:
             raise TypeError(f"ImageRef fields: {sorted(fields)}")
-        ref = object.__new__(cls)
         ref.__dict__.update(_DEFAULTS)
         ref.__dict__.update(fields)
         return ref

@@ -189,6 +189,25 @@ def test_context_before_and_after_and_nearest_heading():
     assert html.extract(page, "p", context=0)[0][0].context_after is None
 
 
+@pytest.mark.parametrize(
+    "hidden",
+    [
+        "<script>var no = 1;</script>",
+        "<style>p { color: red }</style>",
+        "<template><p>not shown</p></template>",
+        "<svg><template>not shown</template><style>svg {}</style></svg>",
+        "<math><template><mi><h2>not shown</h2></mi></template></math>",
+        "<h2>Shown <script>var no = 1;</script></h2>",
+    ],
+)
+def test_text_that_is_not_shown_is_never_context(hidden):
+    page = f"<body><p>Before.</p>{hidden}<img src=a.jpg>{hidden}<p>After.</p></body>"
+    (ref,) = html.extract(page, "p")[0]
+    shown = "Shown " if "Shown" in hidden else ""
+    assert (ref.context_before, ref.context_after) == (f"Before. {shown}".strip(), f"{shown}After.")
+    assert ref.heading == ("Shown" if shown else None)
+
+
 PAGE_META = """<html><head><title>Site name | Headline</title>
 <meta property="og:title" content="Headline">
 <meta property="og:url" content="https://news.example/h">

@@ -8,7 +8,7 @@ import re
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from .tree import TAG, Image, clean
+from .tree import COMMENT, TAG, TEXT, Image, clean
 
 CAPTION = (
     "figcaption, .wp-caption-text, .thumbcaption, [itemprop=caption], .caption, "
@@ -30,6 +30,9 @@ _CREDIT_TAGS = frozenset(
     TAG[name] for name in ("span", "small", "em", "i", "cite", "b", "strong", "p")
 )
 _WRAPPERS = {TAG["picture"], TAG["a"], TAG["span"]}
+_FIGCAPTION = TAG["figcaption"]
+_BLANKS = frozenset((TEXT, TAG["br"]))
+_NOT_ELEMENTS = frozenset((TEXT, COMMENT))
 _STOP = {TAG[name] for name in ("body", "html", "article", "main", "section")}
 _ID = re.compile(r"[\w:.-]+")
 _CAPTION_ID = re.compile(r"caption[-_]?\d*$", re.I)
@@ -74,9 +77,9 @@ def _container(image: Image, box: int, counts: dict[int, int]) -> tuple[LexborNo
 
 def _next_element(node: LexborNode) -> LexborNode | None:
     sibling = node.next
-    while sibling is not None and (sibling.tag in ("-text", "br") and not sibling.text().strip()):
+    while sibling is not None and (sibling.tag_id in _BLANKS and not sibling.text().strip()):
         sibling = sibling.next
-    return sibling if sibling is not None and sibling.tag not in ("-text", "-comment") else None
+    return sibling if sibling is not None and sibling.tag_id not in _NOT_ELEMENTS else None
 
 
 def _caption_id(node: LexborNode, attributes: dict[str, str | None]) -> bool:
@@ -93,8 +96,10 @@ def _caption_id(node: LexborNode, attributes: dict[str, str | None]) -> bool:
     )
 
 
-def _is_caption(node: LexborNode) -> bool:
+def _is_caption(selectors: Selectors, node: LexborNode) -> bool:
     attributes = node.attributes
+    if not selectors.marked(attributes) and node.tag_id != _FIGCAPTION:
+        return False
     classes = set((attributes.get("class") or "").split())
     return (
         node.tag == "figcaption"
@@ -114,6 +119,7 @@ class Selectors:
     def __init__(self, tree: LexborHTMLParser) -> None:
         self.tree = tree
         self.matched: dict[str, set[int]] = {}
+        self.classes: dict[str, bool] = {}
 
     def _has_class(
         self, node: LexborNode, value: str, names: frozenset[str], selector: str
@@ -126,29 +132,49 @@ class Selectors:
             self.matched[selector] = {match.mem_id for match in self.tree.css(selector)}
         return node.mem_id in self.matched[selector]
 
+    def marked(self, attributes: dict[str, str | None]) -> bool:
+        """Whether an element's attributes may make it a caption or a credit (by `kinds` or
+        `_caption_id`): an `itemprop`, a class holding (lower-cased) a word that every
+        caption or credit class name holds, or an id holding "caption". A cheap test that
+        passes over most elements, whose classes are not split into names (and a page's
+        class values repeat: each is tested once)."""
+        if not attributes:
+            return False
+        if "itemprop" in attributes:
+            return True
+        value = attributes.get("class")
+        if value:
+            known = self.classes.get(value)
+            if known is None:
+                low = value.lower()
+                known = self.classes[value] = (
+                    "caption" in low
+                    or "legende" in low
+                    or "credit" in low
+                    or "byline" in low
+                    or "copyright" in low
+                    or "attribution" in low
+                )
+            if known:
+                return True
+        name = attributes.get("id")
+        if not name:
+            return False
+        # (a non-ASCII id is left to the pattern, which matches the dotted and dotless i)
+        return "caption" in name.lower() if name.isascii() else _CAPTION_ID.search(name) is not None
+
     def kinds(self, node: LexborNode, attributes: dict[str, str | None]) -> tuple[bool, bool]:
-        """Whether `CAPTION` and whether `CREDIT` match the element."""
+        """Whether `CAPTION` and whether `CREDIT` match the element (one that `marked`
+        passes)."""
         prop = attributes.get("itemprop")
         caption = prop == "caption" or node.tag_id == TAG["figcaption"]
         credit = prop in _CREDIT_PROPS
         value = attributes.get("class")
         if value:
-            # Every caption class name holds "caption" or "legende", every credit class name
-            # one of the words below: most elements' classes hold none, and are not split.
-            low = value.lower()
-            if (
-                not caption
-                and ("caption" in low or "legende" in low)
-                and not _CAPTION_CLASSES.isdisjoint(low.split())
-            ):
+            names = value.lower().split()
+            if not caption and not _CAPTION_CLASSES.isdisjoint(names):
                 caption = self._has_class(node, value, _CAPTION_CLASSES, CAPTION)
-            if (
-                not credit
-                and (
-                    "credit" in low or "byline" in low or "copyright" in low or "attribution" in low
-                )
-                and not _CREDIT_CLASSES.isdisjoint(low.split())
-            ):
+            if not credit and not _CREDIT_CLASSES.isdisjoint(names):
                 credit = self._has_class(node, value, _CREDIT_CLASSES, CREDIT)
         return caption, credit
 
@@ -165,7 +191,7 @@ def _depth_below(node: LexborNode, root_id: int, limit: int) -> bool:
 
 
 def _search(
-    selectors: Selectors, root: LexborNode, up: set[int], caption: bool, credit: bool
+    selectors: Selectors, root: LexborNode, up: list[int], caption: bool, credit: bool
 ) -> tuple[LexborNode | None, LexborNode | None]:
     """The first caption element and the first credit element (those asked for) under `root`,
     at most eight levels down and not an ancestor of the image (`up`), in document order:
@@ -177,7 +203,7 @@ def _search(
     next(walk)
     for node in walk:
         attributes = node.attributes
-        if not attributes and node.tag_id != TAG["figcaption"]:
+        if not selectors.marked(attributes) and node.tag_id != _FIGCAPTION:
             continue
         is_caption, is_credit = selectors.kinds(node, attributes)
         wants_caption = is_caption and caption and found_caption is None
@@ -229,7 +255,7 @@ def caption_and_credit(
     (the Markdown convention). `counts` is `image_counts(images)` of the page."""
     box = _box(image, counts)
     scope, top = _container(image, box, counts)
-    up = set(image.ids[:64])
+    up = image.ids[:64]
     caption_node = None
     described = (image.attributes.get("aria-describedby") or "").split()
     for name in described:
@@ -243,7 +269,7 @@ def caption_and_credit(
         caption_node = caption_node or found
     if caption_node is None:
         following = _next_element(image.node_at(top))
-        if following is not None and _is_caption(following):
+        if following is not None and _is_caption(selectors, following):
             caption_node = following
     credit_node = None
     if caption_node is not None:

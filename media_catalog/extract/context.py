@@ -13,7 +13,6 @@ from .tree import clean
 # and its number): the parser never leaves a NUL in a page's text, so the page cannot hold a
 # look-alike, and a page in ASCII stays ASCII (its text a compact string, fast to search).
 _MARK = re.compile("\x00(h?)(\\d+)\x01")
-_HIDDEN = ("script", "style", "template")
 
 
 def text_before(text: str, offset: int, chars: int) -> str | None:
@@ -35,23 +34,29 @@ def text_after(text: str, offset: int, chars: int) -> str | None:
 
 
 def contexts(
-    tree: LexborHTMLParser, images: list[LexborNode], headings: list[LexborNode], chars: int
+    tree: LexborHTMLParser,
+    images: list[LexborNode],
+    headings: list[LexborNode],
+    hidden: list[LexborNode],
+    chars: int,
 ) -> list[tuple[str | None, str | None, str | None]]:
     """(text before, text after, nearest heading above) of every image, given the page's
-    images (in document order) and headings. Marks each image and heading in the tree, takes
-    out the elements whose text is not shown (script, style, template), then reads the page's
-    text once, collapses its whitespace once and cuts every image's context from it. (Cutting
-    windows around each image and collapsing only those, as an earlier version did, cost
-    twice as much on real news pages: galleries, where images stand close together,
-    made it widen its windows again and again.) The tree is changed."""
+    images (in document order), headings and the elements whose text is not shown (scripts,
+    style sheets, templates). Takes those out, marks each image and heading in the tree, then
+    reads the page's text once, collapses its whitespace once and cuts every image's context
+    from it. (Cutting windows around each image and collapsing only those, as an earlier
+    version did, cost twice as much on real news pages: galleries, where images stand close
+    together, made it widen its windows again and again.) The tree is changed."""
+    for node in hidden:
+        node.decompose(recursive=False)
     titles = [clean(node.text(separator=" ")) for node in headings]
     for number, node in enumerate(headings):
         node.insert_before(f"\x00h{number}\x01")
     for number, node in enumerate(images):
         node.insert_before(f"\x00{number}\x01")
-    tree.strip_tags(list(_HIDDEN))
     root = tree.body or tree.root
-    raw = root.text(separator=" ") if root is not None else ""
+    # (text nodes of whitespace alone are left out: collapsed, they would add nothing)
+    raw = root.text(separator=" ", skip_empty=True) if root is not None else ""
     # The text without marks, as words separated by one space (a mark separates the words
     # around it), and for each image: where the text before it ends, where the text after it
     # starts (past the space) and the nearest heading above it.

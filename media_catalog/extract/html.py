@@ -31,7 +31,13 @@ LAZY_SRC = (
 )
 LAZY_SRCSET = ("data-srcset", "data-lazy-srcset")
 _LAZY = frozenset(LAZY_SRC)
-_HEADINGS = ("h2", "h3", "h4", "h5", "h6")
+_IMG = TAG["img"]
+_H1 = TAG["h1"]
+_HEADINGS = frozenset(TAG[f"h{level}"] for level in range(1, 7))
+# The elements whose text is not shown, besides scripts: style sheets, and templates (an HTML
+# template's content is not in the tree; a `<template>` in SVG or MathML is an element like
+# any other, whose text is in it).
+_HIDDEN = frozenset((TAG["style"], TAG["template"]))
 _HTML = TAG["html"]
 _SRCSET = frozenset((*LAZY_SRCSET, "srcset"))
 _PLACEHOLDER = re.compile(
@@ -173,6 +179,7 @@ def _read_img(node: LexborNode) -> Image:
     aria = attributes.get("aria-hidden") or ""
     real = lazy or src
     fields = {
+        "kind": "img",
         "src": real,
         "placeholder": src if lazy and src and src != lazy else None,
         "srcset": tuple(candidates.values()),
@@ -256,17 +263,33 @@ def extract(
     Markdown convention).
     """
     tree = LexborHTMLParser(text)
+    nodes: list[LexborNode] = []
+    headings: list[LexborNode] = []
+    hidden: list[LexborNode] = []
+    found: dict[str, list[LexborNode]] = {name: [] for name in TAGS}
+    lists = {
+        _IMG: nodes,
+        **dict.fromkeys(_HEADINGS, headings),
+        **dict.fromkeys(_HIDDEN, hidden),
+        **{TAG[name]: elements for name, elements in found.items()},
+    }.get
+    # Every element read, found in one walk of the page, in document order (lexbor's list of
+    # a tag walks the whole page: the lists of these 14 tags cost 1.6 times this walk).
+    root = tree.root
+    for node in root.traverse() if root is not None else ():
+        elements = lists(node.tag_id)
+        if elements is not None:
+            elements.append(node)
     markup = Markup()
-    for tag in TAGS:
-        for node in tree.tags(tag):
-            markup.add(node, tag)
+    for name, elements in found.items():
+        for node in elements:
+            markup.add(node, name)
     blocks = json_ld(markup)
     tags = meta_tags(markup)
-    h1 = tree.tags("h1")
-    headings = h1 + [node for level in _HEADINGS for node in tree.tags(level)]
-    page = page_info(tree, markup, h1[0] if h1 else None, tags, blocks)
+    h1 = next((node for node in headings if node.tag_id == _H1), None)
+    page = page_info(tree, markup, h1, tags, blocks)
     meta = meta_images(tree, markup, tags, blocks, article, page)
-    images = _images(tree.tags("img"))
+    images = _images(nodes)
     counts = image_counts(images)
     selectors = Selectors(tree)
     page_fields = {
@@ -278,7 +301,9 @@ def extract(
     }
     captions = [caption_and_credit(selectors, counts, image, emphasis_captions) for image in images]
     # (`contexts` changes the tree: it comes last)
-    places = contexts(tree, [image.node for image in images], headings, context)
+    places = contexts(
+        tree, [image.node for image in images], headings, markup.scripts + hidden, context
+    )
     refs = []
     for position, (image, (caption, credit), (before, after, heading)) in enumerate(
         zip(images, captions, places, strict=True)

@@ -35,45 +35,48 @@ TAGS = frozenset(("meta", "script", "link", "title", "base"))
 
 @dataclass
 class Markup:
-    """The elements page data is read from, in document order: `<meta content>`, JSON-LD
-    `<script>`s, `<link href>`s, the first `<title>` and `<base href>`. The HTML extractor
-    gathers them (`add`) from lexbor's lists of each of `TAGS`."""
+    """What page data is read from, in document order: the attributes of every `<meta
+    content>` and `<link href>`, every `<script>` (JSON-LD is read from some), the first
+    `<title>` and the first `<base href>`'s URL. The HTML extractor gathers them (`add`)
+    from lexbor's lists of each of `TAGS`."""
 
-    meta: list[LexborNode] = field(default_factory=list)
+    meta: list[dict[str, str | None]] = field(default_factory=list)
     scripts: list[LexborNode] = field(default_factory=list)
-    links: list[LexborNode] = field(default_factory=list)
+    links: list[dict[str, str | None]] = field(default_factory=list)
     title: LexborNode | None = None
-    base: LexborNode | None = None
+    base: str | None = None
 
     def add(self, node: LexborNode, tag: str) -> None:
-        """Keep `node` (whose tag, one of `TAGS`, is `tag`) if page data is read from it."""
-        if tag == "meta":
-            if "content" in node.attributes:
-                self.meta.append(node)
-        elif tag == "script":
-            # The selector engine compares `type` ignoring ASCII case, as lower() does here.
-            if (node.attributes.get("type") or "").lower() == "application/ld+json":
-                self.scripts.append(node)
-        elif tag == "link":
-            if "href" in node.attributes:
-                self.links.append(node)
+        """Keep what page data is read from `node`, whose tag (one of `TAGS`) is `tag`."""
+        if tag == "script":
+            self.scripts.append(node)
         elif tag == "title":
             if self.title is None:
                 self.title = node
-        elif self.base is None and "href" in node.attributes:
-            self.base = node
+        else:
+            attributes = node.attributes
+            if tag == "meta":
+                if "content" in attributes:
+                    self.meta.append(attributes)
+            elif tag == "link":
+                if "href" in attributes:
+                    self.links.append(attributes)
+            elif self.base is None and "href" in attributes:
+                self.base = attributes["href"] or ""
 
-    def link(self, tree: LexborHTMLParser, rel: str) -> LexborNode | None:
-        """The first `<link href>` whose `rel` holds the token `rel` (ignoring ASCII case)."""
-        for node in self.links:
-            value = (node.attributes.get("rel") or "").lower()
+    def link(self, tree: LexborHTMLParser, rel: str) -> str | None:
+        """The URL of the first `<link href>` whose `rel` holds the token `rel` (ignoring
+        ASCII case)."""
+        for attributes in self.links:
+            value = (attributes.get("rel") or "").lower()
             if rel not in value:
                 continue
             if not (value.isascii() and value.isprintable()):
                 # Unusual whitespace: the selector engine splits the tokens.
-                return tree.css_first(f'link[rel~="{rel}"][href]')
+                node = tree.css_first(f'link[rel~="{rel}"][href]')
+                return node.attributes.get("href") if node is not None else None
             if rel in value.split():
-                return node
+                return attributes.get("href")
         return None
 
 
@@ -96,8 +99,7 @@ def _int(value: Any) -> int | None:
 def meta_tags(markup: Markup) -> dict[str, str]:
     """`<meta property|name|itemprop=… content=…>` by lower-cased key; the first one wins."""
     found: dict[str, str] = {}
-    for node in markup.meta:
-        attributes = node.attributes
+    for attributes in markup.meta:
         key = attributes.get("property") or attributes.get("name") or attributes.get("itemprop")
         if key:
             found.setdefault(key.strip().lower(), (attributes.get("content") or "").strip())
@@ -108,6 +110,9 @@ def json_ld(markup: Markup) -> list[Any]:
     """The parsed JSON-LD blocks of the page; blocks that are not valid JSON are skipped."""
     blocks = []
     for node in markup.scripts:
+        # The selector engine compares `type` ignoring ASCII case, as lower() does here.
+        if (node.attributes.get("type") or "").lower() != "application/ld+json":
+            continue
         try:
             blocks.append(orjson.loads(node.text(deep=True)))
         except orjson.JSONDecodeError:
@@ -144,8 +149,7 @@ def page_info(
         or clean(title_node.text() if title_node else None)
         or clean(h1.text() if h1 else None)
     )
-    canonical = markup.link(tree, "canonical")
-    url = (canonical.attributes.get("href") if canonical else None) or meta.get("og:url")
+    url = markup.link(tree, "canonical") or meta.get("og:url")
     date = next((meta[key] for key in _DATE_META if meta.get(key)), None)
     if date is None:
         date = next(
@@ -164,7 +168,7 @@ def page_info(
         title=title,
         url=clean(url),
         date=clean(date),
-        base=clean(base.attributes.get("href")) if base else None,
+        base=clean(base),
     )
 
 
@@ -216,9 +220,7 @@ def meta_images(
         meta.get("twitter:image") or meta.get("twitter:image:src"),
         alt=meta.get("twitter:image:alt"),
     )
-    link = markup.link(tree, "image_src")
-    if link is not None:
-        add(link.attributes.get("href"))
+    add(markup.link(tree, "image_src"))
     for obj in _ld_images(blocks):
         add(
             obj.get("url") or obj.get("contentUrl"),

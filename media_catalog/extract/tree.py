@@ -18,11 +18,18 @@ TAG = {
             for name in (
                 *("img", "picture", "source", "a", "span", "noscript", "figure", "figcaption"),
                 *("article", "main", "section", "body", "html"),
-                *("small", "em", "i", "cite", "b", "strong", "p"),
+                *("small", "em", "i", "cite", "b", "strong", "p", "br"),
+                *("h1", "h2", "h3", "h4", "h5", "h6", "meta", "script", "link", "title", "base"),
+                *("style", "template"),
             )
         )
     ).root.traverse()
 }
+
+
+# lexbor's ids of text and comment nodes.
+_SAMPLE = LexborHTMLParser("<p>a<!--c--></p>").css_first("p")
+TEXT, COMMENT = (node.tag_id for node in _SAMPLE.iter(include_text=True))
 
 
 def clean(text: str | None) -> str | None:
