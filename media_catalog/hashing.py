@@ -88,15 +88,18 @@ def _read_in_worker(path: str, max_bytes: int) -> _Read:
     return sha256, _fingerprint(data, path, sha256)
 
 
-def _remember(known: Collection[str]) -> None:
-    """A worker's start: keep the known SHA-256s, and end with the scan even when it is
-    killed (Linux: otherwise a killed scan's idle workers would wait for work forever)."""
+def _remember(known: Collection[str], scan: int) -> None:
+    """A worker's start: keep the known SHA-256s, and end with the scan (process `scan`)
+    even when it is killed (Linux: otherwise a killed scan's idle workers would wait for
+    work forever)."""
     global _known
     # a forked worker's set is already its own copy: copying it again would touch every
     # string and unshare the memory pages the parent's catalogue holds them in
     _known = known if isinstance(known, set) else set(known)
     if sys.platform == "linux":
         ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != scan:  # the scan died before the signal was asked for
+            os._exit(1)
 
 
 # A task for a worker: the function, its arguments, and the bytes it holds in memory.
@@ -138,7 +141,10 @@ class Hasher:
 
     def _new_pool(self, workers: int) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
-            workers, mp_context=_context(), initializer=_remember, initargs=(self.known,)
+            workers,
+            mp_context=_context(),
+            initializer=_remember,
+            initargs=(self.known, os.getpid()),
         )
 
     def __exit__(self, *exc_info: object) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from media_catalog import Catalog, duplicate_clusters, image_objects, scan, search
+from media_catalog import Catalog, duplicate_clusters, hashing, image_objects, scan, search
 from media_catalog.extract import ExtractOptions, extract_file
 from media_catalog.hashing import Hasher
 from media_catalog.pipeline import _reference, _Scan
@@ -326,6 +326,18 @@ def test_workers_end_with_a_killed_scan():
     while not all(map(_gone, workers)) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert len(workers) == 2 and all(map(_gone, workers))
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="parent-death signal is Linux's")
+def test_a_worker_whose_scan_died_before_it_started_ends():
+    # A scan killed while its workers start: a worker asks for the parent-death signal too
+    # late to get it, and must see for itself that its scan is gone (it waited forever).
+    pid = os.fork()
+    if pid == 0:
+        hashing._remember(set(), os.getpid())  # its parent is not "the scan": as if it died
+        os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 1
 
 
 def _scan_in(folder: str) -> tuple[int, int]:
