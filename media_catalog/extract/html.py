@@ -253,6 +253,35 @@ def _link(image: Image) -> str | None:
     return href.strip() if href and href.strip() else None
 
 
+def _elements(
+    tree: LexborHTMLParser,
+) -> tuple[list[LexborNode], list[LexborNode], list[LexborNode], Markup]:
+    """The page's `<img>`s, headings, elements whose text is not shown (style sheets and
+    templates; the scripts are in the markup) and what page data is read from, each in
+    document order: found in one walk of the page (lexbor's list of a tag walks the whole
+    page: the lists of these 14 tags cost 1.6 times this walk)."""
+    images: list[LexborNode] = []
+    headings: list[LexborNode] = []
+    hidden: list[LexborNode] = []
+    found: dict[str, list[LexborNode]] = {name: [] for name in TAGS}
+    lists = {
+        _IMG: images,
+        **dict.fromkeys(_HEADINGS, headings),
+        **dict.fromkeys(_HIDDEN, hidden),
+        **{TAG[name]: elements for name, elements in found.items()},
+    }.get
+    root = tree.root
+    for node in root.traverse() if root is not None else ():
+        elements = lists(node.tag_id)
+        if elements is not None:
+            elements.append(node)
+    markup = Markup()
+    for name, elements in found.items():
+        for node in elements:
+            markup.add(node, name)
+    return images, headings, hidden, markup
+
+
 def extract(
     text: str, article: str, *, context: int = CONTEXT_CHARS, emphasis_captions: bool = False
 ) -> tuple[list[ImageRef], list[ItemError]]:
@@ -263,27 +292,7 @@ def extract(
     Markdown convention).
     """
     tree = LexborHTMLParser(text)
-    nodes: list[LexborNode] = []
-    headings: list[LexborNode] = []
-    hidden: list[LexborNode] = []
-    found: dict[str, list[LexborNode]] = {name: [] for name in TAGS}
-    lists = {
-        _IMG: nodes,
-        **dict.fromkeys(_HEADINGS, headings),
-        **dict.fromkeys(_HIDDEN, hidden),
-        **{TAG[name]: elements for name, elements in found.items()},
-    }.get
-    # Every element read, found in one walk of the page, in document order (lexbor's list of
-    # a tag walks the whole page: the lists of these 14 tags cost 1.6 times this walk).
-    root = tree.root
-    for node in root.traverse() if root is not None else ():
-        elements = lists(node.tag_id)
-        if elements is not None:
-            elements.append(node)
-    markup = Markup()
-    for name, elements in found.items():
-        for node in elements:
-            markup.add(node, name)
+    nodes, headings, hidden, markup = _elements(tree)
     blocks = json_ld(markup)
     tags = meta_tags(markup)
     h1 = next((node for node in headings if node.tag_id == _H1), None)
