@@ -104,6 +104,28 @@ def test_lazy_attributes_replace_a_placeholder_and_noscript_counts_once():
     assert refs[0].candidates() == ["real-1200.jpg", "real-400.jpg", "real.jpg"]
 
 
+def test_a_noscript_pixel_or_a_distant_noscript_image_is_no_lazy_image_s_copy():
+    # Yahoo's front page: a comScore beacon in a noscript at the end of the body took the
+    # place of a story's thumbnail; a Facebook pixel gave a lazy photo its 1×1 size.
+    page = """<body><a href="/story"><img src="blank.gif" alt=""></a><p>More stories</p>
+    <p><img src="blank.gif" data-src="photo.jpg"></p><p>Story</p>
+    <noscript><img src="https://sb.scorecardresearch.com/p?c1=2&c2=7241469&cj=1"></noscript>
+    <noscript><img height="1" width="1" src="https://www.facebook.com/tr?id=1&noscript=1"></noscript>
+    <div><img src="blank.gif"></div><p>Text</p><noscript><img src="other.jpg"></noscript>
+    <figure><a href="full.jpg"><img src="blank.gif"></a> <noscript><img src="real.jpg"></noscript>
+    </figure></body>"""
+    refs = _body(html.extract(page, "p")[0])
+    assert [(r.src, r.placeholder, r.tracking, r.declared_width, r.link) for r in refs] == [
+        ("blank.gif", None, False, None, "/story"),
+        ("photo.jpg", "blank.gif", False, None, None),
+        ("https://sb.scorecardresearch.com/p?c1=2&c2=7241469&cj=1", None, True, None, None),
+        ("https://www.facebook.com/tr?id=1&noscript=1", None, True, 1, None),
+        ("blank.gif", None, False, None, None),
+        ("other.jpg", None, False, None, None),
+        ("real.jpg", "blank.gif", False, None, "full.jpg"),
+    ]
+
+
 def test_picture_sources_are_candidates_and_base_href_is_joined():
     page = """<head><base href="../media/"></head><body><picture>
       <source media="(min-width: 800px)" srcset="wide.webp 1x, wide@2x.webp 2x">

@@ -8,7 +8,7 @@ import re
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from .tree import COMMENT, TAG, TEXT, Image, clean
+from .tree import TAG, Image, clean, next_element
 
 CAPTION = (
     "figcaption, .wp-caption-text, .thumbcaption, [itemprop=caption], .caption, "
@@ -31,8 +31,6 @@ _CREDIT_TAGS = frozenset(
 )
 _WRAPPERS = {TAG["picture"], TAG["a"], TAG["span"]}
 _FIGCAPTION = TAG["figcaption"]
-_BLANKS = frozenset((TEXT, TAG["br"]))
-_NOT_ELEMENTS = frozenset((TEXT, COMMENT))
 _STOP = {TAG[name] for name in ("body", "html", "article", "main", "section")}
 _ID = re.compile(r"[\w:.-]+")
 _CAPTION_ID = re.compile(r"caption[-_]?\d*$", re.I)
@@ -73,13 +71,6 @@ def _container(image: Image, box: int, counts: dict[int, int]) -> tuple[LexborNo
         if image.tags[top - 1] == TAG["figure"]:
             break
     return scope, top
-
-
-def _next_element(node: LexborNode) -> LexborNode | None:
-    sibling = node.next
-    while sibling is not None and (sibling.tag_id in _BLANKS and not sibling.text().strip()):
-        sibling = sibling.next
-    return sibling if sibling is not None and sibling.tag_id not in _NOT_ELEMENTS else None
 
 
 def _caption_id(node: LexborNode, attributes: dict[str, str | None]) -> bool:
@@ -268,7 +259,7 @@ def caption_and_credit(
         found, scope_credit = _search(selectors, scope, up, caption_node is None, True)
         caption_node = caption_node or found
     if caption_node is None:
-        following = _next_element(image.node_at(top))
+        following = next_element(image.node_at(top))
         if following is not None and _is_caption(selectors, following):
             caption_node = following
     credit_node = None
@@ -296,13 +287,13 @@ def caption_and_credit(
 def _emphasis_caption(box: LexborNode) -> str | None:
     """The Markdown convention: an emphasised line right under the image, in the same
     paragraph or as the whole next paragraph."""
-    following = _next_element(box)
+    following = next_element(box)
     if following is not None and following.tag == "em" and following.next is None:
         return clean(following.text())
     paragraph = box.parent
     if paragraph is None or paragraph.tag != "p" or (paragraph.text() or "").strip():
         return None
-    following = _next_element(paragraph)
+    following = next_element(paragraph)
     if following is not None and following.tag == "p":
         em = following.css_first("em")
         if em is not None and clean(em.text()) == clean(following.text()):

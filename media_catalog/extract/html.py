@@ -18,7 +18,7 @@ from ..models import ImageRef, ItemError, SrcsetCandidate
 from .captions import Selectors, caption_and_credit, image_counts
 from .context import contexts
 from .page import TAGS, Markup, json_ld, meta_images, meta_tags, page_info
-from .tree import TAG, Image
+from .tree import TAG, Image, next_element
 
 CONTEXT_CHARS = 200
 LAZY_SRC = (
@@ -215,7 +215,7 @@ def _images(nodes: list[LexborNode]) -> list[Image]:
         if noscript is None or noscript.parent is None:
             images.append(image)
             continue
-        twin = _twin(images, merged, noscript.parent, image.fields["src"])
+        twin = None if image.fields["tracking"] else _twin(images, merged, noscript, image)
         if twin is None:
             images.append(image)
             continue
@@ -231,11 +231,13 @@ def _images(nodes: list[LexborNode]) -> list[Image]:
     return images
 
 
-def _twin(images: list[Image], merged: set[int], scope: LexborNode, src: str) -> Image | None:
-    """The image a `<noscript>` copy stands in for: an earlier image under the same parent
-    with the same URL, else the last lazy one there."""
+def _twin(images: list[Image], merged: set[int], noscript: LexborNode, copy: Image) -> Image | None:
+    """The image a `<noscript>` copy stands in for: an earlier image under the noscript's
+    parent with the same URL, else a lazy one right before the noscript (a noscript further
+    on, such as a page's analytics pixel at the end of the body, is no image's copy)."""
+    scope = noscript.parent
+    scope_id, noscript_id, src = scope.mem_id, noscript.mem_id, copy.fields["src"]
     fallback = None
-    scope_id = scope.mem_id
     for image in reversed(images[-8:]):
         if id(image) in merged or scope_id not in image.ids[:64]:
             continue
@@ -243,7 +245,11 @@ def _twin(images: list[Image], merged: set[int], scope: LexborNode, src: str) ->
         if src and src in urls:
             return image
         if fallback is None and _lazy(image):
-            fallback = image
+            # the image, or its ancestor under the noscript's parent, right before it
+            before = image.node_at(image.ids.index(scope_id))
+            following = next_element(before)
+            if following is not None and following.mem_id == noscript_id:
+                fallback = image
     return fallback
 
 

@@ -32,6 +32,19 @@ _SAMPLE = LexborHTMLParser("<p>a<!--c--></p>").css_first("p")
 TEXT, COMMENT = (node.tag_id for node in _SAMPLE.iter(include_text=True))
 
 
+_BLANKS = frozenset((TEXT, TAG["br"]))
+_NOT_ELEMENTS = frozenset((TEXT, COMMENT))
+
+
+def next_element(node: LexborNode) -> LexborNode | None:
+    """The element right after `node` (past blank text and `<br>`s), or None when text or a
+    comment comes first or nothing does."""
+    sibling = node.next
+    while sibling is not None and (sibling.tag_id in _BLANKS and not sibling.text().strip()):
+        sibling = sibling.next
+    return sibling if sibling is not None and sibling.tag_id not in _NOT_ELEMENTS else None
+
+
 def clean(text: str | None) -> str | None:
     """Whitespace collapsed; None for no text."""
     return " ".join(text.split()) or None if text else None
