@@ -282,6 +282,39 @@ def test_declared_size_tracking_pixels_and_decorative_images():
     assert [r.decorative for r in refs] == [False, True, False, False, True, True]
 
 
+@pytest.mark.parametrize(
+    "src",
+    [
+        "https://mc.yandex.ru/watch/54352606",  # Yandex Metrica
+        "//secure-uk.imrworldwide.com/cgi-bin/m?ci=bbc&amp;cg=0",  # Nielsen
+        "//c.statcounter.com/7919616/0/3b91cd3f/1/",  # StatCounter
+        "https://cdn.example/assets/1px.gif",  # a spacer
+    ],
+)
+def test_analytics_beacons_and_spacers_are_tracking(src):
+    (ref,) = html.extract(f'<img src="{src}" alt="">', "p")[0]
+    assert ref.tracking
+
+
+def test_a_photo_shown_as_the_background_of_a_placeholder_img_is_its_src():
+    # Yahoo's and CNN's front pages: the photo is the inline style's background image
+    page = """<a href="/s"><img src="https://s.yimg.com/os/transparent-1093278.png"
+      style="background-image:url('https://s.yimg.com/dh/Snakes1.jpg');" alt=""></a>
+    <img src="/1px.gif" style="background: transparent url(http://cdn.example/x.jpg) no-repeat">
+    <img src="/1px.gif"><img src="photo.jpg" style="background-image: url(bg.jpg)">"""
+    refs = html.extract(page, "p")[0]
+    assert [(r.src, r.placeholder, r.tracking) for r in refs] == [
+        (
+            "https://s.yimg.com/dh/Snakes1.jpg",
+            "https://s.yimg.com/os/transparent-1093278.png",
+            False,
+        ),
+        ("http://cdn.example/x.jpg", "/1px.gif", False),
+        ("/1px.gif", None, True),  # a spacer
+        ("photo.jpg", None, False),  # a real src is kept
+    ]
+
+
 def test_http_equiv_and_undeclared_legacy_encodings():
     persian = "هنوز از تلفات و خسارات دقيق اين انفجار آماري منتشر نشده است"  # Arabic yeh
     head = '<meta http-equiv="Content-Type" content="text/html; charset=windows-1256">'

@@ -42,27 +42,29 @@ _HTML = TAG["html"]
 _SRCSET = frozenset((*LAZY_SRCSET, "srcset"))
 _PLACEHOLDER = re.compile(
     r"^data:image/(?:gif|svg)|^data:.{0,160}$|(?:^|/)(?:blank|spacer|placeholder|transparent|"
-    r"lazy|loading|grey|gray|pixel|empty|1x1)[\w-]*\.(?:gif|png|svg|jpe?g|webp)(?:[?#]|$)",
+    r"lazy|loading|grey|gray|pixel|empty|1x1|1px)[\w-]*\.(?:gif|png|svg|jpe?g|webp)(?:[?#]|$)",
     re.I | re.S,
 )
+_BACKGROUND = re.compile(r"background(?:-image)?\s*:[^;]*?url\(\s*(['\"]?)(.+?)\1\s*\)", re.I)
 # What every `_PLACEHOLDER` match in an ASCII URL holds, lower-cased (a cheap search
 # guarding the full pattern).
 _PLACEHOLDER_WORD = re.compile(
-    r"data:|blank|spacer|placeholder|transparent|lazy|loading|grey|gray|pixel|empty|1x1"
+    r"data:|blank|spacer|placeholder|transparent|lazy|loading|grey|gray|pixel|empty|1x1|1px"
 )
 _TRACKER = re.compile(
-    r"(?:^|[/._-])(?:pixel|spacer|beacon|tracking|1x1|clear)\.(?:gif|png)|facebook\.com/tr[/?]|"
+    r"(?:^|[/._-])(?:pixel|spacer|beacon|tracking|1x1|1px|clear)\.(?:gif|png)|facebook\.com/tr[/?]|"
     r"google-analytics\.com/(?:r/)?collect|/__utm\.gif|/b/ss/|\.doubleclick\.net/|"
-    r"scorecardresearch\.com/p|quantserve\.com/pixel|bat\.bing\.com/action|/pixel(?:[/?]|$)",
+    r"scorecardresearch\.com/p|quantserve\.com/pixel|bat\.bing\.com/action|/pixel(?:[/?]|$)|"
+    r"mc\.yandex\.ru/watch/|imrworldwide\.com/cgi-bin/m|(?:^|//|\.)statcounter\.com/",
     re.I,
 )
 _TRACKER_WORD = re.compile(
     "|".join(
         re.escape(word)
         for word in (
-            *("pixel", "spacer", "beacon", "tracking", "1x1", "clear.", "facebook.com/tr"),
+            *("pixel", "spacer", "beacon", "tracking", "1x1", "1px", "clear.", "facebook.com/tr"),
             *("collect", "__utm", "/b/ss/", "doubleclick", "scorecardresearch", "quantserve"),
-            "bat.bing",
+            *("bat.bing", "yandex", "imrworldwide", "statcounter"),
         )
     )
 )
@@ -133,6 +135,10 @@ def is_tracker(src: str) -> bool:
         or "doubleclick" in low
         or "scorecard" in low
         or "bat.bing" in low
+        or "1px" in low
+        or "yandex" in low
+        or "imrworldwide" in low
+        or "statcounter" in low
     )
     return guard and _TRACKER.search(src) is not None
 
@@ -144,6 +150,13 @@ def is_placeholder(src: str | None) -> bool:
     if src.isascii() and _PLACEHOLDER_WORD.search(src.lower()) is None:
         return False
     return _PLACEHOLDER.search(src.strip()) is not None
+
+
+def _background(style: str) -> str | None:
+    """The image of an inline `background`/`background-image` style (Yahoo's and CNN's front
+    pages show their photos so, behind a transparent placeholder `src`)."""
+    match = _BACKGROUND.search(style) if "url" in style.lower() else None
+    return match.group(2).strip() or None if match else None
 
 
 def _first(attributes: dict[str, str | None], names: tuple[str, ...]) -> str | None:
@@ -165,6 +178,8 @@ def _read_img(node: LexborNode) -> Image:
     attributes = node.attributes
     src = (attributes.get("src") or "").strip()
     lazy = None if _LAZY.isdisjoint(attributes) else _first(attributes, LAZY_SRC)
+    if lazy is None and "style" in attributes and is_placeholder(src):
+        lazy = _background(attributes["style"] or "")
     srcsets = []
     if tags and tags[0] == TAG["picture"]:
         for source in ancestors[0].traverse():
