@@ -315,6 +315,19 @@ def test_a_photo_shown_as_the_background_of_a_placeholder_img_is_its_src():
     ]
 
 
+def test_the_caption_element_is_never_its_own_credit():
+    # CNN: the caption carries the class "attribution"; the credit is a figcaption after it
+    page = """<div class="image"><img src="a.jpg"><div class="image__metadata">
+    <div itemprop="caption" class="image__caption attribution"><span>Samuel Alito</span></div>
+    <figcaption class="image__credit">Getty Images/Sipa USA</figcaption></div></div>
+    <figure><img src="b.jpg"><figcaption class="caption credit">Both</figcaption></figure>"""
+    refs = html.extract(page, "p")[0]
+    assert [(r.caption, r.credit) for r in refs] == [
+        ("Samuel Alito", "Getty Images/Sipa USA"),
+        ("Both", None),
+    ]
+
+
 def test_http_equiv_and_undeclared_legacy_encodings():
     persian = "هنوز از تلفات و خسارات دقيق اين انفجار آماري منتشر نشده است"  # Arabic yeh
     head = '<meta http-equiv="Content-Type" content="text/html; charset=windows-1256">'

@@ -13,10 +13,11 @@ from .tree import TAG, Image, clean, next_element
 CAPTION = (
     "figcaption, .wp-caption-text, .thumbcaption, [itemprop=caption], .caption, "
     ".image-caption, .img-caption, .photo-caption, .media-caption, .legende, .gallery-caption, "
-    ".infobox-caption"
+    ".infobox-caption, .image__caption"
 )
 CREDIT = (
-    ".credit, .image-credit, .photo-credit, .media-credit, .byline, .copyright, .attribution, "
+    ".credit, .image-credit, .photo-credit, .media-credit, .image__credit, .byline, .copyright, "
+    ".attribution, "
     "[itemprop=copyrightHolder], [itemprop=creditText], [itemprop=author]"
 )
 _CREDIT_PREFIX = re.compile(
@@ -204,9 +205,9 @@ def _search(
             and node.mem_id not in up
             and _depth_below(node, root_id, 8)
         ):
-            if wants_caption:
+            if wants_caption:  # (an element taken as the caption is not its credit too)
                 found_caption = node
-            if wants_credit:
+            else:
                 found_credit = node
         elif (
             caption
