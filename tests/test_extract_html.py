@@ -328,6 +328,30 @@ def test_the_caption_element_is_never_its_own_credit():
     ]
 
 
+def test_an_author_s_photo_is_no_lead_image_and_a_broken_canonical_gives_way():
+    # Yoast puts the author in the graph as an object of its own, with a gravatar;
+    # cleveland.com's canonical is "8003098"
+    page = """<link rel="canonical" href="8003098">
+    <meta property="og:url" content="http://news.example/a.html">
+    <script type="application/ld+json">{"@graph": [
+      {"@type": "NewsArticle", "author": {"@id": "#p1"}, "image": {"@id": "#lead"}},
+      {"@type": "ImageObject", "@id": "#lead", "url": "https://news.example/lead.jpg"},
+      {"@type": "Person", "@id": "#p1", "name": "Jane", "image": {"@type": "ImageObject",
+       "url": "https://secure.gravatar.com/avatar/abc", "caption": "Jane"}},
+      {"@type": ["Organization", "Brand"], "image": "https://news.example/logo.png"}]}
+    </script><img src="a.jpg">"""
+    refs = html.extract(page, "p")[0]
+    assert [(r.src, r.kind) for r in refs] == [
+        ("a.jpg", "img"),
+        ("https://news.example/lead.jpg", "meta"),
+    ]
+    assert {r.article_url for r in refs} == {"http://news.example/a.html"}
+    relative = (
+        '<link rel="canonical" href="/a.html"><meta property="og:url" content="/b"><img src=a>'
+    )
+    assert html.extract(relative, "p")[0][0].article_url == "/a.html"
+
+
 def test_http_equiv_and_undeclared_legacy_encodings():
     persian = "هنوز از تلفات و خسارات دقيق اين انفجار آماري منتشر نشده است"  # Arabic yeh
     head = '<meta http-equiv="Content-Type" content="text/html; charset=windows-1256">'

@@ -6,6 +6,7 @@ Metadata images become references of kind "meta" with position None, after the b
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +31,7 @@ _DATE_META = (
     "sailthru.date",
 )
 _SKIP_KEYS = {"publisher", "logo", "author", "creator", "brand", "sourceOrganization"}
+_ABSOLUTE = re.compile(r"\s*(?:[A-Za-z][A-Za-z0-9+.-]*:|//)")
 TAGS = frozenset(("meta", "script", "link", "title", "base"))
 
 
@@ -149,7 +151,11 @@ def page_info(
         or clean(title_node.text() if title_node else None)
         or clean(h1.text() if h1 else None)
     )
-    url = markup.link(tree, "canonical") or meta.get("og:url")
+    canonical, og_url = markup.link(tree, "canonical"), meta.get("og:url")
+    # (a canonical that is no absolute URL, such as cleveland.com's "8003098", gives way to
+    # an absolute og:url)
+    absolute = og_url and _ABSOLUTE.match(og_url) and not _ABSOLUTE.match(canonical or "")
+    url = og_url if absolute else canonical or og_url
     date = next((meta[key] for key in _DATE_META if meta.get(key)), None)
     if date is None:
         date = next(
@@ -173,10 +179,19 @@ def page_info(
 
 
 def _ld_images(blocks: list[Any]) -> Iterator[dict[str, Any]]:
-    """Lead images named by JSON-LD: `image` values (URLs or ImageObjects) and ImageObjects."""
+    """Lead images named by JSON-LD: `image` values (URLs or ImageObjects) and ImageObjects;
+    not the image of a person or an organisation (an author's photo, a logo), wherever in
+    the graph it is (Yoast lists the author as an object of the graph's own)."""
     for obj in _objects(blocks):
         if obj.get("@type") == "ImageObject":
             yield obj
+        kinds = obj.get("@type")
+        if any(
+            kind == "Person" or kind.endswith("Organization")
+            for kind in (kinds if isinstance(kinds, list) else [kinds])
+            if isinstance(kind, str)
+        ):
+            continue
         image = obj.get("image")
         for item in image if isinstance(image, list) else [image]:
             if isinstance(item, str):
