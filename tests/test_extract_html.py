@@ -352,6 +352,22 @@ def test_an_author_s_photo_is_no_lead_image_and_a_broken_canonical_gives_way():
     assert html.extract(relative, "p")[0][0].article_url == "/a.html"
 
 
+def test_a_credit_line_is_no_caption_and_screen_reader_labels_are_left_out():
+    page = """<figure><img src="a.jpg"><figcaption class="media-caption">
+    <span class="off-screen">Image caption</span>The three journalists</figcaption></figure>
+    <figure><img src="b.jpg"><figcaption>Credit: Riot Games</figcaption></figure>
+    <figure><img src="c.jpg"><figcaption>Photo: a flooded street in Hull</figcaption></figure>
+    <figure><img src="d.jpg"><figcaption>Storm damage <span>Photo: Reuters</span></figcaption>
+    </figure>"""
+    refs = html.extract(page, "p")[0]
+    assert [(r.caption, r.credit) for r in refs] == [
+        ("The three journalists", None),  # BBC's hidden label is not the caption's
+        (None, "Credit: Riot Games"),
+        ("Photo: a flooded street in Hull", None),  # "Photo:" alone may start a caption
+        ("Storm damage", "Photo: Reuters"),
+    ]
+
+
 def test_http_equiv_and_undeclared_legacy_encodings():
     persian = "هنوز از تلفات و خسارات دقيق اين انفجار آماري منتشر نشده است"  # Arabic yeh
     head = '<meta http-equiv="Content-Type" content="text/html; charset=windows-1256">'

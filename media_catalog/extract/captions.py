@@ -24,6 +24,11 @@ _CREDIT_PREFIX = re.compile(
     r"^\s*[(\[]?\s*(?:photo(?:graph)?|picture|image|credit|foto|bild|عکس|تصویر|صورة|фото)\s*[:：]",
     re.I,
 )
+_CREDIT_LINE = re.compile(r"^\s*[(\[]?\s*(?:photo\s+|image\s+)?credits?\s*[:：]", re.I)
+# Classes of text shown only to screen readers.
+_LABELS = frozenset(
+    ("off-screen", "visually-hidden", "visuallyhidden", "sr-only", "screen-reader-text")
+)
 _CAPTION_CLASSES = frozenset(c.strip()[1:] for c in CAPTION.split(",") if "." in c)
 _CREDIT_CLASSES = frozenset(c.strip()[1:] for c in CREDIT.split(",") if "." in c)
 _CREDIT_PROPS = frozenset(("copyrightHolder", "creditText", "author"))
@@ -224,8 +229,10 @@ def _search(
 
 
 def _prefixed_credit(caption: LexborNode) -> LexborNode | None:
-    """The first inline element of a caption (or the caption itself) whose text starts with
-    "Photo:" or the like."""
+    """The caption itself when its text starts with "Credit:" (the whole of it is a credit
+    line), else its first inline element whose text starts with "Photo:" or the like."""
+    if _CREDIT_LINE.match(caption.text()):
+        return caption
     return next(
         (
             node
@@ -234,6 +241,18 @@ def _prefixed_credit(caption: LexborNode) -> LexborNode | None:
         ),
         None,
     )
+
+
+def _without_labels(caption: LexborNode, text: str) -> str | None:
+    """A caption's text without its screen-reader labels (BBC's hidden "Image caption")."""
+    for node in caption.traverse():
+        value = node.attributes.get("class")
+        if value and not _LABELS.isdisjoint(value.split()):
+            label = clean(node.text(separator=" "))
+            if label:
+                head, _, tail = text.partition(label)
+                text = clean(head + tail) or ""
+    return text or None
 
 
 def caption_and_credit(
@@ -272,11 +291,16 @@ def caption_and_credit(
         credit_node = scope_credit
     credit = clean(credit_node.text(separator=" ")) if credit_node is not None else None
     caption = clean(caption_node.text(separator=" ")) if caption_node is not None else None
+    if caption:
+        caption = _without_labels(caption_node, caption)
     if (
         caption
         and credit
         and credit_node is not None
-        and _depth_below(credit_node, caption_node.mem_id, 64)
+        and (
+            credit_node.mem_id == caption_node.mem_id
+            or _depth_below(credit_node, caption_node.mem_id, 64)
+        )
     ):
         head, _, tail = caption.rpartition(credit)
         caption = clean(head + tail)
