@@ -294,6 +294,9 @@ def test_declared_size_tracking_pixels_and_decorative_images():
 def test_analytics_beacons_and_spacers_are_tracking(src):
     (ref,) = html.extract(f'<img src="{src}" alt="">', "p")[0]
     assert ref.tracking
+    # an inline image fetches nothing, whatever words its data holds
+    svg = "data:image/svg+xml;utf8,<svg><path stroke-width='1px' d='M0 0'/></svg>"
+    assert not html.is_tracker(svg) and not html.is_tracker(f"data:,{src}")
 
 
 def test_a_photo_shown_as_the_background_of_a_placeholder_img_is_its_src():

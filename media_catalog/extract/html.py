@@ -114,9 +114,13 @@ def _candidate(url: str, width: int | None, density: float | None) -> SrcsetCand
 
 
 def is_tracker(src: str) -> bool:
-    """A known tracking-pixel or spacer URL. Cheap substring tests guard the regex: for an
-    ASCII URL, words one of which every match holds lower-cased; else (as the regex ignores
-    case the Unicode way) the words of its alternatives."""
+    """A known tracking-pixel or spacer URL (a data URI is none). Cheap substring tests guard
+    the regex: for an ASCII URL, words one of which every match holds lower-cased; else (as
+    the regex ignores case the Unicode way) the words of its alternatives."""
+    if src[:5].lower() == "data:":
+        # (the image is in the page: nothing is fetched; and searching a long inline SVG for
+        # the words, "1px" and "clear" among them, cost milliseconds)
+        return False
     low = src.lower()
     if not low.isascii():
         return _TRACKER_WORD.search(low) is not None and _TRACKER.search(src) is not None
