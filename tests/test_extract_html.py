@@ -353,6 +353,9 @@ def test_an_author_s_photo_is_no_lead_image_and_a_broken_canonical_gives_way():
         '<link rel="canonical" href="/a.html"><meta property="og:url" content="/b"><img src=a>'
     )
     assert html.extract(relative, "p")[0][0].article_url == "/a.html"
+    for name in ("article_date_original", "cXenseParse:recs:publishtime"):
+        dated = f'<meta name="{name}" content="2018-06-18T10:01:00Z"><img src=a>'
+        assert html.extract(dated, "p")[0][0].article_date == "2018-06-18T10:01:00Z"
 
 
 def test_a_credit_line_is_no_caption_and_screen_reader_labels_are_left_out():

@@ -29,6 +29,8 @@ _DATE_META = (
     "dcterms.created",
     "parsely-pub-date",
     "sailthru.date",
+    "article_date_original",
+    "cxenseparse:recs:publishtime",
 )
 _SKIP_KEYS = {"publisher", "logo", "author", "creator", "brand", "sourceOrganization"}
 _ABSOLUTE = re.compile(r"\s*(?:[A-Za-z][A-Za-z0-9+.-]*:|//)")
