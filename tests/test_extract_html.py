@@ -374,6 +374,19 @@ def test_a_credit_line_is_no_caption_and_screen_reader_labels_are_left_out():
     ]
 
 
+def test_a_class_ending_in_credit_or_copyright_is_a_credit():
+    page = """<figure><span><img src="a.jpg"><span class="off-screen">Image copyright</span>
+    <span class="story-image-copyright">Khin Mg Win</span></span>
+    <figcaption>The three journalists</figcaption></figure>
+    <figure><img src="b.jpg"><figcaption>Landslide in Ask
+    <span><span class="photo__copyright">Foto: REUTERS, NTB</span></span></figcaption></figure>"""
+    refs = html.extract(page, "p")[0]
+    assert [(r.caption, r.credit) for r in refs] == [
+        ("The three journalists", "Khin Mg Win"),  # BBC
+        ("Landslide in Ask", "Foto: REUTERS, NTB"),  # delfi.lv
+    ]
+
+
 def test_http_equiv_and_undeclared_legacy_encodings():
     persian = "هنوز از تلفات و خسارات دقيق اين انفجار آماري منتشر نشده است"  # Arabic yeh
     head = '<meta http-equiv="Content-Type" content="text/html; charset=windows-1256">'

@@ -31,6 +31,7 @@ _LABELS = frozenset(
 )
 _CAPTION_CLASSES = frozenset(c.strip()[1:] for c in CAPTION.split(",") if "." in c)
 _CREDIT_CLASSES = frozenset(c.strip()[1:] for c in CREDIT.split(",") if "." in c)
+_CREDIT_SUFFIXES = ("-credit", "_credit", "-copyright", "_copyright")
 _CREDIT_PROPS = frozenset(("copyrightHolder", "creditText", "author"))
 _CREDIT_TAGS = frozenset(
     TAG[name] for name in ("span", "small", "em", "i", "cite", "b", "strong", "p")
@@ -173,6 +174,9 @@ class Selectors:
                 caption = self._has_class(node, value, _CAPTION_CLASSES, CAPTION)
             if not credit and not _CREDIT_CLASSES.isdisjoint(names):
                 credit = self._has_class(node, value, _CREDIT_CLASSES, CREDIT)
+            if not credit:
+                # a site's own name for a credit: BBC's story-image-copyright, photo__credit
+                credit = any(name.endswith(_CREDIT_SUFFIXES) for name in names)
         return caption, credit
 
 
