@@ -385,6 +385,8 @@ def test_a_class_ending_in_credit_or_copyright_is_a_credit():
         ("The three journalists", "Khin Mg Win"),  # BBC
         ("Landslide in Ask", "Foto: REUTERS, NTB"),  # delfi.lv
     ]
+    sott = '<figure><img src=c.jpg><figcaption><span class="tiny">© Alamy</span><br>Director'
+    assert [(r.caption, r.credit) for r in html.extract(sott, "p")[0]] == [("Director", "© Alamy")]
 
 
 def test_http_equiv_and_undeclared_legacy_encodings():
