@@ -95,10 +95,15 @@ _REQUIRED = _FIELDS - _DEFAULTS.keys()
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
 
 
+def is_absolute(url: str) -> bool:
+    """Whether `url` names its scheme or host (`https://…`, `//cdn…`), as a base URL must."""
+    return _SCHEME.match(url) is not None or url.startswith("//")
+
+
 def join_base(base: str, src: str) -> str:
     """`src` read against a `<base href>`: as a browser does for a URL base; for a relative
     path base, joined to its folder with `..` kept (the resolver checks where it leads)."""
-    if _SCHEME.match(base) or base.startswith("//"):
+    if is_absolute(base):
         return urljoin(base, src)
     if _SCHEME.match(src) or src.startswith("/"):
         return src

@@ -6,7 +6,6 @@ Metadata images become references of kind "meta" with position None, after the b
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 import orjson
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from ..models import ImageRef
+from ..models import ImageRef, is_absolute
 from .tree import clean
 
 _DATE_META = (
@@ -33,7 +32,6 @@ _DATE_META = (
     "cxenseparse:recs:publishtime",
 )
 _SKIP_KEYS = {"publisher", "logo", "author", "creator", "brand", "sourceOrganization"}
-_ABSOLUTE = re.compile(r"\s*(?:[A-Za-z][A-Za-z0-9+.-]*:|//)")
 TAGS = frozenset(("meta", "script", "link", "title", "base"))
 
 
@@ -42,7 +40,7 @@ class Markup:
     """What page data is read from, in document order: the attributes of every `<meta
     content>` and `<link href>`, every `<script>` (JSON-LD is read from some), the first
     `<title>` and the first `<base href>`'s URL. The HTML extractor gathers them (`add`)
-    from lexbor's lists of each of `TAGS`."""
+    from its walk of the page's elements of `TAGS`."""
 
     meta: list[dict[str, str | None]] = field(default_factory=list)
     scripts: list[LexborNode] = field(default_factory=list)
@@ -156,7 +154,7 @@ def page_info(
     canonical, og_url = markup.link(tree, "canonical"), meta.get("og:url")
     # (a canonical that is no absolute URL, such as cleveland.com's "8003098", gives way to
     # an absolute og:url)
-    absolute = og_url and _ABSOLUTE.match(og_url) and not _ABSOLUTE.match(canonical or "")
+    absolute = og_url and is_absolute(og_url) and not is_absolute((canonical or "").strip())
     url = og_url if absolute else canonical or og_url
     date = next((meta[key] for key in _DATE_META if meta.get(key)), None)
     if date is None:
