@@ -20,7 +20,8 @@ TAG = {
                 *("article", "main", "section", "body", "html"),
                 *("small", "em", "i", "cite", "b", "strong", "p", "br"),
                 *("h1", "h2", "h3", "h4", "h5", "h6", "meta", "script", "link", "title", "base"),
-                *("style", "template"),
+                *("style", "template", "svg", "path", "input", "hr", "wbr", "iframe", "video"),
+                *("audio", "embed", "object", "canvas"),
             )
         )
     ).root.traverse()
