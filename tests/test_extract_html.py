@@ -331,6 +331,27 @@ def test_the_caption_element_is_never_its_own_credit():
     ]
 
 
+def test_a_teaser_card_s_byline_or_source_is_no_photo_credit():
+    # Yahoo's front page: a thumbnail, a headline and the story's source ("IB Times" under a
+    # photo of Putin); a credit that says it is the photo's is kept, and so is one beside a
+    # captioned photo or in a card with no heading
+    page = """<li><a href="/s1"><img src="putin.jpg"></a><div><h3><a href="/s1">Putin</a></h3>
+    <p>Summary</p></div><div class="attribution"><span>IB Times</span> 24 mins ago</div></li>
+    <li><img src="ship.jpg"><h3>Ship</h3><span class="credit">Photo: Ann Lee</span></li>
+    <li><img src="heron.jpg"><h3>Heron</h3><p class="caption">A heron</p>
+    <span class="byline">Bo Ek</span></li>
+    <div><img src="cat.jpg"><span class="photo-credit">Ann Lee</span></div>
+    <div><img src="dog.jpg"><div class="credit"><h4>Photographer</h4> Bo Ek</div></div>"""
+    refs = html.extract(page, "p")[0]
+    assert [(r.src, r.caption, r.credit) for r in refs] == [
+        ("putin.jpg", None, None),
+        ("ship.jpg", None, "Photo: Ann Lee"),
+        ("heron.jpg", "A heron", "Bo Ek"),
+        ("cat.jpg", None, "Ann Lee"),
+        ("dog.jpg", None, "Photographer Bo Ek"),
+    ]
+
+
 def test_an_author_s_photo_is_no_lead_image_and_a_broken_canonical_gives_way():
     # Yoast puts the author in the graph as an object of its own, with a gravatar;
     # cleveland.com's canonical is "8003098"

@@ -38,6 +38,7 @@ _CREDIT_TAGS = frozenset(
 )
 _WRAPPERS = {TAG["picture"], TAG["a"], TAG["span"]}
 _FIGCAPTION = TAG["figcaption"]
+_HEADINGS = frozenset(TAG[f"h{level}"] for level in range(1, 7))
 # Elements whose text is never shown as a caption or a credit (images, media, controls,
 # scripts, an icon's vector paths) and comments: `_search` passes them by without reading
 # their attributes (an image's and its sources' are long: reading them cost a fifth of the
@@ -206,12 +207,13 @@ def _depth_below(node: LexborNode, root_id: int, limit: int) -> bool:
 
 def _search(
     selectors: Selectors, root: LexborNode, up: list[int], caption: bool, credit: bool
-) -> tuple[LexborNode | None, LexborNode | None]:
+) -> tuple[LexborNode | None, LexborNode | None, LexborNode | None]:
     """The first caption element and the first credit element (those asked for) under `root`,
     at most eight levels down and not an ancestor of the image (`up`), in document order:
     one walk of `root`'s elements instead of selector queries over the whole page. An
-    element that is a caption by its id alone is the caption only when no other is found."""
-    found_caption = found_credit = by_id = None
+    element that is a caption by its id alone is the caption only when no other is found.
+    Third, the first heading passed on the way (not the image's), or None."""
+    found_caption = found_credit = by_id = heading = None
     root_id = root.mem_id
     walk = root.traverse()
     next(walk)
@@ -219,6 +221,8 @@ def _search(
         tag = node.tag_id
         if tag in _NO_TEXT:
             continue
+        if heading is None and tag in _HEADINGS and node.mem_id not in up:
+            heading = node
         attributes = node.attributes
         if not selectors.marked(attributes) and tag != _FIGCAPTION:
             continue
@@ -245,7 +249,17 @@ def _search(
             by_id = node
         if (found_caption is not None or not caption) and (found_credit is not None or not credit):
             break
-    return found_caption or by_id, found_credit
+    return found_caption or by_id, found_credit, heading
+
+
+def _photo_credit(credit: LexborNode, heading: LexborNode) -> bool:
+    """Whether a credit element beside an image with no caption, in a container holding a
+    heading (a teaser card: a thumbnail, a headline and a byline or a source), is the
+    photo's: when it says so ("Photo: …", "© …") or holds the heading itself. Else it names
+    the story's author or source (Yahoo's cards: "IB Times" under a photo of Putin)."""
+    return _CREDIT_PREFIX.match(credit.text()) is not None or _depth_below(
+        heading, credit.mem_id, 64
+    )
 
 
 def _prefixed_credit(caption: LexborNode) -> LexborNode | None:
@@ -294,9 +308,9 @@ def caption_and_credit(
             caption_node = selectors.tree.css_first(f'[id="{name}"]')
             if caption_node is not None:
                 break
-    scope_credit = None
+    scope_credit = heading = None
     if scope is not None:
-        found, scope_credit = _search(selectors, scope, up, caption_node is None, True)
+        found, scope_credit, heading = _search(selectors, scope, up, caption_node is None, True)
         caption_node = caption_node or found
     if caption_node is None:
         following = next_element(image.node_at(top))
@@ -307,7 +321,11 @@ def caption_and_credit(
         credit_node = _search(selectors, caption_node, up, False, True)[1] or _prefixed_credit(
             caption_node
         )
-    if credit_node is None:
+    if (
+        credit_node is None
+        and scope_credit is not None
+        and (caption_node is not None or heading is None or _photo_credit(scope_credit, heading))
+    ):
         credit_node = scope_credit
     credit = clean(credit_node.text(separator=" ")) if credit_node is not None else None
     caption = clean(caption_node.text(separator=" ")) if caption_node is not None else None
