@@ -211,6 +211,25 @@ def test_context_before_and_after_and_nearest_heading():
     assert html.extract(page, "p", context=0)[0][0].context_after is None
 
 
+@pytest.mark.parametrize("chars", [1, 7, 200, 700])
+def test_a_long_stretch_of_text_between_images_gives_the_same_contexts(chars):
+    # only the ends of a long stretch are collapsed: the contexts are those of the whole
+    # text, whatever the whitespace (markup indentation, no-break and ideographic spaces,
+    # long runs of it, which leave a window at an end too few words)
+    gaps = [" ", "\n      ", "\t", "\u00a0", "\u3000 "]
+    dense = "".join(f"w{i}{'é' * (i % 5)}{gaps[i % len(gaps)]}" for i in range(900))
+    sparse = "".join(f"v{i}{' ' * 300}" for i in range(20))
+    stretches = [dense, dense + sparse, sparse + dense]
+    page = "<img src=0.jpg>" + "".join(
+        f"<p>{s}</p><img src={n}.jpg>" for n, s in enumerate(stretches)
+    )
+    refs = html.extract(page, "p", context=chars)[0]
+    for before, after, stretch in zip(refs, refs[1:], stretches, strict=False):
+        text = " ".join(stretch.split())
+        assert before.context_after == context.text_after(text, 0, chars)
+        assert after.context_before == context.text_before(text, len(text), chars)
+
+
 @pytest.mark.parametrize(
     "hidden",
     [

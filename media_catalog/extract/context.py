@@ -33,6 +33,20 @@ def text_after(text: str, offset: int, chars: int) -> str | None:
     return piece.strip() or None
 
 
+def _collapse(piece: str, need: int) -> str:
+    """The words of a stretch of text between two marks, separated by one space; of a long
+    stretch, only its first and last `need` characters or more (a context never reaches
+    further into it: collapsing the page's whole text cost a tenth of the parse on news
+    pages). The words of a window at either end are the stretch's own, but for the one the
+    window cuts in two, which lies beyond those characters."""
+    window = 2 * need
+    if len(piece) > 3 * window:
+        start, end = " ".join(piece[:window].split()), " ".join(piece[-window:].split())
+        if len(start) >= need and len(end) >= need:
+            return f"{start} {end}"
+    return " ".join(piece.split())
+
+
 def contexts(
     tree: LexborHTMLParser,
     images: list[LexborNode],
@@ -43,10 +57,11 @@ def contexts(
     """(text before, text after, nearest heading above) of every image, given the page's
     images (in document order), headings and the elements whose text is not shown (scripts,
     style sheets, templates). Takes those out, marks each image and heading in the tree, then
-    reads the page's text once, collapses its whitespace once and cuts every image's context
-    from it. (Cutting windows around each image and collapsing only those, as an earlier
-    version did, cost twice as much on real news pages: galleries, where images stand close
-    together, made it widen its windows again and again.) The tree is changed."""
+    reads the page's text once, collapses the whitespace of each stretch between two marks
+    (`_collapse`) and cuts every image's context from them. (Cutting windows around each
+    image and collapsing only those, as an earlier version did, cost twice as much on real
+    news pages: galleries, where images stand close together, made it widen its windows
+    again and again.) The tree is changed."""
     for node in hidden:
         node.decompose(recursive=False)
     titles = [clean(node.text(separator=" ")) for node in headings]
@@ -60,13 +75,14 @@ def contexts(
     # The text without marks, as words separated by one space (a mark separates the words
     # around it), and for each image: where the text before it ends, where the text after it
     # starts (past the space) and the nearest heading above it.
-    parts = _MARK.split(" ".join(raw.split()))
+    parts = _MARK.split(raw)
+    need = chars + 1  # (the character before a context tells whether its first word is cut)
     words: list[str] = []
     length = 0
     places: dict[int, tuple[int, int, str | None]] = {}
     heading = None
     for at in range(0, len(parts), 3):
-        piece = parts[at].strip()
+        piece = _collapse(parts[at], need) if chars else ""
         if piece:
             length += len(piece) + bool(words)
             words.append(piece)
