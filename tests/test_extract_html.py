@@ -492,11 +492,16 @@ def test_image_ref_of_is_the_dataclass_built_fast():
 
 
 def test_caption_classes_match_as_the_selector_engine_does_in_quirks_and_standards_mode():
-    figure = '<figure><img src="a.jpg"><p class="Caption">Storm damage</p></figure>'
-    (quirks,) = html.extract(figure, "p")[0]
-    (standards,) = html.extract("<!doctype html>" + figure, "p")[0]
-    assert quirks.caption == "Storm damage"
-    assert standards.caption is None
+    # in the image's container, and as the element right after it
+    for figure in (
+        '<figure><img src="a.jpg"><p class="Caption">Storm damage</p></figure>',
+        '<div><div><img src="a.jpg"></div><p class="Caption">Storm damage</p>'
+        '<img src="b.jpg"></div>',
+    ):
+        quirks = html.extract(figure, "p")[0][0]
+        standards = html.extract("<!doctype html>" + figure, "p")[0][0]
+        assert quirks.caption == "Storm damage"
+        assert standards.caption is None
 
 
 def test_text_that_looks_like_a_mark_is_only_text():

@@ -109,16 +109,13 @@ def _caption_id(node: LexborNode, attributes: dict[str, str | None]) -> bool:
 
 
 def _is_caption(selectors: Selectors, node: LexborNode) -> bool:
+    """Whether an element is a caption: `CAPTION` matches it, or its id says so."""
+    if node.tag_id in _NO_TEXT:
+        return False
     attributes = node.attributes
     if not selectors.marked(attributes) and node.tag_id != _FIGCAPTION:
         return False
-    classes = set((attributes.get("class") or "").split())
-    return (
-        node.tag == "figcaption"
-        or attributes.get("itemprop") == "caption"
-        or not classes.isdisjoint(_CAPTION_CLASSES)
-        or _caption_id(node, attributes)
-    )
+    return selectors.kinds(node, attributes)[0] or _caption_id(node, attributes)
 
 
 class Selectors:

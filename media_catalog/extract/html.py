@@ -274,7 +274,8 @@ def _twin(images: list[Image], merged: set[int], noscript: LexborNode, copy: Ima
 
 def _link(image: Image) -> str | None:
     anchor = image.inside("a")
-    href = anchor.attributes.get("href") if anchor is not None else None
+    # (`attrs` reads the one attribute: a link's others can be long)
+    href = anchor.attrs.get("href") if anchor is not None else None
     return href.strip() if href and href.strip() else None
 
 
