@@ -318,6 +318,26 @@ def test_analytics_beacons_and_spacers_are_tracking(src):
     assert not html.is_tracker(svg) and not html.is_tracker(f"data:,{src}")
 
 
+@pytest.mark.parametrize(
+    ("src", "tracker"),
+    [
+        ("HTTPS://CDN.EXAMPLE/IMG/Clear.GIF", True),  # case is ignored
+        ("https://cdn.example/img_1x1.png?v=2", True),
+        ("https://cdn.example/img1px.gif", False),  # a word of a name, not a name
+        ("https://cdn.example/pixel.jpg", False),
+        ("https://example.com/b/ss/suite/1/H.26", True),  # Adobe Analytics
+        ("https://ad.doubleclick.net/ddm/activity", True),
+        ("https://example.com/pixel?id=3", True),
+        ("https://example.com/pixels/gallery.jpg", False),
+        ("https://statcounter.com/counter.php", True),
+        ("https://example.com/statcounter.com/x.gif", False),  # a path, not the host
+        ("https://example.com/collection/photo.jpg", False),
+    ],
+)
+def test_tracker_urls(src, tracker):
+    assert html.is_tracker(src) is tracker
+
+
 def test_a_photo_shown_as_the_background_of_a_placeholder_img_is_its_src():
     # Yahoo's and CNN's front pages: the photo is the inline style's background image
     page = """<a href="/s"><img src="https://s.yimg.com/os/transparent-1093278.png"

@@ -51,22 +51,18 @@ _BACKGROUND = re.compile(r"background(?:-image)?\s*:[^;]*?url\(\s*(['\"]?)(.+?)\
 _PLACEHOLDER_WORD = re.compile(
     r"data:|blank|spacer|placeholder|transparent|lazy|loading|grey|gray|pixel|empty|1x1|1px"
 )
-_TRACKER = re.compile(
-    r"(?:^|[/._-])(?:pixel|spacer|beacon|tracking|1x1|1px|clear)\.(?:gif|png)|facebook\.com/tr[/?]|"
-    r"google-analytics\.com/(?:r/)?collect|/__utm\.gif|/b/ss/|\.doubleclick\.net/|"
-    r"scorecardresearch\.com/p|quantserve\.com/pixel|bat\.bing\.com/action|/pixel(?:[/?]|$)|"
-    r"mc\.yandex\.ru/watch/|imrworldwide\.com/cgi-bin/m|(?:^|//|\.)statcounter\.com/",
-    re.I,
+# Known tracking pixels and spacers: a file named for one (after "/", ".", "_" or "-"), and
+# the beacons of ad and analytics services; searched in the lower-cased URL, each only when
+# it holds one of the pattern's words (`is_tracker`). sre tries a pattern at each position
+# of a URL: one pattern of all these alternatives, ignoring case, cost 10-20 µs a URL (CNN's
+# front page has 63 "1px.gif" spacers); each of these, case already folded, a few µs.
+_TRACKER_FILE = re.compile(
+    r"(?<![^/._-])(?:pixel|spacer|beacon|tracking|1x1|1px|clear)\.(?:gif|png)"
 )
-_TRACKER_WORD = re.compile(
-    "|".join(
-        re.escape(word)
-        for word in (
-            *("pixel", "spacer", "beacon", "tracking", "1x1", "1px", "clear.", "facebook.com/tr"),
-            *("collect", "__utm", "/b/ss/", "doubleclick", "scorecardresearch", "quantserve"),
-            *("bat.bing", "yandex", "imrworldwide", "statcounter"),
-        )
-    )
+_TRACKER_SERVICE = re.compile(
+    r"facebook\.com/tr[/?]|google-analytics\.com/(?:r/)?collect|/__utm\.gif|/b/ss/|"
+    r"\.doubleclick\.net/|scorecardresearch\.com/p|quantserve\.com/pixel|bat\.bing\.com/action|"
+    r"/pixel(?:[/?]|$)|mc\.yandex\.ru/watch/|imrworldwide\.com/cgi-bin/m|(?:^|//|\.)statcounter\.com/"
 )
 # A srcset candidate's URL (after separators) and descriptor (up to the next comma).
 _URL = re.compile(r"[\s,]*(\S+)")
@@ -114,37 +110,37 @@ def _candidate(url: str, width: int | None, density: float | None) -> SrcsetCand
 
 
 def is_tracker(src: str) -> bool:
-    """A known tracking-pixel or spacer URL (a data URI is none). Cheap substring tests guard
-    the regex: for an ASCII URL, words one of which every match holds lower-cased; else (as
-    the regex ignores case the Unicode way) the words of its alternatives."""
+    """A known tracking-pixel or spacer URL (a data URI is none)."""
     if src[:5].lower() == "data:":
         # (the image is in the page: nothing is fetched; and searching a long inline SVG for
         # the words, "1px" and "clear" among them, cost milliseconds)
         return False
     low = src.lower()
-    if not low.isascii():
-        return _TRACKER_WORD.search(low) is not None and _TRACKER.search(src) is not None
-    # (a chain of `in`s: a tenth of the cost of a regex of alternatives)
-    guard = (
+    # (chains of `in`s: a tenth of the cost of a pattern of the words)
+    if (
         "pixel" in low
         or "spacer" in low
         or "beacon" in low
         or "tracking" in low
         or "1x1" in low
+        or "1px" in low
         or "clear" in low
-        or "__utm" in low
-        or "facebook" in low
+    ) and _TRACKER_FILE.search(low) is not None:
+        return True
+    return (
+        "facebook" in low
         or "collect" in low
+        or "__utm" in low
         or "/b/ss/" in low
         or "doubleclick" in low
         or "scorecard" in low
+        or "quantserve" in low
         or "bat.bing" in low
-        or "1px" in low
+        or "/pixel" in low
         or "yandex" in low
         or "imrworldwide" in low
         or "statcounter" in low
-    )
-    return guard and _TRACKER.search(src) is not None
+    ) and _TRACKER_SERVICE.search(low) is not None
 
 
 def is_placeholder(src: str | None) -> bool:
