@@ -628,3 +628,59 @@ def test_a_caption_named_by_its_id_in_the_image_s_container():
 def test_a_caption_by_its_id_alone_is_the_last_resort(markup, caption, credit):
     (ref,) = html.extract(markup, "p")[0]
     assert (ref.caption, ref.credit) == (caption, credit)
+
+
+@pytest.mark.parametrize(
+    ("markup", "caption", "credit"),
+    [
+        (  # the Los Angeles Times (Brightspot): a class of the site's own ending in -caption
+            '<figure class="Figure"><img src="a.jpg" alt="Disney"><div class="Figure-content">'
+            '<div class="Figure-caption">Disney+ had a rough start.</div>'
+            '<div class="Figure-credit">(Reed Saxon / Associated Press)</div></div></figure>',
+            "Disney+ had a rough start.",
+            "(Reed Saxon / Associated Press)",
+        ),
+        (  # Al Bawaba: abn-image-caption
+            '<div class="abn-image"><img src="a.jpg"><div class="abn-image-caption">'
+            "A man rides on a donkey.</div></div>",
+            "A man rides on a donkey.",
+            None,
+        ),
+        (  # the Guardian: a mobile toggle named reveal-caption comes before the figcaption
+            '<figure><div><img src="a.jpg"></div><label class="reveal-caption" for="c">'
+            "<span>i</span>Show caption</label><figcaption>Protesters in Hong Kong"
+            "</figcaption></figure>",
+            "Protesters in Hong Kong",
+            None,
+        ),
+        (  # VentureBeat: WordPress's caption box holds the caption
+            '<div class="article-media-header"><img src="a.jpg"><div class="wp-caption">'
+            '<p class="wp-caption-text">A WeWork space.</p><div>Image Credit: WeWork</div>'
+            "</div></div>",
+            "A WeWork space.",
+            None,
+        ),
+        (  # BBC: a video's notice is no caption of its still when the figure has one
+            '<figure><div class="player-with-placeholder"><img src="a.jpg">'
+            '<div class="player-with-placeholder__caption">Media playback is unsupported'
+            "</div></div><figcaption>Who is Julian Assange?</figcaption></figure>",
+            "Who is Julian Assange?",
+            None,
+        ),
+        (  # PolitiFact: an ad's label five levels off is no caption of a sidebar logo
+            '<div class="sidebar"><div class="widget"><div class="widget__content"><ul>'
+            '<li>Browse</li><a href="/m"><img src="a.jpg"></a></ul></div></div>'
+            '<div class="pfad widget"><div class="pfad__caption">Advertisement</div></div></div>',
+            None,
+            None,
+        ),
+        (  # nor is an empty element so named
+            '<figure><img src="a.jpg"><div class="media__caption"> </div></figure>',
+            None,
+            None,
+        ),
+    ],
+)
+def test_a_class_ending_in_caption_is_a_caption_after_the_known_ones(markup, caption, credit):
+    (ref,) = html.extract(markup, "p")[0]
+    assert (ref.caption, ref.credit) == (caption, credit)

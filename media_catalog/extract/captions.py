@@ -31,6 +31,7 @@ _LABELS = frozenset(
 )
 _CAPTION_CLASSES = frozenset(c.strip()[1:] for c in CAPTION.split(",") if "." in c)
 _CREDIT_CLASSES = frozenset(c.strip()[1:] for c in CREDIT.split(",") if "." in c)
+_CAPTION_SUFFIXES = ("-caption", "_caption")
 _CREDIT_SUFFIXES = ("-credit", "_credit", "-copyright", "_copyright")
 _CREDIT_PROPS = frozenset(("copyrightHolder", "creditText", "author"))
 _CREDIT_TAGS = frozenset(
@@ -103,6 +104,25 @@ def _caption_id(node: LexborNode, attributes: dict[str, str | None]) -> bool:
     return (
         name is not None
         and _CAPTION_ID.search(name) is not None
+        and node.tag not in _CONTROLS
+        and bool(node.text().strip())
+    )
+
+
+def _caption_name(node: LexborNode, attributes: dict[str, str | None], near: int | None) -> bool:
+    """Whether an element is a caption by a name of the site's own: its id (`_caption_id`),
+    or a class ending in "-caption" or "_caption" (Brightspot's `Figure-caption`, BEM's
+    `media__caption`) on an element holding text that is no control or link, under the
+    image's ancestor with id `near` (three levels up: an ad's `pfad__caption` further off
+    says "Advertisement"). Only when no element is a caption by `CAPTION` (see `_search`):
+    such names are also given to a toggle (the Guardian's `reveal-caption`), to a video's
+    notice (BBC's `player-with-placeholder__caption`) and to a caption box (`wp-caption`)."""
+    value = attributes.get("class")
+    if value is None or not any(name.endswith(_CAPTION_SUFFIXES) for name in value.lower().split()):
+        return _caption_id(node, attributes)
+    return (
+        near is not None
+        and _depth_below(node, near, 8)
         and node.tag not in _CONTROLS
         and bool(node.text().strip())
     )
@@ -203,14 +223,20 @@ def _depth_below(node: LexborNode, root_id: int, limit: int) -> bool:
 
 
 def _search(
-    selectors: Selectors, root: LexborNode, up: list[int], caption: bool, credit: bool
+    selectors: Selectors,
+    root: LexborNode,
+    up: list[int],
+    caption: bool,
+    credit: bool,
+    near: int | None = None,
 ) -> tuple[LexborNode | None, LexborNode | None, LexborNode | None]:
     """The first caption element and the first credit element (those asked for) under `root`,
     at most eight levels down and not an ancestor of the image (`up`), in document order:
     one walk of `root`'s elements instead of selector queries over the whole page. An
-    element that is a caption by its id alone is the caption only when no other is found.
+    element that is a caption by its name alone (`_caption_name`, `near` its limit) is the
+    caption only when no other is found.
     Third, the first heading passed on the way (not the image's), or None."""
-    found_caption = found_credit = by_id = heading = None
+    found_caption = found_credit = by_name = heading = None
     root_id = root.mem_id
     walk = root.traverse()
     next(walk)
@@ -237,16 +263,16 @@ def _search(
                 found_credit = node
         elif (
             caption
-            and by_id is None
+            and by_name is None
             and not is_credit
-            and _caption_id(node, attributes)
+            and _caption_name(node, attributes, near)
             and node.mem_id not in up
             and _depth_below(node, root_id, 8)
         ):
-            by_id = node
+            by_name = node
         if (found_caption is not None or not caption) and (found_credit is not None or not credit):
             break
-    return found_caption or by_id, found_credit, heading
+    return found_caption or by_name, found_credit, heading
 
 
 def _photo_credit(credit: LexborNode, heading: LexborNode) -> bool:
@@ -307,7 +333,10 @@ def caption_and_credit(
                 break
     scope_credit = heading = None
     if scope is not None:
-        found, scope_credit, heading = _search(selectors, scope, up, caption_node is None, True)
+        near = image.ids[min(2, len(image.ids) - 1)] if image.ids else None
+        found, scope_credit, heading = _search(
+            selectors, scope, up, caption_node is None, True, near
+        )
         caption_node = caption_node or found
     if caption_node is None:
         following = next_element(image.node_at(top))
