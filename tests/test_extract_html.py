@@ -684,3 +684,20 @@ def test_a_caption_by_its_id_alone_is_the_last_resort(markup, caption, credit):
 def test_a_class_ending_in_caption_is_a_caption_after_the_known_ones(markup, caption, credit):
     (ref,) = html.extract(markup, "p")[0]
     assert (ref.caption, ref.credit) == (caption, credit)
+
+
+def test_a_caption_s_child_saying_photo_by_is_its_credit():
+    # Rolling Stone: the lead photo's caption box holds the caption and, apart, its source.
+    page = """<figure class="c-picture"><div class="c-picture__frame"><div class="c-crop">
+    <img src="a.jpg" alt="The Doobie Brothers"></div></div><div class="c-picture__caption">
+    <p class="c-picture__title">The Doobie Brothers will tour in 2020.</p>
+    <p class="c-picture__source">Photo by Jason Kempin/Getty Images</p></div></figure>
+    <figure><img src="b.jpg"><figcaption>Storm damage <i>Image courtesy of NOAA</i>
+    </figcaption></figure>
+    <figure><img src="c.jpg"><figcaption>Photo booths by the sea</figcaption></figure>"""
+    refs = html.extract(page, "p")[0]
+    assert [(r.caption, r.credit) for r in refs] == [
+        ("The Doobie Brothers will tour in 2020.", "Photo by Jason Kempin/Getty Images"),
+        ("Storm damage", "Image courtesy of NOAA"),
+        ("Photo booths by the sea", None),
+    ]

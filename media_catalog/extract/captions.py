@@ -21,7 +21,8 @@ CREDIT = (
     "[itemprop=copyrightHolder], [itemprop=creditText], [itemprop=author]"
 )
 _CREDIT_PREFIX = re.compile(
-    r"^\s*[(\[]?\s*(?:(?:photo(?:graph)?|picture|image|credit|foto|bild|عکس|تصویر|صورة|фото)\s*[:：]|©)",
+    r"^\s*[(\[]?\s*(?:(?:photo(?:graph)?|picture|image|credit|foto|bild|عکس|تصویر|صورة|фото)\s*[:：]|©"
+    r"|(?:photo(?:graph)?|picture|image)s?\s+(?:by|courtesy|via)\s)",
     re.I,
 )
 _CREDIT_LINE = re.compile(r"^\s*[(\[]?\s*(?:photo\s+|image\s+)?credits?\s*[:：]", re.I)
