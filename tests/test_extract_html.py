@@ -701,3 +701,32 @@ def test_a_caption_s_child_saying_photo_by_is_its_credit():
         ("Storm damage", "Image courtesy of NOAA"),
         ("Photo booths by the sea", None),
     ]
+
+
+def test_json_ld_with_raw_line_breaks_or_trailing_commas_is_read():
+    # moneycontrol.com: a line break inside a string; smithsonianmag.com: a comma before "}".
+    # A block broken otherwise (a JavaScript comment) is still passed over.
+    broken = (
+        '{"@type": "NewsArticle", "headline": "Economy\n in stress",'
+        ' "datePublished": "2019-11-20T13:38:07+05:30",'
+        ' "image": {"@type": "ImageObject", "url": "https://e.com/lead.jpg", "width": 630}}'
+    )
+    trailing = (
+        '{"@type": "NewsArticle", "image": ["https://e.com/crop.jpg",],'
+        ' "datePublished": "2019-11-18T16:06:51-05:00",}'
+    )
+    commented = '{"@type": "NewsArticle", // empty\n "image": "https://e.com/x.jpg"}'
+    for block, date, src, width in (
+        (broken, "2019-11-20T13:38:07+05:30", "https://e.com/lead.jpg", 630),
+        (trailing, "2019-11-18T16:06:51-05:00", "https://e.com/crop.jpg", None),
+    ):
+        page = f'<script type="application/ld+json">{block}</script><p>Text</p>'
+        (ref,) = html.extract(page, "p")[0]
+        assert (ref.kind, ref.src, ref.declared_width, ref.article_date) == (
+            "meta",
+            src,
+            width,
+            date,
+        )
+    page = f'<script type="application/ld+json">{commented}</script><p>Text</p>'
+    assert html.extract(page, "p") == ([], [])

@@ -6,6 +6,8 @@ Metadata images become references of kind "meta" with position None, after the b
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +35,7 @@ _DATE_META = (
 )
 _SKIP_KEYS = {"publisher", "logo", "author", "creator", "brand", "sourceOrganization"}
 TAGS = frozenset(("meta", "script", "link", "title", "base"))
+_TRAILING_COMMA = re.compile(r",(\s*[}\]])")
 
 
 @dataclass
@@ -115,11 +118,28 @@ def json_ld(markup: Markup) -> list[Any]:
         # The selector engine compares `type` ignoring ASCII case, as lower() does here.
         if (node.attributes.get("type") or "").lower() != "application/ld+json":
             continue
+        text = node.text(deep=True)
         try:
-            blocks.append(orjson.loads(node.text(deep=True)))
+            blocks.append(orjson.loads(text))
         except orjson.JSONDecodeError:
-            continue
+            block = _lenient(text)
+            if block is not None:
+                blocks.append(block)
     return blocks
+
+
+def _lenient(text: str) -> Any:
+    """A JSON-LD block with the faults sites leave in it that a browser's JSON-LD readers
+    pass over: raw line breaks and tabs in strings (moneycontrol.com, autoindustriya.com)
+    and commas before a closing bracket (smithsonianmag.com); None for other faults."""
+    try:
+        return json.loads(text, strict=False)
+    except json.JSONDecodeError:
+        pass
+    try:
+        return json.loads(_TRAILING_COMMA.sub(r"\1", text), strict=False)
+    except json.JSONDecodeError:
+        return None
 
 
 def _objects(value: Any, depth: int = 0) -> Iterator[dict[str, Any]]:
