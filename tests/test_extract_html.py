@@ -730,3 +730,14 @@ def test_json_ld_with_raw_line_breaks_or_trailing_commas_is_read():
         )
     page = f'<script type="application/ld+json">{commented}</script><p>Text</p>'
     assert html.extract(page, "p") == ([], [])
+
+
+def test_a_meta_whose_itemprop_names_date_published_dates_the_article():
+    # The New York Times (2019): no known date meta, no JSON-LD date; the published time
+    # is a <meta> whose itemprop lists datePublished among other names.
+    page = """<head><meta property="article:published" itemprop="datePublished dateCreated"
+    content="2019-11-19T11:00:09.000Z"><meta property="article:modified"
+    itemprop="dateModified" content="2019-11-19T12:00:00.000Z"></head>
+    <body><img src="a.jpg"><time datetime="2019-11-20">Nov. 20</time></body>"""
+    (ref,) = html.extract(page, "p")[0]
+    assert ref.article_date == "2019-11-19T11:00:09.000Z"

@@ -187,8 +187,13 @@ def page_info(
             None,
         )
     if date is None:
-        node = tree.css_first("[itemprop=datePublished][datetime], time[datetime]")
-        date = node.attributes.get("datetime") if node else None
+        # (an `itemprop` is a list of names: the New York Times' `<meta property=
+        # "article:published" itemprop="datePublished dateCreated" content=…>`)
+        node = tree.css_first(
+            "[itemprop~=datePublished][datetime], meta[itemprop~=datePublished][content], "
+            "time[datetime]"
+        )
+        date = (node.attributes.get("datetime") or node.attributes.get("content")) if node else None
     base = markup.base
     return Page(
         title=title,
