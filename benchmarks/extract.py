@@ -17,22 +17,28 @@ ratio extraction / bare parse.
 `--script-kb` sets the size of the page's inline script (state JSON, analytics): about 8 KB
 gives dense ~30 KB pages, about 100 KB the ~130 KB pages news sites typically serve.
 
-`--pages-from DIR` times real pages instead: every `*.html`/`*.htm` file in DIR, decoded as
-a scan decodes it (before timing). The pages docs/benchmarks.md quotes are the 30 saved news
+`--pages-from DIR` times real pages instead: every `*.html`/`*.htm`/`*.html.gz` file in DIR,
+decoded as a scan decodes it (before timing); it also prints each page's own ratio (median,
+quartiles, range): the ratio of the sums is mostly that of the largest pages. The pages
+docs/benchmarks.md quotes (not kept here: they are the sites' pages) are the 30 saved news
 pages (CNN, Wired, Time, Yahoo, Fox, AP; Arabic, Burmese, Chinese, Japanese, Latvian, Thai
-sites…) in newspaper4k's test suite, which pip fetches from PyPI (not kept here: they are
-the sites' pages):
+sites…) in newspaper4k's test suite, which pip fetches from PyPI, and the 181 article pages
+of Zyte's article extraction benchmark:
 
     pip download --no-deps --no-binary :all: newspaper4k==0.9.6 && tar xzf newspaper4k-0.9.6.tar.gz
     python benchmarks/extract.py --pages-from newspaper4k-0.9.6/tests/data/html --repeat 10
+    git clone https://github.com/scrapinghub/article-extraction-benchmark
+    python benchmarks/extract.py --pages-from article-extraction-benchmark/html --repeat 5
 """
 
 from __future__ import annotations
 
 import argparse
 import ctypes
+import gzip
 import platform
 import random
+import statistics
 import sys
 import time
 from importlib import metadata
@@ -159,9 +165,9 @@ def _steady_malloc() -> None:
     mallopt(mmap_threshold, 16 << 20)
 
 
-def _best(functions: list, pages: list[str], repeat: int) -> list[float]:
-    """Each function's time over the pages, in CPU time of this process: the least of its
-    `repeat` times on each page, summed. Every page is timed with each function in turn (the
+def _best(functions: list, pages: list[str], repeat: int) -> list[list[float]]:
+    """Each function's time on each page, in CPU time of this process: the least of its
+    `repeat` times on the page. Every page is timed with each function in turn (the
     order alternating), so load changing weighs on all alike, and the least time of a page
     leaves out what other processes on a shared machine took from it (their use of caches
     still counts). The best of whole rounds, as this took before, moved by a tenth of the
@@ -174,7 +180,7 @@ def _best(functions: list, pages: list[str], repeat: int) -> list[float]:
                 start = time.process_time()
                 function(text)
                 found[index] = min(found[index], time.process_time() - start)
-    return [sum(found) for found in best]
+    return best
 
 
 def main() -> None:
@@ -187,19 +193,26 @@ def main() -> None:
     _steady_malloc()
     if args.pages_from:
         files = sorted(
-            path for path in args.pages_from.iterdir() if path.suffix.lower() in (".html", ".htm")
+            path
+            for path in args.pages_from.iterdir()
+            if path.name.lower().endswith((".html", ".htm", ".html.gz"))
         )
         if not files:
-            raise SystemExit(f"no .html or .htm file in {args.pages_from}")
-        pages = [decode_html(path.read_bytes()) for path in files]
+            raise SystemExit(f"no .html, .htm or .html.gz file in {args.pages_from}")
+        pages = [
+            decode_html(gzip.decompress(data) if path.suffix == ".gz" else data)
+            for path in files
+            for data in [path.read_bytes()]
+        ]
         args.pages = len(pages)
     else:
         pages = [page(number, args.script_kb) for number in range(args.pages)]
     megabytes = sum(len(text.encode()) for text in pages) / 1e6
     images = sum(len(html.extract(text, "p")[0]) for text in pages)
-    parse, extract = _best(
+    parses, extracts = _best(
         [LexborHTMLParser, lambda text: html.extract(text, "p")], pages, args.repeat
     )
+    parse, extract = sum(parses), sum(extracts)
     print(
         f"{args.pages} pages, {megabytes:.1f} MB ({megabytes * 1000 / args.pages:.0f} KB each), "
         f"{images} references; each page's least time of {args.repeat}"
@@ -212,6 +225,15 @@ def main() -> None:
             f"| {name} | {args.pages / seconds:,.0f} | {megabytes / seconds:,.1f} "
             f"| {seconds / parse:.2f}× |"
         )
+    # (the ratio above is of the sums: large pages weigh most; a page's own ratio grows with
+    # the images it holds for its size)
+    ratios = sorted(e / p for p, e in zip(parses, extracts, strict=True))
+    quartiles = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
+    print()
+    print(
+        f"Per page, extraction / bare parse: median {quartiles[1]:.2f}×, quartiles "
+        f"{quartiles[0]:.2f}–{quartiles[2]:.2f}×, range {ratios[0]:.2f}–{ratios[-1]:.2f}×"
+    )
     print()
     versions = ", ".join(f"{name} {metadata.version(name)}" for name in ("selectolax",))
     print(f"{platform.machine()}, Python {platform.python_version()}, {versions}")
