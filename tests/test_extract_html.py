@@ -703,6 +703,14 @@ def test_a_caption_s_child_saying_photo_by_is_its_credit():
     ]
 
 
+@pytest.mark.parametrize("block", ["[" * 100_000, '{"a":' * 50_000 + "1" + "}" * 50_000 + ","])
+def test_json_ld_nested_too_deep_is_passed_over(block):
+    # orjson refuses either (1,024 levels at most); Python's reader, tried next for sites'
+    # faults, would run out of stack
+    page = f'<script type="application/ld+json">{block}</script><img src="a.jpg">'
+    assert [ref.src for ref in html.extract(page, "p")[0]] == ["a.jpg"]
+
+
 def test_json_ld_with_raw_line_breaks_or_trailing_commas_is_read():
     # moneycontrol.com: a line break inside a string; smithsonianmag.com: a comma before "}".
     # A block broken otherwise (a JavaScript comment) is still passed over.

@@ -131,15 +131,14 @@ def json_ld(markup: Markup) -> list[Any]:
 def _lenient(text: str) -> Any:
     """A JSON-LD block with the faults sites leave in it that a browser's JSON-LD readers
     pass over: raw line breaks and tabs in strings (moneycontrol.com, autoindustriya.com)
-    and commas before a closing bracket (smithsonianmag.com); None for other faults."""
-    try:
-        return json.loads(text, strict=False)
-    except json.JSONDecodeError:
-        pass
-    try:
-        return json.loads(_TRAILING_COMMA.sub(r"\1", text), strict=False)
-    except json.JSONDecodeError:
-        return None
+    and commas before a closing bracket (smithsonianmag.com); None for other faults, and
+    for nesting too deep for Python's reader (orjson stops at 1,024 levels)."""
+    for attempt in (text, _TRAILING_COMMA.sub(r"\1", text)):
+        try:
+            return json.loads(attempt, strict=False)
+        except (json.JSONDecodeError, RecursionError):
+            continue
+    return None
 
 
 def _objects(value: Any, depth: int = 0) -> Iterator[dict[str, Any]]:
