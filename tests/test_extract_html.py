@@ -338,6 +338,27 @@ def test_tracker_urls(src, tracker):
     assert html.is_tracker(src) is tracker
 
 
+def test_sizes_in_data_src_attributes_replace_a_placeholder_and_the_noscript_copy_merges():
+    # CNN (2019): the sizes of the photo in data-src-* attributes behind an inline GIF, a
+    # preloader, then a <noscript> copy with one of the sizes: one reference, not two
+    gif = "data:image/gif;base64,R0lGODlhEAAJAJEAAAAAAP///////wAAACH5BAEAAAIALAAAAAAQAAkAAAIKlI"
+    page = f"""<div class="media"><img alt="Flags" data-src-mini="//cdn.cnn.com/f-small.jpg"
+    data-src-large="//cdn.cnn.com/f-super.jpg" data-src-2x="//cdn.cnn.com/f-2x.jpg"
+    data-src-id="42" src="{gif}"><div class="img__preloader"></div>
+    <noscript><img alt="Flags" src="//cdn.cnn.com/f-super.jpg"></noscript></div>
+    <img src="plain.jpg" data-src-mini="//cdn.cnn.com/other.jpg">"""
+    first, second = html.extract(page, "p")[0]
+    assert (first.src, first.placeholder, first.alt) == ("//cdn.cnn.com/f-small.jpg", gif, "Flags")
+    assert [(c.url, c.density) for c in first.srcset] == [
+        ("//cdn.cnn.com/f-small.jpg", None),
+        ("//cdn.cnn.com/f-super.jpg", None),
+        ("//cdn.cnn.com/f-2x.jpg", 2.0),
+    ]
+    assert first.candidates()[0] == "//cdn.cnn.com/f-2x.jpg"
+    # a real src is kept
+    assert (second.src, second.placeholder, second.srcset) == ("plain.jpg", None, ())
+
+
 def test_a_photo_shown_as_the_background_of_a_placeholder_img_is_its_src():
     # Yahoo's and CNN's front pages: the photo is the inline style's background image
     page = """<a href="/s"><img src="https://s.yimg.com/os/transparent-1093278.png"

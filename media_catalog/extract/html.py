@@ -40,17 +40,16 @@ _HEADINGS = frozenset(TAG[f"h{level}"] for level in range(1, 7))
 _HIDDEN = frozenset((TAG["style"], TAG["template"]))
 _HTML = TAG["html"]
 _SRCSET = frozenset((*LAZY_SRCSET, "srcset"))
-_PLACEHOLDER = re.compile(
-    r"^data:image/(?:gif|svg)|^data:.{0,160}$|(?:^|/)(?:blank|spacer|placeholder|transparent|"
-    r"lazy|loading|grey|gray|pixel|empty|1x1|1px)[\w-]*\.(?:gif|png|svg|jpe?g|webp)(?:[?#]|$)",
-    re.I | re.S,
+# A placeholder `src`: an inline GIF or SVG, or any short data URI (decided by its start and
+# length: a long inline image of another kind is a real one); else a file named for a
+# stand-in.
+_INLINE_PLACEHOLDER = re.compile(r"data:image/(?:gif|svg)|data:.{0,160}$", re.I | re.S)
+_PLACEHOLDER_FILE = re.compile(
+    r"(?:^|/)(?:blank|spacer|placeholder|transparent|lazy|loading|grey|gray|pixel|empty|1x1|1px)"
+    r"[\w-]*\.(?:gif|png|svg|jpe?g|webp)(?:[?#]|$)",
+    re.I,
 )
 _BACKGROUND = re.compile(r"background(?:-image)?\s*:[^;]*?url\(\s*(['\"]?)(.+?)\1\s*\)", re.I)
-# What every `_PLACEHOLDER` match in an ASCII URL holds, lower-cased (a cheap search
-# guarding the full pattern).
-_PLACEHOLDER_WORD = re.compile(
-    r"data:|blank|spacer|placeholder|transparent|lazy|loading|grey|gray|pixel|empty|1x1|1px"
-)
 # Known tracking pixels and spacers: a file named for one (after "/", ".", "_" or "-"), and
 # the beacons of ad and analytics services; searched in the lower-cased URL, each only when
 # it holds one of the pattern's words (`is_tracker`). sre tries a pattern at each position
@@ -145,11 +144,28 @@ def is_tracker(src: str) -> bool:
 
 def is_placeholder(src: str | None) -> bool:
     """A stand-in for a lazy image: nothing, a small data URI, an inline SVG, a blank GIF."""
-    if not src or not src.strip():
+    src = (src or "").strip()
+    if not src:
         return True
-    if src.isascii() and _PLACEHOLDER_WORD.search(src.lower()) is None:
-        return False
-    return _PLACEHOLDER.search(src.strip()) is not None
+    if src[:5].lower() == "data:":
+        return _INLINE_PLACEHOLDER.match(src) is not None
+    low = src.lower()
+    # (for an ASCII URL, a chain of `in`s first: the words one of which every match holds)
+    return (
+        not src.isascii()
+        or "blank" in low
+        or "spacer" in low
+        or "placeholder" in low
+        or "transparent" in low
+        or "lazy" in low
+        or "loading" in low
+        or "grey" in low
+        or "gray" in low
+        or "pixel" in low
+        or "empty" in low
+        or "1x1" in low
+        or "1px" in low
+    ) and _PLACEHOLDER_FILE.search(src) is not None
 
 
 def _background(style: str) -> str | None:
@@ -157,6 +173,20 @@ def _background(style: str) -> str | None:
     pages show their photos so, behind a transparent placeholder `src`)."""
     match = _BACKGROUND.search(style) if "url" in style.lower() else None
     return match.group(2).strip() or None if match else None
+
+
+def _variants(attributes: dict[str, str | None]) -> list[SrcsetCandidate]:
+    """The sizes of a lazy image written in `data-src-*` attributes (CNN's `data-src-mini`
+    … `data-src-large` behind an inline GIF, others' `data-src-2x`), in the order written,
+    each a candidate (with a density when its name is one)."""
+    found = []
+    for name, value in attributes.items():
+        if name.startswith("data-src-") and value and "/" in value:
+            density = _DENSITY.fullmatch(name[9:])
+            found.append(
+                _candidate(value.strip(), None, float(density.group(1)) if density else None)
+            )
+    return found
 
 
 def _first(attributes: dict[str, str | None], names: tuple[str, ...]) -> str | None:
@@ -178,8 +208,13 @@ def _read_img(node: LexborNode) -> Image:
     attributes = node.attributes
     src = (attributes.get("src") or "").strip()
     lazy = None if _LAZY.isdisjoint(attributes) else _first(attributes, LAZY_SRC)
-    if lazy is None and "style" in attributes and is_placeholder(src):
-        lazy = _background(attributes["style"] or "")
+    variants = []
+    if lazy is None and is_placeholder(src):
+        variants = _variants(attributes)
+        if variants:
+            lazy = variants[0].url
+        elif "style" in attributes:
+            lazy = _background(attributes["style"] or "")
     srcsets = []
     if tags and tags[0] == TAG["picture"]:
         for source in ancestors[0].traverse():
@@ -189,6 +224,8 @@ def _read_img(node: LexborNode) -> Image:
         srcsets.append(_first(attributes, LAZY_SRCSET))
         srcsets.append(_first(attributes, ("srcset",)))
     candidates = {c.url: c for s in srcsets if s for c in parse_srcset(s)} if srcsets else {}
+    for candidate in variants:
+        candidates.setdefault(candidate.url, candidate)
     width, height = _int(attributes.get("width")), _int(attributes.get("height"))
     alt = attributes.get("alt")
     aria = attributes.get("aria-hidden") or ""
