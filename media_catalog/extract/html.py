@@ -209,7 +209,13 @@ def _read_img(node: LexborNode) -> Image:
     src = (attributes.get("src") or "").strip()
     lazy = None if _LAZY.isdisjoint(attributes) else _first(attributes, LAZY_SRC)
     variants = []
-    if lazy is None and is_placeholder(src):
+    # (names hold no space: the join tells cheaply whether a data-src-* attribute may be
+    # there, before the placeholder test, which costs more)
+    if (
+        lazy is None
+        and ("style" in attributes or "data-src-" in " ".join(attributes))
+        and is_placeholder(src)
+    ):
         variants = _variants(attributes)
         if variants:
             lazy = variants[0].url
