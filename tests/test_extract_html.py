@@ -770,3 +770,14 @@ def test_a_meta_whose_itemprop_names_date_published_dates_the_article():
     <body><img src="a.jpg"><time datetime="2019-11-20">Nov. 20</time></body>"""
     (ref,) = html.extract(page, "p")[0]
     assert ref.article_date == "2019-11-19T11:00:09.000Z"
+
+
+def test_a_caption_text_block_beside_the_lead_photo_is_its_caption():
+    # space.com and livescience.com (Future): the lead photo, then its caption and credit
+    page = """<section class="content-wrapper"><div class="box"><img class="hero-image"
+    src="a.jpg" alt="A plume of water vapor"><div class="caption-text">An artist's
+    illustration of a plume.</div><div class="credit">(Image: © NASA/ESA)</div></div>
+    <div id="article-body"><p>The Jupiter moon Europa's plumes seem to be real.</p></div>"""
+    (ref,) = html.extract(page, "p")[0]
+    assert ref.caption == "An artist's illustration of a plume."
+    assert ref.credit == "(Image: © NASA/ESA)"

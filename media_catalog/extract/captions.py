@@ -13,7 +13,7 @@ from .tree import COMMENT, TAG, Image, clean, next_element
 CAPTION = (
     "figcaption, .wp-caption-text, .thumbcaption, [itemprop=caption], .caption, "
     ".image-caption, .img-caption, .photo-caption, .media-caption, .legende, .gallery-caption, "
-    ".infobox-caption, .image__caption"
+    ".infobox-caption, .image__caption, .caption-text"
 )
 CREDIT = (
     ".credit, .image-credit, .photo-credit, .media-credit, .image__credit, .byline, .copyright, "
