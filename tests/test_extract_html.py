@@ -781,3 +781,22 @@ def test_a_caption_text_block_beside_the_lead_photo_is_its_caption():
     (ref,) = html.extract(page, "p")[0]
     assert ref.caption == "An artist's illustration of a plume."
     assert ref.credit == "(Image: © NASA/ESA)"
+
+
+def test_a_zero_date_dates_nothing():
+    # Gannett's USA Today network (detroitnews.com, floridatoday.com): the JSON-LD is left
+    # at Go's zero time; the date shown is only text ("Published 11:11 PM EST Nov 19, 2019")
+    gannett = """<script type="application/ld+json">{"@context": "http://schema.org",
+    "@type": "NewsArticle", "dateModified": "0001-01-01T00:00:00Z",
+    "datePublished": "0001-01-01T00:00:00Z", "image": {}}</script>
+    <div class="publish-date">Published 11:11 PM EST Nov 19, 2019</div><img src="a.jpg">"""
+    (ref,) = html.extract(gannett, "p")[0]
+    assert ref.article_date is None
+    # a zero date in a meta tag gives way to the next source
+    page = """<meta property="article:published_time" content="0000-00-00 00:00:00">
+    <script type="application/ld+json">{"@type": "NewsArticle",
+    "datePublished": "2019-11-19T23:11:00-05:00"}</script><img src="a.jpg">"""
+    (ref,) = html.extract(page, "p")[0]
+    assert ref.article_date == "2019-11-19T23:11:00-05:00"
+    page = '<time datetime="0001-01-01T00:00:00Z">Nov. 19</time><img src="a.jpg">'
+    assert html.extract(page, "p")[0][0].article_date is None

@@ -36,6 +36,9 @@ _DATE_META = (
 _SKIP_KEYS = {"publisher", "logo", "author", "creator", "brand", "sourceOrganization"}
 TAGS = frozenset(("meta", "script", "link", "title", "base"))
 _TRAILING_COMMA = re.compile(r",(\s*[}\]])")
+# A date field left at its zero value: Go's zero time (Gannett's USA Today network pages say
+# "0001-01-01T00:00:00Z" in JSON-LD) and MySQL's zero date. It dates nothing.
+_ZERO_DATES = ("0001-01-01", "0000-00-00")
 
 
 @dataclass
@@ -155,6 +158,11 @@ def _objects(value: Any, depth: int = 0) -> Iterator[dict[str, Any]]:
                 yield from _objects(item, depth + 1)
 
 
+def _dates(value: str | None) -> bool:
+    """Whether a date field's value dates anything: it is not empty, nor a zero date."""
+    return bool(value) and not value.strip().startswith(_ZERO_DATES)
+
+
 def page_info(
     tree: LexborHTMLParser,
     markup: Markup,
@@ -175,13 +183,14 @@ def page_info(
     # an absolute og:url)
     absolute = og_url and is_absolute(og_url) and not is_absolute((canonical or "").strip())
     url = og_url if absolute else canonical or og_url
-    date = next((meta[key] for key in _DATE_META if meta.get(key)), None)
+    date = next((meta[key] for key in _DATE_META if _dates(meta.get(key))), None)
     if date is None:
         date = next(
             (
                 str(obj["datePublished"])
                 for obj in _objects(blocks)
                 if isinstance(obj.get("datePublished"), str | int)
+                and _dates(str(obj["datePublished"]))
             ),
             None,
         )
@@ -193,6 +202,7 @@ def page_info(
             "time[datetime]"
         )
         date = (node.attributes.get("datetime") or node.attributes.get("content")) if node else None
+        date = date if _dates(date) else None
     base = markup.base
     return Page(
         title=title,
