@@ -800,3 +800,19 @@ def test_a_zero_date_dates_nothing():
     assert ref.article_date == "2019-11-19T23:11:00-05:00"
     page = '<time datetime="0001-01-01T00:00:00Z">Nov. 19</time><img src="a.jpg">'
     assert html.extract(page, "p")[0][0].article_date is None
+
+
+def test_a_credit_beside_the_caption_comes_before_the_story_s_byline():
+    # Gannett's USA Today network: the story's byline (class attribution) and the photo sit in
+    # one wrapper holding no other image; the photo's credit is beside its caption
+    page = """<article><div class="outer"><div class="article-wrapper">
+    <h1 class="title">Eastern Michigan routs Northern Illinois</h1>
+    <div class="byline-section"><div class="attribution"><span class="author"></span>
+    <span class="publication">Detroit News wire services</span></div></div>
+    <div class="asset asset-image"><div class="image-image"><img src="a.jpg"></div>
+    <div class="image-meta"><div class="image-caption">Quarterback Mike Glass III</div>
+    <div class="image-credit">Al Goldis, Associated Press</div></div></div>
+    <p>Mike Glass threw for three touchdowns.</p></div></div></article>"""
+    (ref,) = html.extract(page, "p")[0]
+    assert ref.caption == "Quarterback Mike Glass III"
+    assert ref.credit == "Al Goldis, Associated Press"  # not "Detroit News wire services"

@@ -276,6 +276,19 @@ def _search(
     return found_caption or by_name, found_credit, heading
 
 
+def _beside(
+    selectors: Selectors, caption: LexborNode, scope: LexborNode, up: list[int]
+) -> LexborNode | None:
+    """A credit beside the caption, in the box holding the two below the image's container
+    (Gannett's `image-meta` holding `image-caption` and `image-credit`): it is the photo's,
+    nearer than a credit elsewhere in the container (the story's byline above the photo)."""
+    box = caption.parent
+    if box is None or box.mem_id == scope.mem_id or box.mem_id in up:
+        return None
+    credit = _search(selectors, box, up, False, True)[1]
+    return credit if credit is not None and credit.mem_id != caption.mem_id else None
+
+
 def _photo_credit(credit: LexborNode, heading: LexborNode) -> bool:
     """Whether a credit element beside an image with no caption, in a container holding a
     heading (a teaser card: a thumbnail, a headline and a byline or a source), is the
@@ -348,6 +361,8 @@ def caption_and_credit(
         credit_node = _search(selectors, caption_node, up, False, True)[1] or _prefixed_credit(
             caption_node
         )
+        if credit_node is None and scope is not None:
+            credit_node = _beside(selectors, caption_node, scope, up)
     if (
         credit_node is None
         and scope_credit is not None
