@@ -816,3 +816,22 @@ def test_a_credit_beside_the_caption_comes_before_the_story_s_byline():
     (ref,) = html.extract(page, "p")[0]
     assert ref.caption == "Quarterback Mike Glass III"
     assert ref.credit == "Al Goldis, Associated Press"  # not "Detroit News wire services"
+
+
+def test_a_noscript_copy_right_before_its_lazy_image_counts_once():
+    # morebikes.co.uk (ShortPixel) and polygraph.info: the <noscript> copy comes first, then
+    # the lazy image; each photo was counted twice
+    page = """<p><a href="/full.jpg"><noscript><img class="size-full" src="/photo.jpg"
+    alt="Clymer manual" width="1500" height="1136" srcset="/photo.jpg 1500w, /photo-768.jpg 768w">
+    </noscript><img class="lazyload size-full" src="/lqip/photo.jpg" data-src="/photo.jpg"
+    alt="Clymer manual" width="1500" height="1136"></a></p>
+    <div class="thumb"><noscript class="nojs-img"><img src="/author_w100.jpg" alt="Ministry">
+    </noscript> <img alt="Ministry" data-src="/author_w66.jpg" src=""></div>
+    <noscript><img src="/alone.jpg" alt="no twin"></noscript><p>Text</p><img src="/next.jpg">"""
+    refs = html.extract(page, "p")[0]
+    assert [(r.src, r.placeholder, r.alt, len(r.srcset), r.link) for r in refs] == [
+        ("/photo.jpg", "/lqip/photo.jpg", "Clymer manual", 2, "/full.jpg"),
+        ("/author_w66.jpg", None, "Ministry", 0, None),
+        ("/alone.jpg", None, "no twin", 0, None),  # text comes between: no copy
+        ("/next.jpg", None, None, 0, None),
+    ]

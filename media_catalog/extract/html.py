@@ -18,7 +18,7 @@ from ..models import ImageRef, ItemError, SrcsetCandidate
 from .captions import Selectors, caption_and_credit, image_counts
 from .context import contexts
 from .page import TAGS, Markup, json_ld, meta_images, meta_tags, page_info
-from .tree import TAG, Image, next_element
+from .tree import TAG, Image, next_element, previous_element
 
 CONTEXT_CHARS = 200
 LAZY_SRC = (
@@ -263,30 +263,63 @@ def _lazy(image: Image) -> bool:
 
 
 def _images(nodes: list[LexborNode]) -> list[Image]:
-    """Every image once, in document order; a `<noscript>` copy of a lazy image is merged
-    into it (filling a missing real URL), any other `<noscript>` image counts on its own."""
+    """Every image once, in document order; a `<noscript>` copy of a lazy image, after it or
+    right before it, is merged into it (filling a missing real URL), any other `<noscript>`
+    image counts on its own."""
     images: list[Image] = []
     merged: set[int] = set()
+    copy: tuple[Image, LexborNode] | None = None  # the last image, when a noscript copy
     for node in nodes:
         image = _read_img(node)
         noscript = image.inside("noscript")
         if noscript is None or noscript.parent is None:
-            images.append(image)
+            if copy is not None and _copied(*copy, image):
+                # the copy came first (ShortPixel's lazy loading): the image takes its place
+                images[-1] = image
+                merged.add(id(image))
+                _merge(image, copy[0])
+            else:
+                images.append(image)
+            copy = None
             continue
         twin = None if image.fields["tracking"] else _twin(images, merged, noscript, image)
+        copy = None
         if twin is None:
             images.append(image)
+            if not image.fields["tracking"]:
+                copy = (image, noscript)
             continue
         merged.add(id(twin))
-        if is_placeholder(twin.fields["src"]):
-            placeholder = twin.fields["src"] or None
-            twin.fields.update(src=image.fields["src"], placeholder=placeholder)
-        for key in ("alt", "title", "declared_width", "declared_height"):
-            if twin.fields[key] is None:
-                twin.fields[key] = image.fields[key]
-        if not twin.fields["srcset"]:
-            twin.fields["srcset"] = image.fields["srcset"]
+        _merge(twin, image)
     return images
+
+
+def _merge(twin: Image, image: Image) -> None:
+    """Fill a lazy image's missing fields from its `<noscript>` copy `image`."""
+    if is_placeholder(twin.fields["src"]):
+        placeholder = twin.fields["src"] or None
+        twin.fields.update(src=image.fields["src"], placeholder=placeholder)
+    for key in ("alt", "title", "declared_width", "declared_height"):
+        if twin.fields[key] is None:
+            twin.fields[key] = image.fields[key]
+    if not twin.fields["srcset"]:
+        twin.fields["srcset"] = image.fields["srcset"]
+
+
+def _copied(copy: Image, noscript: LexborNode, lazy: Image) -> bool:
+    """Whether `copy`, inside `noscript`, is a copy of the image `lazy` read next: `lazy` is
+    lazy-loaded, has the copy's URL or its alt text, and the noscript is right before it (or
+    before its ancestor under the noscript's parent)."""
+    scope = noscript.parent
+    if scope is None or scope.mem_id not in lazy.ids[:64] or not _lazy(lazy):
+        return False
+    alt, src = copy.fields["alt"], copy.fields["src"]
+    if not (alt and alt == lazy.fields["alt"]) and not (
+        src == lazy.fields["src"] or any(c.url == src for c in lazy.fields["srcset"])
+    ):
+        return False
+    before = previous_element(lazy.node_at(lazy.ids.index(scope.mem_id)))
+    return before is not None and before.mem_id == noscript.mem_id
 
 
 def _twin(images: list[Image], merged: set[int], noscript: LexborNode, copy: Image) -> Image | None:

@@ -46,6 +46,15 @@ def next_element(node: LexborNode) -> LexborNode | None:
     return sibling if sibling is not None and sibling.tag_id not in _NOT_ELEMENTS else None
 
 
+def previous_element(node: LexborNode) -> LexborNode | None:
+    """The element right before `node` (past blank text and `<br>`s), or None when text or
+    a comment comes first or nothing does."""
+    sibling = node.prev
+    while sibling is not None and (sibling.tag_id in _BLANKS and not sibling.text().strip()):
+        sibling = sibling.prev
+    return sibling if sibling is not None and sibling.tag_id not in _NOT_ELEMENTS else None
+
+
 def clean(text: str | None) -> str | None:
     """Whitespace collapsed; None for no text."""
     return " ".join(text.split()) or None if text else None
