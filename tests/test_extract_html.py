@@ -835,3 +835,17 @@ def test_a_noscript_copy_right_before_its_lazy_image_counts_once():
         ("/alone.jpg", None, "no twin", 0, None),  # text comes between: no copy
         ("/next.jpg", None, None, 0, None),
     ]
+
+
+def test_a_caption_element_holding_only_the_credit_is_the_credit_of_the_text_around_it():
+    # the Express: the element classed caption holds only the credit, inside the real caption
+    page = """<div class="photo changeSpace"><p class="withoutCaption"><picture><source
+    type="image/webp" srcset="a.webp"><img class="lazy" src="preloaderbig.gif" data-src="a.jpg"
+    alt="Hong Kong protester"></picture></p><span class="newsCaption">China has warned they
+    will cease control of Hong Kong <span class="caption">(Image: GETTY )</span></span></div>
+    <figure><img src="b.jpg"><figcaption>Credit: Riot Games</figcaption></figure>"""
+    refs = html.extract(page, "p")[0]
+    assert [(r.caption, r.credit) for r in refs] == [
+        ("China has warned they will cease control of Hong Kong", "(Image: GETTY )"),
+        (None, "Credit: Riot Games"),  # the figure holds the image: no caption around
+    ]

@@ -289,6 +289,24 @@ def _beside(
     return credit if credit is not None and credit.mem_id != caption.mem_id else None
 
 
+def _around(caption: LexborNode, scope: LexborNode | None, up: list[int]) -> LexborNode:
+    """The element whose text is the caption, when the caption element found holds only a
+    credit ("(Image: GETTY)"): its parent, when that holds more text and lies below the
+    image's container (the Express's `<span class="newsCaption">China has warned … <span
+    class="caption">(Image: GETTY)</span></span>` beside the photo), else the element itself."""
+    parent = caption.parent
+    if (
+        parent is None
+        or parent.mem_id in up
+        or scope is None
+        or parent.mem_id == scope.mem_id
+        or not _depth_below(parent, scope.mem_id, 8)
+        or clean(parent.text()) == clean(caption.text())
+    ):
+        return caption
+    return parent
+
+
 def _photo_credit(credit: LexborNode, heading: LexborNode) -> bool:
     """Whether a credit element beside an image with no caption, in a container holding a
     heading (a teaser card: a thumbnail, a headline and a byline or a source), is the
@@ -363,6 +381,8 @@ def caption_and_credit(
         )
         if credit_node is None and scope is not None:
             credit_node = _beside(selectors, caption_node, scope, up)
+        elif credit_node is not None and credit_node.mem_id == caption_node.mem_id:
+            caption_node = _around(caption_node, scope, up)
     if (
         credit_node is None
         and scope_credit is not None
