@@ -849,3 +849,19 @@ def test_a_caption_element_holding_only_the_credit_is_the_credit_of_the_text_aro
         ("China has warned they will cease control of Hong Kong", "(Image: GETTY )"),
         (None, "Credit: Riot Games"),  # the figure holds the image: no caption around
     ]
+
+
+def test_a_hidden_image_label_is_neither_credit_nor_caption():
+    # Sky News: a label for screen readers, "Image:", before the caption's text
+    page = """<figure class="sdc-article-image__figure"><div class="sdc-article-image__wrapper">
+    <img class="sdc-article-image__item" src="a.jpg" alt="Jose Mourinho"></div>
+    <figcaption class="sdc-article-image__caption" itemprop="caption description">
+    <span class="sdc-article-image__visually-hidden">Image:</span>
+    <span class="sdc-article-image__caption-text">Jose Mourinho has agreed a deal</span>
+    </figcaption></figure>
+    <figure><img src="b.jpg"><figcaption>Storm <span>Photo: </span></figcaption></figure>"""
+    refs = html.extract(page, "p")[0]
+    assert [(r.caption, r.credit) for r in refs] == [
+        ("Jose Mourinho has agreed a deal", None),
+        ("Storm Photo:", None),  # a credit's label naming no one is no credit
+    ]

@@ -27,9 +27,7 @@ _CREDIT_PREFIX = re.compile(
 )
 _CREDIT_LINE = re.compile(r"^\s*[(\[]?\s*(?:photo\s+|image\s+)?credits?\s*[:：]", re.I)
 # Classes of text shown only to screen readers.
-_LABELS = frozenset(
-    ("off-screen", "visually-hidden", "visuallyhidden", "sr-only", "screen-reader-text")
-)
+_LABELS = ("off-screen", "visually-hidden", "visuallyhidden", "sr-only", "screen-reader-text")
 _CAPTION_CLASSES = frozenset(c.strip()[1:] for c in CAPTION.split(",") if "." in c)
 _CREDIT_CLASSES = frozenset(c.strip()[1:] for c in CREDIT.split(",") if "." in c)
 _CAPTION_SUFFIXES = ("-caption", "_caption")
@@ -326,17 +324,24 @@ def _prefixed_credit(caption: LexborNode) -> LexborNode | None:
         (
             node
             for node in caption.traverse()
-            if node.tag_id in _CREDIT_TAGS and _CREDIT_PREFIX.match(node.text())
+            if node.tag_id in _CREDIT_TAGS and _names_someone(node.text())
         ),
         None,
     )
+
+
+def _names_someone(text: str) -> bool:
+    """Whether a text starts "Photo:" or the like and names someone after it (Sky News's
+    label "Image:" before the caption, hidden from sight, names no one)."""
+    match = _CREDIT_PREFIX.match(text)
+    return match is not None and any(c.isalnum() for c in text[match.end() :])
 
 
 def _without_labels(caption: LexborNode, text: str) -> str | None:
     """A caption's text without its screen-reader labels (BBC's hidden "Image caption")."""
     for node in caption.traverse():
         value = node.attributes.get("class")
-        if value and not _LABELS.isdisjoint(value.split()):
+        if value and any(name.endswith(_LABELS) for name in value.split()):
             label = clean(node.text(separator=" "))
             if label:
                 head, _, tail = text.partition(label)
