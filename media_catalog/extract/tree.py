@@ -40,18 +40,18 @@ _NOT_ELEMENTS = frozenset((TEXT, COMMENT))
 def next_element(node: LexborNode) -> LexborNode | None:
     """The element right after `node` (past blank text and `<br>`s), or None when text or a
     comment comes first or nothing does."""
-    sibling = node.next
-    while sibling is not None and (sibling.tag_id in _BLANKS and not sibling.text().strip()):
-        sibling = sibling.next
-    return sibling if sibling is not None and sibling.tag_id not in _NOT_ELEMENTS else None
+    return _element_beside(node, "next")
 
 
 def previous_element(node: LexborNode) -> LexborNode | None:
-    """The element right before `node` (past blank text and `<br>`s), or None when text or
-    a comment comes first or nothing does."""
-    sibling = node.prev
+    """The element right before `node`, as `next_element` finds the one after it."""
+    return _element_beside(node, "prev")
+
+
+def _element_beside(node: LexborNode, side: str) -> LexborNode | None:
+    sibling = getattr(node, side)
     while sibling is not None and (sibling.tag_id in _BLANKS and not sibling.text().strip()):
-        sibling = sibling.prev
+        sibling = getattr(sibling, side)
     return sibling if sibling is not None and sibling.tag_id not in _NOT_ELEMENTS else None
 
 
