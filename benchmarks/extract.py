@@ -200,7 +200,7 @@ def main() -> None:
         if not files:
             raise SystemExit(f"no .html, .htm or .html.gz file in {args.pages_from}")
         pages = [
-            decode_html(gzip.decompress(data) if path.suffix == ".gz" else data)
+            decode_html(gzip.decompress(data) if path.suffix.lower() == ".gz" else data)
             for path in files
             for data in [path.read_bytes()]
         ]

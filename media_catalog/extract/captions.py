@@ -8,7 +8,7 @@ import re
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from .tree import COMMENT, TAG, Image, clean, next_element
+from .tree import COMMENT, HEADINGS, TAG, Image, clean, next_element
 
 CAPTION = (
     "figcaption, .wp-caption-text, .thumbcaption, [itemprop=caption], .caption, "
@@ -22,7 +22,7 @@ CREDIT = (
 )
 _CREDIT_PREFIX = re.compile(
     r"^\s*[(\[]?\s*(?:(?:photo(?:graph)?|picture|image|credit|foto|bild|عکس|تصویر|صورة|фото)\s*[:：]|©"
-    r"|(?:photo(?:graph)?|picture|image)s?\s+(?:by|courtesy|via)\s)",
+    r"|(?:photo(?:graph)?|picture|image)s?\s+(?:by|courtesy|via)(?:\s|[:：]))",
     re.I,
 )
 _CREDIT_LINE = re.compile(r"^\s*[(\[]?\s*(?:photo\s+|image\s+)?credits?\s*[:：]", re.I)
@@ -32,13 +32,14 @@ _CAPTION_CLASSES = frozenset(c.strip()[1:] for c in CAPTION.split(",") if "." in
 _CREDIT_CLASSES = frozenset(c.strip()[1:] for c in CREDIT.split(",") if "." in c)
 _CAPTION_SUFFIXES = ("-caption", "_caption")
 _CREDIT_SUFFIXES = ("-credit", "_credit", "-copyright", "_copyright")
+# Words of a credit's class naming the picture it credits.
+_PICTURE_WORDS = ("photo", "image", "img", "picture", "media")
 _CREDIT_PROPS = frozenset(("copyrightHolder", "creditText", "author"))
 _CREDIT_TAGS = frozenset(
     TAG[name] for name in ("span", "small", "em", "i", "cite", "b", "strong", "p")
 )
 _WRAPPERS = {TAG["picture"], TAG["a"], TAG["span"]}
 _FIGCAPTION = TAG["figcaption"]
-_HEADINGS = frozenset(TAG[f"h{level}"] for level in range(1, 7))
 # Elements whose text is never shown as a caption or a credit (images, media, controls,
 # scripts, an icon's vector paths) and comments: `_search` passes them by without reading
 # their attributes (an image's and its sources' are long: reading them cost a fifth of the
@@ -116,11 +117,13 @@ def _caption_name(node: LexborNode, attributes: dict[str, str | None], near: int
     says "Advertisement"). Only when no element is a caption by `CAPTION` (see `_search`):
     such names are also given to a toggle (the Guardian's `reveal-caption`), to a video's
     notice (BBC's `player-with-placeholder__caption`) and to a caption box (`wp-caption`)."""
+    if _caption_id(node, attributes):
+        return True
     value = attributes.get("class")
-    if value is None or not any(name.endswith(_CAPTION_SUFFIXES) for name in value.lower().split()):
-        return _caption_id(node, attributes)
     return (
-        near is not None
+        value is not None
+        and any(name.endswith(_CAPTION_SUFFIXES) for name in value.lower().split())
+        and near is not None
         and _depth_below(node, near, 8)
         and node.tag not in _CONTROLS
         and bool(node.text().strip())
@@ -243,7 +246,7 @@ def _search(
         tag = node.tag_id
         if tag in _NO_TEXT:
             continue
-        if heading is None and tag in _HEADINGS and node.mem_id not in up:
+        if heading is None and tag in HEADINGS and node.mem_id not in up:
             heading = node
         attributes = node.attributes
         if not selectors.marked(attributes) and tag != _FIGCAPTION:
@@ -262,10 +265,11 @@ def _search(
                 found_credit = node
         elif (
             caption
+            and found_caption is None
             and by_name is None
             and not is_credit
-            and _caption_name(node, attributes, near)
             and node.mem_id not in up
+            and _caption_name(node, attributes, near)
             and _depth_below(node, root_id, 8)
         ):
             by_name = node
@@ -307,12 +311,31 @@ def _around(caption: LexborNode, scope: LexborNode | None, up: list[int]) -> Lex
 
 def _photo_credit(credit: LexborNode, heading: LexborNode) -> bool:
     """Whether a credit element beside an image with no caption, in a container holding a
-    heading (a teaser card: a thumbnail, a headline and a byline or a source), is the
-    photo's: when it says so ("Photo: …", "© …") or holds the heading itself. Else it names
-    the story's author or source (Yahoo's cards: "IB Times" under a photo of Putin)."""
-    return _CREDIT_PREFIX.match(credit.text()) is not None or _depth_below(
-        heading, credit.mem_id, 64
+    heading (a teaser card: a thumbnail, a headline and a byline or a source; or an
+    article's header: its headline and lead photo), is the photo's: when it says so
+    ("Photo: …", "© …"), its class or itemprop names the picture (`photo-credit`,
+    `image__credit`, `copyrightHolder`), or it holds the heading itself. Else it names the
+    story's author or source (Yahoo's cards: "IB Times" under a photo of Putin)."""
+    attributes = credit.attributes
+    names = (attributes.get("class") or "").lower()
+    return (
+        _CREDIT_PREFIX.match(credit.text()) is not None
+        or any(word in names for word in _PICTURE_WORDS)
+        or attributes.get("itemprop") in ("copyrightHolder", "creditText")
+        or _depth_below(heading, credit.mem_id, 64)
     )
+
+
+def _teaser_credit(
+    selectors: Selectors, scope: LexborNode, up: list[int], credit: LexborNode, heading: LexborNode
+) -> LexborNode | None:
+    """The first credit element of the container `scope` (`credit` is the first) that is the
+    photo's (`_photo_credit`), in a container holding a heading and no caption."""
+    passed = list(up)
+    while credit is not None and not _photo_credit(credit, heading):
+        passed.append(credit.mem_id)
+        credit = _search(selectors, scope, passed, False, True)[1]
+    return credit
 
 
 def _prefixed_credit(caption: LexborNode) -> LexborNode | None:
@@ -388,12 +411,11 @@ def caption_and_credit(
             credit_node = _beside(selectors, caption_node, scope, up)
         elif credit_node is not None and credit_node.mem_id == caption_node.mem_id:
             caption_node = _around(caption_node, scope, up)
-    if (
-        credit_node is None
-        and scope_credit is not None
-        and (caption_node is not None or heading is None or _photo_credit(scope_credit, heading))
-    ):
-        credit_node = scope_credit
+    if credit_node is None and scope_credit is not None:
+        if caption_node is None and heading is not None:
+            credit_node = _teaser_credit(selectors, scope, up, scope_credit, heading)
+        else:
+            credit_node = scope_credit
     credit = clean(credit_node.text(separator=" ")) if credit_node is not None else None
     caption = clean(caption_node.text(separator=" ")) if caption_node is not None else None
     if caption:

@@ -18,7 +18,7 @@ from ..models import ImageRef, ItemError, SrcsetCandidate
 from .captions import Selectors, caption_and_credit, image_counts
 from .context import contexts
 from .page import TAGS, Markup, json_ld, meta_images, meta_tags, page_info
-from .tree import TAG, Image, next_element, previous_element
+from .tree import HEADINGS, TAG, Image, next_element, previous_element, size
 
 CONTEXT_CHARS = 200
 LAZY_SRC = (
@@ -33,7 +33,6 @@ LAZY_SRCSET = ("data-srcset", "data-lazy-srcset")
 _LAZY = frozenset(LAZY_SRC)
 _IMG = TAG["img"]
 _H1 = TAG["h1"]
-_HEADINGS = frozenset(TAG[f"h{level}"] for level in range(1, 7))
 # The elements whose text is not shown, besides scripts: style sheets, and templates (an HTML
 # template's content is not in the tree; a `<template>` in SVG or MathML is an element like
 # any other, whose text is in it).
@@ -51,7 +50,8 @@ _PLACEHOLDER_FILE = re.compile(
 )
 _BACKGROUND = re.compile(r"background(?:-image)?\s*:[^;]*?url\(\s*(['\"]?)(.+?)\1\s*\)", re.I)
 # Known tracking pixels and spacers: a file named for one (after "/", ".", "_" or "-"), and
-# the beacons of ad and analytics services; searched in the lower-cased URL, each only when
+# the beacons of ad and analytics services; searched in the lower-cased URL (`str.lower`,
+# which unlike a pattern ignoring case does not take a dotless ı for an i), each only when
 # it holds one of the pattern's words (`is_tracker`). sre tries a pattern at each position
 # of a URL: one pattern of all these alternatives, ignoring case, cost 10-20 µs a URL (CNN's
 # front page has 63 "1px.gif" spacers); each of these, case already folded, a few µs.
@@ -67,14 +67,6 @@ _TRACKER_SERVICE = re.compile(
 _URL = re.compile(r"[\s,]*(\S+)")
 _DESCRIPTOR = re.compile(r"([^,]*),?")
 _DENSITY = re.compile(r"(\d*\.?\d+)x")
-_NUMBER = re.compile(r"\s*(\d+)")
-
-
-def _int(value: str | None) -> int | None:
-    if value and value.isdecimal():
-        return int(value)
-    match = _NUMBER.match(value or "")
-    return int(match.group(1)) if match else None
 
 
 def parse_srcset(value: str) -> list[SrcsetCandidate]:
@@ -92,8 +84,8 @@ def parse_srcset(value: str) -> list[SrcsetCandidate]:
         position = match.end()
         descriptor = match.group(1).strip()
         width = density = None
-        if descriptor[:-1].isdecimal() and descriptor[-1] == "w":
-            width = int(descriptor[:-1])
+        if descriptor[-1:] == "w":
+            width = size(descriptor[:-1]) if descriptor[:-1].isdecimal() else None
         elif descriptor and (number := _DENSITY.fullmatch(descriptor)):
             density = float(number.group(1))
         found.append(_candidate(url, width, density))
@@ -178,10 +170,11 @@ def _background(style: str) -> str | None:
 def _variants(attributes: dict[str, str | None]) -> list[SrcsetCandidate]:
     """The sizes of a lazy image written in `data-src-*` attributes (CNN's `data-src-mini`
     … `data-src-large` behind an inline GIF, others' `data-src-2x`), in the order written,
-    each a candidate (with a density when its name is one)."""
+    each a candidate (with a density when its name is one). A value is taken when it may be
+    a URL: one word holding a dot (not `data-src-type="image/webp"` or an id)."""
     found = []
     for name, value in attributes.items():
-        if name.startswith("data-src-") and value and "/" in value:
+        if name.startswith("data-src-") and value and "." in value and len(value.split()) == 1:
             density = _DENSITY.fullmatch(name[9:])
             found.append(
                 _candidate(value.strip(), None, float(density.group(1)) if density else None)
@@ -232,7 +225,7 @@ def _read_img(node: LexborNode) -> Image:
     candidates = {c.url: c for s in srcsets if s for c in parse_srcset(s)} if srcsets else {}
     for candidate in variants:
         candidates.setdefault(candidate.url, candidate)
-    width, height = _int(attributes.get("width")), _int(attributes.get("height"))
+    width, height = size(attributes.get("width")), size(attributes.get("height"))
     alt = attributes.get("alt")
     aria = attributes.get("aria-hidden") or ""
     real = lazy or src
@@ -364,7 +357,7 @@ def _elements(
     found: dict[str, list[LexborNode]] = {name: [] for name in TAGS}
     lists = {
         _IMG: images,
-        **dict.fromkeys(_HEADINGS, headings),
+        **dict.fromkeys(HEADINGS, headings),
         **dict.fromkeys(_HIDDEN, hidden),
         **{TAG[name]: elements for name, elements in found.items()},
     }.get

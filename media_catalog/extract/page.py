@@ -16,7 +16,7 @@ import orjson
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from ..models import ImageRef, is_absolute
-from .tree import clean
+from .tree import clean, size
 
 _DATE_META = (
     "article:published_time",
@@ -98,12 +98,6 @@ class Page:
     base: str | None = None
 
 
-def _int(value: Any) -> int | None:
-    text = str(value).strip() if value is not None else ""
-    digits = text[: len(text) - len(text.lstrip("0123456789"))] if text else ""
-    return int(digits) if digits else None
-
-
 def meta_tags(markup: Markup) -> dict[str, str]:
     """`<meta property|name|itemprop=… content=…>` by lower-cased key; the first one wins."""
     found: dict[str, str] = {}
@@ -134,12 +128,16 @@ def json_ld(markup: Markup) -> list[Any]:
 def _lenient(text: str) -> Any:
     """A JSON-LD block with the faults sites leave in it that a browser's JSON-LD readers
     pass over: raw line breaks and tabs in strings (moneycontrol.com, autoindustriya.com)
-    and commas before a closing bracket (smithsonianmag.com); None for other faults, and
-    for nesting too deep for Python's reader (orjson stops at 1,024 levels)."""
+    and commas before a closing bracket (smithsonianmag.com; the commas are taken out
+    wherever they stand, in a string too); None for other faults. What Python's reader
+    takes and orjson would not (nesting past 1,024 levels, integers past 64 bits or of
+    thousands of digits, lone surrogates: none of them a catalogue can store) is passed
+    over too: the block goes through orjson again."""
     for attempt in (text, _TRAILING_COMMA.sub(r"\1", text)):
         try:
-            return json.loads(attempt, strict=False)
-        except (json.JSONDecodeError, RecursionError):
+            return orjson.loads(orjson.dumps(json.loads(attempt, strict=False)))
+        except (ValueError, TypeError, RecursionError):
+            # (the readers' and writer's errors are ValueErrors or TypeErrors)
             continue
     return None
 
@@ -159,8 +157,9 @@ def _objects(value: Any, depth: int = 0) -> Iterator[dict[str, Any]]:
 
 
 def _dates(value: str | None) -> bool:
-    """Whether a date field's value dates anything: it is not empty, nor a zero date."""
-    return bool(value) and not value.strip().startswith(_ZERO_DATES)
+    """Whether a date field's value dates anything: it is not blank, nor a zero date."""
+    text = (value or "").strip()
+    return bool(text) and not text.startswith(_ZERO_DATES)
 
 
 def page_info(
@@ -197,12 +196,14 @@ def page_info(
     if date is None:
         # (an `itemprop` is a list of names: the New York Times' `<meta property=
         # "article:published" itemprop="datePublished dateCreated" content=…>`)
-        node = tree.css_first(
+        nodes = tree.css(
             "[itemprop~=datePublished][datetime], meta[itemprop~=datePublished][content], "
             "time[datetime]"
         )
-        date = (node.attributes.get("datetime") or node.attributes.get("content")) if node else None
-        date = date if _dates(date) else None
+        values = (node.attributes for node in nodes)
+        date = next(
+            (value for a in values if _dates(value := a.get("datetime") or a.get("content"))), None
+        )
     base = markup.base
     return Page(
         title=title,
@@ -262,8 +263,8 @@ def meta_images(
     add(
         meta.get("og:image") or meta.get("og:image:url") or meta.get("og:image:secure_url"),
         alt=meta.get("og:image:alt"),
-        declared_width=_int(meta.get("og:image:width")),
-        declared_height=_int(meta.get("og:image:height")),
+        declared_width=size(meta.get("og:image:width")),
+        declared_height=size(meta.get("og:image:height")),
     )
     add(
         meta.get("twitter:image") or meta.get("twitter:image:src"),
@@ -275,8 +276,8 @@ def meta_images(
             obj.get("url") or obj.get("contentUrl"),
             caption=_text(obj.get("caption")),
             credit=_text(obj.get("creditText") or obj.get("copyrightHolder")),
-            declared_width=_int(obj.get("width")),
-            declared_height=_int(obj.get("height")),
+            declared_width=size(obj.get("width")),
+            declared_height=size(obj.get("height")),
         )
     return [
         ImageRef.of(

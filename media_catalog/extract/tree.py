@@ -1,8 +1,9 @@
 """What the HTML extractor's modules share about lexbor's tree: the ids of the tags they look
-for, an image being read with its ancestors, and whitespace cleaning."""
+for, an image being read with its ancestors, whitespace cleaning and declared sizes."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,8 @@ TAG = {
     ).root.traverse()
 }
 
+
+HEADINGS = frozenset(TAG[f"h{level}"] for level in range(1, 7))
 
 # lexbor's ids of text and comment nodes.
 _SAMPLE = LexborHTMLParser("<p>a<!--c--></p>").css_first("p")
@@ -53,6 +56,21 @@ def _element_beside(node: LexborNode, side: str) -> LexborNode | None:
     while sibling is not None and (sibling.tag_id in _BLANKS and not sibling.text().strip()):
         sibling = getattr(sibling, side)
     return sibling if sibling is not None and sibling.tag_id not in _NOT_ELEMENTS else None
+
+
+_NUMBER = re.compile(r"\s*(\d+)")
+
+
+def size(value: Any) -> int | None:
+    """The whole number a declared size starts with ("640px" gives 640); None for none, and
+    for one of more than nine digits (no image is that large, and a catalogue could not
+    store a number past 64 bits)."""
+    if isinstance(value, str) and value.isdecimal():
+        digits = value  # (the common case, without the pattern)
+    else:
+        match = _NUMBER.match(str(value)) if value is not None else None
+        digits = match.group(1) if match else ""
+    return int(digits) if digits and len(digits) <= 9 else None
 
 
 def clean(text: str | None) -> str | None:
