@@ -872,8 +872,9 @@ def test_a_hidden_image_label_is_neither_credit_nor_caption():
 
 def test_numbers_and_strings_a_catalogue_cannot_store_are_passed_over():
     # a declared size of thousands of digits made int() raise; one past 64 bits, the save;
-    # Python's JSON reader (tried when orjson refuses a block) takes lone surrogates and huge
-    # integers, which orjson would not write
+    # Python's JSON reader (tried when orjson refuses a block) takes lone surrogates (the
+    # block is passed over) and huge integers (read as floats, as orjson reads them: the
+    # block is kept, the size left out)
     huge = "9" * 5000
     page = f"""<img src="a.jpg" width="{huge}" height="99999999999999999999">
     <img srcset="b.jpg {huge}w, c.jpg 640w">
@@ -885,6 +886,7 @@ def test_numbers_and_strings_a_catalogue_cannot_store_are_passed_over():
     assert [(r.src, r.declared_width, r.declared_height) for r in refs] == [
         ("a.jpg", None, None),
         ("", None, None),
+        ("d.jpg", None, None),
     ]
     assert [(c.url, c.width) for c in refs[1].srcset] == [("b.jpg", None), ("c.jpg", 640)]
     orjson.dumps([dataclasses.asdict(ref) for ref in refs])  # as a catalogue saves them
@@ -926,3 +928,58 @@ def test_photo_by_with_a_colon_is_a_credit_and_data_src_values_must_look_like_ur
     first, second = html.extract(page, "p")[0]
     assert (first.caption, first.credit) == ("Storm damage", "Photo by: Ann Lee")
     assert (second.src, second.srcset) == ("data:image/gif;base64,R0lGOD", ())
+
+
+def test_a_noscript_copy_before_an_image_merges_only_into_its_own_photo():
+    # several images in one noscript, a gallery after it, a different photo with the same
+    # alt inside a larger box, an empty src: each counts on its own
+    pages = [
+        """<div><noscript><img src=1.jpg alt=Gallery><img src=2.jpg alt=Gallery></noscript>
+        <img data-src=1.jpg alt=Gallery><img data-src=2.jpg alt=Gallery></div>""",
+        """<article><noscript><img src=hero.jpg alt="Storm" width=1200></noscript>
+        <div class=gallery><ul><li><img data-src=g1.jpg alt="Storm"></li></ul></div></article>""",
+        """<div><noscript><img alt=x></noscript><img src="" alt=y></div>""",
+    ]
+    counts = [len(html.extract(page, "p")[0]) for page in pages]
+    assert counts == [4, 2, 2]
+    # the copy right before its lazy photo, or before the link holding it, merges
+    page = """<div><noscript><img src=a.jpg alt=A width=640></noscript><img data-src=a.jpg
+    alt=A src=lqip.gif></div><p><noscript><img src=b-big.jpg alt=B></noscript><a href=/b><img
+    data-src=b.jpg alt=B src=data:image/gif;base64,R0></a></p>"""
+    refs = html.extract(page, "p")[0]
+    assert [(r.src, r.declared_width) for r in refs] == [("a.jpg", 640), ("b.jpg", None)]
+
+
+def test_review_cases_of_credits_captions_and_sizes():
+    # a credit beside a caption outside the image's container is not its; a card whose
+    # byline is classed "media byline" keeps no credit; a card's text holding a headline
+    # and a bracketed credit is no caption; a visible not-sr-only span stays in the caption;
+    # data-src-* values that are no URLs are left; a JSON-LD width of 1e21 is no size
+    page = """<div class=wrap><img src=a.jpg aria-describedby=c1></div>
+    <div id=other><span class=byline>Other Author</span><span id=c1>Cap</span></div>
+    <div class=card><img src=b.jpg><h3>Story</h3><div class="media byline">By Jane</div></div>
+    <div class=card><div class=thumb><img src=c.jpg></div><div class=text><h3>Markets</h3>
+    <span class=caption>(Image: Getty)</span></div></div>
+    <figure><img src=d.jpg><figcaption><span class="md:not-sr-only">Visible</span> rest
+    </figcaption></figure>
+    <img src="data:image/gif;base64,R0lGOD" data-src-ratio="0.75" data-src-large="/media/123">
+    <script type="application/ld+json">{"image": {"url": "e.jpg", "width": 1e21}}</script>"""
+    refs = html.extract(page, "p")[0]
+    assert [(r.src, r.caption, r.credit, r.declared_width) for r in refs] == [
+        ("a.jpg", "Cap", None, None),
+        ("b.jpg", None, None, None),
+        ("c.jpg", None, "(Image: Getty)", None),
+        ("d.jpg", "Visible rest", None, None),
+        ("/media/123", None, None, None),
+        ("e.jpg", None, None, None),
+    ]
+
+
+def test_a_blog_post_s_comment_authors_are_not_its_photo_s_credit():
+    # the post's heading and photo share a container with many credit-classed comment
+    # authors: a few are tried, not all
+    comments = "".join(
+        f"<li><span itemprop=author>User {n}</span><p>comment</p></li>" for n in range(300)
+    )
+    page = f"<div><div><h1>Post</h1><img src=a.jpg><p>text</p></div><ol>{comments}</ol></div>"
+    assert html.extract(page, "p")[0][0].credit is None

@@ -8,7 +8,7 @@ import re
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from .tree import COMMENT, HEADINGS, TAG, Image, clean, next_element
+from .tree import COMMENT, HEADINGS, TAG, WRAPPERS, Image, clean, next_element
 
 CAPTION = (
     "figcaption, .wp-caption-text, .thumbcaption, [itemprop=caption], .caption, "
@@ -32,13 +32,12 @@ _CAPTION_CLASSES = frozenset(c.strip()[1:] for c in CAPTION.split(",") if "." in
 _CREDIT_CLASSES = frozenset(c.strip()[1:] for c in CREDIT.split(",") if "." in c)
 _CAPTION_SUFFIXES = ("-caption", "_caption")
 _CREDIT_SUFFIXES = ("-credit", "_credit", "-copyright", "_copyright")
-# Words of a credit's class naming the picture it credits.
+# Words of a credit's class name naming the picture it credits (`photo-credit`).
 _PICTURE_WORDS = ("photo", "image", "img", "picture", "media")
 _CREDIT_PROPS = frozenset(("copyrightHolder", "creditText", "author"))
 _CREDIT_TAGS = frozenset(
     TAG[name] for name in ("span", "small", "em", "i", "cite", "b", "strong", "p")
 )
-_WRAPPERS = {TAG["picture"], TAG["a"], TAG["span"]}
 _FIGCAPTION = TAG["figcaption"]
 # Elements whose text is never shown as a caption or a credit (images, media, controls,
 # scripts, an icon's vector paths) and comments: `_search` passes them by without reading
@@ -74,7 +73,7 @@ def _box(image: Image, counts: dict[int, int]) -> int:
     level = 0
     while (
         level < len(image.tags)
-        and image.tags[level] in _WRAPPERS
+        and image.tags[level] in WRAPPERS
         and counts.get(image.ids[level], 0) <= 1
     ):
         level += 1
@@ -285,7 +284,12 @@ def _beside(
     (Gannett's `image-meta` holding `image-caption` and `image-credit`): it is the photo's,
     nearer than a credit elsewhere in the container (the story's byline above the photo)."""
     box = caption.parent
-    if box is None or box.mem_id == scope.mem_id or box.mem_id in up:
+    if (
+        box is None
+        or box.mem_id == scope.mem_id
+        or box.mem_id in up
+        or not _depth_below(box, scope.mem_id, 8)
+    ):
         return None
     credit = _search(selectors, box, up, False, True)[1]
     return credit if credit is not None and credit.mem_id != caption.mem_id else None
@@ -299,11 +303,13 @@ def _around(caption: LexborNode, scope: LexborNode | None, up: list[int]) -> Lex
     parent = caption.parent
     if (
         parent is None
+        or parent.tag_id not in _CREDIT_TAGS  # (inline, or a paragraph: not a card's text)
         or parent.mem_id in up
         or scope is None
         or parent.mem_id == scope.mem_id
         or not _depth_below(parent, scope.mem_id, 8)
         or clean(parent.text()) == clean(caption.text())
+        or any(node.tag_id in HEADINGS for node in parent.traverse())
     ):
         return caption
     return parent
@@ -317,10 +323,14 @@ def _photo_credit(credit: LexborNode, heading: LexborNode) -> bool:
     `image__credit`, `copyrightHolder`), or it holds the heading itself. Else it names the
     story's author or source (Yahoo's cards: "IB Times" under a photo of Putin)."""
     attributes = credit.attributes
-    names = (attributes.get("class") or "").lower()
+    names = (attributes.get("class") or "").lower().split()
     return (
         _CREDIT_PREFIX.match(credit.text()) is not None
-        or any(word in names for word in _PICTURE_WORDS)
+        or any(
+            any(word in name for word in _PICTURE_WORDS)
+            and any(word in name for word in ("credit", "copyright", "courtesy", "source"))
+            for name in names
+        )
         or attributes.get("itemprop") in ("copyrightHolder", "creditText")
         or _depth_below(heading, credit.mem_id, 64)
     )
@@ -329,13 +339,17 @@ def _photo_credit(credit: LexborNode, heading: LexborNode) -> bool:
 def _teaser_credit(
     selectors: Selectors, scope: LexborNode, up: list[int], credit: LexborNode, heading: LexborNode
 ) -> LexborNode | None:
-    """The first credit element of the container `scope` (`credit` is the first) that is the
-    photo's (`_photo_credit`), in a container holding a heading and no caption."""
-    passed = list(up)
-    while credit is not None and not _photo_credit(credit, heading):
-        passed.append(credit.mem_id)
+    """Of the first credit elements of the container `scope` (`credit` is the first), the
+    first that is the photo's (`_photo_credit`), in a container holding a heading and no
+    caption. Four at most: each is a search of the container (a blog post's comments can
+    hold a thousand authors)."""
+    passed = set(up)
+    for _ in range(4):
+        if credit is None or _photo_credit(credit, heading):
+            return credit
+        passed.add(credit.mem_id)
         credit = _search(selectors, scope, passed, False, True)[1]
-    return credit
+    return None
 
 
 def _prefixed_credit(caption: LexborNode) -> LexborNode | None:
@@ -364,7 +378,9 @@ def _without_labels(caption: LexborNode, text: str) -> str | None:
     """A caption's text without its screen-reader labels (BBC's hidden "Image caption")."""
     for node in caption.traverse():
         value = node.attributes.get("class")
-        if value and any(name.endswith(_LABELS) for name in value.split()):
+        if value and any(
+            name.endswith(_LABELS) and not name.endswith("not-sr-only") for name in value.split()
+        ):
             label = clean(node.text(separator=" "))
             if label:
                 head, _, tail = text.partition(label)

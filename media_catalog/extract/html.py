@@ -18,7 +18,7 @@ from ..models import ImageRef, ItemError, SrcsetCandidate
 from .captions import Selectors, caption_and_credit, image_counts
 from .context import contexts
 from .page import TAGS, Markup, json_ld, meta_images, meta_tags, page_info
-from .tree import HEADINGS, TAG, Image, next_element, previous_element, size
+from .tree import HEADINGS, TAG, WRAPPERS, Image, next_element, previous_element, size
 
 CONTEXT_CHARS = 200
 LAZY_SRC = (
@@ -67,6 +67,7 @@ _TRACKER_SERVICE = re.compile(
 _URL = re.compile(r"[\s,]*(\S+)")
 _DESCRIPTOR = re.compile(r"([^,]*),?")
 _DENSITY = re.compile(r"(\d*\.?\d+)x")
+_IMAGE_FILES = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif", ".svg")
 
 
 def parse_srcset(value: str) -> list[SrcsetCandidate]:
@@ -171,15 +172,29 @@ def _variants(attributes: dict[str, str | None]) -> list[SrcsetCandidate]:
     """The sizes of a lazy image written in `data-src-*` attributes (CNN's `data-src-mini`
     … `data-src-large` behind an inline GIF, others' `data-src-2x`), in the order written,
     each a candidate (with a density when its name is one). A value is taken when it may be
-    a URL: one word holding a dot (not `data-src-type="image/webp"` or an id)."""
+    a URL (`_url_like`: not `data-src-type="image/webp"`, `data-src-ratio="0.75"` or an id)."""
     found = []
     for name, value in attributes.items():
-        if name.startswith("data-src-") and value and "." in value and len(value.split()) == 1:
+        if name.startswith("data-src-") and value and _url_like(value.strip()):
             density = _DENSITY.fullmatch(name[9:])
             found.append(
                 _candidate(value.strip(), None, float(density.group(1)) if density else None)
             )
     return found
+
+
+def _url_like(value: str) -> bool:
+    """Whether an attribute's value may be an image's URL: one word, rooted ("/…", "http…")
+    or a path holding a dot, or a file name of an image."""
+    return (
+        bool(value)
+        and len(value.split()) == 1
+        and (
+            value.startswith(("/", "http:", "https:"))
+            or ("/" in value and "." in value)
+            or value.lower().endswith(_IMAGE_FILES)
+        )
+    )
 
 
 def _first(attributes: dict[str, str | None], names: tuple[str, ...]) -> str | None:
@@ -301,17 +316,23 @@ def _merge(twin: Image, image: Image) -> None:
 
 def _copied(copy: Image, noscript: LexborNode, lazy: Image) -> bool:
     """Whether `copy`, inside `noscript`, is a copy of the image `lazy` read next: `lazy` is
-    lazy-loaded, has the copy's URL or its alt text, and the noscript is right before it (or
-    before its ancestor under the noscript's parent)."""
+    lazy-loaded, has the copy's URL or its alt text, the copy is the noscript's one image,
+    and the noscript is right before `lazy` (or before the wrappers, a link or `<picture>`,
+    holding it under the noscript's parent)."""
     scope = noscript.parent
     if scope is None or scope.mem_id not in lazy.ids[:64] or not _lazy(lazy):
         return False
+    level = lazy.ids.index(scope.mem_id)
+    if any(tag not in WRAPPERS for tag in lazy.tags[:level]):
+        return False  # (the noscript stands before a box holding more than the image)
     alt, src = copy.fields["alt"], copy.fields["src"]
     if not (alt and alt == lazy.fields["alt"]) and not (
-        src == lazy.fields["src"] or any(c.url == src for c in lazy.fields["srcset"])
+        src and (src == lazy.fields["src"] or any(c.url == src for c in lazy.fields["srcset"]))
     ):
         return False
-    before = previous_element(lazy.node_at(lazy.ids.index(scope.mem_id)))
+    if sum(node.tag_id == _IMG for node in noscript.traverse()) != 1:
+        return False  # (a noscript holding a gallery's images)
+    before = previous_element(lazy.node_at(level))
     return before is not None and before.mem_id == noscript.mem_id
 
 

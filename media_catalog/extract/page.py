@@ -129,17 +129,23 @@ def _lenient(text: str) -> Any:
     """A JSON-LD block with the faults sites leave in it that a browser's JSON-LD readers
     pass over: raw line breaks and tabs in strings (moneycontrol.com, autoindustriya.com)
     and commas before a closing bracket (smithsonianmag.com; the commas are taken out
-    wherever they stand, in a string too); None for other faults. What Python's reader
-    takes and orjson would not (nesting past 1,024 levels, integers past 64 bits or of
-    thousands of digits, lone surrogates: none of them a catalogue can store) is passed
-    over too: the block goes through orjson again."""
+    wherever they stand, in a string too); None for other faults. Integers past 64 bits
+    become floats, as orjson reads them; what else Python's reader takes and orjson would
+    not write (lone surrogates, nesting past 254 levels: none of it a catalogue can store)
+    passes the block over: it goes through orjson again."""
     for attempt in (text, _TRAILING_COMMA.sub(r"\1", text)):
         try:
-            return orjson.loads(orjson.dumps(json.loads(attempt, strict=False)))
+            block = json.loads(attempt, strict=False, parse_int=_json_int)
+            return orjson.loads(orjson.dumps(block))
         except (ValueError, TypeError, RecursionError):
             # (the readers' and writer's errors are ValueErrors or TypeErrors)
             continue
     return None
+
+
+def _json_int(digits: str) -> int | float:
+    """A JSON integer as orjson reads it: past 64 bits (18 digits here), a float."""
+    return int(digits) if len(digits.lstrip("-")) <= 18 else float(digits)
 
 
 def _objects(value: Any, depth: int = 0) -> Iterator[dict[str, Any]]:

@@ -30,6 +30,8 @@ TAG = {
 
 
 HEADINGS = frozenset(TAG[f"h{level}"] for level in range(1, 7))
+# Elements that wrap an image without being its box of their own.
+WRAPPERS = frozenset((TAG["picture"], TAG["a"], TAG["span"]))
 
 # lexbor's ids of text and comment nodes.
 _SAMPLE = LexborHTMLParser("<p>a<!--c--></p>").css_first("p")
@@ -65,6 +67,8 @@ def size(value: Any) -> int | None:
     """The whole number a declared size starts with ("640px" gives 640); None for none, and
     for one of more than nine digits (no image is that large, and a catalogue could not
     store a number past 64 bits)."""
+    if isinstance(value, float):  # (JSON-LD's)
+        return int(value) if value.is_integer() and 0 <= value < 1e9 else None
     if isinstance(value, str) and value.isdecimal():
         digits = value  # (the common case, without the pattern)
     else:
