@@ -5,6 +5,7 @@ only it), the caption element right after it, or the element its `aria-described
 from __future__ import annotations
 
 import re
+from collections.abc import Container
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -226,7 +227,7 @@ def _depth_below(node: LexborNode, root_id: int, limit: int) -> bool:
 def _search(
     selectors: Selectors,
     root: LexborNode,
-    up: list[int],
+    up: Container[int],
     caption: bool,
     credit: bool,
     near: int | None = None,

@@ -175,11 +175,10 @@ def _variants(attributes: dict[str, str | None]) -> list[SrcsetCandidate]:
     a URL (`_url_like`: not `data-src-type="image/webp"`, `data-src-ratio="0.75"` or an id)."""
     found = []
     for name, value in attributes.items():
-        if name.startswith("data-src-") and value and _url_like(value.strip()):
+        url = (value or "").strip()
+        if name.startswith("data-src-") and _url_like(url):
             density = _DENSITY.fullmatch(name[9:])
-            found.append(
-                _candidate(value.strip(), None, float(density.group(1)) if density else None)
-            )
+            found.append(_candidate(url, None, float(density.group(1)) if density else None))
     return found
 
 
