@@ -3,9 +3,7 @@ data is interpreted, and control and bidi-override characters are made visible."
 
 from __future__ import annotations
 
-import csv
 import fcntl
-import io
 import os
 import re
 import stat
@@ -13,6 +11,8 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import orjson
+
+from .present import csv_lines
 
 if TYPE_CHECKING:  # rich is imported where a table is drawn: JSON output starts without it
     from rich.console import Console
@@ -280,17 +280,7 @@ def stats(console: Console, counts: dict[str, Any]) -> None:
 def csv_rows(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
     """CSV text, header first; the columns are every key any row has, in first-seen order."""
     rows = list(rows)
-    columns = list(dict.fromkeys(key for row in rows for key in row))
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, columns, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow(row)
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-    if not rows:
-        yield buffer.getvalue()
+    yield from csv_lines(list(dict.fromkeys(key for row in rows for key in row)), rows)
 
 
 def json_lines(rows: Iterable[Any]) -> Iterator[str]:

@@ -4,13 +4,13 @@ Both take the JSON shape of a duplicate report (`DuplicateReport.to_dict()`). Ev
 comes from untrusted articles, so the HTML escapes every text, loads nothing (thumbnails are
 embedded as data URIs; a Content-Security-Policy forbids scripts and outside requests), and
 marks every caption `dir="auto"` so right-to-left text (Persian, Arabic, Hebrew) reads right
-to left. CSV cells that a spreadsheet would run as a formula are prefixed with `'`.
+to left. The CSV is written by `present.csv_lines` (formula cells guarded, line breaks
+quoted, control characters removed).
 """
 
 from __future__ import annotations
 
 import base64
-import csv
 import io
 from html import escape
 from pathlib import Path
@@ -18,6 +18,7 @@ from typing import Any
 
 from PIL import Image
 
+from .present import csv_lines
 from .resolve import read_bytes
 
 THUMBNAIL = 160  # px, longest side
@@ -82,49 +83,34 @@ def _rows(report: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def _cell(value: Any) -> Any:
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return "" if value is None else value
-
-
 def to_csv(report: dict[str, Any]) -> str:
     """The report as CSV: a header, then one row per place of every image of every cluster."""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, CSV_COLUMNS, restval="", lineterminator="\n")
-    writer.writeheader()
-    for row in _rows(report):
-        writer.writerow({key: _cell(value) for key, value in row.items()})
-    return out.getvalue()
+    return "".join(csv_lines(CSV_COLUMNS, _rows(report)))
+
+
+REFERENCE_COLUMNS = ["reference", "sha256", "phash_bits", "dhash_bits", "via", "used_at", "error"]
 
 
 def reference_csv(found: list[dict[str, Any]]) -> str:
     """`--reference` results as CSV: one row per (reference file, matching image)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["reference", "sha256", "phash_bits", "dhash_bits", "via", "used_at", "error"])
+    rows: list[dict[str, Any]] = []
     for result in found:
         for match in result["matches"]:
             image = match["image"]
             used = [f"{o['article']} #{o['position']}" for o in image["occurrences"]]
-            writer.writerow(
-                _cell(v)
-                for v in (
-                    result["file"],
-                    image["sha256"],
-                    match["distance"],
-                    match["dhash_distance"],
-                    match["via"],
-                    "; ".join(used + image["files"]),
-                    None,
-                )
+            rows.append(
+                {
+                    "reference": result["file"],
+                    "sha256": image["sha256"],
+                    "phash_bits": match["distance"],
+                    "dhash_bits": match["dhash_distance"],
+                    "via": match["via"],
+                    "used_at": "; ".join(used + image["files"]),
+                }
             )
         if not result["matches"]:
-            writer.writerow(
-                _cell(v)
-                for v in (result["file"], None, None, None, None, None, result.get("error"))
-            )
-    return out.getvalue()
+            rows.append({"reference": result["file"], "error": result.get("error")})
+    return "".join(csv_lines(REFERENCE_COLUMNS, rows))
 
 
 def thumbnail(image: dict[str, Any]) -> str | None:

@@ -1,0 +1,44 @@
+"""The files the reports write — CSV tables — with one set of safety rules.
+
+Every text in them comes from untrusted articles and may be printed to a terminal or opened in
+a spreadsheet, so:
+
+- C0 and C1 control characters other than TAB, LF and CR (ESC, BEL, DEL, CSI …) are removed
+  from every CSV cell: no escape sequence reaches a terminal.
+- A CSV cell a spreadsheet would run as a formula gets a leading `'`: one that starts with TAB
+  or CR, or with `=`, `+`, `-` or `@` after any leading whitespace (spreadsheets skip it).
+- A CSV cell holding a comma, a quote, LF or CR is quoted, so a line break in a caption never
+  starts a new row (Python's csv module leaves a bare CR unquoted when lines end in LF).
+  Lines end in LF, as before.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_FORMULA = re.compile(r"[\t\r]|\s*[=+\-@]")
+_QUOTE = re.compile('[,"\r\n]')
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, int | float):  # booleans too: data, not a formula (-3 stays -3)
+        return str(value)
+    text = _CONTROL.sub("", str(value))
+    if _FORMULA.match(text):
+        text = "'" + text
+    if _QUOTE.search(text):
+        text = '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def csv_lines(columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> Iterator[str]:
+    """CSV text, one line at a time: the header, then each row's values for `columns` (a
+    missing key or None is an empty cell)."""
+    yield ",".join(_cell(column) for column in columns) + "\n"
+    for row in rows:
+        yield ",".join(_cell(row.get(column)) for column in columns) + "\n"
