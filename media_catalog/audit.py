@@ -17,13 +17,13 @@ import re
 import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from html import escape
 from pathlib import Path
 from typing import Any
 
 from .catalog import Catalog, article_file
 from .errors import QueryError
 from .models import DEFAULT_MAX_ALT_LENGTH, DEFAULT_THRESHOLD
+from .present import escape, page
 from .text import normalize
 from .walk import kind_of
 
@@ -360,20 +360,13 @@ def _report(findings: list[Finding], occurrences: list[dict[str, Any]]) -> Audit
     return AuditReport(findings, articles)
 
 
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>media-catalog audit</title>
-<style>
-body {{ font: 15px/1.45 system-ui, sans-serif; margin: 2rem; color: #222; }}
-table {{ border-collapse: collapse; width: 100%; margin-bottom: 2rem; }}
-th, td {{ border-bottom: 1px solid #ddd; padding: .35rem .5rem; text-align: start;
-  vertical-align: top; }}
-.error {{ color: #b00020; font-weight: 600; }} .warning {{ color: #8a5a00; }}
-.info {{ color: #555; }} code {{ font-size: 90%; }}
-</style></head><body>
-<h1>Alt-text and caption audit</h1>
-<p>{total}</p>
-{articles}
-</body></html>
+_STYLE = """
+body { font: 15px/1.45 system-ui, sans-serif; margin: 2rem; color: #222; }
+table { border-collapse: collapse; width: 100%; margin-bottom: 2rem; }
+th, td { border-bottom: 1px solid #ddd; padding: .35rem .5rem; text-align: start;
+  vertical-align: top; }
+.error { color: #b00020; font-weight: 600; } .warning { color: #8a5a00; }
+.info { color: #555; } code { font-size: 90%; }
 """
 
 
@@ -382,7 +375,7 @@ def to_html(report: AuditReport) -> str:
     takes its direction from its content (right-to-left captions display right to left)."""
 
     def cell(value: object, cls: str = "") -> str:
-        text = "" if value is None else escape(str(value))
+        text = "" if value is None else escape(value)
         return f'<td dir="auto" class="{cls}">{text}</td>'
 
     by_article: dict[str, list[Finding]] = defaultdict(list)
@@ -417,4 +410,5 @@ def to_html(report: AuditReport) -> str:
         f"{summary['findings']} findings in {summary['articles']} articles "
         f"({summary['images']} images)"
     )
-    return _PAGE.format(total=escape(total), articles="\n".join(sections))
+    body = f"<h1>Alt-text and caption audit</h1>\n<p>{escape(total)}</p>\n" + "\n".join(sections)
+    return page("media-catalog audit", body, _STYLE)

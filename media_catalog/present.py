@@ -1,22 +1,27 @@
-"""The files the reports write — CSV tables — with one set of safety rules.
+"""The files the reports write — CSV tables and HTML pages — with one set of safety rules.
 
 Every text in them comes from untrusted articles and may be printed to a terminal or opened in
-a spreadsheet, so:
+a spreadsheet or a browser, so:
 
 - C0 and C1 control characters other than TAB, LF and CR (ESC, BEL, DEL, CSI …) are removed
-  from every CSV cell: no escape sequence reaches a terminal.
+  from every CSV cell and every HTML text: no escape sequence reaches a terminal.
 - A CSV cell a spreadsheet would run as a formula gets a leading `'`: one that starts with TAB
   or CR, or with `=`, `+`, `-` or `@` after any leading whitespace (spreadsheets skip it).
 - A CSV cell holding a comma, a quote, LF or CR is quoted, so a line break in a caption never
   starts a new row (Python's csv module leaves a bare CR unquoted when lines end in LF).
   Lines end in LF, as before.
+- An HTML page loads nothing and runs nothing: one Content-Security-Policy allows only inline
+  styles and data: images.
 """
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
+
+CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _FORMULA = re.compile(r"[\t\r]|\s*[=+\-@]")
@@ -42,3 +47,18 @@ def csv_lines(columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> Iter
     yield ",".join(_cell(column) for column in columns) + "\n"
     for row in rows:
         yield ",".join(_cell(row.get(column)) for column in columns) + "\n"
+
+
+def escape(value: Any) -> str:
+    """`value` as HTML text or attribute value: escaped, control characters removed."""
+    return html.escape(_CONTROL.sub("", str(value)))
+
+
+def page(title: str, body_html: str, style: str) -> str:
+    """A self-contained HTML page: `body_html` (already escaped) under `title`."""
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+        f"<title>{escape(title)}</title><style>{style}</style></head>"
+        f"<body>{body_html}</body></html>\n"
+    )

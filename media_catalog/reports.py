@@ -2,7 +2,7 @@
 
 Both take the JSON shape of a duplicate report (`DuplicateReport.to_dict()`). Everything shown
 comes from untrusted articles, so the HTML escapes every text, loads nothing (thumbnails are
-embedded as data URIs; a Content-Security-Policy forbids scripts and outside requests), and
+embedded as data URIs; the page of `present.page` forbids scripts and outside requests), and
 marks every caption `dir="auto"` so right-to-left text (Persian, Arabic, Hebrew) reads right
 to left. The CSV is written by `present.csv_lines` (formula cells guarded, line breaks
 quoted, control characters removed).
@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import base64
 import io
-from html import escape
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
-from .present import csv_lines
+from .present import csv_lines, escape, page
 from .resolve import read_bytes
 
 THUMBNAIL = 160  # px, longest side
@@ -203,14 +202,11 @@ def to_html(report: dict[str, Any], title: str = "Duplicate report") -> str:
     excluded = ", ".join(
         f"{len(v)} {escape(k.replace('_', ' '))}" for k, v in report.get("excluded", {}).items()
     )
-    return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        '<meta http-equiv="Content-Security-Policy" '
-        "content=\"default-src 'none'; img-src data:; style-src 'unsafe-inline'\">"
-        f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>"
+    body = (
         f"<h1>{escape(title)}</h1>"
         f"<p>{len(report['clusters'])} clusters; near duplicates within "
         f"{int(report['threshold'])} bits of pHash, confirmed by dHash. "
         f"Left out: {excluded or 'nothing'}.</p>"
-        f"{''.join(sections) or '<p>No duplicates.</p>'}</body></html>\n"
+        f"{''.join(sections) or '<p>No duplicates.</p>'}"
     )
+    return page(title, body, _STYLE)

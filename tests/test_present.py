@@ -1,5 +1,7 @@
-"""The one CSV writer: formula cells guarded, line breaks quoted, no control characters — in
-every CSV the CLI writes (export, dupes, dupes --reference), from hostile articles on disk."""
+"""The one CSV writer (formula cells guarded, line breaks quoted, no control characters) in
+every CSV the CLI writes (export, dupes, dupes --reference), and the one HTML page (escaped,
+no control characters, one Content-Security-Policy) of both HTML reports (dupes, audit), from
+hostile articles on disk."""
 
 from __future__ import annotations
 
@@ -11,8 +13,9 @@ import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from selectolax.lexbor import LexborHTMLParser
 
-from media_catalog.present import csv_lines
+from media_catalog.present import CSP, csv_lines, escape, page
 from media_catalog.reports import reference_csv
 
 from .conftest import photo, write_image
@@ -167,3 +170,34 @@ def test_dupes_reference_csv_quotes_and_cleans_file_names(cli, hostile, tmp_path
     rows = table(cli("dupes", "--reference", known, "-f", "csv").stdout)
     assert [r["reference"] for r in rows] == [f"{known}/[31mred\r@SUM(1).jpg"]
     assert "p.txt #0" in rows[0]["used_at"] and "q.jsonl#L1 #0" in rows[0]["used_at"]
+
+
+def test_escape_removes_control_characters_and_keeps_persian():
+    assert escape("\x1b[31m<b>\x9b\x07 \"x\" & 'y'\x7f\t\n") == (
+        "[31m&lt;b&gt; &quot;x&quot; &amp; &#x27;y&#x27;\t\n"
+    )
+    assert escape(PERSIAN) == PERSIAN
+
+
+def test_page_escapes_its_title_and_carries_the_policy():
+    built = page("<i>\x1bتیتر</i>", "<p>body</p>", "p{color:red}")
+    tree = LexborHTMLParser(built)
+    assert tree.css_first("title").text() == "<i>تیتر</i>"
+    assert tree.css_first("meta[http-equiv=Content-Security-Policy]").attributes["content"] == CSP
+    assert tree.css_first("style").text() == "p{color:red}"
+    assert built.endswith("<body><p>body</p></body></html>\n")
+
+
+@pytest.mark.parametrize("command", [["dupes", "-f", "html"], ["audit", "-f", "html"]])
+def test_html_reports_share_the_policy_and_keep_no_control_character(cli, hostile, command):
+    result = cli(*command)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("<!DOCTYPE html>")
+    assert not CONTROL.search(result.stdout)
+    tree = LexborHTMLParser(result.stdout)
+    policies = tree.css("meta[http-equiv=Content-Security-Policy]")
+    assert [meta.attributes["content"] for meta in policies] == [CSP]
+    assert tree.css("script") == []
+    texts = {node.text() for node in tree.css("[dir=auto]")}
+    # alt texts shown without their control characters; Persian, with its ZWNJ, as written
+    assert {"=1+2", "[2J]0;pwnedwiped", "Mred", PERSIAN} <= texts
