@@ -283,10 +283,10 @@ def _fingerprints(files: list[Path], draft: bool) -> None:
 
 
 def _scan(files: list[Path], workers: int) -> None:
-    from media_catalog import Catalog, scan
+    from media_catalog import open_store, scan
 
     with tempfile.TemporaryDirectory() as tmp:
-        summary = scan(files, Catalog(Path(tmp) / "bench.json"), workers=workers)
+        summary = scan(files, open_store(Path(tmp) / "bench.json"), workers=workers)
     assert summary.unique_images == len(files) and summary.errors == 0, summary
 
 

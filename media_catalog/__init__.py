@@ -1,7 +1,7 @@
 """media-catalog: catalogue the images embedded in articles.
 
->>> from media_catalog import Catalog, scan, duplicate_clusters
->>> catalog = Catalog("media-catalog.json")
+>>> from media_catalog import open_store, scan, duplicate_clusters
+>>> catalog = open_store("media-catalog.json")  # or "archive.sqlite"
 >>> summary = scan(["samples"], catalog, assets=["samples/assets"])
 >>> clusters = duplicate_clusters(catalog)
 
@@ -17,9 +17,10 @@ from typing import Any
 __version__ = "0.1.0"
 
 _HOME = {
-    "Catalog": "catalog",
-    "image_objects": "catalog",
-    "unresolved": "catalog",
+    "open_store": "store",
+    "Store": "store",
+    "import_files": "merge",
+    "ImportSummary": "merge",
     "CatalogError": "errors",
     "ExtractError": "errors",
     "FingerprintError": "errors",

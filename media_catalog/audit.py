@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .catalog import Catalog, article_file
 from .errors import QueryError
 from .models import DEFAULT_MAX_ALT_LENGTH, DEFAULT_THRESHOLD
 from .present import escape, page
+from .store import Store, article_file
 from .text import normalize
 from .walk import kind_of
 
@@ -234,7 +234,7 @@ def _shared_alts(occurrences: list[dict[str, Any]]) -> list[_Pair]:
     return found
 
 
-def _reuse_conflicts(catalog: Catalog, threshold: int) -> list[_Pair]:
+def _reuse_conflicts(catalog: Store, threshold: int) -> list[_Pair]:
     """Occurrences of one photo (same bytes or near duplicates) whose caption or alt differs
     from the photo's caption or alt in another article."""
     from .similarity import duplicate_clusters  # numpy: loaded only when an audit runs
@@ -284,7 +284,7 @@ def _embedded_findings(occurrence: dict[str, Any], embedded: str) -> list[_Pair]
 
 
 def audit(
-    catalog: Catalog,
+    catalog: Store,
     *,
     max_alt_length: int = DEFAULT_MAX_ALT_LENGTH,
     article: str | None = None,
@@ -294,7 +294,7 @@ def audit(
     article in the catalogue: QueryError if not, so that a mistyped path, or an image's, does
     not pass as clean)."""
     if article is not None:
-        source = catalog.sources().get(article)
+        source = catalog.source(article)
         if source is None:
             raise QueryError(
                 f"{article} is not an article in {catalog.path}; check the path, or scan it "
@@ -305,7 +305,7 @@ def audit(
                 f"{article} is an image file in {catalog.path}, not an article; --article takes "
                 "an HTML, Markdown, text or JSON Lines file that was scanned"
             )
-    everything = catalog.occurrences()
+    everything = list(catalog.occurrences())
     occurrences = [
         o for o in everything if o.get("kind", "img") != "meta" and not o.get("tracking")
     ]

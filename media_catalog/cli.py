@@ -21,9 +21,9 @@ if TYPE_CHECKING:  # imported where a table or message is drawn: JSON output sta
     from rich.console import Console
 
 from . import __version__, render
-from .catalog import DEFAULT_PATH, Catalog
 from .errors import MediaCatalogError, QueryError
 from .models import DEFAULT_MAX_ALT_LENGTH, DEFAULT_THRESHOLD
+from .store import DEFAULT_PATH, JSON_IMAGES_ADVISED, SQLITE_SUFFIXES, Store, open_store
 
 # Each command imports the stages it runs, so that `lookup`, `search` and `show` start without
 # loading the image and parsing stack (Pillow, scipy, selectolax, markdown-it),
@@ -47,7 +47,7 @@ DbOption = Annotated[
     typer.Option(
         "--db",
         envvar="MEDIA_CATALOG_DB",
-        help="Catalogue file (TinyDB JSON).",
+        help="Catalogue file: SQLite when it ends in .sqlite or .db, else TinyDB JSON.",
         dir_okay=False,
     ),
 ]
@@ -216,7 +216,7 @@ def scan(
             "was catalogued there, scan it with --prune.",
             param_hint="PATHS",
         )
-    catalog = Catalog(db)
+    catalog = open_store(db)
     options = ExtractOptions(context, text_field, url_field, title_field)
     with _progress_bar(not quiet and _stderr().is_terminal) as progress:
         summary = run_scan(
@@ -229,6 +229,7 @@ def scan(
             options=options,
             workers=workers,
             progress=progress,
+            on_wait=_waiting(db),
         )
     counts = summary.to_dict()
     if format is Format.json:
@@ -249,8 +250,71 @@ def scan(
                 f"`media-catalog export --db {db}` lists them.",
                 markup=False,
             )
+        if summary.exact_clusters is None:
+            _stderr().print(
+                f"Duplicate clusters are not counted at every scan of a catalogue this large; "
+                f"`media-catalog dupes --db {db}` reports them.",
+                markup=False,
+            )
+    _advise_sqlite(catalog)
     if strict and summary.errors:
         raise typer.Exit(1)
+
+
+def _waiting(db: Path) -> Callable[[], None]:
+    """What a writer says when another process writing the catalogue makes it wait."""
+    return lambda: _stderr().print(
+        f"Waiting for another process writing {db} to commit…", markup=False
+    )
+
+
+def _advise_sqlite(catalog: Store) -> None:
+    """One line on stderr when a JSON catalogue has grown past what it suits."""
+    if catalog.path.suffix.lower() in SQLITE_SUFFIXES:
+        return
+    images = catalog.image_count()
+    if images > JSON_IMAGES_ADVISED:
+        sqlite = catalog.path.with_suffix(".sqlite")
+        _stderr().print(
+            f"This JSON catalogue holds {images:,} images; past {JSON_IMAGES_ADVISED:,} the "
+            f"SQLite store is faster and lighter: media-catalog import {catalog.path} "
+            f"--db {sqlite}, then pass --db {sqlite}.",
+            markup=False,
+        )
+
+
+@app.command("import")
+@_handle_errors
+def import_(
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Exports (export --format json or jsonl) or catalogues (JSON or SQLite).",
+            exists=True,
+            dir_okay=False,
+        ),
+    ],
+    db: DbOption = Path(DEFAULT_PATH),
+    format: FormatOption = Format.table,
+) -> None:
+    """Merge exports or other catalogues into the catalogue.
+
+    Each article a FILE brings replaces what the catalogue knew of it; images and the files
+    holding them are added. This is how a catalogue moves to SQLite and how two desks'
+    catalogues become one; `export` then `import` gives the same catalogue back.
+
+    \b
+    Examples: media-catalog import media-catalog.json --db archive.sqlite
+              media-catalog export --db desk-a.json > a.json
+              media-catalog import a.json desk-b.sqlite --db merged.sqlite
+    """
+    from .merge import import_files
+
+    summary = import_files(open_store(db), files, on_wait=_waiting(db))
+    if format is Format.json:
+        typer.echo(render.to_json(summary.to_dict()))
+    else:
+        render.summary(_stdout(), summary.to_dict())
 
 
 class DupesFormat(str, Enum):
@@ -317,7 +381,7 @@ def dupes(
     from . import reports
     from .similarity import duplicate_report, read_ignore_list, reference_matches
 
-    catalog = Catalog(db, create=False)
+    catalog = open_store(db, create=False)
     if reference is not None:
         if format is DupesFormat.html:
             raise QueryError("--reference reports as table, json or csv, not html")
@@ -339,15 +403,15 @@ def dupes(
         include_low_information=include_low_information,
         include_furniture=include_furniture,
         tracking=tracking,
-    ).to_dict()
+    )
     if format is DupesFormat.json:
-        typer.echo(render.to_json(report))
+        render.json_stream(typer.get_binary_stream("stdout"), report.members())
     elif format is DupesFormat.csv:
-        typer.echo(reports.to_csv(report), nl=False)
+        sys.stdout.writelines(reports.to_csv(report.members()))
     elif format is DupesFormat.html:
-        typer.echo(reports.to_html(report), nl=False)
+        typer.echo(reports.to_html(report.to_dict()), nl=False)
     else:
-        render.clusters(_stdout(), threshold, report["clusters"])
+        render.clusters(_stdout(), threshold, report.to_dict()["clusters"])
 
 
 @app.command()
@@ -391,7 +455,7 @@ def lookup(
         raise QueryError("give either a HASH or --image FILE (one of them)")
     if transforms and image is None:
         raise QueryError("--transforms needs --image FILE: a hash cannot be mirrored or turned")
-    catalog = Catalog(db, create=False)
+    catalog = open_store(db, create=False)
     found = (
         lookup_image(catalog, image, distance, transforms=transforms)
         if image is not None
@@ -442,7 +506,7 @@ def search(
     """
     from .query import search_json, search_page
 
-    catalog = Catalog(db, create=False)
+    catalog = open_store(db, create=False)
     if format is Format.json:
         total, raw = search_json(catalog, query, limit or None)
         render.search_json(typer.get_binary_stream("stdout"), raw, total)
@@ -466,7 +530,7 @@ def show(
     """
     from .query import show as show_image
 
-    shown = show_image(Catalog(db, create=False), sha256, distance)
+    shown = show_image(open_store(db, create=False), sha256, distance)
     if format is Format.json:
         typer.echo(render.to_json(shown))
     else:
@@ -487,7 +551,7 @@ def stats(
     """
     from .query import stats as catalogue_stats
 
-    counts = catalogue_stats(Catalog(db, create=False), threshold)
+    counts = catalogue_stats(open_store(db, create=False), threshold)
     if format is Format.json:
         typer.echo(render.to_json(counts))
     else:
@@ -522,25 +586,21 @@ def export(
               media-catalog export --format csv > occurrences.csv
               media-catalog export --format dataset > pairs.jsonl
     """
-    from .catalog import image_objects, unresolved
     from .export import dataset_rows, occurrence_rows
 
-    catalog = Catalog(db, create=False)
+    catalog = open_store(db, create=False)
     if format is ExportFormat.json:
-        typer.echo(
-            render.to_json(
-                {
-                    "images": image_objects(catalog),
-                    "unresolved": unresolved(catalog),
-                    "errors": catalog.errors(),
-                }
-            )
-        )
+        everything = {
+            "images": catalog.image_objects(),
+            "unresolved": catalog.unresolved(),
+            "errors": catalog.errors(),
+        }
+        render.json_stream(typer.get_binary_stream("stdout"), everything)
         return
     if format is ExportFormat.csv:
         lines = render.csv_rows(occurrence_rows(catalog))
     else:
-        rows = image_objects(catalog) if format is ExportFormat.jsonl else dataset_rows(catalog)
+        rows = catalog.image_objects() if format is ExportFormat.jsonl else dataset_rows(catalog)
         lines = render.json_lines(rows)
     for line in lines:
         sys.stdout.write(line)
@@ -586,7 +646,7 @@ def audit(
     from .audit import SEVERITIES, to_html
     from .audit import audit as run_audit
 
-    catalog = Catalog(db, create=False)
+    catalog = open_store(db, create=False)
     try:
         report = run_audit(
             catalog,

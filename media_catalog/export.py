@@ -12,17 +12,17 @@ from typing import Any
 
 import orjson
 
-from .catalog import Catalog, image_objects, occurrence_object, place, unresolved
+from .store import Store, occurrence_object, place
 
 IMAGE_COLUMNS = ("sha256", "phash", "dhash", "width", "height", "format")
 EXIF_COLUMNS = ("make", "model", "taken")
 
 
-def occurrence_rows(catalog: Catalog) -> Iterator[dict[str, Any]]:
+def occurrence_rows(catalog: Store) -> Iterator[dict[str, Any]]:
     """Every occurrence (resolved or not, with `reason`) with its image's fields and EXIF
     make/model/taken as `exif_*`; a file holding an image that no occurrence points at is a
     row too, with `article` null. Rows are flat: every value is text, a number or null."""
-    images = image_objects(catalog)
+    images = catalog.image_objects()
     rows: list[dict[str, Any]] = []
     for image in images:
         fields = {key: image[key] for key in IMAGE_COLUMNS}
@@ -37,7 +37,7 @@ def occurrence_rows(catalog: Catalog) -> Iterator[dict[str, Any]]:
     empty = dict.fromkeys((*IMAGE_COLUMNS, *(f"exif_{key}" for key in EXIF_COLUMNS)))
     rows += [
         {**_flat(occurrence), "reason": occurrence["reason"], **empty}
-        for occurrence in unresolved(catalog)
+        for occurrence in catalog.unresolved()
     ]
     rows.sort(key=_row_order)
     yield from rows
@@ -48,7 +48,7 @@ def _row_order(row: dict[str, Any]) -> tuple[bool, str, bool, int]:
     return (row["article"] is None, *place({**row, "article": row["article"] or row["file"]}))
 
 
-def dataset_rows(catalog: Catalog) -> Iterator[dict[str, Any]]:
+def dataset_rows(catalog: Store) -> Iterator[dict[str, Any]]:
     """One row per occurrence that has a URL or a file: `url` (http/https src, else null),
     `path` (the file read, else null), `alt`, `caption` and `title` kept apart, `attribution`
     (the credit line, when the extractor found one), `width`, `height`, `sha256`, `phash`

@@ -28,7 +28,7 @@ import multiprocessing
 import os
 import signal
 import sys
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Container
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -49,8 +49,24 @@ _Outcome = Fingerprint | tuple[str, str | None, str]
 # fingerprinted again), or no SHA-256 and a ResolveError's (message, ref, reason).
 _Read = tuple[str, _Outcome | None] | tuple[None, tuple[str, str, str]]
 
+
+class Known:
+    """SHA-256s whose bytes need no fingerprint: the catalogue's (any container: a store's
+    may look them up on disk) and those seen since."""
+
+    def __init__(self, catalogued: Container[str] = ()) -> None:
+        self.catalogued = catalogued
+        self.seen: set[str] = set()
+
+    def __contains__(self, sha256: str) -> bool:
+        return sha256 in self.seen or sha256 in self.catalogued
+
+    def add(self, sha256: str) -> None:
+        self.seen.add(sha256)
+
+
 # In a worker: the SHA-256s known when it was forked and those it has seen since.
-_known: set[str] = set()
+_known = Known()
 
 
 def default_workers() -> int:
@@ -88,14 +104,12 @@ def _read_in_worker(path: str, max_bytes: int) -> _Read:
     return sha256, _fingerprint(data, path, sha256)
 
 
-def _remember(known: Collection[str], scan: int) -> None:
+def _remember(known: Known, scan: int) -> None:
     """A worker's start: keep the known SHA-256s, and end with the scan (process `scan`)
     even when it is killed (Linux: otherwise a killed scan's idle workers would wait for
     work forever)."""
     global _known
-    # a forked worker's set is already its own copy: copying it again would touch every
-    # string and unshare the memory pages the parent's catalogue holds them in
-    _known = known if isinstance(known, set) else set(known)
+    _known = known
     if sys.platform == "linux":
         ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
         if os.getppid() != scan:  # the scan died before the signal was asked for
@@ -117,11 +131,11 @@ class Hasher:
         self,
         workers: int | None = None,
         on_hashed: Callable[[], None] | None = None,
-        known: Collection[str] = (),
+        known: Container[str] = (),
     ):
         self.workers = max(1, workers or default_workers())
         self.on_hashed = on_hashed
-        self.known = set(known)
+        self.known = Known(known)
         self.read: dict[str, str] = {}
         self.unreadable: dict[str, ResolveError] = {}
         self.done: dict[str, Fingerprint] = {}

@@ -9,25 +9,26 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from .catalog import Catalog, article_file
 from .errors import ExtractError, FingerprintError, ResolveError
 from .extract import Article, ExtractOptions, extract_file
 from .hashing import Hasher
-from .models import ImageRef, ItemError, Occurrence, SrcsetCandidate
+from .models import DEFAULT_THRESHOLD, ImageRef, ItemError, Occurrence, SrcsetCandidate
+from .query import cluster_counts
 from .resolve import DEFAULT_MAX_BYTES, Resolver, file_size
-from .similarity import DEFAULT_THRESHOLD, duplicate_clusters
+from .store import Store, article_file
 from .walk import SourceFile, walk
 
 
 @dataclass
 class ScanSummary:
-    """What one scan read and found. Clusters are counted over the whole catalogue after it.
+    """What one scan read and found. Clusters are counted over the whole catalogue after it
+    (None when it holds too many images to count them at every scan: `dupes` counts them).
 
     `skipped` counts files left alone because they did not change since the last scan (their
     articles, images and references are not counted again); `pruned` counts catalogued files
@@ -40,8 +41,8 @@ class ScanSummary:
     unique_images: int = 0
     unresolved: int = 0
     errors: int = 0
-    exact_clusters: int = 0
-    near_clusters: int = 0
+    exact_clusters: int | None = 0
+    near_clusters: int | None = 0
     skipped: int = 0
     pruned: int = 0
 
@@ -240,12 +241,12 @@ def _settings(
     return hashlib.sha256(repr((roots, max_bytes, options)).encode()).hexdigest()[:16]
 
 
-def _unresolved(catalog: Catalog) -> dict[str, dict[str, list[dict[str, Any]]]]:
-    """The occurrences left unresolved, by reason, then by article file."""
+def _unresolved(catalog: Store, roots: list[str]) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """The occurrences under `roots` left `missing` or with `no-asset`, by reason, then by
+    article file."""
     found: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
-    for doc in catalog.occurrences():
-        if doc.get("reason"):
-            found[doc["reason"]][article_file(doc["article"])].append(doc)
+    for doc in catalog.unresolved_under(("missing", "no-asset"), roots):
+        found[doc["reason"]][article_file(doc["article"])].append(doc)
     return found
 
 
@@ -266,16 +267,9 @@ def _found_now(resolver: Resolver, doc: dict[str, Any]) -> bool:
     return False
 
 
-def _under(path: str, roots: list[Path]) -> bool:
-    """Whether `path` is one of `roots` or lies below one (roots made absolute as walk does)."""
-    return any(
-        path == root or path.startswith(root + os.sep) for root in map(os.path.abspath, roots)
-    )
-
-
 def scan(
     paths: Iterable[Path],
-    catalog: Catalog,
+    catalog: Store,
     *,
     assets: Iterable[Path] = (),
     max_bytes: int = DEFAULT_MAX_BYTES,
@@ -286,6 +280,7 @@ def scan(
     options: ExtractOptions | None = None,
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    on_wait: Callable[[], None] | None = None,
 ) -> ScanSummary:
     """Scan `paths` (files or folders, recursively) into `catalog` and save it.
 
@@ -299,38 +294,34 @@ def scan(
     of the duplicate clusters (within `threshold` bits) in the catalogue afterwards.
     `options` are the extraction choices (context size, JSON Lines fields). Images are
     fingerprinted by `workers` processes (default: all cores). `progress(done, total)` is
-    called as files are read (it costs one extra listing of the folders).
+    called as files are read (it costs one extra listing of the folders); `on_wait` when
+    another process writing the catalogue makes this scan wait (SQLite).
     """
     paths = [Path(p) for p in paths]
     assets = [Path(a) for a in assets]
-    with catalog.writing(), Hasher(workers, known=catalog.known_sha256()) as hasher:
+    with (
+        catalog.writing(on_wait),
+        Hasher(workers, known=catalog.known_images()) as hasher,
+    ):
         state = _Scan(max_bytes=max_bytes, hasher=hasher)
         summary = _scan(
             paths, assets, catalog, state, prune, save_every, options, on_file, progress
         )
         try:
-            summary.exact_clusters, summary.near_clusters = _cluster_counts(catalog, threshold)
+            counts = cluster_counts(catalog, threshold)
+            if counts is None:
+                summary.exact_clusters = summary.near_clusters = None
+            else:
+                summary.exact_clusters, summary.near_clusters = counts["exact"], counts["near"]
         finally:  # (an interrupted count loses nothing the scan read)
             catalog.save()  # (writes nothing when nothing changed)
     return summary
 
 
-def _cluster_counts(catalog: Catalog, threshold: int) -> tuple[int, int]:
-    """Exact and near duplicate clusters at `threshold`: counted when the catalogue changed
-    since they were last counted, then kept with it (a re-scan that changes nothing does not
-    count them again)."""
-    counts = catalog.cluster_counts(threshold)
-    if counts is None:
-        kinds = Counter(cluster.kind for cluster in duplicate_clusters(catalog, threshold))
-        counts = kinds["exact"], kinds["near"]
-        catalog.keep_cluster_counts(threshold, *counts)
-    return counts
-
-
 def _scan(
     paths: list[Path],
     assets: list[Path],
-    catalog: Catalog,
+    catalog: Store,
     state: _Scan,
     prune: bool,
     save_every: float,
@@ -342,10 +333,10 @@ def _scan(
     hasher = state.hasher
     options = options or ExtractOptions()
     settings = _settings(paths, assets, state.max_bytes, options)
-    catalogued = catalog.sources()
+    roots = [os.path.abspath(path) for path in paths]
     # keys no asset folder held are looked for again (asset folders are often filled after
     # the articles are); with no folder, nothing can appear
-    unresolved = _unresolved(catalog)
+    unresolved = _unresolved(catalog, roots)
     retried = set(unresolved["no-asset"]) if assets else set()
     missing = unresolved["missing"]  # read again when a file they missed is there now
     walked: set[str] = set()
@@ -382,7 +373,7 @@ def _scan(
             file_state["settings"] = settings
         if (
             key not in retried
-            and _unchanged(source, file_state, catalogued.get(key))
+            and _unchanged(source, file_state, catalog.source(key))
             and not any(_found_now(resolver, doc) for doc in missing.get(key, ()))
         ):
             summary.skipped += 1
@@ -409,19 +400,15 @@ def _scan(
             save_cost = last_save - started
     removed = []
     if prune:
-        known = set(catalogued) | {article_file(o["article"]) for o in catalog.occurrences()}
-        removed = sorted(path for path in known if _under(path, paths) and path not in walked)
+        removed = sorted(catalog.catalogued_under(roots) - walked)
         summary.pruned = len(removed)
     if state.sources or state.touched or state.errors or removed:
         record(removed)  # saved by `scan`, with the cluster counts
     if progress is not None:
         progress(total, total)
     summary.unique_images = len(state.seen)
-    summary.errors = sum(  # on record for the scanned paths, skipped files' included
-        1
-        for error in catalog.errors()
-        if _under(error["path"] or "", paths) or _under(article_file(error["article"] or ""), paths)
-    )
+    # on record for the scanned paths, skipped files' included
+    summary.errors = catalog.count_errors_under(roots)
     return summary
 
 

@@ -41,16 +41,47 @@ def counted(number: int, noun: str) -> str:
     return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
-def search_json(stream: BinaryIO, results: list[bytes], total: int) -> None:
-    """Write `search --format json`, `{"results": [...], "total": N}`, to `stream`: indented
-    as `to_json` does, but with each result, given as compact JSON, on one line."""
+def search_json(stream: BinaryIO, results: Iterable[bytes], total: int) -> None:
+    """Write `search --format json`, `{"results": [...], "total": N}`, to `stream` as the
+    results come: indented as `to_json` does, but with each result, given as compact JSON,
+    on one line."""
     widen_pipe(stream)
     stream.write(b'{\n  "results": [')
     separator = b"\n    "
-    for start in range(0, len(results), 1000):
-        stream.write(separator + b",\n    ".join(results[start : start + 1000]))
+    for batch in _batches(results):
+        stream.write(separator + b",\n    ".join(batch))
         separator = b",\n    "
-    stream.write(b"\n  " * bool(results) + b'],\n  "total": %d\n}\n' % total)
+    stream.write(b"\n  " * (separator != b"\n    ") + b'],\n  "total": %d\n}\n' % total)
+
+
+def json_stream(stream: BinaryIO, members: dict[str, Any]) -> None:
+    """Write the object `members` to `stream` exactly as `to_json` (and a line break) would,
+    but each member given as an iterator written item by item as it comes (a list)."""
+    widen_pipe(stream)
+    stream.write(b"{")
+    for number, (key, value) in enumerate(members.items()):
+        stream.write(b"," * bool(number) + b"\n  " + orjson.dumps(key) + b": ")
+        if not isinstance(value, Iterator):
+            stream.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).replace(b"\n", b"\n  "))
+            continue
+        opening = b"["
+        for item in value:
+            text = orjson.dumps(item, option=orjson.OPT_INDENT_2).replace(b"\n", b"\n    ")
+            stream.write(opening + b"\n    " + text)
+            opening = b","
+        stream.write(b"[]" if opening == b"[" else b"\n  ]")
+    stream.write(b"\n}\n")
+
+
+def _batches(items: Iterable[bytes], size: int = 1000) -> Iterator[list[bytes]]:
+    batch: list[bytes] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def widen_pipe(stream: BinaryIO) -> None:
@@ -94,7 +125,7 @@ def _place(occurrence: dict[str, Any]) -> str:
 def summary(console: Console, counts: dict[str, int]) -> None:
     table = _table("Scan summary", ["", "count"])
     for key, value in counts.items():
-        table.add_row(key.replace("_", " "), str(value))
+        table.add_row(key.replace("_", " "), "—" if value is None else str(value))
     console.print(table)
 
 
@@ -257,11 +288,14 @@ def stats(console: Console, counts: dict[str, Any]) -> None:
     for key in ("images", "files", "articles", "occurrences"):
         table.add_row(key, str(counts[key]))
     clusters = counts["clusters"]
-    table.add_row("exact-reuse clusters", str(clusters["exact"]))
-    table.add_row(
-        f"near-duplicate clusters ({clusters['threshold']} bits)",
-        f"{clusters['near']} ({counted(clusters['images_in_near'], 'image')})",
-    )
+    if clusters["near"] is None:
+        table.add_row("duplicate clusters", "not counted yet: run `media-catalog dupes`")
+    else:
+        table.add_row("exact-reuse clusters", str(clusters["exact"]))
+        table.add_row(
+            f"near-duplicate clusters ({clusters['threshold']} bits)",
+            f"{clusters['near']} ({counted(clusters['images_in_near'], 'image')})",
+        )
     console.print(table)
     for key, title in (
         ("formats", "Images by format"),

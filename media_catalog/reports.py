@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,9 +48,8 @@ def embedded(image: dict[str, Any], key: str) -> str | None:
     return (image.get("embedded") or {}).get(key)
 
 
-def _rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+def _rows(report: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """One row per place an image of a cluster is used (an occurrence, or a loose file)."""
-    rows = []
     for number, cluster in enumerate(report["clusters"], start=1):
         for index, (image, distance) in enumerate(
             zip(cluster["images"], cluster["distances"], strict=True)
@@ -69,22 +69,20 @@ def _rows(report: dict[str, Any]) -> list[dict[str, Any]]:
             }
             used = {o["file"] for o in image["occurrences"]}
             for o in image["occurrences"]:
-                rows.append(
-                    {
-                        **base,
-                        **{k: o[k] for k in ("article", "position", "alt", "caption", "file")},
-                        "credit": o.get("credit"),
-                    }
-                )
+                yield {
+                    **base,
+                    **{k: o[k] for k in ("article", "position", "alt", "caption", "file")},
+                    "credit": o.get("credit"),
+                }
             for path in image["files"]:
                 if path not in used:
-                    rows.append({**base, "file": path})
-    return rows
+                    yield {**base, "file": path}
 
 
-def to_csv(report: dict[str, Any]) -> str:
-    """The report as CSV: a header, then one row per place of every image of every cluster."""
-    return "".join(csv_lines(CSV_COLUMNS, _rows(report)))
+def to_csv(report: dict[str, Any]) -> Iterator[str]:
+    """The report as CSV lines: a header, then one row per place of every image of every
+    cluster (read as the clusters come: `report["clusters"]` may be an iterator)."""
+    return csv_lines(CSV_COLUMNS, _rows(report))
 
 
 REFERENCE_COLUMNS = ["reference", "sha256", "phash_bits", "dhash_bits", "via", "used_at", "error"]

@@ -21,19 +21,20 @@ logo, an icon, an ad) from both tiers; and any SHA-256 or pHash on an ignore lis
 
 from __future__ import annotations
 
+from array import array
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .catalog import Catalog, image_objects
 from .errors import FingerprintError, QueryError, ResolveError
-from .hamming import HammingIndex, hex_codes
+from .hamming import HammingIndex
 from .models import DEFAULT_THRESHOLD
 from .resolve import read_bytes
+from .store import Store
 from .walk import walk
 
 DHASH_CONFIRM = 8  # dHash bits that confirm a pHash match (see DEFAULT_THRESHOLD in models)
@@ -80,22 +81,6 @@ class Cluster:
         }
 
 
-@dataclass(frozen=True)
-class DuplicateReport:
-    """Clusters and what was left out of them (SHA-256s per reason)."""
-
-    threshold: int
-    clusters: list[Cluster]
-    excluded: dict[str, list[str]]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "threshold": self.threshold,
-            "clusters": [c.to_dict() for c in self.clusters],
-            "excluded": self.excluded,
-        }
-
-
 def _distance(phash: int, dhash: int, via: str | None) -> dict[str, Any]:
     return {"phash": phash, "dhash": dhash, "via": via}
 
@@ -131,14 +116,6 @@ def low_information(image: dict[str, Any]) -> bool:
     return abs(int(image["phash"], 16).bit_count() - 32) > 8
 
 
-def site_furniture(images: list[dict[str, Any]]) -> set[str]:
-    """SHA-256s of images used in at least FURNITURE_SHARE of all articles (and in at least
-    FURNITURE_MIN_ARTICLES): logos, icons, ads."""
-    total = len({o["article"] for image in images for o in image["occurrences"]})
-    needed = max(FURNITURE_MIN_ARTICLES, FURNITURE_SHARE * total)
-    return {image["sha256"] for image in images if reach([image])["articles"] >= needed}
-
-
 def read_ignore_list(path: Path) -> set[str]:
     """Hashes to leave out, one per line: a SHA-256 (64 hex, `sha256:` prefix allowed) or a
     pHash (16 hex); `#` starts a comment."""
@@ -160,33 +137,99 @@ def read_ignore_list(path: Path) -> set[str]:
     return hashes
 
 
-def _views(images: list[dict[str, Any]], transforms: bool) -> tuple[np.ndarray, list, list, list]:
-    """One row per (image, view): image numbers, view names, pHash hexes, dHash hexes."""
-    names = ("trimmed", *CENTRES, *TRANSFORMS) if transforms else ("trimmed", *CENTRES)
-    owner, view, phashes, dhashes = [], [], [], []
-    for number, image in enumerate(images):
+VIEWS = (None, "trimmed", *CENTRES, *TRANSFORMS)  # a view's number is its index here
+
+
+class ViewTable:
+    """The hashes of images as arrays, one row per (image, view): the owner's number, the
+    view's number in VIEWS, pHash and dHash codes; and each image's 256-bit pHash (hex)."""
+
+    def __init__(self, transforms: bool) -> None:
+        self.names = VIEWS if transforms else VIEWS[: 2 + len(CENTRES)]
+        self.owner, self.view = array("q"), array("b")
+        self.pcode, self.dcode = array("Q"), array("Q")
+        self.fine: list[str | None] = []
+
+    @classmethod
+    def of(cls, images: Iterable[dict[str, Any]], transforms: bool) -> ViewTable:
+        table = cls(transforms)
+        for image in images:
+            table.add(image)
+        return table
+
+    def add(self, image: dict[str, Any]) -> None:
+        """Add the next image (its number is the count added before it)."""
+        number = len(self.fine)
         variants = image.get("variants") or {}
-        for name, hashes in [(None, image), *((n, variants.get(n)) for n in names)]:
+        for index, name in enumerate(self.names):
+            hashes = variants.get(name) if name else image
             if hashes:
-                owner.append(number)
-                view.append(name)
-                phashes.append(hashes["phash"])
-                dhashes.append(hashes["dhash"])
-    return np.array(owner, dtype=np.int64), view, phashes, dhashes
+                self.owner.append(number)
+                self.view.append(index)
+                self.pcode.append(int(hashes["phash"], 16))
+                self.dcode.append(int(hashes["dhash"], 16))
+        self.fine.append(image.get("phash256"))
 
+    def _fine_distances(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """256-bit pHash distances between images a[k] and b[k]; 257 where one has none (a
+        catalogue made before it was recorded)."""
+        numbers = np.unique(np.concatenate([a, b]))
+        words = np.zeros((len(numbers), 4), dtype=np.uint64)
+        known = np.zeros(len(numbers), dtype=bool)
+        for row, number in enumerate(numbers.tolist()):
+            if self.fine[number]:
+                value = int(self.fine[number], 16)
+                words[row] = [(value >> (64 * w)) & 0xFFFF_FFFF_FFFF_FFFF for w in range(4)]
+                known[row] = True
+        ra, rb = np.searchsorted(numbers, a), np.searchsorted(numbers, b)
+        distances = np.bitwise_count(words[ra] ^ words[rb]).sum(axis=1).astype(np.int64)
+        return np.where(known[ra] & known[rb], distances, 257)
 
-def _fine_distances(images: list[dict[str, Any]], a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """256-bit pHash distances between images a[k] and b[k]; 257 where one has none (a
-    catalogue made before it was recorded)."""
-    words = np.zeros((len(images) + 1, 4), dtype=np.uint64)
-    known = np.zeros(len(images) + 1, dtype=bool)
-    for number, image in enumerate(images):
-        if image.get("phash256"):
-            value = int(image["phash256"], 16)
-            words[number] = [(value >> (64 * w)) & 0xFFFF_FFFF_FFFF_FFFF for w in range(4)]
-            known[number] = True
-    distances = np.bitwise_count(words[a] ^ words[b]).sum(axis=1).astype(np.int64)
-    return np.where(known[a] & known[b], distances, 257)
+    def pairs(
+        self, threshold: int, dhash_threshold: int = DHASH_CONFIRM
+    ) -> dict[tuple[int, int], dict[str, Any]]:
+        """See `near_pairs`."""
+        if len(self.fine) < 2:
+            return {}
+        owner = np.frombuffer(self.owner, dtype=np.int64)
+        view = np.frombuffer(self.view, dtype=np.int8)
+        pcodes = np.frombuffer(self.pcode, dtype=np.uint64)
+        dcodes = np.frombuffer(self.dcode, dtype=np.uint64)
+        turned = view >= VIEWS.index(TRANSFORMS[0])
+        plain = view == 0
+        base = view <= 1  # plain or trimmed
+        i, j, _ = HammingIndex(pcodes).pairs(threshold)
+        rows = np.flatnonzero(base)  # the near-equal dHash arm compares plain and trimmed only
+        k, m, _ = HammingIndex(dcodes[rows]).pairs(DHASH_EXACT)
+        found = np.unique(
+            np.concatenate([np.stack([i, j], 1), np.stack([rows[k], rows[m]], 1)]), axis=0
+        )
+        i, j = found[:, 0], found[:, 1]
+        pdist = np.bitwise_count(pcodes[i] ^ pcodes[j]).astype(np.int64)
+        ddist = np.bitwise_count(dcodes[i] ^ dcodes[j]).astype(np.int64)
+        # mirror-vs-mirror (or vs a centre) would give a pair a second, different dHash test and
+        # let near misses through; derived views need a closer dHash, as near-symmetric pictures
+        # and the flat middles of different photos come close otherwise.
+        derived = ~base[i] | ~base[j]
+        confirm = np.where(derived, min(dhash_threshold, VIEW_DHASH), dhash_threshold)
+        both = plain[i] & plain[j]
+        fine = np.full(len(i), 257, dtype=np.int64)
+        fine[both] = self._fine_distances(owner[i][both], owner[j][both])
+        match = (
+            ((pdist <= threshold) & (ddist <= confirm))
+            | ((pdist <= threshold) & (ddist <= DHASH_WIDE) & (fine <= FINE_CONFIRM))
+            | ((ddist <= DHASH_EXACT) & (pdist <= threshold + threshold // 3) & ~derived)
+        )
+        apart = (turned[i] & ~base[j]) | (turned[j] & ~base[i])
+        keep = match & (owner[i] != owner[j]) & ~apart
+        best: dict[tuple[int, int], dict[str, Any]] = {}
+        for a, b, p, d in zip(i[keep], j[keep], pdist[keep], ddist[keep], strict=True):
+            via = "+".join(v for v in (VIEWS[view[a]], VIEWS[view[b]]) if v) or None
+            key = (int(min(owner[a], owner[b])), int(max(owner[a], owner[b])))
+            distance = _distance(int(p), int(d), via)
+            if key not in best or _rank(distance) < _rank(best[key]):
+                best[key] = distance
+        return best
 
 
 def near_pairs(
@@ -211,44 +254,7 @@ def near_pairs(
     Pairs come from two multi-index searches: pHash within `threshold`, dHash within
     DHASH_EXACT. A mirrored or turned view is only compared with plain and trimmed views.
     """
-    if len(images) < 2:
-        return {}
-    owner, view, phashes, dhashes = _views(images, transforms)
-    pcodes, dcodes = hex_codes(phashes), hex_codes(dhashes)
-    turned = np.array([v in TRANSFORMS for v in view])
-    plain = np.array([v is None for v in view])
-    base = plain | np.array([v == "trimmed" for v in view])
-    i, j, _ = HammingIndex(pcodes).pairs(threshold)
-    rows = np.flatnonzero(base)  # the near-equal dHash arm compares plain and trimmed views only
-    k, m, _ = HammingIndex(dcodes[rows]).pairs(DHASH_EXACT)
-    found = np.stack([i, j], 1), np.stack([rows[k], rows[m]], 1)
-    found = np.unique(np.concatenate(found), axis=0)
-    i, j = found[:, 0], found[:, 1]
-    pdist = np.bitwise_count(pcodes[i] ^ pcodes[j]).astype(np.int64)
-    ddist = np.bitwise_count(dcodes[i] ^ dcodes[j]).astype(np.int64)
-    # mirror-vs-mirror (or vs a centre) would give a pair a second, different dHash test and
-    # let near misses through; derived views need a closer dHash, as near-symmetric pictures
-    # and the flat middles of different photos come close otherwise.
-    derived = ~base[i] | ~base[j]
-    confirm = np.where(derived, min(dhash_threshold, VIEW_DHASH), dhash_threshold)
-    both = plain[i] & plain[j]
-    fine = np.full(len(i), 257, dtype=np.int64)
-    fine[both] = _fine_distances(images, owner[i][both], owner[j][both])
-    match = (
-        ((pdist <= threshold) & (ddist <= confirm))
-        | ((pdist <= threshold) & (ddist <= DHASH_WIDE) & (fine <= FINE_CONFIRM))
-        | ((ddist <= DHASH_EXACT) & (pdist <= threshold + threshold // 3) & ~derived)
-    )
-    apart = (turned[i] & ~base[j]) | (turned[j] & ~base[i])
-    keep = match & (owner[i] != owner[j]) & ~apart
-    best: dict[tuple[int, int], dict[str, Any]] = {}
-    for a, b, p, d in zip(i[keep], j[keep], pdist[keep], ddist[keep], strict=True):
-        via = "+".join(v for v in (view[a], view[b]) if v) or None
-        key = (int(min(owner[a], owner[b])), int(max(owner[a], owner[b])))
-        found = _distance(int(p), int(d), via)
-        if key not in best or _rank(found) < _rank(best[key]):
-            best[key] = found
-    return best
+    return ViewTable.of(images, transforms).pairs(threshold, dhash_threshold)
 
 
 def _rank(distance: dict[str, Any]) -> tuple[bool, int, int, bool]:
@@ -256,6 +262,30 @@ def _rank(distance: dict[str, Any]) -> tuple[bool, int, int, bool]:
     matching "via" a central region that happens to be closer than the whole picture."""
     via = distance["via"] or ""
     return "centre" in via, distance["phash"], distance["dhash"], bool(via)
+
+
+def _leaders(
+    order: list[int], pairs: dict[tuple[int, int], dict[str, Any]]
+) -> list[tuple[list[int], list[dict[str, Any]]]]:
+    """Leader clusters over image numbers taken in keeper `order`: (members, leader first;
+    their distances to the leader)."""
+    neighbours: dict[int, list[int]] = defaultdict(list)
+    for a, b in pairs:
+        neighbours[a].append(b)
+        neighbours[b].append(a)
+    rank = {number: position for position, number in enumerate(order)}
+    free = set(order)
+    clusters = []
+    for leader in order:
+        if leader not in free:
+            continue
+        free.discard(leader)
+        members = sorted((n for n in neighbours[leader] if n in free), key=rank.__getitem__)
+        if members:
+            free.difference_update(members)
+            distances = [pairs[(min(leader, m), max(leader, m))] for m in members]
+            clusters.append(([leader, *members], [_distance(0, 0, None), *distances]))
+    return clusters
 
 
 def near_clusters(
@@ -266,49 +296,87 @@ def near_clusters(
     transforms: bool = False,
 ) -> list[Cluster]:
     """Leader clusters of images whose pHash is within `threshold` bits (dHash-confirmed)."""
-    ordered = sorted(images, key=keeper_key)
-    pairs = near_pairs(ordered, threshold, dhash_threshold=dhash_threshold, transforms=transforms)
-    neighbours: dict[int, list[int]] = defaultdict(list)
-    for a, b in pairs:
-        neighbours[a].append(b)
-        neighbours[b].append(a)
-    free = np.ones(len(ordered), dtype=bool)
-    clusters = []
-    for leader in range(len(ordered)):
-        if not free[leader]:
-            continue
-        free[leader] = False
-        members = sorted(n for n in neighbours[leader] if free[n])
-        if members:
-            free[members] = False
-            clusters.append(
-                Cluster(
-                    "near",
-                    [ordered[leader], *(ordered[m] for m in members)],
-                    [
-                        _distance(0, 0, None),
-                        *(pairs[(min(leader, m), max(leader, m))] for m in members),
-                    ],
-                )
-            )
-    return clusters
+    pairs = near_pairs(images, threshold, dhash_threshold=dhash_threshold, transforms=transforms)
+    order = sorted(range(len(images)), key=lambda n: keeper_key(images[n]))
+    return [
+        Cluster("near", [images[n] for n in members], distances)
+        for members, distances in _leaders(order, pairs)
+    ]
 
 
-def untracked(images: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """`images` without tracking pixels: no 1×1 images, no occurrences marked `tracking`
-    (declared 1×1, known pixel URLs), and no image left with neither occurrence nor file."""
-    kept = []
-    for image in images:
-        if image["width"] * image["height"] <= 1:
-            continue
-        occurrences = [o for o in image["occurrences"] if not o["tracking"]]
-        if occurrences or image["files"]:
-            kept.append({**image, "occurrences": occurrences})
-    return kept
+def _untracked(image: dict[str, Any]) -> dict[str, Any]:
+    """The image object without its tracking occurrences."""
+    return {**image, "occurrences": [o for o in image["occurrences"] if not o["tracking"]]}
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A cluster before its images are read: SHA-256s (keeper first), distances, reach."""
+
+    kind: str
+    sha256s: list[str]
+    distances: list[dict[str, Any]]
+    reach: tuple[int, int]
+
+
+class DuplicateReport:
+    """Clusters and what was left out of them (SHA-256s per reason). The clusters' images are
+    read from the catalogue only as they are listed (`iter_clusters`), a batch at a time."""
+
+    def __init__(
+        self,
+        catalog: Store | None,
+        threshold: int,
+        plans: list[_Plan],
+        excluded: dict[str, list[str]],
+        tracking: bool = True,
+    ) -> None:
+        self.catalog, self.threshold, self.excluded = catalog, threshold, excluded
+        self.plans, self.tracking = plans, tracking
+
+    def counts(self) -> dict[str, int]:
+        """{"exact", "near", "images_in_near"}: how many clusters, without reading them."""
+        near = [plan for plan in self.plans if plan.kind == "near"]
+        return {
+            "exact": len(self.plans) - len(near),
+            "near": len(near),
+            "images_in_near": sum(len(plan.sha256s) for plan in near),
+        }
+
+    def iter_clusters(self, batch: int = 500) -> Iterator[Cluster]:
+        for start in range(0, len(self.plans), batch):
+            plans = self.plans[start : start + batch]
+            wanted = {sha256 for plan in plans for sha256 in plan.sha256s}
+            assert self.catalog is not None
+            found = {image["sha256"]: image for image in self.catalog.image_objects(wanted)}
+            for plan in plans:
+                images = [found[sha256] for sha256 in plan.sha256s]
+                if not self.tracking:
+                    images = [_untracked(image) for image in images]
+                yield Cluster(plan.kind, images, plan.distances)
+
+    @property
+    def clusters(self) -> list[Cluster]:
+        return list(self.iter_clusters())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "threshold": self.threshold,
+            "clusters": [c.to_dict() for c in self.iter_clusters()],
+            "excluded": self.excluded,
+        }
+
+    def members(self) -> dict[str, Any]:
+        """`to_dict` with the clusters as an iterator (for streaming writers)."""
+        return {
+            "threshold": self.threshold,
+            "clusters": (c.to_dict() for c in self.iter_clusters()),
+            "excluded": self.excluded,
+        }
 
 
 def duplicate_report(
-    catalog: Catalog,
+    catalog: Store,
     threshold: int = DEFAULT_THRESHOLD,
     *,
     dhash_threshold: int = DHASH_CONFIRM,
@@ -326,45 +394,93 @@ def duplicate_report(
     first); `sort="reach"`: every cluster by the number of articles it spans, then places.
     `min_articles` keeps only clusters spanning at least that many articles. `ignore` holds
     SHA-256s and pHashes (hex) to leave out. Tracking pixels, spacers and 1×1 images are
-    left out unless `tracking` is true.
+    left out unless `tracking` is true. Memory grows with the catalogue by the hash arrays
+    only: the places of every image are counted by the store, and the images of the near
+    pairs alone are read whole.
     """
     if sort not in SORTS:
         raise QueryError(f"unknown sort {sort!r}; use one of: {', '.join(SORTS)}")
-    images = image_objects(catalog)
-    dropped: set[str] = set()
-    if not tracking:
-        kept = untracked(images)
-        dropped = {i["sha256"] for i in images} - {i["sha256"] for i in kept}
-        images = kept
     ignore = {value.lower() for value in ignore}
+    usage, total = catalog.usage(tracking)
+    needed = max(FURNITURE_MIN_ARTICLES, FURNITURE_SHARE * total)
     excluded: dict[str, list[str]] = {
-        "ignored": sorted(i["sha256"] for i in images if {i["sha256"], i["phash"]} & ignore),
-        "furniture": [] if include_furniture else sorted(site_furniture(images)),
-        "tracking": [] if tracking else sorted(dropped),
-        "low_information": []
-        if include_low_information
-        else sorted(i["sha256"] for i in images if low_information(i)),
+        "ignored": [],
+        "furniture": [],
+        "tracking": [],
+        "low_information": [],
     }
-    left_out = {sha for key in ("ignored", "furniture") for sha in excluded[key]}
-    images = [image for image in images if image["sha256"] not in left_out]
-    exact = [Cluster("exact", [image]) for image in images if places(image) >= 2]
-    exact.sort(key=lambda c: (-places(c.images[0]), c.images[0]["sha256"]))
-    flat = set(excluded["low_information"])
-    near = near_clusters(
-        [image for image in images if image["sha256"] not in flat],
-        threshold,
-        dhash_threshold=dhash_threshold,
-        transforms=transforms,
-    )
-    near.sort(key=lambda c: (-len(c.images), c.images[0]["sha256"]))
-    clusters = [c for c in exact + near if reach(c.images)["articles"] >= min_articles]
+    exact: list[tuple[int, str]] = []
+    table = ViewTable(transforms)
+    shas: list[str] = []  # the images near pairs are looked for among
+    for image in catalog.image_docs():
+        sha256 = image["sha256"]
+        places, articles = usage.get(sha256, (0, 0))
+        if not tracking and (image["width"] * image["height"] <= 1 or not places):
+            excluded["tracking"].append(sha256)
+            continue
+        left_out = False
+        if {sha256, image["phash"]} & ignore:
+            excluded["ignored"].append(sha256)
+            left_out = True
+        if not include_furniture and articles >= needed:
+            excluded["furniture"].append(sha256)
+            left_out = True
+        flat = not include_low_information and low_information(image)
+        if flat:
+            excluded["low_information"].append(sha256)
+        if left_out:
+            continue
+        if places >= 2:
+            exact.append((places, sha256))
+        if not flat:
+            table.add(image)
+            shas.append(sha256)
+    for found in excluded.values():
+        found.sort()
+    exact.sort(key=lambda e: (-e[0], e[1]))
+    plans = [_Plan("exact", [sha256], [], (usage[sha256][1], places)) for places, sha256 in exact]
+    plans += _near_plans(catalog, table, shas, threshold, dhash_threshold, tracking)
+    plans = [plan for plan in plans if plan.reach[0] >= min_articles]
     if sort == "reach":
-        clusters.sort(key=lambda c: (-reach(c.images)["articles"], -reach(c.images)["places"]))
-    return DuplicateReport(threshold, clusters, excluded)
+        plans.sort(key=lambda plan: (-plan.reach[0], -plan.reach[1]))
+    return DuplicateReport(catalog, threshold, plans, excluded, tracking)
+
+
+def _near_plans(
+    catalog: Store,
+    table: ViewTable,
+    shas: list[str],
+    threshold: int,
+    dhash_threshold: int,
+    tracking: bool,
+) -> list[_Plan]:
+    """Near-duplicate clusters (most images first): the images of the pairs are read to
+    order them as keepers and to count how far each cluster travelled."""
+    pairs = table.pairs(threshold, dhash_threshold)
+    involved = sorted({number for pair in pairs for number in pair})
+    images = {
+        image["sha256"]: image if tracking else _untracked(image)
+        for image in catalog.image_objects([shas[n] for n in involved])
+    }
+    order = sorted(involved, key=lambda n: keeper_key(images[shas[n]]))
+    plans = []
+    for members, distances in _leaders(order, pairs):
+        copies = [images[shas[n]] for n in members]
+        spread = reach(copies)
+        plans.append(
+            _Plan(
+                "near",
+                [shas[n] for n in members],
+                distances,
+                (spread["articles"], spread["places"]),
+            )
+        )
+    plans.sort(key=lambda plan: (-len(plan.sha256s), plan.sha256s[0]))
+    return plans
 
 
 def duplicate_clusters(
-    catalog: Catalog, threshold: int = DEFAULT_THRESHOLD, **options: Any
+    catalog: Store, threshold: int = DEFAULT_THRESHOLD, **options: Any
 ) -> list[Cluster]:
     """Exact-reuse clusters (most places first), then near-duplicate clusters (largest first);
     `options` are those of `duplicate_report`."""
@@ -372,7 +488,7 @@ def duplicate_clusters(
 
 
 def reference_matches(
-    catalog: Catalog,
+    catalog: Store,
     folder: Path,
     threshold: int = DEFAULT_THRESHOLD,
     *,
@@ -397,7 +513,7 @@ def reference_matches(
             continue
         results.append({"file": str(path), "sha256": print_["sha256"], "matches": []})
         known.append((results[-1], print_))
-    catalogued = [i for i in image_objects(catalog) if not low_information(i)]
+    catalogued = [i for i in catalog.image_objects() if not low_information(i)]
     pairs = near_pairs(
         [p for _, p in known] + catalogued,
         threshold,

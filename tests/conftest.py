@@ -56,15 +56,22 @@ def runner() -> CliRunner:
     return CliRunner()
 
 
-@pytest.fixture
-def cli(runner: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
-    """Run `media-catalog ARGS…` in tmp_path; returns the click Result."""
+@pytest.fixture(params=["media-catalog.json", "media-catalog.sqlite"], ids=["json", "sqlite"])
+def cli(
+    request: pytest.FixtureRequest,
+    runner: CliRunner,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+):
+    """Run `media-catalog ARGS…` in tmp_path; returns the click Result. Every test using it
+    runs twice: with the default catalogue a JSON file, then an SQLite one (`invoke.db`)."""
     monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("MEDIA_CATALOG_DB", raising=False)
+    monkeypatch.setenv("MEDIA_CATALOG_DB", request.param)
 
     def invoke(*args: str):
         return runner.invoke(app, [str(a) for a in args])
 
+    invoke.db = request.param  # type: ignore[attr-defined]
     return invoke
 
 

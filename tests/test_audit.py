@@ -3,9 +3,9 @@
 import pytest
 
 from media_catalog.audit import RULES, audit
-from media_catalog.catalog import Catalog
 from media_catalog.errors import QueryError
 from media_catalog.pipeline import scan
+from media_catalog.store import open_store
 
 from .conftest import SEED, encode, photo, write_image
 from .test_metadata import xmp_packet
@@ -18,8 +18,8 @@ def findings_for(tmp_path, name: str, body: str, **options) -> dict[int, set[str
         write_image(root / f"{letter}.jpg", photo(seed + 1))
     (root / name).write_text(body, encoding="utf-8")
     db = tmp_path / "c.json"
-    scan([root], Catalog(db))
-    report = audit(Catalog(db), **options)
+    scan([root], open_store(db))
+    report = audit(open_store(db), **options)
     by_position: dict[int, set[str]] = {}
     for finding in report.findings:
         by_position.setdefault(finding.position, set()).add(finding.rule)
@@ -113,8 +113,8 @@ def test_same_alt_on_different_images_but_not_on_the_same_image_twice(tmp_path):
 
 def test_seed_article_one_alt_repeated_twice_on_six_photos(tmp_path, samples):
     db = tmp_path / "c.json"
-    scan([samples / "articles" / SEED.name], Catalog(db), assets=[samples / "assets"])
-    report = audit(Catalog(db))
+    scan([samples / "articles" / SEED.name], open_store(db), assets=[samples / "assets"])
+    report = audit(open_store(db))
     rules_by_position = {}
     for finding in report.findings:
         rules_by_position.setdefault(finding.position, set()).add(finding.rule)
@@ -139,8 +139,8 @@ def test_recycled_photo_with_conflicting_captions_across_articles(tmp_path):
         + figure.format("b.jpg", "A river", "The Nile at dusk")
     )
     db = tmp_path / "c.json"
-    scan([root], Catalog(db))
-    report = audit(Catalog(db))
+    scan([root], open_store(db))
+    report = audit(open_store(db))
     conflicts = [(f.article.rsplit("/", 1)[1], f.position, f.text) for f in report.findings]
     assert sorted(conflicts) == [
         ("2015.html", 0, "Protest in Cairo, 2011"),
@@ -158,22 +158,22 @@ def test_report_orders_articles_worst_first_and_summarises(tmp_path):
     (root / "clean.html").write_text('<img src=a.jpg alt="A good description here">')
     (root / "bad.html").write_text("<img src=b.jpg><img src=b.jpg alt=image>")
     db = tmp_path / "c.json"
-    scan([root], Catalog(db))
-    report = audit(Catalog(db))
+    scan([root], open_store(db))
+    report = audit(open_store(db))
     assert [a["article"].rsplit("/", 1)[1] for a in report.articles] == ["bad.html", "clean.html"]
     summary = report.to_dict()["summary"]
     assert summary["by_severity"] == {"error": 2, "warning": 0, "info": 0}
     assert summary["by_rule"] == {"alt-missing": 1, "alt-placeholder": 1}
     assert summary["images"] == 3 and report.worst() == "error"
-    only = audit(Catalog(db), article=str(root / "clean.html"))
+    only = audit(open_store(db), article=str(root / "clean.html"))
     assert only.findings == [] and only.worst() is None
     (root / "empty.md").write_text("No images here.\n")
-    scan([root], Catalog(db))
-    assert audit(Catalog(db), article=str(root / "empty.md")).articles == []  # known, no images
+    scan([root], open_store(db))
+    assert audit(open_store(db), article=str(root / "empty.md")).articles == []  # known, no images
     with pytest.raises(
         QueryError, match=r"bad\.htm is not an article in .*c\.json; check the path"
     ):
-        audit(Catalog(db), article=str(root / "bad.htm"))
+        audit(open_store(db), article=str(root / "bad.htm"))
 
 
 def test_every_rule_has_a_known_severity():
@@ -220,9 +220,9 @@ def test_photo_own_description_missing_or_contradicted(tmp_path):
         '<img src=d.jpg alt="A quiet street at night">'  # the photo says nothing
     )
     db = tmp_path / "c.json"
-    scan([root], Catalog(db))
+    scan([root], open_store(db))
     by_position = {}
-    for finding in audit(Catalog(db)).findings:
+    for finding in audit(open_store(db)).findings:
         by_position.setdefault(finding.position, {})[finding.rule] = finding
     assert set(by_position) == {0, 1}
     assert set(by_position[0]) == {"alt-missing", "embedded-description-missing"}

@@ -9,17 +9,12 @@ import orjson
 import pytest
 
 from media_catalog import __version__
-from media_catalog.catalog import (
-    SCHEMA_VERSION,
-    STORED_OCCURRENCE_KEYS,
-    Catalog,
-    image_objects,
-)
 from media_catalog.errors import CatalogError
-from media_catalog.index import index_path
 from media_catalog.models import ImageRef, Occurrence
 from media_catalog.pipeline import scan
 from media_catalog.query import search
+from media_catalog.store import STORED_OCCURRENCE_KEYS, open_store
+from media_catalog.store.jsonfile import SCHEMA_VERSION
 
 from .conftest import photo, write_image
 
@@ -34,7 +29,7 @@ def folder(tmp_path):
 
 def test_scan_writes_a_real_tinydb_file_with_a_schema_version(tmp_path, folder):
     db = tmp_path / "c.json"
-    scan([folder], Catalog(db))
+    scan([folder], open_store(db))
     tables = orjson.loads(db.read_bytes())
     assert set(tables) == {"images", "occurrences", "errors", "sources", "meta"}
     [meta] = tables["meta"].values()
@@ -46,30 +41,30 @@ def test_scan_writes_a_real_tinydb_file_with_a_schema_version(tmp_path, folder):
 
 def test_rescan_does_not_duplicate_and_new_folders_add(tmp_path, folder):
     db = tmp_path / "c.json"
-    scan([folder], Catalog(db))
-    scan([folder], Catalog(db))
-    catalog = Catalog(db)
-    assert len(catalog.occurrences()) == 2 and len(catalog.images()) == 1
+    scan([folder], open_store(db))
+    scan([folder], open_store(db))
+    catalog = open_store(db)
+    assert len(list(catalog.occurrences())) == 2 and len(list(catalog.images())) == 1
     other = tmp_path / "other"
     write_image(other / "b.png", photo(2), "PNG")
-    scan([other], Catalog(db))
-    assert len(Catalog(db).images()) == 2
-    assert len(Catalog(db).occurrences()) == 2
+    scan([other], open_store(db))
+    assert len(list(open_store(db).images())) == 2
+    assert len(list(open_store(db).occurrences())) == 2
 
 
 def test_changed_article_replaces_its_old_occurrences(tmp_path, folder):
     db = tmp_path / "c.json"
-    scan([folder], Catalog(db))
+    scan([folder], open_store(db))
     (folder / "post.html").write_text('<img src="a.jpg" alt="new alt">')
-    scan([folder], Catalog(db))
-    assert [o["alt"] for o in Catalog(db).occurrences()] == ["new alt"]
+    scan([folder], open_store(db))
+    assert [o["alt"] for o in open_store(db).occurrences()] == ["new alt"]
 
 
 def test_unsaved_changes_are_not_written(tmp_path, folder):
     db = tmp_path / "c.json"
-    scan([folder], Catalog(db))
+    scan([folder], open_store(db))
     before = db.read_bytes()
-    catalog = Catalog(db)
+    catalog = open_store(db)
     catalog.record(sources={}, fingerprints=[], files={}, occurrences=[], errors=[])
     del catalog
     assert db.read_bytes() == before
@@ -91,7 +86,7 @@ def test_broken_or_foreign_files_are_refused_and_left_untouched(tmp_path, folder
     db = tmp_path / "c.json"
     db.write_bytes(content)
     with pytest.raises(CatalogError) as info:
-        scan([folder], Catalog(db))
+        scan([folder], open_store(db))
     assert str(db) in str(info.value)
     assert db.read_bytes() == content
 
@@ -100,7 +95,7 @@ def test_newer_schema_is_refused(tmp_path):
     db = tmp_path / "c.json"
     db.write_bytes(orjson.dumps({"meta": {"1": {"schema_version": SCHEMA_VERSION + 1}}}))
     with pytest.raises(CatalogError, match="newer media-catalog"):
-        Catalog(db)
+        open_store(db)
 
 
 def _scan_command(folder, db, *extra):
@@ -115,7 +110,7 @@ def test_sigkill_during_a_scan_leaves_a_loadable_catalogue_and_the_scan_resumes(
     for i in range(150):
         write_image(folder / "many" / f"{i}.png", photo(100 + i, (64, 48)), "PNG")
     db = tmp_path / "c.json"
-    scan([folder / "a.jpg"], Catalog(db))
+    scan([folder / "a.jpg"], open_store(db))
     counts = []
     for extra_wait in (0.0, 0.05, 0.2):
         stamp = db.stat().st_mtime_ns
@@ -130,15 +125,15 @@ def test_sigkill_during_a_scan_leaves_a_loadable_catalogue_and_the_scan_resumes(
         time.sleep(extra_wait)
         process.send_signal(signal.SIGKILL)
         process.wait()
-        counts.append(len(Catalog(db).images()))  # loads: never half-written
+        counts.append(len(list(open_store(db).images())))  # loads: never half-written
         assert 1 <= counts[-1] <= 151
         if 1 < counts[-1] < 151:
             break
     else:
         pytest.skip(f"no kill landed between two saves (images after each kill: {counts})")
-    summary = scan([folder], Catalog(db))
+    summary = scan([folder], open_store(db))
     assert summary.skipped >= counts[-1] - 1  # what was saved is not read again
-    assert len(Catalog(db).images()) == 151
+    assert len(list(open_store(db).images())) == 151
 
 
 def test_second_writer_is_refused_with_a_clear_message(tmp_path, folder, cli):
@@ -147,8 +142,8 @@ def test_second_writer_is_refused_with_a_clear_message(tmp_path, folder, cli):
         [
             sys.executable,
             "-c",
-            "import sys, time; from media_catalog import Catalog\n"
-            f"with Catalog({str(db)!r}).writing():\n"
+            "import sys, time; from media_catalog import open_store\n"
+            f"with open_store({str(db)!r}).writing():\n"
             "    print('locked', flush=True); time.sleep(60)",
         ],
         stdout=subprocess.PIPE,
@@ -169,51 +164,51 @@ def test_second_writer_is_refused_with_a_clear_message(tmp_path, folder, cli):
 
 def test_rescan_skips_unchanged_files_and_rereads_changed_ones(tmp_path, folder):
     db = tmp_path / "c.json"
-    first = scan([folder], Catalog(db))
+    first = scan([folder], open_store(db))
     assert (first.skipped, first.loose_images, first.articles) == (0, 1, 1)
-    again = scan([folder], Catalog(db))
+    again = scan([folder], open_store(db))
     assert (again.skipped, again.loose_images, again.articles, again.occurrences) == (2, 0, 0, 0)
     assert again.unique_images == 0 and again.exact_clusters == first.exact_clusters
     # touched, same bytes: the article is skipped by its content hash, its new time remembered
     post = folder / "post.html"
     os.utime(post, ns=(post.stat().st_atime_ns, post.stat().st_mtime_ns + 10**9))
-    assert scan([folder], Catalog(db)).skipped == 2
-    assert Catalog(db).sources()[str(post)]["mtime_ns"] == post.stat().st_mtime_ns
+    assert scan([folder], open_store(db)).skipped == 2
+    assert open_store(db).sources()[str(post)]["mtime_ns"] == post.stat().st_mtime_ns
     # changed: re-read
     post.write_text('<img src="a.jpg" alt="changed">')
-    changed = scan([folder], Catalog(db))
+    changed = scan([folder], open_store(db))
     assert (changed.skipped, changed.articles) == (1, 1)
-    assert [o["alt"] for o in Catalog(db).occurrences()] == ["changed"]
+    assert [o["alt"] for o in open_store(db).occurrences()] == ["changed"]
 
 
 def test_prune_forgets_vanished_files_only_under_the_scanned_paths(tmp_path, folder):
     db = tmp_path / "c.json"
     other = tmp_path / "other"
     write_image(other / "b.png", photo(2), "PNG")
-    scan([folder], Catalog(db))
-    scan([other], Catalog(db))
+    scan([folder], open_store(db))
+    scan([other], open_store(db))
     (folder / "post.html").unlink()
-    kept = scan([folder], Catalog(db))
-    assert kept.pruned == 0 and len(Catalog(db).occurrences()) == 2
+    kept = scan([folder], open_store(db))
+    assert kept.pruned == 0 and len(list(open_store(db).occurrences())) == 2
     (folder / "a.jpg").unlink()
-    pruned = scan([folder], Catalog(db), prune=True)
+    pruned = scan([folder], open_store(db), prune=True)
     assert pruned.pruned == 2
-    catalog = Catalog(db)
-    assert catalog.occurrences() == []
-    assert [i["files"] for i in catalog.images()] == [[str(other / "b.png")]]
+    catalog = open_store(db)
+    assert list(catalog.occurrences()) == []
+    assert [i["files"] for i in list(catalog.images())] == [[str(other / "b.png")]]
     assert set(catalog.sources()) == {str(other / "b.png")}
 
 
 def test_schema_1_is_migrated_on_open_and_written_as_2_by_the_next_scan(tmp_path, folder):
     db = tmp_path / "c.json"
-    scan([folder], Catalog(db))
+    scan([folder], open_store(db))
     tables = orjson.loads(db.read_bytes())
     del tables["sources"]
     tables["meta"] = {"1": {"schema_version": 1}}
     db.write_bytes(orjson.dumps(tables))
     old = db.read_bytes()
-    catalog = Catalog(db, create=False)
-    assert len(catalog.images()) == 1
+    catalog = open_store(db, create=False)
+    assert len(list(catalog.images())) == 1
     assert catalog.sources() == {
         str(folder / "post.html"): {
             "path": str(folder / "post.html"),
@@ -223,17 +218,17 @@ def test_schema_1_is_migrated_on_open_and_written_as_2_by_the_next_scan(tmp_path
         }
     }
     assert db.read_bytes() == old  # reading never writes
-    summary = scan([folder], Catalog(db))
+    summary = scan([folder], open_store(db))
     assert summary.skipped == 0 and summary.articles == 1  # re-read once to learn the sizes
     assert orjson.loads(db.read_bytes())["meta"]["1"]["schema_version"] == SCHEMA_VERSION
-    assert scan([folder], Catalog(db)).skipped == 2
+    assert scan([folder], open_store(db)).skipped == 2
 
 
 def test_occurrences_written_by_an_older_version_are_saved_in_the_search_result_shape(
     tmp_path, folder
 ):
     db = tmp_path / "c.json"
-    scan([folder], Catalog(db))
+    scan([folder], open_store(db))
     tables = orjson.loads(db.read_bytes())
     for key, doc in tables["occurrences"].items():
         del doc["kind"], doc["article_date"]  # keys added later, then in another order
@@ -241,31 +236,29 @@ def test_occurrences_written_by_an_older_version_are_saved_in_the_search_result_
     db.write_bytes(orjson.dumps(tables))
     other = tmp_path / "other"
     write_image(other / "b.png", photo(2), "PNG")
-    scan([other], Catalog(db))  # saves the old documents too
+    scan([other], open_store(db))  # saves the old documents too
     saved = orjson.loads(db.read_bytes())["occurrences"].values()
     assert [tuple(doc) for doc in saved] == [STORED_OCCURRENCE_KEYS] * 2
     assert [(doc["kind"], doc["article_date"], doc["reason"]) for doc in saved] == [
         ("img", None, None),
         ("img", None, "missing"),
     ]
-    catalog = Catalog(db, create=False)
-    assert catalog.index() is not None
-    assert search(catalog, "") == [dict(doc) for doc in saved]
+    assert search(open_store(db, create=False), "") == [dict(doc) for doc in saved]
 
 
 def test_keys_a_newer_version_added_to_occurrences_are_kept_by_a_save(tmp_path, folder):
     db = tmp_path / "c.json"
-    scan([folder], Catalog(db))
+    scan([folder], open_store(db))
     tables = orjson.loads(db.read_bytes())
     for doc in tables["occurrences"].values():
         doc["lang"] = "fa"
     db.write_bytes(orjson.dumps(tables))
     write_image(tmp_path / "other" / "b.png", photo(2), "PNG")
-    scan([tmp_path / "other"], Catalog(db))
+    scan([tmp_path / "other"], open_store(db))
     saved = list(orjson.loads(db.read_bytes())["occurrences"].values())
     assert [(tuple(doc)[-1], doc["lang"]) for doc in saved] == [("lang", "fa")] * 2
-    assert search(Catalog(db, create=False), "lang") == []  # kept, not searched
-    assert [r["lang"] for r in search(Catalog(db, create=False), "")] == ["fa", "fa"]
+    assert search(open_store(db, create=False), "lang") == []  # kept, not searched
+    assert [r["lang"] for r in search(open_store(db, create=False), "")] == ["fa", "fa"]
 
 
 def test_an_occurrence_is_stored_with_exactly_the_keys_search_prints():
@@ -279,46 +272,47 @@ def test_a_rescan_that_changes_nothing_reuses_the_cluster_counts(tmp_path):
     write_image(site / "b.jpg", photo(1, (200, 150)), quality=60)  # a near duplicate
     (site / "post.html").write_text('<img src="a.jpg">')
     db = tmp_path / "c.json"
-    first = scan([site], Catalog(db))
+    first = scan([site], open_store(db))
     assert (first.exact_clusters, first.near_clusters) == (0, 1)
     tables = orjson.loads(db.read_bytes())
     [meta] = tables["meta"].values()
-    assert meta["clusters"] == {"threshold": 12, "version": __version__, "exact": 0, "near": 1}
-    meta["clusters"]["near"] = 7  # what was kept is what a re-scan reports
+    key = f"clusters:12:{__version__}"
+    assert meta["kept"] == {key: {"exact": 0, "near": 1, "images_in_near": 2}}
+    meta["kept"][key]["near"] = 7  # what was kept is what a re-scan reports
     db.write_bytes(orjson.dumps(tables))
-    again = scan([site], Catalog(db))
+    again = scan([site], open_store(db))
     assert (again.skipped, again.near_clusters) == (3, 7)
-    assert scan([site], Catalog(db), threshold=6).near_clusters == 1  # another threshold
-    assert scan([site], Catalog(db)).near_clusters == 1  # counted again: 6's were kept
+    assert scan([site], open_store(db), threshold=6).near_clusters == 1  # another threshold
+    assert scan([site], open_store(db)).near_clusters == 7  # both thresholds' are kept
     (site / "post.html").write_text('<img src="b.jpg">')
-    assert scan([site], Catalog(db)).near_clusters == 1  # the catalogue changed: counted
+    assert scan([site], open_store(db)).near_clusters == 1  # the catalogue changed: counted
 
 
-def test_saves_keep_the_catalogue_permissions_and_the_index_follows(tmp_path, folder):
+def test_saves_keep_the_catalogue_permissions(tmp_path, folder):
     db = tmp_path / "c.json"
     umask = os.umask(0o027)
     try:
-        scan([folder], Catalog(db))
+        scan([folder], open_store(db))
     finally:
         os.umask(umask)
     lock = db.with_name("c.json.lock")
-    modes = [stat.S_IMODE(path.stat().st_mode) for path in (db, index_path(db), lock)]
-    assert modes == [0o640, 0o640, 0o640]  # what `open` gives under that umask, not 0600
+    modes = [stat.S_IMODE(path.stat().st_mode) for path in (db, lock)]
+    assert modes == [0o640, 0o640]  # what `open` gives under that umask, not 0600
     db.chmod(0o664)  # shared with a group
     write_image(folder / "b.png", photo(2), "PNG")
-    scan([folder], Catalog(db))
-    assert [stat.S_IMODE(p.stat().st_mode) for p in (db, index_path(db))] == [0o664, 0o664]
+    scan([folder], open_store(db))
+    assert stat.S_IMODE(db.stat().st_mode) == 0o664
 
 
 def test_missing_catalogue_for_reading(tmp_path):
     with pytest.raises(CatalogError, match="run `media-catalog scan"):
-        Catalog(tmp_path / "none.json", create=False)
+        open_store(tmp_path / "none.json", create=False)
 
 
 def test_image_objects_have_the_contract_shape(tmp_path, folder):
     db = tmp_path / "c.json"
-    scan([folder], Catalog(db))
-    (image,) = image_objects(Catalog(db))
+    scan([folder], open_store(db))
+    (image,) = open_store(db).image_objects()
     assert list(image) == [
         "sha256",
         "phash",

@@ -60,6 +60,8 @@ def test_an_article_of_a_catalogue_written_by_an_older_version_is_still_an_artic
     cli, site, tmp_path
 ):
     # sources recorded no scan settings before media-catalog kept them (and schema 1 none)
+    if cli.db.endswith(".sqlite"):
+        pytest.skip("older versions wrote JSON catalogues only")
     db = tmp_path / "media-catalog.json"
     tables = orjson.loads(db.read_bytes())
     for source in tables["sources"].values():

@@ -34,7 +34,7 @@ def test_table_summary_and_default_db(cli, samples, tmp_path):
     result = cli("scan", samples, "--assets", samples / "assets")
     assert result.exit_code == 0
     assert "unique images" in result.stdout and "13" in result.stdout
-    assert (tmp_path / "media-catalog.json").is_file()
+    assert (tmp_path / cli.db).is_file()
 
 
 def test_env_var_names_the_db(cli, samples, tmp_path, monkeypatch):
@@ -84,7 +84,7 @@ def test_a_misspelt_path_or_asset_folder_is_a_usage_error_and_nothing_is_written
     (tmp_path / "a.md").write_text("![x](a.jpg)")
     result = cli("scan", "a.md", "--assets", "nothere")
     assert result.exit_code == 2 and "nothere" in result.output
-    assert not (tmp_path / "media-catalog.json").exists()
+    assert not (tmp_path / cli.db).exists()
 
 
 def test_a_catalogue_in_a_folder_that_does_not_exist_is_a_clear_error(cli, tmp_path):

@@ -14,7 +14,17 @@ COMMANDS = sorted(get_command(app).commands)
 
 
 def test_commands():
-    assert COMMANDS == ["audit", "dupes", "export", "lookup", "scan", "search", "show", "stats"]
+    assert COMMANDS == [
+        "audit",
+        "dupes",
+        "export",
+        "import",
+        "lookup",
+        "scan",
+        "search",
+        "show",
+        "stats",
+    ]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -38,7 +48,9 @@ def test_readme_quick_start_matches_ci():
 
 def test_public_names():
     assert {
-        "Catalog",
+        "open_store",
+        "Store",
+        "import_files",
         "scan",
         "duplicate_clusters",
         "lookup",

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from media_catalog import Catalog, duplicate_clusters, hashing, image_objects, scan, search
+from media_catalog import duplicate_clusters, hashing, open_store, scan, search
 from media_catalog.extract import ExtractOptions, extract_file
 from media_catalog.hashing import Hasher
 from media_catalog.pipeline import _reference, _Scan
@@ -40,8 +40,8 @@ def mixed(tmp_path: Path) -> Path:
 
 
 def _result(db: Path) -> tuple[list[dict], list[tuple]]:
-    catalog = Catalog(db)
-    images = sorted(image_objects(catalog), key=lambda i: i["sha256"])
+    catalog = open_store(db)
+    images = sorted(catalog.image_objects(), key=lambda i: i["sha256"])
     errors = sorted(
         ((e["path"], e["code"], e["article"], e["position"]) for e in catalog.errors()), key=str
     )
@@ -49,8 +49,8 @@ def _result(db: Path) -> tuple[list[dict], list[tuple]]:
 
 
 def test_parallel_scan_gives_the_same_catalogue_as_one_process(mixed, tmp_path):
-    one = scan([mixed], Catalog(tmp_path / "one.json"), workers=1)
-    two = scan([mixed], Catalog(tmp_path / "two.json"), workers=2)
+    one = scan([mixed], open_store(tmp_path / "one.json"), workers=1)
+    two = scan([mixed], open_store(tmp_path / "two.json"), workers=2)
     assert one == two
     assert _result(tmp_path / "one.json") == _result(tmp_path / "two.json")
     images, errors = _result(tmp_path / "two.json")
@@ -81,14 +81,14 @@ def test_known_and_repeated_bytes_are_hashed_once():
 
 def test_a_rescan_does_not_hash_catalogued_bytes_again(mixed, tmp_path):
     db = tmp_path / "c.json"
-    scan([mixed], Catalog(db), workers=2)
-    catalog = Catalog(db)
+    scan([mixed], open_store(db), workers=2)
+    catalog = open_store(db)
     before = {i["sha256"]: i for i in catalog.images()}
     hashed = []
     other = tmp_path / "other"
     other.mkdir()
     (other / "same.jpg").write_bytes((mixed / "p2.jpg").read_bytes())
-    with Hasher(1, on_hashed=lambda: hashed.append(1), known=catalog.known_sha256()) as hasher:
+    with Hasher(1, on_hashed=lambda: hashed.append(1), known=catalog.known_images()) as hasher:
         state = _Scan(max_bytes=10**9, hasher=hasher)
         state.image_file(other / "same.jpg")
         state.settle(Resolver([other]))
@@ -110,7 +110,7 @@ def test_memory_stays_bounded_while_hashing(tmp_path):
 
 def test_progress_reports_every_file(mixed, tmp_path):
     calls = []
-    scan([mixed], Catalog(tmp_path / "c.json"), workers=2, progress=lambda *a: calls.append(a))
+    scan([mixed], open_store(tmp_path / "c.json"), workers=2, progress=lambda *a: calls.append(a))
     total = len([p for p in mixed.iterdir()])
     assert calls[0] == (0, total) and calls[-1] == (total, total)
     assert [done for done, _ in calls] == sorted(done for done, _ in calls)
@@ -126,7 +126,7 @@ def test_low_information_images_make_no_false_near_duplicates(tmp_path):
     (root / "white-copy.jpg").write_bytes((root / "white.jpg").read_bytes())
     write_image(root / "photo.jpg", photo(82))
     write_image(root / "photo-small.jpg", photo(82).resize((160, 120)))
-    catalog = Catalog(tmp_path / "c.json")
+    catalog = open_store(tmp_path / "c.json")
     scan([root], catalog, workers=1)
     clusters = duplicate_clusters(catalog)
     near = [c for c in clusters if c.kind == "near"]
@@ -135,7 +135,9 @@ def test_low_information_images_make_no_false_near_duplicates(tmp_path):
     ]
     exact = [c for c in clusters if c.kind == "exact"]
     assert [len(c.images[0]["files"]) for c in exact] == [2]  # same bytes are still reuse
-    low = {Path(f).name for i in image_objects(catalog) if i["low_information"] for f in i["files"]}
+    low = {
+        Path(f).name for i in catalog.image_objects() if i["low_information"] for f in i["files"]
+    }
     assert low == {
         "white.jpg",
         "white-copy.jpg",
@@ -157,7 +159,7 @@ def test_the_photos_own_caption_and_credit_are_searchable(tmp_path):
     (root / "story.html").write_text(
         '<figure><img src="img/a.jpg" alt="platform"><figcaption>Evening</figcaption></figure>'
     )
-    catalog = Catalog(tmp_path / "c.json")
+    catalog = open_store(tmp_path / "c.json")
     scan([root], catalog, workers=1)
     for words in ("kharkiv", "reuters platform", "smoke rises", "market"):
         (hit,) = search(catalog, words)
@@ -176,9 +178,9 @@ def test_a_candidate_that_is_no_image_gives_way_to_the_next(tmp_path, workers):
         '<img srcset="bad-a.jpg 1000w, bad-b.jpg 500w" src="good.jpg" alt="falls back">'
         '<img srcset="bad-a.jpg 2x" src="bad-b.jpg" alt="all bad">'
     )
-    catalog = Catalog(tmp_path / "c.json")
+    catalog = open_store(tmp_path / "c.json")
     summary = scan([root / "p.html"], catalog, assets=[root], workers=workers)
-    (image,) = image_objects(catalog)
+    (image,) = catalog.image_objects()
     assert [o["alt"] for o in image["occurrences"]] == ["falls back"]
     assert image["occurrences"][0]["file"] == str(root / "good.jpg")
     (error,) = catalog.errors()  # the first candidate's failure
@@ -205,8 +207,8 @@ def test_a_worker_that_dies_does_not_stop_the_scan(workers):
 
 def test_saving_after_every_file_gives_the_same_catalogue(mixed, tmp_path):
     # each periodic save waits for the images in flight, so what it writes is final
-    scan([mixed], Catalog(tmp_path / "once.json"), workers=1)
-    scan([mixed], Catalog(tmp_path / "often.json"), workers=2, save_every=0)
+    scan([mixed], open_store(tmp_path / "once.json"), workers=1)
+    scan([mixed], open_store(tmp_path / "often.json"), workers=2, save_every=0)
     assert _result(tmp_path / "once.json") == _result(tmp_path / "often.json")
 
 
@@ -245,7 +247,7 @@ def test_an_unreadable_candidate_gives_way_to_the_next_and_the_scan_goes_on(tmp_
     write_image(root / "big.jpg", photo(120))
     write_image(root / "small.jpg", photo(121))
     (root / "p.html").write_text('<img srcset="big.jpg 2x" src="small.jpg" alt="a">')
-    catalog = Catalog(tmp_path / "c.json")
+    catalog = open_store(tmp_path / "c.json")
     with catalog.writing(), Hasher(2) as hasher:
         state = _Scan(max_bytes=10**9, hasher=hasher)
         _busy(hasher, 0.5)
@@ -268,16 +270,16 @@ def test_the_same_bytes_under_three_paths_are_one_image_with_three_files(tmp_pat
         (root / name).write_bytes(data)
     write_image(root / "other.jpg", photo(131))
     (root / "post.html").write_text('<img src="b/a-copy.jpg" alt="x"><img src="a.jpg" alt="y">')
-    catalog = Catalog(tmp_path / "c.json")
+    catalog = open_store(tmp_path / "c.json")
     summary = scan([root], catalog, workers=2)
     assert summary.unique_images == 2 and summary.errors == 0
-    (image,) = [i for i in image_objects(catalog) if len(i["files"]) > 1]
+    (image,) = [i for i in catalog.image_objects() if len(i["files"]) > 1]
     assert image["sha256"] == hashlib.sha256(data).hexdigest()
     names = ["a.jpg", "b/a-copy.jpg", "c/again.jpg"]
     assert [Path(f).relative_to(root).as_posix() for f in image["files"]] == names
     assert sorted(o["alt"] for o in image["occurrences"]) == ["x", "y"]
-    again = scan([root], Catalog(tmp_path / "c.json"), workers=2)
-    assert again.skipped == 5 and len(Catalog(tmp_path / "c.json").images()) == 2
+    again = scan([root], open_store(tmp_path / "c.json"), workers=2)
+    assert again.skipped == 5 and len(list(open_store(tmp_path / "c.json").images())) == 2
 
 
 def _linger(ready) -> None:
@@ -290,12 +292,12 @@ def test_a_process_forked_under_the_lock_does_not_hold_it(tmp_path):
     db = tmp_path / "c.json"
     fork = multiprocessing.get_context("fork")
     ready = fork.Event()
-    with Catalog(db).writing():
+    with open_store(db).writing():
         child = fork.Process(target=_linger, args=(ready,))
         child.start()
         assert ready.wait(10)
     try:
-        with Catalog(db).writing():  # CatalogError if the child had kept the lock
+        with open_store(db).writing():  # CatalogError if the child had kept the lock
             pass
     finally:
         child.kill()
@@ -341,7 +343,7 @@ def test_a_worker_whose_scan_died_before_it_started_ends():
 
 
 def _scan_in(folder: str) -> tuple[int, int]:
-    summary = scan([Path(folder)], Catalog(Path(folder) / "c.json"), workers=1)
+    summary = scan([Path(folder)], open_store(Path(folder) / "c.json"), workers=1)
     return summary.loose_images, summary.unique_images
 
 

@@ -171,11 +171,11 @@ def test_xmp_parser_never_raises_on_any_bytes(data):
 
 
 def test_embedded_metadata_survives_the_catalogue(tmp_path):
-    from media_catalog import Catalog, image_objects, scan
+    from media_catalog import open_store, scan
 
     folder = tmp_path / "photos"
     folder.mkdir()
     (folder / "a.jpg").write_bytes(encode(photo(45), "JPEG", xmp=xmp_packet()))
-    scan([folder], Catalog(tmp_path / "c.json"), workers=1)
-    (image,) = image_objects(Catalog(tmp_path / "c.json"))
+    scan([folder], open_store(tmp_path / "c.json"), workers=1)
+    (image,) = open_store(tmp_path / "c.json").image_objects()
     assert image["embedded"] == EXPECTED_XMP

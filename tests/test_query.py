@@ -5,11 +5,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from media_catalog.catalog import Catalog
 from media_catalog.errors import QueryError
 from media_catalog.pipeline import scan
 from media_catalog.query import lookup, lookup_image, search
 from media_catalog.querylang import FIELDS, parse
+from media_catalog.store import open_store
 from media_catalog.text import normalize
 
 from .conftest import photo, write_image
@@ -26,8 +26,8 @@ def catalog(tmp_path):
         '<img src="b.jpg" alt="ARABIC يوم"><img src="https://x.org/y.jpg" alt="remote one">'
     )
     db = tmp_path / "c.json"
-    scan([root], Catalog(db))
-    return Catalog(db)
+    scan([root], open_store(db))
+    return open_store(db)
 
 
 def test_lookup_by_phash_sha256_and_prefix(catalog):
@@ -83,7 +83,7 @@ def test_lookup_by_image_file_finds_a_mirrored_or_turned_copy_with_transforms(
     assert lookup_image(catalog, same, distance=4, transforms=True)[0]["view"] == "original"
     loaded = tmp_path / "loaded.json"  # the same catalogue without its read index
     shutil.copy(catalog.path, loaded)
-    assert lookup_image(Catalog(loaded), probe, distance=4, transforms=True) == [match]
+    assert lookup_image(open_store(loaded), probe, distance=4, transforms=True) == [match]
 
 
 @pytest.mark.parametrize(

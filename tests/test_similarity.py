@@ -5,7 +5,6 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from media_catalog import hamming
-from media_catalog.catalog import Catalog
 from media_catalog.fingerprint import fingerprint
 from media_catalog.hamming import HammingIndex, brute_pairs
 from media_catalog.pipeline import scan
@@ -15,6 +14,7 @@ from media_catalog.similarity import (
     near_clusters,
     near_pairs,
 )
+from media_catalog.store import open_store
 
 from .conftest import encode, photo, write_image
 
@@ -61,8 +61,8 @@ def test_exact_and_near_tiers_on_real_files(tmp_path):
     write_image(root / "other.jpg", photo(2, (400, 300)))
     (root / "post.html").write_text('<img src="a.jpg" alt="one"><img src="other.jpg">')
     db = tmp_path / "c.json"
-    scan([root], Catalog(db))
-    clusters = duplicate_clusters(Catalog(db), DEFAULT_THRESHOLD)
+    scan([root], open_store(db))
+    clusters = duplicate_clusters(open_store(db), DEFAULT_THRESHOLD)
     assert [c.kind for c in clusters] == ["exact", "near"]
     exact, near = clusters
     assert sorted(exact.images[0]["files"]) == [str(root / "a.jpg"), str(root / "copy" / "a.jpg")]
@@ -105,8 +105,8 @@ def test_letterboxed_copy_matches_through_its_trimmed_hash(tmp_path):
     write_image(tmp_path / "site" / "photo.jpg", original)
     write_image(tmp_path / "site" / "boxed.jpg", boxed)
     db = tmp_path / "c.json"
-    scan([tmp_path / "site"], Catalog(db))
-    (cluster,) = duplicate_clusters(Catalog(db))
+    scan([tmp_path / "site"], open_store(db))
+    (cluster,) = duplicate_clusters(open_store(db))
     assert cluster.to_dict()["distances"][1]["via"] == "trimmed"
     assert [i["height"] for i in cluster.images] == [400, 320]  # keeper: the larger file
 

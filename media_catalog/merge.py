@@ -1,0 +1,220 @@
+"""`import`: merge exports and other catalogues into a catalogue.
+
+An input is `export --format json` (read as a stream with ijson: a file of gigabytes never sits
+in memory), `export --format jsonl` (one image object per line), or a catalogue of either
+store. Each article an input brings replaces what the catalogue knew of that article (as a
+scan re-reading it would); images are added unless known, and the files holding them are
+added. Changes are written in batches (one transaction each in SQLite).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .errors import CatalogError
+from .store import SQLITE_SUFFIXES, Change, Store, article_file, open_store, stored_occurrence
+
+BATCH = 10_000  # records (an image, each of its occurrences, …) in one write
+
+
+@dataclass
+class ImportSummary:
+    """What an import brought: inputs read and the records in them."""
+
+    inputs: int = 0
+    images: int = 0
+    occurrences: int = 0
+    unresolved: int = 0
+    errors: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+def import_files(
+    catalog: Store, paths: Iterable[Path], on_wait: Callable[[], None] | None = None
+) -> ImportSummary:
+    """Merge every file of `paths` into `catalog` and save it (see the module docstring)."""
+    summary = ImportSummary()
+    with catalog.writing(on_wait):
+        merger = _Merger(catalog, summary)
+        for path in paths:
+            path = Path(path)
+            if os.path.realpath(path) == os.path.realpath(catalog.path):
+                raise CatalogError(f"{path} is the catalogue itself; import another file")
+            for kind, record in _records(path):
+                merger.add(kind, record)
+            merger.flush()
+            summary.inputs += 1
+        catalog.save()
+    return summary
+
+
+def _records(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """("image" | "unresolved" | "error" | "source", record) of one input."""
+    if not path.is_file():
+        raise CatalogError(f"cannot import {path}: no such file")
+    if path.suffix.lower() in SQLITE_SUFFIXES or _is_catalogue(path):
+        source = open_store(path, create=False)
+        yield from (("image", image) for image in source.image_objects())
+        yield from (("unresolved", doc) for doc in source.unresolved())
+        yield from (("error", doc) for doc in source.errors())
+        yield from (("source", state) for state in source.sources().values())
+        return
+    if path.suffix.lower() == ".jsonl":
+        yield from _jsonl(path)
+        return
+    import ijson  # streams the export: C parsing, one object built at a time
+
+    for key, kind in (("images", "image"), ("unresolved", "unresolved"), ("errors", "error")):
+        try:
+            with path.open("rb") as handle:
+                for record in ijson.items(handle, f"{key}.item", use_float=True):
+                    yield kind, record
+        except (ijson.JSONError, ijson.IncompleteJSONError, OSError) as exc:
+            raise CatalogError(
+                f"cannot import {path}: it is not a whole `media-catalog export` ({exc})",
+                path=path,
+            ) from exc
+
+
+def _is_catalogue(path: Path) -> bool:
+    """Whether a JSON file is a TinyDB catalogue (tables of documents) rather than an export
+    (lists): its first value opens an object."""
+    with path.open("rb") as handle:
+        start = handle.read(4096).lstrip()
+    key_end = start.find(b":")
+    return start[:1] == b"{" and key_end > 0 and start[key_end + 1 :].lstrip()[:1] == b"{"
+
+
+def _jsonl(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield "image", orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                raise CatalogError(
+                    f"cannot import {path}, line {number}: {exc}; what was read before is kept.",
+                    path=path,
+                ) from exc
+
+
+_HEX = frozenset("0123456789abcdef")
+# What each record must hold for the stores to index it: key -> accepted types.
+_REQUIRED: dict[str, dict[str, tuple[type, ...]]] = {
+    "image": {
+        "sha256": (str,),
+        "phash": (str,),
+        "dhash": (str,),
+        "width": (int,),
+        "height": (int,),
+        "format": (str,),
+        "exif": (dict,),
+        "files": (list,),
+        "occurrences": (list,),
+    },
+    "occurrence": {"article": (str,), "position": (int, type(None)), "src": (str,)},
+    "unresolved": {
+        "article": (str,),
+        "position": (int, type(None)),
+        "src": (str,),
+        "reason": (str,),
+    },
+    "error": {"path": (str, type(None)), "code": (str,), "message": (str,)},
+    "source": {"path": (str,)},
+}
+
+
+def _problem(kind: str, record: Any) -> str | None:
+    """What makes `record` unfit to import as a `kind` record, or None."""
+    if not isinstance(record, dict):
+        return "it is not an object"
+    for key, types in _REQUIRED[kind].items():
+        if not isinstance(record.get(key), types) or isinstance(record.get(key), bool):
+            return f"{key!r} is missing or not a {' or '.join(t.__name__ for t in types)}"
+    if kind == "image":
+        for key, length in (("sha256", 64), ("phash", 16), ("dhash", 16)):
+            if len(record[key]) != length or not _HEX.issuperset(record[key]):
+                return f"{key!r} is not {length} lower-case hex digits"
+        for occurrence in record["occurrences"]:
+            problem = _problem("occurrence", occurrence)
+            if problem:
+                return f"an occurrence: {problem}"
+    return None
+
+
+class _Merger:
+    """Gathers records into batches of changes. An article is replaced when this import
+    first brings it, so that its occurrences may come in several batches."""
+
+    def __init__(self, catalog: Store, summary: ImportSummary) -> None:
+        self.catalog = catalog
+        self.summary = summary
+        self.seen: set[str] = set()
+        self.change = Change()
+        self.size = 0
+
+    def _article(self, article: str | None) -> None:
+        if not article:
+            return
+        path = article_file(article)
+        if path not in self.seen:
+            self.seen.add(path)
+            self.change.replaced.add(path)
+            self.change.sources.setdefault(
+                path, {"path": path, "size": None, "mtime_ns": None, "sha256": None}
+            )
+
+    def add(self, kind: str, record: Any) -> None:
+        problem = _problem(kind, record)
+        if problem:
+            shown = orjson.dumps(record)[:200].decode(errors="replace")
+            raise CatalogError(
+                f"cannot import this {kind} record: {problem} ({shown}…); is it a "
+                "`media-catalog export`?"
+            )
+        self._add(kind, record)
+        if self.size >= BATCH:
+            self.flush()
+
+    def _add(self, kind: str, record: dict[str, Any]) -> None:
+        change = self.change
+        if kind == "image":
+            occurrences = record.pop("occurrences", [])
+            files = record.pop("files", [])
+            change.images.append(record)
+            for path in files:
+                change.files[path] = record["sha256"]
+            for occurrence in occurrences:
+                self._article(occurrence["article"])
+                change.occurrences.append(
+                    stored_occurrence({**occurrence, "sha256": record["sha256"], "reason": None})
+                )
+            self.summary.images += 1
+            self.summary.occurrences += len(occurrences)
+            self.size += len(occurrences)
+        elif kind == "unresolved":
+            self._article(record["article"])
+            change.occurrences.append(stored_occurrence({**record, "sha256": None}))
+            self.summary.unresolved += 1
+        elif kind == "error":
+            self._article(record.get("article") or record["path"])
+            change.errors.append(record)
+            self.summary.errors += 1
+        else:  # a catalogue's source state: the files it read, as it read them
+            change.sources[record["path"]] = record
+        self.size += 1
+
+    def flush(self) -> None:
+        if self.size:
+            self.catalog.write(self.change)
+        self.change = Change()
+        self.size = 0

@@ -1,0 +1,272 @@
+"""The storage boundary: what every stage after the scan asks of a catalogue, whichever back
+end holds it. Nothing outside `media_catalog.store` knows which one it talks to.
+
+Documents crossing the boundary have the shapes of the README's JSON contract:
+
+    image doc        the Fingerprint's fields, then "files" (sorted paths holding its bytes)
+    occurrence doc   the occurrence object (ImageRef fields + "file"), then "sha256" and
+                     "reason" (STORED_OCCURRENCE_KEYS), then keys a newer version added
+    error doc        {"path", "article", "position", "code", "message"}
+    source state     {"path", "size", "mtime_ns", "sha256"} (+ "settings" for an article)
+
+Writes go through `write`: one call is one transaction (SQLite) or one in-memory change saved
+by `save` (JSON); `record` (a scan's batch) and `merge` (an import) are built on it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Collection, Container, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from ..models import Fingerprint, ImageRef, ItemError, Occurrence
+from ..querylang import Term
+
+_JSONL_LINE = re.compile(r"#L\d+$")
+# The documented occurrence object: the ImageRef's fields, then the file its bytes came from.
+OCCURRENCE_KEYS = (*(f.name for f in fields(ImageRef)), "file")
+# An occurrence document as stored and as a search result: the object, then these two.
+STORED_OCCURRENCE_KEYS = (*OCCURRENCE_KEYS, "sha256", "reason")
+# A JSON catalogue holding more images than this is better kept in SQLite (`scan` says how);
+# up to it, the cluster counts of `scan` and `stats` are counted when not kept.
+JSON_IMAGES_ADVISED = 50_000
+SIZE_BUCKETS = ((256, "< 256 px"), (1024, "256–1023 px"), (2048, "1024–2047 px"))
+LARGEST = ">= 2048 px"
+BUCKETS = (*(name for _, name in SIZE_BUCKETS), LARGEST)  # smallest first
+
+
+def article_file(article: str) -> str:
+    """The file an article id lives in (`dump.jsonl#L12` lives in `dump.jsonl`)."""
+    return _JSONL_LINE.sub("", article) if ".jsonl" in article else article
+
+
+def place(occurrence: Mapping[str, Any]) -> tuple[str, bool, int]:
+    """Sort key of an occurrence: article, then body images by position, then metadata
+    images (position null)."""
+    position = occurrence["position"]
+    return occurrence["article"], position is None, position or 0
+
+
+def occurrence_object(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The documented occurrence shape of an occurrence document (keys a catalogue written
+    before they existed lacks are null, "img" for `kind`)."""
+    shaped = dict(zip(OCCURRENCE_KEYS, map(doc.get, OCCURRENCE_KEYS), strict=True))
+    if "kind" not in doc:
+        shaped["kind"] = "img"
+    return shaped
+
+
+def stored_occurrence(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """`doc` as stored: STORED_OCCURRENCE_KEYS first, in order, then any other key as it came
+    (a newer version's)."""
+    if tuple(doc) == STORED_OCCURRENCE_KEYS:
+        return dict(doc)
+    known = {**occurrence_object(doc), "sha256": doc.get("sha256"), "reason": doc.get("reason")}
+    return {**known, **{key: value for key, value in doc.items() if key not in known}}
+
+
+def size_bucket(width: int, height: int) -> str:
+    """The bucket of an image's longer side."""
+    side = max(width, height)
+    return next((name for limit, name in SIZE_BUCKETS if side < limit), LARGEST)
+
+
+def under(path: str, roots: Iterable[str]) -> bool:
+    """Whether `path` is one of `roots` (absolute) or lies below one."""
+    return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
+
+
+@dataclass
+class Change:
+    """One write: what replaces what the catalogue knew about some files.
+
+    Rows of the `replaced` files (occurrences of their articles, errors about them, what the
+    `removed` files held) are deleted first; `removed` files are forgotten, and occurrences
+    whose bytes came from one become `missing`. Then `images` (image docs without "files")
+    are added unless known, `files` (path → SHA-256) replace what those paths held,
+    `occurrences` and `errors` are added (an error already recorded is not repeated), and
+    `sources` (path → state) are set. Images left with neither a file nor an occurrence go.
+    """
+
+    replaced: set[str] = field(default_factory=set)
+    removed: set[str] = field(default_factory=set)
+    images: list[dict[str, Any]] = field(default_factory=list)
+    files: dict[str, str] = field(default_factory=dict)
+    occurrences: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    sources: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+class Store(ABC):
+    """A catalogue. Open one with `media_catalog.store.open_store`."""
+
+    path: Path
+
+    # -- writing ---------------------------------------------------------------------------
+
+    @abstractmethod
+    def writing(self, on_wait: Callable[[], None] | None = None) -> AbstractContextManager[Store]:
+        """Be the catalogue's writer while inside. `on_wait` is called when another writer
+        makes this one wait (SQLite); the JSON store refuses a second writer at once."""
+
+    @abstractmethod
+    def write(self, change: Change) -> None:
+        """Apply `change` (see Change) at once, as one transaction or one in-memory edit."""
+
+    @abstractmethod
+    def save(self) -> None:
+        """Make every change so far durable (atomic: all of it or none)."""
+
+    def record(
+        self,
+        *,
+        sources: Mapping[str, dict[str, Any]],
+        fingerprints: Iterable[Fingerprint],
+        files: dict[str, str],
+        occurrences: Iterable[Occurrence],
+        errors: Iterable[ItemError],
+        removed: Iterable[str] = (),
+        touched: Mapping[str, dict[str, Any]] | None = None,
+    ) -> None:
+        """Replace what the catalogue knew about the re-read `sources` with a scan's results,
+        and forget the `removed` files (vanished since they were catalogued).
+
+        `sources` maps each file the scan read to its state ({"size", "mtime_ns", "sha256"});
+        `files` maps every image file read to the SHA-256 of its bytes. `touched` maps files
+        found unchanged without being read again (the same bytes under a new time) to their
+        new state: only that state is recorded."""
+        states = {**(touched or {}), **sources}
+        self.write(
+            Change(
+                replaced=set(sources),
+                removed=set(removed),
+                images=[print_.to_dict() for print_ in fingerprints],
+                files=dict(files),
+                occurrences=[stored_occurrence(o.to_dict()) for o in occurrences],
+                errors=[error.to_dict() for error in errors],
+                sources={path: {**state, "path": path} for path, state in states.items()},
+            )
+        )
+
+    # -- reading ---------------------------------------------------------------------------
+
+    @abstractmethod
+    def source(self, path: str) -> dict[str, Any] | None:
+        """The state recorded for a file the scans read, or None."""
+
+    @abstractmethod
+    def sources(self) -> dict[str, dict[str, Any]]:
+        """Every recorded source state, by path."""
+
+    @abstractmethod
+    def catalogued_under(self, roots: Collection[str]) -> set[str]:
+        """Files the catalogue knows (sources, articles) at or below the absolute `roots`."""
+
+    @abstractmethod
+    def known_images(self) -> Container[str]:
+        """The catalogued SHA-256s, as a container a forked process may use too."""
+
+    @abstractmethod
+    def images(self, sha256s: Collection[str] | None = None) -> Iterator[dict[str, Any]]:
+        """Image docs (with "files"), in catalogue order; only `sha256s` when given."""
+
+    @abstractmethod
+    def occurrences(self, sha256s: Collection[str] | None = None) -> Iterator[dict[str, Any]]:
+        """Occurrence docs in catalogue order; only those of `sha256s` when given."""
+
+    @abstractmethod
+    def unresolved_under(
+        self, reasons: Collection[str], roots: Collection[str]
+    ) -> Iterator[dict[str, Any]]:
+        """Occurrence docs left unresolved for one of `reasons`, of articles below `roots`."""
+
+    @abstractmethod
+    def errors(self) -> Iterator[dict[str, Any]]:
+        """Error docs in the order they were recorded."""
+
+    @abstractmethod
+    def count_errors_under(self, roots: Collection[str]) -> int:
+        """Errors about a file, or an article, at or below the absolute `roots`."""
+
+    @abstractmethod
+    def image_count(self) -> int:
+        """How many images the catalogue holds."""
+
+    @abstractmethod
+    def images_with_prefix(self, prefix: str) -> list[dict[str, Any]]:
+        """Image docs whose SHA-256 starts with `prefix` (lower-case hex), catalogue order."""
+
+    @abstractmethod
+    def near_phash(self, phashes: list[int], distance: int) -> list[tuple[int, int, str]]:
+        """(bits, view, sha256) for every image within `distance` pHash bits of
+        `phashes[view]`, once per view that reaches it, closest first (then view, then
+        catalogue order)."""
+
+    @abstractmethod
+    def search(
+        self, terms: list[Term], limit: int | None, near: Callable[[], set[str]]
+    ) -> tuple[int, Iterator[bytes]]:
+        """How many occurrences match every term, and the first `limit` (all when None) by
+        article then position, each as the compact JSON of its stored doc. `near` gives the
+        SHA-256s in near-duplicate clusters (asked only for a `dup:` term)."""
+
+    @abstractmethod
+    def counts(self) -> dict[str, Any]:
+        """The `stats` counts but the clusters (see query.stats)."""
+
+    @abstractmethod
+    def image_docs(self) -> Iterator[dict[str, Any]]:
+        """Image docs without "files", in catalogue order (the cheapest full read)."""
+
+    @abstractmethod
+    def usage(self, tracking: bool) -> tuple[dict[str, tuple[int, int]], int]:
+        """Per SHA-256 of an image used anywhere: (places, articles); and how many articles
+        use any image. Places are occurrences plus files no occurrence points at; tracking
+        occurrences (and, unless `tracking`, images of 1×1 pixels) are not counted unless
+        `tracking`."""
+
+    @abstractmethod
+    def kept(self, key: str) -> Any:
+        """A value kept with the catalogue as it is now; None once the catalogue changed."""
+
+    @abstractmethod
+    def keep(self, key: str, value: Any) -> None:
+        """Keep `value` with the catalogue until it next changes."""
+
+    # -- shared ------------------------------------------------------------------------------
+
+    def image_objects(self, sha256s: Collection[str] | None = None) -> Iterator[dict[str, Any]]:
+        """Images as documented image objects: the doc with its `occurrences` (sorted by
+        article, then position), in catalogue order; only `sha256s` when given."""
+        if sha256s is not None:
+            sha256s = set(sha256s)
+            images = list(self.images(sha256s))
+            used = _grouped(self.occurrences(sha256s))
+            for image in images:
+                yield {**image, "occurrences": used.get(image["sha256"], [])}
+            return
+        used = _grouped(self.occurrences())
+        for image in self.images():
+            yield {**image, "occurrences": used.get(image["sha256"], [])}
+
+    def unresolved(self) -> Iterator[dict[str, Any]]:
+        """Occurrences whose bytes could not be had, each with its `reason`, by place."""
+        found = [doc for doc in self.occurrences() if not doc["sha256"]]
+        for doc in sorted(found, key=place):
+            yield {**occurrence_object(doc), "reason": doc["reason"]}
+
+
+def _grouped(occurrences: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Occurrence objects by SHA-256, each list sorted by place."""
+    used: dict[str, list[dict[str, Any]]] = {}
+    for doc in occurrences:
+        if doc["sha256"]:
+            used.setdefault(doc["sha256"], []).append(occurrence_object(doc))
+    for found in used.values():
+        found.sort(key=place)
+    return used

@@ -1,0 +1,466 @@
+"""The JSON store: a TinyDB file, the default for small catalogues and the portable format.
+
+Layout (TinyDB tables in one JSON file), schema 2:
+
+    meta         one document: {"schema_version": 2}, and "kept" (values kept until the
+                 catalogue changes, such as the duplicate-cluster counts)
+    images       one document per distinct image (by SHA-256): the Fingerprint + "files"
+    occurrences  one document per reference, in the stored shape (STORED_OCCURRENCE_KEYS)
+    errors       one document per recorded item error
+    sources      one document per file a scan read: its state (see store.base)
+
+Schema 1 catalogues are migrated in memory when opened and written as schema 2 by the next
+save; newer schemas are refused. Changes are kept in memory and written by `save()` in one
+go: the new file is written beside the old one and renamed over it, so a crash, Ctrl-C or
+SIGKILL never leaves a half-written catalogue. Writers hold `writing()`, an exclusive lock on
+`<catalogue>.lock`, so two processes never write one catalogue at once.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import secrets
+import stat
+import sys
+from collections import Counter
+from collections.abc import Callable, Collection, Container, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+from tinydb import Query, TinyDB
+from tinydb.middlewares import CachingMiddleware
+from tinydb.storages import Storage
+
+from ..errors import CatalogError
+from ..querylang import Term
+from ..terms import Subject, compile_term
+from .base import (
+    BUCKETS,
+    Change,
+    Store,
+    article_file,
+    place,
+    size_bucket,
+    stored_occurrence,
+    under,
+)
+
+SCHEMA_VERSION = 2
+# The lock files this process holds open: a forked child (a hashing worker) closes its copies
+# at once, so that the lock goes with this process alone (a killed scan releases it however
+# long its workers live) while the lock itself stays held.
+_held_locks: set[int] = set()
+
+
+def _close_held_locks() -> None:
+    for fd in _held_locks:
+        os.close(fd)
+    _held_locks.clear()
+
+
+os.register_at_fork(after_in_child=_close_held_locks)
+
+
+class AtomicJSONStorage(Storage):
+    """TinyDB storage that parses with orjson and replaces the file atomically on write."""
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+
+    def read(self) -> dict[str, Any] | None:
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise CatalogError(
+                f"cannot read the catalogue {self.path}: {exc.strerror or exc}", path=self.path
+            ) from exc
+        try:
+            tables = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise CatalogError(
+                f"{self.path} is not a readable catalogue ({exc}); it was left untouched. "
+                "Restore it from a backup or pass another --db.",
+                path=self.path,
+            ) from exc
+        if not isinstance(tables, dict) or not all(isinstance(t, dict) for t in tables.values()):
+            raise CatalogError(
+                f"{self.path} is JSON but not a media-catalog catalogue; pass another --db.",
+                path=self.path,
+            )
+        return tables
+
+    def write(self, data: dict[str, Any]) -> None:
+        tmp = None
+        try:
+            fd, tmp = _new_file(self.path)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(orjson.dumps(data))
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
+            raise CatalogError(
+                f"cannot write the catalogue {self.path}: {exc.strerror or exc}; "
+                "the previous catalogue is unchanged.",
+                path=self.path,
+            ) from exc
+        except BaseException:
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
+            raise
+
+
+def _new_file(path: Path) -> tuple[int, Path]:
+    """A new temporary file beside `path`, open for writing, with the permissions `path` has;
+    for a new catalogue, those `open` gives a new file (0666 less the umask). A file
+    replacing an existing one is made 0600 until it has that one's permissions, so that
+    nobody it would keep out can open it meanwhile."""
+    try:
+        mode: int | None = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        mode = None
+    while True:
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            fd = os.open(
+                tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666 if mode is None else 0o600
+            )
+        except FileExistsError:
+            continue
+        if mode is not None:
+            os.fchmod(fd, mode)
+        return fd, tmp
+
+
+class _WriteOnSave(CachingMiddleware):
+    """Keep every change in memory until `save()`."""
+
+    WRITE_CACHE_SIZE = sys.maxsize
+
+    @property
+    def changed(self) -> bool:
+        return self._cache_modified_count > 0
+
+
+class JSONStore(Store):
+    """A catalogue in a TinyDB JSON file (a new one if absent and `create`). Nothing is
+    written until `save()`; dropping the object without saving discards changes."""
+
+    def __init__(self, path: Path, *, create: bool = True) -> None:
+        self.path = path
+        if not create and not path.exists():
+            raise CatalogError(
+                f"no catalogue at {path}; run `media-catalog scan PATH --db {path}` first, "
+                "or pass --db",
+                path=path,
+            )
+        self._open()
+
+    def _open(self) -> None:
+        self._storage = _WriteOnSave(AtomicJSONStorage)
+        self._db = TinyDB(str(self.path), storage=self._storage)
+        self._check_schema()
+
+    def _check_schema(self) -> None:
+        meta = self._db.table("meta").all()
+        if not meta:
+            if self._db.tables() - {"meta"}:
+                raise CatalogError(
+                    f"{self.path} is not a media-catalog catalogue (no schema version); "
+                    "pass another --db.",
+                    path=self.path,
+                )
+            return
+        version = meta[0].get("schema_version")
+        if not isinstance(version, int) or version < 1:
+            raise CatalogError(
+                f"{self.path} has no valid schema version ({version!r}); it is not a "
+                "media-catalog catalogue or was edited by hand. Pass another --db.",
+                path=self.path,
+            )
+        if version > SCHEMA_VERSION:
+            raise CatalogError(
+                f"{self.path} was written by a newer media-catalog (schema {version}); "
+                f"this version reads schema {SCHEMA_VERSION}. Upgrade media-catalog.",
+                path=self.path,
+            )
+        if version == 1:
+            # schema 1 had no `sources`: list the articles it knows, with no size or time,
+            # so the next scan re-reads them once and `--prune` knows them
+            articles = sorted({article_file(doc["article"]) for doc in self.occurrences()})
+            self._replace(
+                "sources",
+                [{"path": p, "size": None, "mtime_ns": None, "sha256": None} for p in articles],
+            )
+            self._replace("meta", [{"schema_version": SCHEMA_VERSION}])
+
+    def _replace(self, name: str, docs: list[dict[str, Any]]) -> None:
+        table = self._db.table(name)
+        table.truncate()
+        table.insert_multiple(docs)
+
+    def _all(self, name: str) -> list[dict[str, Any]]:
+        return [dict(doc) for doc in self._db.table(name).all()]
+
+    # -- writing ---------------------------------------------------------------------------
+
+    @contextmanager
+    def writing(self, on_wait: Callable[[], None] | None = None) -> Iterator[JSONStore]:
+        """Hold the catalogue's write lock; reload it first, to build on what is on disk.
+
+        A second writer gets CatalogError at once instead of waiting. The lock is the kernel's
+        (flock): it goes with the process, so a killed scan never leaves a stale lock.
+        """
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+        except OSError as exc:
+            if not self.path.parent.is_dir():
+                raise CatalogError(
+                    f"cannot write the catalogue {self.path}: the folder {self.path.parent} does "
+                    "not exist. Create it or pass another --db.",
+                    path=self.path,
+                ) from exc
+            raise CatalogError(
+                f"cannot open the lock file {lock_path}: {exc.strerror or exc}; remove it if "
+                "it is a link or not a file.",
+                path=self.path,
+            ) from exc
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+                raise CatalogError(
+                    f"{self.path} is being written by another media-catalog process "
+                    f"(pid {holder}, lock {lock_path}); wait for it to finish, or pass "
+                    "another --db.",
+                    path=self.path,
+                ) from None
+            _held_locks.add(fd)
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                os.ftruncate(fd, 0)
+                os.write(fd, str(os.getpid()).encode())
+            for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+                stale.unlink(missing_ok=True)  # left by a killed writer; we hold the lock
+            self._open()
+            yield self
+        finally:
+            _held_locks.discard(fd)
+            os.close(fd)  # releases the lock
+
+    def write(self, change: Change) -> None:
+        gone = change.replaced | change.removed
+        vanished = change.removed | {os.path.realpath(path) for path in change.removed}
+        occurrences = []
+        for doc in self._all("occurrences"):
+            if article_file(doc["article"]) in gone:
+                continue
+            if doc.get("file") in vanished:
+                doc.update(file=None, sha256=None, reason="missing")
+            occurrences.append(doc)
+        occurrences += change.occurrences
+        errors = [
+            doc
+            for doc in self._all("errors")
+            if doc["path"] not in gone and article_file(doc.get("article") or "") not in gone
+        ]
+        errors = list({orjson.dumps(d): d for d in [*errors, *change.errors]}.values())
+        sources = {path: doc for path, doc in self.sources().items() if path not in change.removed}
+        sources.update(change.sources)
+
+        images = {doc["sha256"]: doc for doc in self._all("images")}
+        for doc in change.images:
+            images.setdefault(doc["sha256"], {**doc, "files": []})
+        held: dict[str, list[str]] = {}
+        for path, sha256 in change.files.items():
+            held.setdefault(sha256, []).append(path)
+        used = {doc["sha256"] for doc in occurrences if doc["sha256"]}
+        kept_images = []
+        for sha256, doc in images.items():
+            kept = [p for p in doc["files"] if p not in change.files and p not in change.removed]
+            doc["files"] = sorted({*kept, *held.get(sha256, ())})
+            if doc["files"] or sha256 in used:
+                kept_images.append(doc)
+
+        self._replace("images", kept_images)
+        self._replace("occurrences", [stored_occurrence(doc) for doc in occurrences])
+        self._replace("errors", errors)
+        self._replace("sources", sorted(sources.values(), key=lambda doc: doc["path"]))
+        self._replace("meta", [{"schema_version": SCHEMA_VERSION}])
+
+    def save(self) -> None:
+        if not self._db.table("meta").all():
+            self._db.table("meta").insert({"schema_version": SCHEMA_VERSION})
+        if self._storage.changed:
+            self._storage.flush()
+        # the read index of versions before 0.2, which nothing reads any more
+        self.path.with_name(self.path.name + ".index.sqlite").unlink(missing_ok=True)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def source(self, path: str) -> dict[str, Any] | None:
+        found = self._db.table("sources").get(Query().path == path)
+        return dict(found) if found is not None else None  # type: ignore[arg-type]
+
+    def sources(self) -> dict[str, dict[str, Any]]:
+        return {doc["path"]: doc for doc in self._all("sources")}
+
+    def catalogued_under(self, roots: Collection[str]) -> set[str]:
+        known = set(self.sources()) | {article_file(o["article"]) for o in self.occurrences()}
+        return {path for path in known if under(path, roots)}
+
+    def known_images(self) -> Container[str]:
+        return {doc["sha256"] for doc in self._db.table("images").all()}
+
+    def images(self, sha256s: Collection[str] | None = None) -> Iterator[dict[str, Any]]:
+        table = self._db.table("images")
+        docs = table.all() if sha256s is None else table.search(Query().sha256.one_of(sha256s))
+        return (dict(doc) for doc in docs)
+
+    def occurrences(self, sha256s: Collection[str] | None = None) -> Iterator[dict[str, Any]]:
+        table = self._db.table("occurrences")
+        docs = table.all() if sha256s is None else table.search(Query().sha256.one_of(sha256s))
+        return (dict(doc) for doc in docs)
+
+    def unresolved_under(
+        self, reasons: Collection[str], roots: Collection[str]
+    ) -> Iterator[dict[str, Any]]:
+        found = self._db.table("occurrences").search(
+            Query().reason.one_of(reasons)
+            & Query().article.test(lambda article: under(article_file(article), roots))
+        )
+        return (dict(doc) for doc in found)
+
+    def errors(self) -> Iterator[dict[str, Any]]:
+        return iter(self._all("errors"))
+
+    def count_errors_under(self, roots: Collection[str]) -> int:
+        return sum(
+            1
+            for e in self._db.table("errors").all()
+            if under(e["path"] or "", roots) or under(article_file(e["article"] or ""), roots)
+        )
+
+    def image_count(self) -> int:
+        return len(self._db.table("images"))
+
+    def images_with_prefix(self, prefix: str) -> list[dict[str, Any]]:
+        found = self._db.table("images").search(Query().sha256.test(str.startswith, prefix))
+        return [dict(doc) for doc in found]
+
+    def near_phash(self, phashes: list[int], distance: int) -> list[tuple[int, int, str]]:
+        images = self._db.table("images").all()
+        codes = [int(image["phash"], 16) for image in images]
+        hits = []
+        for view, target in enumerate(phashes):
+            for row, code in enumerate(codes):
+                bits = (code ^ target).bit_count()
+                if bits <= distance:
+                    hits.append((bits, view, row))
+        hits.sort()
+        return [(bits, view, images[row]["sha256"]) for bits, view, row in hits]
+
+    def search(
+        self, terms: list[Term], limit: int | None, near: Callable[[], set[str]]
+    ) -> tuple[int, Iterator[bytes]]:
+        clauses = [compile_term(term) for term in terms]
+        fields = {term.field for term in terms}
+        images = {doc["sha256"]: doc for doc in self._db.table("images").all()}
+        occurrences = self._db.table("occurrences").all()
+        uses: Counter[str] = Counter()
+        if "uses" in fields:
+            pointed = set()
+            for doc in occurrences:
+                if doc["sha256"]:
+                    uses[doc["sha256"]] += 1
+                    pointed.add(doc["file"])
+            for image in images.values():
+                uses[image["sha256"]] += sum(1 for p in image["files"] if p not in pointed)
+        close = near() if "dup" in fields else set()
+        failed = (
+            {(e["article"], e["position"]) for e in self._db.table("errors").all()}
+            if "error" in fields
+            else set()
+        )
+        found = []
+        for doc in occurrences:
+            sha256 = doc["sha256"] or ""
+            subject = Subject(
+                doc,
+                images.get(sha256),
+                uses[sha256],
+                sha256 in close,
+                (doc["article"], doc["position"]) in failed,
+            )
+            if all(clause.match(subject) for clause in clauses):
+                found.append(doc)
+        found.sort(key=place)
+        return len(found), (orjson.dumps(stored_occurrence(d)) for d in found[:limit])
+
+    def counts(self) -> dict[str, Any]:
+        images = self._all("images")
+        occurrences = self._db.table("occurrences").all()
+        sizes = Counter(size_bucket(image["width"], image["height"]) for image in images)
+        return {
+            "images": len(images),
+            "files": sum(len(image["files"]) for image in images),
+            "articles": len({doc["article"] for doc in occurrences}),
+            "occurrences": len(occurrences),
+            "formats": dict(Counter(image["format"] for image in images).most_common()),
+            "sizes": {name: sizes[name] for name in BUCKETS if sizes[name]},
+            "errors": dict(
+                Counter(e["code"] for e in self._db.table("errors").all()).most_common()
+            ),
+            "unresolved": dict(
+                Counter(doc["reason"] for doc in occurrences if not doc["sha256"]).most_common()
+            ),
+        }
+
+    def image_docs(self) -> Iterator[dict[str, Any]]:
+        for doc in self._db.table("images").all():
+            yield {key: value for key, value in doc.items() if key != "files"}
+
+    def usage(self, tracking: bool) -> tuple[dict[str, tuple[int, int]], int]:
+        images = {doc["sha256"]: doc for doc in self._db.table("images").all()}
+        counted: dict[str, tuple[int, set[str], set[str]]] = {}
+        for doc in self._db.table("occurrences").all():
+            image = images.get(doc["sha256"] or "")
+            if image is None or (not tracking and doc["tracking"]):
+                continue
+            if not tracking and image["width"] * image["height"] <= 1:
+                continue
+            n, articles, pointed = counted.get(image["sha256"], (0, set(), set()))
+            articles.add(doc["article"])
+            pointed.add(doc["file"])
+            counted[image["sha256"]] = (n + 1, articles, pointed)
+        usage = {}
+        for sha256, image in images.items():
+            n, articles, pointed = counted.get(sha256, (0, set(), set()))
+            places = n + sum(1 for path in image["files"] if path not in pointed)
+            if places:
+                usage[sha256] = (places, len(articles))
+        total = len({a for _, articles, _ in counted.values() for a in articles})
+        return usage, total
+
+    def kept(self, key: str) -> Any:
+        for doc in self._db.table("meta").all():
+            return (doc.get("kept") or {}).get(key)
+        return None
+
+    def keep(self, key: str, value: Any) -> None:
+        """(Kept in memory: saved with the next change a writer saves.)"""
+        meta = {"schema_version": SCHEMA_VERSION, "kept": {**self._kept(), key: value}}
+        self._replace("meta", [meta])
+
+    def _kept(self) -> dict[str, Any]:
+        for doc in self._db.table("meta").all():
+            return dict(doc.get("kept") or {})
+        return {}

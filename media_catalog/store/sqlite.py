@@ -1,0 +1,603 @@
+"""The SQLite store: authoritative tables changed in place, for archives of millions of photos.
+
+Every `write` is one transaction (BEGIN IMMEDIATE … COMMIT): a crash, Ctrl-C or SIGKILL loses
+at most the change in flight. The database is in WAL mode, so readers never wait for the
+writer and see the last committed state; a second writer waits (`busy_timeout`), and is told
+so through `on_wait`.
+
+Tables (schema 1): meta (key, value); images (one row per SHA-256: the image doc as JSON,
+and the columns queries use: pHash, its four 16-bit bands, which lookups probe by pigeonhole,
+size, format, date taken, normalised camera and embedded words); files (path → SHA-256);
+occurrences (the stored doc as JSON, its article file `source`, place, SHA-256, file, reason,
+and each search field's text as `normalize` leaves it); errors (the doc as JSON, unique);
+sources (path → state as JSON).
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+import os
+import sqlite3
+from collections.abc import Callable, Collection, Container, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ..errors import CatalogError
+from ..querylang import TEXT_FIELDS, Term
+from ..terms import camera_text, compile_term, embedded_text
+from ..text import normalize
+from .base import BUCKETS, Change, Store, article_file, occurrence_object, size_bucket
+
+SCHEMA_VERSION = 1
+CACHE_KIB = 256 * 1024  # SQLite's page cache per connection
+BUSY_TIMEOUT_S = 600.0
+_TEXT_COLUMNS = ", ".join(f"t_{field} TEXT NOT NULL" for field in TEXT_FIELDS)
+_SCHEMA = f"""
+CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+CREATE TABLE images (
+    id INTEGER PRIMARY KEY, sha256 TEXT NOT NULL UNIQUE, phash INTEGER NOT NULL,
+    b0 INTEGER AS (phash & 65535), b1 INTEGER AS ((phash >> 16) & 65535),
+    b2 INTEGER AS ((phash >> 32) & 65535), b3 INTEGER AS ((phash >> 48) & 65535),
+    width INTEGER NOT NULL, height INTEGER NOT NULL, format TEXT NOT NULL, taken TEXT,
+    camera TEXT NOT NULL, embedded TEXT NOT NULL, doc BLOB NOT NULL
+);
+CREATE INDEX images_b0 ON images (b0);
+CREATE INDEX images_b1 ON images (b1);
+CREATE INDEX images_b2 ON images (b2);
+CREATE INDEX images_b3 ON images (b3);
+CREATE TABLE files (path TEXT PRIMARY KEY, sha256 TEXT NOT NULL) WITHOUT ROWID;
+CREATE INDEX files_sha256 ON files (sha256);
+CREATE TABLE occurrences (
+    id INTEGER PRIMARY KEY, source TEXT NOT NULL, article TEXT NOT NULL, position INTEGER,
+    sha256 TEXT, file TEXT, reason TEXT, tracking INTEGER NOT NULL, {_TEXT_COLUMNS},
+    doc BLOB NOT NULL
+);
+CREATE INDEX occurrences_source ON occurrences (source);
+CREATE INDEX occurrences_sha256 ON occurrences (sha256, file);
+CREATE INDEX occurrences_place ON occurrences (article, position IS NULL, position);
+CREATE INDEX occurrences_file ON occurrences (file) WHERE file IS NOT NULL;
+CREATE INDEX occurrences_reason ON occurrences (reason) WHERE reason IS NOT NULL;
+CREATE TABLE errors (
+    id INTEGER PRIMARY KEY, path TEXT, source TEXT NOT NULL, article TEXT, position INTEGER,
+    code TEXT NOT NULL, doc BLOB NOT NULL UNIQUE
+);
+CREATE INDEX errors_path ON errors (path);
+CREATE INDEX errors_source ON errors (source);
+CREATE INDEX errors_place ON errors (article, position);
+CREATE TABLE sources (path TEXT PRIMARY KEY, doc BLOB NOT NULL) WITHOUT ROWID;
+"""
+_ORDER = "o.article, o.position IS NULL, o.position, o.id"
+# Probing the pHash bands pays while fewer bit patterns are probed than this; beyond it
+# (large distances) every code is read.
+_MAX_PROBES = 4096
+
+
+def _signed(code: int) -> int:
+    """A 64-bit code as SQLite's signed INTEGER."""
+    return code - (1 << 64) if code >> 63 else code
+
+
+def _within(roots: Collection[str], column: str) -> tuple[str, list[str]]:
+    """SQL true when `column` is one of `roots` or lies below one (a range on the index)."""
+    parts, params = [], []
+    for root in roots:
+        root = root.rstrip(os.sep)
+        parts.append(f"({column} = ? OR ({column} >= ? AND {column} < ?))")
+        params += [root, root + os.sep, root + chr(ord(os.sep) + 1)]
+    return "(" + (" OR ".join(parts) or "0") + ")", params
+
+
+class SQLiteStore(Store):
+    """A catalogue in an SQLite file (created if absent and `create`)."""
+
+    def __init__(self, path: Path, *, create: bool = True) -> None:
+        self.path = path
+        self._on_wait: Callable[[], None] | None = None
+        exists = path.exists()
+        if not exists and not create:
+            raise CatalogError(
+                f"no catalogue at {path}; run `media-catalog scan PATH --db {path}` first, "
+                "or pass --db",
+                path=path,
+            )
+        try:
+            self._db = sqlite3.connect(path, isolation_level=None, timeout=0)
+            self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            # WAL with synchronous NORMAL: a commit survives a crash or SIGKILL of the
+            # process; only a power cut may take back the last commits, never corrupt
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+            self._setup(exists)
+        except sqlite3.DatabaseError as exc:
+            raise CatalogError(
+                f"{path} is not a readable SQLite catalogue ({exc}); it was left untouched. "
+                "Pass another --db.",
+                path=path,
+            ) from exc
+
+    def _setup(self, exists: bool) -> None:
+        tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master")}
+        if not tables:
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.executescript(
+                f"BEGIN IMMEDIATE; {_SCHEMA} INSERT INTO meta VALUES "
+                f"('schema_version', {SCHEMA_VERSION}), ('generation', 0); COMMIT;"
+            )
+            return
+        version = self._meta("schema_version")
+        if not isinstance(version, int):
+            raise CatalogError(
+                f"{self.path} is an SQLite file but not a media-catalog catalogue; "
+                "pass another --db.",
+                path=self.path,
+            )
+        if version > SCHEMA_VERSION:
+            raise CatalogError(
+                f"{self.path} was written by a newer media-catalog (SQLite schema {version}); "
+                f"this version reads schema {SCHEMA_VERSION}. Upgrade media-catalog.",
+                path=self.path,
+            )
+
+    def _meta(self, key: str) -> Any:
+        try:
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        except sqlite3.OperationalError:
+            return None
+        return row[0] if row else None
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE … COMMIT; a writer holding the database makes this one wait."""
+        try:
+            self._db.execute("PRAGMA busy_timeout = 0")
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                if self._on_wait is not None:
+                    self._on_wait()
+                self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+                self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise CatalogError(
+                f"{self.path} is being written by another process and stayed locked for "
+                f"{BUSY_TIMEOUT_S:.0f} s ({exc}); try again when it has finished.",
+                path=self.path,
+            ) from exc
+        finally:
+            self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        try:
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._db.execute("ROLLBACK")
+            raise CatalogError(
+                f"cannot write the catalogue {self.path}: {exc}; the last change was not "
+                "saved. Free some space or check the folder's permissions.",
+                path=self.path,
+            ) from exc
+
+    # -- writing ---------------------------------------------------------------------------
+
+    @contextmanager
+    def writing(self, on_wait: Callable[[], None] | None = None) -> Iterator[SQLiteStore]:
+        self._on_wait = on_wait
+        try:
+            yield self
+        finally:
+            self._on_wait = None
+
+    def save(self) -> None:
+        """Nothing to do: every write was committed as it was made."""
+
+    def write(self, change: Change) -> None:
+        try:
+            with self._transaction():
+                self._write(change)
+        except sqlite3.Error as exc:
+            raise CatalogError(
+                f"cannot write the catalogue {self.path}: {exc}; the last change was not saved.",
+                path=self.path,
+            ) from exc
+
+    def _write(self, change: Change) -> None:
+        db = self._db
+        gone = change.replaced | change.removed
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS gone (path TEXT PRIMARY KEY)")
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS touched (sha256 TEXT PRIMARY KEY)")
+        db.execute("DELETE FROM temp.gone")
+        db.execute("DELETE FROM temp.touched")
+        db.executemany("INSERT OR IGNORE INTO temp.gone VALUES (?)", ((p,) for p in gone))
+        # images that may be left unused: those of the rows deleted or changed now
+        db.execute(
+            "INSERT OR IGNORE INTO temp.touched SELECT sha256 FROM occurrences "
+            "WHERE source IN (SELECT path FROM temp.gone) AND sha256 IS NOT NULL"
+        )
+        db.execute("DELETE FROM occurrences WHERE source IN (SELECT path FROM temp.gone)")
+        db.execute(
+            "DELETE FROM errors WHERE path IN (SELECT path FROM temp.gone) "
+            "OR source IN (SELECT path FROM temp.gone)"
+        )
+        if change.removed:
+            vanished = change.removed | {os.path.realpath(p) for p in change.removed}
+            self._mark_missing(vanished)
+            db.executemany("DELETE FROM sources WHERE path = ?", ((p,) for p in change.removed))
+        replaced_files = set(change.files) | change.removed
+        db.executemany(
+            "INSERT OR IGNORE INTO temp.touched SELECT sha256 FROM files WHERE path = ?",
+            ((p,) for p in replaced_files),
+        )
+        db.executemany("DELETE FROM files WHERE path = ?", ((p,) for p in replaced_files))
+        db.executemany(
+            "INSERT OR IGNORE INTO images (sha256, phash, width, height, format, taken, "
+            "camera, embedded, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (_image_row(doc) for doc in change.images),
+        )
+        db.executemany("INSERT INTO files VALUES (?, ?)", change.files.items())
+        db.executemany(
+            f"INSERT INTO occurrences (source, article, position, sha256, file, reason, "
+            f"tracking, {', '.join(f't_{f}' for f in TEXT_FIELDS)}, doc) "
+            f"VALUES ({', '.join('?' * (8 + len(TEXT_FIELDS)))})",
+            (_occurrence_row(doc) for doc in change.occurrences),
+        )
+        db.executemany(
+            "INSERT OR IGNORE INTO errors (path, source, article, position, code, doc) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                (
+                    e["path"],
+                    article_file(e.get("article") or ""),
+                    e.get("article"),
+                    e.get("position"),
+                    e["code"],
+                    orjson.dumps(e),
+                )
+                for e in change.errors
+            ),
+        )
+        db.executemany(
+            "INSERT OR REPLACE INTO sources VALUES (?, ?)",
+            ((path, orjson.dumps(state)) for path, state in change.sources.items()),
+        )
+        db.execute(
+            "DELETE FROM images WHERE sha256 IN (SELECT sha256 FROM temp.touched) "
+            "AND NOT EXISTS (SELECT 1 FROM files f WHERE f.sha256 = images.sha256) "
+            "AND NOT EXISTS (SELECT 1 FROM occurrences o WHERE o.sha256 = images.sha256)"
+        )
+        db.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
+
+    def _mark_missing(self, vanished: set[str]) -> None:
+        """Occurrences whose bytes came from a file now forgotten: `missing`."""
+        rows = []
+        for path in vanished:
+            for row_id, sha256, raw in self._db.execute(
+                "SELECT id, sha256, doc FROM occurrences WHERE file = ?", (path,)
+            ):
+                doc = orjson.loads(raw)
+                doc.update(file=None, sha256=None, reason="missing")
+                rows.append((orjson.dumps(doc), row_id))
+                self._db.execute("INSERT OR IGNORE INTO temp.touched VALUES (?)", (sha256,))
+        self._db.executemany(
+            "UPDATE occurrences SET file = NULL, sha256 = NULL, reason = 'missing', doc = ? "
+            "WHERE id = ?",
+            rows,
+        )
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def source(self, path: str) -> dict[str, Any] | None:
+        row = self._db.execute("SELECT doc FROM sources WHERE path = ?", (path,)).fetchone()
+        return orjson.loads(row[0]) if row else None
+
+    def sources(self) -> dict[str, dict[str, Any]]:
+        return {
+            path: orjson.loads(doc)
+            for path, doc in self._db.execute("SELECT path, doc FROM sources ORDER BY path")
+        }
+
+    def catalogued_under(self, roots: Collection[str]) -> set[str]:
+        found = set()
+        for table, column in (("sources", "path"), ("occurrences", "source")):
+            sql, params = _within(roots, column)
+            found |= {
+                p for (p,) in self._db.execute(f"SELECT {column} FROM {table} WHERE {sql}", params)
+            }
+        return found
+
+    def known_images(self) -> Container[str]:
+        return _Known(self.path)
+
+    def images(self, sha256s: Collection[str] | None = None) -> Iterator[dict[str, Any]]:
+        if sha256s is None:
+            rows = self._db.execute("SELECT sha256, doc FROM images ORDER BY id")
+            files = self._db.execute("SELECT sha256, path FROM files ORDER BY sha256, path")
+            held: dict[str, list[str]] = {}
+            for sha256, path in files:
+                held.setdefault(sha256, []).append(path)
+            for sha256, doc in rows:
+                yield {**orjson.loads(doc), "files": held.get(sha256, [])}
+            return
+        held = {}
+        for sha256, path in self._among("SELECT sha256, path FROM files", "sha256", sha256s):
+            held.setdefault(sha256, []).append(path)
+        found = self._among("SELECT id, sha256, doc FROM images", "sha256", sha256s)
+        for _, sha256, doc in sorted(found):
+            yield {**orjson.loads(doc), "files": sorted(held.get(sha256, []))}
+
+    def occurrences(self, sha256s: Collection[str] | None = None) -> Iterator[dict[str, Any]]:
+        if sha256s is None:
+            for (doc,) in self._db.execute("SELECT doc FROM occurrences ORDER BY id"):
+                yield orjson.loads(doc)
+            return
+        for _, doc in sorted(self._among("SELECT id, doc FROM occurrences", "sha256", sha256s)):
+            yield orjson.loads(doc)
+
+    def _among(self, select: str, column: str, values: Collection[Any]) -> list[Any]:
+        """The rows of `select` whose `column` is one of `values`."""
+        rows = []
+        for chunk in _chunks(sorted(values)):
+            marks = ", ".join("?" * len(chunk))
+            rows += self._db.execute(f"{select} WHERE {column} IN ({marks})", chunk).fetchall()
+        return rows
+
+    def image_objects(self, sha256s: Collection[str] | None = None) -> Iterator[dict[str, Any]]:
+        if sha256s is not None:
+            yield from super().image_objects(sha256s)
+            return
+        rows = self._db.execute("SELECT sha256 FROM images ORDER BY id")
+        while chunk := [sha256 for (sha256,) in rows.fetchmany(500)]:
+            yield from super().image_objects(chunk)
+
+    def unresolved(self) -> Iterator[dict[str, Any]]:
+        for (raw,) in self._db.execute(
+            f"SELECT doc FROM occurrences o WHERE sha256 IS NULL ORDER BY {_ORDER}"
+        ):
+            doc = orjson.loads(raw)
+            yield {**occurrence_object(doc), "reason": doc["reason"]}
+
+    def unresolved_under(
+        self, reasons: Collection[str], roots: Collection[str]
+    ) -> Iterator[dict[str, Any]]:
+        within, params = _within(roots, "source")
+        marks = ", ".join("?" * len(reasons))
+        for (doc,) in self._db.execute(
+            f"SELECT doc FROM occurrences WHERE reason IN ({marks}) AND {within} ORDER BY id",
+            [*reasons, *params],
+        ):
+            yield orjson.loads(doc)
+
+    def errors(self) -> Iterator[dict[str, Any]]:
+        for (doc,) in self._db.execute("SELECT doc FROM errors ORDER BY id"):
+            yield orjson.loads(doc)
+
+    def count_errors_under(self, roots: Collection[str]) -> int:
+        paths, first = _within(roots, "path")
+        sources, second = _within(roots, "source")
+        (count,) = self._db.execute(
+            f"SELECT count(*) FROM errors WHERE {paths} OR {sources}", [*first, *second]
+        ).fetchone()
+        return count
+
+    def image_count(self) -> int:
+        return self._db.execute("SELECT count(*) FROM images").fetchone()[0]
+
+    def images_with_prefix(self, prefix: str) -> list[dict[str, Any]]:
+        rows = self._db.execute(
+            "SELECT sha256 FROM images WHERE sha256 >= ? AND sha256 < ?", (prefix, prefix + "g")
+        ).fetchall()
+        return list(self.images([sha256 for (sha256,) in rows]))
+
+    def near_phash(self, phashes: list[int], distance: int) -> list[tuple[int, int, str]]:
+        per_band = distance // 4
+        probes = sum(math.comb(16, r) for r in range(per_band + 1))
+        hits = []
+        for view, target in enumerate(phashes):
+            if probes * 4 > _MAX_PROBES:
+                rows = self._db.execute("SELECT id, phash, sha256 FROM images")
+            else:
+                rows = self._probe(target, per_band)
+            for row_id, code, sha256 in rows:
+                bits = ((code & 0xFFFF_FFFF_FFFF_FFFF) ^ target).bit_count()
+                if bits <= distance:
+                    hits.append((bits, view, row_id, sha256))
+        hits.sort()
+        return [(bits, view, sha256) for bits, view, _, sha256 in hits]
+
+    def _probe(self, target: int, per_band: int) -> list[tuple[int, int, str]]:
+        """Images one of whose four 16-bit pHash bands is within `per_band` bits of the
+        target's: by pigeonhole, every image within 4 * per_band + 3 bits is among them."""
+        found: dict[int, tuple[int, int, str]] = {}
+        masks = [
+            sum(1 << bit for bit in bits)
+            for r in range(per_band + 1)
+            for bits in itertools.combinations(range(16), r)
+        ]
+        for band in range(4):
+            key = (target >> (16 * band)) & 0xFFFF
+            values = sorted({key ^ mask for mask in masks})
+            for chunk in _chunks(values):
+                marks = ", ".join("?" * len(chunk))
+                for row in self._db.execute(
+                    f"SELECT id, phash, sha256 FROM images WHERE b{band} IN ({marks})", chunk
+                ):
+                    found[row[0]] = row
+        return list(found.values())
+
+    def search(
+        self, terms: list[Term], limit: int | None, near: Callable[[], set[str]]
+    ) -> tuple[int, Iterator[bytes]]:
+        clauses = [compile_term(term) for term in terms]
+        if any(term.field == "dup" for term in terms):
+            self._db.execute("CREATE TEMP TABLE IF NOT EXISTS near (sha256 TEXT PRIMARY KEY)")
+            self._db.execute("DELETE FROM temp.near")
+            self._db.executemany("INSERT INTO temp.near VALUES (?)", ((s,) for s in near()))
+        where = " AND ".join(c.sql for c in clauses) or "1"
+        params = [p for c in clauses for p in c.params]
+        join = "LEFT JOIN images i ON i.sha256 = o.sha256"
+        (total,) = self._db.execute(
+            f"SELECT count(*) FROM occurrences o {join} WHERE {where}", params
+        ).fetchone()
+        rows = self._db.execute(
+            f"SELECT o.doc FROM occurrences o {join} WHERE {where} ORDER BY {_ORDER}"
+            + (" LIMIT ?" if limit is not None else ""),
+            [*params, *([limit] if limit is not None else [])],
+        )
+        return total, (doc for (doc,) in rows)
+
+    def counts(self) -> dict[str, Any]:
+        db = self._db
+        found = {
+            size_bucket(width, height): count
+            for width, height, count in db.execute(
+                "SELECT width, height, count(*) FROM images GROUP BY max(width, height) < 256, "
+                "max(width, height) < 1024, max(width, height) < 2048"
+            )
+        }
+        sizes = {name: found[name] for name in BUCKETS if name in found}
+        return {
+            "images": self.image_count(),
+            "files": db.execute("SELECT count(*) FROM files").fetchone()[0],
+            "articles": db.execute(
+                "SELECT count(*) FROM (SELECT DISTINCT article FROM occurrences)"
+            ).fetchone()[0],
+            "occurrences": db.execute("SELECT count(*) FROM occurrences").fetchone()[0],
+            "formats": dict(
+                db.execute(
+                    "SELECT format, count(*) AS n FROM images GROUP BY format "
+                    "ORDER BY n DESC, min(id)"
+                )
+            ),
+            "sizes": sizes,
+            "errors": dict(
+                db.execute(
+                    "SELECT code, count(*) AS n FROM errors GROUP BY code ORDER BY n DESC, min(id)"
+                )
+            ),
+            "unresolved": dict(
+                db.execute(
+                    "SELECT reason, count(*) AS n FROM occurrences WHERE sha256 IS NULL "
+                    "GROUP BY reason ORDER BY n DESC, min(id)"
+                )
+            ),
+        }
+
+    def image_docs(self) -> Iterator[dict[str, Any]]:
+        for (doc,) in self._db.execute("SELECT doc FROM images ORDER BY id"):
+            yield orjson.loads(doc)
+
+    def usage(self, tracking: bool) -> tuple[dict[str, tuple[int, int]], int]:
+        # the occurrences counted: all, or (by default) neither tracking nor of 1×1 images
+        counted = (
+            "o.sha256 IS NOT NULL"
+            if tracking
+            else "NOT o.tracking AND (SELECT width * height FROM images i "
+            "WHERE i.sha256 = o.sha256) > 1"
+        )
+        usage = {
+            sha256: [n, articles]
+            for sha256, n, articles in self._db.execute(
+                f"SELECT sha256, count(*), count(DISTINCT article) FROM occurrences o "
+                f"WHERE {counted} GROUP BY sha256"
+            )
+        }
+        for sha256, loose in self._db.execute(
+            f"SELECT sha256, count(*) FROM files f WHERE NOT EXISTS (SELECT 1 FROM occurrences o "
+            f"WHERE o.sha256 = f.sha256 AND o.file = f.path AND {counted}) GROUP BY sha256"
+        ):
+            usage.setdefault(sha256, [0, 0])[0] += loose
+        (total,) = self._db.execute(
+            f"SELECT count(DISTINCT article) FROM occurrences o WHERE {counted}"
+        ).fetchone()
+        return {sha256: (n, articles) for sha256, (n, articles) in usage.items()}, total
+
+    def kept(self, key: str) -> Any:
+        kept = self._meta(f"kept:{key}")
+        if kept is None:
+            return None
+        generation, value = orjson.loads(kept)
+        return value if generation == self._meta("generation") else None
+
+    def keep(self, key: str, value: Any) -> None:
+        try:
+            with self._transaction():
+                self._db.execute(
+                    "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                    (f"kept:{key}", orjson.dumps([self._meta("generation"), value])),
+                )
+        except sqlite3.OperationalError:
+            pass  # a read-only catalogue: the value is counted again next time
+
+
+def _image_row(doc: dict[str, Any]) -> tuple[Any, ...]:
+    return (
+        doc["sha256"],
+        _signed(int(doc["phash"], 16)),
+        doc["width"],
+        doc["height"],
+        doc["format"],
+        doc["exif"].get("taken"),
+        camera_text(doc),
+        embedded_text(doc),
+        orjson.dumps(doc),
+    )
+
+
+def _occurrence_row(doc: dict[str, Any]) -> tuple[Any, ...]:
+    return (
+        article_file(doc["article"]),
+        doc["article"],
+        doc["position"],
+        doc["sha256"],
+        doc["file"],
+        doc["reason"],
+        bool(doc.get("tracking")),
+        *(_fold(field, doc.get(field) or "") for field in TEXT_FIELDS),
+        orjson.dumps(doc),
+    )
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _folded(text: str) -> str:
+    return normalize(text)
+
+
+def _fold(field: str, text: str) -> str:
+    """`normalize(text)`; an article's path and title, the same for each of its images, are
+    folded once."""
+    return _folded(text) if field in ("article", "article_title") else normalize(text)
+
+
+def _chunks(values: list[Any], size: int = 500) -> Iterator[list[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+class _Known:
+    """Catalogued SHA-256s, looked up in the database by each process (forked hashing
+    workers open their own connection, read-only)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._pid = -1
+        self._db: sqlite3.Connection | None = None
+
+    def __contains__(self, sha256: object) -> bool:
+        if self._pid != os.getpid():
+            self._db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+            self._pid = os.getpid()
+        assert self._db is not None
+        row = self._db.execute("SELECT 1 FROM images WHERE sha256 = ?", (sha256,)).fetchone()
+        return row is not None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"path": self.path, "_pid": -1, "_db": None}
