@@ -20,7 +20,7 @@ import orjson
 from .errors import CatalogError
 from .store import SQLITE_SUFFIXES, Change, Store, article_file, open_store, stored_occurrence
 
-BATCH = 10_000  # records (an image, each of its occurrences, …) in one write
+BATCH = 50_000  # records (an image, each of its occurrences, …) in one write
 
 
 @dataclass
@@ -43,14 +43,15 @@ def import_files(
     """Merge every file of `paths` into `catalog` and save it (see the module docstring)."""
     summary = ImportSummary()
     with catalog.writing(on_wait):
-        merger = _Merger(catalog, summary)
         for path in paths:
             path = Path(path)
             if os.path.realpath(path) == os.path.realpath(catalog.path):
                 raise CatalogError(f"{path} is the catalogue itself; import another file")
-            for kind, record in _records(path):
-                merger.add(kind, record)
-            merger.flush()
+            with catalog.bulk():
+                merger = _Merger(catalog, summary)
+                for kind, record in _records(path):
+                    merger.add(kind, record)
+                merger.flush()
             summary.inputs += 1
         catalog.save()
     return summary
@@ -152,12 +153,13 @@ def _problem(kind: str, record: Any) -> str | None:
 
 
 class _Merger:
-    """Gathers records into batches of changes. An article is replaced when this import
-    first brings it, so that its occurrences may come in several batches."""
+    """Gathers one input's records into batches of changes. An article is replaced when the
+    input first brings it, so that its occurrences may come in several batches."""
 
     def __init__(self, catalog: Store, summary: ImportSummary) -> None:
         self.catalog = catalog
         self.summary = summary
+        self.fresh = catalog.is_empty()  # then there is nothing to replace
         self.seen: set[str] = set()
         self.change = Change()
         self.size = 0
@@ -168,7 +170,8 @@ class _Merger:
         path = article_file(article)
         if path not in self.seen:
             self.seen.add(path)
-            self.change.replaced.add(path)
+            if not self.fresh:
+                self.change.replaced.add(path)
             self.change.sources.setdefault(
                 path, {"path": path, "size": None, "mtime_ns": None, "sha256": None}
             )

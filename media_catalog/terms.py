@@ -1,11 +1,14 @@
 """What each query term means, once: as an SQL clause for the SQLite store and as a Python
 test for the JSON store (as beets' field queries carry both `col_clause` and `match`).
 
-The SQL runs over `occurrences o LEFT JOIN images i ON i.sha256 = o.sha256` with the text
-columns `o.t_<field>` and `i.camera`, `i.embedded` holding text as `normalize` leaves it, and
-`temp.near` holding the SHA-256s in near-duplicate clusters. Python tests a `Subject`. Both
-sides compare the same values: tests/test_query.py checks that the two stores agree on every
-generated query.
+The SQL runs over `occurrences o LEFT JOIN images i ON i.sha256 = o.sha256`, with the
+full-text tables `texts` (an occurrence's text fields, rowid = o.id) and `image_texts` (an
+image's embedded words, rowid = i.id) and `i.camera` holding text as `normalize` leaves it,
+and `temp.near` holding the SHA-256s in near-duplicate clusters. Text is found as a
+substring, as Python's `in` finds it: the full-text tables are indexed by trigrams, so a
+value of three characters or more is looked up in the index, a shorter one by scanning.
+Python tests a `Subject`. Both sides compare the same values: tests/test_stores.py checks that
+the two stores agree on every generated query.
 """
 
 from __future__ import annotations
@@ -76,21 +79,20 @@ def compile_term(term: Term) -> Clause:
 
 def _clause(field: str | None, value: Any) -> Clause:
     if field is None:
-        parts = [_substring(f"o.t_{name}", value) for name in FREE_TEXT_FIELDS]
-        parts.append(_substring("i.embedded", value))
-        sql = "(" + " OR ".join(sql for sql, _ in parts) + ")"
-        params = tuple(p for _, params in parts for p in params)
+        found, params = _found("texts", FREE_TEXT_FIELDS, value)
+        embedded, more = _found("image_texts", ("embedded",), value)
         return Clause(
-            sql,
-            params,
+            f"(o.id IN ({found}) OR o.sha256 IN "
+            f"(SELECT e.sha256 FROM images e WHERE e.id IN ({embedded})))",
+            params + more,
             lambda s: (
                 any(value in s.text(name) for name in FREE_TEXT_FIELDS)
                 or value in embedded_text(s.image)
             ),
         )
     if field in TEXT_FIELDS:
-        sql, params = _substring(f"o.t_{field}", value)
-        return Clause(sql, params, lambda s: value in s.text(field))
+        found, params = _found("texts", (field,), value)
+        return Clause(f"(o.id IN ({found}))", params, lambda s: value in s.text(field))
     if field == "unresolved":
         return Clause("((o.sha256 IS NULL) = ?)", (value,), lambda s: (s.image is None) == value)
     if field == "error":
@@ -162,6 +164,18 @@ def _in_range(found: Any, bounds: Any) -> bool:
             high is None or found[: len(high)] <= high
         )
     return (low is None or found >= low) and (high is None or found <= high)
+
+
+def _found(table: str, columns: tuple[str, ...], value: str) -> tuple[str, tuple[Any, ...]]:
+    """SQL selecting the rowids of `table` (a trigram full-text table) one of whose
+    `columns` holds `value`: a phrase query on the index (a trigram phrase is a substring),
+    or for fewer than three characters, which make no trigram, a GLOB over each column."""
+    if len(value) >= 3:
+        query = "{" + " ".join(columns) + '} : "' + value.replace('"', '""') + '"'
+        return f"SELECT rowid FROM {table} WHERE {table} MATCH ?", (query,)
+    pattern = "*" + "".join(f"[{c}]" if c in "*?[" else c for c in value) + "*"
+    where = " OR ".join(f"{column} GLOB ?" for column in columns)
+    return f"SELECT rowid FROM {table} WHERE {where}", (pattern,) * len(columns)
 
 
 def _substring(column: str, value: str) -> tuple[str, tuple[Any, ...]]:

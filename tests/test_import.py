@@ -56,6 +56,31 @@ def test_import_replaces_the_articles_it_brings_and_keeps_the_others(cli, tmp_pa
     assert alts == ["new alt", "other"]
     assert cli("import", "desk.json").exit_code == 0  # twice: nothing doubles
     assert orjson.loads(cli("stats", "-f", "json").stdout)["occurrences"] == 2
+    # into an empty catalogue, the second of two inputs bringing one article replaces it
+    assert cli("import", cli.db, "desk.json", "--db", "merged.sqlite").exit_code == 0
+    merged = orjson.loads(cli("search", "-f", "json", "", "--db", "merged.sqlite").stdout)
+    assert sorted(r["alt"] for r in merged["results"]) == ["new alt", "other"]
+
+
+def test_a_bulk_load_killed_before_its_indexes_are_built_is_mended_by_the_next_writer(
+    cli, desk, tmp_path
+):
+    import sqlite3
+
+    from media_catalog.store.sqlite import _INDEX_NAMES
+
+    assert cli("import", cli.db, "--db", "bulk.sqlite").exit_code == 0
+    connection = sqlite3.connect(tmp_path / "bulk.sqlite")
+    for name in _INDEX_NAMES:
+        connection.execute(f"DROP INDEX {name}")  # as a killed bulk load leaves it
+    connection.commit()
+    before = cli("search", "-f", "json", "حسکه", "--db", "bulk.sqlite").stdout  # slower, right
+    assert (
+        cli("scan", desk, "--assets", desk / "assets", "--db", "bulk.sqlite", "-q").exit_code == 0
+    )
+    names = {n for (n,) in connection.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert set(_INDEX_NAMES) <= names
+    assert cli("search", "-f", "json", "حسکه", "--db", "bulk.sqlite").stdout == before
 
 
 def test_import_refuses_what_it_cannot_read_and_keeps_the_catalogue(cli, desk, tmp_path):

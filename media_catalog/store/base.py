@@ -19,7 +19,7 @@ import os
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Container, Iterable, Iterator, Mapping
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -117,6 +117,15 @@ class Store(ABC):
     @abstractmethod
     def write(self, change: Change) -> None:
         """Apply `change` (see Change) at once, as one transaction or one in-memory edit."""
+
+    @abstractmethod
+    def is_empty(self) -> bool:
+        """Whether the catalogue holds nothing at all."""
+
+    def bulk(self) -> AbstractContextManager[None]:
+        """Inside, a large load may go faster (SQLite builds its indexes at the end); the
+        catalogue may answer slowly until it is over."""
+        return nullcontext()
 
     @abstractmethod
     def save(self) -> None:

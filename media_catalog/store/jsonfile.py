@@ -296,6 +296,9 @@ class JSONStore(Store):
         self._replace("sources", sorted(sources.values(), key=lambda doc: doc["path"]))
         self._replace("meta", [{"schema_version": SCHEMA_VERSION}])
 
+    def is_empty(self) -> bool:
+        return not any(len(self._db.table(name)) for name in self._db.tables() - {"meta"})
+
     def save(self) -> None:
         if not self._db.table("meta").all():
             self._db.table("meta").insert({"schema_version": SCHEMA_VERSION})

@@ -36,7 +36,7 @@ from .base import BUCKETS, Change, Store, article_file, occurrence_object, size_
 SCHEMA_VERSION = 1
 CACHE_KIB = 256 * 1024  # SQLite's page cache per connection
 BUSY_TIMEOUT_S = 600.0
-_TEXT_COLUMNS = ", ".join(f"t_{field} TEXT NOT NULL" for field in TEXT_FIELDS)
+_TEXT_COLUMNS = ", ".join(TEXT_FIELDS)
 _SCHEMA = f"""
 CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 CREATE TABLE images (
@@ -44,8 +44,12 @@ CREATE TABLE images (
     b0 INTEGER AS (phash & 65535), b1 INTEGER AS ((phash >> 16) & 65535),
     b2 INTEGER AS ((phash >> 32) & 65535), b3 INTEGER AS ((phash >> 48) & 65535),
     width INTEGER NOT NULL, height INTEGER NOT NULL, format TEXT NOT NULL, taken TEXT,
-    camera TEXT NOT NULL, embedded TEXT NOT NULL, doc BLOB NOT NULL
+    camera TEXT NOT NULL, doc BLOB NOT NULL
 );
+CREATE VIRTUAL TABLE image_texts USING fts5(embedded, tokenize='trigram case_sensitive 1');
+CREATE TRIGGER images_gone AFTER DELETE ON images BEGIN
+    DELETE FROM image_texts WHERE rowid = old.id;
+END;
 CREATE INDEX images_b0 ON images (b0);
 CREATE INDEX images_b1 ON images (b1);
 CREATE INDEX images_b2 ON images (b2);
@@ -54,14 +58,16 @@ CREATE TABLE files (path TEXT PRIMARY KEY, sha256 TEXT NOT NULL) WITHOUT ROWID;
 CREATE INDEX files_sha256 ON files (sha256);
 CREATE TABLE occurrences (
     id INTEGER PRIMARY KEY, source TEXT NOT NULL, article TEXT NOT NULL, position INTEGER,
-    sha256 TEXT, file TEXT, reason TEXT, tracking INTEGER NOT NULL, {_TEXT_COLUMNS},
-    doc BLOB NOT NULL
+    sha256 TEXT, file TEXT, reason TEXT, tracking INTEGER NOT NULL, doc BLOB NOT NULL
 );
+CREATE VIRTUAL TABLE texts USING fts5({_TEXT_COLUMNS}, tokenize='trigram case_sensitive 1');
+CREATE TRIGGER occurrences_gone AFTER DELETE ON occurrences BEGIN
+    DELETE FROM texts WHERE rowid = old.id;
+END;
 CREATE INDEX occurrences_source ON occurrences (source);
 CREATE INDEX occurrences_sha256 ON occurrences (sha256, file);
 CREATE INDEX occurrences_place ON occurrences (article, position IS NULL, position);
 CREATE INDEX occurrences_file ON occurrences (file) WHERE file IS NOT NULL;
-CREATE INDEX occurrences_reason ON occurrences (reason) WHERE reason IS NOT NULL;
 CREATE TABLE errors (
     id INTEGER PRIMARY KEY, path TEXT, source TEXT NOT NULL, article TEXT, position INTEGER,
     code TEXT NOT NULL, doc BLOB NOT NULL UNIQUE
@@ -71,6 +77,9 @@ CREATE INDEX errors_source ON errors (source);
 CREATE INDEX errors_place ON errors (article, position);
 CREATE TABLE sources (path TEXT PRIMARY KEY, doc BLOB NOT NULL) WITHOUT ROWID;
 """
+# The secondary indexes, which a bulk load builds at its end.
+_INDEXES = [line for line in _SCHEMA.splitlines() if line.startswith("CREATE INDEX")]
+_INDEX_NAMES = [line.split()[2] for line in _INDEXES]
 _ORDER = "o.article, o.position IS NULL, o.position, o.id"
 # Probing the pHash bands pays while fewer bit patterns are probed than this; beyond it
 # (large distances) every code is read.
@@ -112,6 +121,10 @@ class SQLiteStore(Store):
             # process; only a power cut may take back the last commits, never corrupt
             self._db.execute("PRAGMA synchronous = NORMAL")
             self._db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+            # copy the write-ahead log into the database every 64 MiB rather than 4: pages
+            # changed by several commits (the indexes') are written back once
+            self._db.execute("PRAGMA wal_autocheckpoint = 16384")
+            self._db.execute("PRAGMA temp_store = MEMORY")
             self._setup(exists)
         except sqlite3.DatabaseError as exc:
             raise CatalogError(
@@ -193,9 +206,44 @@ class SQLiteStore(Store):
     def writing(self, on_wait: Callable[[], None] | None = None) -> Iterator[SQLiteStore]:
         self._on_wait = on_wait
         try:
+            if self._missing_indexes():  # a bulk load was killed before it built them
+                with self._transaction():
+                    for statement in _INDEXES:
+                        self._db.execute(statement.replace("INDEX", "INDEX IF NOT EXISTS", 1))
             yield self
         finally:
             self._on_wait = None
+
+    def _missing_indexes(self) -> bool:
+        present = {
+            name
+            for (name,) in self._db.execute("SELECT name FROM sqlite_master WHERE type='index'")
+        }
+        return any(name not in present for name in _INDEX_NAMES)
+
+    def is_empty(self) -> bool:
+        return not any(
+            self._db.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone()
+            for table in ("images", "occurrences", "errors", "sources")
+        )
+
+    @contextmanager
+    def bulk(self) -> Iterator[None]:
+        """Into an empty catalogue, load without the secondary indexes and build them once
+        at the end (sorting beats millions of scattered inserts); otherwise nothing special.
+        A load killed before the end leaves them for the next writer to build."""
+        if not self.is_empty():
+            yield
+            return
+        with self._transaction():
+            for name in _INDEX_NAMES:
+                self._db.execute(f"DROP INDEX IF EXISTS {name}")
+        try:
+            yield
+        finally:
+            with self._transaction():
+                for statement in _INDEXES:
+                    self._db.execute(statement.replace("INDEX", "INDEX IF NOT EXISTS", 1))
 
     def save(self) -> None:
         """Nothing to do: every write was committed as it was made."""
@@ -217,17 +265,18 @@ class SQLiteStore(Store):
         db.execute("CREATE TEMP TABLE IF NOT EXISTS touched (sha256 TEXT PRIMARY KEY)")
         db.execute("DELETE FROM temp.gone")
         db.execute("DELETE FROM temp.touched")
-        db.executemany("INSERT OR IGNORE INTO temp.gone VALUES (?)", ((p,) for p in gone))
-        # images that may be left unused: those of the rows deleted or changed now
-        db.execute(
-            "INSERT OR IGNORE INTO temp.touched SELECT sha256 FROM occurrences "
-            "WHERE source IN (SELECT path FROM temp.gone) AND sha256 IS NOT NULL"
-        )
-        db.execute("DELETE FROM occurrences WHERE source IN (SELECT path FROM temp.gone)")
-        db.execute(
-            "DELETE FROM errors WHERE path IN (SELECT path FROM temp.gone) "
-            "OR source IN (SELECT path FROM temp.gone)"
-        )
+        if gone:  # (skipped when nothing goes: a bulk load has no indexes to find it by)
+            db.executemany("INSERT OR IGNORE INTO temp.gone VALUES (?)", ((p,) for p in gone))
+            # images that may be left unused: those of the rows deleted or changed now
+            db.execute(
+                "INSERT OR IGNORE INTO temp.touched SELECT sha256 FROM occurrences "
+                "WHERE source IN (SELECT path FROM temp.gone) AND sha256 IS NOT NULL"
+            )
+            db.execute("DELETE FROM occurrences WHERE source IN (SELECT path FROM temp.gone)")
+            db.execute(
+                "DELETE FROM errors WHERE path IN (SELECT path FROM temp.gone) "
+                "OR source IN (SELECT path FROM temp.gone)"
+            )
         if change.removed:
             vanished = change.removed | {os.path.realpath(p) for p in change.removed}
             self._mark_missing(vanished)
@@ -238,17 +287,18 @@ class SQLiteStore(Store):
             ((p,) for p in replaced_files),
         )
         db.executemany("DELETE FROM files WHERE path = ?", ((p,) for p in replaced_files))
-        db.executemany(
-            "INSERT OR IGNORE INTO images (sha256, phash, width, height, format, taken, "
-            "camera, embedded, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (_image_row(doc) for doc in change.images),
-        )
+        self._add_images(change.images)
         db.executemany("INSERT INTO files VALUES (?, ?)", change.files.items())
+        # rows numbered here, so that each one's search text goes in under the same number
+        first = self._next_id("occurrences")
         db.executemany(
-            f"INSERT INTO occurrences (source, article, position, sha256, file, reason, "
-            f"tracking, {', '.join(f't_{f}' for f in TEXT_FIELDS)}, doc) "
-            f"VALUES ({', '.join('?' * (8 + len(TEXT_FIELDS)))})",
-            (_occurrence_row(doc) for doc in change.occurrences),
+            "INSERT INTO occurrences VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (_occurrence_row(row, doc) for row, doc in enumerate(change.occurrences, first)),
+        )
+        db.executemany(
+            f"INSERT INTO texts (rowid, {_TEXT_COLUMNS}) "
+            f"VALUES (?, {', '.join('?' * len(TEXT_FIELDS))})",
+            (_texts_row(row, doc) for row, doc in enumerate(change.occurrences, first)),
         )
         db.executemany(
             "INSERT OR IGNORE INTO errors (path, source, article, position, code, doc) "
@@ -269,12 +319,37 @@ class SQLiteStore(Store):
             "INSERT OR REPLACE INTO sources VALUES (?, ?)",
             ((path, orjson.dumps(state)) for path, state in change.sources.items()),
         )
-        db.execute(
-            "DELETE FROM images WHERE sha256 IN (SELECT sha256 FROM temp.touched) "
-            "AND NOT EXISTS (SELECT 1 FROM files f WHERE f.sha256 = images.sha256) "
-            "AND NOT EXISTS (SELECT 1 FROM occurrences o WHERE o.sha256 = images.sha256)"
-        )
+        if db.execute("SELECT 1 FROM temp.touched LIMIT 1").fetchone():
+            db.execute(
+                "DELETE FROM images WHERE sha256 IN (SELECT sha256 FROM temp.touched) "
+                "AND NOT EXISTS (SELECT 1 FROM files f WHERE f.sha256 = images.sha256) "
+                "AND NOT EXISTS (SELECT 1 FROM occurrences o WHERE o.sha256 = images.sha256)"
+            )
         db.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
+
+    def _next_id(self, table: str) -> int:
+        return self._db.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {table}").fetchone()[0]
+
+    def _add_images(self, docs: list[dict[str, Any]]) -> None:
+        """Add the images not catalogued yet, with their embedded words' search text."""
+        new = {doc["sha256"]: doc for doc in docs}
+        for (known,) in self._among("SELECT sha256 FROM images", "sha256", new):
+            del new[known]
+        first = self._next_id("images")
+        numbered = list(enumerate(new.values(), first))
+        self._db.executemany(
+            "INSERT INTO images (id, sha256, phash, width, height, format, taken, camera, doc) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (_image_row(row, doc) for row, doc in numbered),
+        )
+        self._db.executemany(
+            "INSERT INTO image_texts (rowid, embedded) VALUES (?, ?)",
+            (
+                (row, text)
+                for row, text in ((row, embedded_text(doc)) for row, doc in numbered)
+                if text
+            ),
+        )
 
     def _mark_missing(self, vanished: set[str]) -> None:
         """Occurrences whose bytes came from a file now forgotten: `missing`."""
@@ -538,8 +613,9 @@ class SQLiteStore(Store):
             pass  # a read-only catalogue: the value is counted again next time
 
 
-def _image_row(doc: dict[str, Any]) -> tuple[Any, ...]:
+def _image_row(row: int, doc: dict[str, Any]) -> tuple[Any, ...]:
     return (
+        row,
         doc["sha256"],
         _signed(int(doc["phash"], 16)),
         doc["width"],
@@ -547,13 +623,13 @@ def _image_row(doc: dict[str, Any]) -> tuple[Any, ...]:
         doc["format"],
         doc["exif"].get("taken"),
         camera_text(doc),
-        embedded_text(doc),
         orjson.dumps(doc),
     )
 
 
-def _occurrence_row(doc: dict[str, Any]) -> tuple[Any, ...]:
+def _occurrence_row(row: int, doc: dict[str, Any]) -> tuple[Any, ...]:
     return (
+        row,
         article_file(doc["article"]),
         doc["article"],
         doc["position"],
@@ -561,9 +637,13 @@ def _occurrence_row(doc: dict[str, Any]) -> tuple[Any, ...]:
         doc["file"],
         doc["reason"],
         bool(doc.get("tracking")),
-        *(_fold(field, doc.get(field) or "") for field in TEXT_FIELDS),
         orjson.dumps(doc),
     )
+
+
+def _texts_row(row: int, doc: dict[str, Any]) -> tuple[Any, ...]:
+    """An occurrence's search text: each text field as `normalize` leaves it."""
+    return (row, *(_fold(field, doc.get(field) or "") for field in TEXT_FIELDS))
 
 
 @functools.lru_cache(maxsize=1 << 16)
