@@ -4,7 +4,8 @@ test for the JSON store (as beets' field queries carry both `col_clause` and `ma
 The SQL runs over `occurrences o LEFT JOIN images i ON i.sha256 = o.sha256`, with the
 full-text tables `texts` (an occurrence's text fields, rowid = o.id) and `image_texts` (an
 image's embedded words, rowid = i.id) and `i.camera` holding text as `normalize` leaves it,
-and `temp.near` holding the SHA-256s in near-duplicate clusters. Text is found as a
+and the temp tables `near` (the SHA-256s in near-duplicate clusters) and `uses` (places per
+image) filled for the query that asks. Text is found as a
 substring, as Python's `in` finds it: the full-text tables are indexed by trigrams, so a
 value of three characters or more is looked up in the index, a shorter one by scanning.
 Python tests a `Subject`. Both sides compare the same values: tests/test_stores.py checks that
@@ -22,12 +23,14 @@ from .text import normalize
 
 _LIKE_LIMIT = 50_000  # SQLite's longest LIKE pattern in bytes (SQLITE_MAX_LIKE_PATTERN_LENGTH)
 EMBEDDED_KEYS = ("caption", "headline", "creator", "credit", "alt_text", "extended_description")
-# Places an image is used: its occurrences, plus files holding it that no occurrence points at.
-USES_SQL = (
-    "((SELECT count(*) FROM occurrences u WHERE u.sha256 = i.sha256)"
-    " + (SELECT count(*) FROM files f WHERE f.sha256 = i.sha256 AND NOT EXISTS"
-    " (SELECT 1 FROM occurrences p WHERE p.sha256 = f.sha256 AND p.file = f.path)))"
+# Places each image is used: its occurrences, plus files holding it that no occurrence points
+# at; the SQLite store puts them in `temp.uses` for a query with a `uses:` term.
+USES_SELECT = (
+    "SELECT sha256, count(*) FROM (SELECT sha256 FROM occurrences WHERE sha256 IS NOT NULL"
+    " UNION ALL SELECT f.sha256 FROM files f WHERE NOT EXISTS (SELECT 1 FROM occurrences p"
+    " WHERE p.sha256 = f.sha256 AND p.file = f.path)) GROUP BY sha256"
 )
+USES_SQL = "coalesce((SELECT n FROM temp.uses u WHERE u.sha256 = i.sha256), 0)"
 
 
 def embedded_text(image: dict[str, Any] | None) -> str:
@@ -82,8 +85,8 @@ def _clause(field: str | None, value: Any) -> Clause:
         found, params = _found("texts", FREE_TEXT_FIELDS, value)
         embedded, more = _found("image_texts", ("embedded",), value)
         return Clause(
-            f"(o.id IN ({found}) OR o.sha256 IN "
-            f"(SELECT e.sha256 FROM images e WHERE e.id IN ({embedded})))",
+            f"(o.id IN ({found} UNION SELECT x.id FROM occurrences x JOIN images e "
+            f"ON e.sha256 = x.sha256 WHERE e.id IN ({embedded})))",
             params + more,
             lambda s: (
                 any(value in s.text(name) for name in FREE_TEXT_FIELDS)

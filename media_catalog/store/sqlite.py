@@ -29,7 +29,7 @@ import orjson
 
 from ..errors import CatalogError
 from ..querylang import TEXT_FIELDS, Term
-from ..terms import camera_text, compile_term, embedded_text
+from ..terms import USES_SELECT, camera_text, compile_term, embedded_text
 from ..text import normalize
 from .base import BUCKETS, Change, Store, article_file, occurrence_object, size_bucket
 
@@ -44,10 +44,12 @@ CREATE TABLE images (
     b0 INTEGER AS (phash & 65535), b1 INTEGER AS ((phash >> 16) & 65535),
     b2 INTEGER AS ((phash >> 32) & 65535), b3 INTEGER AS ((phash >> 48) & 65535),
     width INTEGER NOT NULL, height INTEGER NOT NULL, format TEXT NOT NULL, taken TEXT,
-    camera TEXT NOT NULL, doc BLOB NOT NULL
+    camera TEXT NOT NULL
 );
+CREATE TABLE image_docs (id INTEGER PRIMARY KEY, doc BLOB NOT NULL);
 CREATE VIRTUAL TABLE image_texts USING fts5(embedded, tokenize='trigram case_sensitive 1');
 CREATE TRIGGER images_gone AFTER DELETE ON images BEGIN
+    DELETE FROM image_docs WHERE id = old.id;
     DELETE FROM image_texts WHERE rowid = old.id;
 END;
 CREATE INDEX images_b0 ON images (b0);
@@ -58,10 +60,12 @@ CREATE TABLE files (path TEXT PRIMARY KEY, sha256 TEXT NOT NULL) WITHOUT ROWID;
 CREATE INDEX files_sha256 ON files (sha256);
 CREATE TABLE occurrences (
     id INTEGER PRIMARY KEY, source TEXT NOT NULL, article TEXT NOT NULL, position INTEGER,
-    sha256 TEXT, file TEXT, reason TEXT, tracking INTEGER NOT NULL, doc BLOB NOT NULL
+    sha256 TEXT, file TEXT, reason TEXT, tracking INTEGER NOT NULL
 );
+CREATE TABLE occurrence_docs (id INTEGER PRIMARY KEY, doc BLOB NOT NULL);
 CREATE VIRTUAL TABLE texts USING fts5({_TEXT_COLUMNS}, tokenize='trigram case_sensitive 1');
 CREATE TRIGGER occurrences_gone AFTER DELETE ON occurrences BEGIN
+    DELETE FROM occurrence_docs WHERE id = old.id;
     DELETE FROM texts WHERE rowid = old.id;
 END;
 CREATE INDEX occurrences_source ON occurrences (source);
@@ -292,8 +296,12 @@ class SQLiteStore(Store):
         # rows numbered here, so that each one's search text goes in under the same number
         first = self._next_id("occurrences")
         db.executemany(
-            "INSERT INTO occurrences VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO occurrences VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (_occurrence_row(row, doc) for row, doc in enumerate(change.occurrences, first)),
+        )
+        db.executemany(
+            "INSERT INTO occurrence_docs VALUES (?, ?)",
+            ((row, orjson.dumps(doc)) for row, doc in enumerate(change.occurrences, first)),
         )
         db.executemany(
             f"INSERT INTO texts (rowid, {_TEXT_COLUMNS}) "
@@ -338,9 +346,13 @@ class SQLiteStore(Store):
         first = self._next_id("images")
         numbered = list(enumerate(new.values(), first))
         self._db.executemany(
-            "INSERT INTO images (id, sha256, phash, width, height, format, taken, camera, doc) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO images (id, sha256, phash, width, height, format, taken, camera) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (_image_row(row, doc) for row, doc in numbered),
+        )
+        self._db.executemany(
+            "INSERT INTO image_docs VALUES (?, ?)",
+            ((row, orjson.dumps(doc)) for row, doc in numbered),
         )
         self._db.executemany(
             "INSERT INTO image_texts (rowid, embedded) VALUES (?, ?)",
@@ -356,17 +368,19 @@ class SQLiteStore(Store):
         rows = []
         for path in vanished:
             for row_id, sha256, raw in self._db.execute(
-                "SELECT id, sha256, doc FROM occurrences WHERE file = ?", (path,)
+                "SELECT o.id, o.sha256, d.doc FROM occurrences o "
+                "JOIN occurrence_docs d ON d.id = o.id WHERE o.file = ?",
+                (path,),
             ):
                 doc = orjson.loads(raw)
                 doc.update(file=None, sha256=None, reason="missing")
                 rows.append((orjson.dumps(doc), row_id))
                 self._db.execute("INSERT OR IGNORE INTO temp.touched VALUES (?)", (sha256,))
         self._db.executemany(
-            "UPDATE occurrences SET file = NULL, sha256 = NULL, reason = 'missing', doc = ? "
-            "WHERE id = ?",
-            rows,
+            "UPDATE occurrences SET file = NULL, sha256 = NULL, reason = 'missing' WHERE id = ?",
+            ((row,) for _, row in rows),
         )
+        self._db.executemany("UPDATE occurrence_docs SET doc = ? WHERE id = ?", rows)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -394,7 +408,10 @@ class SQLiteStore(Store):
 
     def images(self, sha256s: Collection[str] | None = None) -> Iterator[dict[str, Any]]:
         if sha256s is None:
-            rows = self._db.execute("SELECT sha256, doc FROM images ORDER BY id")
+            rows = self._db.execute(
+                "SELECT i.sha256, d.doc FROM images i JOIN image_docs d ON d.id = i.id "
+                "ORDER BY i.id"
+            )
             files = self._db.execute("SELECT sha256, path FROM files ORDER BY sha256, path")
             held: dict[str, list[str]] = {}
             for sha256, path in files:
@@ -405,16 +422,25 @@ class SQLiteStore(Store):
         held = {}
         for sha256, path in self._among("SELECT sha256, path FROM files", "sha256", sha256s):
             held.setdefault(sha256, []).append(path)
-        found = self._among("SELECT id, sha256, doc FROM images", "sha256", sha256s)
+        found = self._among(
+            "SELECT i.id, i.sha256, d.doc FROM images i JOIN image_docs d ON d.id = i.id",
+            "i.sha256",
+            sha256s,
+        )
         for _, sha256, doc in sorted(found):
             yield {**orjson.loads(doc), "files": sorted(held.get(sha256, []))}
 
     def occurrences(self, sha256s: Collection[str] | None = None) -> Iterator[dict[str, Any]]:
         if sha256s is None:
-            for (doc,) in self._db.execute("SELECT doc FROM occurrences ORDER BY id"):
+            for (doc,) in self._db.execute("SELECT doc FROM occurrence_docs ORDER BY id"):
                 yield orjson.loads(doc)
             return
-        for _, doc in sorted(self._among("SELECT id, doc FROM occurrences", "sha256", sha256s)):
+        found = self._among(
+            "SELECT o.id, d.doc FROM occurrences o JOIN occurrence_docs d ON d.id = o.id",
+            "o.sha256",
+            sha256s,
+        )
+        for _, doc in sorted(found):
             yield orjson.loads(doc)
 
     def _among(self, select: str, column: str, values: Collection[Any]) -> list[Any]:
@@ -435,7 +461,8 @@ class SQLiteStore(Store):
 
     def unresolved(self) -> Iterator[dict[str, Any]]:
         for (raw,) in self._db.execute(
-            f"SELECT doc FROM occurrences o WHERE sha256 IS NULL ORDER BY {_ORDER}"
+            "SELECT d.doc FROM occurrences o JOIN occurrence_docs d ON d.id = o.id "
+            f"WHERE o.sha256 IS NULL ORDER BY {_ORDER}"
         ):
             doc = orjson.loads(raw)
             yield {**occurrence_object(doc), "reason": doc["reason"]}
@@ -446,7 +473,8 @@ class SQLiteStore(Store):
         within, params = _within(roots, "source")
         marks = ", ".join("?" * len(reasons))
         for (doc,) in self._db.execute(
-            f"SELECT doc FROM occurrences WHERE reason IN ({marks}) AND {within} ORDER BY id",
+            "SELECT d.doc FROM occurrences o JOIN occurrence_docs d ON d.id = o.id "
+            f"WHERE o.reason IN ({marks}) AND {within} ORDER BY o.id",
             [*reasons, *params],
         ):
             yield orjson.loads(doc)
@@ -511,23 +539,40 @@ class SQLiteStore(Store):
     def search(
         self, terms: list[Term], limit: int | None, near: Callable[[], set[str]]
     ) -> tuple[int, Iterator[bytes]]:
+        fields = {term.field for term in terms}
+        if "dup" in fields:
+            self._temp("near", "SELECT value, 1 FROM json_each(?)", orjson.dumps(sorted(near())))
+        if "uses" in fields:
+            self._temp("uses", USES_SELECT)
         clauses = [compile_term(term) for term in terms]
-        if any(term.field == "dup" for term in terms):
-            self._db.execute("CREATE TEMP TABLE IF NOT EXISTS near (sha256 TEXT PRIMARY KEY)")
-            self._db.execute("DELETE FROM temp.near")
-            self._db.executemany("INSERT INTO temp.near VALUES (?)", ((s,) for s in near()))
         where = " AND ".join(c.sql for c in clauses) or "1"
         params = [p for c in clauses for p in c.params]
-        join = "LEFT JOIN images i ON i.sha256 = o.sha256"
-        (total,) = self._db.execute(
-            f"SELECT count(*) FROM occurrences o {join} WHERE {where}", params
-        ).fetchone()
-        rows = self._db.execute(
-            f"SELECT o.doc FROM occurrences o {join} WHERE {where} ORDER BY {_ORDER}"
-            + (" LIMIT ?" if limit is not None else ""),
-            [*params, *([limit] if limit is not None else [])],
-        )
-        return total, (doc for (doc,) in rows)
+        # the matching rows' places, sorted here: the planner then drives the query from the
+        # full-text matches instead of walking every occurrence in place order
+        found = self._db.execute(
+            "SELECT o.article, o.position IS NULL, coalesce(o.position, 0), o.id "
+            f"FROM occurrences o LEFT JOIN images i ON i.sha256 = o.sha256 WHERE {where}",
+            params,
+        ).fetchall()
+        found.sort()
+        return len(found), self._docs([row[3] for row in found[:limit]])
+
+    def _temp(self, name: str, select: str, *params: Any) -> None:
+        """(Re)make temp table `name` (sha256 primary key, n) from `select`."""
+        self._db.execute(f"DROP TABLE IF EXISTS temp.{name}")
+        self._db.execute(f"CREATE TEMP TABLE {name} (sha256 TEXT PRIMARY KEY, n INTEGER)")
+        self._db.execute(f"INSERT INTO temp.{name} {select}", params)
+
+    def _docs(self, ids: list[int]) -> Iterator[bytes]:
+        """The stored docs of these occurrences, in this order, as they are read."""
+        for chunk in _chunks(ids):
+            marks = ", ".join("?" * len(chunk))
+            docs = dict(
+                self._db.execute(
+                    f"SELECT id, doc FROM occurrence_docs WHERE id IN ({marks})", chunk
+                )
+            )
+            yield from (docs[row] for row in chunk)
 
     def counts(self) -> dict[str, Any]:
         db = self._db
@@ -567,7 +612,7 @@ class SQLiteStore(Store):
         }
 
     def image_docs(self) -> Iterator[dict[str, Any]]:
-        for (doc,) in self._db.execute("SELECT doc FROM images ORDER BY id"):
+        for (doc,) in self._db.execute("SELECT doc FROM image_docs ORDER BY id"):
             yield orjson.loads(doc)
 
     def usage(self, tracking: bool) -> tuple[dict[str, tuple[int, int]], int]:
@@ -623,7 +668,6 @@ def _image_row(row: int, doc: dict[str, Any]) -> tuple[Any, ...]:
         doc["format"],
         doc["exif"].get("taken"),
         camera_text(doc),
-        orjson.dumps(doc),
     )
 
 
@@ -637,7 +681,6 @@ def _occurrence_row(row: int, doc: dict[str, Any]) -> tuple[Any, ...]:
         doc["file"],
         doc["reason"],
         bool(doc.get("tracking")),
-        orjson.dumps(doc),
     )
 
 
