@@ -314,7 +314,7 @@ def import_(
     if format is Format.json:
         typer.echo(render.to_json(summary.to_dict()))
     else:
-        render.summary(_stdout(), summary.to_dict())
+        render.summary(_stdout(), summary.to_dict(), "Import summary")
 
 
 class DupesFormat(str, Enum):

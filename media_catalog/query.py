@@ -13,7 +13,6 @@ from typing import Any
 
 import orjson
 
-from . import __version__
 from .errors import QueryError
 from .models import DEFAULT_THRESHOLD
 from .querylang import parse
@@ -77,13 +76,11 @@ def cluster_counts(catalog: Store, threshold: int = DEFAULT_THRESHOLD) -> dict[s
     """{"exact", "near", "images_in_near"} duplicate clusters at `threshold`: as kept with the
     catalogue since it last changed (by this version), else counted when it holds at most
     JSON_IMAGES_ADVISED images (and kept), else None (`dupes` counts them)."""
-    key = f"clusters:{threshold}:{__version__}"
-    counts = catalog.kept(key)
-    if counts is None and catalog.image_count() <= JSON_IMAGES_ADVISED:
-        from .similarity import duplicate_report  # numpy: loaded only where clusters are made
+    from .similarity import counts_key, duplicate_report  # numpy: only where clusters are made
 
-        counts = duplicate_report(catalog, threshold).counts()
-        catalog.keep(key, counts)
+    counts = catalog.kept(counts_key(threshold))
+    if counts is None and catalog.image_count() <= JSON_IMAGES_ADVISED:
+        counts = duplicate_report(catalog, threshold).counts()  # (and keeps them)
     return counts
 
 

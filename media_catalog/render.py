@@ -122,8 +122,8 @@ def _place(occurrence: dict[str, Any]) -> str:
     return f"{short_path(occurrence['article'])} {'meta' if position is None else f'#{position}'}"
 
 
-def summary(console: Console, counts: dict[str, int]) -> None:
-    table = _table("Scan summary", ["", "count"])
+def summary(console: Console, counts: dict[str, int | None], title: str = "Scan summary") -> None:
+    table = _table(title, ["", "count"])
     for key, value in counts.items():
         table.add_row(key.replace("_", " "), "—" if value is None else str(value))
     console.print(table)

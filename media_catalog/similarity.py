@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from . import __version__
 from .errors import FingerprintError, QueryError, ResolveError
 from .hamming import HammingIndex
 from .models import DEFAULT_THRESHOLD
@@ -443,7 +444,16 @@ def duplicate_report(
     plans = [plan for plan in plans if plan.reach[0] >= min_articles]
     if sort == "reach":
         plans.sort(key=lambda plan: (-plan.reach[0], -plan.reach[1]))
-    return DuplicateReport(catalog, threshold, plans, excluded, tracking)
+    report = DuplicateReport(catalog, threshold, plans, excluded, tracking)
+    options = (min_articles, ignore, transforms, include_low_information, include_furniture)
+    if not any(options) and not tracking and dhash_threshold == DHASH_CONFIRM:
+        catalog.keep(counts_key(threshold), report.counts())  # the counts scan and stats show
+    return report
+
+
+def counts_key(threshold: int) -> str:
+    """The name the default report's cluster counts are kept under with the catalogue."""
+    return f"clusters:{threshold}:{__version__}"
 
 
 def _near_plans(

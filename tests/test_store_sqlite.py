@@ -138,3 +138,21 @@ def test_files_that_are_not_catalogues_are_refused_and_left_untouched(tmp_path):
     connection.close()
     with pytest.raises(CatalogError, match="newer media-catalog"):
         open_store(newer)
+
+
+def test_dupes_keeps_its_counts_for_stats_until_the_catalogue_changes(tmp_path, cli, monkeypatch):
+    monkeypatch.setattr("media_catalog.query.JSON_IMAGES_ADVISED", 0)  # as if an archive
+    db = tmp_path / "c.sqlite"
+    write_image(tmp_path / "site" / "a.jpg", photo(1, (400, 300)))
+    write_image(tmp_path / "site" / "b.jpg", photo(1, (200, 150)), quality=60)
+    first = orjson.loads(cli("scan", tmp_path / "site", "--db", db, "-f", "json").stdout)
+    assert first["near_clusters"] is None  # not counted at every scan of an archive
+    stats = cli("stats", "--db", db)
+    assert "not counted yet: run `media-catalog dupes`" in stats.stdout
+    assert cli("dupes", "--db", db, "-f", "json").exit_code == 0
+    counted = orjson.loads(cli("stats", "--db", db, "-f", "json").stdout)["clusters"]
+    assert counted == {"threshold": 12, "exact": 0, "near": 1, "images_in_near": 2}
+    write_image(tmp_path / "site" / "c.jpg", photo(3))
+    assert cli("scan", tmp_path / "site", "--db", db, "-q").exit_code == 0
+    again = orjson.loads(cli("stats", "--db", db, "-f", "json").stdout)["clusters"]
+    assert again["near"] is None  # the catalogue changed since
