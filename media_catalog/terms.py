@@ -2,8 +2,9 @@
 test for the JSON store (as beets' field queries carry both `col_clause` and `match`).
 
 The SQL runs over `occurrences o LEFT JOIN images i ON i.sha256 = o.sha256`, with the
-full-text tables `texts` (an occurrence's text fields, rowid = o.id) and `image_texts` (an
-image's embedded words, rowid = i.id) and `i.camera` holding text as `normalize` leaves it,
+full-text tables `texts` (an occurrence's own text fields, rowid = o.id), `article_texts` (an
+article's path and title, rowid = o.article_id) and `image_texts` (an image's embedded words,
+rowid = i.id), and `o.src` and `i.camera`, all holding text as `normalize` leaves it,
 and the temp tables `near` (the SHA-256s in near-duplicate clusters) and `uses` (places per
 image) filled for the query that asks. Text is found as a
 substring, as Python's `in` finds it: the full-text tables are indexed by trigrams, so a
@@ -82,11 +83,10 @@ def compile_term(term: Term) -> Clause:
 
 def _clause(field: str | None, value: Any) -> Clause:
     if field is None:
-        found, params = _found("texts", FREE_TEXT_FIELDS, value)
+        found, params = _text_sql(FREE_TEXT_FIELDS, value)
         embedded, more = _found("image_texts", ("embedded",), value)
         return Clause(
-            f"(o.id IN ({found} UNION SELECT x.id FROM occurrences x JOIN images e "
-            f"ON e.sha256 = x.sha256 WHERE e.id IN ({embedded})))",
+            f"({found} OR o.sha256 IN (SELECT e.sha256 FROM images e WHERE e.id IN ({embedded})))",
             params + more,
             lambda s: (
                 any(value in s.text(name) for name in FREE_TEXT_FIELDS)
@@ -94,8 +94,8 @@ def _clause(field: str | None, value: Any) -> Clause:
             ),
         )
     if field in TEXT_FIELDS:
-        found, params = _found("texts", (field,), value)
-        return Clause(f"(o.id IN ({found}))", params, lambda s: value in s.text(field))
+        found, params = _text_sql((field,), value)
+        return Clause(found, params, lambda s: value in s.text(field))
     if field == "unresolved":
         return Clause("((o.sha256 IS NULL) = ?)", (value,), lambda s: (s.image is None) == value)
     if field == "error":
@@ -167,6 +167,28 @@ def _in_range(found: Any, bounds: Any) -> bool:
             high is None or found[: len(high)] <= high
         )
     return (low is None or found >= low) and (high is None or found <= high)
+
+
+# Where the SQLite store keeps each text field's search text (see store/sqlite.py).
+_IN_TABLE = {
+    **dict.fromkeys(("alt", "caption", "credit", "title"), ("texts", "o.id")),
+    **dict.fromkeys(("article", "article_title"), ("article_texts", "o.article_id")),
+}
+
+
+def _text_sql(fields: tuple[str, ...], value: str) -> tuple[str, tuple[Any, ...]]:
+    """SQL true when one of the text `fields` holds `value`."""
+    parts, params = [], ()
+    for table, key in dict.fromkeys(_IN_TABLE[f] for f in fields if f in _IN_TABLE):
+        columns = tuple(f for f in fields if _IN_TABLE.get(f) == (table, key))
+        found, more = _found(table, columns, value)
+        parts.append(f"{key} IN ({found})")
+        params += more
+    if "src" in fields:  # as written, not worth indexing: a field term reads every row
+        found, more = _substring("o.src", value)
+        parts.append(found)
+        params += more
+    return "(" + " OR ".join(parts) + ")", params
 
 
 def _found(table: str, columns: tuple[str, ...], value: str) -> tuple[str, tuple[Any, ...]]:

@@ -28,7 +28,7 @@ from typing import Any
 import orjson
 
 from ..errors import CatalogError
-from ..querylang import TEXT_FIELDS, Term
+from ..querylang import Term
 from ..terms import USES_SELECT, camera_text, compile_term, embedded_text
 from ..text import normalize
 from .base import BUCKETS, Change, Store, article_file, occurrence_object, size_bucket
@@ -36,7 +36,10 @@ from .base import BUCKETS, Change, Store, article_file, occurrence_object, size_
 SCHEMA_VERSION = 1
 CACHE_KIB = 256 * 1024  # SQLite's page cache per connection
 BUSY_TIMEOUT_S = 600.0
-_TEXT_COLUMNS = ", ".join(TEXT_FIELDS)
+# Search text: an occurrence's own text fields in `texts` (rowid = its id), its article's path
+# and title once per article in `article_texts` (rowid = articles.id), its src in a column.
+OWN_TEXT = ("alt", "caption", "credit", "title")
+ARTICLE_TEXT = ("article", "article_title")
 _SCHEMA = f"""
 CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 CREATE TABLE images (
@@ -60,15 +63,23 @@ CREATE TABLE files (path TEXT PRIMARY KEY, sha256 TEXT NOT NULL) WITHOUT ROWID;
 CREATE INDEX files_sha256 ON files (sha256);
 CREATE TABLE occurrences (
     id INTEGER PRIMARY KEY, source TEXT NOT NULL, article TEXT NOT NULL, position INTEGER,
-    sha256 TEXT, file TEXT, reason TEXT, tracking INTEGER NOT NULL
+    sha256 TEXT, file TEXT, reason TEXT, tracking INTEGER NOT NULL,
+    article_id INTEGER NOT NULL, src TEXT NOT NULL
 );
 CREATE TABLE occurrence_docs (id INTEGER PRIMARY KEY, doc BLOB NOT NULL);
-CREATE VIRTUAL TABLE texts USING fts5({_TEXT_COLUMNS}, tokenize='trigram case_sensitive 1');
+CREATE VIRTUAL TABLE texts USING fts5({", ".join(OWN_TEXT)}, tokenize='trigram case_sensitive 1');
+CREATE TABLE articles (
+    id INTEGER PRIMARY KEY, article TEXT NOT NULL, title TEXT NOT NULL, UNIQUE (article, title)
+);
+CREATE VIRTUAL TABLE article_texts USING fts5(
+    {", ".join(ARTICLE_TEXT)}, tokenize='trigram case_sensitive 1'
+);
 CREATE TRIGGER occurrences_gone AFTER DELETE ON occurrences BEGIN
     DELETE FROM occurrence_docs WHERE id = old.id;
     DELETE FROM texts WHERE rowid = old.id;
 END;
 CREATE INDEX occurrences_source ON occurrences (source);
+CREATE INDEX occurrences_article_id ON occurrences (article_id);
 CREATE INDEX occurrences_sha256 ON occurrences (sha256, file);
 CREATE INDEX occurrences_place ON occurrences (article, position IS NULL, position);
 CREATE INDEX occurrences_file ON occurrences (file) WHERE file IS NOT NULL;
@@ -295,18 +306,24 @@ class SQLiteStore(Store):
         db.executemany("INSERT INTO files VALUES (?, ?)", change.files.items())
         # rows numbered here, so that each one's search text goes in under the same number
         first = self._next_id("occurrences")
+        articles = self._article_ids(change.occurrences)
         db.executemany(
-            "INSERT INTO occurrences VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (_occurrence_row(row, doc) for row, doc in enumerate(change.occurrences, first)),
+            "INSERT INTO occurrences VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                _occurrence_row(row, doc, articles)
+                for row, doc in enumerate(change.occurrences, first)
+            ),
         )
         db.executemany(
             "INSERT INTO occurrence_docs VALUES (?, ?)",
             ((row, orjson.dumps(doc)) for row, doc in enumerate(change.occurrences, first)),
         )
         db.executemany(
-            f"INSERT INTO texts (rowid, {_TEXT_COLUMNS}) "
-            f"VALUES (?, {', '.join('?' * len(TEXT_FIELDS))})",
-            (_texts_row(row, doc) for row, doc in enumerate(change.occurrences, first)),
+            f"INSERT INTO texts (rowid, {', '.join(OWN_TEXT)}) VALUES (?, ?, ?, ?, ?)",
+            (
+                (row, *(normalize(doc.get(field) or "") for field in OWN_TEXT))
+                for row, doc in enumerate(change.occurrences, first)
+            ),
         )
         db.executemany(
             "INSERT OR IGNORE INTO errors (path, source, article, position, code, doc) "
@@ -334,6 +351,26 @@ class SQLiteStore(Store):
                 "AND NOT EXISTS (SELECT 1 FROM occurrences o WHERE o.sha256 = images.sha256)"
             )
         db.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
+
+    def _article_ids(self, docs: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
+        """The row in `articles` of each (path, title) of `docs`, as search folds them;
+        those not there yet are added, with their search text."""
+        wanted = {_article_key(doc) for doc in docs}
+        known = {
+            (article, title): row
+            for article, title, row in self._among(
+                "SELECT article, title, id FROM articles", "article", {a for a, _ in wanted}
+            )
+        }
+        new = list(enumerate(sorted(wanted - known.keys()), self._next_id("articles")))
+        self._db.executemany(
+            "INSERT INTO articles VALUES (?, ?, ?)", ((row, *key) for row, key in new)
+        )
+        self._db.executemany(
+            "INSERT INTO article_texts (rowid, article, article_title) VALUES (?, ?, ?)",
+            ((row, *key) for row, key in new),
+        )
+        return {**known, **{key: row for row, key in new}}
 
     def _next_id(self, table: str) -> int:
         return self._db.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {table}").fetchone()[0]
@@ -671,7 +708,9 @@ def _image_row(row: int, doc: dict[str, Any]) -> tuple[Any, ...]:
     )
 
 
-def _occurrence_row(row: int, doc: dict[str, Any]) -> tuple[Any, ...]:
+def _occurrence_row(
+    row: int, doc: dict[str, Any], articles: dict[tuple[str, str], int]
+) -> tuple[Any, ...]:
     return (
         row,
         article_file(doc["article"]),
@@ -681,23 +720,19 @@ def _occurrence_row(row: int, doc: dict[str, Any]) -> tuple[Any, ...]:
         doc["file"],
         doc["reason"],
         bool(doc.get("tracking")),
+        articles[_article_key(doc)],
+        normalize(doc["src"] or ""),
     )
 
 
-def _texts_row(row: int, doc: dict[str, Any]) -> tuple[Any, ...]:
-    """An occurrence's search text: each text field as `normalize` leaves it."""
-    return (row, *(_fold(field, doc.get(field) or "") for field in TEXT_FIELDS))
+def _article_key(doc: dict[str, Any]) -> tuple[str, str]:
+    """An occurrence's article path and title as search folds them (each article's once)."""
+    return _folded(doc["article"]), _folded(doc.get("article_title") or "")
 
 
 @functools.lru_cache(maxsize=1 << 16)
 def _folded(text: str) -> str:
     return normalize(text)
-
-
-def _fold(field: str, text: str) -> str:
-    """`normalize(text)`; an article's path and title, the same for each of its images, are
-    folded once."""
-    return _folded(text) if field in ("article", "article_title") else normalize(text)
 
 
 def _chunks(values: list[Any], size: int = 500) -> Iterator[list[Any]]:
