@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from .store import Store, occurrence_object, place
+from .store import Store, occurrence_object
 
 IMAGE_COLUMNS = ("sha256", "phash", "dhash", "width", "height", "format")
 EXIF_COLUMNS = ("make", "model", "taken")
@@ -20,32 +20,22 @@ EXIF_COLUMNS = ("make", "model", "taken")
 
 def occurrence_rows(catalog: Store) -> Iterator[dict[str, Any]]:
     """Every occurrence (resolved or not, with `reason`) with its image's fields and EXIF
-    make/model/taken as `exif_*`; a file holding an image that no occurrence points at is a
-    row too, with `article` null. Rows are flat: every value is text, a number or null."""
-    images = catalog.image_objects()
-    rows: list[dict[str, Any]] = []
-    for image in images:
-        fields = {key: image[key] for key in IMAGE_COLUMNS}
-        fields.update({f"exif_{key}": image["exif"].get(key) for key in EXIF_COLUMNS})
-        for occurrence in image["occurrences"]:
-            rows.append({**_flat(occurrence), "reason": None, **fields})
-        pointed = {occurrence["file"] for occurrence in image["occurrences"]}
-        for path in image["files"]:
-            if path not in pointed:
-                loose = {"article": None, "position": None, "src": None, "file": path}
-                rows.append({**loose, "reason": None, **fields})
+    make/model/taken as `exif_*`, by article then position; then each file holding an image
+    that no occurrence points at, with `article` null, by path. Rows are flat: every value is
+    text, a number or null; they come as the catalogue is read."""
     empty = dict.fromkeys((*IMAGE_COLUMNS, *(f"exif_{key}" for key in EXIF_COLUMNS)))
-    rows += [
-        {**_flat(occurrence), "reason": occurrence["reason"], **empty}
-        for occurrence in catalog.unresolved()
-    ]
-    rows.sort(key=_row_order)
-    yield from rows
+    for doc, image in catalog.placed():
+        fields = _image_fields(image) if image is not None else empty
+        yield {**_flat(occurrence_object(doc)), "reason": doc["reason"], **fields}
+    for path, image in catalog.loose_files():
+        loose = {"article": None, "position": None, "src": None, "file": path}
+        yield {**loose, "reason": None, **_image_fields(image)}
 
 
-def _row_order(row: dict[str, Any]) -> tuple[bool, str, bool, int]:
-    """Articles first, by article then position; then loose files by path."""
-    return (row["article"] is None, *place({**row, "article": row["article"] or row["file"]}))
+def _image_fields(image: dict[str, Any]) -> dict[str, Any]:
+    fields = {key: image[key] for key in IMAGE_COLUMNS}
+    fields.update({f"exif_{key}": image["exif"].get(key) for key in EXIF_COLUMNS})
+    return fields
 
 
 def dataset_rows(catalog: Store) -> Iterator[dict[str, Any]]:
@@ -79,5 +69,5 @@ def _flat(occurrence: dict[str, Any]) -> dict[str, Any]:
     """An occurrence object without nested values (they become their JSON text)."""
     return {
         key: orjson.dumps(value).decode() if isinstance(value, dict | list) else value
-        for key, value in occurrence_object(occurrence).items()
+        for key, value in occurrence.items()
     }

@@ -4,6 +4,7 @@ data is interpreted, and control and bidi-override characters are made visible."
 from __future__ import annotations
 
 import fcntl
+import itertools
 import os
 import re
 import stat
@@ -312,9 +313,14 @@ def stats(console: Console, counts: dict[str, Any]) -> None:
 
 
 def csv_rows(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
-    """CSV text, header first; the columns are every key any row has, in first-seen order."""
-    rows = list(rows)
-    yield from csv_lines(list(dict.fromkeys(key for row in rows for key in row)), rows)
+    """CSV text, header first, written as the rows come; the columns are the first row's
+    keys (later rows have those or fewer: a missing key is an empty cell)."""
+    rows = iter(rows)
+    first = next(rows, None)
+    if first is None:
+        yield from csv_lines([], [])
+        return
+    yield from csv_lines(list(first), itertools.chain([first], rows))
 
 
 def json_lines(rows: Iterable[Any]) -> Iterator[str]:

@@ -263,6 +263,33 @@ class Store(ABC):
         for image in self.images():
             yield {**image, "occurrences": used.get(image["sha256"], [])}
 
+    def placed(self) -> Iterator[tuple[dict[str, Any], dict[str, Any] | None]]:
+        """Every occurrence doc with its image doc (None when unresolved): by article, then
+        position (metadata images last), then the resolved first, in catalogue order of their
+        images, then in catalogue order."""
+        images = {image["sha256"]: (number, image) for number, image in enumerate(self.images())}
+        docs = list(self.occurrences())
+
+        def order(k: int) -> tuple[Any, ...]:
+            sha256 = docs[k]["sha256"]
+            return (*place(docs[k]), sha256 is None, images[sha256][0] if sha256 else 0, k)
+
+        for k in sorted(range(len(docs)), key=order):
+            sha256 = docs[k]["sha256"]
+            yield docs[k], images[sha256][1] if sha256 else None
+
+    def loose_files(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(path, image doc) of every file holding an image that none of the image's
+        occurrences points at (a loose copy in a gallery folder), by path."""
+        pointed = {(doc["sha256"], doc["file"]) for doc in self.occurrences() if doc["sha256"]}
+        loose = [
+            (path, image)
+            for image in self.images()
+            for path in image["files"]
+            if (image["sha256"], path) not in pointed
+        ]
+        return iter(sorted(loose, key=lambda found: found[0]))
+
     def unresolved(self) -> Iterator[dict[str, Any]]:
         """Occurrences whose bytes could not be had, each with its `reason`, by place."""
         found = [doc for doc in self.occurrences() if not doc["sha256"]]

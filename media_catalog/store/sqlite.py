@@ -496,6 +496,24 @@ class SQLiteStore(Store):
         while chunk := [sha256 for (sha256,) in rows.fetchmany(500)]:
             yield from super().image_objects(chunk)
 
+    def placed(self) -> Iterator[tuple[dict[str, Any], dict[str, Any] | None]]:
+        for doc, image in self._db.execute(
+            "SELECT od.doc, idoc.doc FROM occurrences o "
+            "JOIN occurrence_docs od ON od.id = o.id "
+            "LEFT JOIN images i ON i.sha256 = o.sha256 "
+            "LEFT JOIN image_docs idoc ON idoc.id = i.id "
+            "ORDER BY o.article, o.position IS NULL, o.position, o.sha256 IS NULL, i.id, o.id"
+        ):
+            yield orjson.loads(doc), orjson.loads(image) if image is not None else None
+
+    def loose_files(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        for path, doc in self._db.execute(
+            "SELECT f.path, d.doc FROM files f JOIN images i ON i.sha256 = f.sha256 "
+            "JOIN image_docs d ON d.id = i.id WHERE NOT EXISTS (SELECT 1 FROM occurrences o "
+            "WHERE o.sha256 = f.sha256 AND o.file = f.path) ORDER BY f.path"
+        ):
+            yield path, orjson.loads(doc)
+
     def unresolved(self) -> Iterator[dict[str, Any]]:
         for (raw,) in self._db.execute(
             "SELECT d.doc FROM occurrences o JOIN occurrence_docs d ON d.id = o.id "
