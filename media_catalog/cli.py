@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # imported where a table or message is drawn: JSON output sta
 from . import __version__, render
 from .errors import MediaCatalogError, QueryError
 from .models import DEFAULT_MAX_ALT_LENGTH, DEFAULT_THRESHOLD
-from .store import DEFAULT_PATH, JSON_IMAGES_ADVISED, SQLITE_SUFFIXES, Store, open_store
+from .store import DEFAULT_PATH, move_advice, open_store
 
 # Each command imports the stages it runs, so that `lookup`, `search` and `show` start without
 # loading the image and parsing stack (Pillow, scipy, selectolax, markdown-it),
@@ -47,7 +47,7 @@ DbOption = Annotated[
     typer.Option(
         "--db",
         envvar="MEDIA_CATALOG_DB",
-        help="Catalogue file: SQLite when it ends in .sqlite or .db, else TinyDB JSON.",
+        help="Catalogue file: SQLite when it ends in .sqlite, .sqlite3 or .db, else TinyDB JSON.",
         dir_okay=False,
     ),
 ]
@@ -256,7 +256,9 @@ def scan(
                 f"`media-catalog dupes --db {db}` reports them.",
                 markup=False,
             )
-    _advise_sqlite(catalog)
+    advice = move_advice(catalog)
+    if advice:
+        _stderr().print(advice, markup=False)
     if strict and summary.errors:
         raise typer.Exit(1)
 
@@ -266,21 +268,6 @@ def _waiting(db: Path) -> Callable[[], None]:
     return lambda: _stderr().print(
         f"Waiting for another process writing {db} to commit…", markup=False
     )
-
-
-def _advise_sqlite(catalog: Store) -> None:
-    """One line on stderr when a JSON catalogue has grown past what it suits."""
-    if catalog.path.suffix.lower() in SQLITE_SUFFIXES:
-        return
-    images = catalog.image_count()
-    if images > JSON_IMAGES_ADVISED:
-        sqlite = catalog.path.with_suffix(".sqlite")
-        _stderr().print(
-            f"This JSON catalogue holds {images:,} images; past {JSON_IMAGES_ADVISED:,} the "
-            f"SQLite store is faster and lighter: media-catalog import {catalog.path} "
-            f"--db {sqlite}, then pass --db {sqlite}.",
-            markup=False,
-        )
 
 
 @app.command("import")

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from .errors import CatalogError
-from .store import SQLITE_SUFFIXES, Change, Store, article_file, open_store, stored_occurrence
+from .store import Change, Store, article_file, existing_catalogue, stored_occurrence
 
 BATCH = 50_000  # records (an image, each of its occurrences, …) in one write
 
@@ -61,8 +61,8 @@ def _records(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     """("image" | "unresolved" | "error" | "source", record) of one input."""
     if not path.is_file():
         raise CatalogError(f"cannot import {path}: no such file")
-    if path.suffix.lower() in SQLITE_SUFFIXES or _is_catalogue(path):
-        source = open_store(path, create=False)
+    source = existing_catalogue(path)
+    if source is not None:
         yield from (("image", image) for image in source.image_objects())
         yield from (("unresolved", doc) for doc in source.unresolved())
         yield from (("error", doc) for doc in source.errors())
@@ -83,15 +83,6 @@ def _records(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
                 f"cannot import {path}: it is not a whole `media-catalog export` ({exc})",
                 path=path,
             ) from exc
-
-
-def _is_catalogue(path: Path) -> bool:
-    """Whether a JSON file is a TinyDB catalogue (tables of documents) rather than an export
-    (lists): its first value opens an object."""
-    with path.open("rb") as handle:
-        start = handle.read(4096).lstrip()
-    key_end = start.find(b":")
-    return start[:1] == b"{" and key_end > 0 and start[key_end + 1 :].lstrip()[:1] == b"{"
 
 
 def _jsonl(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -122,14 +113,19 @@ _REQUIRED: dict[str, dict[str, tuple[type, ...]]] = {
         "files": (list,),
         "occurrences": (list,),
     },
-    "occurrence": {"article": (str,), "position": (int, type(None)), "src": (str,)},
-    "unresolved": {
+    "occurrence": {
         "article": (str,),
         "position": (int, type(None)),
         "src": (str,),
-        "reason": (str,),
+        **dict.fromkeys(("alt", "caption", "title", "credit"), (str, type(None))),
     },
-    "error": {"path": (str, type(None)), "code": (str,), "message": (str,)},
+    "error": {
+        "path": (str, type(None)),
+        "article": (str, type(None)),
+        "position": (int, type(None)),
+        "code": (str,),
+        "message": (str,),
+    },
     "source": {"path": (str,)},
 }
 
@@ -138,6 +134,10 @@ def _problem(kind: str, record: Any) -> str | None:
     """What makes `record` unfit to import as a `kind` record, or None."""
     if not isinstance(record, dict):
         return "it is not an object"
+    if kind == "unresolved":
+        if not isinstance(record.get("reason"), str):
+            return "'reason' is missing or not a str"
+        kind = "occurrence"
     for key, types in _REQUIRED[kind].items():
         if not isinstance(record.get(key), types) or isinstance(record.get(key), bool):
             return f"{key!r} is missing or not a {' or '.join(t.__name__ for t in types)}"
@@ -193,6 +193,8 @@ class _Merger:
         if kind == "image":
             occurrences = record.pop("occurrences", [])
             files = record.pop("files", [])
+            if not files and not occurrences:
+                return  # used nowhere: no catalogue keeps such an image
             change.images.append(record)
             for path in files:
                 change.files[path] = record["sha256"]

@@ -344,12 +344,16 @@ def _scan(
     last_save = time.monotonic()
     save_cost = 0.0  # seconds the last save took: saving never takes over 1/10 of the scan
 
+    recorded: set[str] = set()  # image files whose SHA-256 a batch has recorded already
+
     def record(removed: Iterable[str] = ()) -> None:
         state.settle(resolver)
+        files = {path: sha for path, sha in state.files.items() if path not in recorded}
+        recorded.update(files)
         catalog.record(
             sources=state.sources,
             fingerprints=hasher.done.values(),
-            files=state.files,
+            files=files,
             occurrences=state.occurrences,
             errors=state.errors,
             removed=removed,

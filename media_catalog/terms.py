@@ -29,7 +29,7 @@ EMBEDDED_KEYS = ("caption", "headline", "creator", "credit", "alt_text", "extend
 USES_SELECT = (
     "SELECT sha256, count(*) FROM (SELECT sha256 FROM occurrences WHERE sha256 IS NOT NULL"
     " UNION ALL SELECT f.sha256 FROM files f WHERE NOT EXISTS (SELECT 1 FROM occurrences p"
-    " WHERE p.sha256 = f.sha256 AND p.file = f.path)) GROUP BY sha256"
+    " WHERE p.file = f.path)) GROUP BY sha256"
 )
 USES_SQL = "coalesce((SELECT n FROM temp.uses u WHERE u.sha256 = i.sha256), 0)"
 
@@ -97,7 +97,9 @@ def _clause(field: str | None, value: Any) -> Clause:
         found, params = _text_sql((field,), value)
         return Clause(found, params, lambda s: value in s.text(field))
     if field == "unresolved":
-        return Clause("((o.sha256 IS NULL) = ?)", (value,), lambda s: (s.image is None) == value)
+        return Clause(
+            "((o.sha256 IS NULL) = ?)", (value,), lambda s: (s.doc["sha256"] is None) == value
+        )
     if field == "error":
         return Clause(
             "(EXISTS (SELECT 1 FROM errors e WHERE e.article = o.article"
@@ -194,13 +196,13 @@ def _text_sql(fields: tuple[str, ...], value: str) -> tuple[str, tuple[Any, ...]
 def _found(table: str, columns: tuple[str, ...], value: str) -> tuple[str, tuple[Any, ...]]:
     """SQL selecting the rowids of `table` (a trigram full-text table) one of whose
     `columns` holds `value`: a phrase query on the index (a trigram phrase is a substring),
-    or for fewer than three characters, which make no trigram, a GLOB over each column."""
+    or for fewer than three characters, which make no trigram, instr() over each column (which
+    the full-text table leaves to SQLite, where it would answer GLOB itself, and wrongly)."""
     if len(value) >= 3:
         query = "{" + " ".join(columns) + '} : "' + value.replace('"', '""') + '"'
         return f"SELECT rowid FROM {table} WHERE {table} MATCH ?", (query,)
-    pattern = "*" + "".join(f"[{c}]" if c in "*?[" else c for c in value) + "*"
-    where = " OR ".join(f"{column} GLOB ?" for column in columns)
-    return f"SELECT rowid FROM {table} WHERE {where}", (pattern,) * len(columns)
+    where = " OR ".join(f"instr({column}, ?) > 0" for column in columns)
+    return f"SELECT rowid FROM {table} WHERE {where}", (value,) * len(columns)
 
 
 def _substring(column: str, value: str) -> tuple[str, tuple[Any, ...]]:

@@ -33,11 +33,12 @@ _FOLD = {
     "\ufeff": "",  # zero-width no-break space
 }
 # Dropping combining marks and folding letters with regular expressions keeps the work in C,
-# several times faster than testing each character in Python; it matters because the read
-# index normalises every text field of a catalogue at each save. Combining marks (canonical
-# combining class > 0) all lie below U+20000 (tests/test_text.py checks this for the running
-# Python); those of the Basic Multilingual Plane get a class of their own, which `re` tests in
-# one step, while a class that also holds higher code points is tested range by range.
+# several times faster than testing each character in Python; it matters because a search in
+# the JSON store, and an import into SQLite, normalise every text field of a catalogue.
+# Combining marks (canonical combining class > 0) all lie below U+20000 (tests/test_text.py
+# checks this for the running Python); those of the Basic Multilingual Plane get a class of
+# their own, which `re` tests in one step, while a class that also holds higher code points
+# is tested range by range.
 _FOLDED = re.compile(f"[{''.join(_FOLD)}]")
 _ABOVE_BMP = re.compile("[\U00010000-\U0010ffff]")
 
@@ -59,7 +60,7 @@ def _fold(match: re.Match[str]) -> str:
 
 def normalize(text: str) -> str:
     """Fold `text` for comparison: equal after normalize() means "the same words"."""
-    if "\x00" in text:  # SQL's LIKE, which the read index searches with, stops at a NUL
+    if "\x00" in text:  # SQL's LIKE, which some searches in SQLite use, stops at a NUL
         text = text.replace("\x00", " ")
     if text.isascii():  # every step below leaves ASCII as it is, but for the case
         return " ".join(text.lower().split())

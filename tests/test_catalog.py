@@ -333,3 +333,15 @@ def test_image_objects_have_the_contract_shape(tmp_path, folder):
     (occurrence,) = image["occurrences"]
     assert occurrence["article"] == str(folder / "post.html")
     assert (occurrence["position"], occurrence["alt"], occurrence["caption"]) == (0, "ا", None)
+
+
+def test_a_catalogue_written_before_occurrences_said_tracking_still_reports(tmp_path, folder, cli):
+    db = tmp_path / "c.json"
+    scan([folder], open_store(db))
+    tables = orjson.loads(db.read_bytes())
+    for doc in tables["occurrences"].values():
+        del doc["tracking"]
+    db.write_bytes(orjson.dumps(tables))
+    for command in (["stats"], ["dupes"], ["audit"], ["search", "error:no"]):
+        result = cli(*command, "--db", db, "-f", "json")
+        assert result.exit_code == 0, result.output

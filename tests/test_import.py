@@ -109,3 +109,14 @@ def test_a_library_import_merges_two_desks(tmp_path):
     assert (summary.inputs, summary.images) == (2, 2)
     (image,) = open_store(tmp_path / "all.sqlite").images()
     assert image["files"] == sorted(str(tmp_path / d / "one.jpg") for d in "ab")
+
+
+def test_a_large_json_catalogue_is_told_how_to_move_to_sqlite(cli, samples, monkeypatch):
+    monkeypatch.setattr("media_catalog.store.JSON_IMAGES_ADVISED", 5)
+    result = cli("scan", samples, "--assets", samples / "assets", "-q")
+    advice = "past 5 the SQLite store is faster and lighter: media-catalog import"
+    if cli.db.endswith(".json"):
+        assert advice in result.stderr
+        assert f"--db {cli.db.replace('.json', '.sqlite')}" in result.stderr
+    else:
+        assert advice not in result.stderr

@@ -149,6 +149,23 @@ QUERIES = [
     "damage",
     "a" * 50_001,  # longer than SQLite takes a LIKE pattern
     "ک" * 30_000,
+    # fewer than three characters make no trigram: looked for without the index
+    "alt:کت",
+    "alt:ک",
+    "caption:با",
+    "-alt:یو",
+    "credit:رو",
+    "article_title:با",
+    "fi",
+    "ک",
+    # characters the full-text query syntax gives a meaning to are text like any other
+    'alt:"fire in"',
+    "alt:*",
+    "title:ruins*",
+    "{alt}",
+    "alt:^fire",
+    "NEAR(fire",
+    "src:https://",
 ]
 
 
@@ -175,11 +192,15 @@ def test_the_queries_find_something(catalogues):
     """The comparisons above are not all between empty answers."""
     indexed, _ = _both(catalogues)
     found = {query: len(search(indexed, query)) for query in QUERIES}
-    empty = ['"hall market"', "0%o", "f_r", "a" * 50_001, "ک" * 30_000]
+    empty = ['"hall market"', "0%o", "f_r", "a" * 50_001, "ک" * 30_000, "alt:*", "title:ruins*"]
+    empty += ["{alt}", "alt:^fire", "NEAR(fire"]
     assert [query for query, n in found.items() if not n] == empty
 
 
-_WORDS = ["fire", "market", "كتاب", "کتاب", "حسکه", "png", "a.jpg", "ruins", "رويترز", "1402"]
+_WORDS = [
+    *("fire", "market", "كتاب", "کتاب", "حسکه", "png", "a.jpg", "ruins", "رويترز", "1402"),
+    *("کت", "ک", "با", "fi", "*", "{alt}", "^fire"),
+]
 _TERMS = st.one_of(
     st.sampled_from(_WORDS),
     st.builds(

@@ -30,6 +30,8 @@ __all__ = [
     "Change",
     "Store",
     "article_file",
+    "existing_catalogue",
+    "move_advice",
     "occurrence_object",
     "open_store",
     "place",
@@ -43,14 +45,43 @@ def open_store(path: str | Path = DEFAULT_PATH, *, create: bool = True) -> Store
     from ..errors import CatalogError
 
     path = Path(path)
+    sqlite = path.suffix.lower() in SQLITE_SUFFIXES  # the name given says which store
     if path.is_symlink():  # write the catalogue the link names, not a file in its place
         path = path.resolve()
     if path.is_dir():
         raise CatalogError(f"{path} is a folder, not a catalogue file", path=path)
-    if path.suffix.lower() in SQLITE_SUFFIXES:
+    if sqlite:
         from .sqlite import SQLiteStore
 
         return SQLiteStore(path, create=create)
     from .jsonfile import JSONStore
 
     return JSONStore(path, create=create)
+
+
+def existing_catalogue(path: Path) -> Store | None:
+    """The catalogue in the file at `path` when it is one (SQLite by its name, or a TinyDB
+    file: tables of documents, where an export holds lists), else None."""
+    if path.suffix.lower() in SQLITE_SUFFIXES:
+        return open_store(path, create=False)
+    with path.open("rb") as handle:
+        start = handle.read(4096).lstrip()
+    key_end = start.find(b":")
+    if start[:1] == b"{" and key_end > 0 and start[key_end + 1 :].lstrip()[:1] == b"{":
+        return open_store(path, create=False)
+    return None
+
+
+def move_advice(catalog: Store) -> str | None:
+    """What to do about a JSON catalogue grown past what it suits, or None."""
+    if catalog.path.suffix.lower() in SQLITE_SUFFIXES:
+        return None
+    images = catalog.image_count()
+    if images <= JSON_IMAGES_ADVISED:
+        return None
+    sqlite = catalog.path.with_suffix(".sqlite")
+    return (
+        f"This JSON catalogue holds {images:,} images; past {JSON_IMAGES_ADVISED:,} the "
+        f"SQLite store is faster and lighter: media-catalog import {catalog.path} "
+        f"--db {sqlite}, then pass --db {sqlite}."
+    )

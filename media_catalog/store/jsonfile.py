@@ -436,7 +436,7 @@ class JSONStore(Store):
         counted: dict[str, tuple[int, set[str], set[str]]] = {}
         for doc in self._db.table("occurrences").all():
             image = images.get(doc["sha256"] or "")
-            if image is None or (not tracking and doc["tracking"]):
+            if image is None or (not tracking and doc.get("tracking")):
                 continue
             if not tracking and image["width"] * image["height"] <= 1:
                 continue

@@ -40,61 +40,62 @@ BUSY_TIMEOUT_S = 600.0
 # and title once per article in `article_texts` (rowid = articles.id), its src in a column.
 OWN_TEXT = ("alt", "caption", "credit", "title")
 ARTICLE_TEXT = ("article", "article_title")
+_TRIGRAMS = "'trigram case_sensitive 1'"  # text is folded by `normalize` already
 _SCHEMA = f"""
-CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
-CREATE TABLE images (
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS images (
     id INTEGER PRIMARY KEY, sha256 TEXT NOT NULL UNIQUE, phash INTEGER NOT NULL,
     b0 INTEGER AS (phash & 65535), b1 INTEGER AS ((phash >> 16) & 65535),
     b2 INTEGER AS ((phash >> 32) & 65535), b3 INTEGER AS ((phash >> 48) & 65535),
     width INTEGER NOT NULL, height INTEGER NOT NULL, format TEXT NOT NULL, taken TEXT,
     camera TEXT NOT NULL
 );
-CREATE TABLE image_docs (id INTEGER PRIMARY KEY, doc BLOB NOT NULL);
-CREATE VIRTUAL TABLE image_texts USING fts5(embedded, tokenize='trigram case_sensitive 1');
-CREATE TRIGGER images_gone AFTER DELETE ON images BEGIN
+CREATE TABLE IF NOT EXISTS image_docs (id INTEGER PRIMARY KEY, doc BLOB NOT NULL);
+CREATE VIRTUAL TABLE IF NOT EXISTS image_texts USING fts5(embedded, tokenize={_TRIGRAMS});
+CREATE TRIGGER IF NOT EXISTS images_gone AFTER DELETE ON images BEGIN
     DELETE FROM image_docs WHERE id = old.id;
     DELETE FROM image_texts WHERE rowid = old.id;
 END;
-CREATE INDEX images_b0 ON images (b0);
-CREATE INDEX images_b1 ON images (b1);
-CREATE INDEX images_b2 ON images (b2);
-CREATE INDEX images_b3 ON images (b3);
-CREATE TABLE files (path TEXT PRIMARY KEY, sha256 TEXT NOT NULL) WITHOUT ROWID;
-CREATE INDEX files_sha256 ON files (sha256);
-CREATE TABLE occurrences (
+CREATE INDEX IF NOT EXISTS images_b0 ON images (b0);
+CREATE INDEX IF NOT EXISTS images_b1 ON images (b1);
+CREATE INDEX IF NOT EXISTS images_b2 ON images (b2);
+CREATE INDEX IF NOT EXISTS images_b3 ON images (b3);
+CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, sha256 TEXT NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS files_sha256 ON files (sha256);
+CREATE TABLE IF NOT EXISTS occurrences (
     id INTEGER PRIMARY KEY, source TEXT NOT NULL, article TEXT NOT NULL, position INTEGER,
     sha256 TEXT, file TEXT, reason TEXT, tracking INTEGER NOT NULL,
     article_id INTEGER NOT NULL, src TEXT NOT NULL
 );
-CREATE TABLE occurrence_docs (id INTEGER PRIMARY KEY, doc BLOB NOT NULL);
-CREATE VIRTUAL TABLE texts USING fts5({", ".join(OWN_TEXT)}, tokenize='trigram case_sensitive 1');
-CREATE TABLE articles (
+CREATE TABLE IF NOT EXISTS occurrence_docs (id INTEGER PRIMARY KEY, doc BLOB NOT NULL);
+CREATE VIRTUAL TABLE IF NOT EXISTS texts USING fts5({", ".join(OWN_TEXT)}, tokenize={_TRIGRAMS});
+CREATE TABLE IF NOT EXISTS articles (
     id INTEGER PRIMARY KEY, article TEXT NOT NULL, title TEXT NOT NULL, UNIQUE (article, title)
 );
-CREATE VIRTUAL TABLE article_texts USING fts5(
-    {", ".join(ARTICLE_TEXT)}, tokenize='trigram case_sensitive 1'
+CREATE VIRTUAL TABLE IF NOT EXISTS article_texts USING fts5(
+    {", ".join(ARTICLE_TEXT)}, tokenize={_TRIGRAMS}
 );
-CREATE TRIGGER occurrences_gone AFTER DELETE ON occurrences BEGIN
+CREATE TRIGGER IF NOT EXISTS occurrences_gone AFTER DELETE ON occurrences BEGIN
     DELETE FROM occurrence_docs WHERE id = old.id;
     DELETE FROM texts WHERE rowid = old.id;
 END;
-CREATE INDEX occurrences_source ON occurrences (source);
-CREATE INDEX occurrences_article_id ON occurrences (article_id);
-CREATE INDEX occurrences_sha256 ON occurrences (sha256, file);
-CREATE INDEX occurrences_place ON occurrences (article, position IS NULL, position);
-CREATE INDEX occurrences_file ON occurrences (file) WHERE file IS NOT NULL;
-CREATE TABLE errors (
+CREATE INDEX IF NOT EXISTS occurrences_source ON occurrences (source);
+CREATE INDEX IF NOT EXISTS occurrences_article_id ON occurrences (article_id);
+CREATE INDEX IF NOT EXISTS occurrences_sha256 ON occurrences (sha256, file);
+CREATE INDEX IF NOT EXISTS occurrences_place ON occurrences (article, position IS NULL, position);
+CREATE INDEX IF NOT EXISTS occurrences_file ON occurrences (file) WHERE file IS NOT NULL;
+CREATE TABLE IF NOT EXISTS errors (
     id INTEGER PRIMARY KEY, path TEXT, source TEXT NOT NULL, article TEXT, position INTEGER,
     code TEXT NOT NULL, doc BLOB NOT NULL UNIQUE
 );
-CREATE INDEX errors_path ON errors (path);
-CREATE INDEX errors_source ON errors (source);
-CREATE INDEX errors_place ON errors (article, position);
-CREATE TABLE sources (path TEXT PRIMARY KEY, doc BLOB NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS errors_path ON errors (path);
+CREATE INDEX IF NOT EXISTS errors_source ON errors (source);
+CREATE INDEX IF NOT EXISTS errors_place ON errors (article, position);
+CREATE TABLE IF NOT EXISTS sources (path TEXT PRIMARY KEY, doc BLOB NOT NULL) WITHOUT ROWID;
 """
 # The secondary indexes, which a bulk load builds at its end.
 _INDEXES = [line for line in _SCHEMA.splitlines() if line.startswith("CREATE INDEX")]
-_INDEX_NAMES = [line.split()[2] for line in _INDEXES]
+_INDEX_NAMES = [line.split()[5] for line in _INDEXES]
 _ORDER = "o.article, o.position IS NULL, o.position, o.id"
 # Probing the pHash bands pays while fewer bit patterns are probed than this; beyond it
 # (large distances) every code is read.
@@ -122,8 +123,7 @@ class SQLiteStore(Store):
     def __init__(self, path: Path, *, create: bool = True) -> None:
         self.path = path
         self._on_wait: Callable[[], None] | None = None
-        exists = path.exists()
-        if not exists and not create:
+        if not path.exists() and not create:
             raise CatalogError(
                 f"no catalogue at {path}; run `media-catalog scan PATH --db {path}` first, "
                 "or pass --db",
@@ -140,7 +140,7 @@ class SQLiteStore(Store):
             # changed by several commits (the indexes') are written back once
             self._db.execute("PRAGMA wal_autocheckpoint = 16384")
             self._db.execute("PRAGMA temp_store = MEMORY")
-            self._setup(exists)
+            self._setup()
         except sqlite3.DatabaseError as exc:
             raise CatalogError(
                 f"{path} is not a readable SQLite catalogue ({exc}); it was left untouched. "
@@ -148,15 +148,14 @@ class SQLiteStore(Store):
                 path=path,
             ) from exc
 
-    def _setup(self, exists: bool) -> None:
-        tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master")}
-        if not tables:
+    def _setup(self) -> None:
+        if not self._db.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone():
             self._db.execute("PRAGMA journal_mode = WAL")
+            # (another process may be creating it too: every statement is idempotent)
             self._db.executescript(
-                f"BEGIN IMMEDIATE; {_SCHEMA} INSERT INTO meta VALUES "
+                f"BEGIN IMMEDIATE; {_SCHEMA} INSERT OR IGNORE INTO meta VALUES "
                 f"('schema_version', {SCHEMA_VERSION}), ('generation', 0); COMMIT;"
             )
-            return
         version = self._meta("schema_version")
         if not isinstance(version, int):
             raise CatalogError(
@@ -170,6 +169,8 @@ class SQLiteStore(Store):
                 f"this version reads schema {SCHEMA_VERSION}. Upgrade media-catalog.",
                 path=self.path,
             )
+        self._generation = self._meta("generation")
+        self._db.execute("BEGIN")  # reads see one state, until this process writes
 
     def _meta(self, key: str) -> Any:
         try:
@@ -179,41 +180,54 @@ class SQLiteStore(Store):
         return row[0] if row else None
 
     @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        """BEGIN IMMEDIATE … COMMIT; a writer holding the database makes this one wait."""
+    def _transaction(self, wait: bool = True) -> Iterator[None]:
+        """BEGIN IMMEDIATE … COMMIT, then a new read snapshot. A writer holding the database
+        makes this one wait (`on_wait` is told), unless not `wait`: then CatalogError."""
+        db = self._db
+        if db.in_transaction:
+            db.execute("COMMIT")  # (the read snapshot: nothing was written in it)
         try:
-            self._db.execute("PRAGMA busy_timeout = 0")
+            db.execute("PRAGMA busy_timeout = 0")
             try:
-                self._db.execute("BEGIN IMMEDIATE")
+                db.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc):
+                if not wait or "locked" not in str(exc):
                     raise
                 if self._on_wait is not None:
                     self._on_wait()
-                self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-                self._db.execute("BEGIN IMMEDIATE")
+                db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+                db.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
+            if not db.in_transaction:
+                db.execute("BEGIN")
+            if "locked" not in str(exc):
+                raise CatalogError(
+                    f"cannot write the catalogue {self.path}: {exc}", path=self.path
+                ) from exc
+            waited = f" and stayed locked for {BUSY_TIMEOUT_S:.0f} s" if wait else ""
             raise CatalogError(
-                f"{self.path} is being written by another process and stayed locked for "
-                f"{BUSY_TIMEOUT_S:.0f} s ({exc}); try again when it has finished.",
+                f"{self.path} is being written by another process{waited} ({exc}); "
+                "try again when it has finished.",
                 path=self.path,
             ) from exc
         finally:
-            self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         try:
             yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
+            db.execute("COMMIT")
+        except BaseException as exc:
+            if db.in_transaction:  # (SQLite rolls back by itself after some errors)
+                db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise CatalogError(
+                    f"cannot write the catalogue {self.path}: {exc}; the last change was not "
+                    "saved. Free some space or check the folder's permissions.",
+                    path=self.path,
+                ) from exc
             raise
-        try:
-            self._db.execute("COMMIT")
-        except sqlite3.Error as exc:
-            self._db.execute("ROLLBACK")
-            raise CatalogError(
-                f"cannot write the catalogue {self.path}: {exc}; the last change was not "
-                "saved. Free some space or check the folder's permissions.",
-                path=self.path,
-            ) from exc
+        finally:
+            if not db.in_transaction:
+                db.execute("BEGIN")
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -224,7 +238,7 @@ class SQLiteStore(Store):
             if self._missing_indexes():  # a bulk load was killed before it built them
                 with self._transaction():
                     for statement in _INDEXES:
-                        self._db.execute(statement.replace("INDEX", "INDEX IF NOT EXISTS", 1))
+                        self._db.execute(statement)
             yield self
         finally:
             self._on_wait = None
@@ -258,20 +272,15 @@ class SQLiteStore(Store):
         finally:
             with self._transaction():
                 for statement in _INDEXES:
-                    self._db.execute(statement.replace("INDEX", "INDEX IF NOT EXISTS", 1))
+                    self._db.execute(statement)
 
     def save(self) -> None:
         """Nothing to do: every write was committed as it was made."""
 
     def write(self, change: Change) -> None:
-        try:
-            with self._transaction():
-                self._write(change)
-        except sqlite3.Error as exc:
-            raise CatalogError(
-                f"cannot write the catalogue {self.path}: {exc}; the last change was not saved.",
-                path=self.path,
-            ) from exc
+        with self._transaction():
+            self._write(change)
+            self._generation = self._meta("generation")
 
     def _write(self, change: Change) -> None:
         db = self._db
@@ -377,7 +386,9 @@ class SQLiteStore(Store):
 
     def _add_images(self, docs: list[dict[str, Any]]) -> None:
         """Add the images not catalogued yet, with their embedded words' search text."""
-        new = {doc["sha256"]: doc for doc in docs}
+        new: dict[str, dict[str, Any]] = {}
+        for doc in docs:
+            new.setdefault(doc["sha256"], doc)  # the first of a batch, as the JSON store
         for (known,) in self._among("SELECT sha256 FROM images", "sha256", new):
             del new[known]
         first = self._next_id("images")
@@ -700,17 +711,21 @@ class SQLiteStore(Store):
         if kept is None:
             return None
         generation, value = orjson.loads(kept)
-        return value if generation == self._meta("generation") else None
+        return value if generation == self._generation else None
 
     def keep(self, key: str, value: Any) -> None:
+        """(Stamped with the state this process read; never waits: when another process
+        is writing, or the file is read-only, the value is counted again next time.)"""
+        generation = self._generation
         try:
-            with self._transaction():
-                self._db.execute(
-                    "INSERT OR REPLACE INTO meta VALUES (?, ?)",
-                    (f"kept:{key}", orjson.dumps([self._meta("generation"), value])),
-                )
-        except sqlite3.OperationalError:
-            pass  # a read-only catalogue: the value is counted again next time
+            with self._transaction(wait=False):
+                if self._meta("generation") == generation:
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                        (f"kept:{key}", orjson.dumps([generation, value])),
+                    )
+        except CatalogError:
+            pass
 
 
 def _image_row(row: int, doc: dict[str, Any]) -> tuple[Any, ...]:
