@@ -74,11 +74,12 @@ class Clause:
 
 
 def compile_term(term: Term) -> Clause:
-    """The clause of `term`, negation included; never NULL in SQL."""
+    """The clause of `term`, negation included. No clause is ever NULL in SQL (an image term
+    tests `i.sha256 IS NOT NULL` first), so NOT negates it as Python's `not` does."""
     clause = _clause(term.field, term.value)
     if not term.negated:
-        return Clause(f"coalesce({clause.sql}, 0)", clause.params, clause.match)
-    return Clause(f"NOT coalesce({clause.sql}, 0)", clause.params, lambda s: not clause.match(s))
+        return clause
+    return Clause(f"NOT {clause.sql}", clause.params, lambda s: not clause.match(s))
 
 
 def _clause(field: str | None, value: Any) -> Clause:
@@ -86,7 +87,8 @@ def _clause(field: str | None, value: Any) -> Clause:
         found, params = _text_sql(FREE_TEXT_FIELDS, value)
         embedded, more = _found("image_texts", ("embedded",), value)
         return Clause(
-            f"({found} OR o.sha256 IN (SELECT e.sha256 FROM images e WHERE e.id IN ({embedded})))",
+            f"({found} OR (o.sha256 IS NOT NULL AND o.sha256 IN "
+            f"(SELECT e.sha256 FROM images e WHERE e.id IN ({embedded}))))",
             params + more,
             lambda s: (
                 any(value in s.text(name) for name in FREE_TEXT_FIELDS)
@@ -109,7 +111,7 @@ def _clause(field: str | None, value: Any) -> Clause:
         )
     if field == "dup":
         return Clause(
-            "((o.sha256 IN (SELECT sha256 FROM temp.near)) = ?)",
+            "((o.sha256 IS NOT NULL AND o.sha256 IN (SELECT sha256 FROM temp.near)) = ?)",
             (value,),
             lambda s: s.near == value,
         )

@@ -117,6 +117,8 @@ QUERIES = [
     "-uses:1",
     "dup:yes",
     "dup:no -unresolved:yes",
+    "dup:no",
+    "-dup:yes unresolved:yes",
     "unresolved:yes",
     "error:yes",
     "-error:yes",
