@@ -642,13 +642,19 @@ class SQLiteStore(Store):
 
     def counts(self) -> dict[str, Any]:
         db = self._db
-        found = {
-            size_bucket(width, height): count
-            for width, height, count in db.execute(
-                "SELECT width, height, count(*) FROM images GROUP BY max(width, height) < 256, "
-                "max(width, height) < 1024, max(width, height) < 2048"
-            )
-        }
+        # formats and sizes in one pass over the images: (format, bucket) groups, then summed
+        formats: dict[str, list[int]] = {}  # format -> [count, first id]
+        found: dict[str, int] = {}
+        for format, width, height, count, first in db.execute(
+            "SELECT format, width, height, count(*), min(id) FROM images GROUP BY format, "
+            "max(width, height) < 256, max(width, height) < 1024, max(width, height) < 2048"
+        ):
+            bucket = size_bucket(width, height)
+            found[bucket] = found.get(bucket, 0) + count
+            counted = formats.setdefault(format, [0, first])
+            counted[0] += count
+            counted[1] = min(counted[1], first)
+        by_count = sorted(formats.items(), key=lambda item: (-item[1][0], item[1][1]))
         sizes = {name: found[name] for name in BUCKETS if name in found}
         return {
             "images": self.image_count(),
@@ -657,12 +663,7 @@ class SQLiteStore(Store):
                 "SELECT count(*) FROM (SELECT DISTINCT article FROM occurrences)"
             ).fetchone()[0],
             "occurrences": db.execute("SELECT count(*) FROM occurrences").fetchone()[0],
-            "formats": dict(
-                db.execute(
-                    "SELECT format, count(*) AS n FROM images GROUP BY format "
-                    "ORDER BY n DESC, min(id)"
-                )
-            ),
+            "formats": {format: count for format, (count, _) in by_count},
             "sizes": sizes,
             "errors": dict(
                 db.execute(
