@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from ..errors import CatalogError
 from ..models import Fingerprint, ImageRef, ItemError, Occurrence
 from ..querylang import Term
 
@@ -74,6 +75,16 @@ def size_bucket(width: int, height: int) -> str:
     """The bucket of an image's longer side."""
     side = max(width, height)
     return next((name for limit, name in SIZE_BUCKETS if side < limit), LARGEST)
+
+
+def refuse_newer(path: Path, version: int, supported: int) -> None:
+    """CatalogError when a catalogue's schema `version` is newer than this code reads."""
+    if version > supported:
+        raise CatalogError(
+            f"{path} was written by a newer media-catalog (schema {version}); this version "
+            f"reads schema {supported}. Upgrade media-catalog.",
+            path=path,
+        )
 
 
 def under(path: str, roots: Iterable[str]) -> bool:

@@ -43,6 +43,7 @@ from .base import (
     Store,
     article_file,
     place,
+    refuse_newer,
     size_bucket,
     stored_occurrence,
     under,
@@ -185,12 +186,7 @@ class JSONStore(Store):
                 "media-catalog catalogue or was edited by hand. Pass another --db.",
                 path=self.path,
             )
-        if version > SCHEMA_VERSION:
-            raise CatalogError(
-                f"{self.path} was written by a newer media-catalog (schema {version}); "
-                f"this version reads schema {SCHEMA_VERSION}. Upgrade media-catalog.",
-                path=self.path,
-            )
+        refuse_newer(self.path, version, SCHEMA_VERSION)
         if version == 1:
             # schema 1 had no `sources`: list the articles it knows, with no size or time,
             # so the next scan re-reads them once and `--prune` knows them

@@ -31,7 +31,15 @@ from ..errors import CatalogError
 from ..querylang import Term
 from ..terms import USES_SELECT, camera_text, compile_term, embedded_text
 from ..text import normalize
-from .base import BUCKETS, Change, Store, article_file, occurrence_object, size_bucket
+from .base import (
+    BUCKETS,
+    Change,
+    Store,
+    article_file,
+    occurrence_object,
+    refuse_newer,
+    size_bucket,
+)
 
 SCHEMA_VERSION = 1
 CACHE_KIB = 256 * 1024  # SQLite's page cache per connection
@@ -163,12 +171,7 @@ class SQLiteStore(Store):
                 "pass another --db.",
                 path=self.path,
             )
-        if version > SCHEMA_VERSION:
-            raise CatalogError(
-                f"{self.path} was written by a newer media-catalog (SQLite schema {version}); "
-                f"this version reads schema {SCHEMA_VERSION}. Upgrade media-catalog.",
-                path=self.path,
-            )
+        refuse_newer(self.path, version, SCHEMA_VERSION)
         self._generation = self._meta("generation")
         self._db.execute("BEGIN")  # reads see one state, until this process writes
 
