@@ -64,10 +64,10 @@ CREATE TRIGGER IF NOT EXISTS images_gone AFTER DELETE ON images BEGIN
     DELETE FROM image_docs WHERE id = old.id;
     DELETE FROM image_texts WHERE rowid = old.id;
 END;
-CREATE INDEX IF NOT EXISTS images_b0 ON images (b0);
-CREATE INDEX IF NOT EXISTS images_b1 ON images (b1);
-CREATE INDEX IF NOT EXISTS images_b2 ON images (b2);
-CREATE INDEX IF NOT EXISTS images_b3 ON images (b3);
+CREATE INDEX IF NOT EXISTS images_b0 ON images (b0, phash);
+CREATE INDEX IF NOT EXISTS images_b1 ON images (b1, phash);
+CREATE INDEX IF NOT EXISTS images_b2 ON images (b2, phash);
+CREATE INDEX IF NOT EXISTS images_b3 ON images (b3, phash);
 CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, sha256 TEXT NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS files_sha256 ON files (sha256);
 CREATE TABLE IF NOT EXISTS occurrences (
@@ -575,20 +575,21 @@ class SQLiteStore(Store):
         hits = []
         for view, target in enumerate(phashes):
             if probes * 4 > _MAX_PROBES:
-                rows = self._db.execute("SELECT id, phash, sha256 FROM images")
+                rows = dict(self._db.execute("SELECT id, phash FROM images"))
             else:
-                rows = self._probe(target, per_band)
-            for row_id, code, sha256 in rows:
+                rows = dict(self._probe(target, per_band))
+            for row_id, code in rows.items():
                 bits = ((code & 0xFFFF_FFFF_FFFF_FFFF) ^ target).bit_count()
                 if bits <= distance:
-                    hits.append((bits, view, row_id, sha256))
+                    hits.append((bits, view, row_id))
         hits.sort()
-        return [(bits, view, sha256) for bits, view, _, sha256 in hits]
+        sha256s = dict(self._among("SELECT id, sha256 FROM images", "id", {h[2] for h in hits}))
+        return [(bits, view, sha256s[row_id]) for bits, view, row_id in hits]
 
-    def _probe(self, target: int, per_band: int) -> list[tuple[int, int, str]]:
-        """Images one of whose four 16-bit pHash bands is within `per_band` bits of the
-        target's: by pigeonhole, every image within 4 * per_band + 3 bits is among them."""
-        found: dict[int, tuple[int, int, str]] = {}
+    def _probe(self, target: int, per_band: int) -> Iterator[tuple[int, int]]:
+        """(id, pHash) of the images one of whose four 16-bit pHash bands is within
+        `per_band` bits of the target's (by pigeonhole, every image within 4 * per_band + 3
+        bits is among them), read from the bands' indexes alone; an image may come twice."""
         masks = [
             sum(1 << bit for bit in bits)
             for r in range(per_band + 1)
@@ -599,11 +600,9 @@ class SQLiteStore(Store):
             values = sorted({key ^ mask for mask in masks})
             for chunk in _chunks(values):
                 marks = ", ".join("?" * len(chunk))
-                for row in self._db.execute(
-                    f"SELECT id, phash, sha256 FROM images WHERE b{band} IN ({marks})", chunk
-                ):
-                    found[row[0]] = row
-        return list(found.values())
+                yield from self._db.execute(
+                    f"SELECT id, phash FROM images WHERE b{band} IN ({marks})", chunk
+                )
 
     def search(
         self, terms: list[Term], limit: int | None, near: Callable[[], set[str]]
