@@ -12,8 +12,8 @@ never takes the scan with it (except in a daemonic process, which may not start 
 the Hasher works in-process).
 
 Workers are forked when the Hasher is entered, with the known SHA-256s; the scan holds the
-catalogue's write lock by then, which a forked process lets go of at once (catalog.py), so a
-killed scan releases it however long its workers live.
+catalogue's write lock by then, which a forked process lets go of at once
+(store/jsonfile.py), so a killed scan releases it however long its workers live.
 
 A worker that dies (a decoder crashing on a hostile file, or killed for memory) does not stop
 the scan: the images that were in flight are hashed again one at a time, each in a fresh

@@ -300,7 +300,7 @@ class JSONStore(Store):
             self._db.table("meta").insert({"schema_version": SCHEMA_VERSION})
         if self._storage.changed:
             self._storage.flush()
-        # the read index of versions before 0.2, which nothing reads any more
+        # the read index media-catalog 0.1 kept beside the file, which nothing reads any more
         self.path.with_name(self.path.name + ".index.sqlite").unlink(missing_ok=True)
 
     # -- reading ---------------------------------------------------------------------------
