@@ -1,16 +1,28 @@
 """The SQLite store: authoritative tables changed in place, for archives of millions of photos.
 
 Every `write` is one transaction (BEGIN IMMEDIATE … COMMIT): a crash, Ctrl-C or SIGKILL loses
-at most the change in flight. The database is in WAL mode, so readers never wait for the
-writer and see the last committed state; a second writer waits (`busy_timeout`), and is told
-so through `on_wait`.
+at most the change in flight. The database is in WAL mode: a process reads one snapshot
+until it writes, never waiting for a writer; a second writer waits (`busy_timeout`), and is
+told so through `on_wait`.
 
-Tables (schema 1): meta (key, value); images (one row per SHA-256: the image doc as JSON,
-and the columns queries use: pHash, its four 16-bit bands, which lookups probe by pigeonhole,
-size, format, date taken, normalised camera and embedded words); files (path → SHA-256);
-occurrences (the stored doc as JSON, its article file `source`, place, SHA-256, file, reason,
-and each search field's text as `normalize` leaves it); errors (the doc as JSON, unique);
-sources (path → state as JSON).
+Tables (schema 1):
+
+    meta             key, value: schema_version, generation (counts writes), kept values
+    images           one row per SHA-256: pHash, its four 16-bit bands (indexed with the
+                     pHash, probed by pigeonhole), size, format, date taken, folded camera
+    image_docs       the image doc as JSON (rowid = the image's)
+    image_texts      full-text (trigram) index of its embedded words (rowid = the image's)
+    files            path -> SHA-256
+    occurrences      article file (`source`), article, position, SHA-256, file, reason,
+                     tracking, `article_id`, folded src
+    occurrence_docs  the stored doc as JSON (rowid = the occurrence's)
+    texts            full-text (trigram) index of its alt, caption, credit and title
+    articles         each (article, title) as search folds them, once; article_texts indexes them
+    errors           the doc as JSON (unique), with its path, article file and place
+    sources          path -> state as JSON
+
+Rows are numbered by the writer, so that a row, its doc and its text share a rowid; triggers
+delete the doc and text with the row. Text is as `normalize` leaves it.
 """
 
 from __future__ import annotations
