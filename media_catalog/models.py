@@ -134,6 +134,15 @@ class Occurrence:
 # pair of different photos matched at 12 and the first did at 14.
 DEFAULT_THRESHOLD = 12
 
+
+def counts_key(threshold: int) -> str:
+    """The name the default duplicate report's cluster counts are kept under with a
+    catalogue (they are counted again by another version)."""
+    from . import __version__
+
+    return f"clusters:{threshold}:{__version__}"
+
+
 # Alt text longer than this many characters is flagged by the audit (rule alt-too-long).
 DEFAULT_MAX_ALT_LENGTH = 150
 

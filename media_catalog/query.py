@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from .errors import QueryError
-from .models import DEFAULT_THRESHOLD
+from .models import DEFAULT_THRESHOLD, counts_key
 from .querylang import parse
 from .store import JSON_IMAGES_ADVISED, Store
 
@@ -76,10 +76,10 @@ def cluster_counts(catalog: Store, threshold: int = DEFAULT_THRESHOLD) -> dict[s
     """{"exact", "near", "images_in_near"} duplicate clusters at `threshold`: as kept with the
     catalogue since it last changed (by this version), else counted when it holds at most
     JSON_IMAGES_ADVISED images (and kept), else None (`dupes` counts them)."""
-    from .similarity import counts_key, duplicate_report  # numpy: only where clusters are made
-
     counts = catalog.kept(counts_key(threshold))
     if counts is None and catalog.image_count() <= JSON_IMAGES_ADVISED:
+        from .similarity import duplicate_report  # numpy: loaded only where clusters are made
+
         counts = duplicate_report(catalog, threshold).counts()  # (and keeps them)
     return counts
 

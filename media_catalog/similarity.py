@@ -30,10 +30,9 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
 from .errors import FingerprintError, QueryError, ResolveError
 from .hamming import HammingIndex
-from .models import DEFAULT_THRESHOLD
+from .models import DEFAULT_THRESHOLD, counts_key
 from .resolve import read_bytes
 from .store import Store
 from .walk import walk
@@ -449,11 +448,6 @@ def duplicate_report(
     if not any(options) and not tracking and dhash_threshold == DHASH_CONFIRM:
         catalog.keep(counts_key(threshold), report.counts())  # the counts scan and stats show
     return report
-
-
-def counts_key(threshold: int) -> str:
-    """The name the default report's cluster counts are kept under with the catalogue."""
-    return f"clusters:{threshold}:{__version__}"
 
 
 def _near_plans(
