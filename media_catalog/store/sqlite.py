@@ -9,7 +9,8 @@ Tables (schema 1):
 
     meta             key, value: schema_version, generation (counts writes), kept values
     images           one row per SHA-256: pHash, its four 16-bit bands (indexed with the
-                     pHash, probed by pigeonhole), size, format, date taken, folded camera
+                     pHash, probed by pigeonhole), size and format (indexed, for stats),
+                     date taken, folded camera
     image_docs       the image doc as JSON (rowid = the image's)
     image_texts      full-text (trigram) index of its embedded words (rowid = the image's)
     files            path -> SHA-256
@@ -50,7 +51,6 @@ from .base import (
     article_file,
     occurrence_object,
     refuse_newer,
-    size_bucket,
 )
 
 SCHEMA_VERSION = 1
@@ -80,6 +80,7 @@ CREATE INDEX IF NOT EXISTS images_b0 ON images (b0, phash);
 CREATE INDEX IF NOT EXISTS images_b1 ON images (b1, phash);
 CREATE INDEX IF NOT EXISTS images_b2 ON images (b2, phash);
 CREATE INDEX IF NOT EXISTS images_b3 ON images (b3, phash);
+CREATE INDEX IF NOT EXISTS images_size ON images (format, width, height);
 CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, sha256 TEXT NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS files_sha256 ON files (sha256);
 CREATE TABLE IF NOT EXISTS occurrences (
@@ -656,20 +657,19 @@ class SQLiteStore(Store):
 
     def counts(self) -> dict[str, Any]:
         db = self._db
-        # formats and sizes in one pass over the images: (format, bucket) groups, then summed
-        formats: dict[str, list[int]] = {}  # format -> [count, first id]
-        found: dict[str, int] = {}
-        for format, width, height, count, first in db.execute(
-            "SELECT format, width, height, count(*), min(id) FROM images GROUP BY format, "
-            "max(width, height) < 256, max(width, height) < 1024, max(width, height) < 2048"
+        # formats and sizes in one pass over an index holding both
+        sides = "max(width, height)"
+        formats, found = [], dict.fromkeys(BUCKETS, 0)
+        for format, count, first, *buckets in db.execute(
+            f"SELECT format, count(*), min(id), sum({sides} < 256), "
+            f"sum({sides} >= 256 AND {sides} < 1024), sum({sides} >= 1024 AND {sides} < 2048), "
+            f"sum({sides} >= 2048) FROM images GROUP BY format"
         ):
-            bucket = size_bucket(width, height)
-            found[bucket] = found.get(bucket, 0) + count
-            counted = formats.setdefault(format, [0, first])
-            counted[0] += count
-            counted[1] = min(counted[1], first)
-        by_count = sorted(formats.items(), key=lambda item: (-item[1][0], item[1][1]))
-        sizes = {name: found[name] for name in BUCKETS if name in found}
+            formats.append((-count, first, format, count))
+            for name, number in zip(BUCKETS, buckets, strict=True):
+                found[name] += number
+        by_count = [(format, count) for *_, format, count in sorted(formats)]
+        sizes = {name: found[name] for name in BUCKETS if found[name]}
         return {
             "images": self.image_count(),
             "files": db.execute("SELECT count(*) FROM files").fetchone()[0],
@@ -677,7 +677,7 @@ class SQLiteStore(Store):
                 "SELECT count(*) FROM (SELECT DISTINCT article FROM occurrences)"
             ).fetchone()[0],
             "occurrences": db.execute("SELECT count(*) FROM occurrences").fetchone()[0],
-            "formats": {format: count for format, (count, _) in by_count},
+            "formats": dict(by_count),
             "sizes": sizes,
             "errors": dict(
                 db.execute(
