@@ -9,11 +9,9 @@ added. Changes are written in batches (one transaction each in SQLite).
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -51,53 +49,12 @@ def import_files(
                 raise CatalogError(f"{path} is the catalogue itself; import another file")
             with catalog.bulk():
                 merger = _Merger(catalog, summary)
-                for kind, record in _read_ahead(path):
+                for kind, record in _records(path):
                     merger.add(kind, record)
                 merger.flush()
             summary.inputs += 1
         catalog.save()
     return summary
-
-
-def _read_ahead(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
-    """`_records(path)`, read and parsed by a child process while this one writes them: the
-    child sends batches of records as orjson, which this process reads back for a tenth of
-    what parsing costs. Without fork, read here."""
-    if "fork" not in multiprocessing.get_all_start_methods():
-        yield from _records(path)  # pragma: no cover - not on Linux
-        return
-    context = multiprocessing.get_context("fork")
-    receive, send = context.Pipe(duplex=False)
-    child = context.Process(target=_send_records, args=(path, send), daemon=True)
-    child.start()
-    send.close()
-    try:
-        while message := receive.recv_bytes():
-            if message[:1] == b"E":
-                raise CatalogError(message[1:].decode(), path=path)
-            yield from (tuple(item) for item in orjson.loads(message[1:]))
-    except EOFError:
-        raise CatalogError(f"cannot import {path}: the process reading it died") from None
-    finally:
-        receive.close()
-        child.kill()
-        child.join()
-
-
-def _send_records(path: Path, send: Connection) -> None:
-    """In the child: `_records(path)` in batches of orjson; then b"", or an error (b"E…")."""
-    batch: list[tuple[str, dict[str, Any]]] = []
-    try:
-        for item in _records(path):
-            batch.append(item)
-            if len(batch) == 2000:
-                send.send_bytes(b"R" + orjson.dumps(batch))
-                batch = []
-        if batch:
-            send.send_bytes(b"R" + orjson.dumps(batch))
-        send.send_bytes(b"")
-    except CatalogError as exc:
-        send.send_bytes(b"E" + str(exc).encode())
 
 
 def _records(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
