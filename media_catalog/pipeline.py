@@ -346,7 +346,11 @@ def _scan(
 
     recorded: set[str] = set()  # image files whose SHA-256 a batch has recorded already
 
-    def record(removed: Iterable[str] = ()) -> None:
+    unswept = False  # a batch was recorded without dropping the images it left unused
+
+    def record(removed: Iterable[str] = (), sweep: bool = True) -> None:
+        nonlocal unswept
+        unswept = not sweep
         state.settle(resolver)
         files = {path: sha for path, sha in state.files.items() if path not in recorded}
         recorded.update(files)
@@ -358,6 +362,7 @@ def _scan(
             errors=state.errors,
             removed=removed,
             touched=state.touched,
+            sweep=sweep,
         )
         summary.occurrences += len(state.occurrences)
         summary.unresolved += sum(1 for o in state.occurrences if o.sha256 is None)
@@ -398,7 +403,7 @@ def _scan(
             _article_file(state, resolver, source, summary, options)
         if time.monotonic() - last_save >= max(save_every, 10 * save_cost):
             started = time.monotonic()
-            record()
+            record(sweep=False)
             catalog.save()
             last_save = time.monotonic()
             save_cost = last_save - started
@@ -406,7 +411,7 @@ def _scan(
     if prune:
         removed = sorted(catalog.catalogued_under(roots) - walked)
         summary.pruned = len(removed)
-    if state.sources or state.touched or state.errors or removed:
+    if state.sources or state.touched or state.errors or removed or unswept:
         record(removed)  # saved by `scan`, with the cluster counts
     if progress is not None:
         progress(total, total)

@@ -1,3 +1,4 @@
+import base64
 import os
 import signal
 import stat
@@ -16,7 +17,7 @@ from media_catalog.query import search
 from media_catalog.store import STORED_OCCURRENCE_KEYS, open_store
 from media_catalog.store.jsonfile import SCHEMA_VERSION
 
-from .conftest import photo, write_image
+from .conftest import encode, photo, write_image
 
 
 @pytest.fixture
@@ -345,3 +346,27 @@ def test_a_catalogue_written_before_occurrences_said_tracking_still_reports(tmp_
     for command in (["stats"], ["dupes"], ["audit"], ["search", "error:no"]):
         result = cli(*command, "--db", db, "-f", "json")
         assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("name", ["c.json", "c.sqlite"])
+def test_an_image_one_batch_leaves_unused_and_a_later_batch_uses_is_kept(tmp_path, name):
+    """A scan saving after every file: a.html stops using a photo, then b.html (read later,
+    in another batch) uses the same bytes. The photo is not fingerprinted again (it was
+    catalogued), so the first batch must not have dropped it."""
+    site = tmp_path / "site"
+    site.mkdir()
+    uri = "data:image/png;base64," + base64.b64encode(encode(photo(5), "PNG")).decode()
+    (site / "a.html").write_text(f'<img src="{uri}" alt="first">', encoding="utf-8")
+    db = tmp_path / name
+    scan([site], open_store(db), workers=1)
+    (site / "a.html").write_text("<p>the photo was taken down</p>", encoding="utf-8")
+    (site / "b.html").write_text(f'<img src="{uri}" alt="again">', encoding="utf-8")
+    scan([site], open_store(db), workers=1, save_every=0)
+    catalog = open_store(db)
+    (image,) = catalog.image_objects()
+    assert [o["alt"] for o in image["occurrences"]] == ["again"]
+    assert search(catalog, "unresolved:no") == search(catalog, "again")
+    # and an image nothing uses any more is dropped by the scan's last write
+    (site / "b.html").write_text("<p>gone too</p>", encoding="utf-8")
+    scan([site], open_store(db), workers=1, save_every=0)
+    assert list(open_store(db).images()) == []

@@ -101,7 +101,10 @@ class Change:
     whose bytes came from one become `missing`. Then `images` (image docs without "files")
     are added unless known, `files` (path → SHA-256) replace what those paths held,
     `occurrences` and `errors` are added (an error already recorded is not repeated), and
-    `sources` (path → state) are set. Images left with neither a file nor an occurrence go.
+    `sources` (path → state) are set. Images left with neither a file nor an occurrence go,
+    when `sweep`; otherwise they stay until a later write sweeps (a scan sweeps in its last
+    write only, so that a batch never drops an image a later batch of the same scan uses
+    again without fingerprinting it).
     """
 
     replaced: set[str] = field(default_factory=set)
@@ -111,6 +114,7 @@ class Change:
     occurrences: list[dict[str, Any]] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sweep: bool = True
 
 
 class Store(ABC):
@@ -152,6 +156,7 @@ class Store(ABC):
         errors: Iterable[ItemError],
         removed: Iterable[str] = (),
         touched: Mapping[str, dict[str, Any]] | None = None,
+        sweep: bool = True,
     ) -> None:
         """Replace what the catalogue knew about the re-read `sources` with a scan's results,
         and forget the `removed` files (vanished since they were catalogued).
@@ -159,7 +164,7 @@ class Store(ABC):
         `sources` maps each file the scan read to its state ({"size", "mtime_ns", "sha256"});
         `files` maps every image file read to the SHA-256 of its bytes. `touched` maps files
         found unchanged without being read again (the same bytes under a new time) to their
-        new state: only that state is recorded."""
+        new state: only that state is recorded. `sweep`: see Change."""
         states = {**(touched or {}), **sources}
         self.write(
             Change(
@@ -170,6 +175,7 @@ class Store(ABC):
                 occurrences=[stored_occurrence(o.to_dict()) for o in occurrences],
                 errors=[error.to_dict() for error in errors],
                 sources={path: {**state, "path": path} for path, state in states.items()},
+                sweep=sweep,
             )
         )
 

@@ -283,7 +283,7 @@ class JSONStore(Store):
         for sha256, doc in images.items():
             kept = [p for p in doc["files"] if p not in change.files and p not in change.removed]
             doc["files"] = sorted({*kept, *held.get(sha256, ())})
-            if doc["files"] or sha256 in used:
+            if doc["files"] or sha256 in used or not change.sweep:
                 kept_images.append(doc)
 
         self._replace("images", kept_images)

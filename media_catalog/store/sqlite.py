@@ -144,6 +144,7 @@ class SQLiteStore(Store):
     def __init__(self, path: Path, *, create: bool = True) -> None:
         self.path = path
         self._on_wait: Callable[[], None] | None = None
+        self._unswept: set[str] = set()  # images a write left unused without sweeping
         if not path.exists() and not create:
             raise CatalogError(
                 f"no catalogue at {path}; run `media-catalog scan PATH --db {path}` first, "
@@ -369,9 +370,15 @@ class SQLiteStore(Store):
             "INSERT OR REPLACE INTO sources VALUES (?, ?)",
             ((path, orjson.dumps(state)) for path, state in change.sources.items()),
         )
-        if db.execute("SELECT 1 FROM temp.touched LIMIT 1").fetchone():
+        touched = "SELECT sha256 FROM temp.touched"
+        if not change.sweep:  # remembered for the write that sweeps
+            self._unswept.update(sha256 for (sha256,) in db.execute(touched))
+        else:
+            rows = ((sha256,) for sha256 in self._unswept)
+            db.executemany("INSERT OR IGNORE INTO temp.touched VALUES (?)", rows)
+            self._unswept.clear()
             db.execute(
-                "DELETE FROM images WHERE sha256 IN (SELECT sha256 FROM temp.touched) "
+                f"DELETE FROM images WHERE sha256 IN ({touched}) "
                 "AND NOT EXISTS (SELECT 1 FROM files f WHERE f.sha256 = images.sha256) "
                 "AND NOT EXISTS (SELECT 1 FROM occurrences o WHERE o.sha256 = images.sha256)"
             )
