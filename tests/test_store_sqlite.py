@@ -156,3 +156,19 @@ def test_dupes_keeps_its_counts_for_stats_until_the_catalogue_changes(tmp_path, 
     assert cli("scan", tmp_path / "site", "--db", db, "-q").exit_code == 0
     again = orjson.loads(cli("stats", "--db", db, "-f", "json").stdout)["clusters"]
     assert again["near"] is None  # the catalogue changed since
+
+
+def test_images_a_killed_scan_left_unused_are_swept_by_the_next_write(tmp_path):
+    from media_catalog.store import Change
+
+    write_image(tmp_path / "site" / "a.jpg", photo(1))
+    (tmp_path / "site" / "post.md").write_text("![one](a.jpg)\n", encoding="utf-8")
+    db = tmp_path / "c.sqlite"
+    scan([tmp_path / "site"], open_store(db), workers=1)
+    article = str(tmp_path / "site" / "post.md")
+    image = str((tmp_path / "site" / "a.jpg").resolve())
+    # a batch that forgets the article and the file, without sweeping: the process then dies
+    open_store(db).write(Change(replaced={article, image}, removed={image}, sweep=False))
+    assert len(list(open_store(db).images())) == 1  # kept for a later batch of that scan
+    open_store(db).write(Change())  # the next write that sweeps, in another process
+    assert list(open_store(db).images()) == []

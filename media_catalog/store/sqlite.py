@@ -21,6 +21,7 @@ Tables (schema 1):
     articles         each (article, title) as search folds them, once; article_texts indexes them
     errors           the doc as JSON (unique), with its path, article file and place
     sources          path -> state as JSON
+    unswept          images a write left unused without dropping them (Change.sweep)
 
 Rows are numbered by the writer, so that a row, its doc and its text share a rowid; triggers
 delete the doc and text with the row. Text is as `normalize` leaves it.
@@ -113,6 +114,7 @@ CREATE INDEX IF NOT EXISTS errors_path ON errors (path);
 CREATE INDEX IF NOT EXISTS errors_source ON errors (source);
 CREATE INDEX IF NOT EXISTS errors_place ON errors (article, position);
 CREATE TABLE IF NOT EXISTS sources (path TEXT PRIMARY KEY, doc BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS unswept (sha256 TEXT PRIMARY KEY) WITHOUT ROWID;
 """
 # The secondary indexes, which a bulk load builds at its end.
 _INDEXES = [line for line in _SCHEMA.splitlines() if line.startswith("CREATE INDEX")]
@@ -144,7 +146,6 @@ class SQLiteStore(Store):
     def __init__(self, path: Path, *, create: bool = True) -> None:
         self.path = path
         self._on_wait: Callable[[], None] | None = None
-        self._unswept: set[str] = set()  # images a write left unused without sweeping
         if not path.exists() and not create:
             raise CatalogError(
                 f"no catalogue at {path}; run `media-catalog scan PATH --db {path}` first, "
@@ -371,12 +372,11 @@ class SQLiteStore(Store):
             ((path, orjson.dumps(state)) for path, state in change.sources.items()),
         )
         touched = "SELECT sha256 FROM temp.touched"
-        if not change.sweep:  # remembered for the write that sweeps
-            self._unswept.update(sha256 for (sha256,) in db.execute(touched))
+        if not change.sweep:  # remembered, with the change, for the write that sweeps
+            db.execute(f"INSERT OR IGNORE INTO unswept {touched}")
         else:
-            rows = ((sha256,) for sha256 in self._unswept)
-            db.executemany("INSERT OR IGNORE INTO temp.touched VALUES (?)", rows)
-            self._unswept.clear()
+            db.execute("INSERT OR IGNORE INTO temp.touched SELECT sha256 FROM unswept")
+            db.execute("DELETE FROM unswept")
             db.execute(
                 f"DELETE FROM images WHERE sha256 IN ({touched}) "
                 "AND NOT EXISTS (SELECT 1 FROM files f WHERE f.sha256 = images.sha256) "
