@@ -47,12 +47,12 @@ def lookup(catalog: Store, key: str, distance: int = DEFAULT_THRESHOLD) -> list[
 def _by_sha256(catalog: Store, prefix: str) -> list[dict[str, Any]]:
     """Image objects whose SHA-256 starts with `prefix`; QueryError if a short prefix names
     several."""
-    found = catalog.images_with_prefix(prefix)
+    found = catalog.sha256s_with_prefix(prefix)
     if len(found) > 1 and len(prefix) < 64:
         raise QueryError(
             f"sha256:{prefix} matches {len(found)} images; give more digits to choose one"
         )
-    return list(catalog.image_objects([image["sha256"] for image in found]))
+    return list(catalog.image_objects(found))
 
 
 def show(catalog: Store, key: str, distance: int = DEFAULT_THRESHOLD) -> dict[str, Any]:

@@ -360,11 +360,8 @@ class DuplicateReport:
         return list(self.iter_clusters())
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "threshold": self.threshold,
-            "clusters": [c.to_dict() for c in self.iter_clusters()],
-            "excluded": self.excluded,
-        }
+        members = self.members()
+        return {**members, "clusters": list(members["clusters"])}
 
     def members(self) -> dict[str, Any]:
         """`to_dict` with the clusters as an iterator (for streaming writers)."""

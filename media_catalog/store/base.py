@@ -224,8 +224,8 @@ class Store(ABC):
         """How many images the catalogue holds."""
 
     @abstractmethod
-    def images_with_prefix(self, prefix: str) -> list[dict[str, Any]]:
-        """Image docs whose SHA-256 starts with `prefix` (lower-case hex), catalogue order."""
+    def sha256s_with_prefix(self, prefix: str) -> list[str]:
+        """The catalogued SHA-256s that start with `prefix` (lower-case hex)."""
 
     @abstractmethod
     def near_phash(self, phashes: list[int], distance: int) -> list[tuple[int, int, str]]:

@@ -351,9 +351,9 @@ class JSONStore(Store):
     def image_count(self) -> int:
         return len(self._db.table("images"))
 
-    def images_with_prefix(self, prefix: str) -> list[dict[str, Any]]:
+    def sha256s_with_prefix(self, prefix: str) -> list[str]:
         found = self._db.table("images").search(Query().sha256.test(str.startswith, prefix))
-        return [dict(doc) for doc in found]
+        return [doc["sha256"] for doc in found]
 
     def near_phash(self, phashes: list[int], distance: int) -> list[tuple[int, int, str]]:
         images = self._db.table("images").all()

@@ -583,11 +583,11 @@ class SQLiteStore(Store):
     def image_count(self) -> int:
         return self._db.execute("SELECT count(*) FROM images").fetchone()[0]
 
-    def images_with_prefix(self, prefix: str) -> list[dict[str, Any]]:
+    def sha256s_with_prefix(self, prefix: str) -> list[str]:
         rows = self._db.execute(
             "SELECT sha256 FROM images WHERE sha256 >= ? AND sha256 < ?", (prefix, prefix + "g")
-        ).fetchall()
-        return list(self.images([sha256 for (sha256,) in rows]))
+        )
+        return [sha256 for (sha256,) in rows]
 
     def near_phash(self, phashes: list[int], distance: int) -> list[tuple[int, int, str]]:
         per_band = distance // 4
