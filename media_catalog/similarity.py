@@ -12,7 +12,7 @@ docs/threshold.md the curves that chose it).
 Each image is compared through its *views*: its own hashes, the hashes of the image with
 uniform borders trimmed (letterboxing, padding), of its central 90/80/70 % (crops), and —
 with `transforms` — of its mirror and quarter turns (see `fingerprint.variant_pictures`). All
-near pairs are found at once with multi-index hashes (`hamming.HammingIndex`).
+near pairs are found at once with multi-index hashes (`hamming.pairs_within`).
 
 Left out by default: low-information images (blank, flat) from the near tier; tracking pixels
 (see `untracked`) and *site furniture* (one image used in a large share of the articles: a
@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from .errors import FingerprintError, QueryError, ResolveError
-from .hamming import HammingIndex
+from .hamming import pairs_within
 from .models import DEFAULT_THRESHOLD, counts_key
 from .resolve import read_bytes
 from .store import Store
@@ -198,9 +198,13 @@ class ViewTable:
         turned = view >= VIEWS.index(TRANSFORMS[0])
         plain = view == 0
         base = view <= 1  # plain or trimmed
-        i, j, _ = HammingIndex(pcodes).pairs(threshold)
+        # a turned view is never compared with another (see `apart` below)
+        wide = max(dhash_threshold, DHASH_WIDE)
+        i, j = pairs_within(pcodes, threshold, dcodes, wide, owner, turned)
         rows = np.flatnonzero(base)  # the near-equal dHash arm compares plain and trimmed only
-        k, m, _ = HammingIndex(dcodes[rows]).pairs(DHASH_EXACT)
+        loose = threshold + threshold // 3
+        alike = np.zeros(len(rows), dtype=bool)
+        k, m = pairs_within(dcodes[rows], DHASH_EXACT, pcodes[rows], loose, owner[rows], alike)
         found = np.unique(
             np.concatenate([np.stack([i, j], 1), np.stack([rows[k], rows[m]], 1)]), axis=0
         )
@@ -221,7 +225,7 @@ class ViewTable:
             | ((ddist <= DHASH_EXACT) & (pdist <= threshold + threshold // 3) & ~derived)
         )
         apart = (turned[i] & ~base[j]) | (turned[j] & ~base[i])
-        keep = match & (owner[i] != owner[j]) & ~apart
+        keep = match & ~apart
         best: dict[tuple[int, int], dict[str, Any]] = {}
         for a, b, p, d in zip(i[keep], j[keep], pdist[keep], ddist[keep], strict=True):
             via = "+".join(v for v in (VIEWS[view[a]], VIEWS[view[b]]) if v) or None

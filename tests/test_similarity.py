@@ -6,7 +6,7 @@ from PIL import Image
 
 from media_catalog import hamming
 from media_catalog.fingerprint import fingerprint
-from media_catalog.hamming import HammingIndex, brute_pairs
+from media_catalog.hamming import brute_pairs
 from media_catalog.pipeline import scan
 from media_catalog.similarity import (
     DEFAULT_THRESHOLD,
@@ -78,24 +78,28 @@ codes_strategy = st.lists(st.integers(0, 2**64 - 1), min_size=1, max_size=40).fl
 )
 
 
-@given(codes_strategy, st.integers(0, 16))
-def test_multi_index_hashing_finds_exactly_what_brute_force_finds(items, radius):
+@given(codes_strategy, st.integers(0, 16), st.integers(0, 64), st.randoms())
+def test_multi_index_search_finds_exactly_what_brute_force_finds(items, radius, cap, random):
     # clustered codes: each a base code with a few bits flipped, as real near duplicates are
     codes = np.array([base ^ sum(1 << b for b in set(flips)) for base, flips in items], np.uint64)
-    index = HammingIndex(codes)
+    confirm = codes[::-1].copy()
+    owner = np.array([random.randrange(len(codes)) for _ in codes])
+    apart = np.array([random.random() < 0.3 for _ in codes])
     brute_below, hamming.BRUTE_BELOW = hamming.BRUTE_BELOW, 0  # the index, not its shortcut
     try:
-        got = set(zip(*(a.tolist() for a in index.pairs(radius)), strict=True))
+        i, j = hamming.pairs_within(codes, radius, confirm, cap, owner, apart)
     finally:
         hamming.BRUTE_BELOW = brute_below
-    expected = set(zip(*(a.tolist() for a in brute_pairs(codes, radius)), strict=True))
-    assert got == expected
-    rows, distances = index.search(int(codes[0]), radius)
-    everything = np.bitwise_count(codes ^ codes[0])
-    assert rows.tolist() == sorted(
-        np.flatnonzero(everything <= radius).tolist(), key=lambda r: (everything[r], r)
+    bi, bj, _ = brute_pairs(codes, radius)
+    keep = (
+        (np.bitwise_count(confirm[bi] ^ confirm[bj]) <= cap)
+        & (owner[bi] != owner[bj])
+        & ~(apart[bi] & apart[bj])
     )
-    assert distances.tolist() == sorted(everything[everything <= radius].tolist())
+    expected = sorted(zip(bi[keep].tolist(), bj[keep].tolist(), strict=True))
+    assert list(zip(i.tolist(), j.tolist(), strict=True)) == expected
+    si, sj = hamming.pairs_within(codes, radius, confirm, cap, owner, apart)
+    assert list(zip(si.tolist(), sj.tolist(), strict=True)) == expected  # the shortcut, alike
 
 
 def test_letterboxed_copy_matches_through_its_trimmed_hash(tmp_path):
