@@ -185,12 +185,41 @@ class ViewTable:
         distances = np.bitwise_count(words[ra] ^ words[rb]).sum(axis=1).astype(np.int64)
         return np.where(known[ra] & known[rb], distances, 257)
 
-    def pairs(
-        self, threshold: int, dhash_threshold: int = DHASH_CONFIRM
-    ) -> dict[tuple[int, int], dict[str, Any]]:
-        """See `near_pairs`."""
-        if len(self.fine) < 2:
-            return {}
+    def _candidates(self, threshold: int, dhash_threshold: int) -> tuple[np.ndarray, np.ndarray]:
+        """Row pairs (i < j, unique) among which `_matches` finds every match: three exact
+        searches, each as narrow as the match rules allow."""
+        owner = np.frombuffer(self.owner, dtype=np.int64)
+        pcodes = np.frombuffer(self.pcode, dtype=np.uint64)
+        dcodes = np.frombuffer(self.dcode, dtype=np.uint64)
+        base = np.frombuffer(self.view, dtype=np.int8) <= 1  # plain or trimmed
+        rows = np.flatnonzero(base)
+        p, d, who, none = pcodes[rows], dcodes[rows], owner[rows], np.zeros(len(rows), bool)
+        wide = max(dhash_threshold, DHASH_WIDE)
+        loose = threshold + threshold // 3
+        # plain and trimmed views with each other: pHash within the threshold, or near-equal dHash
+        i, j = pairs_within(p, threshold, d, wide, who, none)
+        k, m = pairs_within(d, DHASH_EXACT, p, loose, who, none)
+        # a derived view (central region, mirror, turn) with any view: only a dHash within
+        # VIEW_DHASH confirms it, so this search runs on dHash (far fewer buckets to compare)
+        view_dhash = min(dhash_threshold, VIEW_DHASH)
+        x, y = pairs_within(dcodes, view_dhash, pcodes, threshold, owner, base)
+        found = np.unique(
+            np.concatenate(
+                [
+                    np.stack([rows[i], rows[j]], 1),
+                    np.stack([rows[k], rows[m]], 1),
+                    np.stack([x, y], 1),
+                ]
+            ),
+            axis=0,
+        )
+        return found[:, 0], found[:, 1]
+
+    def _matches(
+        self, i: np.ndarray, j: np.ndarray, threshold: int, dhash_threshold: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Which row pairs (i, j) of different images match (see `near_pairs`), and their
+        pHash and dHash distances."""
         owner = np.frombuffer(self.owner, dtype=np.int64)
         view = np.frombuffer(self.view, dtype=np.int8)
         pcodes = np.frombuffer(self.pcode, dtype=np.uint64)
@@ -198,17 +227,6 @@ class ViewTable:
         turned = view >= VIEWS.index(TRANSFORMS[0])
         plain = view == 0
         base = view <= 1  # plain or trimmed
-        # a turned view is never compared with another (see `apart` below)
-        wide = max(dhash_threshold, DHASH_WIDE)
-        i, j = pairs_within(pcodes, threshold, dcodes, wide, owner, turned)
-        rows = np.flatnonzero(base)  # the near-equal dHash arm compares plain and trimmed only
-        loose = threshold + threshold // 3
-        alike = np.zeros(len(rows), dtype=bool)
-        k, m = pairs_within(dcodes[rows], DHASH_EXACT, pcodes[rows], loose, owner[rows], alike)
-        found = np.unique(
-            np.concatenate([np.stack([i, j], 1), np.stack([rows[k], rows[m]], 1)]), axis=0
-        )
-        i, j = found[:, 0], found[:, 1]
         pdist = np.bitwise_count(pcodes[i] ^ pcodes[j]).astype(np.int64)
         ddist = np.bitwise_count(dcodes[i] ^ dcodes[j]).astype(np.int64)
         # mirror-vs-mirror (or vs a centre) would give a pair a second, different dHash test and
@@ -225,7 +243,18 @@ class ViewTable:
             | ((ddist <= DHASH_EXACT) & (pdist <= threshold + threshold // 3) & ~derived)
         )
         apart = (turned[i] & ~base[j]) | (turned[j] & ~base[i])
-        keep = match & ~apart
+        return match & ~apart & (owner[i] != owner[j]), pdist, ddist
+
+    def pairs(
+        self, threshold: int, dhash_threshold: int = DHASH_CONFIRM
+    ) -> dict[tuple[int, int], dict[str, Any]]:
+        """See `near_pairs`."""
+        if len(self.fine) < 2:
+            return {}
+        i, j = self._candidates(threshold, dhash_threshold)
+        keep, pdist, ddist = self._matches(i, j, threshold, dhash_threshold)
+        owner = np.frombuffer(self.owner, dtype=np.int64)
+        view = np.frombuffer(self.view, dtype=np.int8)
         best: dict[tuple[int, int], dict[str, Any]] = {}
         for a, b, p, d in zip(i[keep], j[keep], pdist[keep], ddist[keep], strict=True):
             via = "+".join(v for v in (VIEWS[view[a]], VIEWS[view[b]]) if v) or None
@@ -255,8 +284,10 @@ def near_pairs(
       third (16 at the default 12; 0 stays 0): pictures whose 64-bit pHash is unstable
       (regular patterns, a credit line on a dark sky or on a page).
 
-    Pairs come from two multi-index searches: pHash within `threshold`, dHash within
-    DHASH_EXACT. A mirrored or turned view is only compared with plain and trimmed views.
+    Pairs come from three multi-index searches (`ViewTable._candidates`): plain and trimmed
+    views by pHash within `threshold` and by dHash within DHASH_EXACT, every derived view by
+    dHash within VIEW_DHASH. A mirrored or turned view is only compared with plain and trimmed
+    views.
     """
     return ViewTable.of(images, transforms).pairs(threshold, dhash_threshold)
 

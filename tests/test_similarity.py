@@ -10,6 +10,8 @@ from media_catalog.hamming import brute_pairs
 from media_catalog.pipeline import scan
 from media_catalog.similarity import (
     DEFAULT_THRESHOLD,
+    VIEWS,
+    ViewTable,
     duplicate_clusters,
     near_clusters,
     near_pairs,
@@ -207,3 +209,29 @@ def test_a_mirrored_view_is_not_compared_with_a_central_region():
     a = hashed("a", 0, 0, mirror=view(far, far))
     b = hashed("b", 2**50 - 1, 2**50 - 1, centre90=view(far, far))
     assert near_pairs([a, b], 12, transforms=True) == {}
+
+
+@given(st.data())
+def test_the_searches_find_every_view_pair_the_rules_match(data):
+    bases = data.draw(st.lists(st.integers(0, 2**64 - 1), min_size=1, max_size=4))
+
+    def code() -> int:  # a base code with a few bits flipped, as near copies' hashes are
+        flips = data.draw(st.sets(st.integers(0, 63), max_size=16))
+        return data.draw(st.sampled_from(bases)) ^ sum(1 << b for b in flips)
+
+    images = []
+    for n in range(data.draw(st.integers(2, 10))):
+        names = data.draw(st.sets(st.sampled_from(VIEWS[1:])))
+        fine = data.draw(st.sampled_from([None, 0, 2**40 - 1, 2**200 - 1]))
+        images.append(
+            hashed(str(n), code(), code(), fine, **{v: view(code(), code()) for v in names})
+        )
+    threshold, transforms = data.draw(st.integers(0, 16)), data.draw(st.booleans())
+    table = ViewTable.of(images, transforms)
+    i, j = np.triu_indices(len(table.owner), 1)
+    every, _, _ = table._matches(i, j, threshold, 8)
+    i, j = table._candidates(threshold, 8)
+    found, _, _ = table._matches(i, j, threshold, 8)
+    assert set(zip(i[found].tolist(), j[found].tolist(), strict=True)) == set(
+        zip(*(a[every].tolist() for a in np.triu_indices(len(table.owner), 1)), strict=True)
+    )
