@@ -9,6 +9,7 @@ added. Changes are written in batches (one transaction each in SQLite).
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from .errors import CatalogError
 from .store import Change, Store, article_file, existing_catalogue, stored_occurrence
 
 BATCH = 50_000  # records (an image, each of its occurrences, …) in one write
+TAIL_APART = 64 << 20  # from this size an export's short lists are read by a second process
+_LISTS = (("images", "image"), ("unresolved", "unresolved"), ("errors", "error"))
 
 
 @dataclass
@@ -71,18 +74,36 @@ def _records(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     if path.suffix.lower() == ".jsonl":
         yield from _jsonl(path)
         return
+    if path.stat().st_size < TAIL_APART:
+        for key, kind in _LISTS:
+            yield from _items(path, key, kind)
+        return
+    # each list is a pass over the whole file (24 s at a million images): the short lists
+    # after the images are read by a second process meanwhile
+    with multiprocessing.Pool(1) as pool:  # (terminated on leaving, if still reading)
+        tail = pool.apply_async(_tail, (path,))
+        yield from _items(path, *_LISTS[0])
+        records = tail.get()
+    yield from records
+
+
+def _tail(path: Path) -> list[tuple[str, dict[str, Any]]]:
+    return [record for key, kind in _LISTS[1:] for record in _items(path, key, kind)]
+
+
+def _items(path: Path, key: str, kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(kind, record) for each item of the export's list `key`."""
     import ijson  # streams the export: C parsing, one object built at a time
 
-    for key, kind in (("images", "image"), ("unresolved", "unresolved"), ("errors", "error")):
-        try:
-            with path.open("rb") as handle:
-                for record in ijson.items(handle, f"{key}.item", use_float=True):
-                    yield kind, record
-        except (ijson.JSONError, ijson.IncompleteJSONError, OSError) as exc:
-            raise CatalogError(
-                f"cannot import {path}: it is not a whole `media-catalog export` ({exc})",
-                path=path,
-            ) from exc
+    try:
+        with path.open("rb") as handle:
+            for record in ijson.items(handle, f"{key}.item", use_float=True):
+                yield kind, record
+    except (ijson.JSONError, ijson.IncompleteJSONError, OSError) as exc:
+        raise CatalogError(
+            f"cannot import {path}: it is not a whole `media-catalog export` ({exc})",
+            path=path,
+        ) from exc
 
 
 def _jsonl(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:

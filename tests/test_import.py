@@ -33,6 +33,21 @@ def test_export_then_import_gives_the_same_catalogue(cli, desk, tmp_path, target
         assert cli(*command, "--db", target).stdout == cli(*command).stdout
 
 
+def test_a_large_exports_short_lists_are_read_by_a_second_process_alike(
+    cli, desk, tmp_path, monkeypatch
+):
+    from media_catalog import merge
+
+    monkeypatch.setattr(merge, "TAIL_APART", 0)
+    exported = cli("export").stdout_bytes
+    (tmp_path / "all.json").write_bytes(exported)
+    assert cli("import", "all.json", "--db", "copy.sqlite").exit_code == 0
+    assert cli("export", "--db", "copy.sqlite").stdout_bytes == exported
+    (tmp_path / "cut.json").write_bytes(exported[: exported.rindex(b'"errors"') + 12])
+    result = cli("import", "cut.json", "--db", "cut.sqlite")
+    assert result.exit_code == 1 and "not a whole `media-catalog export`" in result.stderr
+
+
 def test_import_of_a_catalogue_moves_it_to_the_other_store(cli, desk, tmp_path):
     other = "moved.sqlite" if cli.db.endswith(".json") else "moved.json"
     assert cli("import", cli.db, "--db", other).exit_code == 0

@@ -333,12 +333,15 @@ class SQLiteStore(Store):
         db.executemany("INSERT INTO files VALUES (?, ?)", change.files.items())
         # rows numbered here, so that each one's search text goes in under the same number
         first = self._next_id("occurrences")
-        articles = self._article_ids(change.occurrences)
+        keys = [_article_key(doc) for doc in change.occurrences]
+        articles = self._article_ids(set(keys))
         db.executemany(
             "INSERT INTO occurrences VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                _occurrence_row(row, doc, articles)
-                for row, doc in enumerate(change.occurrences, first)
+                _occurrence_row(row, doc, articles[key])
+                for row, doc, key in zip(
+                    range(first, first + len(keys)), change.occurrences, keys, strict=True
+                )
             ),
         )
         db.executemany(
@@ -384,10 +387,9 @@ class SQLiteStore(Store):
             )
         db.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
 
-    def _article_ids(self, docs: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
-        """The row in `articles` of each (path, title) of `docs`, as search folds them;
+    def _article_ids(self, wanted: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """The row in `articles` of each (path, title) folded for search (`_article_key`);
         those not there yet are added, with their search text."""
-        wanted = {_article_key(doc) for doc in docs}
         known = {
             (article, title): row
             for article, title, row in self._among(
@@ -763,9 +765,7 @@ def _image_row(row: int, doc: dict[str, Any]) -> tuple[Any, ...]:
     )
 
 
-def _occurrence_row(
-    row: int, doc: dict[str, Any], articles: dict[tuple[str, str], int]
-) -> tuple[Any, ...]:
+def _occurrence_row(row: int, doc: dict[str, Any], article: int) -> tuple[Any, ...]:
     return (
         row,
         article_file(doc["article"]),
@@ -775,7 +775,7 @@ def _occurrence_row(
         doc["file"],
         doc["reason"],
         bool(doc.get("tracking")),
-        articles[_article_key(doc)],
+        article,
         normalize(doc["src"] or ""),
     )
 
