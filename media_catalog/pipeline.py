@@ -392,15 +392,19 @@ def _scan(
         if on_file is not None:
             on_file(source)
         state.sources[key] = file_state or {"size": None, "mtime_ns": None, "sha256": None}
-        if source.kind == "image":
-            summary.loose_images += 1
-            try:
-                state.image_file(source.path)
-                state.loose.append(key)
-            except ResolveError as exc:
-                state.errors.append(ItemError(key, exc.reason, str(exc)))
-        else:
-            _article_file(state, resolver, source, summary, options)
+        try:
+            if source.kind == "image":
+                summary.loose_images += 1
+                try:
+                    state.image_file(source.path)
+                    state.loose.append(key)
+                except ResolveError as exc:
+                    state.errors.append(ItemError(key, exc.reason, str(exc)))
+            else:
+                _article_file(state, resolver, source, summary, options)
+        except Exception as exc:  # a bug on one file: recorded there, and the scan goes on
+            message = f"{type(exc).__name__}: {exc}"[:500] + " (please report this file)"
+            state.errors.append(ItemError(key, "internal-error", message, article=key))
         if time.monotonic() - last_save >= max(save_every, 10 * save_cost):
             started = time.monotonic()
             record(sweep=False)

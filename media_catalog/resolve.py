@@ -95,15 +95,24 @@ class Resolver:
         return any(path == root or root in path.parents for root in self.roots)
 
     def _local(self, path: Path, src: str) -> Path:
-        real = Path(os.path.realpath(path))
-        if not self._inside(real):
+        try:
+            real = Path(os.path.realpath(path))
+            inside = self._inside(real)
+            exists = inside and real.is_file()
+        except (OSError, ValueError) as exc:  # a NUL byte, a name too long for the file system
+            raise ResolveError(
+                f"{src[:200]} is no file name this system can open ({exc})",
+                reason="bad-path",
+                ref=src,
+            ) from exc
+        if not inside:
             raise ResolveError(
                 f"{src} leads outside the scanned folders; "
                 "add its folder with --assets to allow it",
                 reason="outside-roots",
                 ref=src,
             )
-        if not real.is_file():
+        if not exists:
             raise ResolveError(f"{path} does not exist", reason="missing", ref=src)
         return real
 

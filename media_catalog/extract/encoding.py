@@ -4,7 +4,9 @@ fallback.
 The detector is charset-normalizer (pure Python with optional compiled speed-ups, MIT, the
 detector requests uses): it tells legacy Arabic/Persian windows-1256 and Cyrillic
 windows-1251 pages apart from windows-1252, which a fixed fallback would turn to mojibake.
-It runs only for pages that declare nothing and are not UTF-8.
+It runs only for pages that declare nothing and are not UTF-8. A declared charset counts only
+when it is a label of the WHATWG Encoding Standard, as in browsers (webencodings has the
+labels): a Python codec such as `utf-7`, `idna` or `undefined` is not a web encoding.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import codecs
 import re
 
+import webencodings
 from charset_normalizer import from_bytes
 
 from ..models import ItemError
@@ -39,18 +42,18 @@ def _bom(data: bytes) -> tuple[str, bytes] | None:
 
 
 def decode_html(data: bytes) -> str:
-    """Decode an HTML page: BOM first, then `<meta charset>`/`http-equiv` in the first 4 KiB,
-    then UTF-8, then the legacy encoding charset-normalizer detects (given 4 or more non-ASCII
-    bytes), then windows-1252 (which maps every byte, so nothing is lost)."""
+    """Decode an HTML page: BOM first, then a web encoding `<meta charset>`/`http-equiv` names
+    in the first 4 KiB, then UTF-8, then the legacy encoding charset-normalizer detects (given
+    4 or more non-ASCII bytes), then windows-1252 (which maps every byte, so nothing is lost)."""
     found = _bom(data)
     if found:
         return found[1].decode(found[0], errors="replace")
     match = _META_CHARSET.search(data[:4096])
-    if match:
-        try:
-            return data.decode(match.group(1).decode("ascii"), errors="replace")
-        except LookupError:
-            pass
+    declared = webencodings.lookup(match.group(1).decode("ascii")) if match else None
+    if declared is not None and declared.name != "replacement":  # (ISO-2022-KR and the like)
+        if declared.name.startswith("utf-16"):  # a page read as ASCII cannot be UTF-16
+            declared = webencodings.UTF8
+        return declared.codec_info.decode(data, "replace")[0]
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:

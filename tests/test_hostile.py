@@ -1,0 +1,50 @@
+"""Bad input never stops a scan: the hostile corpus scanned through the real CLI."""
+
+import orjson
+
+from media_catalog import pipeline
+
+from . import hostile
+
+
+def results(cli) -> list[dict]:
+    return orjson.loads(cli("search", "-f", "json", "").stdout)["results"]
+
+
+def test_every_poisoned_reference_is_recorded_and_the_good_ones_beside_it_catalogued(cli, tmp_path):
+    made = hostile.build(tmp_path / "corpus")
+    result = cli("scan", tmp_path / "corpus", "-f", "json", "-q")
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    found = results(cli)
+    for name, kind in made.items():
+        mine = [r for r in found if r["article"].split("/")[-1].split("#")[0] == name]
+        good = [r for r in mine if r["alt"] == "ok"]
+        assert good and all(r["sha256"] for r in good), name
+        if kind != "charset":
+            assert [r["reason"] for r in mine if r["alt"] == kind] == ["bad-path"], name
+
+
+def test_a_declared_charset_counts_only_when_it_is_a_web_encoding(cli, tmp_path):
+    hostile.build(tmp_path / "corpus")
+    assert cli("scan", tmp_path / "corpus", "-q").exit_code == 0
+    charset = [r for r in results(cli) if "charset-" in r["article"]]
+    # UTF-7 is not honoured: `+ADw-img …+AD4-` stays text, so each page has its one image
+    assert len(charset) == 4 and all(r["sha256"] for r in charset)
+
+
+def test_a_failure_on_one_file_is_recorded_there_and_the_scan_goes_on(cli, tmp_path, monkeypatch):
+    made = hostile.build(tmp_path / "corpus")
+    extract = pipeline.extract_file
+
+    def broken(path, kind, options=None):  # a bug that strikes one file
+        if path.name == "nul.md":
+            raise RuntimeError("boom")
+        return extract(path, kind, options)
+
+    monkeypatch.setattr(pipeline, "extract_file", broken)
+    result = cli("scan", tmp_path / "corpus", "-q")
+    assert result.exit_code == 0, result.output
+    assert orjson.loads(cli("stats", "-f", "json").stdout)["errors"] == {"internal-error": 1}
+    good = {r["article"].split("/")[-1].split("#")[0] for r in results(cli) if r["sha256"]}
+    assert good == set(made) - {"nul.md"}
