@@ -372,7 +372,7 @@ def _scan(
     # with prune, a path that is gone is only to be forgotten: no error for it
     present = [path for path in paths if not prune or os.path.lexists(path)]
     total = sum(1 for _ in walk(present, [])) if progress is not None else 0
-    for done, source in enumerate(walk(present, state.errors)):
+    for done, source in enumerate(walk(present, state.errors, resolver.assets)):
         if progress is not None:
             progress(done, total)
         key = str(source.path)

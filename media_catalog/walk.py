@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,15 +42,20 @@ def kind_of(path: Path) -> str | None:
     return ARTICLE_KINDS.get(suffix)
 
 
-def walk(paths: Iterable[Path], errors: list[ItemError]) -> Iterator[SourceFile]:
+def walk(
+    paths: Iterable[Path], errors: list[ItemError], allowed: Iterable[Path] = ()
+) -> Iterator[SourceFile]:
     """Yield every article and image file under `paths`, recursively, in a stable order.
 
-    Files of other kinds are skipped silently; folders that cannot be listed are recorded in
-    `errors` and skipped. A file named directly is taken whatever its extension says only if
-    its kind is known. A path that another of `paths` walks already (a file in a scanned
-    folder, a sub-folder, the same path twice) is left out, so every file comes once.
+    Files of other kinds are skipped silently; folders that cannot be listed, files that are
+    not regular files (a FIFO, a device: reading would block) and linked files leading outside
+    `paths` and the `allowed` folders are recorded in `errors` and skipped. A file named
+    directly is taken whatever its extension says only if its kind is known. A path that
+    another of `paths` walks already (a file in a scanned folder, a sub-folder, the same path
+    twice) is left out, so every file comes once.
     """
     roots = [Path(os.path.abspath(path)) for path in paths]
+    inside = [Path(os.path.realpath(path)) for path in (*roots, *allowed)]
     for number, root in enumerate(roots):
         others = roots[:number] + roots[number + 1 :]
         if root in roots[:number] or any(_walks(other, root) for other in others):
@@ -71,8 +77,32 @@ def walk(paths: Iterable[Path], errors: list[ItemError]) -> Iterator[SourceFile]
             for name in sorted(files):
                 path = Path(folder, name)
                 kind = kind_of(path)
-                if kind:
+                if kind and _readable(path, inside, errors):
                     yield SourceFile(path, kind)
+
+
+def _readable(path: Path, inside: list[Path], errors: list[ItemError]) -> bool:
+    """Whether a walked file is a regular file within the `inside` folders; if not, why is
+    recorded."""
+    try:
+        regular = stat.S_ISREG(os.stat(path).st_mode)
+    except OSError as exc:
+        errors.append(ItemError(str(path), "unreadable", f"cannot read {path}: {exc}"))
+        return False
+    if not regular:
+        message = f"{path} is not a regular file (a FIFO, device or socket); it was skipped"
+        errors.append(ItemError(str(path), "unreadable", message))
+        return False
+    if path.is_symlink():
+        real = Path(os.path.realpath(path))
+        if not any(real == folder or folder in real.parents for folder in inside):
+            message = (
+                f"{path} links to {real}, outside the scanned folders; scan that folder too, "
+                "or name it with --assets, to allow it"
+            )
+            errors.append(ItemError(str(path), "outside-roots", message))
+            return False
+    return True
 
 
 def _walks(folder: Path, path: Path) -> bool:

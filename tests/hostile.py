@@ -3,6 +3,7 @@ applies, beside a good image that must still be catalogued. Small, fast, determi
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import orjson
@@ -49,3 +50,21 @@ def build(root: Path) -> dict[str, str]:
         )
         made[name] = "charset"
     return made
+
+
+def build_files(root: Path, outside: Path) -> dict[str, str]:
+    """Files that are not what their names say, under `root`: FIFOs named like an image and
+    an article (reading one blocks forever), and links to an image and an article in
+    `outside`, a folder the scan was not given. Returns {name: the error code expected}."""
+    write_image(outside / "secret.jpg", photo(9))
+    (outside / "secret.html").write_text('<img src="secret.jpg" alt="secret">', encoding="utf-8")
+    for name in ("pipe.jpg", "pipe.html"):
+        os.mkfifo(root / name)
+    for name in ("secret.jpg", "secret.html"):
+        (root / f"link-{name}").symlink_to(outside / name)
+    return {
+        "pipe.jpg": "unreadable",
+        "pipe.html": "unreadable",
+        "link-secret.jpg": "outside-roots",
+        "link-secret.html": "outside-roots",
+    }

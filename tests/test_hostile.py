@@ -1,5 +1,8 @@
 """Bad input never stops a scan: the hostile corpus scanned through the real CLI."""
 
+import subprocess
+import sys
+
 import orjson
 
 from media_catalog import pipeline
@@ -48,3 +51,24 @@ def test_a_failure_on_one_file_is_recorded_there_and_the_scan_goes_on(cli, tmp_p
     assert orjson.loads(cli("stats", "-f", "json").stdout)["errors"] == {"internal-error": 1}
     good = {r["article"].split("/")[-1].split("#")[0] for r in results(cli) if r["sha256"]}
     assert good == set(made) - {"nul.md"}
+
+
+def test_fifos_and_links_out_of_the_scanned_folder_are_recorded_not_read(tmp_path):
+    corpus = tmp_path / "corpus"
+    hostile.build(corpus)
+    expected = hostile.build_files(corpus, tmp_path / "outside")
+    db = tmp_path / "c.sqlite"
+    command = [sys.executable, "-m", "media_catalog"]
+    # a subprocess with a time limit: reading a FIFO would block the scan forever
+    scan = subprocess.run(
+        [*command, "scan", corpus, "--db", db, "-q"], capture_output=True, timeout=300
+    )
+    assert scan.returncode == 0, scan.stderr
+
+    def ask(*args: object) -> dict:
+        done = subprocess.run([*command, *args, "--db", db, "-f", "json"], capture_output=True)
+        return orjson.loads(done.stdout)
+
+    errors = {e["path"].rsplit("/", 1)[-1]: e["code"] for e in ask("export")["errors"]}
+    assert {name: errors.get(name) for name in expected} == expected
+    assert ask("search", "secret")["total"] == 0
