@@ -69,6 +69,9 @@ class Term:
     phrase: bool = False
 
 
+MAX_TERMS = 200  # (SQLite's expression depth is 1,000)
+
+
 def parse(query: str) -> list[Term]:
     """Parse `query` into terms; raise QueryError naming the offending term and its place."""
     terms = []
@@ -95,6 +98,8 @@ def parse(query: str) -> list[Term]:
         term = _term(query, match)
         if term is not None:
             terms.append(term)
+            if len(terms) > MAX_TERMS:
+                _fail(query, position, end, f"a query holds at most {MAX_TERMS} terms")
         position = end
 
 
@@ -143,6 +148,8 @@ def _number_range(
     match = _NUMBER.match(raw)
     if not match or raw == "..":
         _fail(query, start, end, f"{field}: takes a number: N, >N, >=N, <N, <=N or N..M")
+    if any(len(digits) > 15 for digits in match.groups() if digits and digits.isdigit()):
+        _fail(query, start, end, f"{field}: the number is too large (15 digits at most)")
     if match["n"] is None:
         low, high = match["lo"], match["hi"]
         if low and high and int(low) > int(high):

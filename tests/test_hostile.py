@@ -72,3 +72,28 @@ def test_fifos_and_links_out_of_the_scanned_folder_are_recorded_not_read(tmp_pat
     errors = {e["path"].rsplit("/", 1)[-1]: e["code"] for e in ask("export")["errors"]}
     assert {name: errors.get(name) for name in expected} == expected
     assert ask("search", "secret")["total"] == 0
+
+
+def test_a_read_only_catalogue_is_refused_not_replaced(cli, tmp_path):
+    hostile.build(tmp_path / "corpus")
+    assert cli("scan", tmp_path / "corpus", "-q").exit_code == 0
+    catalogue = tmp_path / cli.db
+    before = catalogue.read_bytes()
+    catalogue.chmod(0o444)
+    (tmp_path / "corpus" / "new.html").write_text('<img src="good.jpg" alt="new">')
+    result = cli("scan", tmp_path / "corpus", "-q")
+    assert result.exit_code == 1 and "is read-only; nothing was changed" in result.stderr
+    assert catalogue.read_bytes() == before and catalogue.stat().st_mode & 0o777 == 0o444
+    assert cli("search", "-f", "json", "").exit_code == 0  # reading it still works
+
+
+def test_absurd_queries_are_errors_that_name_the_term(cli, tmp_path):
+    hostile.build(tmp_path / "corpus")
+    assert cli("scan", tmp_path / "corpus", "-q").exit_code == 0
+    huge = cli("search", "width:99999999999999999999999")
+    assert huge.exit_code == 1 and "the number is too large" in huge.stderr
+    many = " ".join(f"-alt:x{n} width:{n}..{n + 1}" for n in range(100))
+    assert cli("search", "--", many).exit_code == 0  # 200 terms
+    refused = cli("search", "--", many + " one-more")
+    assert refused.exit_code == 1 and "at most 200 terms" in refused.stderr
+    assert "Traceback" not in huge.output + refused.output

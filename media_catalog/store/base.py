@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Container, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, nullcontext
@@ -83,6 +84,21 @@ def refuse_newer(path: Path, version: int, supported: int) -> None:
         raise CatalogError(
             f"{path} was written by a newer media-catalog (schema {version}); this version "
             f"reads schema {supported}. Upgrade media-catalog.",
+            path=path,
+        )
+
+
+def refuse_read_only(path: Path) -> None:
+    """CatalogError when the catalogue file is marked read-only (its owner may not write it):
+    whoever did so meant it not to change, even for a user the system would let write."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return
+    if not mode & stat.S_IWUSR:
+        raise CatalogError(
+            f"{path} is read-only; nothing was changed. Make it writable (chmod u+w {path}) "
+            "to add to it, or pass another --db.",
             path=path,
         )
 

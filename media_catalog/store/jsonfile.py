@@ -44,6 +44,7 @@ from .base import (
     article_file,
     place,
     refuse_newer,
+    refuse_read_only,
     size_bucket,
     stored_occurrence,
     under,
@@ -214,6 +215,7 @@ class JSONStore(Store):
         A second writer gets CatalogError at once instead of waiting. The lock is the kernel's
         (flock): it goes with the process, so a killed scan never leaves a stale lock.
         """
+        refuse_read_only(self.path)
         lock_path = self.path.with_name(self.path.name + ".lock")
         try:
             fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)

@@ -52,6 +52,7 @@ from .base import (
     article_file,
     occurrence_object,
     refuse_newer,
+    refuse_read_only,
 )
 
 SCHEMA_VERSION = 1
@@ -251,6 +252,7 @@ class SQLiteStore(Store):
 
     @contextmanager
     def writing(self, on_wait: Callable[[], None] | None = None) -> Iterator[SQLiteStore]:
+        refuse_read_only(self.path)
         self._on_wait = on_wait
         try:
             if self._missing_indexes():  # a bulk load was killed before it built them
