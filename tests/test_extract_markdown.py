@@ -1,3 +1,4 @@
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -88,3 +89,28 @@ def test_captions_links_front_matter_and_context():
 def test_first_heading_is_the_title_without_front_matter():
     refs, _ = markdown.extract("# Heading one\n\n![a](a.png)\n", "m")
     assert refs[0].article_title == "Heading one"
+
+
+@pytest.mark.parametrize(
+    "src",
+    [
+        "file:///elsewhere/photo.jpg",
+        "data:image/jpg;base64,/9j/4AAQ",  # the common misspelling of image/jpeg
+        "data:image/avif;base64,AAAA",
+        "data:image/bmp;base64,Qk0=",
+        "data:image/svg+xml;base64,PHN2Zz4=",
+    ],
+)
+def test_every_image_link_is_kept_as_written(src):
+    refs, errors = markdown.extract(f"Text\n\n![shown]({src})\n", "a.md")
+    assert [(r.src, r.alt) for r in refs] == [(src, "shown")] and errors == []
+
+
+def test_deeply_nested_images_are_read_and_deeper_ones_reported():
+    quoted = "> " * 60 + "![quoted](q.jpg)\n"
+    listed = "".join("  " * i + "- item\n" for i in range(45)) + "  " * 45 + "- ![l](l.jpg)\n"
+    for text in (quoted, listed):
+        refs, errors = markdown.extract(text, "a.md")
+        assert len(refs) == 1 and errors == []
+    refs, errors = markdown.extract("> " * 200 + "![lost](x.jpg)\n", "a.md")
+    assert refs == [] and [e.code for e in errors] == ["too-deep"]

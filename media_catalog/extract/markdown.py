@@ -17,8 +17,13 @@ from markdown_it import MarkdownIt
 from ..models import ImageRef, ItemError
 from . import html
 
-_MD = MarkdownIt("commonmark")
+NESTING = 100  # levels of quotes and lists read; markdown-it's default, 20, lost real images
+_MD = MarkdownIt("commonmark", {"maxNesting": NESTING})
 _MD.normalizeLink = lambda url: url  # type: ignore[method-assign]
+# every link is kept as written: nothing is followed, and a file: URL, a data:image/jpg or an
+# AVIF data URI is an image to record (markdown-it drops them to keep browsers safe)
+_MD.validateLink = lambda url: True  # type: ignore[method-assign]
+_NESTED = re.compile(r"^((?:[ \t]*>)*)([ \t]*)", re.M)
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S)
 _TITLE = re.compile(r"""^title[ \t]*:[ \t]*(["']?)(.+?)\1[ \t]*$""", re.M)
 
@@ -34,6 +39,21 @@ def extract(
         title = found.group(2).strip() if found else None
         text = text[front.end() :]
     refs, errors = html.extract(_MD.render(text), article, context=context, emphasis_captions=True)
+    if _deepest(text) >= NESTING - 4:
+        message = (
+            f"quotes and lists nested about {NESTING} levels deep or more: images below that "
+            "depth are not read"
+        )
+        errors.append(ItemError(article, "too-deep", message, article=article))
     if title:
         refs = [replace(ref, article_title=title) for ref in refs]
     return refs, errors
+
+
+def _deepest(text: str) -> int:
+    """About how many levels deep the most nested line lies: its quote markers, plus its
+    indentation (each list level opens two)."""
+    return max(
+        (m.group(1).count(">") + len(m.group(2).expandtabs(4)) for m in _NESTED.finditer(text)),
+        default=0,
+    )
