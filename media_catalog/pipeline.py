@@ -21,7 +21,7 @@ from .hashing import Hasher
 from .models import DEFAULT_THRESHOLD, ImageRef, ItemError, Occurrence, SrcsetCandidate
 from .query import cluster_counts
 from .resolve import DEFAULT_MAX_BYTES, Resolver, file_size
-from .store import Store, article_file
+from .store import Store, article_file, under
 from .walk import SourceFile, walk
 
 
@@ -372,7 +372,12 @@ def _scan(
     # with prune, a path that is gone is only to be forgotten: no error for it
     present = [path for path in paths if not prune or os.path.lexists(path)]
     total = sum(1 for _ in walk(present, [])) if progress is not None else 0
-    for done, source in enumerate(walk(present, state.errors, resolver.assets)):
+    # the walk's own errors: state.errors is a new list after every save
+    walk_errors: list[ItemError] = []
+    unlisted: list[str] = []  # folders that could not be listed: nothing below them is pruned
+    for done, source in enumerate(walk(present, walk_errors, resolver.assets, unlisted)):
+        state.errors += walk_errors
+        walk_errors.clear()
         if progress is not None:
             progress(done, total)
         key = str(source.path)
@@ -411,9 +416,11 @@ def _scan(
             catalog.save()
             last_save = time.monotonic()
             save_cost = last_save - started
+    state.errors += walk_errors  # (those after the last file)
     removed = []
     if prune:
-        removed = sorted(catalog.catalogued_under(roots) - walked)
+        gone = catalog.catalogued_under(roots) - walked
+        removed = sorted(path for path in gone if not under(path, unlisted))
         summary.pruned = len(removed)
     if state.sources or state.touched or state.errors or removed or unswept:
         record(removed)  # saved by `scan`, with the cluster counts

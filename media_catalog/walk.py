@@ -43,7 +43,10 @@ def kind_of(path: Path) -> str | None:
 
 
 def walk(
-    paths: Iterable[Path], errors: list[ItemError], allowed: Iterable[Path] = ()
+    paths: Iterable[Path],
+    errors: list[ItemError],
+    allowed: Iterable[Path] = (),
+    unlisted: list[str] | None = None,
 ) -> Iterator[SourceFile]:
     """Yield every article and image file under `paths`, recursively, in a stable order.
 
@@ -52,7 +55,8 @@ def walk(
     `paths` and the `allowed` folders are recorded in `errors` and skipped. A file named
     directly is taken whatever its extension says only if its kind is known. A path that
     another of `paths` walks already (a file in a scanned folder, a sub-folder, the same path
-    twice) is left out, so every file comes once.
+    twice) is left out, so every file comes once. The folders that could not be listed are
+    also added to `unlisted`, when given.
     """
     roots = [Path(os.path.abspath(path)) for path in paths]
     inside = [Path(os.path.realpath(path)) for path in (*roots, *allowed)]
@@ -71,6 +75,8 @@ def walk(
 
         def on_error(exc: OSError) -> None:
             errors.append(ItemError(exc.filename, "unreadable", f"cannot list folder: {exc}"))
+            if unlisted is not None:
+                unlisted.append(exc.filename)
 
         for folder, dirs, files in os.walk(root, onerror=on_error):
             dirs.sort()

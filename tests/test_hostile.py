@@ -97,3 +97,54 @@ def test_absurd_queries_are_errors_that_name_the_term(cli, tmp_path):
     refused = cli("search", "--", many + " one-more")
     assert refused.exit_code == 1 and "at most 200 terms" in refused.stderr
     assert "Traceback" not in huge.output + refused.output
+
+
+def test_prune_forgets_nothing_below_a_folder_it_could_not_list(cli, tmp_path, monkeypatch):
+    import os
+
+    from .conftest import photo, write_image
+
+    write_image(tmp_path / "corpus" / "desk" / "a.jpg", photo(1))
+    write_image(tmp_path / "corpus" / "other" / "b.jpg", photo(2))
+    assert cli("scan", tmp_path / "corpus", "-q").exit_code == 0
+    (tmp_path / "corpus" / "other" / "b.jpg").unlink()  # really gone: pruned
+    # A folder the scan cannot list (permission denied, a flaky mount). As root, which the
+    # suite may run as, no permission stops a listing, so the refusal is made here.
+    scandir, desk = os.scandir, str(tmp_path / "corpus" / "desk")
+
+    def refusing(path=".", *args):
+        if os.fspath(path) == desk:
+            raise PermissionError(13, "Permission denied", desk)
+        return scandir(path, *args)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(os, "scandir", refusing)
+        result = cli("scan", tmp_path / "corpus", "--prune", "-f", "json", "-q")
+    assert result.exit_code == 0, result.output
+    assert orjson.loads(result.stdout)["pruned"] == 1
+    files = [f for image in orjson.loads(cli("export").stdout)["images"] for f in image["files"]]
+    assert files == [str(tmp_path / "corpus" / "desk" / "a.jpg")]
+    assert orjson.loads(cli("stats", "-f", "json").stdout)["errors"] == {"unreadable": 1}
+
+
+def test_a_folder_found_unlistable_after_a_save_is_still_recorded(tmp_path, monkeypatch):
+    import os
+
+    from media_catalog.pipeline import scan
+    from media_catalog.store import open_store
+
+    from .conftest import photo, write_image
+
+    for name in ("a", "b", "c"):
+        write_image(tmp_path / "corpus" / name / "photo.jpg", photo(ord(name)))
+    scandir, late = os.scandir, str(tmp_path / "corpus" / "c")
+
+    def refusing(path=".", *args):
+        if os.fspath(path) == late:
+            raise PermissionError(13, "Permission denied", late)
+        return scandir(path, *args)
+
+    monkeypatch.setattr(os, "scandir", refusing)
+    catalog = open_store(tmp_path / "c.sqlite")
+    summary = scan([tmp_path / "corpus"], catalog, save_every=0)  # a save after every file
+    assert summary.errors == 1 and summary.loose_images == 2

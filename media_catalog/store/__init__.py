@@ -16,6 +16,7 @@ from .base import (
     occurrence_object,
     place,
     stored_occurrence,
+    under,
 )
 
 DEFAULT_PATH = "media-catalog.json"
@@ -36,6 +37,7 @@ __all__ = [
     "open_store",
     "place",
     "stored_occurrence",
+    "under",
 ]
 
 
