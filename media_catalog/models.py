@@ -6,6 +6,7 @@ Every stage takes and returns these; none of them knows about storage or the ter
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
@@ -120,12 +121,30 @@ class Occurrence:
     reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             **self.ref.to_dict(),
             "file": self.file,
             "sha256": self.sha256,
             "reason": self.reason,
         }
+        out["src"] = stored_src(out["src"])
+        if out["placeholder"]:
+            out["placeholder"] = stored_src(out["placeholder"])
+        for candidate in out["srcset"]:
+            candidate["url"] = stored_src(candidate["url"])
+        return out
+
+
+SRC_KEPT = 4096  # characters of a reference kept as written (longer: a data URI, in practice)
+
+
+def stored_src(src: str) -> str:
+    """`src` as catalogued: over SRC_KEPT characters, its start, length and SHA-256 (a data
+    URI's image is hashed whole all the same; a 100 MB URI is not copied into the catalogue)."""
+    if len(src) <= SRC_KEPT:
+        return src
+    digest = hashlib.sha256(src.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{src[:100]}…[{len(src):,} characters, sha256 {digest}]"
 
 
 # pHash bits within which two images are the same photo (confirmed by dHash within

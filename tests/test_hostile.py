@@ -148,3 +148,24 @@ def test_a_folder_found_unlistable_after_a_save_is_still_recorded(tmp_path, monk
     catalog = open_store(tmp_path / "c.sqlite")
     summary = scan([tmp_path / "corpus"], catalog, save_every=0)  # a save after every file
     assert summary.errors == 1 and summary.loose_images == 2
+
+
+def test_a_large_data_uri_is_hashed_whole_but_not_copied_into_the_catalogue(cli, tmp_path):
+    import base64
+    import hashlib
+    import io
+
+    from .conftest import photo
+
+    buffer = io.BytesIO()
+    photo(4, (300, 200)).save(buffer, "PNG")
+    uri = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    assert len(uri) > 100_000
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "inline.html").write_text(f'<img src="{uri}" alt="inline">')
+    assert cli("scan", tmp_path / "corpus", "-q").exit_code == 0
+    (found,) = results(cli)
+    assert found["sha256"] == hashlib.sha256(buffer.getvalue()).hexdigest()
+    digest = hashlib.sha256(uri.encode()).hexdigest()
+    assert found["src"] == f"{uri[:100]}…[{len(uri):,} characters, sha256 {digest}]"
+    assert len((tmp_path / cli.db).read_bytes()) < len(uri)
