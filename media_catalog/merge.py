@@ -4,13 +4,17 @@ An input is `export --format json` (read as a stream with ijson: a file of gigab
 in memory), `export --format jsonl` (one image object per line), or a catalogue of either
 store. Each article an input brings replaces what the catalogue knew of that article (as a
 scan re-reading it would); images are added unless known, and the files holding them are
-added. Changes are written in batches (one transaction each in SQLite).
+added. Changes are written in batches (one transaction each in SQLite); an input of APART
+bytes or more is read, checked and made into the store's rows by a second process while this
+one writes.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import queue
+import signal
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +25,10 @@ import orjson
 from .errors import CatalogError
 from .store import Change, Store, article_file, existing_catalogue, stored_occurrence
 
-BATCH = 50_000  # records (an image, each of its occurrences, …) in one write
-TAIL_APART = 64 << 20  # from this size an export's short lists are read by a second process
+BATCH = 25_000  # records (an image, each of its occurrences, …) in one write
+# From this size an input is read by a second process while this one writes, and an export's
+# short lists by a third.
+APART = 64 << 20
 _LISTS = (("images", "image"), ("unresolved", "unresolved"), ("errors", "error"))
 
 
@@ -51,13 +57,78 @@ def import_files(
             if os.path.realpath(path) == os.path.realpath(catalog.path):
                 raise CatalogError(f"{path} is the catalogue itself; import another file")
             with catalog.bulk():
-                merger = _Merger(catalog, summary)
-                for kind, record in _records(path):
-                    merger.add(kind, record)
-                merger.flush()
+                for change in _changes(path, catalog.is_empty(), type(catalog).prepare, summary):
+                    catalog.write(change)
             summary.inputs += 1
         catalog.save()
     return summary
+
+
+def _changes(
+    path: Path, fresh: bool, prepare: Callable[[Change], Change], summary: ImportSummary
+) -> Iterator[Change]:
+    """The input's records in batches of changes made ready to write (`prepare`); `fresh`: the
+    catalogue is empty, nothing to replace. An input of APART bytes or more is read by a
+    second process while this one writes: reading and preparing cost as much as writing."""
+    if not path.is_file() or path.stat().st_size < APART:
+        yield from _batches(path, fresh, prepare, summary)
+        return
+    channel: multiprocessing.Queue = multiprocessing.Queue(maxsize=2)
+    reader = multiprocessing.Process(
+        target=_read, args=(path, fresh, prepare, channel), name="media-catalog import reader"
+    )
+    reader.start()
+    try:
+        while True:
+            try:
+                kind, item = channel.get(timeout=1)
+            except queue.Empty:
+                if not reader.is_alive():
+                    raise CatalogError(
+                        f"the process reading {path} stopped (exit code {reader.exitcode}); "
+                        "what was read before is kept",
+                        path=path,
+                    ) from None
+                continue
+            if kind == "error":
+                raise item
+            if kind == "done":
+                for name, count in item.to_dict().items():
+                    setattr(summary, name, getattr(summary, name) + count)
+                return
+            yield item
+    finally:
+        if reader.is_alive():
+            reader.terminate()
+        reader.join()
+
+
+def _read(
+    path: Path, fresh: bool, prepare: Callable[[Change], Change], channel: multiprocessing.Queue
+) -> None:
+    """`_changes`'s second process: send ("change", change)…, then ("done", counts) or
+    ("error", exc). Ctrl-C is the writing process's to handle: it stops this one."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    summary = ImportSummary()
+    try:
+        for change in _batches(path, fresh, prepare, summary):
+            channel.put(("change", change))
+        channel.put(("done", summary))
+    except Exception as exc:
+        if not isinstance(exc, CatalogError):
+            exc = CatalogError(f"cannot import {path}: {type(exc).__name__}: {exc}", path=path)
+        channel.put(("error", exc))
+
+
+def _batches(
+    path: Path, fresh: bool, prepare: Callable[[Change], Change], summary: ImportSummary
+) -> Iterator[Change]:
+    merger = _Merger(fresh, summary)
+    for kind, record in _records(path):
+        if merger.add(kind, record):
+            yield prepare(merger.flush())
+    if merger.size:
+        yield prepare(merger.flush())
 
 
 def _records(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -74,7 +145,7 @@ def _records(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     if path.suffix.lower() == ".jsonl":
         yield from _jsonl(path)
         return
-    if path.stat().st_size < TAIL_APART:
+    if path.stat().st_size < APART:
         for key, kind in _LISTS:
             yield from _items(path, key, kind)
         return
@@ -177,10 +248,9 @@ class _Merger:
     """Gathers one input's records into batches of changes. An article is replaced when the
     input first brings it, so that its occurrences may come in several batches."""
 
-    def __init__(self, catalog: Store, summary: ImportSummary) -> None:
-        self.catalog = catalog
+    def __init__(self, fresh: bool, summary: ImportSummary) -> None:
         self.summary = summary
-        self.fresh = catalog.is_empty()  # then there is nothing to replace
+        self.fresh = fresh  # an empty catalogue: nothing to replace
         self.seen: set[str] = set()
         self.change = Change()
         self.size = 0
@@ -197,7 +267,8 @@ class _Merger:
                 path, {"path": path, "size": None, "mtime_ns": None, "sha256": None}
             )
 
-    def add(self, kind: str, record: Any) -> None:
+    def add(self, kind: str, record: Any) -> bool:
+        """Gather `record`; whether the batch is full (then `flush` it)."""
         problem = _problem(kind, record)
         if problem:
             shown = orjson.dumps(record)[:200].decode(errors="replace")
@@ -206,8 +277,7 @@ class _Merger:
                 "`media-catalog export`?"
             )
         self._add(kind, record)
-        if self.size >= BATCH:
-            self.flush()
+        return self.size >= BATCH
 
     def _add(self, kind: str, record: dict[str, Any]) -> None:
         change = self.change
@@ -239,8 +309,7 @@ class _Merger:
             change.sources[record["path"]] = record
         self.size += 1
 
-    def flush(self) -> None:
-        if self.size:
-            self.catalog.write(self.change)
-        self.change = Change()
-        self.size = 0
+    def flush(self) -> Change:
+        """The batch gathered so far; the next starts empty."""
+        change, self.change, self.size = self.change, Change(), 0
+        return change

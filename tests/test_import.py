@@ -33,16 +33,22 @@ def test_export_then_import_gives_the_same_catalogue(cli, desk, tmp_path, target
         assert cli(*command, "--db", target).stdout == cli(*command).stdout
 
 
-def test_a_large_exports_short_lists_are_read_by_a_second_process_alike(
-    cli, desk, tmp_path, monkeypatch
-):
+def test_a_large_input_read_by_other_processes_imports_alike(cli, desk, tmp_path, monkeypatch):
     from media_catalog import merge
 
-    monkeypatch.setattr(merge, "TAIL_APART", 0)
+    monkeypatch.setattr(merge, "APART", 0)
     exported = cli("export").stdout_bytes
     (tmp_path / "all.json").write_bytes(exported)
-    assert cli("import", "all.json", "--db", "copy.sqlite").exit_code == 0
-    assert cli("export", "--db", "copy.sqlite").stdout_bytes == exported
+    (tmp_path / "all.jsonl").write_bytes(cli("export", "-f", "jsonl").stdout_bytes)
+    for source, target in (("all.json", "copy.sqlite"), (cli.db, "moved.sqlite")):
+        result = cli("import", source, "--db", target, "-f", "json")
+        assert result.exit_code == 0, result.output
+        counts = orjson.loads(result.stdout)
+        assert (counts["images"], counts["occurrences"], counts["unresolved"]) == (13, 13, 2)
+        assert cli("export", "--db", target).stdout_bytes == exported
+    assert cli("import", "all.jsonl", "--db", "lines.json").exit_code == 0
+    jsonl = cli("export", "-f", "jsonl", "--db", "lines.json").stdout_bytes
+    assert jsonl == (tmp_path / "all.jsonl").read_bytes()
     (tmp_path / "cut.json").write_bytes(exported[: exported.rindex(b'"errors"') + 12])
     result = cli("import", "cut.json", "--db", "cut.sqlite")
     assert result.exit_code == 1 and "not a whole `media-catalog export`" in result.stderr

@@ -131,6 +131,7 @@ class Change:
     errors: list[dict[str, Any]] = field(default_factory=list)
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
     sweep: bool = True
+    rows: Any = None  # a store's own rows for `images` and `occurrences` (see Store.prepare)
 
 
 class Store(ABC):
@@ -144,6 +145,12 @@ class Store(ABC):
     def writing(self, on_wait: Callable[[], None] | None = None) -> AbstractContextManager[Store]:
         """Be the catalogue's writer while inside. `on_wait` is called when another writer
         makes this one wait (SQLite); the JSON store refuses a second writer at once."""
+
+    @staticmethod
+    def prepare(change: Change) -> Change:
+        """`change` as this store will write it, made without the catalogue (so in another
+        process, beside the one writing): the SQLite store's rows in place of the docs."""
+        return change
 
     @abstractmethod
     def write(self, change: Change) -> None:

@@ -36,8 +36,9 @@ import os
 import sqlite3
 from collections.abc import Callable, Collection, Container, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -297,6 +298,10 @@ class SQLiteStore(Store):
     def save(self) -> None:
         """Nothing to do: every write was committed as it was made."""
 
+    @staticmethod
+    def prepare(change: Change) -> Change:
+        return replace(change, images=[], occurrences=[], rows=_rows(change))
+
     def write(self, change: Change) -> None:
         with self._transaction():
             self._write(change)
@@ -331,31 +336,23 @@ class SQLiteStore(Store):
             ((p,) for p in replaced_files),
         )
         db.executemany("DELETE FROM files WHERE path = ?", ((p,) for p in replaced_files))
-        self._add_images(change.images)
+        images, occurrences = change.rows if change.rows is not None else _rows(change)
+        self._add_images(images)
         db.executemany("INSERT INTO files VALUES (?, ?)", change.files.items())
         # rows numbered here, so that each one's search text goes in under the same number
         first = self._next_id("occurrences")
-        keys = [_article_key(doc) for doc in change.occurrences]
-        articles = self._article_ids(set(keys))
+        articles = self._article_ids({row.article_key for row in occurrences})
+        numbered = list(zip(itertools.count(first), occurrences))
         db.executemany(
             "INSERT INTO occurrences VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                _occurrence_row(row, doc, articles[key])
-                for row, doc, key in zip(
-                    range(first, first + len(keys)), change.occurrences, keys, strict=True
-                )
-            ),
+            ((n, *row[1:8], articles[row.article_key], row.src) for n, row in numbered),
         )
         db.executemany(
-            "INSERT INTO occurrence_docs VALUES (?, ?)",
-            ((row, orjson.dumps(doc)) for row, doc in enumerate(change.occurrences, first)),
+            "INSERT INTO occurrence_docs VALUES (?, ?)", ((n, row.doc) for n, row in numbered)
         )
         db.executemany(
             f"INSERT INTO texts (rowid, {', '.join(OWN_TEXT)}) VALUES (?, ?, ?, ?, ?)",
-            (
-                (row, *(normalize(doc.get(field) or "") for field in OWN_TEXT))
-                for row, doc in enumerate(change.occurrences, first)
-            ),
+            ((n, *row.texts) for n, row in numbered),
         )
         db.executemany(
             "INSERT OR IGNORE INTO errors (path, source, article, position, code, doc) "
@@ -411,31 +408,25 @@ class SQLiteStore(Store):
     def _next_id(self, table: str) -> int:
         return self._db.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {table}").fetchone()[0]
 
-    def _add_images(self, docs: list[dict[str, Any]]) -> None:
+    def _add_images(self, rows: list[_ImageRow]) -> None:
         """Add the images not catalogued yet, with their embedded words' search text."""
-        new: dict[str, dict[str, Any]] = {}
-        for doc in docs:
-            new.setdefault(doc["sha256"], doc)  # the first of a batch, as the JSON store
+        new: dict[str, _ImageRow] = {}
+        for row in rows:
+            new.setdefault(row.sha256, row)  # the first of a batch, as the JSON store
         for (known,) in self._among("SELECT sha256 FROM images", "sha256", new):
             del new[known]
-        first = self._next_id("images")
-        numbered = list(enumerate(new.values(), first))
+        numbered = list(zip(itertools.count(self._next_id("images")), new.values()))
         self._db.executemany(
             "INSERT INTO images (id, sha256, phash, width, height, format, taken, camera) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (_image_row(row, doc) for row, doc in numbered),
+            ((n, *row[:7]) for n, row in numbered),
         )
         self._db.executemany(
-            "INSERT INTO image_docs VALUES (?, ?)",
-            ((row, orjson.dumps(doc)) for row, doc in numbered),
+            "INSERT INTO image_docs VALUES (?, ?)", ((n, row.doc) for n, row in numbered)
         )
         self._db.executemany(
             "INSERT INTO image_texts (rowid, embedded) VALUES (?, ?)",
-            (
-                (row, text)
-                for row, text in ((row, embedded_text(doc)) for row, doc in numbered)
-                if text
-            ),
+            ((n, row.embedded) for n, row in numbered if row.embedded),
         )
 
     def _mark_missing(self, vanished: set[str]) -> None:
@@ -754,32 +745,71 @@ class SQLiteStore(Store):
             pass
 
 
-def _image_row(row: int, doc: dict[str, Any]) -> tuple[Any, ...]:
-    return (
-        row,
-        doc["sha256"],
-        _signed(int(doc["phash"], 16)),
-        doc["width"],
-        doc["height"],
-        doc["format"],
-        doc["exif"].get("taken"),
-        camera_text(doc),
-    )
+class _ImageRow(NamedTuple):
+    """What the store writes of an image doc, but its row number (the first seven are the
+    `images` columns after `id`)."""
+
+    sha256: str
+    phash: int
+    width: int
+    height: int
+    format: str
+    taken: str | None
+    camera: str
+    doc: bytes
+    embedded: str
 
 
-def _occurrence_row(row: int, doc: dict[str, Any], article: int) -> tuple[Any, ...]:
-    return (
-        row,
-        article_file(doc["article"]),
-        doc["article"],
-        doc["position"],
-        doc["sha256"],
-        doc["file"],
-        doc["reason"],
-        bool(doc.get("tracking")),
-        article,
-        normalize(doc["src"] or ""),
-    )
+class _OccurrenceRow(NamedTuple):
+    """What the store writes of an occurrence doc, but its row number and article's (the
+    second to eighth are the `occurrences` columns after `id`)."""
+
+    article_key: tuple[str, str]
+    source: str
+    article: str
+    position: int | None
+    sha256: str | None
+    file: str | None
+    reason: str | None
+    tracking: bool
+    src: str
+    doc: bytes
+    texts: tuple[str, ...]
+
+
+def _rows(change: Change) -> tuple[list[_ImageRow], list[_OccurrenceRow]]:
+    """The rows of `change`'s images and occurrences, made without the catalogue."""
+    images = [
+        _ImageRow(
+            doc["sha256"],
+            _signed(int(doc["phash"], 16)),
+            doc["width"],
+            doc["height"],
+            doc["format"],
+            doc["exif"].get("taken"),
+            camera_text(doc),
+            orjson.dumps(doc),
+            embedded_text(doc),
+        )
+        for doc in change.images
+    ]
+    occurrences = [
+        _OccurrenceRow(
+            _article_key(doc),
+            article_file(doc["article"]),
+            doc["article"],
+            doc["position"],
+            doc["sha256"],
+            doc["file"],
+            doc["reason"],
+            bool(doc.get("tracking")),
+            normalize(doc["src"] or ""),
+            orjson.dumps(doc),
+            tuple(normalize(doc.get(field) or "") for field in OWN_TEXT),
+        )
+        for doc in change.occurrences
+    ]
+    return images, occurrences
 
 
 def _article_key(doc: dict[str, Any]) -> tuple[str, str]:
