@@ -37,11 +37,6 @@ def _masks(radius: int) -> np.ndarray:
     return np.array(masks, dtype=np.int64)
 
 
-def hex_codes(hexes: list[str]) -> np.ndarray:
-    """64-bit hex hashes as a numpy uint64 array."""
-    return np.array([int(h, 16) for h in hexes], dtype=np.uint64)
-
-
 def pairs_within(
     codes: np.ndarray,
     radius: int,

@@ -150,7 +150,7 @@ def _records(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
             yield from _items(path, key, kind)
         return
     # each list is a pass over the whole file (24 s at a million images): the short lists
-    # after the images are read by a second process meanwhile
+    # after the images are read by another process meanwhile
     with multiprocessing.Pool(1) as pool:  # (terminated on leaving, if still reading)
         tail = pool.apply_async(_tail, (path,))
         yield from _items(path, *_LISTS[0])
