@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # imported where a table or message is drawn: JSON output sta
 
 from . import __version__, render
 from .errors import MediaCatalogError, QueryError
-from .models import DEFAULT_MAX_ALT_LENGTH, DEFAULT_THRESHOLD
+from .models import DEFAULT_MAX_ALT_LENGTH, DEFAULT_THRESHOLD, MAX_THRESHOLD
 from .store import DEFAULT_PATH, move_advice, open_store
 
 # Each command imports the stages it runs, so that `lookup`, `search` and `show` start without
@@ -56,9 +56,10 @@ ThresholdOption = Annotated[
     int,
     typer.Option(
         "--threshold",
-        help="Largest pHash Hamming distance (bits) for near duplicates.",
+        help="Largest pHash Hamming distance (bits) for near duplicates; at most 24, where "
+        "unrelated photos start to match and the search compares half of all pairs.",
         min=0,
-        max=64,
+        max=MAX_THRESHOLD,
     ),
 ]
 DistanceOption = Annotated[

@@ -12,6 +12,7 @@ first chunk that finds it. Below BRUTE_BELOW codes numpy brute force answers wit
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from itertools import combinations
 
@@ -52,13 +53,12 @@ def pairs_within(
     owner = np.ascontiguousarray(owner, dtype=np.int64)
     apart = np.ascontiguousarray(apart, dtype=bool)
     if len(codes) < BRUTE_BELOW:
-        i, j, _ = brute_pairs(codes, radius)
-        keep = (
-            (np.bitwise_count(confirm[i] ^ confirm[j]) <= cap)
-            & (owner[i] != owner[j])
-            & ~(apart[i] & apart[j])
-        )
-        i, j = i[keep], j[keep]
+
+        def accept(i: np.ndarray, j: np.ndarray) -> np.ndarray:
+            confirmed = np.bitwise_count(confirm[i] ^ confirm[j]) <= cap
+            return confirmed & (owner[i] != owner[j]) & ~(apart[i] & apart[j])
+
+        i, j, _ = brute_pairs(codes, radius, accept=accept)
     else:
         i, j = _indexed_pairs(codes, radius, confirm, cap, owner, apart)
     order = np.lexsort((j, i))
@@ -116,11 +116,17 @@ def _indexed_pairs(
 
 
 def brute_pairs(
-    codes: np.ndarray, radius: int, rows: int | None = None, tile: int = 1024
+    codes: np.ndarray,
+    radius: int,
+    rows: int | None = None,
+    tile: int = 1024,
+    accept: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pairs (i < j) within `radius` bits by XOR + popcount over every pair: the baseline.
 
-    With `rows`, only pairs whose i is below `rows` (to time a slice of a large set).
+    With `rows`, only pairs whose i is below `rows` (to time a slice of a large set); with
+    `accept`, only the pairs it keeps (a mask over i, j), tile by tile, so that memory holds
+    what is kept, not every pair within a wide radius.
     """
     codes = np.ascontiguousarray(codes, dtype=np.uint64)
     out_i, out_j = [], []
@@ -131,9 +137,12 @@ def brute_pairs(
             d = np.bitwise_count(left[:, None] ^ codes[None, b : b + 8 * tile])
             i, j = np.nonzero(d <= radius)
             i, j = i + a, j + b
-            keep = j > i
-            out_i.append(i[keep])
-            out_j.append(j[keep])
+            i, j = i[j > i], j[j > i]
+            if accept is not None:
+                keep = accept(i, j)
+                i, j = i[keep], j[keep]
+            out_i.append(i)
+            out_j.append(j)
     i = np.concatenate(out_i) if out_i else np.zeros(0, dtype=np.int64)
     j = np.concatenate(out_j) if out_j else np.zeros(0, dtype=np.int64)
     return i, j, np.bitwise_count(codes[i] ^ codes[j]).astype(np.int64)

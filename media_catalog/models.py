@@ -152,6 +152,8 @@ def stored_src(src: str) -> str:
 # docs/threshold.md (benchmarks/accuracy.py): on 91 photos and 22 transformations of each, no
 # pair of different photos matched at 12 and the first did at 14.
 DEFAULT_THRESHOLD = 12
+# Past this, unrelated photos start to match, and the pair search compares half of all pairs.
+MAX_THRESHOLD = 24
 
 
 def counts_key(threshold: int) -> str:

@@ -32,7 +32,7 @@ import numpy as np
 
 from .errors import FingerprintError, QueryError, ResolveError
 from .hamming import pairs_within
-from .models import DEFAULT_THRESHOLD, counts_key
+from .models import DEFAULT_THRESHOLD, MAX_THRESHOLD, counts_key
 from .resolve import read_bytes
 from .store import Store
 from .walk import walk
@@ -432,6 +432,8 @@ def duplicate_report(
     """
     if sort not in SORTS:
         raise QueryError(f"unknown sort {sort!r}; use one of: {', '.join(SORTS)}")
+    if not 0 <= threshold <= MAX_THRESHOLD:
+        raise QueryError(f"threshold {threshold}: give 0 to {MAX_THRESHOLD} bits")
     ignore = {value.lower() for value in ignore}
     usage, total = catalog.usage(tracking)
     needed = max(FURNITURE_MIN_ARTICLES, FURNITURE_SHARE * total)

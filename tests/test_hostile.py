@@ -169,3 +169,19 @@ def test_a_large_data_uri_is_hashed_whole_but_not_copied_into_the_catalogue(cli,
     digest = hashlib.sha256(uri.encode()).hexdigest()
     assert found["src"] == f"{uri[:100]}…[{len(uri):,} characters, sha256 {digest}]"
     assert len((tmp_path / cli.db).read_bytes()) < len(uri)
+
+
+def test_a_threshold_past_where_the_search_is_useful_is_refused(cli, tmp_path):
+    import pytest
+
+    from media_catalog.errors import QueryError
+    from media_catalog.similarity import duplicate_report
+    from media_catalog.store import open_store
+
+    hostile.build(tmp_path / "corpus")
+    assert cli("scan", tmp_path / "corpus", "-q").exit_code == 0
+    assert cli("dupes", "--threshold", "24", "-f", "json").exit_code == 0
+    refused = cli("dupes", "--threshold", "40")
+    assert refused.exit_code == 2 and "0<=x<=24" in refused.output.replace(" ", "")
+    with pytest.raises(QueryError, match="give 0 to 24 bits"):
+        duplicate_report(open_store(tmp_path / cli.db), 40)
