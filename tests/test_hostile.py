@@ -185,3 +185,29 @@ def test_a_threshold_past_where_the_search_is_useful_is_refused(cli, tmp_path):
     assert refused.exit_code == 2 and "0<=x<=24" in refused.output.replace(" ", "")
     with pytest.raises(QueryError, match="give 0 to 24 bits"):
         duplicate_report(open_store(tmp_path / cli.db), 40)
+
+
+def test_articles_and_lines_over_the_limit_are_recorded_not_read(cli, tmp_path, monkeypatch):
+    import gzip
+
+    from media_catalog import extract
+
+    from .conftest import photo, write_image
+
+    monkeypatch.setattr(extract, "MAX_ARTICLE_BYTES", 4096)
+    corpus = tmp_path / "corpus"
+    write_image(corpus / "good.jpg", photo(3))
+    (corpus / "big.html").write_bytes(hostile.article("html", "good.jpg", "big") + b" " * 5000)
+    good = hostile.article("jsonl", "good.jpg", "ok")
+    (corpus / "dump.jsonl").write_bytes(good + b'{"text": "' + b"x" * 10_000 + b'"}\n' + good)
+    with gzip.open(corpus / "bomb.jsonl.gz", "wb") as bomb:  # 64 MiB of one line, 65 KB packed
+        bomb.write(b'{"text": "' + b"\0" * (64 << 20))
+    (corpus / "zero.html").symlink_to("/dev/zero")  # a device behind a link: never read
+    result = cli("scan", corpus, "-q")
+    assert result.exit_code == 0, result.output
+    errors = orjson.loads(cli("export").stdout)["errors"]
+    where = sorted((e["article"] or e["path"]).split("/")[-1] for e in errors)
+    assert where == ["big.html", "bomb.jsonl.gz#L1", "dump.jsonl#L2", "zero.html"]
+    assert sorted(e["code"] for e in errors) == ["too-large"] * 3 + ["unreadable"]
+    found = sorted(r["article"].split("/")[-1] for r in results(cli) if r["sha256"])
+    assert found == ["dump.jsonl#L1", "dump.jsonl#L3"]

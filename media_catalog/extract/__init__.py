@@ -72,27 +72,44 @@ def extract_file(
     yield Article(article_id, path.parent, refs, errors + found)
 
 
+MAX_ARTICLE_BYTES = 64 * 1024 * 1024  # an article file, or one JSON Lines record
+
+
 def _read(path: Path) -> bytes:
+    """The article's bytes; ExtractError when it cannot be read or is over the limit (the
+    rest is never read)."""
     try:
-        return path.read_bytes()
+        with path.open("rb") as handle:
+            data = handle.read(MAX_ARTICLE_BYTES + 1)
     except OSError as exc:
         raise ExtractError(
             f"cannot read article: {exc.strerror or exc}", path=path, code="unreadable"
         ) from exc
+    if len(data) > MAX_ARTICLE_BYTES:
+        raise ExtractError(
+            f"article over the {MAX_ARTICLE_BYTES >> 20} MiB limit; it was not read",
+            path=path,
+            code="too-large",
+        )
+    return data
 
 
-def _lines(path: Path) -> Iterator[bytes]:
-    """The lines of a JSON Lines file, decompressing `.gz` as a stream."""
-    if path.suffix.lower() != ".gz":
-        yield from _read(path).splitlines()
-        return
+def _lines(path: Path) -> Iterator[bytes | None]:
+    """The lines of a JSON Lines file, read as a stream (`.gz` decompressed as it goes);
+    None for a line over MAX_ARTICLE_BYTES, which is skipped unread."""
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
     try:
-        with gzip.open(path, "rb") as handle:
-            for line in handle:
+        with opener(path, "rb") as handle:
+            while line := handle.readline(MAX_ARTICLE_BYTES + 1):
+                if len(line) > MAX_ARTICLE_BYTES and not line.endswith(b"\n"):
+                    while (rest := handle.readline(1 << 20)) and not rest.endswith(b"\n"):
+                        pass
+                    yield None
+                    continue
                 yield line.rstrip(b"\r\n")
     except (OSError, EOFError, zlib.error) as exc:
         raise ExtractError(
-            f"cannot read the gzip stream: {exc}; the lines before were read",
+            f"cannot read the file: {exc}; the lines before were read",
             path=path,
             code="unreadable",
         ) from exc
@@ -101,6 +118,11 @@ def _lines(path: Path) -> Iterator[bytes]:
 def _jsonl_articles(path: Path, options: ExtractOptions) -> Iterator[Article]:
     for line_no, line in enumerate(_lines(path), start=1):
         article_id = f"{path}#L{line_no}"
+        if line is None:
+            message = f"line over the {MAX_ARTICLE_BYTES >> 20} MiB limit; it was not read"
+            error = ItemError(str(path), "too-large", message, article=article_id)
+            yield Article(article_id, path.parent, errors=[error])
+            continue
         if not line.strip():
             continue
         try:
