@@ -211,3 +211,16 @@ def test_articles_and_lines_over_the_limit_are_recorded_not_read(cli, tmp_path, 
     assert sorted(e["code"] for e in errors) == ["too-large"] * 3 + ["unreadable"]
     found = sorted(r["article"].split("/")[-1] for r in results(cli) if r["sha256"])
     assert found == ["dump.jsonl#L1", "dump.jsonl#L3"]
+
+
+def test_a_catalogue_named_through_a_link_is_written_where_the_link_leads(cli, tmp_path):
+    hostile.build(tmp_path / "corpus")
+    suffix = cli.db.rsplit(".", 1)[1]
+    (tmp_path / "real").mkdir()
+    (tmp_path / f"link.{suffix}").symlink_to(tmp_path / "real" / f"c.{suffix}")
+    for _ in range(2):  # the second scan writes an existing catalogue through the link
+        (tmp_path / "corpus" / f"new{_}.html").write_text('<img src="good.jpg" alt="new">')
+        assert cli("scan", tmp_path / "corpus", "--db", f"link.{suffix}", "-q").exit_code == 0
+    assert (tmp_path / f"link.{suffix}").is_symlink()
+    found = orjson.loads(cli("search", "-f", "json", "new", "--db", f"real/c.{suffix}").stdout)
+    assert found["total"] == 2
