@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # imported where a table or message is drawn: JSON output sta
 from . import __version__, render
 from .errors import MediaCatalogError, QueryError
 from .models import DEFAULT_MAX_ALT_LENGTH, DEFAULT_THRESHOLD, MAX_THRESHOLD
-from .store import DEFAULT_PATH, move_advice, open_store
+from .store import DEFAULT_PATH, damage, move_advice, open_store
 
 # Each command imports the stages it runs, so that `lookup`, `search` and `show` start without
 # loading the image and parsing stack (Pillow, scipy, selectolax, markdown-it),
@@ -110,6 +110,21 @@ def _progress_bar(show: bool) -> Iterator[Callable[[int, int], None] | None]:
         yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
+def _damage(db: Path | None) -> str | None:
+    """Why the catalogue at `db` cannot be read as one, when a command failed on it; None
+    when it is whole (or there is none)."""
+    try:
+        found = damage(open_store(db, create=False)) if db is not None else None
+    except MediaCatalogError as exc:
+        return str(exc)
+    if found is None:
+        return None
+    return (
+        f"{db} was edited by hand or is damaged: {found}. Restore it from a backup, or scan "
+        "again into a new catalogue."
+    )
+
+
 def _handle_errors(command: F) -> F:
     """Turn a library error into `Error: …` on stderr and exit status 1."""
 
@@ -119,6 +134,12 @@ def _handle_errors(command: F) -> F:
             return command(*args, **kwargs)
         except MediaCatalogError as exc:
             _stderr().print(f"Error: {exc}", markup=False)
+            raise typer.Exit(1) from None
+        except (KeyError, TypeError, ValueError, AttributeError):
+            found = _damage(kwargs.get("db"))
+            if found is None:
+                raise  # not the catalogue's doing: a bug to report
+            _stderr().print(f"Error: {found}", markup=False)
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]

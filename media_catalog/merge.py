@@ -23,7 +23,14 @@ from typing import Any
 import orjson
 
 from .errors import CatalogError
-from .store import Change, Store, article_file, existing_catalogue, stored_occurrence
+from .store import (
+    Change,
+    Store,
+    article_file,
+    existing_catalogue,
+    record_problem,
+    stored_occurrence,
+)
 
 BATCH = 25_000  # records (an image, each of its occurrences, …) in one write
 # From this size an input is read by a second process while this one writes, and an export's
@@ -191,59 +198,6 @@ def _jsonl(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
                 ) from exc
 
 
-_HEX = frozenset("0123456789abcdef")
-# What each record must hold for the stores to index it: key -> accepted types.
-_REQUIRED: dict[str, dict[str, tuple[type, ...]]] = {
-    "image": {
-        "sha256": (str,),
-        "phash": (str,),
-        "dhash": (str,),
-        "width": (int,),
-        "height": (int,),
-        "format": (str,),
-        "exif": (dict,),
-        "files": (list,),
-        "occurrences": (list,),
-    },
-    "occurrence": {
-        "article": (str,),
-        "position": (int, type(None)),
-        "src": (str,),
-        **dict.fromkeys(("alt", "caption", "title", "credit"), (str, type(None))),
-    },
-    "error": {
-        "path": (str, type(None)),
-        "article": (str, type(None)),
-        "position": (int, type(None)),
-        "code": (str,),
-        "message": (str,),
-    },
-    "source": {"path": (str,)},
-}
-
-
-def _problem(kind: str, record: Any) -> str | None:
-    """What makes `record` unfit to import as a `kind` record, or None."""
-    if not isinstance(record, dict):
-        return "it is not an object"
-    if kind == "unresolved":
-        if not isinstance(record.get("reason"), str):
-            return "'reason' is missing or not a str"
-        kind = "occurrence"
-    for key, types in _REQUIRED[kind].items():
-        if not isinstance(record.get(key), types) or isinstance(record.get(key), bool):
-            return f"{key!r} is missing or not a {' or '.join(t.__name__ for t in types)}"
-    if kind == "image":
-        for key, length in (("sha256", 64), ("phash", 16), ("dhash", 16)):
-            if len(record[key]) != length or not _HEX.issuperset(record[key]):
-                return f"{key!r} is not {length} lower-case hex digits"
-        for occurrence in record["occurrences"]:
-            problem = _problem("occurrence", occurrence)
-            if problem:
-                return f"an occurrence: {problem}"
-    return None
-
-
 class _Merger:
     """Gathers one input's records into batches of changes. An article is replaced when the
     input first brings it, so that its occurrences may come in several batches."""
@@ -269,7 +223,7 @@ class _Merger:
 
     def add(self, kind: str, record: Any) -> bool:
         """Gather `record`; whether the batch is full (then `flush` it)."""
-        problem = _problem(kind, record)
+        problem = record_problem(kind, record)
         if problem:
             shown = orjson.dumps(record)[:200].decode(errors="replace")
             raise CatalogError(

@@ -224,3 +224,25 @@ def test_a_catalogue_named_through_a_link_is_written_where_the_link_leads(cli, t
     assert (tmp_path / f"link.{suffix}").is_symlink()
     found = orjson.loads(cli("search", "-f", "json", "new", "--db", f"real/c.{suffix}").stdout)
     assert found["total"] == 2
+
+
+def test_a_catalogue_edited_by_hand_is_an_error_naming_the_record(cli, tmp_path):
+    hostile.build(tmp_path / "corpus")
+    assert cli("scan", tmp_path / "corpus", "-q").exit_code == 0
+    catalogue = tmp_path / cli.db
+    if cli.db.endswith(".json"):
+        data = orjson.loads(catalogue.read_bytes())
+        next(iter(data["images"].values())).pop("width")
+        catalogue.write_bytes(orjson.dumps(data))
+    else:
+        import sqlite3
+
+        with sqlite3.connect(catalogue) as db:
+            db.execute("UPDATE image_docs SET doc = json_remove(doc, '$.width')")
+    for command in (["stats"], ["dupes", "-f", "json"]):
+        if command == ["stats"] and cli.db.endswith(".sqlite"):
+            continue  # SQLite counts from its columns, which the edit left whole
+        result = cli(*command)
+        assert result.exit_code == 1, result.output
+        assert "was edited by hand or is damaged: this image record: 'width'" in result.stderr
+        assert "Traceback" not in result.output

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from ..errors import CatalogError
 from ..models import Fingerprint, ImageRef, ItemError, Occurrence
 from ..querylang import Term
@@ -101,6 +103,81 @@ def refuse_read_only(path: Path) -> None:
             "to add to it, or pass another --db.",
             path=path,
         )
+
+
+_HEX = frozenset("0123456789abcdef")
+# What each record must hold for the stores to index it: key -> accepted types.
+_REQUIRED: dict[str, dict[str, tuple[type, ...]]] = {
+    "image": {
+        "sha256": (str,),
+        "phash": (str,),
+        "dhash": (str,),
+        "width": (int,),
+        "height": (int,),
+        "format": (str,),
+        "exif": (dict,),
+        "files": (list,),
+        "occurrences": (list,),
+    },
+    "occurrence": {
+        "article": (str,),
+        "position": (int, type(None)),
+        "src": (str,),
+        **dict.fromkeys(("alt", "caption", "title", "credit"), (str, type(None))),
+    },
+    "error": {
+        "path": (str, type(None)),
+        "article": (str, type(None)),
+        "position": (int, type(None)),
+        "code": (str,),
+        "message": (str,),
+    },
+    "source": {"path": (str,)},
+}
+
+
+def record_problem(kind: str, record: Any) -> str | None:
+    """What makes `record` unfit as a `kind` record ("image" object, "unresolved", "error",
+    "source") of an export or a catalogue, or None."""
+    if not isinstance(record, dict):
+        return "it is not an object"
+    if kind == "unresolved":
+        if not isinstance(record.get("reason"), str):
+            return "'reason' is missing or not a str"
+        kind = "occurrence"
+    for key, types in _REQUIRED[kind].items():
+        if not isinstance(record.get(key), types) or isinstance(record.get(key), bool):
+            return f"{key!r} is missing or not a {' or '.join(t.__name__ for t in types)}"
+    if kind == "image":
+        for key, length in (("sha256", 64), ("phash", 16), ("dhash", 16)):
+            if len(record[key]) != length or not _HEX.issuperset(record[key]):
+                return f"{key!r} is not {length} lower-case hex digits"
+        for occurrence in record["occurrences"]:
+            problem = record_problem("occurrence", occurrence)
+            if problem:
+                return f"an occurrence: {problem}"
+    return None
+
+
+def damage(catalog: Store) -> str | None:
+    """The first record of `catalog` that no media-catalog wrote (edited by hand, or damaged),
+    described; None when every record is whole. Reads the whole catalogue: for explaining a
+    failure, not for every command."""
+    kinds = (
+        ("image", catalog.image_objects),
+        ("unresolved", catalog.unresolved),
+        ("error", catalog.errors),
+    )
+    try:
+        for kind, records in kinds:
+            for record in records():
+                problem = record_problem(kind, record)
+                if problem:
+                    shown = orjson.dumps(record, default=str)[:200].decode(errors="replace")
+                    return f"this {kind} record: {problem} ({shown}…)"
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        return f"reading it fails ({type(exc).__name__}: {exc})"
+    return None
 
 
 def under(path: str, roots: Iterable[str]) -> bool:
