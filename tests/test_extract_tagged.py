@@ -115,3 +115,17 @@ def test_seed_context_is_the_persian_text_between_tags():
         " انتحاری داعش نیز رخ داد."
     )
     assert len(second.context_before) <= 200
+
+
+def test_many_unclosed_tags_are_each_reported_at_their_line():
+    text = "".join(
+        f'<image>data:image/s3,"k{n}" alt="a"' + ("</image>" if n % 3 == 0 else "") + "\n"
+        for n in range(3000)
+    )
+    refs, errors = tagged.extract(text, "a.txt")
+    closed = [n for n in range(3000) if n % 3 == 0]
+    assert [r.src for r in refs] == [f"k{n}" for n in closed]
+    unclosed = [n for n in range(3000) if n % 3]
+    assert [e.message for e in errors] == [
+        f"line {n + 1}: image tag is never closed; skipped" for n in unclosed
+    ]

@@ -60,10 +60,6 @@ def _source(body: str, attrs: str) -> tuple[str | None, str]:
     return None, body
 
 
-def _line(text: str, offset: int) -> int:
-    return text.count("\n", 0, offset) + 1
-
-
 def extract(
     text: str, article: str, *, context: int = CONTEXT_CHARS
 ) -> tuple[list[ImageRef], list[ItemError]]:
@@ -73,18 +69,23 @@ def extract(
     spans: list[tuple[int, int]] = []
     errors: list[ItemError] = []
 
+    counted = [0, 1]  # an offset and its line: errors come in order, so lines are counted once
+
     def error(offset: int, message: str) -> None:
-        errors.append(
-            ItemError(article, "bad-tag", f"line {_line(text, offset)}: {message}", article=article)
-        )
+        counted[:] = [offset, counted[1] + text.count("\n", counted[0], offset)]
+        message = f"line {counted[1]}: {message}"
+        errors.append(ItemError(article, "bad-tag", message, article=article))
 
     pos = 0
+    closing: re.Match[str] | None = None  # the next closing tag, searched again once passed
+    searched = False
     while (opening := _OPEN.search(text, pos)) is not None:
         attrs = opening.group("attrs")
         if opening.group("empty"):
             body, pos = "", opening.end()
         else:
-            closing = _CLOSE.search(text, opening.end())
+            if not searched or (closing is not None and closing.start() < opening.end()):
+                closing, searched = _CLOSE.search(text, opening.end()), True
             following = _OPEN.search(text, opening.end())
             if closing is None or (following is not None and following.start() < closing.start()):
                 error(opening.start(), "image tag is never closed; skipped")
