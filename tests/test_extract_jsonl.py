@@ -89,3 +89,27 @@ def test_gzip_dump_and_a_truncated_one(tmp_path):
     with pytest.raises(ExtractError) as caught:
         list(extract_file(truncated, "jsonl"))
     assert caught.value.code == "unreadable"
+
+
+@given(
+    st.lists(st.one_of(st.none(), st.text(" ab\u0627\n", max_size=40)), max_size=25),
+    st.lists(st.sampled_from([None, "", "a.jpg", " b.png "]), max_size=27),
+    st.sampled_from([0, 1, 7, 200]),
+)
+def test_interleaved_context_is_the_words_around_each_image(texts, images, context):
+    from media_catalog.extract.context import text_after, text_before
+
+    refs = jsonl._interleaved({"texts": texts, "images": images}, "a", context)
+    words = [" ".join(t.split()) if isinstance(t, str) else "" for t in texts]
+    expected = []
+    for index, src in enumerate(images):
+        if isinstance(src, str) and src.strip():
+            before = " ".join(w for w in words[:index] if w)  # the whole document's words
+            after = " ".join(w for w in words[index + 1 :] if w)
+            expected.append(
+                (
+                    text_before(before, len(before), context) if context else None,
+                    text_after(after, 0, context) if context else None,
+                )
+            )
+    assert [(r.context_before, r.context_after) for r in refs] == expected

@@ -8,6 +8,7 @@ parallel `texts` and `images` lists, one of the two set at each index), read in 
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from dataclasses import replace
 from typing import Any
 
@@ -102,6 +103,7 @@ def _interleaved(record: dict[str, Any], article: str, context: int) -> list[Ima
     metadata = metadata if isinstance(metadata, list) else []
     size = max(len(texts), len(images))
     words = [" ".join(t.split()) if isinstance(t, str) else "" for t in texts]
+    filled = [k for k, w in enumerate(words) if w]  # the texts that hold words
     refs: list[ImageRef] = []
     for index in range(size):
         src = images[index] if index < len(images) else None
@@ -109,8 +111,8 @@ def _interleaved(record: dict[str, Any], article: str, context: int) -> list[Ima
             continue
         meta = metadata[index] if index < len(metadata) else None
         meta = meta if isinstance(meta, dict) else {}
-        before = " ".join(w for w in words[:index] if w)
-        after = " ".join(w for w in words[index + 1 :] if w)
+        before = _joined(words, filled, bisect_left(filled, index) - 1, -1, context + 1)
+        after = _joined(words, filled, bisect_right(filled, index), 1, context + 1)
         alt = meta.get("alt_text", meta.get("alt"))
         refs.append(
             ImageRef(
@@ -123,3 +125,17 @@ def _interleaved(record: dict[str, Any], article: str, context: int) -> list[Ima
             )
         )
     return refs
+
+
+def _joined(words: list[str], filled: list[int], start: int, step: int, need: int) -> str:
+    """The texts `filled[start]`, `filled[start + step]`, … joined by spaces in document
+    order, only as many as make `need` characters: the end of what precedes an image
+    (step -1) or the start of what follows it (step 1), without joining the whole document
+    for each image."""
+    picked: list[str] = []
+    length = -1
+    while 0 <= start < len(filled) and length < need:
+        picked.append(words[filled[start]])
+        length += len(picked[-1]) + 1
+        start += step
+    return " ".join(reversed(picked) if step < 0 else picked)
