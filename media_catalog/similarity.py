@@ -185,13 +185,20 @@ class ViewTable:
         distances = np.bitwise_count(words[ra] ^ words[rb]).sum(axis=1).astype(np.int64)
         return np.where(known[ra] & known[rb], distances, 257)
 
+    def _columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The table as numpy arrays (views, not copies): owner, view, pHash, dHash."""
+        return (
+            np.frombuffer(self.owner, dtype=np.int64),
+            np.frombuffer(self.view, dtype=np.int8),
+            np.frombuffer(self.pcode, dtype=np.uint64),
+            np.frombuffer(self.dcode, dtype=np.uint64),
+        )
+
     def _candidates(self, threshold: int, dhash_threshold: int) -> tuple[np.ndarray, np.ndarray]:
         """Row pairs (i < j, unique) among which `_matches` finds every match: three exact
         searches, each as narrow as the match rules allow."""
-        owner = np.frombuffer(self.owner, dtype=np.int64)
-        pcodes = np.frombuffer(self.pcode, dtype=np.uint64)
-        dcodes = np.frombuffer(self.dcode, dtype=np.uint64)
-        base = np.frombuffer(self.view, dtype=np.int8) <= 1  # plain or trimmed
+        owner, view, pcodes, dcodes = self._columns()
+        base = view <= 1  # plain or trimmed
         rows = np.flatnonzero(base)
         p, d, who, none = pcodes[rows], dcodes[rows], owner[rows], np.zeros(len(rows), bool)
         wide = max(dhash_threshold, DHASH_WIDE)
@@ -220,10 +227,7 @@ class ViewTable:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Which row pairs (i, j) of different images match (see `near_pairs`), and their
         pHash and dHash distances."""
-        owner = np.frombuffer(self.owner, dtype=np.int64)
-        view = np.frombuffer(self.view, dtype=np.int8)
-        pcodes = np.frombuffer(self.pcode, dtype=np.uint64)
-        dcodes = np.frombuffer(self.dcode, dtype=np.uint64)
+        owner, view, pcodes, dcodes = self._columns()
         turned = view >= VIEWS.index(TRANSFORMS[0])
         plain = view == 0
         base = view <= 1  # plain or trimmed
@@ -253,8 +257,7 @@ class ViewTable:
             return {}
         i, j = self._candidates(threshold, dhash_threshold)
         keep, pdist, ddist = self._matches(i, j, threshold, dhash_threshold)
-        owner = np.frombuffer(self.owner, dtype=np.int64)
-        view = np.frombuffer(self.view, dtype=np.int8)
+        owner, view, _, _ = self._columns()
         best: dict[tuple[int, int], dict[str, Any]] = {}
         for a, b, p, d in zip(i[keep], j[keep], pdist[keep], ddist[keep], strict=True):
             via = "+".join(v for v in (VIEWS[view[a]], VIEWS[view[b]]) if v) or None
