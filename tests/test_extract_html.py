@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from media_catalog.extract import captions, context, extract_file, html
+from media_catalog.extract import captions, context, extract_file, html, nesting
 from media_catalog.extract.encoding import decode_html
 from media_catalog.models import ImageRef
 
@@ -983,3 +983,53 @@ def test_a_blog_post_s_comment_authors_are_not_its_photo_s_credit():
     )
     page = f"<div><div><h1>Post</h1><img src=a.jpg><p>text</p></div><ol>{comments}</ol></div>"
     assert html.extract(page, "p")[0][0].credit is None
+
+
+def test_nesting_past_the_depth_limit_is_flattened_and_its_images_kept():
+    # 60,000 nested <div>s are quadratic for the parser (each block tag looks down the stack
+    # of open elements): past nesting.MAX_DEPTH the start tags become bogus comments
+    depth = 60_000
+    page = (
+        "<body><script>'<div><div>'</script><!-- <div> -->"
+        + "<div><span>" * (depth // 2)
+        + '<img src="deep.jpg" alt="Deep">'
+        + "</span></div>" * (depth // 2)
+        + '<figure><img src="after.jpg"><figcaption>After</figcaption></figure>'
+    )
+    flat = nesting.flatten(page)
+    assert flat.replace("<?", "<") == page
+    assert flat.count("<?") == depth - nesting.MAX_DEPTH
+    refs, errors = html.extract(page, "p")
+    assert errors == []
+    assert [(r.src, r.alt, r.caption) for r in refs] == [
+        ("deep.jpg", "Deep", None),
+        ("after.jpg", None, "After"),
+    ]
+
+
+def test_pages_nested_within_the_limit_are_left_as_they_are():
+    # as many tags as the check starts at, but balanced, or void, or in scripts and comments
+    n = nesting.UNCHECKED_TAGS
+    page = "<div>" * 400 + "<p><img src=a.jpg><br>" * n + "</div>" * 400
+    script = "<script>" + "<div>" * n + "</script><!--" + "<span>" * n + "-->"
+    for text in (page, script, script.upper()):
+        assert nesting.flatten(text) is text
+
+
+_SOUP = st.sampled_from(
+    (
+        *("<div>", "</div>", "<span a='>'>", "</span>", "<b>", "<p>", "<img>", "<!--", "-->"),
+        *("<script>", "</script>", "<DIV>", "</x>", "<", "x", "é", "<svg><g/>", "</svg>"),
+    )
+)
+
+
+@given(st.lists(_SOUP, max_size=60))
+def test_any_tag_soup_is_flattened_to_the_depth_limit_once(chunks):
+    page = "".join(chunks)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(nesting, "MAX_DEPTH", 3)
+        patch.setattr(nesting, "UNCHECKED_TAGS", 0)
+        flat = nesting.flatten(page)
+        assert flat.replace("<?", "<") == page  # only bogus comments made, nothing lost
+        assert nesting.flatten(flat) == flat  # and then within the limit

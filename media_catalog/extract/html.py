@@ -17,6 +17,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from ..models import ImageRef, ItemError, SrcsetCandidate
 from .captions import Selectors, caption_and_credit, image_counts
 from .context import contexts
+from .nesting import flatten
 from .page import TAGS, Markup, json_ld, meta_images, meta_tags, page_info
 from .tree import HEADINGS, TAG, WRAPPERS, Image, next_element, previous_element, size
 
@@ -402,7 +403,7 @@ def extract(
     `emphasis_captions` takes an emphasised line right under an image as its caption (the
     Markdown convention).
     """
-    tree = LexborHTMLParser(text)
+    tree = LexborHTMLParser(flatten(text))
     nodes, headings, hidden, markup = _elements(tree)
     blocks = json_ld(markup)
     tags = meta_tags(markup)
