@@ -30,7 +30,7 @@ from __future__ import annotations
 import hashlib
 import io
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import scipy.fftpack
@@ -63,6 +63,9 @@ CENTRES = (90, 80, 70)
 SQUARE = 128
 REDUCING_GAP = 2.0
 
+# Pixels converted at a time when making an image grey takes copies (see `_grey`).
+STRIP_PIXELS = 1 << 20
+
 _DRAFT_FORMATS = ("JPEG", "MPO")
 _ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
 _WIDE_MODES = ("I", "I;16", "I;16L", "I;16B", "I;16N", "F")
@@ -89,23 +92,56 @@ def _turn(image: Image.Image) -> Image.Transpose | None:
 
 
 def _grey(image: Image.Image) -> Image.Image:
-    """8-bit greyscale of any mode: alpha on white, CMYK via RGB, wide modes scaled."""
-    if image.mode in _WIDE_MODES:
-        pixels = np.asarray(image, dtype=np.float64)
-        top = float(pixels.max(initial=0.0))
-        if image.mode == "F" and top <= 1.0:
-            pixels = pixels * 255
-        elif image.mode != "F" and (image.mode != "I" or top > 255):
-            pixels = pixels / 257  # 16-bit range to 8-bit
-        return Image.fromarray(np.clip(np.rint(pixels), 0, 255).astype(np.uint8), "L")
+    """8-bit greyscale of any mode: alpha on white, CMYK via RGB, wide modes scaled. A
+    conversion that makes copies runs STRIP_PIXELS at a time, so that it needs little more
+    memory than the image and its grey copy."""
     if image.mode == "L" and "transparency" not in image.info:
         return image
-    if image.mode in _ALPHA_MODES or "transparency" in image.info:
-        rgba = image.convert("RGBA")
-        image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
-    elif image.mode not in ("1", "L", "RGB"):
-        image = image.convert("RGB")
-    return image.convert("L")
+    if image.mode in _WIDE_MODES:
+        convert = _narrowing(image)
+    elif image.mode in _ALPHA_MODES or "transparency" in image.info:
+        convert = _on_white
+    elif image.mode in ("1", "RGB"):
+        return image.convert("L")
+    else:
+        convert = _via_rgb
+    if image.width * image.height <= STRIP_PIXELS:
+        return convert(image)
+    grey = Image.new("L", image.size)
+    rows = max(1, STRIP_PIXELS // image.width)
+    for top in range(0, image.height, rows):
+        box = (0, top, image.width, min(image.height, top + rows))
+        grey.paste(convert(image.crop(box)), box[:2])
+    return grey
+
+
+def _narrowing(image: Image.Image) -> Callable[[Image.Image], Image.Image]:
+    """What makes a part of `image` (16-bit, 32-bit or float) 8-bit grey: a 16-bit range
+    (or a 32-bit one past 255) divided by 257, a float one up to 1.0 times 255."""
+    top = max(float(image.getextrema()[1]), 0.0)
+    times, by = 1, 1
+    if image.mode == "F" and top <= 1.0:
+        times = 255
+    elif image.mode != "F" and (image.mode != "I" or top > 255):
+        by = 257
+
+    def narrow(part: Image.Image) -> Image.Image:
+        pixels = np.asarray(part, dtype=np.float64)  # a copy: changed in place
+        pixels *= times
+        pixels /= by
+        np.clip(np.rint(pixels, out=pixels), 0, 255, out=pixels)
+        return Image.fromarray(pixels.astype(np.uint8), "L")
+
+    return narrow
+
+
+def _on_white(image: Image.Image) -> Image.Image:
+    rgba = image.convert("RGBA")
+    return Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba).convert("L")
+
+
+def _via_rgb(image: Image.Image) -> Image.Image:
+    return image.convert("RGB").convert("L")
 
 
 def _low_information(small: np.ndarray, width: int, height: int) -> bool:

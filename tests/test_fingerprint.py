@@ -1,6 +1,8 @@
 import hashlib
+import importlib
 import io
 import struct
+import tracemalloc
 import zlib
 
 import imagehash
@@ -14,6 +16,8 @@ from media_catalog.metadata import read_exif
 from media_catalog.models import PerceptualHash
 
 from .conftest import SAMPLES, encode, photo
+
+fingerprint_module = importlib.import_module("media_catalog.fingerprint")
 
 
 def test_golden_hashes_never_change_silently():
@@ -423,3 +427,50 @@ def test_oversized_metadata_is_skipped_and_the_image_kept():
     info.add_itxt("XML:com.adobe.xmp", "<x:xmpmeta>" + "<a>" * 300_000)
     made = fingerprint(encode(photo(36), "PNG", pnginfo=info))
     assert made.embedded == {} and not made.low_information
+
+
+@pytest.mark.parametrize("mode", ["I;16", "I", "F", "RGBA", "P", "CMYK"])
+def test_large_images_are_made_grey_in_strips_with_the_same_pixels(mode):
+    # 1,600 × 1,000 px: two strips of STRIP_PIXELS and a bit; what the whole image converted
+    # at once gives (as before strips), pixel for pixel
+    rng = np.random.default_rng(7)
+    noise = rng.integers(0, 256, (1000, 1600, 4), dtype=np.uint8)
+    if mode in ("I;16", "I", "F"):
+        values = noise[..., 0].astype(np.float64) * 257
+        if mode == "F":
+            values /= 65535  # a float image in 0..1
+        image = Image.fromarray(values.astype({"I;16": np.uint16, "I": np.int32}.get(mode, "f4")))
+        whole = np.clip(
+            np.rint(
+                np.asarray(image, dtype=np.float64)
+                * (255 if mode == "F" else 1)
+                / (1 if mode == "F" else 257)
+            ),
+            0,
+            255,
+        ).astype(np.uint8)
+    else:
+        image = Image.fromarray(noise, "RGBA").convert(mode)
+        if mode == "RGBA":
+            on_white = Image.alpha_composite(Image.new("RGBA", image.size, "white"), image)
+            whole = np.asarray(on_white.convert("L"))
+        else:
+            whole = np.asarray(image.convert("RGB").convert("L"))
+    assert image.width * image.height > fingerprint_module.STRIP_PIXELS
+    assert (np.asarray(fingerprint_module._grey(image)) == whole).all()
+
+
+def test_a_16_bit_image_is_narrowed_in_bounded_memory():
+    # the whole image as float64 was 8 bytes a pixel, three times over (2.3 GB a worker for a
+    # PNG just under the pixel limit): now a strip at a time
+    pixels = np.random.default_rng(8).integers(0, 65536, (2000, 4000), dtype=np.uint16)
+    image = Image.open(io.BytesIO(encode(Image.fromarray(pixels), "PNG")))
+    image.load()
+    tracemalloc.start()
+    try:
+        grey = fingerprint_module._grey(image)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert grey.size == image.size
+    assert peak < 2 * 8 * fingerprint_module.STRIP_PIXELS  # numpy's part: a strip or two
