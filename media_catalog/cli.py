@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # imported where a table or message is drawn: JSON output sta
 
 from . import __version__, render
 from .errors import MediaCatalogError, QueryError
-from .models import DEFAULT_MAX_ALT_LENGTH, DEFAULT_THRESHOLD, MAX_THRESHOLD
+from .models import DEFAULT_MAX_ALT_LENGTH, DEFAULT_THRESHOLD, IMAGE_SECONDS, MAX_THRESHOLD
 from .store import DEFAULT_PATH, damage, move_advice, open_store
 
 # Each command imports the stages it runs, so that `lookup`, `search` and `show` start without
@@ -212,6 +212,10 @@ def scan(
         int | None,
         typer.Option(help="Processes that fingerprint images [default: all cores].", min=1),
     ] = None,
+    image_seconds: Annotated[
+        float,
+        typer.Option(help="Seconds an image may take to decode (else: error too-slow).", min=0.1),
+    ] = IMAGE_SECONDS,
     quiet: Annotated[
         bool,
         typer.Option("--quiet", "-q", help="No progress bar (there is none when not a terminal)."),
@@ -250,6 +254,7 @@ def scan(
             save_every=save_every,
             options=options,
             workers=workers,
+            image_seconds=image_seconds,
             progress=progress,
             on_wait=_waiting(db),
         )

@@ -63,6 +63,10 @@ CENTRES = (90, 80, 70)
 SQUARE = 128
 REDUCING_GAP = 2.0
 
+# Scans a progressive JPEG may hold: libjpeg passes over every block of the image for each,
+# so a file of thousands of scans of a few bytes each takes minutes to decode (6,000 of a
+# 1,024-px picture take 2 s: tests/hostile.py's `many_scans`). Encoders write about 10.
+MAX_JPEG_SCANS = 200
 # Pixels converted at a time when making an image grey takes copies (see `_grey`).
 STRIP_PIXELS = 1 << 20
 
@@ -198,9 +202,13 @@ def fingerprint(
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as image:
                 width, height, format_ = image.width, image.height, image.format or "unknown"
+                if image.info.get("progressive"):
+                    _refuse_many_scans(data, where, name)
                 embedded = read_embedded(image)
                 grey, path = _decode(image, draft)
                 hashes = _hashes(grey, exact=path == "full")
+    except FingerprintError:
+        raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise FingerprintError(
             f"image is too large to decode safely{where}: {exc}", path=name, code="too-large"
@@ -228,6 +236,19 @@ def fingerprint(
         embedded=embedded,
         variants=variants,
     )
+
+
+def _refuse_many_scans(data: bytes, where: str, name: str | None) -> None:
+    """FingerprintError (`too-slow`) for a progressive JPEG of over MAX_JPEG_SCANS scans
+    (counted by their start marker, which the coded data cannot hold)."""
+    scans = data.count(b"\xff\xda")
+    if scans > MAX_JPEG_SCANS:
+        raise FingerprintError(
+            f"a progressive JPEG of {scans:,} scans{where}: decoding over {MAX_JPEG_SCANS} "
+            "would take too long, so it was not decoded",
+            path=name,
+            code="too-slow",
+        )
 
 
 def _not_an_image(data: bytes) -> str:

@@ -17,17 +17,21 @@ catalogue's write lock by then, which a forked process lets go of at once
 
 A worker that dies (a decoder crashing on a hostile file, or killed for memory) does not stop
 the scan: the images that were in flight are hashed again one at a time, each in a fresh
-worker, and the one that kills its worker again is recorded as a `bad-image` error.
+worker, and the one that kills its worker again is recorded as a `bad-image` error. An image
+gets `seconds` (IMAGE_SECONDS) in a worker: when one takes longer, the workers are replaced
+the same way, and the image that overruns again alone is recorded as `too-slow`.
 """
 
 from __future__ import annotations
 
 import ctypes
 import hashlib
+import itertools
 import multiprocessing
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable, Container
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -36,7 +40,7 @@ from typing import Any
 
 from .errors import FingerprintError, ResolveError
 from .fingerprint import fingerprint
-from .models import Fingerprint
+from .models import IMAGE_SECONDS, Fingerprint
 from .resolve import read_bytes
 
 MAX_IN_FLIGHT = 256 * 1024 * 1024
@@ -125,15 +129,17 @@ class Hasher:
     `wait()`): `read` maps each file read to its SHA-256, `unreadable` to its ResolveError;
     `done` and `failed` map SHA-256s to Fingerprints and FingerprintErrors. Bytes in `known`
     (given, submitted or read) are not fingerprinted again. `on_hashed` is called once per
-    image fingerprinted or failed."""
+    image fingerprinted or failed. An image gets `seconds` in a worker."""
 
     def __init__(
         self,
         workers: int | None = None,
         on_hashed: Callable[[], None] | None = None,
         known: Container[str] = (),
+        seconds: float = IMAGE_SECONDS,
     ):
         self.workers = max(1, workers or default_workers())
+        self.seconds = seconds
         self.on_hashed = on_hashed
         self.known = Known(known)
         self.read: dict[str, str] = {}
@@ -142,6 +148,7 @@ class Hasher:
         self.failed: dict[str, FingerprintError] = {}
         self._pool: ProcessPoolExecutor | None = None
         self._pending: dict[Future[Any], _Task] = {}
+        self._started: dict[Future[Any], float] = {}  # when a pending task was running by
         self._in_flight = 0
 
     def __enter__(self) -> Hasher:
@@ -150,16 +157,19 @@ class Hasher:
             _known = self.known
             return self
         self._pool = self._new_pool(self.workers)
-        self._pool.submit(int)  # with fork, the first task starts every worker now
         return self
 
     def _new_pool(self, workers: int) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(
+        """A pool whose workers are started (with fork, the first task starts them all), so
+        that no image's time counts theirs."""
+        pool = ProcessPoolExecutor(
             workers,
             mp_context=_context(),
             initializer=_remember,
             initargs=(self.known, os.getpid()),
         )
+        pool.submit(int).result()
+        return pool
 
     def __exit__(self, *exc_info: object) -> None:
         if self._pool is not None:
@@ -210,7 +220,19 @@ class Hasher:
         self.__exit__()
 
     def _collect(self) -> None:
-        finished, _ = wait(self._pending, return_when=FIRST_COMPLETED)
+        """Record the next results; when a task overruns its time, replace the workers.
+
+        The pool runs tasks in the order they were submitted, so the `workers` oldest
+        pending ones are running: each one's time counts from when it became one of them."""
+        now = time.monotonic()
+        running = list(itertools.islice(self._pending, self.workers))
+        for future in running:
+            self._started.setdefault(future, now)
+        deadline = min(self._started[future] for future in running) + self.seconds
+        finished, _ = wait(self._pending, deadline - now, return_when=FIRST_COMPLETED)
+        if not finished:
+            self._recover()
+            return
         for future in finished:
             try:
                 outcome = future.result()
@@ -218,26 +240,43 @@ class Hasher:
                 self._recover()
                 return
             task = self._pending.pop(future)
+            self._started.pop(future, None)
             self._in_flight -= task[2]
             self._record(task, outcome)
 
     def _recover(self) -> None:
-        """A worker died: run every task that was in flight alone, in a fresh worker.
+        """A worker died or overran: stop the others and run every task that was in flight
+        alone, in a fresh worker.
 
         (These short-lived workers are forked while the scan holds the catalogue's lock,
         which they let go of at once.)"""
         in_flight = list(self._pending.values())
         self._pending.clear()
+        self._started.clear()
         self._in_flight = 0
-        self.__exit__()
+        self._stop()
         for task in in_flight:
-            function, args, _ = task
-            with self._new_pool(1) as alone:
-                try:
-                    outcome = alone.submit(function, *args).result()
-                except BrokenProcessPool:
-                    outcome = _crashed(function, args)
-            self._record(task, outcome)
+            self._record(task, self._alone(task))
+
+    def _alone(self, task: _Task) -> Any:
+        """The outcome of `task` in a worker of its own, or of its failure."""
+        function, args, _ = task
+        alone = self._new_pool(1)
+        try:
+            return alone.submit(function, *args).result(timeout=self.seconds)
+        except BrokenProcessPool:
+            why = "not a readable image ({}): the image decoder crashed on it"
+            return _failed(function, args, why, "bad-image")
+        except TimeoutError:
+            why = f"the image took over {self.seconds:g} s to decode ({{}}); it was stopped"
+            return _failed(function, args, why, "too-slow")
+        finally:
+            _kill(alone)
+
+    def _stop(self) -> None:
+        if self._pool is not None:
+            _kill(self._pool)
+            self._pool = None
 
     def _record(self, task: _Task, outcome: Any) -> None:
         function, args, _ = task
@@ -270,9 +309,17 @@ def _daemonic() -> bool:
     return multiprocessing.current_process().daemon
 
 
-def _crashed(function: Callable[..., Any], args: tuple[Any, ...]) -> Any:
-    """The outcome of a task whose worker died twice: its image is no readable image. (For a
-    file, its SHA-256 is computed here, to say which bytes.)"""
+def _kill(pool: ProcessPoolExecutor) -> None:
+    """Stop `pool` now, its workers killed whatever they are doing."""
+    for process in list((pool._processes or {}).values()):  # (no public way to reach them)
+        process.kill()
+    pool.shutdown(cancel_futures=True)
+
+
+def _failed(function: Callable[..., Any], args: tuple[Any, ...], why: str, code: str) -> Any:
+    """The outcome of a task whose worker failed twice (died, or overran its time): error
+    `code`, saying `why` (with "{}" for the image's name). (For a file, its SHA-256 is
+    computed here, to say which bytes.)"""
     if function is _fingerprint:
         name, sha256 = args[1], args[2]
     else:
@@ -281,6 +328,5 @@ def _crashed(function: Callable[..., Any], args: tuple[Any, ...]) -> Any:
             sha256 = hashlib.sha256(read_bytes(Path(name), args[1])).hexdigest()
         except ResolveError as exc:
             return None, (str(exc), exc.ref, exc.reason)
-    message = f"not a readable image ({name}): the image decoder crashed on it"
-    outcome = (message, name, "bad-image")
+    outcome = (why.format(name), name, code)
     return outcome if function is _fingerprint else (sha256, outcome)

@@ -164,6 +164,10 @@ def counts_key(threshold: int) -> str:
     return f"clusters:{threshold}:{__version__}"
 
 
+# Seconds an image may take to be read and fingerprinted in a worker (media_catalog.hashing;
+# a PNG at Pillow's pixel limit takes a few).
+IMAGE_SECONDS = 60.0
+
 # Alt text longer than this many characters is flagged by the audit (rule alt-too-long).
 DEFAULT_MAX_ALT_LENGTH = 150
 

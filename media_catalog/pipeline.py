@@ -18,7 +18,14 @@ from typing import Any
 from .errors import ExtractError, FingerprintError, ResolveError
 from .extract import Article, ExtractOptions, extract_file
 from .hashing import Hasher
-from .models import DEFAULT_THRESHOLD, ImageRef, ItemError, Occurrence, SrcsetCandidate
+from .models import (
+    DEFAULT_THRESHOLD,
+    IMAGE_SECONDS,
+    ImageRef,
+    ItemError,
+    Occurrence,
+    SrcsetCandidate,
+)
 from .query import cluster_counts
 from .resolve import DEFAULT_MAX_BYTES, Resolver, file_size
 from .store import Store, article_file, under
@@ -279,6 +286,7 @@ def scan(
     on_file: Callable[[SourceFile], None] | None = None,
     options: ExtractOptions | None = None,
     workers: int | None = None,
+    image_seconds: float = IMAGE_SECONDS,
     progress: Callable[[int, int], None] | None = None,
     on_wait: Callable[[], None] | None = None,
 ) -> ScanSummary:
@@ -293,7 +301,8 @@ def scan(
     References resolve only inside `paths` and `assets`. Returns counts of what was read and
     of the duplicate clusters (within `threshold` bits) in the catalogue afterwards.
     `options` are the extraction choices (context size, JSON Lines fields). Images are
-    fingerprinted by `workers` processes (default: all cores). `progress(done, total)` is
+    fingerprinted by `workers` processes (default: all cores), each image in at most
+    `image_seconds` (else recorded as `too-slow`). `progress(done, total)` is
     called as files are read (it costs one extra listing of the folders); `on_wait` when
     another process writing the catalogue makes this scan wait (SQLite).
     """
@@ -301,7 +310,7 @@ def scan(
     assets = [Path(a) for a in assets]
     with (
         catalog.writing(on_wait),
-        Hasher(workers, known=catalog.known_images()) as hasher,
+        Hasher(workers, known=catalog.known_images(), seconds=image_seconds) as hasher,
     ):
         state = _Scan(max_bytes=max_bytes, hasher=hasher)
         summary = _scan(

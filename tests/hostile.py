@@ -3,10 +3,12 @@ applies, beside a good image that must still be catalogued. Small, fast, determi
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
 import orjson
+from PIL import Image
 
 from .conftest import photo, write_image
 
@@ -50,6 +52,21 @@ def build(root: Path) -> dict[str, str]:
         )
         made[name] = "charset"
     return made
+
+
+def many_scans(side: int, scans: int) -> bytes:
+    """A progressive JPEG of a flat `side`×`side` picture with `scans` more copies of its
+    smallest AC scan (a few bytes each, yet each a pass over every block of the image)."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (side, side), (120, 130, 140)).save(buffer, "JPEG", progressive=True)
+    data = buffer.getvalue()
+    starts = [at for at in range(len(data) - 1) if data[at : at + 2] == b"\xff\xda"]
+    spans = zip(starts, [*starts[1:], len(data) - 2], strict=True)  # each to the next, or EOI
+    # an AC scan names one component: its spectral start (after 2 bytes of it) is not 0
+    start, end = min(
+        ((a, b) for a, b in spans if data[a + 5 + 2 * data[a + 4]] > 0), key=lambda s: s[1] - s[0]
+    )
+    return data[:-2] + data[start:end] * scans + data[-2:]
 
 
 def build_files(root: Path, outside: Path) -> dict[str, str]:

@@ -246,3 +246,41 @@ def test_a_catalogue_edited_by_hand_is_an_error_naming_the_record(cli, tmp_path)
         assert result.exit_code == 1, result.output
         assert "was edited by hand or is damaged: this image record: 'width'" in result.stderr
         assert "Traceback" not in result.output
+
+
+def _slow_scan(cli, tmp_path, slow: bytes, *options):
+    """Scan a folder of `slow.jpg` beside good photos; (the scan, its errors by file)."""
+    from .conftest import photo, write_image
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "slow.jpg").write_bytes(slow)
+    for k in range(4):
+        write_image(corpus / f"good{k}.jpg", photo(40 + k))
+    result = cli("scan", corpus, "-q", "--workers", "2", *options)
+    errors = orjson.loads(cli("export", "-f", "json").stdout)["errors"]
+    images = orjson.loads(cli("stats", "-f", "json").stdout)["images"]
+    return result, images, {e["path"].split("/")[-1]: e for e in errors}
+
+
+def test_a_jpeg_of_absurdly_many_scans_is_refused_undecoded(cli, tmp_path):
+    result, images, errors = _slow_scan(cli, tmp_path, hostile.many_scans(256, 1000))
+    assert result.exit_code == 0, result.output
+    assert images == 4 and list(errors) == ["slow.jpg"]
+    assert errors["slow.jpg"]["code"] == "too-slow"
+    assert "1,010 scans" in errors["slow.jpg"]["message"]
+
+
+def test_an_image_that_overruns_its_time_is_stopped_and_the_scan_goes_on(
+    cli, tmp_path, monkeypatch
+):
+    # under the scan limit (raised here), 6,000 scans of a 1024-px picture take about 2 s
+    from media_catalog import fingerprint
+
+    monkeypatch.setattr(sys.modules[fingerprint.__module__], "MAX_JPEG_SCANS", 10**6)
+    slow = hostile.many_scans(1024, 6000)
+    result, images, errors = _slow_scan(cli, tmp_path, slow, "--image-seconds", "0.5")
+    assert result.exit_code == 0, result.output
+    assert images == 4 and list(errors) == ["slow.jpg"]
+    assert errors["slow.jpg"]["code"] == "too-slow"
+    assert "took over 0.5 s" in errors["slow.jpg"]["message"]
