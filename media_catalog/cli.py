@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # imported where a table or message is drawn: JSON output sta
 from . import __version__, render
 from .errors import MediaCatalogError, QueryError
 from .models import DEFAULT_MAX_ALT_LENGTH, DEFAULT_THRESHOLD, IMAGE_SECONDS, MAX_THRESHOLD
-from .store import DEFAULT_PATH, damage, move_advice, open_store
+from .store import DEFAULT_PATH, FAILURES, damage, failure, move_advice, open_store
 
 # Each command imports the stages it runs, so that `lookup`, `search` and `show` start without
 # loading the image and parsing stack (Pillow, scipy, selectolax, markdown-it),
@@ -134,6 +134,12 @@ def _handle_errors(command: F) -> F:
             return command(*args, **kwargs)
         except MediaCatalogError as exc:
             _stderr().print(f"Error: {exc}", markup=False)
+            raise typer.Exit(1) from None
+        except FAILURES as exc:
+            message = failure(exc, kwargs.get("db") or Path(DEFAULT_PATH))
+            if message is None:
+                raise  # not the catalogue's doing: a bug to report
+            _stderr().print(f"Error: {message}", markup=False)
             raise typer.Exit(1) from None
         except (KeyError, TypeError, ValueError, AttributeError):
             found = _damage(kwargs.get("db"))

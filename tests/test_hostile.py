@@ -284,3 +284,33 @@ def test_an_image_that_overruns_its_time_is_stopped_and_the_scan_goes_on(
     assert images == 4 and list(errors) == ["slow.jpg"]
     assert errors["slow.jpg"]["code"] == "too-slow"
     assert "took over 0.5 s" in errors["slow.jpg"]["message"]
+
+
+def test_a_damaged_sqlite_catalogue_is_an_error_that_says_what_to_do(runner, samples, tmp_path):
+    import random
+    import sqlite3
+
+    from media_catalog.cli import app
+
+    db = tmp_path / "c.sqlite"
+    args = ["scan", samples, "--assets", samples / "assets", "--db", db, "-q"]
+    assert runner.invoke(app, list(map(str, args))).exit_code == 0
+    with sqlite3.connect(db) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = bytearray(db.read_bytes())
+    noise = random.Random(17)
+    half = len(data) // 2 // 4096 * 4096
+    for page in range(half, len(data), 4096 * 2):  # every other page of the second half
+        data[page + 8 : page + 4000] = noise.randbytes(3992)
+    db.write_bytes(data)
+    commands = [["stats"], ["search", "fire"], ["dupes"], ["export"], ["audit"]]
+    commands += [["lookup", "0123456789abcdef"], ["scan", samples / "articles"]]
+    damaged = 0
+    for command in commands:
+        result = runner.invoke(app, [*map(str, command), "--db", str(db)])
+        assert result.exception is None or isinstance(result.exception, SystemExit), command
+        if result.exit_code:
+            assert f"Error: the catalogue {db} is damaged" in result.output, result.output
+            assert ".recover" in result.output
+            damaged += 1
+    assert damaged >= 5

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from .base import (
@@ -23,9 +24,12 @@ from .base import (
 
 DEFAULT_PATH = "media-catalog.json"
 SQLITE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
+# What a catalogue raises when its file fails under a command (see `failure`).
+FAILURES = (sqlite3.DatabaseError,)
 
 __all__ = [
     "DEFAULT_PATH",
+    "FAILURES",
     "JSON_IMAGES_ADVISED",
     "OCCURRENCE_KEYS",
     "SQLITE_SUFFIXES",
@@ -35,6 +39,7 @@ __all__ = [
     "article_file",
     "damage",
     "existing_catalogue",
+    "failure",
     "move_advice",
     "occurrence_object",
     "open_store",
@@ -91,3 +96,20 @@ def move_advice(catalog: Store) -> str | None:
         f"SQLite store is faster and lighter: media-catalog import {catalog.path} "
         f"--db {sqlite}, then pass --db {sqlite}."
     )
+
+
+def failure(exc: Exception, path: Path) -> str | None:
+    """What to tell the user when the catalogue at `path` raised `exc` (one of FAILURES):
+    a damaged file, a full disk, an I/O error; None for an error that is not the file's."""
+    if type(exc) is sqlite3.OperationalError:
+        return (
+            f"the catalogue {path} could not be used: {exc} (SQLite). What it held at its "
+            "last commit is kept; free disk space or check the disk, then run the command again."
+        )
+    if type(exc) is sqlite3.DatabaseError:
+        return (
+            f"the catalogue {path} is damaged: {exc} (SQLite). Restore it from a backup, or "
+            f"save what can still be read: sqlite3 {path} .recover | sqlite3 recovered.sqlite, "
+            "then pass --db recovered.sqlite."
+        )
+    return None

@@ -46,6 +46,7 @@ from ..errors import CatalogError
 from ..querylang import Term
 from ..terms import USES_SELECT, camera_text, compile_term, embedded_text
 from ..text import normalize
+from . import failure
 from .base import (
     BUCKETS,
     Change,
@@ -167,8 +168,10 @@ class SQLiteStore(Store):
             self._db.execute("PRAGMA temp_store = MEMORY")
             self._setup()
         except sqlite3.DatabaseError as exc:
+            damaged = failure(exc, path) if "malformed" in str(exc) else None
             raise CatalogError(
-                f"{path} is not a readable SQLite catalogue ({exc}); it was left untouched. "
+                damaged
+                or f"{path} is not a readable SQLite catalogue ({exc}); it was left untouched. "
                 "Pass another --db.",
                 path=path,
             ) from exc
