@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
+import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -30,6 +33,34 @@ from .query import cluster_counts
 from .resolve import DEFAULT_MAX_BYTES, Resolver, file_size
 from .store import Store, article_file, under
 from .walk import SourceFile, walk
+
+# Seconds the extraction of one article may take (a 64 MiB page takes a few): a backstop
+# for a slow path no limit foresaw, checked between Python steps of the main thread.
+ARTICLE_SECONDS = 60.0
+
+
+class _Overran(Exception):
+    """An article's extraction ran over ARTICLE_SECONDS."""
+
+
+@contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    """Raise _Overran in the block once it has run `seconds` (SIGALRM, so only in the main
+    thread; in another, no limit). The previous SIGALRM handler is put back after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def overran(signum: int, frame: object) -> None:
+        raise _Overran
+
+    previous = signal.signal(signal.SIGALRM, overran)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 @dataclass
@@ -454,11 +485,23 @@ def _article_file(
         except OSError:
             digest = None  # extract_file reports why
         state.sources[str(source.path)]["sha256"] = digest
+    articles = extract_file(source.path, source.kind, options)
     try:
-        for article in extract_file(source.path, source.kind, options):
+        while True:
+            with _time_limit(ARTICLE_SECONDS):
+                article = next(articles, None)
+            if article is None:
+                break
             summary.articles += 1
             state.errors.extend(article.errors)
             for ref in article.refs:
                 _reference(state, resolver, article, ref)
     except ExtractError as exc:
         state.errors.append(ItemError(exc.path, exc.code, str(exc), article=exc.path))
+    except _Overran:
+        where = str(source.path)
+        message = (
+            f"reading its images took over {ARTICLE_SECONDS:g} s, so it was stopped "
+            f"({where}); what was read before is kept, the rest of the file is not read"
+        )
+        state.errors.append(ItemError(where, "too-slow", message, article=where))

@@ -314,3 +314,24 @@ def test_a_damaged_sqlite_catalogue_is_an_error_that_says_what_to_do(runner, sam
             assert ".recover" in result.output
             damaged += 1
     assert damaged >= 5
+
+
+def test_an_article_that_overruns_its_time_is_recorded_and_the_scan_goes_on(
+    cli, tmp_path, monkeypatch
+):
+    # a backstop for what no limit foresaw: 1,000,000 nested elements take about 1.4 s
+    monkeypatch.setattr(pipeline, "ARTICLE_SECONDS", 0.3)
+    corpus = tmp_path / "corpus"
+    hostile.build(corpus)
+    depth = 500_000
+    nested = "<div><span>" * depth + '<img src="good.jpg">' + "</span></div>" * depth
+    (corpus / "deep.html").write_text(nested)
+    result = cli("scan", corpus, "-q")
+    assert result.exit_code == 0, result.output
+    errors = orjson.loads(cli("export", "-f", "json").stdout)["errors"]
+    assert [(e["path"].split("/")[-1], e["code"]) for e in errors if e["code"] == "too-slow"] == [
+        ("deep.html", "too-slow")
+    ]
+    assert "took over 0.3 s" in next(e["message"] for e in errors if e["code"] == "too-slow")
+    good = {r["article"].split("/")[-1].split("#")[0] for r in results(cli) if r["sha256"]}
+    assert "deep.html" not in good and len(good) == len(hostile.build(tmp_path / "again"))
