@@ -39,14 +39,17 @@ from .walk import SourceFile, walk
 ARTICLE_SECONDS = 60.0
 
 
-class _Overran(Exception):
-    """An article's extraction ran over ARTICLE_SECONDS."""
+class _Overran(BaseException):
+    """An article's extraction ran over ARTICLE_SECONDS (a BaseException, as KeyboardInterrupt
+    is: the extractors' `except Exception` around a parser's quirks must not swallow it)."""
 
 
 @contextmanager
 def _time_limit(seconds: float) -> Iterator[None]:
     """Raise _Overran in the block once it has run `seconds` (SIGALRM, so only in the main
-    thread; in another, no limit). The previous SIGALRM handler is put back after."""
+    thread; in another, no limit), and again every 0.1 s after: an exception raised where a
+    signal handler happens to run (a garbage-collector callback, a `__del__`) is dropped.
+    The previous SIGALRM handler is put back after."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -55,7 +58,7 @@ def _time_limit(seconds: float) -> Iterator[None]:
         raise _Overran
 
     previous = signal.signal(signal.SIGALRM, overran)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    signal.setitimer(signal.ITIMER_REAL, seconds, 0.1)
     try:
         yield
     finally:
