@@ -42,12 +42,19 @@ def _bom(data: bytes) -> tuple[str, bytes] | None:
 
 
 def decode_html(data: bytes) -> str:
-    """Decode an HTML page: BOM first, then a web encoding `<meta charset>`/`http-equiv` names
-    in the first 4 KiB, then UTF-8, then the legacy encoding charset-normalizer detects (given
-    4 or more non-ASCII bytes), then windows-1252 (which maps every byte, so nothing is lost)."""
+    """Decode an HTML page: BOM first; bytes that are valid UTF-8 holding non-ASCII text as
+    UTF-8 (a saved page often keeps a declaration its bytes no longer match); then a web
+    encoding `<meta charset>`/`http-equiv` names in the first 4 KiB, then UTF-8, then the
+    legacy encoding charset-normalizer detects (given 4 or more non-ASCII bytes), then
+    windows-1252 (which maps every byte, so nothing is lost)."""
     found = _bom(data)
     if found:
         return found[1].decode(found[0], errors="replace")
+    if not data.isascii():  # valid UTF-8 with non-ASCII text is UTF-8, whatever is declared
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
     match = _META_CHARSET.search(data[:4096])
     declared = webencodings.lookup(match.group(1).decode("ascii")) if match else None
     if declared is not None and declared.name != "replacement":  # (ISO-2022-KR and the like)
