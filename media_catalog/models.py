@@ -96,6 +96,21 @@ _REQUIRED = _FIELDS - _DEFAULTS.keys()
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
 
 
+# The seed's packaging of a content-addressed key: `data:image/s3,"s3://bucket/<5 hex>/<40 hex>"`.
+_WRAPPED_KEY = re.compile(
+    r"""\s*data:[^,"'\s]*,\s*(["']?)(s3://[^/"'\s]+/[0-9a-fA-F]{5}/[0-9a-fA-F]{40})\1\s*"""
+)
+
+
+def unwrapped_key(src: str) -> str:
+    """`src`, or the content-addressed key it packages in the seed's data-URI-like wrapper
+    (found in text corpora, HTML `src` and JSON Lines fields alike: never a data URI)."""
+    if not src.startswith("data:") or "s3://" not in src:
+        return src
+    match = _WRAPPED_KEY.fullmatch(src)
+    return match.group(2) if match else src
+
+
 def is_absolute(url: str) -> bool:
     """Whether `url` names its scheme or host (`https://…`, `//cdn…`), as a base URL must."""
     return _SCHEME.match(url) is not None or url.startswith("//")

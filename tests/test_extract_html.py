@@ -885,7 +885,7 @@ def test_numbers_and_strings_a_catalogue_cannot_store_are_passed_over():
     refs = html.extract(page, "p")[0]
     assert [(r.src, r.declared_width, r.declared_height) for r in refs] == [
         ("a.jpg", None, None),
-        ("", None, None),
+        ("c.jpg", None, None),  # the largest candidate whose width can be read
         ("d.jpg", None, None),
     ]
     assert [(c.url, c.width) for c in refs[1].srcset] == [("b.jpg", None), ("c.jpg", 640)]
@@ -1033,3 +1033,60 @@ def test_any_tag_soup_is_flattened_to_the_depth_limit_once(chunks):
         flat = nesting.flatten(page)
         assert flat.replace("<?", "<") == page  # only bogus comments made, nothing lost
         assert nesting.flatten(flat) == flat  # and then within the limit
+
+
+GIF = "data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7"
+
+
+def test_a_placeholder_is_never_the_photo_when_another_attribute_holds_its_url():
+    # Kinja: a 1x1 GIF in src, the real URLs only in data-srcset; and data-srcset alone
+    kinja = f'<img src="{GIF}" data-srcset="https://i.kinja-img.com/a/320.jpg 320w, '
+    kinja += 'https://i.kinja-img.com/a/800.jpg 800w" alt="Kinja">'
+    alone = '<img data-srcset="/img/b-640.jpg 640w, /img/b-1280.jpg 1280w" alt="Alone">'
+    refs, _ = html.extract(kinja + alone, "p")
+    assert [(r.src, r.placeholder) for r in refs] == [
+        ("https://i.kinja-img.com/a/800.jpg", GIF),
+        ("/img/b-1280.jpg", None),
+    ]
+    assert GIF not in refs[0].candidates()  # so it never resolves in the photo's place
+
+
+def test_lazy_urls_in_the_attributes_lazy_loading_libraries_use_are_read():
+    names = ["data-actualsrc", "data-ks-lazyload", "data-echo", "data-original-src"]
+    page = "".join(f'<img src="{GIF}" {name}="/photos/{k}.jpg">' for k, name in enumerate(names))
+    # a site's own attribute, when nothing else holds a URL
+    page += '<img data-source-standard="https://cdn.example/p/big.webp?w=1200" data-n="3">'
+    refs, _ = html.extract(page, "p")
+    assert [r.src for r in refs] == [
+        *(f"/photos/{k}.jpg" for k in range(len(names))),
+        "https://cdn.example/p/big.webp?w=1200",
+    ]
+
+
+def test_json_in_a_lazy_attribute_never_displaces_the_url_and_its_urls_are_candidates():
+    sizes = '{"small": "/i/s.jpg", "large": {"url": "/i/l.jpg"}, "ratio": 0.75}'
+    page = f'<img src="/i/photo.jpg" data-src=\'{sizes}\' data-lazy="true" alt="x">'
+    (ref,) = html.extract(page, "p")[0]
+    assert (ref.src, ref.placeholder) == ("/i/photo.jpg", None)
+    assert [c.url for c in ref.srcset] == ["/i/s.jpg", "/i/l.jpg"]
+
+
+def test_the_seed_s_key_wrapper_in_an_html_src_is_the_key():
+    key = "s3://crabby-images/3fd1b/" + "ab" * 20
+    for quote in ('"', ""):
+        page = f"<img src='data:image/s3,{quote}{key}{quote}' alt=\"تصویر\">"
+        (ref,) = html.extract(page, "p")[0]
+        assert (ref.src, ref.alt) == (key, "تصویر")
+    broken = 'data:image/s3,"s3://crabby-images/3fd1b/short"'
+    assert html.extract(f"<img src='{broken}'>", "p")[0][0].src == broken  # left as written
+
+
+def test_valid_utf8_is_trusted_over_a_charset_it_contradicts():
+    page = '<meta charset="gb2312"><img alt="Elizabeth II, 新西兰女王 — عکس" src=a.jpg>'
+    assert html.extract(decode_html(page.encode()), "p")[0][0].alt == (
+        "Elizabeth II, 新西兰女王 — عکس"
+    )
+    legacy = '<meta charset="gb2312"><img alt="新西兰女王" src=a.jpg>'.encode("gb2312")
+    assert (
+        html.extract(decode_html(legacy), "p")[0][0].alt == "新西兰女王"
+    )  # not UTF-8: as declared

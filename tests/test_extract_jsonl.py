@@ -113,3 +113,24 @@ def test_interleaved_context_is_the_words_around_each_image(texts, images, conte
                 )
             )
     assert [(r.context_before, r.context_after) for r in refs] == expected
+
+
+def test_the_seed_s_key_wrapper_resolves_through_assets_from_html_and_jsonl(tmp_path):
+    # the same content-addressed key as in the text corpus, packaged the same way
+    from media_catalog import open_store, scan
+
+    from .conftest import SAMPLES
+
+    key = "s3://crabby-images/b445e/b445e67c3fc00177088c5c68a96c41e415f19a09"
+    wrapped = f'data:image/s3,"{key}"'
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "page.html").write_text(f"<p>Text</p><img src='{wrapped}' alt='page'>")
+    record = {"texts": ["Text", None], "images": [None, wrapped], "metadata": "[]"}
+    (corpus / "dump.jsonl").write_bytes(orjson.dumps(record) + b"\n")
+    catalog = open_store(tmp_path / "c.json")
+    scan([corpus], catalog, assets=[SAMPLES / "assets"], workers=1)
+    found = sorted(
+        (o["article"].split("/")[-1], o["src"], o["reason"]) for o in catalog.occurrences()
+    )
+    assert found == [("dump.jsonl#L1", key, None), ("page.html", key, None)]

@@ -11,10 +11,12 @@ image are merged into it (counted once). Metadata images (og:image…) follow as
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
+import orjson
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from ..models import ImageRef, ItemError, SrcsetCandidate
+from ..models import ImageRef, ItemError, SrcsetCandidate, unwrapped_key
 from .captions import Selectors, caption_and_credit, image_counts
 from .context import contexts
 from .nesting import flatten
@@ -22,6 +24,10 @@ from .page import TAGS, Markup, json_ld, meta_images, meta_tags, page_info
 from .tree import HEADINGS, TAG, WRAPPERS, Image, next_element, previous_element, size
 
 CONTEXT_CHARS = 200
+# Where lazy-loading scripts keep an image's URL until it is shown, first one first:
+# lazysizes, lozad and most others `data-src`, WordPress plugins `data-lazy-src`, jQuery
+# Lazy Load `data-original`, Zhihu `data-actualsrc`, Taobao `data-ks-lazyload`, Echo.js
+# `data-echo`, and the like.
 LAZY_SRC = (
     "data-src",
     "data-lazy-src",
@@ -29,6 +35,13 @@ LAZY_SRC = (
     "data-lazy",
     "data-url",
     "data-hi-res-src",
+    "data-original-src",
+    "data-full-src",
+    "data-actualsrc",
+    "data-lazyload",
+    "data-ks-lazyload",
+    "data-echo",
+    "data-defer-src",
 )
 LAZY_SRCSET = ("data-srcset", "data-lazy-srcset")
 _LAZY = frozenset(LAZY_SRC)
@@ -197,6 +210,58 @@ def _url_like(value: str) -> bool:
     )
 
 
+def _lazy_src(attributes: dict[str, str | None]) -> tuple[str | None, list[SrcsetCandidate]]:
+    """The URL of the first lazy-loading attribute holding one, and candidates read from
+    those holding JSON (a `data-src` of the image's sizes). A value that is no URL (JSON,
+    `data-lazy="true"`) is never the image's URL."""
+    found: list[SrcsetCandidate] = []
+    for name in LAZY_SRC:
+        value = (attributes.get(name) or "").strip()
+        if not value:
+            continue
+        if value[0] in "{[":
+            found += [_candidate(url, None, None) for url in _json_urls(value)]
+        elif len(value.split()) == 1 and ("/" in value or "." in value):
+            return value, found
+    return None, found
+
+
+def _json_urls(text: str) -> list[str]:
+    """The image URLs among the strings of a JSON value (at most 64, 8 levels deep)."""
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return []
+    found: list[str] = []
+    todo = [(value, 0)]
+    while todo and len(found) < 64:
+        item, depth = todo.pop()
+        if isinstance(item, str):
+            if _url_like(item.strip()):
+                found.append(item.strip())
+        elif depth < 8 and isinstance(item, (dict, list)):
+            values = item.values() if isinstance(item, dict) else item
+            todo += [(v, depth + 1) for v in reversed(list(values))]
+    return found
+
+
+def _image_attribute(attributes: dict[str, str | None]) -> str | None:
+    """The first `data-*` attribute whose value is an image file's URL (a lazy image whose
+    script keeps its URL under a name of its own: `data-source-standard`, `data-n-src`)."""
+    for name, value in attributes.items():
+        url = (value or "").strip()
+        if name.startswith("data-") and _url_like(url):
+            path = url.split("?", 1)[0].split("#", 1)[0].lower()
+            if path.endswith(_IMAGE_FILES):
+                return url
+    return None
+
+
+def _best(candidates: Iterable[SrcsetCandidate]) -> SrcsetCandidate:
+    """The largest candidate (by width, else density), as `ImageRef.candidates` ranks them."""
+    return max(candidates, key=lambda c: (c.width is not None, c.width or 0, c.density or 1.0))
+
+
 def _first(attributes: dict[str, str | None], names: tuple[str, ...]) -> str | None:
     for name in names:
         value = attributes.get(name)
@@ -214,9 +279,8 @@ def _read_img(node: LexborNode) -> Image:
         ids.append(parent.mem_id)
         parent = parent.parent
     attributes = node.attributes
-    src = (attributes.get("src") or "").strip()
-    lazy = None if _LAZY.isdisjoint(attributes) else _first(attributes, LAZY_SRC)
-    variants = []
+    src = unwrapped_key((attributes.get("src") or "").strip())
+    lazy, variants = (None, []) if _LAZY.isdisjoint(attributes) else _lazy_src(attributes)
     # (names hold no space: the join tells cheaply whether a data-src-* attribute may be
     # there, before the placeholder test, which costs more)
     if (
@@ -224,7 +288,7 @@ def _read_img(node: LexborNode) -> Image:
         and ("style" in attributes or "data-src-" in " ".join(attributes))
         and is_placeholder(src)
     ):
-        variants = _variants(attributes)
+        variants += _variants(attributes)
         if variants:
             lazy = variants[0].url
         elif "style" in attributes:
@@ -244,10 +308,15 @@ def _read_img(node: LexborNode) -> Image:
     alt = attributes.get("alt")
     aria = attributes.get("aria-hidden") or ""
     real = lazy or src
+    placeholder = src if lazy and src and src != lazy else None
+    if is_placeholder(real):  # a stand-in is never the photo when another URL is there
+        found = _best(candidates.values()).url if candidates else _image_attribute(attributes)
+        if found:
+            real, placeholder = found, src or None
     fields = {
         "kind": "img",
         "src": real,
-        "placeholder": src if lazy and src and src != lazy else None,
+        "placeholder": placeholder,
         "srcset": tuple(candidates.values()),
         "alt": None if "alt" not in attributes else alt or "",
         "title": None if "title" not in attributes else attributes.get("title") or "",

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from ..errors import ExtractError
-from ..models import ImageRef, ItemError
+from ..models import ImageRef, ItemError, unwrapped_key
 from . import html, tagged
 from .context import text_after, text_before
 
@@ -118,7 +118,7 @@ def _interleaved(record: dict[str, Any], article: str, context: int) -> list[Ima
             ImageRef(
                 article=article,
                 position=len(refs),
-                src=src.strip(),
+                src=unwrapped_key(src.strip()),
                 alt=alt if isinstance(alt, str) else None,
                 context_before=text_before(before, len(before), context) if context else None,
                 context_after=text_after(after, 0, context) if context else None,
