@@ -339,3 +339,51 @@ def test_an_article_that_overruns_its_time_is_recorded_and_the_scan_goes_on(
     assert "took over 0.3 s" in next(e["message"] for e in errors if e["code"] == "too-slow")
     good = {r["article"].split("/")[-1].split("#")[0] for r in results(cli) if r["sha256"]}
     assert "deep.html" not in good and len(good) == len(hostile.build(tmp_path / "again"))
+
+
+_WATCH = """
+import os, sys
+outside, log = os.path.realpath(sys.argv[1]), os.open(sys.argv[2], os.O_WRONLY | os.O_APPEND)
+def hook(event, args):
+    if event == "open" and isinstance(args[0], (str, bytes)):
+        path = os.path.realpath(os.fsdecode(args[0]))
+        if path == outside or path.startswith(outside + os.sep):
+            os.write(log, path.encode() + b"\\n")
+sys.addaudithook(hook)
+sys.argv = ["media-catalog", *sys.argv[3:]]
+from media_catalog.cli import main
+main()
+"""
+
+
+def test_nothing_outside_the_scanned_folders_is_opened(tmp_path):
+    # every carrier's references leading out (up, absolute, file: URL, percent-encoded, a
+    # link) and the walk's links out; an audit hook in the scan and its workers logs every
+    # file opened outside
+    corpus, outside = tmp_path / "corpus", tmp_path / "outside"
+    hostile.build(corpus)
+    hostile.build_files(corpus, outside)
+    secret = outside / "secret.jpg"
+    escapes = ["../outside/secret.jpg", str(secret), f"file://{secret}"]
+    escapes += ["%2e%2e/outside/secret.jpg", "link-secret.jpg"]
+    for carrier in hostile.CARRIERS:
+        text = b"".join(hostile.article(carrier, src, "escape") for src in escapes)
+        (corpus / f"escapes.{carrier}").write_bytes(text)
+    log = tmp_path / "opened.log"
+    log.write_bytes(b"")
+    db = tmp_path / "c.sqlite"
+    done = subprocess.run(
+        [sys.executable, "-c", _WATCH, outside, log, "scan", corpus, "--db", db, "-q"],
+        capture_output=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert log.read_text() == ""
+    found = orjson.loads(
+        subprocess.run(
+            [sys.executable, "-m", "media_catalog", "search", "escape", "--db", db, "-f", "json"],
+            capture_output=True,
+        ).stdout
+    )["results"]
+    assert len(found) == 4 * len(escapes)
+    assert {r["reason"] for r in found} == {"outside-roots"}
