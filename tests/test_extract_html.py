@@ -1090,3 +1090,17 @@ def test_valid_utf8_is_trusted_over_a_charset_it_contradicts():
     assert (
         html.extract(decode_html(legacy), "p")[0][0].alt == "新西兰女王"
     )  # not UTF-8: as declared
+
+
+def test_caption_text_is_joined_as_a_reader_sees_it():
+    # an inline element adds no space ("Elizabeth II , Queen" before); a block, a break, or
+    # an element right after another (Time's credit in a span of its own) stands apart
+    page = """<figure><img src="a.jpg"><figcaption><b>Elizabeth II</b>, Queen of
+    <a href="/nz">New Zealand</a>.<br>Wellington, <i>1953</i>.</figcaption></figure>
+    <figure><img src="b.jpg"><figcaption><span>Lost Hills, California.</span><span class="ml-2"
+    >David McNew</span></figcaption></figure>"""
+    refs, _ = html.extract(page, "p")
+    assert [r.caption for r in refs] == [
+        "Elizabeth II, Queen of New Zealand. Wellington, 1953.",
+        "Lost Hills, California. David McNew",
+    ]

@@ -9,7 +9,7 @@ from collections.abc import Container
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from .tree import COMMENT, HEADINGS, TAG, WRAPPERS, Image, clean, next_element
+from .tree import COMMENT, HEADINGS, TAG, WRAPPERS, Image, clean, laid_out_text, next_element
 
 CAPTION = (
     "figcaption, .wp-caption-text, .thumbcaption, [itemprop=caption], .caption, "
@@ -382,7 +382,7 @@ def _without_labels(caption: LexborNode, text: str) -> str | None:
         if value and any(
             name.endswith(_LABELS) and not name.endswith("not-sr-only") for name in value.split()
         ):
-            label = clean(node.text(separator=" "))
+            label = clean(laid_out_text(node))
             if label:
                 head, _, tail = text.partition(label)
                 text = clean(head + tail) or ""
@@ -433,8 +433,8 @@ def caption_and_credit(
             credit_node = _teaser_credit(selectors, scope, up, scope_credit, heading)
         else:
             credit_node = scope_credit
-    credit = clean(credit_node.text(separator=" ")) if credit_node is not None else None
-    caption = clean(caption_node.text(separator=" ")) if caption_node is not None else None
+    credit = clean(laid_out_text(credit_node)) if credit_node is not None else None
+    caption = clean(laid_out_text(caption_node)) if caption_node is not None else None
     if caption:
         caption = _without_labels(caption_node, caption)
     if (

@@ -7,7 +7,7 @@ import re
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from .tree import clean
+from .tree import clean, laid_out_text
 
 # Marks put in the page's text before each image ("\0" and its number) and heading ("\0h"
 # and its number): the parser never leaves a NUL in a page's text, so the page cannot hold a
@@ -64,7 +64,7 @@ def contexts(
     again and again.) The tree is changed."""
     for node in hidden:
         node.decompose(recursive=False)
-    titles = [clean(node.text(separator=" ")) for node in headings]
+    titles = [clean(laid_out_text(node)) for node in headings]
     for number, node in enumerate(headings):
         node.insert_before(f"\x00h{number}\x01")
     for number, node in enumerate(images):

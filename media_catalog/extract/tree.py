@@ -77,6 +77,57 @@ def size(value: Any) -> int | None:
     return int(digits) if digits and len(digits) <= 9 else None
 
 
+# Elements a browser lays out as blocks or breaks: text on either side of one is apart.
+_BREAKS = frozenset(
+    node.tag_id
+    for node in LexborHTMLParser(
+        "".join(
+            f"<{name}></{name}>"
+            for name in (
+                *("address", "article", "aside", "blockquote", "details", "dialog", "dd"),
+                *("div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form"),
+                *("h1", "h2", "h3", "h4", "h5", "h6", "header", "hgroup", "hr", "li", "main"),
+                *("nav", "ol", "p", "pre", "section", "table", "tr", "td", "th", "ul", "br"),
+                *("caption", "summary", "img", "picture", "video", "iframe"),
+            )
+        )
+    ).root.traverse()
+)
+# Elements whose text is not laid out.
+_UNSHOWN = frozenset((TAG["script"], TAG["style"], TAG["template"], COMMENT))
+
+
+def laid_out_text(node: LexborNode) -> str:
+    """The text in `node` as a reader sees it: an inline element's text joins the text
+    beside it ("<b>Elizabeth II</b>, Queen"); a block's, a line break's, or an element's
+    right after another element (a caption's credit in a span of its own) stands apart."""
+    parts = []
+    open_elements: list[LexborNode] = []
+    child = node.child
+    while child is not None or open_elements:
+        if child is None:  # the last child of an element is done
+            child = open_elements.pop()
+            if child.tag_id in _BREAKS:
+                parts.append(" ")
+            child = child.next
+            continue
+        tag = child.tag_id
+        if tag == TEXT:
+            parts.append(child.text_content or "")
+        elif tag not in _UNSHOWN:
+            previous = child.prev
+            if tag in _BREAKS or (previous is not None and previous.tag_id != TEXT):
+                parts.append(" ")  # (elements side by side are set apart by their style)
+            if child.child is not None:
+                open_elements.append(child)
+                child = child.child
+                continue
+            if tag in _BREAKS:
+                parts.append(" ")
+        child = child.next
+    return "".join(parts)
+
+
 def clean(text: str | None) -> str | None:
     """Whitespace collapsed; None for no text."""
     return " ".join(text.split()) or None if text else None
