@@ -1104,3 +1104,26 @@ def test_caption_text_is_joined_as_a_reader_sees_it():
         "Elizabeth II, Queen of New Zealand. Wellington, 1953.",
         "Lost Hills, California. David McNew",
     ]
+
+
+def test_a_low_quality_preview_is_the_placeholder_of_its_photo_not_a_second_image():
+    # Medium's figures: a blurred 60-px preview, the image a script fills, a noscript copy
+    figure = """<figure><div class="aspectRatioPlaceholder"><div class="progressiveMedia">
+    <img src="https://cdn-images-1.medium.com/freeze/max/60/1*abc.jpeg?q=20"
+      class="progressiveMedia-thumbnail"><canvas class="progressiveMedia-canvas"></canvas>
+    <img class="progressiveMedia-image" data-src="https://cdn-images-1.medium.com/max/800/1*abc.jpeg">
+    <noscript><img src="https://cdn-images-1.medium.com/max/800/1*abc.jpeg"></noscript>
+    </div></div><figcaption class="imageCaption">Fish stalls at dawn.</figcaption></figure>"""
+    twice = '<p><img src="/a/same.jpg" alt="one"><img src="/a/same.jpg" alt="two"></p>'
+    refs, _ = html.extract(figure + twice, "p")
+    assert [(r.position, r.src, r.placeholder, r.caption, r.alt) for r in refs] == [
+        (
+            0,
+            "https://cdn-images-1.medium.com/max/800/1*abc.jpeg",
+            "https://cdn-images-1.medium.com/freeze/max/60/1*abc.jpeg?q=20",
+            "Fish stalls at dawn.",
+            None,
+        ),
+        (1, "/a/same.jpg", None, None, "one"),  # the same URL twice is used twice
+        (2, "/a/same.jpg", None, None, "two"),
+    ]

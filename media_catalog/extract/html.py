@@ -371,6 +371,66 @@ def _images(nodes: list[LexborNode]) -> list[Image]:
     return images
 
 
+def _without_previews(images: list[Image]) -> list[Image]:
+    """`images` with each low-quality preview folded into the photo it previews: two images
+    in a row under one parent (or one `<figure>`) naming the same file (Medium's blurred
+    `…/max/60/1*abc.jpeg` before `…/max/800/1*abc.jpeg`) are one photo. The later one is
+    the photo unless only the earlier one is lazy-loaded; the other becomes its
+    `placeholder` (what is shown until it loads) and lends it the fields it lacks."""
+    kept: list[Image] = []
+    for image in images:
+        previous = kept[-1] if kept else None
+        if previous is None or not _previews(previous, image):
+            kept.append(image)
+            continue
+        photo, preview = (
+            (previous, image)
+            if _lazy(previous) and not _lazy(image)
+            else (
+                image,
+                previous,
+            )
+        )
+        if not photo.fields["placeholder"]:
+            photo.fields["placeholder"] = preview.fields["src"] or None
+        for key in ("alt", "title", "declared_width", "declared_height"):
+            if photo.fields[key] is None:
+                photo.fields[key] = preview.fields[key]
+        kept[-1] = photo
+    return kept
+
+
+def _previews(first: Image, second: Image) -> bool:
+    """Whether two images read in a row are one photo: the same parent or `<figure>`, and a
+    URL of each naming the same file, none the same URL."""
+    if not first.ids or not second.ids:
+        return False
+    figure = first.inside("figure")
+    if first.ids[0] != second.ids[0] and (
+        figure is None or figure.mem_id not in second.ids[: len(first.ids)]
+    ):
+        return False
+    urls = set(_urls(first))
+    if not urls.isdisjoint(_urls(second)):
+        return False  # the same URL twice: two uses of one image, both counted
+    names = {_file_name(url) for url in urls} - {""}
+    return not names.isdisjoint(_file_name(url) for url in _urls(second))
+
+
+def _urls(image: Image) -> list[str]:
+    fields = image.fields
+    return [fields["src"], *(c.url for c in fields["srcset"])]
+
+
+def _file_name(url: str) -> str:
+    """The image file a URL's path ends in (`1*abc.jpeg`), or "" (a data URI, a script
+    such as `image.php?src=…` that serves many)."""
+    if not url or url[:5].lower() == "data:":
+        return ""
+    name = url.split("#", 1)[0].split("?", 1)[0].rsplit("/", 1)[-1]
+    return name if name.lower().endswith(_IMAGE_FILES) else ""
+
+
 def _merge(twin: Image, image: Image) -> None:
     """Fill a lazy image's missing fields from its `<noscript>` copy `image`."""
     if is_placeholder(twin.fields["src"]):
@@ -479,7 +539,7 @@ def extract(
     h1 = next((node for node in headings if node.tag_id == _H1), None)
     page = page_info(tree, markup, h1, tags, blocks)
     meta = meta_images(tree, markup, tags, blocks, article, page)
-    images = _images(nodes)
+    images = _without_previews(_images(nodes))
     counts = image_counts(images)
     selectors = Selectors(tree)
     page_fields = {
