@@ -1127,3 +1127,22 @@ def test_a_low_quality_preview_is_the_placeholder_of_its_photo_not_a_second_imag
         (1, "/a/same.jpg", None, None, "one"),  # the same URL twice is used twice
         (2, "/a/same.jpg", None, None, "two"),
     ]
+
+
+def test_a_microdata_image_object_whose_img_a_script_inserts_is_an_image_in_its_place():
+    itemtype = 'itemscope itemtype="http://schema.org/ImageObject"'
+    page = f"""<p>Before.</p>
+    <figure itemprop="associatedMedia" {itemtype} itemid="https://cdn.example/a/one.jpg">
+    <figcaption itemprop="caption">Fishermen at dawn. <span class="credit">Jane Roe/AP</span>
+    </figcaption></figure>
+    <figure {itemtype}><meta itemprop="contentUrl" content="/b/two.jpg"><figcaption>Two.
+    </figcaption></figure>
+    <figure {itemtype} itemid="https://cdn.example/a/three.jpg"><img src="/c/three.jpg">
+    <figcaption>Three.</figcaption></figure>
+    <figure {itemtype}><figcaption>No URL: no image.</figcaption></figure>"""
+    refs, _ = html.extract(page, "p")
+    assert [(r.position, r.src, r.caption, r.credit) for r in refs] == [
+        (0, "https://cdn.example/a/one.jpg", "Fishermen at dawn.", "Jane Roe/AP"),
+        (1, "/b/two.jpg", "Two.", None),
+        (2, "/c/three.jpg", "Three.", None),  # its own <img>, read as any other
+    ]

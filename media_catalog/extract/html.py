@@ -47,6 +47,7 @@ LAZY_SRCSET = ("data-srcset", "data-lazy-srcset")
 _LAZY = frozenset(LAZY_SRC)
 _IMG = TAG["img"]
 _H1 = TAG["h1"]
+_FIGURE = TAG["figure"]
 # The elements whose text is not shown, besides scripts: style sheets, and templates (an HTML
 # template's content is not in the tree; a `<template>` in SVG or MathML is an element like
 # any other, whose text is in it).
@@ -331,6 +332,44 @@ def _read_img(node: LexborNode) -> Image:
     return Image(node, attributes, ancestors, tags, ids, fields)
 
 
+def _microdata_image(figure: LexborNode) -> Image | None:
+    """The image a `<figure>` that is a microdata ImageObject names when it holds no `<img>`
+    (one a script inserts): its `itemid`, else its `contentUrl` or `url` property. The
+    image stands in the figure's place, inside it (so the figure is its container)."""
+    attributes = figure.attributes
+    if "imageobject" not in (attributes.get("itemtype") or "").lower():
+        return None
+    if figure.css_first("img") is not None:
+        return None  # its <img> is read as any other
+    url = (attributes.get("itemid") or "").strip()
+    if not _url_like(url):
+        found = figure.css_first('[itemprop="contentUrl"], [itemprop="url"]')
+        found_attributes = found.attributes if found is not None else {}
+        url = _first(found_attributes, ("content", "href", "src")) or ""
+    if not _url_like(url):
+        return None
+    ancestors, tags, ids = [], [], []
+    node: LexborNode | None = figure
+    while node is not None and (tag := node.tag_id) != _HTML:
+        ancestors.append(node)
+        tags.append(tag)
+        ids.append(node.mem_id)
+        node = node.parent
+    fields = {
+        "kind": "img",
+        "src": url,
+        "placeholder": None,
+        "srcset": (),
+        "alt": None,
+        "title": None,
+        "declared_width": None,
+        "declared_height": None,
+        "decorative": False,
+        "tracking": False,
+    }
+    return Image(figure, attributes, ancestors, tags, ids, fields)
+
+
 def _lazy(image: Image) -> bool:
     """Whether the image was lazy-loaded (a lazy-loading attribute, or a placeholder `src`)."""
     attributes = image.attributes
@@ -347,6 +386,12 @@ def _images(nodes: list[LexborNode]) -> list[Image]:
     merged: set[int] = set()
     copy: tuple[Image, LexborNode] | None = None  # the last image, when a noscript copy
     for node in nodes:
+        if node.tag_id == _FIGURE:
+            found = _microdata_image(node)
+            if found is not None:
+                images.append(found)
+                copy = None
+            continue
         image = _read_img(node)
         noscript = image.inside("noscript")
         if noscript is None or noscript.parent is None:
@@ -507,6 +552,7 @@ def _elements(
     found: dict[str, list[LexborNode]] = {name: [] for name in TAGS}
     lists = {
         _IMG: images,
+        _FIGURE: images,  # (a microdata ImageObject whose <img> a script inserts)
         **dict.fromkeys(HEADINGS, headings),
         **dict.fromkeys(_HIDDEN, hidden),
         **{TAG[name]: elements for name, elements in found.items()},
