@@ -1146,3 +1146,8 @@ def test_a_microdata_image_object_whose_img_a_script_inserts_is_an_image_in_its_
         (1, "/b/two.jpg", "Two.", None),
         (2, "/c/three.jpg", "Three.", None),  # its own <img>, read as any other
     ]
+
+
+def test_two_plain_images_of_one_file_name_in_two_folders_are_two_photos():
+    page = '<div><img src="/2020/01/photo.jpg"><img src="../02/photo.jpg"></div>'
+    assert [r.src for r in html.extract(page, "p")[0]] == ["/2020/01/photo.jpg", "../02/photo.jpg"]

@@ -419,8 +419,9 @@ def _images(nodes: list[LexborNode]) -> list[Image]:
 def _without_previews(images: list[Image]) -> list[Image]:
     """`images` with each low-quality preview folded into the photo it previews: two images
     in a row under one parent (or one `<figure>`) naming the same file (Medium's blurred
-    `…/max/60/1*abc.jpeg` before `…/max/800/1*abc.jpeg`) are one photo. The later one is
-    the photo unless only the earlier one is lazy-loaded; the other becomes its
+    `…/max/60/1*abc.jpeg` before `…/max/800/1*abc.jpeg`) are one photo (`_previews`). The
+    later one is the photo unless only the earlier one is lazy-loaded or the later one is
+    named a preview; the other becomes its
     `placeholder` (what is shown until it loads) and lends it the fields it lacks."""
     kept: list[Image] = []
     for image in images:
@@ -428,14 +429,10 @@ def _without_previews(images: list[Image]) -> list[Image]:
         if previous is None or not _previews(previous, image):
             kept.append(image)
             continue
-        photo, preview = (
-            (previous, image)
-            if _lazy(previous) and not _lazy(image)
-            else (
-                image,
-                previous,
-            )
-        )
+        if (_lazy(previous) and not _lazy(image)) or _preview_class(image):
+            photo, preview = previous, image
+        else:
+            photo, preview = image, previous
         if not photo.fields["placeholder"]:
             photo.fields["placeholder"] = preview.fields["src"] or None
         for key in ("alt", "title", "declared_width", "declared_height"):
@@ -446,9 +443,12 @@ def _without_previews(images: list[Image]) -> list[Image]:
 
 
 def _previews(first: Image, second: Image) -> bool:
-    """Whether two images read in a row are one photo: the same parent or `<figure>`, and a
-    URL of each naming the same file, none the same URL."""
+    """Whether two images read in a row are one photo: the same parent or `<figure>`, a URL
+    of each naming the same file, none the same URL, and one of them lazy-loaded or named a
+    preview (two plain images of one name, in two folders, are two photos)."""
     if not first.ids or not second.ids:
+        return False
+    if _lazy(first) == _lazy(second) and not (_preview_class(first) or _preview_class(second)):
         return False
     figure = first.inside("figure")
     if first.ids[0] != second.ids[0] and (
@@ -460,6 +460,12 @@ def _previews(first: Image, second: Image) -> bool:
         return False  # the same URL twice: two uses of one image, both counted
     names = {_file_name(url) for url in urls} - {""}
     return not names.isdisjoint(_file_name(url) for url in _urls(second))
+
+
+def _preview_class(image: Image) -> bool:
+    """Whether the image's class names it a preview (`progressiveMedia-thumbnail`, `lqip`)."""
+    value = (image.attributes.get("class") or "").lower()
+    return any(word in value for word in ("thumbnail", "preview", "lqip", "blur", "placeholder"))
 
 
 def _urls(image: Image) -> list[str]:
