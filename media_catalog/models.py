@@ -32,7 +32,9 @@ class ImageRef:
     None, so they never shift the positions of body images. `src` is the reference as written
     (for a lazy-loaded image, the real URL; the placeholder it replaced is `placeholder`).
     `srcset` holds every candidate of `srcset`/`<picture><source>`; `base` is the page's
-    `<base href>`. The README's JSON contract documents every field.
+    `<base href>`. `credit_source` says how the credit was found: "markup" (an element or
+    attribute says it is one), "label" ("Photo:", "photo by"…), "pattern" (likely: a name in
+    closing parentheses). The README's JSON contract documents every field.
     """
 
     article: str
@@ -43,6 +45,7 @@ class ImageRef:
     title: str | None = None
     kind: str = "img"
     credit: str | None = None
+    credit_source: str | None = None
     srcset: tuple[SrcsetCandidate, ...] = ()
     placeholder: str | None = None
     base: str | None = None

@@ -1148,6 +1148,64 @@ def test_a_microdata_image_object_whose_img_a_script_inserts_is_an_image_in_its_
     ]
 
 
+@pytest.mark.parametrize(
+    ("figcaption", "caption", "credit", "source"),
+    [
+        # a label hidden from sight, no colon: in a credit element, and on its own
+        (
+            'Storm. <span class="credit"><span class="visually-hidden">Credit</span> Jane Roe'
+            "</span>",
+            "Storm.",
+            "Jane Roe",
+            "markup",
+        ),
+        ('Storm. <span class="sr-only">Credit</span> Jane Roe', "Storm.", "Jane Roe", "label"),
+        # plain text, no element of its own
+        (
+            "Researchers at the lab | photo by Jane Roe",
+            "Researchers at the lab",
+            "photo by Jane Roe",
+            "label",
+        ),
+        ("A flooded street. Photo: Jane Roe", "A flooded street.", "Photo: Jane Roe", "label"),
+        ("Photo by Jane Roe", None, "Photo by Jane Roe", "label"),
+        ("Photo: a flooded street in Hull", "Photo: a flooded street in Hull", None, None),
+        # a trailing parenthesis: likely, said so
+        ("Storm damage in Hull (Jane Roe/AP)", "Storm damage in Hull", "(Jane Roe/AP)", "pattern"),
+        ("Storm damage (AP)", "Storm damage", "(AP)", "pattern"),
+        ("Storm damage in Hull (left)", "Storm damage in Hull (left)", None, None),
+        ("Queen Elizabeth II (1926-2022)", "Queen Elizabeth II (1926-2022)", None, None),
+        # a whole caption that is a name and an agency
+        ("Jane Roe/AFP/Getty Images", None, "Jane Roe/AFP/Getty Images", "pattern"),
+        # markup the tool did not know
+        ('Storm. <span class="caption__source">Jane Roe</span>', "Storm.", "Jane Roe", "markup"),
+        ('Storm. <span class="image__attribution">Jane Roe</span>', "Storm.", "Jane Roe", "markup"),
+        ('Storm. <span itemprop="creator">Jane Roe</span>', "Storm.", "Jane Roe", "markup"),
+    ],
+)
+def test_credits_are_split_from_captions_and_say_how_they_were_found(
+    figcaption, caption, credit, source
+):
+    page = f'<figure><img src="a.jpg"><figcaption>{figcaption}</figcaption></figure>'
+    (ref,) = html.extract(page, "p")[0]
+    assert (ref.caption, ref.credit, ref.credit_source) == (caption, credit, source)
+    if "<" not in figcaption:  # nothing lost: caption and credit hold every word but a "|"
+        words = f"{ref.caption or ''} {ref.credit or ''}".split()
+        assert words == [word for word in figcaption.split() if word != "|"]
+
+
+def test_a_data_credit_is_the_credit_and_leaves_the_caption():
+    # Time: the figure's data-credit, repeated in a span beside the caption text
+    page = """<figure data-credit="David McNew—Getty Images"><img src="a.jpg"><figcaption>
+    <span>Lost Hills, California.</span><span class="ml-2">David McNew—Getty Images</span>
+    </figcaption></figure><figure><img src="b.jpg" data-credit="Ann Lee"></figure>"""
+    refs, _ = html.extract(page, "p")
+    assert [(r.caption, r.credit, r.credit_source) for r in refs] == [
+        ("Lost Hills, California.", "David McNew—Getty Images", "markup"),
+        (None, "Ann Lee", "markup"),
+    ]
+
+
 def test_two_plain_images_of_one_file_name_in_two_folders_are_two_photos():
     page = '<div><img src="/2020/01/photo.jpg"><img src="../02/photo.jpg"></div>'
     assert [r.src for r in html.extract(page, "p")[0]] == ["/2020/01/photo.jpg", "../02/photo.jpg"]

@@ -27,15 +27,20 @@ _CREDIT_PREFIX = re.compile(
     re.I,
 )
 _CREDIT_LINE = re.compile(r"^\s*[(\[]?\s*(?:photo\s+|image\s+)?credits?\s*[:：]", re.I)
+# A screen-reader label that names the text after it as a credit.
+_CREDIT_LABEL = re.compile(
+    r"(?:(?:photo(?:graph)?|image|picture)\s+)?(?:credits?|source|courtesy)|photo(?:graph)?|foto",
+    re.I,
+)
 # Classes of text shown only to screen readers.
 _LABELS = ("off-screen", "visually-hidden", "visuallyhidden", "sr-only", "screen-reader-text")
 _CAPTION_CLASSES = frozenset(c.strip()[1:] for c in CAPTION.split(",") if "." in c)
 _CREDIT_CLASSES = frozenset(c.strip()[1:] for c in CREDIT.split(",") if "." in c)
 _CAPTION_SUFFIXES = ("-caption", "_caption")
-_CREDIT_SUFFIXES = ("-credit", "_credit", "-copyright", "_copyright")
+_CREDIT_SUFFIXES = ("-credit", "_credit", "-copyright", "_copyright", "attribution", "__source")
 # Words of a credit's class name naming the picture it credits (`photo-credit`).
 _PICTURE_WORDS = ("photo", "image", "img", "picture", "media")
-_CREDIT_PROPS = frozenset(("copyrightHolder", "creditText", "author"))
+_CREDIT_PROPS = frozenset(("copyrightHolder", "creditText", "author", "creator"))
 _CREDIT_TAGS = frozenset(
     TAG[name] for name in ("span", "small", "em", "i", "cite", "b", "strong", "p")
 )
@@ -57,6 +62,72 @@ _STOP = {TAG[name] for name in ("body", "html", "article", "main", "section")}
 _ID = re.compile(r"[\w:.-]+")
 _CAPTION_ID = re.compile(r"caption[-_]?\d*$", re.I)
 _CONTROLS = frozenset(("a", "button", "input", "label", "select", "textarea"))
+
+
+# A credit in a caption's own words, where no element holds it: a label and a name after a
+# sentence or a separator ("… lab | photo by Jane Roe", "… Wharf. Photo: Jane Roe"), or the
+# whole caption ("Photo by Jane Roe").
+_LABELLED = re.compile(
+    r"(?:^|(?<=[.!?…])\s+|\s*[|–—•]\s*)(?P<credit>(?:(?:photo(?:graph)?|picture|image|foto)s?"
+    r"\s+(?:by|courtesy(?:\s+of)?)\s*[:：]?|(?:photo(?:graph)?|picture|image|credit|foto|source)s?"
+    r"\s*[:：])\s*(?P<name>\S[^|]*?))\s*$",
+    re.I,
+)
+# A name, maybe with an agency, in parentheses at the end of a caption ("(Jane Roe/AP)").
+_TRAILING = re.compile(r"\s*(?P<credit>\((?P<name>[^()]{2,80})\))\s*$")
+# Words a caption's closing parenthesis holds that name no one ("(left)", "(file photo)").
+_NOT_NAMES = frozenset(
+    (
+        *("left", "right", "center", "centre", "above", "below", "top", "bottom", "file"),
+        *("photo", "pictured", "inset", "front", "back", "l", "r", "c", "detail", "archive"),
+        *("illustrative", "video"),
+    )
+)
+_AGENCIES = re.compile(
+    r"\b(?:getty|ap|afp|reuters|epa|shutterstock|alamy|associated press|pool|handout|sipa|"
+    r"bloomberg|xinhua|anadolu|nurphoto|efe|dpa|ansa|tass|imago|zuma|images?|photos?|"
+    r"press|news|agency)\b",
+    re.I,
+)
+_CONNECTORS = frozenset(("/", "&", "of", "de", "la", "le", "del", "van", "von", "via", "for"))
+
+
+def _is_name(text: str, words: int) -> bool:
+    """Whether `text` may be a person's or an agency's name: at most `words` words, each
+    capitalised (or a connector, or in a script without case), and no sentence."""
+    parts = text.replace("/", " / ").split()
+    if not parts or len(parts) > words or text.rstrip().endswith((".", "?", "!")):
+        return False
+    if not any(c.isalpha() for c in text):
+        return False  # "(1926-2022)"
+    for part in parts:
+        first = next((c for c in part if c.isalpha()), None)
+        if part.lower() in _CONNECTORS or (first is None and not part.isdigit()):
+            continue
+        if first is None or (first.lower() != first.upper() and not first.isupper()):
+            return False
+    return parts[0].lower() not in _CONNECTORS
+
+
+def credit_in_text(caption: str) -> tuple[str | None, str, str] | None:
+    """A credit in a caption's words: (the caption without it, or None when it was all of
+    it; the credit as written; how it was found: "label" after "Photo:", "photo by" and the
+    like, "pattern" for a name in closing parentheses or a whole caption that is a name and
+    an agency, "Jane Roe/AP/Getty Images"). None when there is none. Nothing is lost: the
+    caption and the credit hold all the text."""
+    found = _LABELLED.search(caption)
+    if found and _is_name(found.group("name"), 8):
+        return caption[: found.start()].strip(" |–—•") or None, found.group("credit"), "label"
+    found = _TRAILING.search(caption)
+    if found and caption[: found.start()].strip():
+        name, rest = found.group("name"), caption[: found.start()].strip()
+        if _names_someone(name):  # "(Photo by Jane Roe/Getty Images)"
+            return rest, found.group("credit"), "label"
+        if _is_name(name, 6) and not _NOT_NAMES.intersection(name.lower().split()):
+            return rest, found.group("credit"), "pattern"
+    if "/" in caption and _AGENCIES.search(caption) and _is_name(caption, 8):
+        return None, caption, "pattern"
+    return None
 
 
 def image_counts(images: list[Image]) -> dict[int, int]:
@@ -185,6 +256,7 @@ class Selectors:
                     or "byline" in low
                     or "copyright" in low
                     or "attribution" in low
+                    or "__source" in low
                 )
             if known:
                 return True
@@ -391,13 +463,15 @@ def _without_labels(caption: LexborNode, text: str) -> str | None:
 
 def caption_and_credit(
     selectors: Selectors, counts: dict[int, int], image: Image, emphasis: bool
-) -> tuple[str | None, str | None]:
+) -> tuple[str | None, str | None, str | None]:
     """An image's caption and credit: the element its `aria-describedby` names, else the
     first caption in its own container (the largest ancestor holding no other image) or the
     caption element right after it; the credit from inside the caption (a credit element, or
     an inline element starting "Photo:" or the like, taken out of the caption's text), else
-    from the container. `emphasis`: an emphasised line right under the image is a caption
-    (the Markdown convention). `counts` is `image_counts(images)` of the page."""
+    from the container, a `data-credit`, or the caption's own words (`credit_in_text`);
+    third, how the credit was found: "markup", "label" or "pattern" (None for none).
+    `emphasis`: an emphasised line right under the image is a caption (the Markdown
+    convention). `counts` is `image_counts(images)` of the page."""
     box = _box(image, counts)
     scope, top = _container(image, box, counts)
     up = image.ids[:64]
@@ -420,10 +494,12 @@ def caption_and_credit(
         if following is not None and _is_caption(selectors, following):
             caption_node = following
     credit_node = None
+    labelled = False  # whether the credit was found by its "Photo:" label, not its markup
     if caption_node is not None:
-        credit_node = _search(selectors, caption_node, up, False, True)[1] or _prefixed_credit(
-            caption_node
-        )
+        credit_node = _search(selectors, caption_node, up, False, True)[1]
+        if credit_node is None:
+            credit_node = _prefixed_credit(caption_node)
+            labelled = credit_node is not None
         if credit_node is None and scope is not None:
             credit_node = _beside(selectors, caption_node, scope, up)
         elif credit_node is not None and credit_node.mem_id == caption_node.mem_id:
@@ -434,23 +510,63 @@ def caption_and_credit(
         else:
             credit_node = scope_credit
     credit = clean(laid_out_text(credit_node)) if credit_node is not None else None
+    if credit:
+        credit = _without_labels(credit_node, credit)  # "<span hidden>Credit</span> Jane Roe"
     caption = clean(laid_out_text(caption_node)) if caption_node is not None else None
+    source = ("label" if labelled else "markup") if credit else None
+    if caption and not credit:
+        found = _label_credit(caption_node, caption)
+        if found is not None:
+            caption, credit, source = found
     if caption:
-        caption = _without_labels(caption_node, caption)
-    if (
-        caption
-        and credit
-        and credit_node is not None
-        and (
+        caption = _without_labels(caption_node, caption) if caption_node is not None else caption
+    if not credit:
+        credit = _data_credit(image)
+        source = "markup" if credit else None
+    if credit_node is None:
+        in_caption = source == "markup"  # a data-credit the caption may repeat
+    else:
+        in_caption = caption_node is not None and (
             credit_node.mem_id == caption_node.mem_id
             or _depth_below(credit_node, caption_node.mem_id, 64)
         )
-    ):
+    if caption and credit and in_caption:
         head, _, tail = caption.rpartition(credit)
         caption = clean(head + tail)
+    if caption and not credit:
+        found_in_text = credit_in_text(caption)
+        if found_in_text is not None:
+            caption, credit, source = found_in_text
     if caption is None and emphasis:
         caption = _emphasis_caption(image.node_at(box))
-    return caption, credit
+    return caption, credit, source
+
+
+def _label_credit(caption_node: LexborNode, caption: str) -> tuple[str | None, str, str] | None:
+    """A credit behind a label hidden from sight that names it ("<span
+    class=visually-hidden>Credit</span> Jane Roe", no colon): the caption before the label,
+    the text after it as the credit, found by its "label"."""
+    for node in caption_node.traverse():
+        value = node.attributes.get("class")
+        if not value or not any(name.endswith(_LABELS) for name in value.split()):
+            continue
+        label = clean(laid_out_text(node)) or ""
+        if not _CREDIT_LABEL.fullmatch(label):
+            continue
+        head, found, tail = caption.partition(label)
+        if found and clean(tail):
+            return clean(head), clean(tail) or "", "label"
+    return None
+
+
+def _data_credit(image: Image) -> str | None:
+    """The credit a `data-credit` attribute of the image or its `<figure>` holds (Time's)."""
+    figure = image.inside("figure")
+    for attributes in (image.attributes, figure.attributes if figure is not None else {}):
+        credit = clean(attributes.get("data-credit"))
+        if credit:
+            return credit
+    return None
 
 
 def _emphasis_caption(box: LexborNode) -> str | None:

@@ -607,7 +607,7 @@ def extract(
         tree, [image.node for image in images], headings, markup.scripts + hidden, context
     )
     refs = []
-    for position, (image, (caption, credit), (before, after, heading)) in enumerate(
+    for position, (image, (caption, credit, source), (before, after, heading)) in enumerate(
         zip(images, captions, places, strict=True)
     ):
         fields = image.fields
@@ -616,6 +616,7 @@ def extract(
             position=position,
             caption=caption,
             credit=credit,
+            credit_source=source,
             link=_link(image),
             context_before=before,
             context_after=after,

@@ -278,10 +278,12 @@ def meta_images(
     )
     add(markup.link(tree, "image_src"))
     for obj in _ld_images(blocks):
+        credit = _text(obj.get("creditText") or obj.get("copyrightHolder"))
         add(
             obj.get("url") or obj.get("contentUrl"),
             caption=_text(obj.get("caption")),
-            credit=_text(obj.get("creditText") or obj.get("copyrightHolder")),
+            credit=credit,
+            credit_source="markup" if credit else None,
             declared_width=size(obj.get("width")),
             declared_height=size(obj.get("height")),
         )
