@@ -448,8 +448,6 @@ def _previews(first: Image, second: Image) -> bool:
     preview (two plain images of one name, in two folders, are two photos)."""
     if not first.ids or not second.ids:
         return False
-    if _lazy(first) == _lazy(second) and not (_preview_class(first) or _preview_class(second)):
-        return False
     figure = first.inside("figure")
     if first.ids[0] != second.ids[0] and (
         figure is None or figure.mem_id not in second.ids[: len(first.ids)]
@@ -459,7 +457,9 @@ def _previews(first: Image, second: Image) -> bool:
     if not urls.isdisjoint(_urls(second)):
         return False  # the same URL twice: two uses of one image, both counted
     names = {_file_name(url) for url in urls} - {""}
-    return not names.isdisjoint(_file_name(url) for url in _urls(second))
+    if names.isdisjoint(_file_name(url) for url in _urls(second)):
+        return False
+    return _lazy(first) != _lazy(second) or _preview_class(first) or _preview_class(second)
 
 
 def _preview_class(image: Image) -> bool:
