@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import orjson
-
+from .present import flat
 from .store import Store, occurrence_object
 
 IMAGE_COLUMNS = ("sha256", "phash", "dhash", "width", "height", "format")
@@ -67,7 +66,4 @@ def dataset_rows(catalog: Store) -> Iterator[dict[str, Any]]:
 
 def _flat(occurrence: dict[str, Any]) -> dict[str, Any]:
     """An occurrence object without nested values (they become their JSON text)."""
-    return {
-        key: orjson.dumps(value).decode() if isinstance(value, dict | list) else value
-        for key, value in occurrence.items()
-    }
+    return {key: flat(value) for key, value in occurrence.items()}

@@ -21,6 +21,8 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+import orjson
+
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -39,6 +41,12 @@ def _cell(value: Any) -> str:
     if _QUOTE.search(text):
         text = '"' + text.replace('"', '""') + '"'
     return text
+
+
+def flat(value: Any) -> Any:
+    """A nested value (a dict or a list) as its compact JSON text, any other as it is: what a
+    table cell shows of it."""
+    return orjson.dumps(value).decode() if isinstance(value, dict | list) else value
 
 
 def csv_lines(columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> Iterator[str]:

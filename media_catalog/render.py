@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import orjson
 
-from .present import csv_lines
+from .present import csv_lines, flat
 
 if TYPE_CHECKING:  # rich is imported where a table is drawn: JSON output starts without it
     from rich.console import Console
@@ -252,7 +252,7 @@ def image_detail(console: Console, shown: dict[str, Any]) -> None:
             continue
         items = [(f"exif {name}", item) for name, item in value.items()] if key == "exif" else []
         for name, item in items or [(key, value)]:
-            table.add_row(safe(name), safe(_plain(item)))
+            table.add_row(safe(name), safe(flat(item)))
     for path in image["files"]:
         table.add_row(safe("file"), safe(short_path(path)))
     console.print(table)
@@ -278,10 +278,6 @@ def image_detail(console: Console, shown: dict[str, Any]) -> None:
         matches(console, shown["near_duplicates"])
     else:
         console.print("No near duplicates.")
-
-
-def _plain(value: Any) -> Any:
-    return orjson.dumps(value).decode() if isinstance(value, dict | list) else value
 
 
 def stats(console: Console, counts: dict[str, Any]) -> None:
