@@ -231,9 +231,10 @@ def scan(
     """Scan articles and image files into the catalogue.
 
     Walks folders recursively: HTML, Markdown, text corpora with inline image tags, JSON Lines
-    dumps, and loose images. Bad items are recorded as errors and the scan goes on. A re-scan
-    skips files whose size and modification time are unchanged (and articles whose bytes are
-    unchanged); --prune forgets files that vanished. Images are fingerprinted in parallel; a
+    dumps, web archives (WARC: their pages' images resolve in them), and loose images. Bad
+    items are recorded as errors and the scan goes on. A re-scan skips files whose size and
+    modification time are unchanged (and articles whose bytes are unchanged); --prune forgets
+    files that vanished. Images are fingerprinted in parallel; a
     progress bar shows the rate and time left on a terminal.
 
     Example: media-catalog scan samples/ --assets samples/assets --db samples.json --prune

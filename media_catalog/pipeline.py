@@ -228,7 +228,7 @@ def _reference(
         except ResolveError as exc:
             failure = failure or exc
             continue
-        file = str(resolved.file) if resolved.file is not None else None
+        file = str(resolved.file) if resolved.file is not None else resolved.origin
         scan.resume[len(scan.occurrences)] = (article, index, failure)
         scan.occurrences.append(Occurrence(ref, sha256, file))
         return
@@ -372,7 +372,7 @@ def _scan(
     on_file: Callable[[SourceFile], None] | None,
     progress: Callable[[int, int], None] | None,
 ) -> ScanSummary:
-    resolver = Resolver(paths, assets)
+    resolver = Resolver(paths, assets, state.max_bytes)
     hasher = state.hasher
     options = options or ExtractOptions()
     settings = _settings(paths, assets, state.max_bytes, options)
@@ -483,8 +483,12 @@ def _article_file(
     options: ExtractOptions,
 ) -> None:
     if state.sources[str(source.path)]["sha256"] is None:
-        try:
-            digest = hashlib.sha256(source.path.read_bytes()).hexdigest()
+        try:  # (a stream: a JSON Lines dump or a web archive may be gigabytes)
+            hashed = hashlib.sha256()
+            with source.path.open("rb") as handle:
+                while chunk := handle.read(1 << 20):
+                    hashed.update(chunk)
+            digest = hashed.hexdigest()
         except OSError:
             digest = None  # extract_file reports why
         state.sources[str(source.path)]["sha256"] = digest

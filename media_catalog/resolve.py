@@ -23,9 +23,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, unquote_to_bytes, urlsplit
+from urllib.parse import unquote, unquote_to_bytes, urljoin, urlsplit
 from urllib.request import url2pathname
 
+from .archive import ArchivedPage
 from .errors import ResolveError
 
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
@@ -37,10 +38,12 @@ _SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*):")
 
 @dataclass(frozen=True)
 class Resolved:
-    """Where an image's bytes are: a file (read later, once) or the payload of a data URI."""
+    """Where an image's bytes are: a file (read later, once), or bytes at hand: the payload
+    of a data URI, or a web archive's record (`origin` names it: `archive.warc.gz#URL`)."""
 
     file: Path | None = None
     data: bytes | None = None
+    origin: str | None = None
 
 
 def decode_data_uri(src: str) -> bytes:
@@ -63,13 +66,20 @@ def decode_data_uri(src: str) -> bytes:
 class Resolver:
     """Resolves references against allowed `roots`; keys are looked up in `assets`."""
 
-    def __init__(self, roots: Iterable[Path], assets: Iterable[Path] = ()) -> None:
+    def __init__(
+        self,
+        roots: Iterable[Path],
+        assets: Iterable[Path] = (),
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> None:
+        self.max_bytes = max_bytes
         self.assets = [Path(os.path.realpath(a)) for a in assets]
         self.roots = [Path(os.path.realpath(r)) for r in roots] + self.assets
         self._asset_names: dict[Path, dict[str, Path]] = {}
 
-    def resolve(self, src: str, base: Path) -> Resolved:
-        """Resolve `src` as written in an article whose relative references start at `base`."""
+    def resolve(self, src: str, base: Path | ArchivedPage) -> Resolved:
+        """Resolve `src` as written in an article whose relative references start at `base`:
+        a folder, or a page in a web archive (whose web URLs resolve in that archive)."""
         if not src:
             raise ResolveError("image has no source", reason="missing", ref=src)
         key = _KEY.match(src)
@@ -79,6 +89,12 @@ class Resolver:
         name = scheme.group("scheme").lower() if scheme else ""
         if name == "data":
             return Resolved(data=decode_data_uri(src))
+        if isinstance(base, ArchivedPage):
+            url = urljoin(base.url, src)
+            if url.startswith(("http://", "https://")):
+                data = base.archive.payload(url, self.max_bytes)
+                return Resolved(data=data, origin=f"{base.archive.path}#{url}")
+            base = base.folder
         if name == "file":
             path = Path(url2pathname(urlsplit(src).path))
         elif len(name) > 1 or src.startswith("//"):

@@ -26,16 +26,19 @@ IMAGE_EXTENSIONS = frozenset(
 
 @dataclass(frozen=True)
 class SourceFile:
-    """A file to scan: `kind` is an article format ("html", "markdown", "text", "jsonl") or
-    "image" for a loose image file."""
+    """A file to scan: `kind` is an article format ("html", "markdown", "text", "jsonl"),
+    "warc" for a web archive of pages and their images, or "image" for a loose image file."""
 
     path: Path
     kind: str
 
 
 def kind_of(path: Path) -> str | None:
-    if path.name.lower().endswith(".jsonl.gz"):
+    name = path.name.lower()
+    if name.endswith(".jsonl.gz"):
         return "jsonl"
+    if name.endswith((".warc", ".warc.gz")):
+        return "warc"
     suffix = path.suffix.lower()
     if suffix in IMAGE_EXTENSIONS:
         return "image"

@@ -10,9 +10,10 @@ from __future__ import annotations
 import gzip
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from ..archive import ArchivedPage, WebArchive
 from ..errors import ExtractError
 from ..models import ImageRef, ItemError
 from . import html, jsonl, markdown, tagged
@@ -36,10 +37,10 @@ class ExtractOptions:
 @dataclass
 class Article:
     """An article and what extraction found in it. `base` is the folder its relative
-    references are resolved against."""
+    references are resolved against, or for a page in a web archive, that page."""
 
     id: str
-    base: Path
+    base: Path | ArchivedPage
     refs: list[ImageRef] = field(default_factory=list)
     errors: list[ItemError] = field(default_factory=list)
 
@@ -57,12 +58,16 @@ def extract_text(
 def extract_file(
     path: Path, kind: str, options: ExtractOptions = ExtractOptions()
 ) -> Iterator[Article]:
-    """Yield the articles stored in `path` (one, or one per line for JSON Lines).
+    """Yield the articles stored in `path` (one, one per line for JSON Lines, one per page
+    for a web archive).
 
     Raises ExtractError when the file cannot be read at all.
     """
     if kind == "jsonl":
         yield from _jsonl_articles(path, options)
+        return
+    if kind == "warc":
+        yield from _archived_pages(path, options)
         return
     data = _read(path)
     article_id = str(path)
@@ -73,6 +78,29 @@ def extract_file(
 
 
 MAX_ARTICLE_BYTES = 64 * 1024 * 1024  # an article file, or one JSON Lines record
+
+
+def _archived_pages(path: Path, options: ExtractOptions) -> Iterator[Article]:
+    """The HTML pages of a web archive, as articles `ARCHIVE#URL` whose references resolve
+    in the archive; a page that states no URL of its own has its archived one."""
+    archive = WebArchive.listed(path)
+    for url, offset in archive.pages:
+        article_id = f"{path}#{url}"
+        page = ArchivedPage(archive, url, path.parent)
+        try:
+            status, data = archive.read(offset, MAX_ARTICLE_BYTES)
+        except ExtractError as exc:
+            yield Article(article_id, page, [], [ItemError(article_id, exc.code, str(exc))])
+            continue
+        if not 200 <= status < 300:
+            continue  # an error page the crawler met: no article
+        if data is None:
+            message = f"page over the {MAX_ARTICLE_BYTES >> 20} MiB limit; it was not read"
+            yield Article(article_id, page, [], [ItemError(article_id, "too-large", message)])
+            continue
+        refs, errors = extract_text("html", decode_html(data), article_id, options)
+        refs = [ref if ref.article_url else replace(ref, article_url=url) for ref in refs]
+        yield Article(article_id, page, refs, errors)
 
 
 def _read(path: Path) -> bytes:

@@ -32,6 +32,7 @@ from ..models import Fingerprint, ImageRef, ItemError, Occurrence
 from ..querylang import Term
 
 _JSONL_LINE = re.compile(r"#L\d+$")
+_WARC_PAGE = re.compile(r"\.warc(?:\.gz)?#", re.I)
 # The documented occurrence object: the ImageRef's fields, then the file its bytes came from.
 OCCURRENCE_KEYS = (*(f.name for f in fields(ImageRef)), "file")
 # An occurrence document as stored and as a search result: the object, then these two.
@@ -45,7 +46,12 @@ BUCKETS = (*(name for _, name in SIZE_BUCKETS), LARGEST)  # smallest first
 
 
 def article_file(article: str) -> str:
-    """The file an article id lives in (`dump.jsonl#L12` lives in `dump.jsonl`)."""
+    """The file an article id lives in (`dump.jsonl#L12` lives in `dump.jsonl`, a page
+    `crawl.warc.gz#https://…` in `crawl.warc.gz`)."""
+    if ".warc" in article:
+        found = _WARC_PAGE.search(article)
+        if found is not None:
+            return article[: found.end() - 1]
     return _JSONL_LINE.sub("", article) if ".jsonl" in article else article
 
 
