@@ -222,6 +222,21 @@ def scan(
         float,
         typer.Option(help="Seconds an image may take to decode (else: error too-slow).", min=0.1),
     ] = IMAGE_SECONDS,
+    fetch: Annotated[
+        bool,
+        typer.Option(
+            help="Download images named by http(s) URLs (cached beside the catalogue in "
+            "DB.cache/; public addresses only)."
+        ),
+    ] = False,
+    allow_private: Annotated[
+        bool,
+        typer.Option(help="With --fetch: also fetch from loopback and private addresses."),
+    ] = False,
+    refresh: Annotated[
+        bool,
+        typer.Option(help="With --fetch: ask again for cached images (ETag, Last-Modified)."),
+    ] = False,
     quiet: Annotated[
         bool,
         typer.Option("--quiet", "-q", help="No progress bar (there is none when not a terminal)."),
@@ -251,20 +266,34 @@ def scan(
         )
     catalog = open_store(db)
     options = ExtractOptions(context, text_field, url_field, title_field)
-    with _progress_bar(not quiet and _stderr().is_terminal) as progress:
-        summary = run_scan(
-            paths,
-            catalog,
-            assets=assets or [],
-            threshold=threshold,
-            prune=prune,
-            save_every=save_every,
-            options=options,
-            workers=workers,
-            image_seconds=image_seconds,
-            progress=progress,
-            on_wait=_waiting(db),
-        )
+    fetcher = None
+    if fetch:
+        try:
+            from .fetch import Fetcher
+        except ImportError as exc:
+            raise QueryError("--fetch needs httpx: pip install 'media-catalog[fetch]'") from exc
+
+        cache = catalog.path.with_name(catalog.path.name + ".cache")
+        fetcher = Fetcher(cache, allow_private=allow_private, refresh=refresh)
+    try:
+        with _progress_bar(not quiet and _stderr().is_terminal) as progress:
+            summary = run_scan(
+                paths,
+                catalog,
+                assets=assets or [],
+                threshold=threshold,
+                prune=prune,
+                save_every=save_every,
+                options=options,
+                workers=workers,
+                image_seconds=image_seconds,
+                fetcher=fetcher,
+                progress=progress,
+                on_wait=_waiting(db),
+            )
+    finally:
+        if fetcher is not None:
+            fetcher.close()
     counts = summary.to_dict()
     if format is Format.json:
         typer.echo(render.to_json(counts))

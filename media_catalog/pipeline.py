@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import ExtractError, FingerprintError, ResolveError
 from .extract import Article, ExtractOptions, extract_file
@@ -33,6 +33,9 @@ from .query import cluster_counts
 from .resolve import DEFAULT_MAX_BYTES, Resolver, file_size
 from .store import Store, article_file, under
 from .walk import SourceFile, walk
+
+if TYPE_CHECKING:
+    from .fetch import Fetcher
 
 # Seconds the extraction of one article may take (a 64 MiB page takes a few): a backstop
 # for a slow path no limit foresaw, checked between Python steps of the main thread.
@@ -273,13 +276,18 @@ def _unchanged(
 
 
 def _settings(
-    paths: list[Path], assets: list[Path], max_bytes: int, options: ExtractOptions
+    paths: list[Path],
+    assets: list[Path],
+    max_bytes: int,
+    options: ExtractOptions,
+    fetch: tuple[object, ...] | None,
 ) -> str:
     """What an article's references and extraction depend on besides its bytes: the folders
-    references may resolve in, the size limit and the extraction options. An article read
-    with other settings is read again."""
+    references may resolve in, the size limit, the extraction options and how web URLs are
+    fetched, if they are. An article read with other settings is read again."""
     roots = sorted(os.path.abspath(p) for p in paths), sorted(os.path.abspath(a) for a in assets)
-    return hashlib.sha256(repr((roots, max_bytes, options)).encode()).hexdigest()[:16]
+    settings = (roots, max_bytes, options, fetch) if fetch else (roots, max_bytes, options)
+    return hashlib.sha256(repr(settings).encode()).hexdigest()[:16]
 
 
 def _unresolved(catalog: Store, roots: list[str]) -> dict[str, dict[str, list[dict[str, Any]]]]:
@@ -321,6 +329,7 @@ def scan(
     options: ExtractOptions | None = None,
     workers: int | None = None,
     image_seconds: float = IMAGE_SECONDS,
+    fetcher: Fetcher | None = None,
     progress: Callable[[int, int], None] | None = None,
     on_wait: Callable[[], None] | None = None,
 ) -> ScanSummary:
@@ -332,7 +341,8 @@ def scan(
     as long as the last save took, if longer), so an interrupted scan resumes where it
     stopped. The catalogue's write lock is held throughout.
 
-    References resolve only inside `paths` and `assets`. Returns counts of what was read and
+    References resolve only inside `paths` and `assets`, and web URLs through `fetcher` when
+    one is given (media_catalog.fetch; else they stay `remote`). Returns counts of what was read and
     of the duplicate clusters (within `threshold` bits) in the catalogue afterwards.
     `options` are the extraction choices (context size, JSON Lines fields). Images are
     fingerprinted by `workers` processes (default: all cores), each image in at most
@@ -348,7 +358,7 @@ def scan(
     ):
         state = _Scan(max_bytes=max_bytes, hasher=hasher)
         summary = _scan(
-            paths, assets, catalog, state, prune, save_every, options, on_file, progress
+            paths, assets, catalog, state, prune, save_every, options, on_file, progress, fetcher
         )
         try:
             counts = cluster_counts(catalog, threshold)
@@ -371,11 +381,13 @@ def _scan(
     options: ExtractOptions | None,
     on_file: Callable[[SourceFile], None] | None,
     progress: Callable[[int, int], None] | None,
+    fetcher: Fetcher | None,
 ) -> ScanSummary:
-    resolver = Resolver(paths, assets, state.max_bytes)
+    resolver = Resolver(paths, assets, state.max_bytes, fetcher)
     hasher = state.hasher
     options = options or ExtractOptions()
-    settings = _settings(paths, assets, state.max_bytes, options)
+    fetch = fetcher.settings if fetcher is not None else None
+    settings = _settings(paths, assets, state.max_bytes, options, fetch)
     roots = [os.path.abspath(path) for path in paths]
     # keys no asset folder held are looked for again (asset folders are often filled after
     # the articles are); with no folder, nothing can appear
@@ -501,6 +513,7 @@ def _article_file(
                 break
             summary.articles += 1
             state.errors.extend(article.errors)
+            resolver.prefetch(ref.candidates()[0] for ref in article.refs)
             for ref in article.refs:
                 _reference(state, resolver, article, ref)
     except ExtractError as exc:

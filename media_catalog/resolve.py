@@ -1,11 +1,13 @@
 """Stage 3: turn an image reference into the bytes it names, inside the allowed roots only.
 
 A reference resolves to a file under one of the allowed roots (the scanned paths and the
-`--assets` folders) or to the payload of a `data:` URI. It never touches the network and never
-follows a path, `..` or symlink that leads outside the roots. What does not resolve raises
-ResolveError with one of these reasons:
+`--assets` folders), to the payload of a `data:` URI, to a record of the web archive its page
+came from, or, only when the user asked (a Fetcher: `scan --fetch`), to the fetched bytes of a
+web URL. It never follows a path, `..` or symlink that leads outside the roots. What does not
+resolve raises ResolveError with one of these reasons (and a fetch's, media_catalog.fetch):
 
     remote         an http(s) or other network URL (not fetched)
+    not-archived   a URL the page's web archive holds no image for
     missing        a local path that does not exist, or an empty src
     no-asset       a content-addressed key found in no `--assets` folder
     outside-roots  a path that leads outside the scanned paths and `--assets` folders
@@ -23,17 +25,28 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, unquote_to_bytes, urljoin, urlsplit
 from urllib.request import url2pathname
 
 from .archive import ArchivedPage
 from .errors import ResolveError
 
+if TYPE_CHECKING:
+    from .fetch import Fetcher
+
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 _KEY = re.compile(
     r"^s3://(?P<bucket>[^/]+)/(?P<prefix>[0-9a-fA-F]{5})/(?P<digest>[0-9a-fA-F]{40})$"
 )
 _SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*):")
+
+
+def web_url(src: str) -> str | None:
+    """`src` as a URL to fetch when it is a web one (`//host/…` taken as https), else None."""
+    if src.startswith("//"):
+        return "https:" + src
+    return src if src[:8].lower().startswith(("http://", "https://")) else None
 
 
 @dataclass(frozen=True)
@@ -64,15 +77,18 @@ def decode_data_uri(src: str) -> bytes:
 
 
 class Resolver:
-    """Resolves references against allowed `roots`; keys are looked up in `assets`."""
+    """Resolves references against allowed `roots`; keys are looked up in `assets`; web URLs
+    are fetched by `fetcher` when there is one (else they stay `remote`)."""
 
     def __init__(
         self,
         roots: Iterable[Path],
         assets: Iterable[Path] = (),
         max_bytes: int = DEFAULT_MAX_BYTES,
+        fetcher: Fetcher | None = None,
     ) -> None:
         self.max_bytes = max_bytes
+        self.fetcher = fetcher
         self.assets = [Path(os.path.realpath(a)) for a in assets]
         self.roots = [Path(os.path.realpath(r)) for r in roots] + self.assets
         self._asset_names: dict[Path, dict[str, Path]] = {}
@@ -95,17 +111,28 @@ class Resolver:
                 data = base.archive.payload(url, self.max_bytes)
                 return Resolved(data=data, origin=f"{base.archive.path}#{url}")
             base = base.folder
+        url = web_url(src)
+        if url is not None and self.fetcher is not None:
+            found = self.fetcher.fetch(url)
+            if found.file is None:
+                raise ResolveError(found.message, reason=found.reason or "fetch-failed", ref=src)
+            return Resolved(file=found.file, origin=url)
         if name == "file":
             path = Path(url2pathname(urlsplit(src).path))
         elif len(name) > 1 or src.startswith("//"):
             raise ResolveError(
-                f"{src} is a remote URL; media-catalog does not download images",
+                f"{src} is a remote URL; media-catalog downloads images only with --fetch",
                 reason="remote",
                 ref=src,
             )
         else:
             path = Path(src) if name else Path(unquote(urlsplit(src).path))
         return Resolved(file=self._local(base / path, src))
+
+    def prefetch(self, srcs: Iterable[str]) -> None:
+        """Fetch the web URLs among `srcs` together (concurrently), when fetching."""
+        if self.fetcher is not None:
+            self.fetcher.fetch_all(url for src in srcs if (url := web_url(src)) is not None)
 
     def _inside(self, path: Path) -> bool:
         return any(path == root or root in path.parents for root in self.roots)

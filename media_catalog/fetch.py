@@ -1,0 +1,264 @@
+"""The web, when the user asks (`scan --fetch`): image URLs fetched with httpx into a cache.
+
+Articles are untrusted, so every connection (redirects included) is made to an address checked
+first: the host name is resolved once, and if any of its addresses is not a public one
+(loopback, private, shared, link-local such as the cloud metadata service 169.254.169.254,
+multicast, reserved, unspecified; IPv4-mapped IPv6 is read as its IPv4 address), the request
+is refused, unless `allow_private`; otherwise the checked address is the one connected to,
+so no second lookup can lead elsewhere. Responses are read as streams up to `max_bytes`,
+redirects followed up to MAX_REDIRECTS, 429 and 5xx retried with back-off (honouring
+`Retry-After`, up to `max_wait` seconds). Bytes are kept in an on-disk cache keyed by URL, so
+a re-scan never downloads twice; `refresh` asks the server again, with the `ETag` and
+`Last-Modified` it gave.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import os
+import secrets
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import certifi
+import httpcore
+import httpx
+import orjson
+
+from . import __version__
+
+MAX_FETCH_BYTES = 50 * 1024 * 1024
+MAX_REDIRECTS = 5
+USER_AGENT = f"media-catalog/{__version__} (catalogues the images articles embed)"
+_RETRIED = frozenset((429, 500, 502, 503, 504))
+
+
+class RefusedAddress(Exception):
+    """A connection to an address that is not public, not allowed."""
+
+
+def is_public(address: str) -> bool:
+    """Whether an IP address is one on the public Internet (an IPv4-mapped IPv6 address is
+    judged as its IPv4 address)."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+class _GuardedBackend(httpcore.SyncBackend):
+    """Connects only to public addresses and those `allowed` (any, with `allow_private`),
+    the very ones it checked."""
+
+    def __init__(self, allow_private: bool, allowed: frozenset[str]) -> None:
+        self.allow_private = allow_private
+        self.allowed = allowed
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.NetworkStream:
+        try:
+            found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (socket.gaierror, UnicodeError) as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+        addresses = [info[4][0] for info in found]
+        if not self.allow_private:
+            for address in addresses:
+                if address not in self.allowed and not is_public(address):
+                    raise RefusedAddress(f"{host} is at {address}, which is not public")
+        return super().connect_tcp(addresses[0], port, timeout, local_address, socket_options)
+
+
+def _client(
+    allow_private: bool, allowed: frozenset[str], timeout: float, connections: int
+) -> httpx.Client:
+    transport = httpx.HTTPTransport()
+    # (httpx takes no network backend: its transport's pool is replaced by one that has it)
+    transport._pool = httpcore.ConnectionPool(
+        ssl_context=ssl.create_default_context(cafile=certifi.where()),
+        max_connections=connections,
+        network_backend=_GuardedBackend(allow_private, allowed),
+    )
+    return httpx.Client(
+        transport=transport,
+        timeout=timeout,
+        follow_redirects=True,
+        max_redirects=MAX_REDIRECTS,
+        headers={"User-Agent": USER_AGENT},
+        trust_env=False,  # a proxy would connect for us, past the address check
+    )
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """What fetching one URL gave: the cached file of its bytes, or why there is none
+    (`reason`: `http-404`…, `timeout`, `too-large`, `refused-private`, `fetch-failed`)."""
+
+    url: str
+    file: Path | None = None
+    reason: str | None = None
+    message: str = ""
+
+
+class Fetcher:
+    """Fetches URLs into `cache` (a folder, made when needed), `concurrency` at a time and
+    `per_host` at a time to one host; from public addresses, those in `allowed`, or any with
+    `allow_private`."""
+
+    def __init__(
+        self,
+        cache: Path,
+        *,
+        allow_private: bool = False,
+        allowed: Iterable[str] = (),
+        refresh: bool = False,
+        max_bytes: int = MAX_FETCH_BYTES,
+        concurrency: int = 16,
+        per_host: int = 4,
+        timeout: float = 20.0,
+        retries: int = 3,
+        max_wait: float = 30.0,
+    ) -> None:
+        self.cache = cache.absolute()
+        self.refresh = refresh
+        self.max_bytes = max_bytes
+        self.concurrency = concurrency
+        self.per_host = per_host
+        self.retries = retries
+        self.max_wait = max_wait
+        self._client = _client(allow_private, frozenset(allowed), timeout, concurrency)
+        # what a scan compares to know whether an article's references would resolve alike
+        self.settings = ("fetch", allow_private, tuple(sorted(allowed)), max_bytes)
+        self._hosts: dict[str, threading.Semaphore] = {}
+        self._lock = threading.Lock()
+        self.done: dict[str, Fetched] = {}
+
+    def close(self) -> None:
+        self._client.close()
+
+    def fetch_all(self, urls: Iterable[str]) -> None:
+        """Fetch every URL not fetched yet by this Fetcher, concurrently (into `done`)."""
+        todo = list(dict.fromkeys(url for url in urls if url not in self.done))
+        if len(todo) == 1:
+            self.done[todo[0]] = self._fetch(todo[0])
+        elif todo:
+            with ThreadPoolExecutor(min(self.concurrency, len(todo))) as pool:
+                for found in pool.map(self._fetch, todo):
+                    self.done[found.url] = found
+
+    def fetch(self, url: str) -> Fetched:
+        """What fetching `url` gave (fetched now, unless done before)."""
+        self.fetch_all([url])
+        return self.done[url]
+
+    def _entry(self, url: str) -> Path:
+        digest = hashlib.sha256(url.encode("utf-8", "surrogatepass")).hexdigest()
+        return self.cache / digest[:2] / digest
+
+    def _host(self, url: str) -> threading.Semaphore:
+        host = urlsplit(url).hostname or ""
+        with self._lock:
+            return self._hosts.setdefault(host, threading.Semaphore(self.per_host))
+
+    def _fetch(self, url: str) -> Fetched:
+        entry = self._entry(url)
+        meta_path = entry.with_name(entry.name + ".json")
+        meta = _read_meta(meta_path) if entry.exists() else None
+        if meta is not None and not self.refresh:
+            return Fetched(url, entry)
+        headers = {}
+        if meta is not None:  # revalidate what the server said of it
+            if meta.get("etag"):
+                headers["If-None-Match"] = meta["etag"]
+            if meta.get("last_modified"):
+                headers["If-Modified-Since"] = meta["last_modified"]
+        for attempt in range(self.retries + 1):
+            try:
+                with self._host(url), self._client.stream("GET", url, headers=headers) as reply:
+                    if reply.status_code == 304 and meta is not None:
+                        return Fetched(url, entry)
+                    if reply.status_code in _RETRIED and attempt < self.retries:
+                        wait = _retry_after(reply.headers.get("Retry-After"), attempt)
+                        time.sleep(min(wait, self.max_wait))
+                        continue
+                    if reply.status_code >= 400:
+                        message = f"{url}: the server answered HTTP {reply.status_code}"
+                        return Fetched(url, reason=f"http-{reply.status_code}", message=message)
+                    return self._keep(url, reply, entry, meta_path)
+            except RefusedAddress as exc:
+                message = f"{url} was not fetched: {exc} (allow it with --allow-private)"
+                return Fetched(url, reason="refused-private", message=message)
+            except httpx.TimeoutException:
+                if attempt < self.retries:
+                    continue
+                return Fetched(url, reason="timeout", message=f"{url}: no answer in time")
+            except httpx.TooManyRedirects:
+                message = f"{url}: over {MAX_REDIRECTS} redirects"
+                return Fetched(url, reason="too-many-redirects", message=message)
+            except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
+                return Fetched(url, reason="fetch-failed", message=f"{url}: {exc}")
+        raise AssertionError("unreachable")  # the last attempt returns
+
+    def _keep(self, url: str, reply: httpx.Response, entry: Path, meta_path: Path) -> Fetched:
+        """Stream the body into the cache (renamed into place when whole)."""
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        tmp = entry.with_name(f".{entry.name}.{secrets.token_hex(4)}.tmp")
+        size = 0
+        try:
+            with tmp.open("wb") as handle:
+                for chunk in reply.iter_bytes():
+                    size += len(chunk)
+                    if size > self.max_bytes:
+                        message = f"{url} is over the {self.max_bytes >> 20} MiB fetch limit"
+                        return Fetched(url, reason="too-large", message=message)
+                    handle.write(chunk)
+            meta = {
+                "url": url,
+                "final_url": str(reply.url),
+                "status": reply.status_code,
+                "etag": reply.headers.get("ETag"),
+                "last_modified": reply.headers.get("Last-Modified"),
+                "fetched": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            }
+            meta_path.write_bytes(orjson.dumps(meta))
+            os.replace(tmp, entry)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return Fetched(url, entry)
+
+
+def _read_meta(path: Path) -> dict[str, Any] | None:
+    try:
+        meta = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
+def _retry_after(value: str | None, attempt: int) -> float:
+    """Seconds to wait before retrying: the server's `Retry-After` (seconds or a date), else
+    0.5, 1, 2… seconds."""
+    if value:
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            try:
+                return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+            except (TypeError, ValueError):
+                pass
+    return 0.5 * 2**attempt

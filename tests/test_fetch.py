@@ -1,0 +1,194 @@
+"""`scan --fetch`: images fetched from a real HTTP server on 127.0.0.1, started by the test."""
+
+import hashlib
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import orjson
+import pytest
+
+from media_catalog.fetch import Fetcher, is_public
+
+from .conftest import encode, photo
+
+IMAGES = {f"/img/{k}.jpg": encode(photo(80 + k)) for k in range(3)}
+
+
+class Site:
+    """The server's base URL and what it was asked (path -> requests; headers seen)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.asked: Counter[str] = Counter()
+        self.headers: list[dict[str, str]] = []
+
+
+@pytest.fixture
+def site():
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):  # quiet
+            pass
+
+        def send(self, status, body=b"", content_type="image/jpeg", headers=()):
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            for name, value in headers:
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self):
+            path = self.path
+            served.asked[path] += 1
+            served.headers.append(dict(self.headers))
+            if path in IMAGES:
+                self.send(200, IMAGES[path])
+            elif path == "/lying.jpg":  # an image sent as HTML: judged by its bytes
+                self.send(200, IMAGES["/img/0.jpg"], "text/html")
+            elif path.startswith("/redirect/"):
+                hops = int(path.rsplit("/", 1)[1])
+                target = "/img/1.jpg" if hops == 0 else f"/redirect/{hops - 1}"
+                self.send(302, headers=[("Location", target)])
+            elif path == "/to-metadata":
+                self.send(302, headers=[("Location", "http://169.254.169.254/latest/")])
+            elif path == "/busy.jpg":  # 429 once, then the image
+                if served.asked[path] == 1:
+                    self.send(429, b"slow down", "text/plain", [("Retry-After", "1")])
+                else:
+                    self.send(200, IMAGES["/img/2.jpg"])
+            elif path == "/slow.jpg":
+                time.sleep(2)
+                self.send(200, IMAGES["/img/0.jpg"])
+            elif path == "/endless.jpg":
+                self.send_response(200)
+                self.send_header("Content-Type", "image/jpeg")
+                self.end_headers()
+                try:
+                    while True:
+                        self.wfile.write(b"\xff" * 65536)
+                except OSError:
+                    pass
+            elif path == "/etag.jpg":
+                if self.headers.get("If-None-Match") == '"v1"':
+                    self.send(304, headers=[("ETag", '"v1"')])
+                else:
+                    self.send(200, IMAGES["/img/0.jpg"], headers=[("ETag", '"v1"')])
+            else:
+                self.send(404, b"not here", "text/plain")
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    served = Site(f"http://127.0.0.1:{server.server_address[1]}")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield served
+    server.shutdown()
+    server.server_close()
+
+
+def fetcher(tmp_path, **options) -> Fetcher:
+    return Fetcher(tmp_path / "cache", allowed=["127.0.0.1"], **options)
+
+
+def test_each_outcome_of_a_fetch(site, tmp_path):
+    fetch = fetcher(tmp_path, max_bytes=1 << 20, timeout=0.5, retries=1, max_wait=2)
+    paths = ["/img/0.jpg", "/lying.jpg", "/redirect/3", "/redirect/9", "/404", "/busy.jpg"]
+    paths += ["/slow.jpg", "/endless.jpg", "/to-metadata"]
+    fetch.fetch_all(site.url + path for path in paths)
+    found = {path: fetch.done[site.url + path] for path in paths}
+    got = {path: f.file.read_bytes() for path, f in found.items() if f.file is not None}
+    assert got == {
+        "/img/0.jpg": IMAGES["/img/0.jpg"],
+        "/lying.jpg": IMAGES["/img/0.jpg"],
+        "/redirect/3": IMAGES["/img/1.jpg"],
+        "/busy.jpg": IMAGES["/img/2.jpg"],  # after the Retry-After second
+    }
+    assert {path: f.reason for path, f in found.items() if f.file is None} == {
+        "/redirect/9": "too-many-redirects",
+        "/404": "http-404",
+        "/slow.jpg": "timeout",
+        "/endless.jpg": "too-large",
+        "/to-metadata": "refused-private",  # checked again at the redirect
+    }
+    assert site.asked["/busy.jpg"] == 2 and site.asked["/slow.jpg"] == 2  # retried once
+    assert all(h["User-Agent"].startswith("media-catalog/") for h in site.headers)
+    fetch.close()
+
+
+def test_a_cached_image_is_never_downloaded_again_and_refresh_revalidates(site, tmp_path):
+    url = site.url + "/etag.jpg"
+    first = fetcher(tmp_path)
+    assert first.fetch(url).file.read_bytes() == IMAGES["/img/0.jpg"]
+    again = fetcher(tmp_path)  # another scan: the cache on disk
+    assert again.fetch(url).file is not None and site.asked["/etag.jpg"] == 1
+    refreshed = fetcher(tmp_path, refresh=True)
+    assert refreshed.fetch(url).file.read_bytes() == IMAGES["/img/0.jpg"]
+    assert site.asked["/etag.jpg"] == 2 and site.headers[-1]["If-None-Match"] == '"v1"'
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        *("127.0.0.1", "10.0.0.1", "192.168.1.1", "172.16.0.1", "169.254.169.254", "100.64.0.1"),
+        *("0.0.0.0", "224.0.0.1", "::1", "fe80::1", "fc00::1", "::ffff:127.0.0.1", "ff02::1"),
+    ],
+)
+def test_addresses_that_are_not_public_are_refused(address):
+    assert not is_public(address)
+
+
+def test_public_addresses_are_allowed():
+    assert is_public("93.184.215.14") and is_public("2606:2800:21f:cb07:6820:80da:af6b:8b2c")
+
+
+def test_without_allow_private_no_request_reaches_a_private_address(site, tmp_path):
+    fetch = Fetcher(tmp_path / "cache")
+    # the server's address, in the spellings a page may use for it
+    port = site.url.rsplit(":", 1)[1]
+    urls = [site.url + "/img/0.jpg", f"http://2130706433:{port}/img/0.jpg"]
+    urls += [f"http://0177.0.0.1:{port}/img/0.jpg", f"http://[::ffff:127.0.0.1]:{port}/img/0.jpg"]
+    urls += [f"http://localhost:{port}/img/0.jpg"]
+    fetch.fetch_all(urls)
+    reasons = {url: fetch.done[url].reason for url in urls}
+    # (httpx takes no octal address: that one fails before any connection)
+    assert reasons.pop(f"http://0177.0.0.1:{port}/img/0.jpg") == "fetch-failed"
+    assert set(reasons.values()) == {"refused-private"}
+    assert site.asked == Counter()
+
+
+def test_scan_fetch_catalogues_the_images_of_saved_pages(site, cli, tmp_path):
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    (pages / "a.html").write_text(
+        f'<img src="{site.url}/img/0.jpg" alt="zero"><img src="{site.url}/img/1.jpg">'
+        f'<img src="{site.url}/404" alt="gone">'
+    )
+    (pages / "b.html").write_text(f'<img src="{site.url}/img/0.jpg" alt="again">')
+    assert cli("scan", pages, "-q").exit_code == 0  # without --fetch: nothing is asked
+    assert site.asked == Counter()
+    result = cli("scan", pages, "--fetch", "-q")
+    assert result.exit_code == 0, result.output
+    assert site.asked == Counter()  # --fetch alone: 127.0.0.1 is not public, nothing is asked
+    result = cli("scan", pages, "--fetch", "--allow-private", "-q")
+    assert result.exit_code == 0, result.output
+    found = orjson.loads(cli("search", "-f", "json", "").stdout)["results"]
+    digest = {path: hashlib.sha256(data).hexdigest() for path, data in IMAGES.items()}
+    cache = f"{tmp_path / cli.db}.cache/"  # the bytes' file: in the cache beside the catalogue
+    rows = [(r["alt"], r["src"], r["sha256"], r["reason"]) for r in found]
+    assert sorted(rows, key=str) == sorted(
+        [
+            ("zero", f"{site.url}/img/0.jpg", digest["/img/0.jpg"], None),
+            (None, f"{site.url}/img/1.jpg", digest["/img/1.jpg"], None),
+            ("gone", f"{site.url}/404", None, "http-404"),
+            ("again", f"{site.url}/img/0.jpg", digest["/img/0.jpg"], None),
+        ],
+        key=str,
+    )
+    assert all(r["file"].startswith(cache) for r in found if r["sha256"])
+    assert site.asked["/img/0.jpg"] == 1  # two pages, one download
+    for page in pages.iterdir():  # read again: from the cache
+        page.write_text(page.read_text() + " ")
+    assert cli("scan", pages, "--fetch", "--allow-private", "-q").exit_code == 0
+    assert site.asked["/img/0.jpg"] == 1 and site.asked["/img/1.jpg"] == 1
