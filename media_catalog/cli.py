@@ -237,6 +237,13 @@ def scan(
         bool,
         typer.Option(help="With --fetch: ask again for cached images (ETag, Last-Modified)."),
     ] = False,
+    base_url: Annotated[
+        str | None,
+        typer.Option(
+            help="With --fetch: the URL relative references are joined to when an article "
+            "states none (canonical, og:url, a JSON Lines URL field, a web archive's)."
+        ),
+    ] = None,
     quiet: Annotated[
         bool,
         typer.Option("--quiet", "-q", help="No progress bar (there is none when not a terminal)."),
@@ -288,6 +295,7 @@ def scan(
                 workers=workers,
                 image_seconds=image_seconds,
                 fetcher=fetcher,
+                base_url=base_url,
                 progress=progress,
                 on_wait=_waiting(db),
             )

@@ -219,7 +219,7 @@ def _reference(
     Whether a file can be read and its bytes are a readable image is known only once they are
     hashed: the occurrence is recorded at once, and `settle` comes back here with `start` at
     the next candidate when they were not."""
-    candidates = ref.candidates()
+    candidates = resolver.candidates(ref)
     for index in range(start, len(candidates)):
         try:
             resolved = resolver.resolve(candidates[index], article.base)
@@ -330,6 +330,7 @@ def scan(
     workers: int | None = None,
     image_seconds: float = IMAGE_SECONDS,
     fetcher: Fetcher | None = None,
+    base_url: str | None = None,
     progress: Callable[[int, int], None] | None = None,
     on_wait: Callable[[], None] | None = None,
 ) -> ScanSummary:
@@ -342,8 +343,9 @@ def scan(
     stopped. The catalogue's write lock is held throughout.
 
     References resolve only inside `paths` and `assets`, and web URLs through `fetcher` when
-    one is given (media_catalog.fetch; else they stay `remote`). Returns counts of what was read and
-    of the duplicate clusters (within `threshold` bits) in the catalogue afterwards.
+    one is given (media_catalog.fetch; else they stay `remote`), relative ones also against
+    the article's URL, or `base_url` for an article that states none. Returns counts of what
+    was read and of the duplicate clusters (within `threshold` bits) in the catalogue after.
     `options` are the extraction choices (context size, JSON Lines fields). Images are
     fingerprinted by `workers` processes (default: all cores), each image in at most
     `image_seconds` (else recorded as `too-slow`). `progress(done, total)` is
@@ -357,8 +359,9 @@ def scan(
         Hasher(workers, known=catalog.known_images(), seconds=image_seconds) as hasher,
     ):
         state = _Scan(max_bytes=max_bytes, hasher=hasher)
+        resolver = Resolver(paths, assets, max_bytes, fetcher, base_url)
         summary = _scan(
-            paths, assets, catalog, state, prune, save_every, options, on_file, progress, fetcher
+            paths, assets, catalog, state, prune, save_every, options, on_file, progress, resolver
         )
         try:
             counts = cluster_counts(catalog, threshold)
@@ -381,12 +384,12 @@ def _scan(
     options: ExtractOptions | None,
     on_file: Callable[[SourceFile], None] | None,
     progress: Callable[[int, int], None] | None,
-    fetcher: Fetcher | None,
+    resolver: Resolver,
 ) -> ScanSummary:
-    resolver = Resolver(paths, assets, state.max_bytes, fetcher)
     hasher = state.hasher
     options = options or ExtractOptions()
-    fetch = fetcher.settings if fetcher is not None else None
+    fetcher = resolver.fetcher
+    fetch = (*fetcher.settings, resolver.base_url) if fetcher is not None else None
     settings = _settings(paths, assets, state.max_bytes, options, fetch)
     roots = [os.path.abspath(path) for path in paths]
     # keys no asset folder held are looked for again (asset folders are often filled after
@@ -513,7 +516,7 @@ def _article_file(
                 break
             summary.articles += 1
             state.errors.extend(article.errors)
-            resolver.prefetch(ref.candidates()[0] for ref in article.refs)
+            resolver.prefetch(resolver.candidates(ref)[0] for ref in article.refs)
             for ref in article.refs:
                 _reference(state, resolver, article, ref)
     except ExtractError as exc:

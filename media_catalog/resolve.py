@@ -31,6 +31,7 @@ from urllib.request import url2pathname
 
 from .archive import ArchivedPage
 from .errors import ResolveError
+from .models import ImageRef
 
 if TYPE_CHECKING:
     from .fetch import Fetcher
@@ -78,7 +79,8 @@ def decode_data_uri(src: str) -> bytes:
 
 class Resolver:
     """Resolves references against allowed `roots`; keys are looked up in `assets`; web URLs
-    are fetched by `fetcher` when there is one (else they stay `remote`)."""
+    are fetched by `fetcher` when there is one (else they stay `remote`), relative ones too
+    against the article's URL or `base_url` (`candidates`)."""
 
     def __init__(
         self,
@@ -86,9 +88,11 @@ class Resolver:
         assets: Iterable[Path] = (),
         max_bytes: int = DEFAULT_MAX_BYTES,
         fetcher: Fetcher | None = None,
+        base_url: str | None = None,
     ) -> None:
         self.max_bytes = max_bytes
         self.fetcher = fetcher
+        self.base_url = base_url
         self.assets = [Path(os.path.realpath(a)) for a in assets]
         self.roots = [Path(os.path.realpath(r)) for r in roots] + self.assets
         self._asset_names: dict[Path, dict[str, Path]] = {}
@@ -128,6 +132,17 @@ class Resolver:
         else:
             path = Path(src) if name else Path(unquote(urlsplit(src).path))
         return Resolved(file=self._local(base / path, src))
+
+    def candidates(self, ref: ImageRef) -> list[str]:
+        """The references to try for `ref`, best first: its own (`ImageRef.candidates`), then,
+        when fetching, its relative ones joined to the article's web URL (or `base_url`)."""
+        found = ref.candidates()
+        page = ref.article_url if ref.article_url and web_url(ref.article_url) else None
+        page = page or self.base_url
+        if self.fetcher is None or not page:
+            return found
+        joined = [urljoin(page, src) for src in found if src and not _SCHEME.match(src)]
+        return found + [url for url in dict.fromkeys(joined) if url not in found]
 
     def prefetch(self, srcs: Iterable[str]) -> None:
         """Fetch the web URLs among `srcs` together (concurrently), when fetching."""

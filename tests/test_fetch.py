@@ -192,3 +192,28 @@ def test_scan_fetch_catalogues_the_images_of_saved_pages(site, cli, tmp_path):
         page.write_text(page.read_text() + " ")
     assert cli("scan", pages, "--fetch", "--allow-private", "-q").exit_code == 0
     assert site.asked["/img/0.jpg"] == 1 and site.asked["/img/1.jpg"] == 1
+
+
+def test_relative_references_are_fetched_against_the_article_s_url(site, cli, tmp_path):
+    # a saved page with its canonical URL, and one with none (--base-url); a local copy of an
+    # image is still taken first
+    pages = tmp_path / "pages"
+    (pages / "img").mkdir(parents=True)
+    (pages / "img" / "2.jpg").write_bytes(IMAGES["/img/2.jpg"])
+    (pages / "a.html").write_text(
+        f'<link rel="canonical" href="{site.url}/news/a.html">'
+        '<img src="../img/0.jpg" alt="up"><img src="/img/1.jpg" alt="root">'
+        '<img src="img/2.jpg" alt="local">'
+    )
+    (pages / "b.html").write_text('<img src="img/1.jpg" alt="no url">')
+    args = ("--fetch", "--allow-private", "-q", "--base-url", f"{site.url}/")
+    assert cli("scan", pages, *args).exit_code == 0
+    found = orjson.loads(cli("search", "-f", "json", "").stdout)["results"]
+    digest = {path: hashlib.sha256(data).hexdigest() for path, data in IMAGES.items()}
+    assert {r["alt"]: r["sha256"] for r in found} == {
+        "up": digest["/img/0.jpg"],
+        "root": digest["/img/1.jpg"],
+        "local": digest["/img/2.jpg"],
+        "no url": digest["/img/1.jpg"],
+    }
+    assert "/img/2.jpg" not in site.asked
