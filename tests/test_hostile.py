@@ -1,5 +1,6 @@
 """Bad input never stops a scan: the hostile corpus scanned through the real CLI."""
 
+import gc
 import subprocess
 import sys
 
@@ -78,6 +79,7 @@ def test_fifos_and_links_out_of_the_scanned_folder_are_recorded_not_read(tmp_pat
 def test_a_read_only_catalogue_is_refused_not_replaced(cli, tmp_path):
     hostile.build(tmp_path / "corpus")
     assert cli("scan", tmp_path / "corpus", "-q").exit_code == 0
+    gc.collect()  # the scan's SQLite connection, closed when collected, checkpoints its log
     catalogue = tmp_path / cli.db
     before = catalogue.read_bytes()
     catalogue.chmod(0o444)
