@@ -22,6 +22,7 @@ import socket
 import ssl
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -113,6 +114,12 @@ class Fetched:
     file: Path | None = None
     reason: str | None = None
     message: str = ""
+    cached: bool = False  # the file was in the cache (revalidated, with `refresh`)
+
+    @property
+    def outcome(self) -> str:
+        """ "fetched", "cached", or the reason it failed."""
+        return self.reason or ("cached" if self.cached else "fetched")
 
 
 class Fetcher:
@@ -161,6 +168,10 @@ class Fetcher:
                 for found in pool.map(self._fetch, todo):
                     self.done[found.url] = found
 
+    def outcomes(self) -> dict[str, int]:
+        """How many URLs this Fetcher fetched, found cached, or failed on, by reason."""
+        return dict(sorted(Counter(found.outcome for found in self.done.values()).items()))
+
     def fetch(self, url: str) -> Fetched:
         """What fetching `url` gave (fetched now, unless done before)."""
         self.fetch_all([url])
@@ -180,7 +191,7 @@ class Fetcher:
         meta_path = entry.with_name(entry.name + ".json")
         meta = _read_meta(meta_path) if entry.exists() else None
         if meta is not None and not self.refresh:
-            return Fetched(url, entry)
+            return Fetched(url, entry, cached=True)
         headers = {}
         if meta is not None:  # revalidate what the server said of it
             if meta.get("etag"):
@@ -191,7 +202,7 @@ class Fetcher:
             try:
                 with self._host(url), self._client.stream("GET", url, headers=headers) as reply:
                     if reply.status_code == 304 and meta is not None:
-                        return Fetched(url, entry)
+                        return Fetched(url, entry, cached=True)
                     if reply.status_code in _RETRIED and attempt < self.retries:
                         wait = _retry_after(reply.headers.get("Retry-After"), attempt)
                         time.sleep(min(wait, self.max_wait))

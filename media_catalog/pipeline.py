@@ -76,7 +76,8 @@ class ScanSummary:
 
     `skipped` counts files left alone because they did not change since the last scan (their
     articles, images and references are not counted again); `pruned` counts catalogued files
-    that vanished and were forgotten (`prune=True`).
+    that vanished and were forgotten (`prune=True`); `fetched`, with a fetcher, counts the web
+    URLs it fetched, found cached, or failed on by reason.
     """
 
     articles: int = 0
@@ -89,8 +90,9 @@ class ScanSummary:
     near_clusters: int | None = 0
     skipped: int = 0
     pruned: int = 0
+    fetched: dict[str, int] | None = None
 
-    def to_dict(self) -> dict[str, int]:
+    def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
@@ -363,6 +365,8 @@ def scan(
         summary = _scan(
             paths, assets, catalog, state, prune, save_every, options, on_file, progress, resolver
         )
+        if fetcher is not None:
+            summary.fetched = fetcher.outcomes()
         try:
             counts = cluster_counts(catalog, threshold)
             if counts is None:

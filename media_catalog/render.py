@@ -123,10 +123,14 @@ def _place(occurrence: dict[str, Any]) -> str:
     return f"{short_path(occurrence['article'])} {'meta' if position is None else f'#{position}'}"
 
 
-def summary(console: Console, counts: dict[str, int | None], title: str = "Scan summary") -> None:
+def summary(console: Console, counts: dict[str, Any], title: str = "Scan summary") -> None:
     table = _table(title, ["", "count"])
     for key, value in counts.items():
-        table.add_row(key.replace("_", " "), "—" if value is None else str(value))
+        if isinstance(value, dict):  # counts by kind (the web URLs fetched, by outcome)
+            for kind, count in value.items():
+                table.add_row(f"{key.replace('_', ' ')}: {safe(kind)}", str(count))
+        elif value is not None or key != "fetched":
+            table.add_row(key.replace("_", " "), "—" if value is None else str(value))
     console.print(table)
 
 

@@ -27,6 +27,7 @@ def test_quick_start_on_samples(cli, samples):
         "near_clusters": 5,
         "skipped": 0,
         "pruned": 0,
+        "fetched": None,  # (no --fetch)
     }
 
 

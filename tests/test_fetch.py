@@ -171,8 +171,9 @@ def test_scan_fetch_catalogues_the_images_of_saved_pages(site, cli, tmp_path):
     result = cli("scan", pages, "--fetch", "-q")
     assert result.exit_code == 0, result.output
     assert site.asked == Counter()  # --fetch alone: 127.0.0.1 is not public, nothing is asked
-    result = cli("scan", pages, "--fetch", "--allow-private", "-q")
+    result = cli("scan", pages, "--fetch", "--allow-private", "-q", "-f", "json")
     assert result.exit_code == 0, result.output
+    assert orjson.loads(result.stdout)["fetched"] == {"fetched": 2, "http-404": 1}
     found = orjson.loads(cli("search", "-f", "json", "").stdout)["results"]
     digest = {path: hashlib.sha256(data).hexdigest() for path, data in IMAGES.items()}
     cache = f"{tmp_path / cli.db}.cache/"  # the bytes' file: in the cache beside the catalogue
@@ -190,7 +191,8 @@ def test_scan_fetch_catalogues_the_images_of_saved_pages(site, cli, tmp_path):
     assert site.asked["/img/0.jpg"] == 1  # two pages, one download
     for page in pages.iterdir():  # read again: from the cache
         page.write_text(page.read_text() + " ")
-    assert cli("scan", pages, "--fetch", "--allow-private", "-q").exit_code == 0
+    result = cli("scan", pages, "--fetch", "--allow-private", "-q")
+    assert result.exit_code == 0 and "fetched: cached" in result.stdout
     assert site.asked["/img/0.jpg"] == 1 and site.asked["/img/1.jpg"] == 1
 
 
