@@ -88,15 +88,16 @@ class WebArchive:
         if content_type.split(";")[0].strip().lower() in _HTML_TYPES:
             self.pages.append((url, offset))
 
-    def read(self, offset: int, max_bytes: int) -> tuple[int, bytes | None]:
-        """The HTTP status and payload of the record at `offset` (None when over
-        `max_bytes`); ExtractError (`unreadable`) when the record cannot be read."""
+    def read(self, offset: int, max_bytes: int) -> tuple[int, bytes | None, str | None]:
+        """The HTTP status, payload (None when over `max_bytes`) and capture time of the
+        record at `offset`; ExtractError (`unreadable`) when it cannot be read."""
         try:
             with self.path.open("rb") as stream:
                 stream.seek(offset)
                 record = next(iter(_iterator(stream)))
                 http = record.http_headers
                 status = int(http.get_statuscode() or 200) if http else 200
+                captured = record.rec_headers.get_header("WARC-Date")
                 data = record.content_stream().read(max_bytes + 1)
         except ExtractError:
             raise
@@ -106,11 +107,12 @@ class WebArchive:
                 path=str(self.path),
                 code="unreadable",
             ) from exc
-        return status, data if len(data) <= max_bytes else None
+        return status, data if len(data) <= max_bytes else None, captured
 
-    def payload(self, url: str, max_bytes: int) -> bytes:
-        """The bytes archived for `url` (following revisits); ResolveError `not-archived`
-        when the archive holds none (or an error page), `too-large` over `max_bytes`."""
+    def payload(self, url: str, max_bytes: int) -> tuple[bytes, str | None]:
+        """The bytes archived for `url` (following revisits) and when they were captured;
+        ResolveError `not-archived` when the archive holds none (or an error page),
+        `too-large` over `max_bytes`."""
         where: int | str | None = url
         for _ in range(_REVISIT_HOPS):
             where = self.where.get(where) if isinstance(where, str) else where
@@ -121,7 +123,7 @@ class WebArchive:
                 f"{url} is not in the archive {self.path}", reason="not-archived", ref=url
             )
         try:
-            status, data = self.read(where, max_bytes)
+            status, data, captured = self.read(where, max_bytes)
         except ExtractError as exc:
             raise ResolveError(str(exc), reason="unreadable", ref=url) from exc
         if not 200 <= status < 300:
@@ -136,7 +138,7 @@ class WebArchive:
                 reason="too-large",
                 ref=url,
             )
-        return data
+        return data, captured
 
 
 @dataclass(frozen=True)

@@ -115,6 +115,7 @@ class Fetched:
     reason: str | None = None
     message: str = ""
     cached: bool = False  # the file was in the cache (revalidated, with `refresh`)
+    origin: dict[str, Any] | None = None  # url, final_url, status, time (fetched)
 
     @property
     def outcome(self) -> str:
@@ -191,7 +192,7 @@ class Fetcher:
         meta_path = entry.with_name(entry.name + ".json")
         meta = _read_meta(meta_path) if entry.exists() else None
         if meta is not None and not self.refresh:
-            return Fetched(url, entry, cached=True)
+            return Fetched(url, entry, cached=True, origin=_origin(meta))
         headers = {}
         if meta is not None:  # revalidate what the server said of it
             if meta.get("etag"):
@@ -202,7 +203,7 @@ class Fetcher:
             try:
                 with self._host(url), self._client.stream("GET", url, headers=headers) as reply:
                     if reply.status_code == 304 and meta is not None:
-                        return Fetched(url, entry, cached=True)
+                        return Fetched(url, entry, cached=True, origin=_origin(meta))
                     if reply.status_code in _RETRIED and attempt < self.retries:
                         wait = _retry_after(reply.headers.get("Retry-After"), attempt)
                         time.sleep(min(wait, self.max_wait))
@@ -250,7 +251,17 @@ class Fetcher:
             os.replace(tmp, entry)
         finally:
             tmp.unlink(missing_ok=True)
-        return Fetched(url, entry)
+        return Fetched(url, entry, origin=_origin(meta))
+
+
+def _origin(meta: dict[str, Any]) -> dict[str, Any]:
+    """What an occurrence records of a fetch (Occurrence.origin)."""
+    return {
+        "url": meta.get("url"),
+        "final_url": meta.get("final_url"),
+        "status": meta.get("status"),
+        "time": meta.get("fetched"),
+    }
 
 
 def _read_meta(path: Path) -> dict[str, Any] | None:

@@ -131,17 +131,22 @@ def join_base(base: str, src: str) -> str:
 
 @dataclass(frozen=True)
 class Occurrence:
-    """An ImageRef after resolving: the SHA-256 and file of its bytes, or why there are none."""
+    """An ImageRef after resolving: the SHA-256 and file of its bytes, or why there are none.
+    `origin` says where bytes from the web came from: `{"url", "final_url", "status", "time",
+    "archive"}` (fetched: the redirects' end and the time fetched; from a web archive: the
+    archive and the capture time); None for a local file or a data URI."""
 
     ref: ImageRef
     sha256: str | None = None
     file: str | None = None
     reason: str | None = None
+    origin: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = {
             **self.ref.to_dict(),
             "file": self.file,
+            "origin": self.origin,
             "sha256": self.sha256,
             "reason": self.reason,
         }

@@ -233,9 +233,9 @@ def _reference(
         except ResolveError as exc:
             failure = failure or exc
             continue
-        file = str(resolved.file) if resolved.file is not None else resolved.origin
+        file = str(resolved.file) if resolved.file is not None else resolved.place
         scan.resume[len(scan.occurrences)] = (article, index, failure)
-        scan.occurrences.append(Occurrence(ref, sha256, file))
+        scan.occurrences.append(Occurrence(ref, sha256, file, origin=resolved.origin))
         return
     assert failure is not None  # candidates() is never empty
     scan.occurrences.append(Occurrence(ref, reason=failure.code))

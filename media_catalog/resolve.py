@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, unquote_to_bytes, urljoin, urlsplit
 from urllib.request import url2pathname
 
@@ -53,11 +53,13 @@ def web_url(src: str) -> str | None:
 @dataclass(frozen=True)
 class Resolved:
     """Where an image's bytes are: a file (read later, once), or bytes at hand: the payload
-    of a data URI, or a web archive's record (`origin` names it: `archive.warc.gz#URL`)."""
+    of a data URI, or a web archive's record (`place` names it: `archive.warc.gz#URL`).
+    `origin` is where bytes from the web came from (see `Occurrence.origin`)."""
 
     file: Path | None = None
     data: bytes | None = None
-    origin: str | None = None
+    place: str | None = None
+    origin: dict[str, Any] | None = None
 
 
 def decode_data_uri(src: str) -> bytes:
@@ -112,15 +114,17 @@ class Resolver:
         if isinstance(base, ArchivedPage):
             url = urljoin(base.url, src)
             if url.startswith(("http://", "https://")):
-                data = base.archive.payload(url, self.max_bytes)
-                return Resolved(data=data, origin=f"{base.archive.path}#{url}")
+                data, captured = base.archive.payload(url, self.max_bytes)
+                origin = {"url": url, "final_url": url, "status": 200, "time": captured}
+                origin["archive"] = str(base.archive.path)
+                return Resolved(data=data, place=f"{base.archive.path}#{url}", origin=origin)
             base = base.folder
         url = web_url(src)
         if url is not None and self.fetcher is not None:
             found = self.fetcher.fetch(url)
             if found.file is None:
                 raise ResolveError(found.message, reason=found.reason or "fetch-failed", ref=src)
-            return Resolved(file=found.file, origin=url)
+            return Resolved(file=found.file, origin={**(found.origin or {}), "archive": None})
         if name == "file":
             path = Path(url2pathname(urlsplit(src).path))
         elif len(name) > 1 or src.startswith("//"):

@@ -188,6 +188,15 @@ def test_scan_fetch_catalogues_the_images_of_saved_pages(site, cli, tmp_path):
         key=str,
     )
     assert all(r["file"].startswith(cache) for r in found if r["sha256"])
+    origin = next(r["origin"] for r in found if r["alt"] == "zero")
+    assert origin.keys() == {"url", "final_url", "status", "time", "archive"}
+    assert (origin["url"], origin["final_url"], origin["status"], origin["archive"]) == (
+        f"{site.url}/img/0.jpg",
+        f"{site.url}/img/0.jpg",
+        200,
+        None,
+    )
+    assert origin["time"].endswith("Z")
     assert site.asked["/img/0.jpg"] == 1  # two pages, one download
     for page in pages.iterdir():  # read again: from the cache
         page.write_text(page.read_text() + " ")

@@ -113,6 +113,14 @@ def test_pages_in_an_archive_resolve_their_images_in_it(tmp_path, gzip):
     occurrence = next(iter(open_store(tmp_path / "c.json").occurrences()))
     assert occurrence["article"].startswith(f"{archive}#https://")
     assert occurrence["file"] is None or occurrence["file"].startswith(f"{archive}#https://")
+    crowd_origin = next(
+        o["origin"] for o in open_store(tmp_path / "c.json").occurrences() if o["alt"] == "Crowd"
+    )
+    assert (
+        crowd_origin["url"] == crowd_origin["final_url"] == "https://cdn.example/photos/crowd.jpg"
+    )
+    assert crowd_origin["archive"] == str(archive) and crowd_origin["status"] == 200
+    assert crowd_origin["time"].endswith("Z")  # the capture time (WARC-Date)
 
 
 def test_an_archive_gives_the_catalogue_the_same_pages_saved_as_files_give(tmp_path):

@@ -88,7 +88,7 @@ def _archived_pages(path: Path, options: ExtractOptions) -> Iterator[Article]:
         article_id = f"{path}#{url}"
         page = ArchivedPage(archive, url, path.parent)
         try:
-            status, data = archive.read(offset, MAX_ARTICLE_BYTES)
+            status, data, _ = archive.read(offset, MAX_ARTICLE_BYTES)
         except ExtractError as exc:
             yield Article(article_id, page, [], [ItemError(article_id, exc.code, str(exc))])
             continue

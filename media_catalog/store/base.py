@@ -33,8 +33,9 @@ from ..querylang import Term
 
 _JSONL_LINE = re.compile(r"#L\d+$")
 _WARC_PAGE = re.compile(r"\.warc(?:\.gz)?#", re.I)
-# The documented occurrence object: the ImageRef's fields, then the file its bytes came from.
-OCCURRENCE_KEYS = (*(f.name for f in fields(ImageRef)), "file")
+# The documented occurrence object: the ImageRef's fields, then the file its bytes came from
+# and, for bytes from the web, their origin.
+OCCURRENCE_KEYS = (*(f.name for f in fields(ImageRef)), "file", "origin")
 # An occurrence document as stored and as a search result: the object, then these two.
 STORED_OCCURRENCE_KEYS = (*OCCURRENCE_KEYS, "sha256", "reason")
 # A JSON catalogue holding more images than this is better kept in SQLite (`scan` says how);
