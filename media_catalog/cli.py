@@ -151,6 +151,24 @@ def _handle_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _assets(values: list[str]) -> tuple[list[Path], list[str]]:
+    """--assets values: the folders (which must exist) and the object-store prefixes."""
+    from .objects import is_object_url
+
+    folders, stores = [], []
+    for value in values:
+        if is_object_url(value):
+            stores.append(value)
+        elif Path(value).is_dir():
+            folders.append(Path(value))
+        else:
+            raise typer.BadParameter(
+                f"{value} is no folder (nor an s3://, gs:// or az:// prefix)",
+                param_hint="--assets",
+            )
+    return folders, stores
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"media-catalog {__version__}")
@@ -188,12 +206,11 @@ def scan(
     ],  # first: it has no plain default (the extractor's, read when scanning)
     db: DbOption = Path(DEFAULT_PATH),
     assets: Annotated[
-        list[Path] | None,
+        list[str] | None,
         typer.Option(
             "--assets",
-            help="Folder that resolves content-addressed keys (repeatable); also an allowed root.",
-            exists=True,
-            file_okay=False,
+            help="Folder that resolves content-addressed keys (repeatable); also an allowed root. "
+            "Or an object-store prefix: s3://bucket/prefix, gs://…, az://… (cached in DB.cache/).",
         ),
     ] = None,
     threshold: ThresholdOption = DEFAULT_THRESHOLD,
@@ -237,6 +254,10 @@ def scan(
         bool,
         typer.Option(help="With --fetch: ask again for cached images (ETag, Last-Modified)."),
     ] = False,
+    endpoint_url: Annotated[
+        str | None,
+        typer.Option(help="The S3 endpoint of s3:// --assets (MinIO, a local store…)."),
+    ] = None,
     base_url: Annotated[
         str | None,
         typer.Option(
@@ -271,8 +292,16 @@ def scan(
             "was catalogued there, scan it with --prune.",
             param_hint="PATHS",
         )
+    folders, stores = _assets(assets or [])
     catalog = open_store(db)
     options = ExtractOptions(context, text_field, url_field, title_field)
+    cache = catalog.path.with_name(catalog.path.name + ".cache")
+    objects = None
+    if stores:
+        from .objects import ObjectAssets
+        from .resolve import DEFAULT_MAX_BYTES
+
+        objects = ObjectAssets(stores, cache, endpoint=endpoint_url, max_bytes=DEFAULT_MAX_BYTES)
     fetcher = None
     if fetch:
         try:
@@ -280,14 +309,13 @@ def scan(
         except ImportError as exc:
             raise QueryError("--fetch needs httpx: pip install 'media-catalog[fetch]'") from exc
 
-        cache = catalog.path.with_name(catalog.path.name + ".cache")
         fetcher = Fetcher(cache, allow_private=allow_private, refresh=refresh)
     try:
         with _progress_bar(not quiet and _stderr().is_terminal) as progress:
             summary = run_scan(
                 paths,
                 catalog,
-                assets=assets or [],
+                assets=folders,
                 threshold=threshold,
                 prune=prune,
                 save_every=save_every,
@@ -296,6 +324,7 @@ def scan(
                 image_seconds=image_seconds,
                 fetcher=fetcher,
                 base_url=base_url,
+                objects=objects,
                 progress=progress,
                 on_wait=_waiting(db),
             )

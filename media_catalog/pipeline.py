@@ -36,6 +36,7 @@ from .walk import SourceFile, walk
 
 if TYPE_CHECKING:
     from .fetch import Fetcher
+    from .objects import ObjectAssets
 
 # Seconds the extraction of one article may take (a 64 MiB page takes a few): a backstop
 # for a slow path no limit foresaw, checked between Python steps of the main thread.
@@ -333,6 +334,7 @@ def scan(
     image_seconds: float = IMAGE_SECONDS,
     fetcher: Fetcher | None = None,
     base_url: str | None = None,
+    objects: ObjectAssets | None = None,
     progress: Callable[[int, int], None] | None = None,
     on_wait: Callable[[], None] | None = None,
 ) -> ScanSummary:
@@ -346,7 +348,8 @@ def scan(
 
     References resolve only inside `paths` and `assets`, and web URLs through `fetcher` when
     one is given (media_catalog.fetch; else they stay `remote`), relative ones also against
-    the article's URL, or `base_url` for an article that states none. Returns counts of what
+    the article's URL, or `base_url` for an article that states none; keys also under the
+    object-store prefixes of `objects` (media_catalog.objects). Returns counts of what
     was read and of the duplicate clusters (within `threshold` bits) in the catalogue after.
     `options` are the extraction choices (context size, JSON Lines fields). Images are
     fingerprinted by `workers` processes (default: all cores), each image in at most
@@ -361,7 +364,7 @@ def scan(
         Hasher(workers, known=catalog.known_images(), seconds=image_seconds) as hasher,
     ):
         state = _Scan(max_bytes=max_bytes, hasher=hasher)
-        resolver = Resolver(paths, assets, max_bytes, fetcher, base_url)
+        resolver = Resolver(paths, assets, max_bytes, fetcher, base_url, objects)
         summary = _scan(
             paths, assets, catalog, state, prune, save_every, options, on_file, progress, resolver
         )
@@ -392,14 +395,16 @@ def _scan(
 ) -> ScanSummary:
     hasher = state.hasher
     options = options or ExtractOptions()
-    fetcher = resolver.fetcher
+    fetcher, objects = resolver.fetcher, resolver.objects
     fetch = (*fetcher.settings, resolver.base_url) if fetcher is not None else None
+    if objects is not None:
+        fetch = (*(fetch or ()), *objects.prefixes, objects.endpoint)
     settings = _settings(paths, assets, state.max_bytes, options, fetch)
     roots = [os.path.abspath(path) for path in paths]
     # keys no asset folder held are looked for again (asset folders are often filled after
     # the articles are); with no folder, nothing can appear
     unresolved = _unresolved(catalog, roots)
-    retried = set(unresolved["no-asset"]) if assets else set()
+    retried = set(unresolved["no-asset"]) if assets or objects else set()
     missing = unresolved["missing"]  # read again when a file they missed is there now
     walked: set[str] = set()
     summary = ScanSummary()

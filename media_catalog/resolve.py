@@ -35,6 +35,7 @@ from .models import ImageRef
 
 if TYPE_CHECKING:
     from .fetch import Fetcher
+    from .objects import ObjectAssets
 
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 _KEY = re.compile(
@@ -80,7 +81,8 @@ def decode_data_uri(src: str) -> bytes:
 
 
 class Resolver:
-    """Resolves references against allowed `roots`; keys are looked up in `assets`; web URLs
+    """Resolves references against allowed `roots`; keys are looked up in `assets` (then
+    under the object-store prefixes of `objects`); web URLs
     are fetched by `fetcher` when there is one (else they stay `remote`), relative ones too
     against the article's URL or `base_url` (`candidates`)."""
 
@@ -91,10 +93,12 @@ class Resolver:
         max_bytes: int = DEFAULT_MAX_BYTES,
         fetcher: Fetcher | None = None,
         base_url: str | None = None,
+        objects: ObjectAssets | None = None,
     ) -> None:
         self.max_bytes = max_bytes
         self.fetcher = fetcher
         self.base_url = base_url
+        self.objects = objects
         self.assets = [Path(os.path.realpath(a)) for a in assets]
         self.roots = [Path(os.path.realpath(r)) for r in roots] + self.assets
         self._asset_names: dict[Path, dict[str, Path]] = {}
@@ -106,7 +110,7 @@ class Resolver:
             raise ResolveError("image has no source", reason="missing", ref=src)
         key = _KEY.match(src)
         if key:
-            return Resolved(file=self._asset(key, src))
+            return self._asset(key, src)
         scheme = _SCHEME.match(src)
         name = scheme.group("scheme").lower() if scheme else ""
         if name == "data":
@@ -178,16 +182,21 @@ class Resolver:
             raise ResolveError(f"{path} does not exist", reason="missing", ref=src)
         return real
 
-    def _asset(self, key: re.Match[str], src: str) -> Path:
+    def _asset(self, key: re.Match[str], src: str) -> Resolved:
         bucket, prefix, digest = key.group("bucket", "prefix", "digest")
         for folder in self.assets:
             for candidate in (folder / bucket / prefix / digest, folder / prefix / digest):
                 if candidate.is_file():
-                    return self._local(candidate, src)
+                    return Resolved(file=self._local(candidate, src))
             named = self._names(folder).get(digest.lower())
             if named is not None:
-                return self._local(named, src)
-        where = ", ".join(map(str, self.assets)) or "no --assets folder was given"
+                return Resolved(file=self._local(named, src))
+        if self.objects is not None:
+            found = self.objects.find([f"{bucket}/{prefix}/{digest}", f"{prefix}/{digest}"], src)
+            if found is not None:
+                return Resolved(file=found[0], origin=found[1])
+        stores = self.objects.prefixes if self.objects is not None else []
+        where = ", ".join([*map(str, self.assets), *stores]) or "no --assets folder was given"
         raise ResolveError(f"no asset file for key {src} ({where})", reason="no-asset", ref=src)
 
     def _names(self, folder: Path) -> dict[str, Path]:

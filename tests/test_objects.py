@@ -1,0 +1,86 @@
+"""Object-store --assets: the seed's keys read from an S3-compatible server on 127.0.0.1 (moto's
+standalone server, started by the test), with credentials and endpoint as users set them."""
+
+import hashlib
+import socket
+
+import boto3
+import orjson
+import pytest
+from moto.server import ThreadedMotoServer
+
+from .conftest import SAMPLES, encode, photo
+
+MIRRORED = encode(photo(90))  # what the mirror holds under every key
+
+
+@pytest.fixture(scope="module")
+def s3():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def bucket(s3, monkeypatch):
+    """The seed's assets in their own bucket (`crabby-images/<5 hex>/<40 hex>`) and under a
+    prefix of a mirror (`mirror/assets/crabby-images/…`); the usual environment variables."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    client = boto3.client("s3", endpoint_url=s3, region_name="us-east-1")
+    for name in ("crabby-images", "mirror"):
+        client.create_bucket(Bucket=name)
+    stored = {}
+    for path in sorted((SAMPLES / "assets" / "crabby-images").rglob("*")):
+        if path.is_file():
+            key = f"{path.parent.name}/{path.name}"
+            client.put_object(Bucket="crabby-images", Key=key, Body=path.read_bytes())
+            client.put_object(Bucket="mirror", Key=f"assets/crabby-images/{key}", Body=MIRRORED)
+            stored[key] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return stored
+
+
+def _seed(cli, tmp_path, *assets: str, endpoint: str | None = None) -> list[dict]:
+    (tmp_path / "seed").mkdir(exist_ok=True)
+    article = SAMPLES / "articles" / "hasakah-bombings.txt"
+    (tmp_path / "seed" / article.name).write_bytes(article.read_bytes())
+    options = [value for asset in assets for value in ("--assets", asset)]
+    if endpoint:
+        options += ["--endpoint-url", endpoint]
+    result = cli("scan", tmp_path / "seed", *options, "-q")
+    assert result.exit_code == 0, result.output
+    return orjson.loads(cli("search", "-f", "json", "").stdout)["results"]
+
+
+def test_the_seed_resolves_its_keys_from_its_own_bucket(bucket, s3, cli, tmp_path):
+    found = _seed(cli, tmp_path, "s3://crabby-images", endpoint=s3)
+    assert len(found) == 7 and all(r["reason"] is None for r in found)
+    key_of = {r["src"].split("crabby-images/")[1]: r for r in found}
+    assert {key: r["sha256"] for key, r in key_of.items()} == {key: bucket[key] for key in key_of}
+    origin = found[0]["origin"]
+    assert origin["url"].startswith("s3://crabby-images/") and origin["archive"] is None
+    cached = tmp_path / f"{cli.db}.cache"
+    assert all(r["file"].startswith(str(cached)) for r in found)
+
+
+def test_a_prefix_is_read_like_an_asset_folder_and_other_buckets_never(
+    bucket, s3, cli, tmp_path, monkeypatch
+):
+    # the mirror holds another photo under assets/crabby-images/…: read from there, as from a
+    # folder laid out so; the keys' own bucket is not named, so never read
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3)  # the endpoint from the environment
+    found = _seed(cli, tmp_path, "s3://mirror/assets")
+    assert {r["sha256"] for r in found} == {hashlib.sha256(MIRRORED).hexdigest()}
+    assert {r["origin"]["url"].split("/")[2] for r in found} == {"mirror"}
+
+
+def test_a_key_in_no_prefix_is_no_asset_and_a_failing_store_is_recorded(bucket, s3, cli, tmp_path):
+    found = _seed(cli, tmp_path, "s3://mirror/elsewhere", endpoint=s3)
+    assert {r["reason"] for r in found} == {"no-asset"}
+    found = _seed(cli, tmp_path, "s3://no-such-bucket", endpoint=s3)
+    assert {r["reason"] for r in found} == {"unreadable"}
