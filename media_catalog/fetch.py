@@ -24,7 +24,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -136,7 +136,7 @@ class Fetcher:
         allowed: Iterable[str] = (),
         refresh: bool = False,
         max_bytes: int = MAX_FETCH_BYTES,
-        concurrency: int = 16,
+        concurrency: int = 32,
         per_host: int = 4,
         timeout: float = 20.0,
         retries: int = 3,
@@ -154,28 +154,42 @@ class Fetcher:
         self.settings = ("fetch", allow_private, tuple(sorted(allowed)), max_bytes)
         self._hosts: dict[str, threading.Semaphore] = {}
         self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(concurrency)
+        self._futures: dict[str, Future[Fetched]] = {}
         self.done: dict[str, Fetched] = {}
 
     def close(self) -> None:
+        """Stop: fetches not begun are cancelled."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
         self._client.close()
+
+    def submit(self, urls: Iterable[str]) -> None:
+        """Start fetching every URL not fetched or started yet; returns at once."""
+        for url in urls:
+            if url not in self.done and url not in self._futures:
+                self._futures[url] = self._pool.submit(self._fetch, url)
+
+    def in_flight(self, url: str) -> bool:
+        """Whether `url` was submitted and is not yet taken by `fetch`."""
+        return url in self._futures
 
     def fetch_all(self, urls: Iterable[str]) -> None:
         """Fetch every URL not fetched yet by this Fetcher, concurrently (into `done`)."""
-        todo = list(dict.fromkeys(url for url in urls if url not in self.done))
-        if len(todo) == 1:
-            self.done[todo[0]] = self._fetch(todo[0])
-        elif todo:
-            with ThreadPoolExecutor(min(self.concurrency, len(todo))) as pool:
-                for found in pool.map(self._fetch, todo):
-                    self.done[found.url] = found
+        urls = list(urls)
+        self.submit(urls)
+        for url in urls:
+            self.fetch(url)
 
     def outcomes(self) -> dict[str, int]:
         """How many URLs this Fetcher fetched, found cached, or failed on, by reason."""
         return dict(sorted(Counter(found.outcome for found in self.done.values()).items()))
 
     def fetch(self, url: str) -> Fetched:
-        """What fetching `url` gave (fetched now, unless done before)."""
-        self.fetch_all([url])
+        """What fetching `url` gave: waited for when submitted, fetched now when neither
+        submitted nor done before."""
+        if url not in self.done:
+            future = self._futures.pop(url, None)
+            self.done[url] = future.result() if future is not None else self._fetch(url)
         return self.done[url]
 
     def _entry(self, url: str) -> Path:

@@ -121,6 +121,10 @@ class _Scan:
     resume: dict[int, tuple[Article, int, ResolveError | FingerprintError | None]] = field(
         default_factory=dict
     )
+    # the same, for occurrences held by a fetch under way (their place kept, filled in `settle`)
+    fetching: dict[int, tuple[Article, int, ResolveError | FingerprintError | None]] = field(
+        default_factory=dict
+    )
 
     def image_bytes(self, data: bytes, name: str) -> str:
         """SHA-256 of `data`, fingerprinting it unless these bytes are already known."""
@@ -164,6 +168,9 @@ class _Scan:
         they were used. After this, the occurrences, files and errors gathered so far are
         final."""
         failed = self.hasher.failed
+        for i, (article, index, failure) in self.fetching.items():  # the fetches, all at once
+            _reference(self, resolver, article, self.occurrences[i].ref, index, failure, slot=i)
+        self.fetching.clear()
         while True:
             self.hasher.wait()
             self._read()
@@ -215,15 +222,28 @@ def _reference(
     ref: ImageRef,
     start: int = 0,
     failure: ResolveError | FingerprintError | None = None,
+    slot: int | None = None,
 ) -> None:
     """Resolve the best candidate of `ref` that leads to a readable image (the largest
     `srcset` candidate first, then `src`); when none does, record the first one's failure.
 
     Whether a file can be read and its bytes are a readable image is known only once they are
     hashed: the occurrence is recorded at once, and `settle` comes back here with `start` at
-    the next candidate when they were not."""
+    the next candidate when they were not. A candidate being fetched is not waited for: its
+    place is kept and `settle` comes back for it (with `slot`, that place)."""
     candidates = resolver.candidates(ref)
+
+    def put(occurrence: Occurrence) -> int:
+        if slot is None:
+            scan.occurrences.append(occurrence)
+            return len(scan.occurrences) - 1
+        scan.occurrences[slot] = occurrence
+        return slot
+
     for index in range(start, len(candidates)):
+        if slot is None and resolver.fetching(candidates[index]):
+            scan.fetching[put(Occurrence(ref))] = (article, index, failure)
+            return
         try:
             resolved = resolver.resolve(candidates[index], article.base)
             if resolved.file is not None:
@@ -235,11 +255,11 @@ def _reference(
             failure = failure or exc
             continue
         file = str(resolved.file) if resolved.file is not None else resolved.place
-        scan.resume[len(scan.occurrences)] = (article, index, failure)
-        scan.occurrences.append(Occurrence(ref, sha256, file, origin=resolved.origin))
+        at = put(Occurrence(ref, sha256, file, origin=resolved.origin))
+        scan.resume[at] = (article, index, failure)
         return
     assert failure is not None  # candidates() is never empty
-    scan.occurrences.append(Occurrence(ref, reason=failure.code))
+    put(Occurrence(ref, reason=failure.code))
     if isinstance(failure, FingerprintError):
         path = failure.path
     elif failure.reason in ("bad-data-uri", "unreadable", "too-large"):

@@ -153,9 +153,14 @@ class Resolver:
         return found + [url for url in dict.fromkeys(joined) if url not in found]
 
     def prefetch(self, srcs: Iterable[str]) -> None:
-        """Fetch the web URLs among `srcs` together (concurrently), when fetching."""
+        """Start fetching the web URLs among `srcs` (when fetching); returns at once."""
         if self.fetcher is not None:
-            self.fetcher.fetch_all(url for src in srcs if (url := web_url(src)) is not None)
+            self.fetcher.submit(url for src in srcs if (url := web_url(src)) is not None)
+
+    def fetching(self, src: str) -> bool:
+        """Whether `src` is a web URL whose fetch is under way: resolving it would wait."""
+        url = web_url(src)
+        return url is not None and self.fetcher is not None and self.fetcher.in_flight(url)
 
     def _inside(self, path: Path) -> bool:
         return any(path == root or root in path.parents for root in self.roots)
