@@ -19,6 +19,7 @@ A query is a list of terms, all of which must match an occurrence. Examples = th
     dup:yes                the photo is in a near-duplicate cluster (yes or no)
     unresolved:yes         the reference did not lead to an image (yes or no)
     error:yes              an error was recorded for the reference (yes or no)
+    credited:pattern       how its credit was found: markup, label, pattern, or none
     -alt:logo  -"stock"    a leading `-` negates any term
 
 Text is compared after `media_catalog.text.normalize` (NFKC, case folding, Arabic/Persian
@@ -40,7 +41,9 @@ TEXT_FIELDS = ("alt", "caption", "credit", "title", "article", "article_title", 
 FREE_TEXT_FIELDS = ("alt", "caption", "credit", "title", "article", "article_title")
 NUMBER_FIELDS = ("width", "height", "uses")
 FLAG_FIELDS = ("dup", "unresolved", "error")
-FIELDS = (*TEXT_FIELDS, "format", "camera", "taken", *NUMBER_FIELDS, *FLAG_FIELDS)
+FIELDS = (*TEXT_FIELDS, "format", "camera", "taken", *NUMBER_FIELDS, *FLAG_FIELDS, "credited")
+# The values of `credited:` (an occurrence's `credit_source`; "none": no credit).
+CREDIT_SOURCES = ("markup", "label", "pattern", "none")
 
 _TERM = re.compile(
     r"""(?P<neg>-)?
@@ -60,7 +63,8 @@ class Term:
 
     text fields, camera, free words (field None): the normalised text to find;
     format: the upper-cased format; numbers: (low, high) inclusive, either may be None;
-    taken: (low, high) ISO date prefixes, either may be None; flags: True or False.
+    taken: (low, high) ISO date prefixes, either may be None; flags: True or False;
+    credited: "markup", "label", "pattern", or None (no credit).
     """
 
     field: str | None
@@ -136,6 +140,11 @@ def _term(query: str, match: re.Match[str]) -> Term | None:
         return Term(field, _number_range(query, start, end, field, raw.strip()), negated)
     if field == "taken":
         return Term(field, _date_range(query, start, end, raw.strip()), negated)
+    if field == "credited":
+        source = raw.strip().lower()
+        if source not in CREDIT_SOURCES:
+            _fail(query, start, end, f"credited: takes {', '.join(CREDIT_SOURCES)}")
+        return Term(field, None if source == "none" else source, negated)
     flag = _FLAGS.get(raw.strip().lower())
     if flag is None:
         _fail(query, start, end, f"{field}: takes yes or no")

@@ -109,6 +109,13 @@ def _clause(field: str | None, value: Any) -> Clause:
             (value,),
             lambda s: s.error == value,
         )
+    if field == "credited":
+        return Clause(
+            "((SELECT json_extract(CAST(d.doc AS TEXT), '$.credit_source')"
+            " FROM occurrence_docs d WHERE d.id = o.id) IS ?)",
+            (value,),
+            lambda s: s.doc.get("credit_source") == value,
+        )
     if field == "dup":
         return Clause(
             "((o.sha256 IS NOT NULL AND o.sha256 IN (SELECT sha256 FROM temp.near)) = ?)",

@@ -168,3 +168,27 @@ def test_json_output_widens_a_pipe_and_leaves_anything_else(tmp_path):
     with open(tmp_path / "out.json", "wb") as file:
         widen_pipe(file)
     widen_pipe(io.BytesIO())
+
+
+def test_credited_filters_by_how_the_credit_was_found(cli, tmp_path):
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    (pages / "a.html").write_text(
+        '<figure><img src="a.jpg"><figcaption>Storm <span class="credit">Ann Lee</span>'
+        "</figcaption></figure>"
+        '<figure><img src="b.jpg"><figcaption>Flood (Jane Roe/AP)</figcaption></figure>'
+        '<figure><img src="c.jpg"><figcaption>Fire. Photo: Bo Li</figcaption></figure>'
+        '<img src="d.jpg">'
+    )
+    assert cli("scan", pages, "-q").exit_code == 0
+
+    def found(query: str) -> list[str]:
+        results = orjson.loads(cli("search", "-f", "json", "--", query).stdout)["results"]
+        return [r["src"] for r in results]
+
+    assert found("credited:markup") == ["a.jpg"]
+    assert found("credited:pattern") == ["b.jpg"]
+    assert found("credited:label") == ["c.jpg"]
+    assert found("credited:none") == ["d.jpg"]
+    assert found("-credited:none -credited:pattern") == ["a.jpg", "c.jpg"]
+    assert cli("search", "credited:maybe").exit_code == 1

@@ -94,6 +94,8 @@ QUERIES = [
     "alt:fire",
     "caption:hall",
     "credit:رویترز",
+    "credited:markup",
+    "credited:none",
     "title:ruins",
     "article:two.md",
     "article_title:بازار",
@@ -227,6 +229,7 @@ _TERMS = st.one_of(
     st.builds(
         "{}:{}".format, st.sampled_from(["unresolved", "error"]), st.sampled_from(["yes", "no"])
     ),
+    st.builds("credited:{}".format, st.sampled_from(["markup", "label", "pattern", "none"])),
 )
 
 
