@@ -48,12 +48,27 @@ class RefusedAddress(Exception):
     """A connection to an address that is not public, not allowed."""
 
 
+# IPv6 ranges that carry an IPv4 address in their last 32 bits (NAT64, IPv4-compatible,
+# IPv4-translated): judged as that address.
+_EMBEDDING = tuple(
+    ipaddress.IPv6Network(net)
+    for net in ("64:ff9b::/96", "64:ff9b:1::/48", "::/96", "::ffff:0:0:0/96")
+)
+
+
 def is_public(address: str) -> bool:
-    """Whether an IP address is one on the public Internet (an IPv4-mapped IPv6 address is
-    judged as its IPv4 address)."""
+    """Whether an IP address is one on the public Internet. An IPv6 address carrying an IPv4
+    one (mapped, NAT64, 6to4, Teredo, IPv4-compatible or -translated) is judged by that one
+    too; site-local IPv6 is not public."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.is_site_local:
+            return False
+        embedded = [ip.ipv4_mapped, ip.sixtofour, *(ip.teredo or ())]
+        if any(ip in network for network in _EMBEDDING):
+            embedded.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+        if any(v4 is not None and not is_public(str(v4)) for v4 in embedded):
+            return False
     return ip.is_global and not ip.is_multicast
 
 
@@ -82,7 +97,14 @@ class _GuardedBackend(httpcore.SyncBackend):
             for address in addresses:
                 if address not in self.allowed and not is_public(address):
                     raise RefusedAddress(f"{host} is at {address}, which is not public")
-        return super().connect_tcp(addresses[0], port, timeout, local_address, socket_options)
+        failure: Exception | None = None
+        for address in dict.fromkeys(addresses):  # (in the resolver's order, as browsers)
+            try:
+                return super().connect_tcp(address, port, timeout, local_address, socket_options)
+            except httpcore.ConnectError as exc:
+                failure = exc
+        assert failure is not None  # getaddrinfo returns at least one address
+        raise failure
 
 
 def _client(
@@ -100,7 +122,8 @@ def _client(
         timeout=timeout,
         follow_redirects=True,
         max_redirects=MAX_REDIRECTS,
-        headers={"User-Agent": USER_AGENT},
+        # the bytes as stored: a compressed body would be inflated before its size is seen
+        headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
         trust_env=False,  # a proxy would connect for us, past the address check
     )
 
@@ -126,7 +149,8 @@ class Fetched:
 class Fetcher:
     """Fetches URLs into `cache` (a folder, made when needed), `concurrency` at a time and
     `per_host` at a time to one host; from public addresses, those in `allowed`, or any with
-    `allow_private`."""
+    `allow_private`. A response must start within `timeout` seconds and end within
+    `max_seconds`."""
 
     def __init__(
         self,
@@ -139,6 +163,7 @@ class Fetcher:
         concurrency: int = 32,
         per_host: int = 4,
         timeout: float = 20.0,
+        max_seconds: float = 120.0,
         retries: int = 3,
         max_wait: float = 30.0,
     ) -> None:
@@ -149,6 +174,7 @@ class Fetcher:
         self.per_host = per_host
         self.retries = retries
         self.max_wait = max_wait
+        self.max_seconds = max_seconds
         self._client = _client(allow_private, frozenset(allowed), timeout, concurrency)
         # what a scan compares to know whether an article's references would resolve alike
         self.settings = ("fetch", allow_private, tuple(sorted(allowed)), max_bytes)
@@ -214,18 +240,18 @@ class Fetcher:
             if meta.get("last_modified"):
                 headers["If-Modified-Since"] = meta["last_modified"]
         for attempt in range(self.retries + 1):
+            wait = 0.0
             try:
                 with self._host(url), self._client.stream("GET", url, headers=headers) as reply:
                     if reply.status_code == 304 and meta is not None:
                         return Fetched(url, entry, cached=True, origin=_origin(meta))
                     if reply.status_code in _RETRIED and attempt < self.retries:
                         wait = _retry_after(reply.headers.get("Retry-After"), attempt)
-                        time.sleep(min(wait, self.max_wait))
-                        continue
-                    if reply.status_code >= 400:
+                    elif reply.status_code >= 400:
                         message = f"{url}: the server answered HTTP {reply.status_code}"
                         return Fetched(url, reason=f"http-{reply.status_code}", message=message)
-                    return self._keep(url, reply, entry, meta_path)
+                    else:
+                        return self._keep(url, reply, entry, meta_path)
             except RefusedAddress as exc:
                 message = f"{url} was not fetched: {exc} (allow it with --allow-private)"
                 return Fetched(url, reason="refused-private", message=message)
@@ -236,22 +262,31 @@ class Fetcher:
             except httpx.TooManyRedirects:
                 message = f"{url}: over {MAX_REDIRECTS} redirects"
                 return Fetched(url, reason="too-many-redirects", message=message)
-            except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
+            except Exception as exc:  # any other failure is this URL's (a URL httpx refuses)
                 return Fetched(url, reason="fetch-failed", message=f"{url}: {exc}")
+            time.sleep(min(wait, self.max_wait))  # (the host's slot is free meanwhile)
         raise AssertionError("unreachable")  # the last attempt returns
 
     def _keep(self, url: str, reply: httpx.Response, entry: Path, meta_path: Path) -> Fetched:
-        """Stream the body into the cache (renamed into place when whole)."""
+        """Stream the body into the cache (renamed into place when whole), as it was sent
+        (a compressed one is refused), within `max_bytes` and `max_seconds`."""
+        encoding = reply.headers.get("Content-Encoding", "identity").strip().lower()
+        if encoding not in ("", "identity"):
+            message = f"{url}: sent compressed ({encoding}) though asked not to; not read"
+            return Fetched(url, reason="fetch-failed", message=message)
         entry.parent.mkdir(parents=True, exist_ok=True)
         tmp = entry.with_name(f".{entry.name}.{secrets.token_hex(4)}.tmp")
-        size = 0
+        size, deadline = 0, time.monotonic() + self.max_seconds
         try:
             with tmp.open("wb") as handle:
-                for chunk in reply.iter_bytes():
+                for chunk in reply.iter_raw():
                     size += len(chunk)
                     if size > self.max_bytes:
                         message = f"{url} is over the {self.max_bytes >> 20} MiB fetch limit"
                         return Fetched(url, reason="too-large", message=message)
+                    if time.monotonic() > deadline:
+                        message = f"{url}: not received in {self.max_seconds:g} s"
+                        return Fetched(url, reason="timeout", message=message)
                     handle.write(chunk)
             meta = {
                 "url": url,

@@ -30,7 +30,7 @@ from .models import (
     SrcsetCandidate,
 )
 from .query import cluster_counts
-from .resolve import DEFAULT_MAX_BYTES, Resolver, file_size
+from .resolve import DEFAULT_MAX_BYTES, Resolver, file_size, web_url
 from .store import Store, article_file, under
 from .walk import SourceFile, walk
 
@@ -169,7 +169,8 @@ class _Scan:
         final."""
         failed = self.hasher.failed
         for i, (article, index, failure) in self.fetching.items():  # the fetches, all at once
-            _reference(self, resolver, article, self.occurrences[i].ref, index, failure, slot=i)
+            ref = self.occurrences[i].ref
+            _reference(self, resolver, article, ref, index, failure, slot=i, wait=True)
         self.fetching.clear()
         while True:
             self.hasher.wait()
@@ -189,7 +190,7 @@ class _Scan:
                 article, index, failure = self.resume.pop(i)
                 ref = self.occurrences[i].ref
                 self.occurrences[i] = None
-                _reference(self, resolver, article, ref, index + 1, failure or problem)
+                _reference(self, resolver, article, ref, index + 1, failure or problem, wait=True)
         for path in self.loose:
             sha256 = self.files.get(path)
             exc = self.failed_files[path] if sha256 is None else None
@@ -223,14 +224,16 @@ def _reference(
     start: int = 0,
     failure: ResolveError | FingerprintError | None = None,
     slot: int | None = None,
+    wait: bool = False,
 ) -> None:
     """Resolve the best candidate of `ref` that leads to a readable image (the largest
     `srcset` candidate first, then `src`); when none does, record the first one's failure.
 
     Whether a file can be read and its bytes are a readable image is known only once they are
     hashed: the occurrence is recorded at once, and `settle` comes back here with `start` at
-    the next candidate when they were not. A candidate being fetched is not waited for: its
-    place is kept and `settle` comes back for it (with `slot`, that place)."""
+    the next candidate when they were not. A candidate being fetched is not waited for
+    (unless `wait`: `settle` does): its place is kept and `settle` comes back for it (with
+    `slot`, that place)."""
     candidates = resolver.candidates(ref)
 
     def put(occurrence: Occurrence) -> int:
@@ -241,7 +244,7 @@ def _reference(
         return slot
 
     for index in range(start, len(candidates)):
-        if slot is None and resolver.fetching(candidates[index]):
+        if not wait and resolver.fetching(candidates[index], article.base):
             scan.fetching[put(Occurrence(ref))] = (article, index, failure)
             return
         try:
@@ -331,6 +334,8 @@ def _found_now(resolver: Resolver, doc: dict[str, Any]) -> bool:
     known["srcset"] = tuple(SrcsetCandidate(**c) for c in doc.get("srcset") or ())
     base = Path(article_file(doc["article"])).parent
     for src in ImageRef.of(known).candidates():
+        if web_url(src) is not None:
+            continue  # (a file that appeared is what is looked for: nothing is fetched here)
         try:
             resolver.resolve(src, base)
         except ResolveError:
@@ -545,7 +550,7 @@ def _article_file(
                 break
             summary.articles += 1
             state.errors.extend(article.errors)
-            resolver.prefetch(resolver.candidates(ref)[0] for ref in article.refs)
+            resolver.prefetch((resolver.candidates(ref)[0] for ref in article.refs), article.base)
             for ref in article.refs:
                 _reference(state, resolver, article, ref)
     except ExtractError as exc:

@@ -152,15 +152,19 @@ class Resolver:
         joined = [urljoin(page, src) for src in found if src and not _SCHEME.match(src)]
         return found + [url for url in dict.fromkeys(joined) if url not in found]
 
-    def prefetch(self, srcs: Iterable[str]) -> None:
-        """Start fetching the web URLs among `srcs` (when fetching); returns at once."""
-        if self.fetcher is not None:
+    def prefetch(self, srcs: Iterable[str], base: Path | ArchivedPage) -> None:
+        """Start fetching the web URLs among `srcs`, written in an article at `base` (when
+        fetching, and not for a page in a web archive: its URLs resolve there); returns at
+        once."""
+        if self.fetcher is not None and not isinstance(base, ArchivedPage):
             self.fetcher.submit(url for src in srcs if (url := web_url(src)) is not None)
 
-    def fetching(self, src: str) -> bool:
-        """Whether `src` is a web URL whose fetch is under way: resolving it would wait."""
+    def fetching(self, src: str, base: Path | ArchivedPage) -> bool:
+        """Whether resolving `src`, written at `base`, would wait for a fetch under way."""
+        if self.fetcher is None or isinstance(base, ArchivedPage):
+            return False
         url = web_url(src)
-        return url is not None and self.fetcher is not None and self.fetcher.in_flight(url)
+        return url is not None and self.fetcher.in_flight(url)
 
     def _inside(self, path: Path) -> bool:
         return any(path == root or root in path.parents for root in self.roots)

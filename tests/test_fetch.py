@@ -1,5 +1,6 @@
 """`scan --fetch`: images fetched from a real HTTP server on 127.0.0.1, started by the test."""
 
+import gzip
 import hashlib
 import threading
 import time
@@ -71,6 +72,19 @@ def site():
                         self.wfile.write(b"\xff" * 65536)
                 except OSError:
                     pass
+            elif path == "/gzipped.jpg":  # a bomb would be sent so: inflated unread
+                self.send(200, gzip.compress(IMAGES["/img/0.jpg"]), headers=[gz])
+            elif path == "/drip.jpg":  # a byte now and then, never a whole image
+                self.send_response(200)
+                self.send_header("Content-Length", "1000")
+                self.end_headers()
+                try:
+                    for _ in range(40):
+                        self.wfile.write(b"\xff")
+                        self.wfile.flush()
+                        time.sleep(0.2)
+                except OSError:
+                    pass
             elif path == "/etag.jpg":
                 if self.headers.get("If-None-Match") == '"v1"':
                     self.send(304, headers=[("ETag", '"v1"')])
@@ -79,6 +93,7 @@ def site():
             else:
                 self.send(404, b"not here", "text/plain")
 
+    gz = ("Content-Encoding", "gzip")
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     served = Site(f"http://127.0.0.1:{server.server_address[1]}")
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -113,6 +128,7 @@ def test_each_outcome_of_a_fetch(site, tmp_path):
         "/to-metadata": "refused-private",  # checked again at the redirect
     }
     assert site.asked["/busy.jpg"] == 2 and site.asked["/slow.jpg"] == 2  # retried once
+    assert all(h["Accept-Encoding"] == "identity" for h in site.headers)
     assert all(h["User-Agent"].startswith("media-catalog/") for h in site.headers)
     fetch.close()
 
@@ -133,6 +149,9 @@ def test_a_cached_image_is_never_downloaded_again_and_refresh_revalidates(site, 
     [
         *("127.0.0.1", "10.0.0.1", "192.168.1.1", "172.16.0.1", "169.254.169.254", "100.64.0.1"),
         *("0.0.0.0", "224.0.0.1", "::1", "fe80::1", "fc00::1", "::ffff:127.0.0.1", "ff02::1"),
+        # IPv6 carrying a private IPv4 address: NAT64, 6to4, IPv4-compatible, -translated
+        *("64:ff9b::a00:1", "64:ff9b::a9fe:a9fe", "2002:7f00:1::", "::7f00:1"),
+        *("::ffff:0:7f00:1", "fec0::1"),
     ],
 )
 def test_addresses_that_are_not_public_are_refused(address):
@@ -228,3 +247,45 @@ def test_relative_references_are_fetched_against_the_article_s_url(site, cli, tm
         "no url": digest["/img/1.jpg"],
     }
     assert "/img/2.jpg" not in site.asked
+
+
+def test_a_compressed_a_dripping_or_a_malformed_answer_is_that_url_s_failure(site, tmp_path):
+    fetch = fetcher(tmp_path, timeout=2, max_seconds=1, retries=0)
+    urls = [site.url + "/gzipped.jpg", site.url + "/drip.jpg", site.url + "/img/1.jpg"]
+    urls += ["http://xn--/a.jpg", "http://[::1/a.jpg", "http://\udc80.example/a.jpg"]
+    started = time.monotonic()
+    fetch.fetch_all(urls)
+    assert time.monotonic() - started < 10  # the drip is cut at max_seconds
+    assert [fetch.done[url].reason for url in urls] == [
+        "fetch-failed",  # compressed though asked not to be: never inflated
+        "timeout",
+        None,
+        *["fetch-failed"] * 3,
+    ]
+
+
+def test_a_page_in_a_web_archive_never_fetches_even_with_fetch(site, cli, tmp_path):
+    # the page's images are on the (reachable) server and in the archive: read from the
+    # archive, and the server is never asked
+    import io
+
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    with (tmp_path / "crawl.warc.gz").open("wb") as handle:
+        writer = WARCWriter(handle, gzip=True)
+        for url, body, kind in [
+            (f"{site.url}/page.html", f'<img src="{site.url}/img/0.jpg">'.encode(), "text/html"),
+            (f"{site.url}/img/0.jpg", IMAGES["/img/0.jpg"], "image/jpeg"),
+        ]:
+            headers = StatusAndHeaders("200 OK", [("Content-Type", kind)], "HTTP/1.1")
+            writer.write_record(
+                writer.create_warc_record(
+                    url, "response", payload=io.BytesIO(body), http_headers=headers
+                )
+            )
+    result = cli("scan", tmp_path / "crawl.warc.gz", "--fetch", "--allow-private", "-q")
+    assert result.exit_code == 0, result.output
+    (found,) = orjson.loads(cli("search", "-f", "json", "").stdout)["results"]
+    assert found["sha256"] == hashlib.sha256(IMAGES["/img/0.jpg"]).hexdigest()
+    assert site.asked == Counter()
