@@ -1209,3 +1209,24 @@ def test_a_data_credit_is_the_credit_and_leaves_the_caption():
 def test_two_plain_images_of_one_file_name_in_two_folders_are_two_photos():
     page = '<div><img src="/2020/01/photo.jpg"><img src="../02/photo.jpg"></div>'
     assert [r.src for r in html.extract(page, "p")[0]] == ["/2020/01/photo.jpg", "../02/photo.jpg"]
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    # what a page may hide nesting behind, read as the tokenizer reads it: an attribute that
+    # looks like a comment or a script, a quote that starts no value, a quote in an unquoted
+    # value, and a script past the limit (cut, its text is markup)
+    ['<img alt="<!--">', '<img alt="<script>">', '<a b">', '<a x=y=">', "<b>" * 600 + "<script>"],
+    ids=["comment-in-value", "script-in-value", "quote-in-name", "quote-in-value", "cut-script"],
+)
+def test_nesting_cannot_be_hidden_from_the_depth_count(prefix):
+    page = "<body>" + prefix + "<div>" * 30_000 + '<img src="a.jpg">'
+    flat = nesting.flatten(page)
+    assert flat.count("<?div") >= 30_000 - nesting.MAX_DEPTH
+    assert html.extract(page, "p")[0][-1].src == "a.jpg"
+
+
+def test_svg_elements_that_close_themselves_are_not_counted():
+    page = "<body>" + "<span></span>" * nesting.UNCHECKED_TAGS + "<svg>"
+    page += "<circle r='1'/>" * 600 + "<g><text>Label</text></g></svg><div>after</div>"
+    assert nesting.flatten(page) is page
