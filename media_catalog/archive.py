@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .errors import ExtractError, ResolveError
 
@@ -40,20 +41,22 @@ class WebArchive:
     path: Path
     pages: list[tuple[str, int]] = field(default_factory=list)
     where: dict[str, int | str] = field(default_factory=dict)
+    damage: str | None = None  # why the listing stopped before the end, if it did
 
     @classmethod
     def listed(cls, path: Path) -> WebArchive:
         """The archive at `path`, listed; ExtractError (`unreadable`) when it cannot be read
         at all. A record that breaks the stream ends the listing: what came before counts."""
         archive = cls(path)
+        offset = 0
         try:
             with path.open("rb") as stream:
                 records = _iterator(stream)
                 for record in records:
                     offset = records.get_record_offset()  # type: ignore[attr-defined]
+                    if _cut_short(record):
+                        raise ExtractError(f"the record at byte {offset} is cut short")
                     archive._list(record, offset)
-        except ExtractError:
-            raise
         except OSError as exc:
             raise ExtractError(
                 f"cannot read the archive {path}: {exc.strerror or exc}",
@@ -61,12 +64,20 @@ class WebArchive:
                 code="unreadable",
             ) from exc
         except Exception as exc:  # warcio's errors on a damaged archive; the rest is read
+            if isinstance(exc, ExtractError) and exc.code == "unreadable":
+                raise  # (no warcio)
             if not archive.where:
                 raise ExtractError(
-                    f"{path} is not a readable web archive (WARC): {exc}",
+                    f"{path} is not a readable web archive (WARC): {' '.join(str(exc).split())}"
+                    " (one gzipped whole is not read: `warcio recompress` mends it)",
                     path=str(path),
                     code="unreadable",
                 ) from exc
+            archive.damage = (
+                f"{path} could not be read past the record at byte {offset} ({exc}); "
+                f"the {len(archive.where):,} responses before it were read. A WARC must be "
+                "plain or gzipped record by record (warcio recompress mends one gzipped whole)."
+            )
         return archive
 
     def _list(self, record: object, offset: int) -> None:
@@ -139,6 +150,15 @@ class WebArchive:
                 ref=url,
             )
         return data, captured
+
+
+def _cut_short(record: Any) -> bool:
+    """Whether a record ends before the length its header states (a truncated file): read
+    through, as the listing would anyway."""
+    stream = record.raw_stream
+    while stream.read(1 << 20):
+        pass
+    return getattr(stream, "limit", 0) > 0
 
 
 @dataclass(frozen=True)

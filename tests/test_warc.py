@@ -161,6 +161,7 @@ def test_a_damaged_archive_keeps_what_came_before_and_the_scan_goes_on(cli, tmp_
     exported = orjson.loads(cli("export", "-f", "json").stdout)
     errors = {e["path"].rsplit("/", 1)[-1]: e["code"] for e in exported["errors"]}
     assert errors.get("noise.warc") == "unreadable"
+    assert errors.get("cut.warc.gz") == "unreadable"  # cut short: said so, what came before read
     alts = {o["alt"] for o in orjson.loads(cli("search", "-f", "json", "").stdout)["results"]}
     assert {"beside", "The fire"} <= alts
 
@@ -174,3 +175,15 @@ def test_an_unchanged_archive_is_not_read_again_and_a_vanished_one_is_pruned(cli
     (tmp_path / "corpus" / "crawl.warc.gz").unlink()
     assert cli("scan", tmp_path / "corpus", "--prune", "-q").exit_code == 0
     assert orjson.loads(cli("stats", "-f", "json").stdout)["occurrences"] == 0
+
+
+def test_an_archive_gzipped_whole_is_an_error_that_says_how_to_mend_it(tmp_path):
+    import gzip
+
+    write_archive(tmp_path / "plain.warc", gzip=False)
+    (tmp_path / "corpus").mkdir()
+    whole = gzip.compress((tmp_path / "plain.warc").read_bytes())
+    (tmp_path / "corpus" / "whole.warc.gz").write_bytes(whole)
+    scan([tmp_path / "corpus"], open_store(tmp_path / "c.json"), workers=1)
+    (error,) = open_store(tmp_path / "c.json").errors()
+    assert error["code"] == "unreadable" and "warcio recompress" in error["message"]

@@ -101,6 +101,8 @@ def _archived_pages(path: Path, options: ExtractOptions) -> Iterator[Article]:
         refs, errors = extract_text("html", decode_html(data), article_id, options)
         refs = [ref if ref.article_url else replace(ref, article_url=url) for ref in refs]
         yield Article(article_id, page, refs, errors)
+    if archive.damage is not None:
+        raise ExtractError(archive.damage, path=path, code="unreadable")
 
 
 def _read(path: Path) -> bytes:
