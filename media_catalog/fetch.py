@@ -176,6 +176,7 @@ class Fetcher:
         self.max_wait = max_wait
         self.max_seconds = max_seconds
         self._client = _client(allow_private, frozenset(allowed), timeout, concurrency)
+        self.private_ok = allow_private or bool(allowed)
         # what a scan compares to know whether an article's references would resolve alike
         self.settings = ("fetch", allow_private, tuple(sorted(allowed)), max_bytes)
         self._hosts: dict[str, threading.Semaphore] = {}
@@ -231,6 +232,8 @@ class Fetcher:
         entry = self._entry(url)
         meta_path = entry.with_name(entry.name + ".json")
         meta = _read_meta(meta_path) if entry.exists() else None
+        if meta is not None and meta.get("private_ok") and not self.private_ok:
+            meta = None  # fetched when private addresses were allowed: not now, so again
         if meta is not None and not self.refresh:
             return Fetched(url, entry, cached=True, origin=_origin(meta))
         headers = {}
@@ -295,6 +298,7 @@ class Fetcher:
                 "etag": reply.headers.get("ETag"),
                 "last_modified": reply.headers.get("Last-Modified"),
                 "fetched": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "private_ok": self.private_ok,  # (then not served to a scan without)
             }
             meta_path.write_bytes(orjson.dumps(meta))
             os.replace(tmp, entry)

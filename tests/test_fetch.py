@@ -142,6 +142,8 @@ def test_a_cached_image_is_never_downloaded_again_and_refresh_revalidates(site, 
     refreshed = fetcher(tmp_path, refresh=True)
     assert refreshed.fetch(url).file.read_bytes() == IMAGES["/img/0.jpg"]
     assert site.asked["/etag.jpg"] == 2 and site.headers[-1]["If-None-Match"] == '"v1"'
+    # fetched from a private address: a scan that allows none is not served the copy
+    assert Fetcher(tmp_path / "cache").fetch(url).reason == "refused-private"
 
 
 @pytest.mark.parametrize(
