@@ -5,7 +5,7 @@ only it), the caption element right after it, or the element its `aria-described
 from __future__ import annotations
 
 import re
-from collections.abc import Container
+from collections.abc import Container, Iterator
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -447,17 +447,23 @@ def _names_someone(text: str) -> bool:
     return match is not None and any(c.isalnum() for c in text[match.end() :])
 
 
-def _without_labels(caption: LexborNode, text: str) -> str | None:
-    """A caption's text without its screen-reader labels (BBC's hidden "Image caption")."""
-    for node in caption.traverse():
-        value = node.attributes.get("class")
+def _labels(node: LexborNode) -> Iterator[str]:
+    """The text of each screen-reader label in `node` (a class such as `visually-hidden`)."""
+    for found in node.traverse():
+        value = found.attributes.get("class")
         if value and any(
             name.endswith(_LABELS) and not name.endswith("not-sr-only") for name in value.split()
         ):
-            label = clean(laid_out_text(node))
+            label = clean(laid_out_text(found))
             if label:
-                head, _, tail = text.partition(label)
-                text = clean(head + tail) or ""
+                yield label
+
+
+def _without_labels(caption: LexborNode, text: str) -> str | None:
+    """A caption's text without its screen-reader labels (BBC's hidden "Image caption")."""
+    for label in _labels(caption):
+        head, _, tail = text.partition(label)
+        text = clean(head + tail) or ""
     return text or None
 
 
@@ -546,15 +552,9 @@ def _label_credit(caption_node: LexborNode, caption: str) -> tuple[str | None, s
     """A credit behind a label hidden from sight that names it ("<span
     class=visually-hidden>Credit</span> Jane Roe", no colon): the caption before the label,
     the text after it as the credit, found by its "label"."""
-    for node in caption_node.traverse():
-        value = node.attributes.get("class")
-        if not value or not any(name.endswith(_LABELS) for name in value.split()):
-            continue
-        label = clean(laid_out_text(node)) or ""
-        if not _CREDIT_LABEL.fullmatch(label):
-            continue
+    for label in _labels(caption_node):
         head, found, tail = caption.partition(label)
-        if found and clean(tail):
+        if _CREDIT_LABEL.fullmatch(label) and found and clean(tail):
             return clean(head), clean(tail) or "", "label"
     return None
 
