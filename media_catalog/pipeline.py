@@ -97,6 +97,10 @@ class ScanSummary:
         return dict(self.__dict__)
 
 
+# Where to go on resolving a reference: its article, its candidate, the first failure so far.
+_Resume = tuple[Article, int, ResolveError | FingerprintError | None]
+
+
 @dataclass
 class _Scan:
     """The results of one scan before they are written to the catalogue.
@@ -118,13 +122,9 @@ class _Scan:
     occurrences: list[Occurrence | None] = field(default_factory=list)
     errors: list[ItemError] = field(default_factory=list)
     # occurrence index -> (article, candidate index, first failure so far), for `settle`
-    resume: dict[int, tuple[Article, int, ResolveError | FingerprintError | None]] = field(
-        default_factory=dict
-    )
+    resume: dict[int, _Resume] = field(default_factory=dict)
     # the same, for occurrences held by a fetch under way (their place kept, filled in `settle`)
-    fetching: dict[int, tuple[Article, int, ResolveError | FingerprintError | None]] = field(
-        default_factory=dict
-    )
+    fetching: dict[int, _Resume] = field(default_factory=dict)
 
     def image_bytes(self, data: bytes, name: str) -> str:
         """SHA-256 of `data`, fingerprinting it unless these bytes are already known."""
@@ -420,16 +420,12 @@ def _scan(
 ) -> ScanSummary:
     hasher = state.hasher
     options = options or ExtractOptions()
-    fetcher, objects = resolver.fetcher, resolver.objects
-    fetch = (*fetcher.settings, resolver.base_url) if fetcher is not None else None
-    if objects is not None:
-        fetch = (*(fetch or ()), *objects.prefixes, objects.endpoint)
-    settings = _settings(paths, assets, state.max_bytes, options, fetch)
+    settings = _settings(paths, assets, state.max_bytes, options, resolver.remote_settings)
     roots = [os.path.abspath(path) for path in paths]
     # keys no asset folder held are looked for again (asset folders are often filled after
     # the articles are); with no folder, nothing can appear
     unresolved = _unresolved(catalog, roots)
-    retried = set(unresolved["no-asset"]) if assets or objects else set()
+    retried = set(unresolved["no-asset"]) if assets or resolver.objects else set()
     missing = unresolved["missing"]  # read again when a file they missed is there now
     walked: set[str] = set()
     summary = ScanSummary()

@@ -141,6 +141,17 @@ class Resolver:
             path = Path(src) if name else Path(unquote(urlsplit(src).path))
         return Resolved(file=self._local(base / path, src))
 
+    @property
+    def remote_settings(self) -> tuple[object, ...] | None:
+        """What resolving beyond the local files depends on (fetching, its base URL, object
+        prefixes), or None when nothing is resolved beyond them."""
+        found: tuple[object, ...] = ()
+        if self.fetcher is not None:
+            found = (*self.fetcher.settings, self.base_url)
+        if self.objects is not None:
+            found = (*found, *self.objects.prefixes, self.objects.endpoint)
+        return found or None
+
     def candidates(self, ref: ImageRef) -> list[str]:
         """The references to try for `ref`, best first: its own (`ImageRef.candidates`), then,
         when fetching, its relative ones joined to the article's web URL (or `base_url`)."""
