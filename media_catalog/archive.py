@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ExtractError, ResolveError
+from .models import byte_limit
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _REVISIT_HOPS = 8
@@ -145,7 +146,7 @@ class WebArchive:
             )
         if data is None:
             raise ResolveError(
-                f"{url} in {self.path} is over the {max_bytes >> 20} MiB limit",
+                f"{url} in {self.path} is over the {byte_limit(max_bytes)} limit",
                 reason="too-large",
                 ref=url,
             )

@@ -22,7 +22,13 @@ if TYPE_CHECKING:  # imported where a table or message is drawn: JSON output sta
 
 from . import __version__, render
 from .errors import MediaCatalogError, QueryError
-from .models import DEFAULT_MAX_ALT_LENGTH, DEFAULT_THRESHOLD, IMAGE_SECONDS, MAX_THRESHOLD
+from .models import (
+    DEFAULT_MAX_ALT_LENGTH,
+    DEFAULT_THRESHOLD,
+    IMAGE_SECONDS,
+    MAX_FETCH_BYTES,
+    MAX_THRESHOLD,
+)
 from .store import DEFAULT_PATH, FAILURES, damage, failure, move_advice, open_store
 
 # Each command imports the stages it runs, so that `lookup`, `search` and `show` start without
@@ -84,10 +90,13 @@ def _stderr() -> Console:
 
 
 @contextmanager
-def _progress_bar(show: bool) -> Iterator[Callable[[int, int], None] | None]:
-    """A progress bar with rate and ETA on stderr, or None (no bar, no cost) when not shown."""
+def _progress_bars(
+    show: bool, *bars: tuple[str, str]
+) -> Iterator[list[Callable[[int, int], None] | None]]:
+    """A progress bar on stderr for each (label, unit), with its rate and time left, as a
+    callback `(done, total)` for each; None for each (no bar, no cost) when not shown."""
     if not show:
-        yield None
+        yield [None for _ in bars]
         return
     from rich.progress import (
         BarColumn,
@@ -102,12 +111,15 @@ def _progress_bar(show: bool) -> Iterator[Callable[[int, int], None] | None]:
 
     class _Rate(ProgressColumn):
         def render(self, task: Task) -> Text:
-            return Text(f"{task.speed or 0:.1f} files/s")
+            return Text(f"{task.speed or 0:.1f} {task.fields['unit']}/s")
 
-    columns = (TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), _Rate())
-    with Progress(*columns, TimeRemainingColumn(), console=_stderr(), transient=True) as bar:
-        task = bar.add_task("scan", total=None)
-        yield lambda done, total: bar.update(task, completed=done, total=total)
+    columns = (TextColumn("{task.description:<8}"), BarColumn(), MofNCompleteColumn(), _Rate())
+    with Progress(*columns, TimeRemainingColumn(), console=_stderr(), transient=True) as shown:
+        tasks = [shown.add_task(label, total=None, unit=unit) for label, unit in bars]
+        yield [
+            lambda done, total, task=task: shown.update(task, completed=done, total=total)
+            for task in tasks
+        ]
 
 
 def _damage(db: Path | None) -> str | None:
@@ -254,6 +266,20 @@ def scan(
         bool,
         typer.Option(help="With --fetch: ask again for cached images (ETag, Last-Modified)."),
     ] = False,
+    concurrency: Annotated[
+        int, typer.Option(help="With --fetch: downloads at once, in all.", min=1, max=256)
+    ] = 32,
+    per_host: Annotated[
+        int, typer.Option(help="With --fetch: downloads at once from one host.", min=1, max=64)
+    ] = 4,
+    max_bytes: Annotated[
+        int,
+        typer.Option(
+            help="Largest image read from the web or an object store, in bytes (else: "
+            "error too-large).",
+            min=1,
+        ),
+    ] = MAX_FETCH_BYTES,
     endpoint_url: Annotated[
         str | None,
         typer.Option(help="The S3 endpoint of s3:// --assets (MinIO, a local store…)."),
@@ -299,19 +325,28 @@ def scan(
     objects = None
     if stores:
         from .objects import ObjectAssets
-        from .resolve import DEFAULT_MAX_BYTES
 
-        objects = ObjectAssets(stores, cache, endpoint=endpoint_url, max_bytes=DEFAULT_MAX_BYTES)
-    fetcher = None
+        objects = ObjectAssets(stores, cache, endpoint=endpoint_url, max_bytes=max_bytes)
     if fetch:
         try:
             from .fetch import Fetcher
         except ImportError as exc:
             raise QueryError("--fetch needs httpx: pip install 'media-catalog[fetch]'") from exc
-
-        fetcher = Fetcher(cache, allow_private=allow_private, refresh=refresh)
-    try:
-        with _progress_bar(not quiet and _stderr().is_terminal) as progress:
+    shown = not quiet and _stderr().is_terminal
+    bars = [("scanning", "files"), *([("fetching", "images")] if fetch else [])]
+    with _progress_bars(shown, *bars) as (progress, *fetched):
+        fetcher = None
+        if fetch:
+            fetcher = Fetcher(
+                cache,
+                allow_private=allow_private,
+                refresh=refresh,
+                max_bytes=max_bytes,
+                concurrency=concurrency,
+                per_host=per_host,
+                progress=fetched[0],
+            )
+        try:
             summary = run_scan(
                 paths,
                 catalog,
@@ -328,9 +363,9 @@ def scan(
                 progress=progress,
                 on_wait=_waiting(db),
             )
-    finally:
-        if fetcher is not None:
-            fetcher.close()
+        finally:
+            if fetcher is not None:
+                fetcher.close()
     counts = summary.to_dict()
     if format is Format.json:
         typer.echo(render.to_json(counts))

@@ -23,7 +23,7 @@ import ssl
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -37,8 +37,8 @@ import httpx
 import orjson
 
 from . import __version__
+from .models import MAX_FETCH_BYTES, byte_limit
 
-MAX_FETCH_BYTES = 50 * 1024 * 1024
 MAX_REDIRECTS = 5
 USER_AGENT = f"media-catalog/{__version__} (catalogues the images articles embed)"
 _RETRIED = frozenset((429, 500, 502, 503, 504))
@@ -150,7 +150,8 @@ class Fetcher:
     """Fetches URLs into `cache` (a folder, made when needed), `concurrency` at a time and
     `per_host` at a time to one host; from public addresses, those in `allowed`, or any with
     `allow_private`. A response must start within `timeout` seconds and end within
-    `max_seconds`."""
+    `max_seconds`. `progress(done, total)` is called (from the fetching threads) whenever a
+    URL is asked for or its fetch ends."""
 
     def __init__(
         self,
@@ -166,6 +167,7 @@ class Fetcher:
         max_seconds: float = 120.0,
         retries: int = 3,
         max_wait: float = 30.0,
+        progress: Callable[[int, int], None] | None = None,
     ) -> None:
         self.cache = cache.absolute()
         self.refresh = refresh
@@ -184,6 +186,8 @@ class Fetcher:
         self._pool = ThreadPoolExecutor(concurrency)
         self._futures: dict[str, Future[Fetched]] = {}
         self.done: dict[str, Fetched] = {}
+        self.progress = progress
+        self._asked = self._ended = 0
 
     def close(self) -> None:
         """Stop: fetches not begun are cancelled."""
@@ -194,7 +198,8 @@ class Fetcher:
         """Start fetching every URL not fetched or started yet; returns at once."""
         for url in urls:
             if url not in self.done and url not in self._futures:
-                self._futures[url] = self._pool.submit(self._fetch, url)
+                self._futures[url] = self._pool.submit(self._counted, url)
+                self._count(asked=1)
 
     def in_flight(self, url: str) -> bool:
         """Whether `url` was submitted and is not yet taken by `fetch`."""
@@ -216,8 +221,24 @@ class Fetcher:
         submitted nor done before."""
         if url not in self.done:
             future = self._futures.pop(url, None)
-            self.done[url] = future.result() if future is not None else self._fetch(url)
+            if future is None:
+                self._count(asked=1)
+            self.done[url] = future.result() if future is not None else self._counted(url)
         return self.done[url]
+
+    def _count(self, asked: int = 0, ended: int = 0) -> None:
+        with self._lock:
+            self._asked += asked
+            self._ended += ended
+            counts = self._ended, self._asked
+        if self.progress is not None:
+            self.progress(*counts)
+
+    def _counted(self, url: str) -> Fetched:
+        try:
+            return self._fetch(url)
+        finally:
+            self._count(ended=1)
 
     def _entry(self, url: str) -> Path:
         digest = hashlib.sha256(url.encode("utf-8", "surrogatepass")).hexdigest()
@@ -285,7 +306,8 @@ class Fetcher:
                 for chunk in reply.iter_raw():
                     size += len(chunk)
                     if size > self.max_bytes:
-                        message = f"{url} is over the {self.max_bytes >> 20} MiB fetch limit"
+                        limit = byte_limit(self.max_bytes)
+                        message = f"{url} is over the {limit} limit (--max-bytes)"
                         return Fetched(url, reason="too-large", message=message)
                     if time.monotonic() > deadline:
                         message = f"{url}: not received in {self.max_seconds:g} s"

@@ -191,6 +191,15 @@ def counts_key(threshold: int) -> str:
 # a PNG at Pillow's pixel limit takes a few).
 IMAGE_SECONDS = 60.0
 
+# The largest image read from the web or an object store (`scan --max-bytes`).
+MAX_FETCH_BYTES = 50 * 1024 * 1024
+
+
+def byte_limit(size: int) -> str:
+    """A byte limit as people read it: "50 MiB", or "1,000 bytes" when not whole MiB."""
+    return f"{size >> 20} MiB" if size and not size % (1 << 20) else f"{size:,} bytes"
+
+
 # Alt text longer than this many characters is flagged by the audit (rule alt-too-long).
 DEFAULT_MAX_ALT_LENGTH = 150
 

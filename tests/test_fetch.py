@@ -291,3 +291,41 @@ def test_a_page_in_a_web_archive_never_fetches_even_with_fetch(site, cli, tmp_pa
     (found,) = orjson.loads(cli("search", "-f", "json", "").stdout)["results"]
     assert found["sha256"] == hashlib.sha256(IMAGES["/img/0.jpg"]).hexdigest()
     assert site.asked == Counter()
+
+
+def test_the_fetcher_reports_each_url_asked_and_ended(site, tmp_path):
+    seen = []
+    lock = threading.Lock()
+
+    def progress(done, total):
+        with lock:
+            seen.append((done, total))
+
+    fetch = fetcher(tmp_path, progress=progress)
+    urls = [f"{site.url}/img/{k}.jpg" for k in range(3)] + [f"{site.url}/404"]
+    fetch.fetch_all(urls + urls[:1])  # a URL asked twice is counted once
+    fetch.fetch(f"{site.url}/img/0.jpg")  # done before: not asked again
+    fetch.close()
+    assert max(seen) == (4, 4) and all(done <= total for done, total in seen)
+    assert sorted(done for done, _ in seen if done) == [1, 2, 3, 4]
+
+
+def test_scan_fetch_limits_size_and_downloads_at_once_and_shows_a_bar(
+    site, cli, tmp_path, monkeypatch
+):
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    (pages / "a.html").write_text("".join(f'<img src="{site.url}/img/{k}.jpg">' for k in range(3)))
+    size = min(len(data) for data in IMAGES.values()) - 1  # every image is over it
+    args = ("scan", pages, "--fetch", "--allow-private", "--concurrency", "2", "--per-host", "1")
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")  # rich: treat stderr as a terminal
+    result = cli(*args, "--max-bytes", str(size), "-f", "json")
+    assert result.exit_code == 0, result.output
+    assert orjson.loads(result.stdout)["fetched"] == {"too-large": 3}
+    assert "fetching" in result.stderr and "images/s" in result.stderr
+    assert "3/3" in result.stderr and "files/s" in result.stderr  # beside the scan's own
+    found = orjson.loads(cli("search", "-f", "json", "unresolved:yes").stdout)["results"]
+    assert {r["reason"] for r in found} == {"too-large"}
+    assert cli("scan", pages, "--fetch", "--concurrency", "0").exit_code == 2
+    assert cli("scan", pages, "--fetch", "--allow-private", "-q").exit_code == 0
+    assert sum(site.asked.values()) == 6  # the three again, whole this time: not cached
