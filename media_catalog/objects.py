@@ -3,8 +3,9 @@
 A content-addressed key (`s3://crabby-images/<5 hex>/<40 hex>`) is looked up under each prefix
 the user named as in an asset folder (`PREFIX/crabby-images/<5 hex>/<40 hex>`, then
 `PREFIX/<5 hex>/<40 hex>`), read with obstore (the `objects` extra) with the user's usual
-credentials and settings from the environment (`AWS_ACCESS_KEY_ID`, `AWS_ENDPOINT_URL`,
-`GOOGLE_APPLICATION_CREDENTIALS`, `AZURE_STORAGE_ACCOUNT_NAME`…) or `endpoint`, and kept in a
+credentials and settings (for S3 as boto3 reads them: the environment, `~/.aws` files,
+profiles; for the others the environment: `GOOGLE_APPLICATION_CREDENTIALS`,
+`AZURE_STORAGE_ACCOUNT_NAME`…) or `endpoint`, and kept in a
 cache folder, so that a re-scan reads each object once. An article can make the tool read only
 what lies under the prefixes the user named, never another bucket with the user's credentials.
 """
@@ -15,12 +16,20 @@ import hashlib
 import os
 import secrets
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from .errors import QueryError, ResolveError
+from .models import byte_limit
 
 SCHEMES = ("s3://", "gs://", "az://")
+# As for the web (media_catalog.fetch): a read starts within 20 s and ends within 120 s; a
+# store answering 5xx or not at all is asked three times more, for at most 30 s, not
+# obstore's ten times over three minutes, since a scan waits for each object.
+_CLIENT = {"connect_timeout": "20s", "timeout": "120s"}
+_RETRY = {"max_retries": 3, "retry_timeout": timedelta(seconds=30)}
 
 
 def is_object_url(value: str) -> bool:
@@ -74,7 +83,7 @@ class ObjectAssets:
             size = result.meta["size"]
             if size > self.max_bytes:
                 raise ResolveError(
-                    f"{url} is over the {self.max_bytes >> 20} MiB limit",
+                    f"{url} is over the {byte_limit(self.max_bytes)} limit (--max-bytes)",
                     reason="too-large",
                     ref=src,
                 )
@@ -105,20 +114,43 @@ class ObjectAssets:
         return entry
 
     def _store(self, scheme: str, bucket: str) -> Any:
-        """The obstore client of a bucket (made once), configured from the environment."""
+        """The obstore client of a bucket (made once), configured as the user's other tools
+        are (see `_aws` for S3; obstore reads the environment for the others)."""
         name = f"{scheme}://{bucket}"
         if name not in self._stores:
             from obstore.store import from_url
 
-            options: dict[str, Any] = {}
-            if scheme == "s3":
-                if self.endpoint:
-                    options["endpoint"] = self.endpoint
-                endpoint = self.endpoint or os.environ.get("AWS_ENDPOINT_URL", "")
-                if endpoint.startswith("http://"):  # a local store (MinIO, moto)
-                    options["client_options"] = {"allow_http": True}
-            self._stores[name] = from_url(name, **options)
+            options = _aws(self.endpoint) if scheme == "s3" else {}
+            options["client_options"] = {**_CLIENT, **options.get("client_options", {})}
+            self._stores[name] = from_url(name, retry_config=_RETRY, **options)
         return self._stores[name]
+
+
+def _aws(endpoint: str | None) -> dict[str, Any]:
+    """obstore's S3 options from the user's AWS settings as boto3 reads them, when installed
+    (the environment, `~/.aws/config` and `credentials`, `AWS_PROFILE`, SSO…): credentials,
+    region and endpoint, `endpoint` first; else obstore reads the environment alone."""
+    options: dict[str, Any] = {}
+    try:
+        import boto3
+        from obstore.auth.boto3 import Boto3CredentialProvider
+    except ImportError:  # pragma: no cover - boto3 comes with the objects extra
+        endpoint = endpoint or os.environ.get("AWS_ENDPOINT_URL")
+    else:
+        session = boto3.Session()
+        if session.get_credentials() is not None:
+            options["credential_provider"] = Boto3CredentialProvider(session)
+        elif session.region_name:
+            options["region"] = session.region_name
+        if endpoint is None:
+            configured = session.client("s3").meta.endpoint_url
+            host = urlsplit(configured).hostname or ""
+            endpoint = None if host.endswith(".amazonaws.com") else configured
+    if endpoint:
+        options["endpoint"] = endpoint
+        if endpoint.startswith("http://"):  # a local store (MinIO, moto)
+            options["client_options"] = {"allow_http": True}
+    return options
 
 
 def _modified(path: Path) -> str:

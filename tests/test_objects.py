@@ -84,3 +84,55 @@ def test_a_key_in_no_prefix_is_no_asset_and_a_failing_store_is_recorded(bucket, 
     assert {r["reason"] for r in found} == {"no-asset"}
     found = _seed(cli, tmp_path, "s3://no-such-bucket", endpoint=s3)
     assert {r["reason"] for r in found} == {"unreadable"}
+
+
+def test_credentials_region_and_endpoint_come_from_the_aws_files_of_a_profile(
+    bucket, s3, cli, tmp_path, monkeypatch
+):
+    # as the AWS CLI is set up: nothing in the environment but the profile's name
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"):
+        monkeypatch.delenv(name)
+    home = tmp_path / "home"
+    (home / ".aws").mkdir(parents=True)
+    (home / ".aws" / "credentials").write_text(
+        "[desk]\naws_access_key_id = testing\naws_secret_access_key = testing\n"
+    )
+    (home / ".aws" / "config").write_text(
+        f"[profile desk]\nregion = us-east-1\nendpoint_url = {s3}\n"
+    )
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("AWS_PROFILE", "desk")
+    found = _seed(cli, tmp_path, "s3://crabby-images")  # no --endpoint-url
+    assert len(found) == 7 and all(r["reason"] is None for r in found)
+    assert {r["sha256"] for r in found} == set(bucket.values())
+
+
+def test_a_store_that_fails_is_asked_a_few_times_then_recorded(cli, tmp_path, monkeypatch):
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    asked = []
+
+    class Failing(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            asked.append(self.path)
+            self.send_response(503)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Failing)
+    Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        found = _seed(cli, tmp_path, "s3://crabby-images", endpoint=endpoint)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert {r["reason"] for r in found} == {"unreadable"} and len(found) == 7
+    assert len(asked) == 7 * 4  # each key: once, then three retries
