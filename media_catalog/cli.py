@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import Enum
+from importlib.util import find_spec
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -323,10 +324,12 @@ def scan(
     options = ExtractOptions(context, text_field, url_field, title_field)
     cache = catalog.path.with_name(catalog.path.name + ".cache")
     objects = None
-    if stores:
+    if stores or (fetch and find_spec("obstore") is not None):
         from .objects import ObjectAssets
 
-        objects = ObjectAssets(stores, cache, endpoint=endpoint_url, max_bytes=max_bytes)
+        objects = ObjectAssets(
+            stores, cache, endpoint=endpoint_url, max_bytes=max_bytes, public=fetch
+        )
     if fetch:
         try:
             from .fetch import Fetcher

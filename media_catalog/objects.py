@@ -6,8 +6,9 @@ the user named as in an asset folder (`PREFIX/crabby-images/<5 hex>/<40 hex>`, t
 credentials and settings (for S3 as boto3 reads them: the environment, `~/.aws` files,
 profiles; for the others the environment: `GOOGLE_APPLICATION_CREDENTIALS`,
 `AZURE_STORAGE_ACCOUNT_NAME`…) or `endpoint`, and kept in a
-cache folder, so that a re-scan reads each object once. An article can make the tool read only
-what lies under the prefixes the user named, never another bucket with the user's credentials.
+cache folder, so that a re-scan reads each object once. An article can make the tool read with
+the user's credentials only what lies under the prefixes the user named; with `public`, it may
+name any bucket, read unsigned.
 """
 
 from __future__ import annotations
@@ -39,10 +40,18 @@ def is_object_url(value: str) -> bool:
 
 class ObjectAssets:
     """The object-store prefixes keys are looked up under, and the folder objects read from
-    them are cached in."""
+    them are cached in. With `public` (`scan --fetch`), a key found under none is also read
+    from the bucket it names, unsigned: as a web URL is fetched, with no credentials an
+    article could borrow, so only a public object is read."""
 
     def __init__(
-        self, prefixes: list[str], cache: Path, *, endpoint: str | None = None, max_bytes: int
+        self,
+        prefixes: list[str],
+        cache: Path,
+        *,
+        endpoint: str | None = None,
+        max_bytes: int,
+        public: bool = False,
     ) -> None:
         try:
             import obstore  # noqa: F401
@@ -54,7 +63,8 @@ class ObjectAssets:
         self.cache = cache.absolute()
         self.endpoint = endpoint
         self.max_bytes = max_bytes
-        self._stores: dict[str, Any] = {}
+        self.public = public
+        self._stores: dict[tuple[str, bool], Any] = {}
 
     def find(self, names: list[str], src: str) -> tuple[Path, dict[str, Any]] | None:
         """The cached file of the first object named `PREFIX/NAME` that exists, with its
@@ -67,11 +77,22 @@ class ObjectAssets:
                 url = f"{scheme}://{bucket}/{key}"
                 found = self._read(scheme, bucket, key, url, src)
                 if found is not None:
-                    origin = {"url": url, "final_url": url, "status": 200, "archive": None}
-                    return found, {**origin, "time": _modified(found)}
+                    return found, _origin(url, found)
         return None
 
-    def _read(self, scheme: str, bucket: str, key: str, url: str, src: str) -> Path | None:
+    def find_public(self, url: str, src: str) -> tuple[Path, dict[str, Any]] | None:
+        """With `public`: the cached file of the object `url` (`s3://bucket/key`) names, read
+        unsigned, with its origin; else, or when it does not exist, None."""
+        if not self.public:
+            return None
+        scheme, _, rest = url.partition("://")
+        bucket, _, key = rest.partition("/")
+        found = self._read(scheme, bucket, key, url, src, signed=False)
+        return (found, _origin(url, found)) if found is not None else None
+
+    def _read(
+        self, scheme: str, bucket: str, key: str, url: str, src: str, signed: bool = True
+    ) -> Path | None:
         digest = hashlib.sha256(url.encode("utf-8", "surrogatepass")).hexdigest()
         entry = self.cache / digest[:2] / digest
         if entry.is_file():
@@ -79,7 +100,7 @@ class ObjectAssets:
         import obstore
 
         try:
-            result = obstore.get(self._store(scheme, bucket), key)
+            result = obstore.get(self._store(scheme, bucket, signed), key)
             size = result.meta["size"]
             if size > self.max_bytes:
                 raise ResolveError(
@@ -113,17 +134,21 @@ class ObjectAssets:
             tmp.unlink(missing_ok=True)
         return entry
 
-    def _store(self, scheme: str, bucket: str) -> Any:
+    def _store(self, scheme: str, bucket: str, signed: bool) -> Any:
         """The obstore client of a bucket (made once), configured as the user's other tools
-        are (see `_aws` for S3; obstore reads the environment for the others)."""
+        are (see `_aws` for S3; obstore reads the environment for the others); unless
+        `signed`, with their endpoint but no credentials."""
         name = f"{scheme}://{bucket}"
-        if name not in self._stores:
+        if (name, signed) not in self._stores:
             from obstore.store import from_url
 
             options = _aws(self.endpoint) if scheme == "s3" else {}
             options["client_options"] = {**_CLIENT, **options.get("client_options", {})}
-            self._stores[name] = from_url(name, retry_config=_RETRY, **options)
-        return self._stores[name]
+            if not signed:
+                options.pop("credential_provider", None)
+                options["skip_signature"] = True
+            self._stores[name, signed] = from_url(name, retry_config=_RETRY, **options)
+        return self._stores[name, signed]
 
 
 def _aws(endpoint: str | None) -> dict[str, Any]:
@@ -151,6 +176,11 @@ def _aws(endpoint: str | None) -> dict[str, Any]:
         if endpoint.startswith("http://"):  # a local store (MinIO, moto)
             options["client_options"] = {"allow_http": True}
     return options
+
+
+def _origin(url: str, found: Path) -> dict[str, Any]:
+    """Occurrence.origin of an object read into `found`."""
+    return {"url": url, "final_url": url, "status": 200, "time": _modified(found), "archive": None}
 
 
 def _modified(path: Path) -> str:

@@ -149,7 +149,7 @@ class Resolver:
         if self.fetcher is not None:
             found = (*self.fetcher.settings, self.base_url)
         if self.objects is not None:
-            found = (*found, *self.objects.prefixes, self.objects.endpoint)
+            found = (*found, *self.objects.prefixes, self.objects.endpoint, self.objects.public)
         return found or None
 
     def candidates(self, ref: ImageRef) -> list[str]:
@@ -213,6 +213,8 @@ class Resolver:
                 return Resolved(file=self._local(named, src))
         if self.objects is not None:
             found = self.objects.find([f"{bucket}/{prefix}/{digest}", f"{prefix}/{digest}"], src)
+            if found is None:
+                found = self.objects.find_public(f"s3://{bucket}/{prefix}/{digest}", src)
             if found is not None:
                 return Resolved(file=found[0], origin=found[1])
         stores = self.objects.prefixes if self.objects is not None else []

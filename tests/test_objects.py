@@ -136,3 +136,38 @@ def test_a_store_that_fails_is_asked_a_few_times_then_recorded(cli, tmp_path, mo
         server.server_close()
     assert {r["reason"] for r in found} == {"unreadable"} and len(found) == 7
     assert len(asked) == 7 * 4  # each key: once, then three retries
+
+
+def test_with_fetch_a_key_is_read_from_its_own_bucket_unsigned(bucket, s3, cli, tmp_path):
+    (tmp_path / "seed").mkdir()
+    article = SAMPLES / "articles" / "hasakah-bombings.txt"
+    (tmp_path / "seed" / article.name).write_bytes(article.read_bytes())
+    assert cli("scan", tmp_path / "seed", "--endpoint-url", s3, "-q").exit_code == 0
+    found = orjson.loads(cli("search", "-f", "json", "").stdout)["results"]
+    assert {r["reason"] for r in found} == {"no-asset"}  # nothing read without --fetch
+    result = cli("scan", tmp_path / "seed", "--fetch", "--endpoint-url", s3, "-q")
+    assert result.exit_code == 0, result.output
+    found = orjson.loads(cli("search", "-f", "json", "").stdout)["results"]
+    assert {r["reason"] for r in found} == {"unreadable"}  # a private bucket: no credentials
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": "arn:aws:s3:::crabby-images/*",
+            }
+        ],
+    }
+    client = boto3.client("s3", endpoint_url=s3, region_name="us-east-1")
+    client.put_bucket_policy(Bucket="crabby-images", Policy=orjson.dumps(policy).decode())
+    (tmp_path / "seed" / article.name).write_bytes(article.read_bytes() + b"\n")  # read again
+    try:
+        result = cli("scan", tmp_path / "seed", "--fetch", "--endpoint-url", s3, "-q")
+    finally:
+        client.delete_bucket_policy(Bucket="crabby-images")
+    assert result.exit_code == 0, result.output
+    found = orjson.loads(cli("search", "-f", "json", "").stdout)["results"]
+    assert len(found) == 7 and {r["sha256"] for r in found} == set(bucket.values())
+    assert {r["origin"]["url"] for r in found} == {r["src"] for r in found}
