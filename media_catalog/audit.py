@@ -22,7 +22,7 @@ from typing import Any
 
 from .errors import QueryError
 from .models import DEFAULT_MAX_ALT_LENGTH, DEFAULT_THRESHOLD
-from .present import escape, page
+from .present import escape, page, quoted
 from .store import Store, article_file
 from .text import normalize
 from .walk import kind_of
@@ -188,7 +188,7 @@ def _alt_findings(
     folded = _words(alt)
     found = []
     if folded in _PLACEHOLDERS:
-        found.append(("alt-placeholder", f"alt {alt!r} is a placeholder, not a description"))
+        found.append(("alt-placeholder", f"alt {quoted(alt)} is a placeholder, not a description"))
     elif _FILE_NAME.match(alt.strip()):
         found.append(("alt-file-name", "alt is a file name or URL, not a description"))
     elif not _has_letters(folded):
@@ -255,7 +255,7 @@ def _reuse_conflicts(catalog: Store, threshold: int) -> list[_Pair]:
                 if mine and others:
                     message = (
                         f"the same photo has another {field} in another article: "
-                        f"{written[others[0]]!r}"
+                        f"{quoted(written[others[0]])}"
                     )
                     found.append((use, "reuse-conflict", message, use[field]))
     return found
@@ -274,10 +274,10 @@ def _embedded_findings(occurrence: dict[str, Any], embedded: str) -> list[_Pair]
     if not embedded or occurrence.get("decorative"):
         return []
     if not said:
-        message = f"the photo itself says: {embedded!r}; use it for the alt or caption"
+        message = f"the photo itself says: {quoted(embedded)}; use it for the alt or caption"
         return [(occurrence, "embedded-description-missing", message, embedded)]
     if not set(said) & set(_words(embedded).split()):
-        message = f"the photo itself says: {embedded!r}; check which description is right"
+        message = f"the photo itself says: {quoted(embedded)}; check which description is right"
         text = occurrence.get("caption") or occurrence.get("alt")
         return [(occurrence, "embedded-description-conflict", message, text)]
     return []

@@ -76,12 +76,20 @@ DistanceOption = Annotated[
     ),
 ]
 F = TypeVar("F", bound=Callable[..., Any])
+# Columns a table may take when stdout is no terminal: enough for any cell whole (a table
+# narrower than this is as wide as its content).
+PIPED_WIDTH = 10_000
 
 
 def _stdout() -> Console:
+    """The console tables go to: a terminal's width; piped or redirected (and no `COLUMNS`
+    set), as wide as the content, so that no cell is folded into slivers."""
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=False)
+    console = Console(highlight=False, soft_wrap=False)
+    if not console.is_terminal and not os.environ.get("COLUMNS"):
+        console.width = PIPED_WIDTH
+    return console
 
 
 def _stderr() -> Console:

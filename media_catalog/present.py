@@ -30,6 +30,17 @@ _FORMULA = re.compile(r"[\t\r]|\s*[=+\-@]")
 _QUOTE = re.compile('[,"\r\n]')
 
 
+def counted(number: int, noun: str) -> str:
+    """`1 image`, `2 images`."""
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
+
+
+def quoted(text: str) -> str:
+    """`text` in double quotes as it is written (Persian with its zero-width non-joiner, not
+    Python's `\\u200c`), control characters removed."""
+    return '"' + _CONTROL.sub("", text) + '"'
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import orjson
 
-from .present import csv_lines, flat
+from .present import counted, csv_lines, flat
 
 if TYPE_CHECKING:  # rich is imported where a table is drawn: JSON output starts without it
     from rich.console import Console
@@ -35,11 +35,6 @@ def safe(value: Any) -> Text:
 
 def to_json(data: Any) -> str:
     return orjson.dumps(data, option=orjson.OPT_INDENT_2).decode()
-
-
-def counted(number: int, noun: str) -> str:
-    """`1 image`, `2 images`."""
-    return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
 def search_json(stream: BinaryIO, results: Iterable[bytes], total: int) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from PIL import Image
 
-from .present import csv_lines, escape, page
+from .present import counted, csv_lines, escape, page
 from .resolve import read_bytes
 
 THUMBNAIL = 160  # px, longest side
@@ -192,8 +192,9 @@ def to_html(report: dict[str, Any], title: str = "Duplicate report") -> str:
         )
         sections.append(
             f'<section class="cluster" data-kind="{escape(cluster["kind"])}">'
-            f"<h2>Cluster {number} · {kind} · {len(images)} image(s) · "
-            f"{int(reach['articles'])} article(s), {int(reach['places'])} place(s)</h2>"
+            f"<h2>Cluster {number} · {kind} · {counted(len(images), 'image')} · "
+            f"{counted(int(reach['articles']), 'article')}, "
+            f"{counted(int(reach['places']), 'place')}</h2>"
             "<table><thead><tr><th>image</th><th>copy</th><th>used at</th>"
             f"<th>embedded caption</th></tr></thead><tbody>{rows}</tbody></table></section>"
         )

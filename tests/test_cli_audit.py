@@ -88,3 +88,16 @@ def test_html_escapes_everything_and_keeps_rtl(cli, site):
 def test_max_alt_length_option(cli, site):
     report = orjson.loads(cli("audit", "--max-alt-length", "10", "-f", "json").stdout)
     assert "alt-too-long" in report["summary"]["by_rule"]
+
+
+def test_messages_show_persian_as_written(cli, tmp_path):
+    root = tmp_path / "reuse"
+    write_image(root / "a.jpg", photo(4))
+    (root / "2015.html").write_text('<img src=a.jpg alt="گربه‌ای روی دیوار">')
+    (root / "2024.html").write_text('<img src=a.jpg alt="سگی در خیابان">')
+    assert cli("scan", root, "-q").exit_code == 0
+    report = orjson.loads(cli("audit", "-f", "json").stdout)
+    messages = [f["message"] for f in report["findings"]]
+    assert 'the same photo has another alt in another article: "گربه\u200cای روی دیوار"' in messages
+    shown = cli("audit").stdout
+    assert "\\u200c" not in shown and "گربه\u200cای روی دیوار" in shown

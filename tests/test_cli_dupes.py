@@ -183,6 +183,21 @@ def test_table_names_the_keeper_and_reach(cli, newsroom):
     assert "keeper" in result.stdout and "4 articles, 4 places" in result.stdout
 
 
+def test_tables_piped_keep_every_cell_whole_unless_columns_is_set(cli, samples, monkeypatch):
+    assets = samples / "assets"
+    assert cli("scan", samples, "--assets", assets, "-q").exit_code == 0
+    alts = {r["alt"] for r in orjson.loads(cli("search", "-f", "json", "").stdout)["results"]}
+    persian = max(alts - {None}, key=len)  # the seed's: 107 characters, on seven images
+    assert len(persian) > 100
+    monkeypatch.delenv("COLUMNS", raising=False)
+    piped = cli("dupes").stdout  # (stdout is no terminal here)
+    key = "crabby-images/08170/08170bc3a50f68d963a8a9860d863f95afb1edd0"  # 58 characters
+    assert persian in piped and f"samples/assets/{key}" in piped
+    monkeypatch.setenv("COLUMNS", "80")  # honoured: folded to that width
+    folded = cli("dupes").stdout
+    assert persian not in folded and len(folded.splitlines()) > len(piped.splitlines())
+
+
 def test_html_is_self_contained_and_escaped(cli, newsroom):
     page = cli("dupes", "-f", "html").stdout
     assert page.startswith("<!DOCTYPE html>")
@@ -190,6 +205,7 @@ def test_html_is_self_contained_and_escaped(cli, newsroom):
     assert page.count("data:image/jpeg;base64,") == 4  # every image has its thumbnail
     assert "http://" not in page and "https://" not in page
     assert f'dir="auto">{PERSIAN}</span>' in page
+    assert "(s)" not in page and "· 4 articles, 4 places</h2>" in page
 
 
 def chromium() -> str:
