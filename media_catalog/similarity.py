@@ -425,13 +425,14 @@ def duplicate_report(
 ) -> DuplicateReport:
     """Exact-reuse and near-duplicate clusters, and what was left out of them.
 
-    `sort="size"`: exact clusters (most places first), then near clusters (most images
-    first); `sort="reach"`: every cluster by the number of articles it spans, then places.
-    `min_articles` keeps only clusters spanning at least that many articles. `ignore` holds
-    SHA-256s and pHashes (hex) to leave out. Tracking pixels, spacers and 1×1 images are
-    left out unless `tracking` is true. Memory grows with the catalogue by the hash arrays
-    only: the places of every image are counted by the store, and the images of the near
-    pairs alone are read whole.
+    One cluster per photo: an image with near copies is reported in their near cluster
+    (with all its places), never also as exact reuse. `sort="size"`: exact clusters (most
+    places first), then near clusters (most images first); `sort="reach"`: every cluster by
+    the number of articles it spans, then places. `min_articles` keeps only clusters
+    spanning at least that many articles. `ignore` holds SHA-256s and pHashes (hex) to leave
+    out. Tracking pixels, spacers and 1×1 images are left out unless `tracking` is true.
+    Memory grows with the catalogue by the hash arrays only: the places of every image are
+    counted by the store, and the images of the near pairs alone are read whole.
     """
     if sort not in SORTS:
         raise QueryError(f"unknown sort {sort!r}; use one of: {', '.join(SORTS)}")
@@ -474,9 +475,15 @@ def duplicate_report(
             shas.append(sha256)
     for found in excluded.values():
         found.sort()
+    near = _near_plans(catalog, table, shas, threshold, dhash_threshold, tracking)
+    in_near = {sha256 for plan in near for sha256 in plan.sha256s}
     exact.sort(key=lambda e: (-e[0], e[1]))
-    plans = [_Plan("exact", [sha256], [], (usage[sha256][1], places)) for places, sha256 in exact]
-    plans += _near_plans(catalog, table, shas, threshold, dhash_threshold, tracking)
+    plans = [
+        _Plan("exact", [sha256], [], (usage[sha256][1], places))
+        for places, sha256 in exact
+        if sha256 not in in_near  # reported once: with its near copies, all its places there
+    ]
+    plans += near
     plans = [plan for plan in plans if plan.reach[0] >= min_articles]
     if sort == "reach":
         plans.sort(key=lambda plan: (-plan.reach[0], -plan.reach[1]))

@@ -70,7 +70,7 @@ def test_stats_json_and_table(cli, scanned):
     assert counts["errors"] == {}
     assert counts["clusters"] == {
         "threshold": DEFAULT_THRESHOLD,
-        "exact": 2,
+        "exact": 0,
         "near": 5,
         "images_in_near": 10,
     }

@@ -23,7 +23,7 @@ def test_quick_start_on_samples(cli, samples):
         "unique_images": 13,
         "unresolved": 2,
         "errors": 0,
-        "exact_clusters": 2,
+        "exact_clusters": 0,  # both photos reused byte for byte have near copies too
         "near_clusters": 5,
         "skipped": 0,
         "pruned": 0,

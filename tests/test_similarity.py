@@ -15,6 +15,8 @@ from media_catalog.similarity import (
     duplicate_clusters,
     near_clusters,
     near_pairs,
+    places,
+    reach,
 )
 from media_catalog.store import open_store
 
@@ -64,11 +66,17 @@ def test_exact_and_near_tiers_on_real_files(tmp_path):
     (root / "post.html").write_text('<img src="a.jpg" alt="one"><img src="other.jpg">')
     db = tmp_path / "c.json"
     scan([root], open_store(db))
+    write_image(root / "alone.jpg", photo(3, (400, 300)))  # a photo reused, with no near copy
+    write_image(root / "copy" / "alone.jpg", photo(3, (400, 300)))
+    scan([root], open_store(db))
     clusters = duplicate_clusters(open_store(db), DEFAULT_THRESHOLD)
+    # one cluster per photo: a.jpg's exact copies are a group inside its near cluster
     assert [c.kind for c in clusters] == ["exact", "near"]
     exact, near = clusters
-    assert sorted(exact.images[0]["files"]) == [str(root / "a.jpg"), str(root / "copy" / "a.jpg")]
+    assert exact.images[0]["files"] == [str(root / "alone.jpg"), str(root / "copy" / "alone.jpg")]
     assert [i["width"] for i in near.images] == [400, 200]
+    assert near.images[0]["files"] == [str(root / "a.jpg"), str(root / "copy" / "a.jpg")]
+    assert places(near.images[0]) == 2 and reach(near.images)["places"] == 3
 
 
 codes_strategy = st.lists(st.integers(0, 2**64 - 1), min_size=1, max_size=40).flatmap(
