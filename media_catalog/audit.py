@@ -62,6 +62,11 @@ RULES = {
             "reuse-conflict", "warning", "the same photo is described differently in other articles"
         ),
         Rule(
+            "credit-conflict",
+            "warning",
+            "the same photo is credited to a different agency or photographer elsewhere",
+        ),
+        Rule(
             "embedded-description-missing",
             "info",
             "the photo carries a description the article does not give",
@@ -236,7 +241,8 @@ def _shared_alts(occurrences: list[dict[str, Any]]) -> list[_Pair]:
 
 def _reuse_conflicts(catalog: Store, threshold: int) -> list[_Pair]:
     """Occurrences of one photo (same bytes or near duplicates) whose caption or alt differs
-    from the photo's caption or alt in another article."""
+    from the photo's caption or alt in another article, or whose credit differs from its
+    credit in any other place."""
     from .similarity import duplicate_clusters  # numpy: loaded only when an audit runs
 
     found = []
@@ -258,6 +264,19 @@ def _reuse_conflicts(catalog: Store, threshold: int) -> list[_Pair]:
                         f"{quoted(written[others[0]])}"
                     )
                     found.append((use, "reuse-conflict", message, use[field]))
+        credits: dict[str, dict[str, Any]] = {}  # folded credit -> its first use
+        for use in uses:
+            if folded := _words(use.get("credit")):
+                credits.setdefault(folded, use)
+        for use in uses:
+            mine = _words(use.get("credit"))
+            other = next((first for folded, first in credits.items() if folded != mine), None)
+            if mine and other is not None:
+                message = (
+                    f"the same photo is credited to {quoted(other['credit'])} in "
+                    f"{other['article']} #{other['position']}"
+                )
+                found.append((use, "credit-conflict", message, use["credit"]))
     return found
 
 

@@ -460,6 +460,7 @@ class DupesFormat(str, Enum):
 class Sort(str, Enum):
     size = "size"
     reach = "reach"
+    first_seen = "first-seen"
 
 
 @app.command()
@@ -471,7 +472,11 @@ def dupes(
         int, typer.Option(help="Only clusters used in at least this many articles.", min=0)
     ] = 0,
     sort: Annotated[
-        Sort, typer.Option(help="size: exact, then near, largest first; reach: most articles.")
+        Sort,
+        typer.Option(
+            help="size: exact, then near, largest first; reach: most articles; first-seen: "
+            "oldest first use first (by article date, else capture or file date)."
+        ),
     ] = Sort.size,
     transforms: Annotated[
         bool, typer.Option(help="Also match mirrored and quarter-turned copies.")
@@ -654,12 +659,20 @@ def show(
     sha256: Annotated[str, typer.Argument(help="A SHA-256 or a unique prefix of one.")],
     db: DbOption = Path(DEFAULT_PATH),
     distance: DistanceOption = DEFAULT_THRESHOLD,
+    history: Annotated[
+        bool,
+        typer.Option(
+            "--history",
+            help="Also list every use of the photo and its near copies, oldest first, with "
+            "the caption and credit each time (JSON always has it).",
+        ),
+    ] = False,
     format: FormatOption = Format.table,
 ) -> None:
     """Show one image: its metadata, every file and every place it is used (alt, caption,
-    context), and its near duplicates.
+    context), its near duplicates, and with --history when and where it was first used.
 
-    Example: media-catalog show fa06a17b --format json
+    Example: media-catalog show fa06a17b --history
     """
     from .query import show as show_image
 
@@ -668,6 +681,8 @@ def show(
         typer.echo(render.to_json(shown))
     else:
         render.image_detail(_stdout(), shown)
+        if history:
+            render.history(_stdout(), shown["history"], shown["image"]["sha256"])
 
 
 @app.command()

@@ -35,6 +35,17 @@ def counted(number: int, noun: str) -> str:
     return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
+def first_seen(first: dict[str, Any] | None, article: str | None = None) -> str:
+    """A cluster's first use (similarity.Cluster.first_seen) as a phrase, " · first seen
+    2024-03-12 in ARTICLE #2"; `article` is how to show its path; "" when used in none."""
+    if first is None:
+        return ""
+    when = first["when"] or "(undated)"
+    where = article or first["article"]
+    position = "" if first["position"] is None else f" #{first['position']}"
+    return f" · first seen {when} in {where}{position}"
+
+
 def quoted(text: str) -> str:
     """`text` in double quotes as it is written (Persian with its zero-width non-joiner, not
     Python's `\\u200c`), control characters removed."""

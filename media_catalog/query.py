@@ -13,10 +13,12 @@ from typing import Any
 
 import orjson
 
+from .dating import moment, used_when
 from .errors import QueryError
 from .models import DEFAULT_THRESHOLD, counts_key
 from .querylang import parse
-from .store import JSON_IMAGES_ADVISED, Store
+from .store import JSON_IMAGES_ADVISED, Store, place
+from .text import normalize
 
 _HEX16 = re.compile(r"^[0-9a-fA-F]{16}$")
 _SHA256 = re.compile(r"^(?:sha256:)?(?P<hex>[0-9a-fA-F]{0,64})$")
@@ -57,7 +59,8 @@ def _by_sha256(catalog: Store, prefix: str) -> list[dict[str, Any]]:
 
 def show(catalog: Store, key: str, distance: int = DEFAULT_THRESHOLD) -> dict[str, Any]:
     """One image, by SHA-256 or a unique prefix of it (`sha256:` optional), with its near
-    duplicates within `distance` pHash bits: `{"image", "near_duplicates": [match, …]}`."""
+    duplicates within `distance` pHash bits and the history of both (see `history`):
+    `{"image", "near_duplicates": [match, …], "history": [use, …]}`."""
     sha = _SHA256.match(key.strip())
     if not sha or not sha.group("hex"):
         raise QueryError(f"{key!r} is not a SHA-256 or a prefix of one (hex digits)")
@@ -66,10 +69,44 @@ def show(catalog: Store, key: str, distance: int = DEFAULT_THRESHOLD) -> dict[st
         raise QueryError(f"no image in {catalog.path} has a SHA-256 starting with {key.strip()}")
     (image,) = found
     near = _near(catalog, int(image["phash"], 16), distance)
-    return {
-        "image": image,
-        "near_duplicates": [m for m in near if m["image"]["sha256"] != image["sha256"]],
-    }
+    others = [m for m in near if m["image"]["sha256"] != image["sha256"]]
+    copies = [image, *(m["image"] for m in others)]
+    return {"image": image, "near_duplicates": others, "history": history(copies)}
+
+
+def history(images: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every use of `images` (a photo and its near copies: image objects) in an article,
+    oldest first, each `{"when", "dated_by", "article", "position", "sha256", "alt",
+    "caption", "credit", "first", "changed"}`.
+
+    `when` and `dated_by` are as `dating.used_when` says (undated uses last); `first` marks
+    the earliest use; `changed` lists "caption" and "credit" where the use says otherwise
+    than the last use that said any."""
+    uses = []
+    for image in images:
+        for use in image["occurrences"]:
+            when, dated_by = used_when(use)
+            uses.append(
+                {
+                    "when": when,
+                    "dated_by": dated_by,
+                    "article": use["article"],
+                    "position": use["position"],
+                    "sha256": image["sha256"],
+                    **{key: use.get(key) for key in ("alt", "caption", "credit")},
+                }
+            )
+    uses.sort(key=lambda use: (moment(use["when"]), *place(use)))
+    said: dict[str, str] = {}
+    for number, use in enumerate(uses):
+        use["first"] = number == 0
+        use["changed"] = []
+        for key in ("caption", "credit"):
+            folded = normalize(use[key] or "")
+            if folded and said.get(key, folded) != folded:
+                use["changed"].append(key)
+            said[key] = folded or said.get(key, "")
+    return uses
 
 
 def cluster_counts(catalog: Store, threshold: int = DEFAULT_THRESHOLD) -> dict[str, int] | None:

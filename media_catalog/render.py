@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import orjson
 
-from .present import counted, csv_lines, flat
+from .present import counted, csv_lines, first_seen, flat
 
 if TYPE_CHECKING:  # rich is imported where a table is drawn: JSON output starts without it
     from rich.console import Console
@@ -98,9 +98,12 @@ def widen_pipe(stream: BinaryIO) -> None:
 
 
 def _table(title: str | None, columns: Iterable[str]) -> Table:
+    from rich.cells import cell_len
     from rich.table import Table
 
-    table = Table(title=title, title_justify="left", show_lines=False)
+    # at least as wide as its title, which is then never folded (a terminal still caps both)
+    width = cell_len(title) if title else None
+    table = Table(title=title, title_justify="left", show_lines=False, min_width=width)
     for column in columns:
         table.add_column(column, overflow="fold")
     return table
@@ -143,6 +146,8 @@ def clusters(console: Console, threshold: int, found: list[dict[str, Any]]) -> N
             if cluster["kind"] == "exact"
             else f"Cluster {number} · near duplicates · {counted(len(images), 'image')} · {spread}"
         )
+        first = cluster.get("first_seen")
+        title += first_seen(first, short_path(first["article"]) if first else None)
         credits = any(o.get("credit") for image in images for o in image["occurrences"])
         columns = ["image", "bits", "used at", "alt", "caption"] + (["credit"] if credits else [])
         table = _table(title, columns)
@@ -277,6 +282,31 @@ def image_detail(console: Console, shown: dict[str, Any]) -> None:
         matches(console, shown["near_duplicates"])
     else:
         console.print("No near duplicates.")
+
+
+def history(console: Console, uses: list[dict[str, Any]], sha256: str) -> None:
+    """`show --history`: every use of the photo `sha256` and its near copies, oldest first."""
+    if not uses:
+        console.print("No article uses this photo or a near copy of it.")
+        return
+    table = _table(
+        f"History: {counted(len(uses), 'use')}, oldest first",
+        ["when", "article", "#", "image", "caption (else alt)", "credit", "note"],
+    )
+    for use in uses:
+        notes = ["first use"] if use["first"] else []
+        notes += [f"{key} changed" for key in use["changed"]]
+        when = f"{use['when']} ({use['dated_by']})" if use["when"] else None
+        table.add_row(
+            safe(when),
+            safe(short_path(use["article"])),
+            safe(use["position"]),
+            safe(use["sha256"][:12] + ("" if use["sha256"] == sha256 else " (near copy)")),
+            safe(use["caption"] or use["alt"]),
+            safe(use["credit"]),
+            safe(", ".join(notes) or None),
+        )
+    console.print(table)
 
 
 def stats(console: Console, counts: dict[str, Any]) -> None:

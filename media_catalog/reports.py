@@ -18,7 +18,7 @@ from typing import Any
 
 from PIL import Image
 
-from .present import counted, csv_lines, escape, page
+from .present import counted, csv_lines, escape, first_seen, page
 from .resolve import read_bytes
 
 THUMBNAIL = 160  # px, longest side
@@ -40,6 +40,7 @@ CSV_COLUMNS = [
     "credit",
     "embedded_caption",
     "file",
+    "first_seen",
 ]
 
 
@@ -66,6 +67,7 @@ def _rows(report: dict[str, Any]) -> Iterator[dict[str, Any]]:
                 "dhash_bits": distance["dhash"],
                 "via": distance["via"] or "",
                 "embedded_caption": embedded(image, "caption"),
+                "first_seen": (cluster.get("first_seen") or {}).get("when"),
             }
             used = {o["file"] for o in image["occurrences"]}
             for o in image["occurrences"]:
@@ -194,7 +196,8 @@ def to_html(report: dict[str, Any], title: str = "Duplicate report") -> str:
             f'<section class="cluster" data-kind="{escape(cluster["kind"])}">'
             f"<h2>Cluster {number} · {kind} · {counted(len(images), 'image')} · "
             f"{counted(int(reach['articles']), 'article')}, "
-            f"{counted(int(reach['places']), 'place')}</h2>"
+            f"{counted(int(reach['places']), 'place')}"
+            f"{escape(first_seen(cluster.get('first_seen')))}</h2>"
             "<table><thead><tr><th>image</th><th>copy</th><th>used at</th>"
             f"<th>embedded caption</th></tr></thead><tbody>{rows}</tbody></table></section>"
         )

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from .dating import UNDATED, first_use, moment
 from .errors import FingerprintError, QueryError, ResolveError
 from .hamming import pairs_within
 from .models import DEFAULT_THRESHOLD, MAX_THRESHOLD, counts_key
@@ -52,7 +53,7 @@ FURNITURE_SHARE = 0.3
 FURNITURE_MIN_ARTICLES = 10
 TRANSFORMS = ("mirror", "rot90", "rot180", "rot270")
 CENTRES = ("centre90", "centre80", "centre70")
-SORTS = ("size", "reach")
+SORTS = ("size", "reach", "first-seen")
 
 
 @dataclass(frozen=True)
@@ -60,11 +61,13 @@ class Cluster:
     """A group of images reported together: `kind` is "exact" (one image, several places)
     or "near" (several images of the same photo); images[0] is the keeper. `distances` has one
     entry per image: pHash and dHash bits to the keeper and the view that matched ("trimmed",
-    "mirror", "rot90", … or None for the plain images)."""
+    "mirror", "rot90", … or None for the plain images). `first_seen`: the earliest use in an
+    article (dating.first_use)."""
 
     kind: str
     images: list[dict[str, Any]]
     distances: list[dict[str, Any]] = field(default_factory=list)
+    first_seen: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         distances = self.distances or [_distance(0, 0, None)] * len(self.images)
@@ -73,6 +76,7 @@ class Cluster:
             "tier": 1 if self.kind == "exact" else 2,
             "keeper": self.images[0]["sha256"],
             "reach": reach(self.images),
+            "first_seen": self.first_seen,
             "distances": [
                 {"sha256": image["sha256"], **d}
                 for image, d in zip(self.images, distances, strict=True)
@@ -382,16 +386,16 @@ class DuplicateReport:
         }
 
     def iter_clusters(self, batch: int = 500) -> Iterator[Cluster]:
+        assert self.catalog is not None
         for start in range(0, len(self.plans), batch):
             plans = self.plans[start : start + batch]
             wanted = {sha256 for plan in plans for sha256 in plan.sha256s}
-            assert self.catalog is not None
             found = {image["sha256"]: image for image in self.catalog.image_objects(wanted)}
             for plan in plans:
                 images = [found[sha256] for sha256 in plan.sha256s]
                 if not self.tracking:
                     images = [_untracked(image) for image in images]
-                yield Cluster(plan.kind, images, plan.distances)
+                yield Cluster(plan.kind, images, plan.distances, first_use(images))
 
     @property
     def clusters(self) -> list[Cluster]:
@@ -428,7 +432,8 @@ def duplicate_report(
     One cluster per photo: an image with near copies is reported in their near cluster
     (with all its places), never also as exact reuse. `sort="size"`: exact clusters (most
     places first), then near clusters (most images first); `sort="reach"`: every cluster by
-    the number of articles it spans, then places. `min_articles` keeps only clusters
+    the number of articles it spans, then places; `sort="first-seen"`: oldest first use
+    first. `min_articles` keeps only clusters
     spanning at least that many articles. `ignore` holds SHA-256s and pHashes (hex) to leave
     out. Tracking pixels, spacers and 1×1 images are left out unless `tracking` is true.
     Memory grows with the catalogue by the hash arrays only: the places of every image are
@@ -488,10 +493,22 @@ def duplicate_report(
     if sort == "reach":
         plans.sort(key=lambda plan: (-plan.reach[0], -plan.reach[1]))
     report = DuplicateReport(catalog, threshold, plans, excluded, tracking)
+    if sort == "first-seen":  # (the clusters are read twice: to date them, then to list them)
+        seen = [_first_key(cluster.first_seen) for cluster in report.iter_clusters()]
+        order = sorted(range(len(plans)), key=seen.__getitem__)
+        report.plans = [plans[number] for number in order]
     options = (min_articles, ignore, transforms, include_low_information, include_furniture)
     if not any(options) and not tracking and dhash_threshold == DHASH_CONFIRM:
         catalog.keep(counts_key(threshold), report.counts())  # the counts scan and stats show
     return report
+
+
+def _first_key(first: dict[str, Any] | None) -> tuple[Any, ...]:
+    """Oldest first; clusters used in no article, or never dated, last."""
+    if first is None:
+        return (UNDATED, "", True, 0)
+    position = first["position"]
+    return (moment(first["when"]), first["article"], position is None, position or 0)
 
 
 def _near_plans(
