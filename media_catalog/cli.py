@@ -815,6 +815,43 @@ def audit(
         raise typer.Exit(1)
 
 
+@app.command()
+@_handle_errors
+def serve(
+    db: DbOption = Path(DEFAULT_PATH),
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8765,
+    host: Annotated[
+        str,
+        typer.Option(
+            help="Address to listen on. Another than 127.0.0.1 lets anyone who reaches it "
+            "read the catalogue."
+        ),
+    ] = "127.0.0.1",
+) -> None:
+    """Browse the catalogue in a web browser: search, every place and caption of an image
+    and its history, duplicate clusters with thumbnails, the audit. Read-only; local only
+    unless --host says otherwise. Ctrl-C stops it.
+
+    Example: media-catalog serve --db archive.sqlite --port 8765
+    """
+    try:
+        import uvicorn
+
+        from .serve import make_app
+    except ImportError as exc:
+        raise QueryError(
+            "serve needs Starlette, Jinja2 and uvicorn: pip install 'media-catalog[serve]'"
+        ) from exc
+    catalog = open_store(db, create=False)  # (a missing catalogue is said now, not per page)
+    hosts = sorted({"127.0.0.1", "localhost", host})
+    _stderr().print(f"Serving {catalog.path} at http://{host}:{port}/ (Ctrl-C stops)", markup=False)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        _stderr().print(
+            f"Listening on {host}: anyone who can reach it can read the catalogue.", markup=False
+        )
+    uvicorn.run(make_app(catalog.path, hosts), host=host, port=port, log_level="warning")
+
+
 def main() -> None:
     app()
 

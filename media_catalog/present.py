@@ -37,13 +37,12 @@ def counted(number: int, noun: str) -> str:
 
 def first_seen(first: dict[str, Any] | None, article: str | None = None) -> str:
     """A cluster's first use (similarity.Cluster.first_seen) as a phrase, " · first seen
-    2024-03-12 in ARTICLE #2"; `article` is how to show its path; "" when used in none."""
-    if first is None:
+    2024-03-12 in ARTICLE #2"; `article` is how to show its path; "" when no use is dated."""
+    if first is None or first["when"] is None:
         return ""
-    when = first["when"] or "(undated)"
     where = article or first["article"]
     position = "" if first["position"] is None else f" #{first['position']}"
-    return f" · first seen {when} in {where}{position}"
+    return f" · first seen {first['when']} in {where}{position}"
 
 
 def quoted(text: str) -> str:

@@ -80,8 +80,8 @@ def history(images: list[dict[str, Any]]) -> list[dict[str, Any]]:
     "caption", "credit", "first", "changed"}`.
 
     `when` and `dated_by` are as `dating.used_when` says (undated uses last); `first` marks
-    the earliest use; `changed` lists "caption" and "credit" where the use says otherwise
-    than the last use that said any."""
+    the earliest use, when it is dated; `changed` lists "caption" and "credit" where the use
+    says otherwise than the last use that said any."""
     uses = []
     for image in images:
         for use in image["occurrences"]:
@@ -99,7 +99,7 @@ def history(images: list[dict[str, Any]]) -> list[dict[str, Any]]:
     uses.sort(key=lambda use: (moment(use["when"]), *place(use)))
     said: dict[str, str] = {}
     for number, use in enumerate(uses):
-        use["first"] = number == 0
+        use["first"] = number == 0 and use["when"] is not None
         use["changed"] = []
         for key in ("caption", "credit"):
             folded = normalize(use[key] or "")

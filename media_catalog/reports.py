@@ -11,6 +11,7 @@ quoted, control characters removed).
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 from collections.abc import Iterator
 from pathlib import Path
@@ -112,19 +113,30 @@ def reference_csv(found: list[dict[str, Any]]) -> str:
     return "".join(csv_lines(REFERENCE_COLUMNS, rows))
 
 
-def thumbnail(image: dict[str, Any]) -> str | None:
-    """A small JPEG of the image as a data URI, from the first of its files that reads."""
+def thumbnail_jpeg(image: dict[str, Any], size: int = THUMBNAIL) -> bytes | None:
+    """A JPEG of the image at most `size` px on its longer side, from the first of its
+    catalogued files (or the files its occurrences came from) that still holds its bytes
+    (checked by SHA-256: a file changed since never passes for it); None when none does."""
     for path in [*image["files"], *(o["file"] for o in image["occurrences"] if o["file"])]:
         try:
-            with Image.open(io.BytesIO(read_bytes(Path(path)))) as picture:
-                picture.thumbnail((THUMBNAIL, THUMBNAIL))
+            data = read_bytes(Path(path))
+            if hashlib.sha256(data).hexdigest() != image["sha256"]:
+                continue
+            with Image.open(io.BytesIO(data)) as picture:
+                picture.thumbnail((size, size))
                 small = picture.convert("RGB")
             buffer = io.BytesIO()
             small.save(buffer, "JPEG", quality=80)
         except Exception:  # a moved or broken file only loses its thumbnail
             continue
-        return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
+        return buffer.getvalue()
     return None
+
+
+def thumbnail(image: dict[str, Any]) -> str | None:
+    """`thumbnail_jpeg` as a data URI."""
+    jpeg = thumbnail_jpeg(image)
+    return None if jpeg is None else "data:image/jpeg;base64," + base64.b64encode(jpeg).decode()
 
 
 _STYLE = """

@@ -22,6 +22,7 @@ def test_commands():
         "lookup",
         "scan",
         "search",
+        "serve",
         "show",
         "stats",
     ]
