@@ -16,9 +16,9 @@ from pathlib import Path
 from ..archive import ArchivedPage, WebArchive
 from ..errors import ExtractError
 from ..models import ImageRef, ItemError
-from . import html, jsonl, markdown, tagged
-from .encoding import decode_html, decode_text
-from .html import CONTEXT_CHARS
+
+# Characters of text kept before and after each image (`--context`).
+CONTEXT_CHARS = 200
 
 __all__ = ["CONTEXT_CHARS", "Article", "ExtractOptions", "extract_file", "extract_text"]
 
@@ -45,14 +45,15 @@ class Article:
     errors: list[ItemError] = field(default_factory=list)
 
 
-_EXTRACTORS = {"html": html.extract, "markdown": markdown.extract, "text": tagged.extract}
-
-
 def extract_text(
     kind: str, text: str, article: str, options: ExtractOptions = ExtractOptions()
 ) -> tuple[list[ImageRef], list[ItemError]]:
     """Extract the references of one article given as text, `kind` naming its format."""
-    return _EXTRACTORS[kind](text, article, context=options.context)
+    # the parsers are imported with the first article: a scan of images never needs them
+    from . import html, markdown, tagged
+
+    extractors = {"html": html.extract, "markdown": markdown.extract, "text": tagged.extract}
+    return extractors[kind](text, article, context=options.context)
 
 
 def extract_file(
@@ -69,6 +70,8 @@ def extract_file(
     if kind == "warc":
         yield from _archived_pages(path, options)
         return
+    from .encoding import decode_html, decode_text
+
     data = _read(path)
     article_id = str(path)
     errors: list[ItemError] = []
@@ -83,6 +86,8 @@ MAX_ARTICLE_BYTES = 64 * 1024 * 1024  # an article file, or one JSON Lines recor
 def _archived_pages(path: Path, options: ExtractOptions) -> Iterator[Article]:
     """The HTML pages of a web archive, as articles `ARCHIVE#URL` whose references resolve
     in the archive; a page that states no URL of its own has its archived one."""
+    from .encoding import decode_html
+
     archive = WebArchive.listed(path)
     for url, offset in archive.pages:
         article_id = f"{path}#{url}"
@@ -146,6 +151,8 @@ def _lines(path: Path) -> Iterator[bytes | None]:
 
 
 def _jsonl_articles(path: Path, options: ExtractOptions) -> Iterator[Article]:
+    from . import jsonl
+
     for line_no, line in enumerate(_lines(path), start=1):
         article_id = f"{path}#L{line_no}"
         if line is None:

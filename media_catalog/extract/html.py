@@ -17,13 +17,13 @@ import orjson
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from ..models import ImageRef, ItemError, SrcsetCandidate, unwrapped_key
+from . import CONTEXT_CHARS
 from .captions import Selectors, caption_and_credit, image_counts
 from .context import contexts
 from .nesting import flatten
 from .page import TAGS, Markup, json_ld, meta_images, meta_tags, page_info
 from .tree import HEADINGS, TAG, WRAPPERS, Image, next_element, previous_element, size
 
-CONTEXT_CHARS = 200
 # Where lazy-loading scripts keep an image's URL until it is shown, first one first:
 # lazysizes, lozad and most others `data-src`, WordPress plugins `data-lazy-src`, jQuery
 # Lazy Load `data-original`, Zhihu `data-actualsrc`, Taobao `data-ks-lazyload`, Echo.js
