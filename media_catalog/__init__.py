@@ -6,7 +6,7 @@
 >>> clusters = duplicate_clusters(catalog)
 
 The public names are imported on first use, so that `media-catalog lookup` does not load the
-image and parsing stack (Pillow, scipy, selectolax, markdown-it) it never needs.
+image and parsing stack (Pillow, selectolax, markdown-it) it never needs.
 """
 
 import sys

@@ -54,6 +54,9 @@ def test_reading_commands_do_not_import_the_image_stack(tmp_path, samples):
         return done.stdout.strip().splitlines()[-1]
 
     assert imported("scan", str(samples), "--db", str(db), "-q") != "[]"  # scan needs them
+    photos = str(samples / "photos")  # images alone: no article parser, and scipy never
+    parsers = ("scipy", "selectolax", "markdown_it", "charset_normalizer")
+    assert imported("scan", photos, "--db", str(tmp_path / "p.json"), "-q", heavy=parsers) == "[]"
     for args in (
         ["--version"],
         ["lookup", "sha256:fa06a17b", "--db", str(db)],
