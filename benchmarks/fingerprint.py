@@ -5,10 +5,14 @@ photographs their wheels ship; no network access is needed):
 
     python benchmarks/fingerprint.py            # the full run recorded in docs/benchmarks.md
     python benchmarks/fingerprint.py --limit 200  # a quick look
+    python benchmarks/fingerprint.py --set grainy --speed-only  # the harder photo set
 
 1. Corpus. Makes (once, deterministically) CORPUS_SIZE JPEG photos under /tmp from the
    photographs in the skimage and sklearn wheels: a random crop, maybe mirrored, resized to
-   1-12 megapixels, with a little film grain, saved at quality 60-95.
+   1-12 megapixels, with a little film grain, saved at quality 60-95 (set `photos`); or the
+   same crops made harder to decode (set `grainy`: grain of sigma 1-4, 40 % greyscale,
+   quality 55-97, half progressive, half with optimised Huffman tables, chroma subsampling
+   4:4:4, 4:2:2 or 4:2:0).
 2. Draft agreement. pHash/dHash Hamming distance between a full decode and Pillow's draft
    decode (libjpeg DCT scaling, luminance only) at several target sizes, on photos at native
    detail (the source photographs and crops of them, and large mosaics of native-size crops,
@@ -130,27 +134,66 @@ def make_photo(index: int, photos: dict[str, Image.Image]) -> bytes:
     return buffer.getvalue()
 
 
-def _make_range(indices: list[int]) -> int:
+def make_grainy(index: int, photos: dict[str, Image.Image]) -> bytes:
+    """A photo of the `grainy` set (see the module's docstring), from seed `index`."""
+    rng = np.random.default_rng(10_000 + index)
+    names = sorted(photos)
+    source = photos[names[index % len(names)]]
+    w, h = source.size
+    cw, ch = int(w * rng.uniform(0.6, 1.0)), int(h * rng.uniform(0.6, 1.0))
+    x, y = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
+    image = source.crop((x, y, x + cw, y + ch))
+    if rng.random() < 0.5:
+        image = ImageOps.mirror(image)
+    scale = (rng.uniform(1.0, 12.0) * 1e6 / (cw * ch)) ** 0.5
+    size = (round(cw * scale), round(ch * scale))
+    image = image.resize(size, Image.Resampling.BICUBIC)
+    if rng.random() < 0.4:
+        image = image.convert("L")
+    grain = _grain(size, 10_000 + index, rng.uniform(1.0, 4.0))
+    if image.mode == "RGB":
+        grain = Image.merge("RGB", (grain, grain, grain))
+    image = ImageChops.add(image, grain, 1, -128)
+    buffer = io.BytesIO()
+    options = {
+        "quality": int(rng.integers(55, 98)),
+        "progressive": bool(rng.random() < 0.5),
+        "optimize": bool(rng.random() < 0.5),
+    }
+    if image.mode == "RGB":
+        options["subsampling"] = int(rng.integers(0, 3))  # 4:4:4, 4:2:2, 4:2:0
+    image.save(buffer, "JPEG", **options)
+    return buffer.getvalue()
+
+
+SETS = {"photos": (CORPUS, make_photo), "grainy": (CORPUS.parent / "grainy", make_grainy)}
+
+
+def _make_range(indices: list[int], set_name: str) -> int:
+    folder, make = SETS[set_name]
     photos = sources()
     for index in indices:
-        path = CORPUS / f"{index:05d}.jpg"
+        path = folder / f"{index:05d}.jpg"
         if not path.exists():
             tmp = path.with_suffix(".tmp")
-            tmp.write_bytes(make_photo(index, photos))
+            tmp.write_bytes(make(index, photos))
             tmp.rename(path)
     return len(indices)
 
 
-def make_corpus(count: int) -> list[Path]:
-    """The corpus files 0..count-1, made where missing (in parallel, deterministically)."""
-    CORPUS.mkdir(parents=True, exist_ok=True)
-    missing = [i for i in range(count) if not (CORPUS / f"{i:05d}.jpg").exists()]
+def make_corpus(count: int, set_name: str = "photos") -> list[Path]:
+    """The files 0..count-1 of a photo set (SETS), made where missing (in parallel,
+    deterministically)."""
+    folder = SETS[set_name][0]
+    folder.mkdir(parents=True, exist_ok=True)
+    missing = [i for i in range(count) if not (folder / f"{i:05d}.jpg").exists()]
     if missing:
-        print(f"[making {len(missing)} photos under {CORPUS}]", file=sys.stderr)
+        print(f"[making {len(missing)} photos under {folder}]", file=sys.stderr)
         workers = os.cpu_count() or 1
+        chunks = [missing[k::workers] for k in range(workers)]
         with ProcessPoolExecutor(workers) as pool:
-            list(pool.map(_make_range, [missing[k::workers] for k in range(workers)]))
-    return [CORPUS / f"{i:05d}.jpg" for i in range(count)]
+            list(pool.map(_make_range, chunks, [set_name] * workers))
+    return [folder / f"{i:05d}.jpg" for i in range(count)]
 
 
 # -- 2. draft agreement -----------------------------------------------------------------
@@ -302,11 +345,11 @@ MODES = {
 }
 
 
-def time_mode(mode: str, start: int, stop: int) -> dict[str, float]:
-    """Run one mode over corpus files start..stop-1 in a fresh process: its wall-clock and
+def time_mode(mode: str, start: int, stop: int, set_name: str) -> dict[str, float]:
+    """Run one mode over the set's files start..stop-1 in a fresh process: its wall-clock and
     CPU seconds (its own and its workers') and peak memory (MiB)."""
     out = subprocess.run(
-        [sys.executable, __file__, "--time", mode, str(start), str(stop)],
+        [sys.executable, __file__, "--time", mode, str(start), str(stop), set_name],
         check=True,
         capture_output=True,
         text=True,
@@ -314,8 +357,8 @@ def time_mode(mode: str, start: int, stop: int) -> dict[str, float]:
     return json.loads(out.stdout)
 
 
-def _child(mode: str, start: int, stop: int) -> None:
-    files = make_corpus(stop)[start:]
+def _child(mode: str, start: int, stop: int, set_name: str) -> None:
+    files = make_corpus(stop, set_name)[start:]
     started = time.perf_counter()
     MODES[mode][1](files)
     seconds = time.perf_counter() - started
@@ -335,7 +378,7 @@ def _child(mode: str, start: int, stop: int) -> None:
     )
 
 
-def speed(modes: list[str], count: int, rounds: int) -> list[str]:
+def speed(modes: list[str], count: int, rounds: int, set_name: str) -> list[str]:
     """Markdown table: each mode over the first `count` files, run in `rounds` interleaved
     slices (plain, then the others, slice after slice) so that a change in the machine's
     load hits every mode alike."""
@@ -345,7 +388,7 @@ def speed(modes: list[str], count: int, rounds: int) -> list[str]:
     bounds = [count * k // rounds for k in range(rounds + 1)]
     for start, stop in itertools.pairwise(bounds):
         for mode in modes:
-            result = time_mode(mode, start, stop)
+            result = time_mode(mode, start, stop, set_name)
             total = totals[mode]
             total["seconds"] += result["seconds"]
             total["cpu"] += result["cpu"]
@@ -385,10 +428,11 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=CORPUS_SIZE, help="corpus files to use")
     parser.add_argument("--rounds", type=int, default=4, help="interleaved rounds for speed")
     parser.add_argument("--speed-only", action="store_true", help="skip the draft agreement")
+    parser.add_argument("--set", choices=tuple(SETS), default="photos", help="photo set")
     args = parser.parse_args()
     count = args.limit
     small = min(count, 300)
-    files = make_corpus(count)
+    files = make_corpus(count, args.set)
     sizes = []
     for path in files:
         with Image.open(path) as image:
@@ -401,14 +445,15 @@ def main() -> None:
     print(f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     print(f"Load before: `{_uptime()}`\n")
     print(
-        f"Corpus: {count} JPEG photos in {CORPUS}, {disk:.0f} MiB, {megapixels.min():.1f}-"
-        f"{megapixels.max():.1f} megapixels (median {np.median(megapixels):.1f}), "
+        f"Corpus: {count} JPEG photos in {SETS[args.set][0]}, {disk:.0f} MiB, "
+        f"{megapixels.min():.1f}-{megapixels.max():.1f} megapixels "
+        f"(median {np.median(megapixels):.1f}), "
         f"{sum(m == 'L' for _, m in sizes)} greyscale.\n"
     )
     print(f"### Speed: all {count} files, {args.rounds} interleaved rounds\n")
-    print("\n".join(speed(["plain", "scan"], count, args.rounds)))
+    print("\n".join(speed(["plain", "scan"], count, args.rounds, args.set)))
     print(f"\n### Where the time goes: the first {small} files\n")
-    print("\n".join(speed(list(MODES), small, 1)))
+    print("\n".join(speed(list(MODES), small, 1, args.set)))
     print(f"\nLoad after: `{_uptime()}`\n")
     if args.speed_only:
         return
@@ -428,6 +473,6 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["--make-corpus"]:
         make_corpus(int(sys.argv[2]))
     elif sys.argv[1:2] == ["--time"]:
-        _child(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+        _child(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
     else:
         main()
