@@ -63,10 +63,14 @@ def walk(
     """
     roots = [Path(os.path.abspath(path)) for path in paths]
     inside = [Path(os.path.realpath(path)) for path in (*roots, *allowed)]
-    for number, root in enumerate(roots):
-        others = roots[:number] + roots[number + 1 :]
-        if root in roots[:number] or any(_walks(other, root) for other in others):
+    named, taken = set(roots), set()
+    for root in roots:
+        # (only one of its folders can walk it: never a pass over every path named)
+        if root in taken or any(
+            folder in named and _walks(folder, root) for folder in root.parents
+        ):
             continue
+        taken.add(root)
         if root.is_file():
             kind = kind_of(root)
             if kind:
