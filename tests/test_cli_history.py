@@ -8,6 +8,8 @@ import orjson
 import pytest
 from PIL import Image
 
+from media_catalog.dating import UNDATED, moment
+
 from .conftest import encode, photo, write_image
 
 FIGURE = '<figure><img src="{}" alt="Crowd"><figcaption>{} Photo: {}</figcaption></figure>'
@@ -104,3 +106,39 @@ def test_the_same_photo_credited_to_two_agencies_is_a_credit_conflict(cli, desk)
     ]
     messages = {f["message"] for f in report["findings"] if f["rule"] == "credit-conflict"}
     assert any(m.startswith('the same photo is credited to "Photo: Reuters" in ') for m in messages)
+
+
+@pytest.mark.parametrize(
+    ("written", "utc"),
+    [
+        ("2024-03-12", "2024-03-12T00:00:00+00:00"),
+        ("2024-03-12T10:00:00+0100", "2024-03-12T09:00:00+00:00"),  # 3.10 reads none of these
+        ("2024-03-12T10:00:00.123456789Z", "2024-03-12T10:00:00.123456+00:00"),
+        ("20240312T1000Z", "2024-03-12T10:00:00+00:00"),
+        ("2024-03-12 10:00", "2024-03-12T10:00:00+00:00"),
+        ("Tue, 12 Mar 2024 10:00:00 +0100", "2024-03-12T09:00:00+00:00"),
+        ("9999-12-31T22:00:00-05:00", None),  # past the last date Python has, in UTC
+        ("0001-01-01T00:30:00+01:00", None),
+        ("2024-13-45", None),
+        ("0000", None),
+        ("", None),
+    ],
+)
+def test_dates_as_pages_write_them(written, utc):
+    found = moment(written)
+    assert (None if found == UNDATED else found[1].isoformat()) == utc
+
+
+def test_a_date_out_of_range_dates_nothing_and_breaks_nothing(cli, tmp_path):
+    root = tmp_path / "far"
+    write_image(root / "a.jpg", photo(5))
+    for name, date in (("one.html", "9999-12-31T22:00:00-05:00"), ("two.html", "2020-01-01")):
+        meta = f'<meta property="article:published_time" content="{date}">'
+        (root / name).write_text(f'{meta}<img src="a.jpg" alt="{name}">')
+    assert cli("scan", root, "-q").exit_code == 0
+    first = orjson.loads(cli("dupes", "-f", "json").stdout)["clusters"][0]["first_seen"]
+    assert (first["when"], first["article"].rsplit("/", 1)[1]) == ("2020-01-01", "two.html")
+    sha256 = orjson.loads(cli("search", "-f", "json", "").stdout)["results"][0]["sha256"]
+    history = orjson.loads(cli("show", sha256, "-f", "json").stdout)["history"]
+    assert [u["when"] for u in history] == ["2020-01-01", None]
+    assert cli("audit").exit_code == 0
