@@ -198,8 +198,8 @@ class Fetcher:
         """Start fetching every URL not fetched or started yet; returns at once."""
         for url in urls:
             if url not in self.done and url not in self._futures:
+                self._count(asked=1)  # (before it may end)
                 self._futures[url] = self._pool.submit(self._counted, url)
-                self._count(asked=1)
 
     def in_flight(self, url: str) -> bool:
         """Whether `url` was submitted and is not yet taken by `fetch`."""
@@ -227,12 +227,11 @@ class Fetcher:
         return self.done[url]
 
     def _count(self, asked: int = 0, ended: int = 0) -> None:
-        with self._lock:
+        with self._lock:  # (told in order: the counts never go back)
             self._asked += asked
             self._ended += ended
-            counts = self._ended, self._asked
-        if self.progress is not None:
-            self.progress(*counts)
+            if self.progress is not None:
+                self.progress(self._ended, self._asked)
 
     def _counted(self, url: str) -> Fetched:
         try:
