@@ -65,6 +65,7 @@ class ObjectAssets:
         self.max_bytes = max_bytes
         self.public = public
         self._stores: dict[tuple[str, bool], Any] = {}
+        self._settings: dict[bool, dict[str, Any]] = {}  # signed -> obstore options
 
     def find(self, names: list[str], src: str) -> tuple[Path, dict[str, Any]] | None:
         """The cached file of the first object named `PREFIX/NAME` that exists, with its
@@ -142,28 +143,37 @@ class ObjectAssets:
         if (name, signed) not in self._stores:
             from obstore.store import from_url
 
-            options = _aws(self.endpoint) if scheme == "s3" else {}
+            if scheme == "s3" and signed not in self._settings:  # (read once for all buckets)
+                self._settings[signed] = _aws(self.endpoint, signed)
+            options = dict(self._settings[signed]) if scheme == "s3" else {}
             options["client_options"] = {**_CLIENT, **options.get("client_options", {})}
             if not signed:
-                options.pop("credential_provider", None)
                 options["skip_signature"] = True
             self._stores[name, signed] = from_url(name, retry_config=_RETRY, **options)
         return self._stores[name, signed]
 
 
-def _aws(endpoint: str | None) -> dict[str, Any]:
+def _aws(endpoint: str | None, signed: bool) -> dict[str, Any]:
     """obstore's S3 options from the user's AWS settings as boto3 reads them, when installed
-    (the environment, `~/.aws/config` and `credentials`, `AWS_PROFILE`, SSO…): credentials,
-    region and endpoint, `endpoint` first; else obstore reads the environment alone."""
+    (the environment, `~/.aws/config` and `credentials`, `AWS_PROFILE`, SSO…): credentials
+    (only when `signed`: no credential process runs for an unsigned read), region and
+    endpoint, `endpoint` first; else obstore reads the environment alone."""
     options: dict[str, Any] = {}
     try:
         import boto3
         from obstore.auth.boto3 import Boto3CredentialProvider
+
+        session = boto3.Session()
     except ImportError:  # pragma: no cover - boto3 comes with the objects extra
+        session = None
+    except Exception:  # a broken profile: an unsigned read needs none of it
+        if signed:
+            raise
+        session = None
+    if session is None:
         endpoint = endpoint or os.environ.get("AWS_ENDPOINT_URL")
     else:
-        session = boto3.Session()
-        if session.get_credentials() is not None:
+        if signed and session.get_credentials() is not None:
             options["credential_provider"] = Boto3CredentialProvider(session)
         elif session.region_name:
             options["region"] = session.region_name

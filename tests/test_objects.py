@@ -165,8 +165,24 @@ def test_with_fetch_a_key_is_read_from_its_own_bucket_unsigned(bucket, s3, cli, 
     (tmp_path / "seed" / article.name).write_bytes(article.read_bytes() + b"\n")  # read again
     try:
         result = cli("scan", tmp_path / "seed", "--fetch", "--endpoint-url", s3, "-q")
+        # no credentials are looked up for an unsigned read: a broken profile is no matter
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("AWS_PROFILE", "gone")
+            other = cli(
+                "scan",
+                tmp_path / "seed",
+                "--fetch",
+                "--endpoint-url",
+                s3,
+                "-q",
+                "--db",
+                "other.json",
+            )
+            found = orjson.loads(cli("search", "-f", "json", "", "--db", "other.json").stdout)
     finally:
         client.delete_bucket_policy(Bucket="crabby-images")
+    assert other.exit_code == 0, other.output
+    assert len(found["results"]) == 7 and all(r["sha256"] for r in found["results"])
     assert result.exit_code == 0, result.output
     found = orjson.loads(cli("search", "-f", "json", "").stdout)["results"]
     assert len(found) == 7 and {r["sha256"] for r in found} == set(bucket.values())
