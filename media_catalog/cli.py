@@ -842,9 +842,13 @@ def serve(
         raise QueryError(
             "serve needs Starlette, Jinja2 and uvicorn: pip install 'media-catalog[serve]'"
         ) from exc
-    catalog = open_store(db, create=False)  # (a missing catalogue is said now, not per page)
-    hosts = sorted({"127.0.0.1", "localhost", host})
-    _stderr().print(f"Serving {catalog.path} at http://{host}:{port}/ (Ctrl-C stops)", markup=False)
+    catalog = open_store(db, create=False, read_only=True)  # (missing: said now, not per page)
+    named = f"[{host}]" if ":" in host else host  # an IPv6 address, as a URL and Host name it
+    hosts = ["127.0.0.1", "localhost", "[::1]", named.lower()]
+    if host in ("0.0.0.0", "::"):  # every address of the machine: any name may reach it
+        hosts = ["*"]
+    url = f"http://{named}:{port}/"
+    _stderr().print(f"Serving {catalog.path} at {url} (Ctrl-C stops)", markup=False)
     if host not in ("127.0.0.1", "localhost", "::1"):
         _stderr().print(
             f"Listening on {host}: anyone who can reach it can read the catalogue.", markup=False

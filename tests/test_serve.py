@@ -3,10 +3,12 @@ in the system's headless Chromium (through Playwright) as a photo editor would u
 
 import io
 import shutil
+import sqlite3
 import threading
 import time
 
 import httpx
+import orjson
 import pytest
 import uvicorn
 from PIL import Image
@@ -63,6 +65,54 @@ def test_every_page_answers_escaped_under_a_strict_policy(site, tmp_path, cli):
     assert bad.status_code == 400 and "is empty" in bad.text
     missing = httpx.get(site + "/image/" + "0" * 64)
     assert missing.status_code == 404 and "no image in" in missing.text
+    port = site.rsplit(":", 1)[1]
+    assert httpx.get(site + "/", headers={"Host": f"[::1]:{port}"}).status_code == 200
+    assert httpx.get(site + "/", headers={"Host": f"localhost:{port}"}).status_code == 200
+    assert httpx.get(site + "/dupes?page=%C2%B2").status_code == 200  # '²' is no page number
+    thumb = httpx.get(site + "/thumb/" + _sha256(site, "article:hostile") + ".jpg")
+    assert thumb.headers["cross-origin-resource-policy"] == "same-origin"
+
+
+def test_serve_reads_what_a_scan_saves_meanwhile_and_writes_nothing(site, samples, cli, tmp_path):
+    assert "images in" in httpx.get(site + "/").text
+    assert httpx.get(site + "/dupes").status_code == 200
+    db = tmp_path / cli.db
+    sqlite = db.suffix == ".sqlite"
+    if sqlite:  # (what a scan kept: serve must not add to it)
+        with sqlite3.connect(db) as connection:
+            connection.execute("DELETE FROM meta WHERE key LIKE 'kept:%'")
+    before = db.read_bytes() if not sqlite else None
+    for path in ("/", "/dupes", "/audit", "/?q=dup:yes", "/cluster/0"):
+        assert httpx.get(site + path).status_code == 200, path
+    if sqlite:
+        with sqlite3.connect(db) as connection:
+            kept = connection.execute("SELECT count(*) FROM meta WHERE key LIKE 'kept:%'")
+            assert kept.fetchone()[0] == 0
+    else:
+        assert db.read_bytes() == before
+    shutil.rmtree(samples / "gallery")  # a scan with --prune forgets its three images
+    assert cli("scan", samples, "--assets", samples / "assets", "--prune", "-q").exit_code == 0
+    counts = orjson.loads(cli("stats", "-f", "json").stdout)
+    assert f"<h1>{counts['images']} images in" in httpx.get(site + "/").text
+    for path in ("/dupes", "/cluster/0", "/?q=dup:yes", "/audit"):
+        assert httpx.get(site + path).status_code == 200, path
+
+
+def test_any_host_when_listening_everywhere(cli, samples, tmp_path):
+    assert cli("scan", samples / "photos", "-q").exit_code == 0
+    app = make_app(tmp_path / cli.db, ["*"])
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        reply = httpx.get(f"http://127.0.0.1:{port}/", headers={"Host": "desk.example"})
+        assert reply.status_code == 200
+    finally:
+        server.should_exit = True
+        thread.join()
 
 
 def test_thumbnails_only_of_catalogued_images_still_on_disk(site, samples, tmp_path, cli):

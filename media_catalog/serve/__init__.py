@@ -6,11 +6,13 @@ catalogue; thumbnails are made from the catalogued files on demand (checked to s
 image's bytes) and cached in `DB.cache/thumbnails/`. Every page is escaped by Jinja2, sent
 with a strict Content-Security-Policy (its own style sheet and key script, images from itself,
 nothing else), and answered only for the host names it was started on, so that a web page
-elsewhere cannot read it through DNS rebinding.
+elsewhere cannot read it through DNS rebinding. It opens the catalogue read-only: nothing,
+not even the duplicate counts other commands keep, is written to it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -22,7 +24,6 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount, Route
@@ -52,23 +53,19 @@ NO_PREVIEW = (
 
 
 class _Catalogue:
-    """The catalogue, opened at the first request (in the server's thread) and again when its
-    file changed (a scan saved meanwhile), with the duplicate report of that state."""
+    """The catalogue, opened read-only at the first request (in the server's thread) and
+    again once another process saved it (a scan meanwhile), with the duplicate report of
+    that state."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._stamp: tuple[int, int] | None = None
         self._store: Store | None = None
         self._report: DuplicateReport | None = None
 
     def store(self) -> Store:
-        info = os.stat(self.path)
-        stamp = (info.st_mtime_ns, info.st_size)
-        if self._store is None or (stamp != self._stamp and self.path.suffix == ".json"):
-            self._store, self._report = open_store(self.path, create=False), None
-        elif stamp != self._stamp:
+        if self._store is None or self._store.changed():
+            self._store = open_store(self.path, create=False, read_only=True)
             self._report = None
-        self._stamp = stamp
         return self._store
 
     def report(self) -> DuplicateReport:
@@ -79,8 +76,9 @@ class _Catalogue:
 
 
 def make_app(db: Path, hosts: list[str] | None = None) -> Starlette:
-    """The web site of the catalogue at `db`, answering for `hosts` (127.0.0.1 and localhost
-    by default)."""
+    """The web site of the catalogue at `db`, answering requests addressed to `hosts`
+    (127.0.0.1, localhost and [::1] by default; "*": any)."""
+    allowed = set(hosts or ("127.0.0.1", "localhost", "[::1]"))
     catalogue = _Catalogue(db)
     cache = db.with_name(db.name + ".cache") / "thumbnails"
     templates = Environment(
@@ -161,19 +159,24 @@ def make_app(db: Path, hosts: list[str] | None = None) -> Starlette:
             jpeg = thumbnail_jpeg(found[0], THUMBNAIL)
             if jpeg is None:  # bytes from a data URI, or no file of them left
                 return Response(NO_PREVIEW, media_type="image/svg+xml")
-            entry.parent.mkdir(parents=True, exist_ok=True)
-            tmp = entry.with_name(f".{entry.name}.{secrets.token_hex(4)}.tmp")
-            tmp.write_bytes(jpeg)
-            os.replace(tmp, entry)
+            _cache(entry, jpeg)
+        else:
+            jpeg = entry.read_bytes()
         headers = {"Cache-Control": "private, max-age=86400"}
-        return Response(entry.read_bytes(), media_type="image/jpeg", headers=headers)
+        return Response(jpeg, media_type="image/jpeg", headers=headers)
 
     async def secure(request: Request, call_next: Callable[[Request], Any]) -> Response:
-        response = await call_next(request)
+        if "*" not in allowed and _host(request.headers.get("host", "")) not in allowed:
+            # a page elsewhere reaching it through DNS rebinding names its own host
+            response: Response = Response("Invalid host header", status_code=400)
+        else:
+            response = await call_next(request)
         response.headers["Content-Security-Policy"] = CSP
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"
         response.headers["X-Frame-Options"] = "DENY"
+        # no other site's page may load a thumbnail to learn whether a photo is catalogued
+        response.headers["Cross-Origin-Resource-Policy"] = "same-origin"
         return response
 
     static = StaticFiles(packages=[("media_catalog.serve", "static")])
@@ -188,17 +191,35 @@ def make_app(db: Path, hosts: list[str] | None = None) -> Starlette:
             Route("/favicon.ico", lambda request: Response(status_code=204)),
             Mount("/static", static),
         ],
-        middleware=[
-            Middleware(BaseHTTPMiddleware, dispatch=secure),
-            Middleware(TrustedHostMiddleware, allowed_hosts=hosts or ["127.0.0.1", "localhost"]),
-        ],
+        middleware=[Middleware(BaseHTTPMiddleware, dispatch=secure)],
     )
 
 
 def _number(request: Request) -> int:
     """The page number asked for (1 when absent or not a number)."""
     value = request.query_params.get("page", "1")
-    return max(1, int(value)) if value.isdigit() and len(value) < 7 else 1
+    return max(1, int(value)) if value.isascii() and value.isdigit() and len(value) < 7 else 1
+
+
+def _host(header: str) -> str:
+    """The host a Host header names, without its port (`[::1]:8765` → `[::1]`)."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[: header.find("]") + 1]
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
+def _cache(entry: Path, jpeg: bytes) -> None:
+    """Keep a thumbnail (renamed into place when whole); a folder it cannot be written to
+    only means it is made again next time."""
+    tmp = entry.with_name(f".{entry.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(jpeg)
+        os.replace(tmp, entry)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 def _clusters(report: DuplicateReport, start: int, stop: int) -> list[tuple[int, Any]]:

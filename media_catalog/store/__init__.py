@@ -50,9 +50,12 @@ __all__ = [
 ]
 
 
-def open_store(path: str | Path = DEFAULT_PATH, *, create: bool = True) -> Store:
+def open_store(
+    path: str | Path = DEFAULT_PATH, *, create: bool = True, read_only: bool = False
+) -> Store:
     """The catalogue at `path`: SQLite when its name ends in .sqlite, .sqlite3 or .db, else
-    a TinyDB JSON file; created when absent if `create`, else CatalogError."""
+    a TinyDB JSON file; created when absent if `create`, else CatalogError. A `read_only`
+    store refuses to write and keeps nothing with the catalogue (Store.keep)."""
     from ..errors import CatalogError
 
     path = Path(path)
@@ -64,10 +67,10 @@ def open_store(path: str | Path = DEFAULT_PATH, *, create: bool = True) -> Store
     if sqlite:
         from .sqlite import SQLiteStore
 
-        return SQLiteStore(path, create=create)
+        return SQLiteStore(path, create=create, read_only=read_only)
     from .jsonfile import JSONStore
 
-    return JSONStore(path, create=create)
+    return JSONStore(path, create=create, read_only=read_only)
 
 
 def existing_catalogue(path: Path) -> Store | None:

@@ -97,9 +97,12 @@ def refuse_newer(path: Path, version: int, supported: int) -> None:
         )
 
 
-def refuse_read_only(path: Path) -> None:
-    """CatalogError when the catalogue file is marked read-only (its owner may not write it):
-    whoever did so meant it not to change, even for a user the system would let write."""
+def refuse_read_only(path: Path, opened_read_only: bool = False) -> None:
+    """CatalogError when the catalogue was opened read-only, or its file is marked read-only
+    (its owner may not write it): whoever did so meant it not to change, even for a user the
+    system would let write."""
+    if opened_read_only:
+        raise CatalogError(f"{path} was opened read-only; nothing was changed.", path=path)
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:
@@ -222,6 +225,7 @@ class Store(ABC):
     """A catalogue. Open one with `media_catalog.store.open_store`."""
 
     path: Path
+    read_only: bool = False  # (open_store): writing() refuses, keep() keeps nothing
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -329,6 +333,11 @@ class Store(ABC):
     @abstractmethod
     def image_count(self) -> int:
         """How many images the catalogue holds."""
+
+    @abstractmethod
+    def changed(self) -> bool:
+        """Whether another process saved the catalogue since this object read it (open the
+        store again to read what it saved)."""
 
     @abstractmethod
     def sha256s_with_prefix(self, prefix: str) -> list[str]:

@@ -119,6 +119,15 @@ class AtomicJSONStorage(Storage):
             raise
 
 
+def _file_state(path: Path) -> tuple[int, int, int] | None:
+    """The file's inode, modification time and size (a save replaces the file), or None."""
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_ino, info.st_mtime_ns, info.st_size
+
+
 def _new_file(path: Path) -> tuple[int, Path]:
     """A new temporary file beside `path`, open for writing, with the permissions `path` has;
     for a new catalogue, those `open` gives a new file (0666 less the umask). A file
@@ -155,8 +164,9 @@ class JSONStore(Store):
     """A catalogue in a TinyDB JSON file (a new one if absent and `create`). Nothing is
     written until `save()`; dropping the object without saving discards changes."""
 
-    def __init__(self, path: Path, *, create: bool = True) -> None:
+    def __init__(self, path: Path, *, create: bool = True, read_only: bool = False) -> None:
         self.path = path
+        self.read_only = read_only
         if not create and not path.exists():
             raise CatalogError(
                 f"no catalogue at {path}; run `media-catalog scan PATH --db {path}` first, "
@@ -166,6 +176,7 @@ class JSONStore(Store):
         self._open()
 
     def _open(self) -> None:
+        self._read_as = _file_state(self.path)
         self._storage = _WriteOnSave(AtomicJSONStorage)
         self._db = TinyDB(str(self.path), storage=self._storage)
         self._check_schema()
@@ -215,7 +226,7 @@ class JSONStore(Store):
         A second writer gets CatalogError at once instead of waiting. The lock is the kernel's
         (flock): it goes with the process, so a killed scan never leaves a stale lock.
         """
-        refuse_read_only(self.path)
+        refuse_read_only(self.path, self.read_only)
         lock_path = self.path.with_name(self.path.name + ".lock")
         try:
             fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
@@ -302,6 +313,7 @@ class JSONStore(Store):
             self._db.table("meta").insert({"schema_version": SCHEMA_VERSION})
         if self._storage.changed:
             self._storage.flush()
+            self._read_as = _file_state(self.path)
         # the read index media-catalog 0.1 kept beside the file, which nothing reads any more
         self.path.with_name(self.path.name + ".index.sqlite").unlink(missing_ok=True)
 
@@ -352,6 +364,9 @@ class JSONStore(Store):
 
     def image_count(self) -> int:
         return len(self._db.table("images"))
+
+    def changed(self) -> bool:
+        return _file_state(self.path) != self._read_as
 
     def sha256s_with_prefix(self, prefix: str) -> list[str]:
         found = self._db.table("images").search(Query().sha256.test(str.startswith, prefix))
@@ -458,6 +473,8 @@ class JSONStore(Store):
 
     def keep(self, key: str, value: Any) -> None:
         """(Kept in memory: saved with the next change a writer saves.)"""
+        if self.read_only:
+            return
         meta = {"schema_version": SCHEMA_VERSION, "kept": {**self._kept(), key: value}}
         self._replace("meta", [meta])
 

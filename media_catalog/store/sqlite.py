@@ -146,8 +146,9 @@ def _within(roots: Collection[str], column: str) -> tuple[str, list[str]]:
 class SQLiteStore(Store):
     """A catalogue in an SQLite file (created if absent and `create`)."""
 
-    def __init__(self, path: Path, *, create: bool = True) -> None:
+    def __init__(self, path: Path, *, create: bool = True, read_only: bool = False) -> None:
         self.path = path
+        self.read_only = read_only
         self._on_wait: Callable[[], None] | None = None
         if not path.exists() and not create:
             raise CatalogError(
@@ -256,7 +257,7 @@ class SQLiteStore(Store):
 
     @contextmanager
     def writing(self, on_wait: Callable[[], None] | None = None) -> Iterator[SQLiteStore]:
-        refuse_read_only(self.path)
+        refuse_read_only(self.path, self.read_only)
         self._on_wait = on_wait
         try:
             if self._missing_indexes():  # a bulk load was killed before it built them
@@ -581,6 +582,14 @@ class SQLiteStore(Store):
     def image_count(self) -> int:
         return self._db.execute("SELECT count(*) FROM images").fetchone()[0]
 
+    def changed(self) -> bool:
+        if self._db.in_transaction:
+            self._db.execute("COMMIT")  # (the read snapshot: nothing was written in it)
+        try:
+            return self._meta("generation") != self._generation
+        finally:
+            self._db.execute("BEGIN")
+
     def sha256s_with_prefix(self, prefix: str) -> list[str]:
         rows = self._db.execute(
             "SELECT sha256 FROM images WHERE sha256 >= ? AND sha256 < ?", (prefix, prefix + "g")
@@ -736,6 +745,8 @@ class SQLiteStore(Store):
     def keep(self, key: str, value: Any) -> None:
         """(Stamped with the state this process read; never waits: when another process
         is writing, or the file is read-only, the value is counted again next time.)"""
+        if self.read_only:
+            return
         generation = self._generation
         try:
             with self._transaction(wait=False):
