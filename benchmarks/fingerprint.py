@@ -111,8 +111,8 @@ def _grain(size: tuple[int, int], seed: int, sigma: float) -> Image.Image:
     return grain
 
 
-def make_photo(index: int, photos: dict[str, Image.Image]) -> bytes:
-    rng = np.random.default_rng(index)
+def _scene(index: int, rng: np.random.Generator, photos: dict[str, Image.Image]) -> Image.Image:
+    """A random crop of photograph `index` (modulo), maybe mirrored, resized to 1-12 MP."""
     names = sorted(photos)
     source = photos[names[index % len(names)]]
     w, h = source.size
@@ -121,10 +121,14 @@ def make_photo(index: int, photos: dict[str, Image.Image]) -> bytes:
     image = source.crop((x, y, x + cw, y + ch))
     if rng.random() < 0.5:
         image = ImageOps.mirror(image)
-    megapixels = rng.uniform(1.0, 12.0)
-    scale = (megapixels * 1e6 / (cw * ch)) ** 0.5
-    size = (round(cw * scale), round(ch * scale))
-    image = image.resize(size, Image.Resampling.BICUBIC)
+    scale = (rng.uniform(1.0, 12.0) * 1e6 / (cw * ch)) ** 0.5
+    return image.resize((round(cw * scale), round(ch * scale)), Image.Resampling.BICUBIC)
+
+
+def make_photo(index: int, photos: dict[str, Image.Image]) -> bytes:
+    rng = np.random.default_rng(index)
+    image = _scene(index, rng, photos)
+    size = image.size
     grain = _grain(size, index, rng.uniform(0.0, 3.0))
     if image.mode == "RGB":
         grain = Image.merge("RGB", (grain, grain, grain))
@@ -137,17 +141,8 @@ def make_photo(index: int, photos: dict[str, Image.Image]) -> bytes:
 def make_grainy(index: int, photos: dict[str, Image.Image]) -> bytes:
     """A photo of the `grainy` set (see the module's docstring), from seed `index`."""
     rng = np.random.default_rng(10_000 + index)
-    names = sorted(photos)
-    source = photos[names[index % len(names)]]
-    w, h = source.size
-    cw, ch = int(w * rng.uniform(0.6, 1.0)), int(h * rng.uniform(0.6, 1.0))
-    x, y = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
-    image = source.crop((x, y, x + cw, y + ch))
-    if rng.random() < 0.5:
-        image = ImageOps.mirror(image)
-    scale = (rng.uniform(1.0, 12.0) * 1e6 / (cw * ch)) ** 0.5
-    size = (round(cw * scale), round(ch * scale))
-    image = image.resize(size, Image.Resampling.BICUBIC)
+    image = _scene(index, rng, photos)
+    size = image.size
     if rng.random() < 0.4:
         image = image.convert("L")
     grain = _grain(size, 10_000 + index, rng.uniform(1.0, 4.0))
