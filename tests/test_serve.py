@@ -186,3 +186,10 @@ def test_serve_explains_a_missing_catalogue(cli):
     assert result.exit_code == 1 and "no catalogue at nowhere.json" in result.stderr
     assert "Traceback" not in result.output
     assert "Example: media-catalog serve" in cli("serve", "--help").stdout
+
+
+def test_a_thumbnail_is_served_when_its_cache_cannot_be_written(site, tmp_path, cli):
+    (tmp_path / f"{cli.db}.cache").write_text("a file where the cache folder would be")
+    reply = httpx.get(f"{site}/thumb/{_sha256(site, 'article:hostile')}.jpg")
+    assert reply.status_code == 200 and reply.headers["content-type"] == "image/jpeg"
+    assert (tmp_path / f"{cli.db}.cache").is_file()  # nothing cached, nothing broken
