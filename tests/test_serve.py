@@ -90,10 +90,16 @@ def test_serve_reads_what_a_scan_saves_meanwhile_and_writes_nothing(site, sample
             assert kept.fetchone()[0] == 0
     else:
         assert db.read_bytes() == before
+    images = orjson.loads(cli("export").stdout)["images"]
+    (gallery,) = [  # a photo only the gallery holds, its thumbnail cached
+        i["sha256"] for i in images if i["files"] and all("/gallery/" in f for f in i["files"])
+    ][:1]
+    assert httpx.get(f"{site}/thumb/{gallery}.jpg").status_code == 200
     shutil.rmtree(samples / "gallery")  # a scan with --prune forgets its three images
     assert cli("scan", samples, "--assets", samples / "assets", "--prune", "-q").exit_code == 0
     counts = orjson.loads(cli("stats", "-f", "json").stdout)
     assert f"<h1>{counts['images']} images in" in httpx.get(site + "/").text
+    assert httpx.get(f"{site}/thumb/{gallery}.jpg").status_code == 404  # cached, but pruned
     for path in ("/dupes", "/cluster/0", "/?q=dup:yes", "/audit"):
         assert httpx.get(site + path).status_code == 200, path
 

@@ -149,14 +149,13 @@ def make_app(db: Path, hosts: list[str] | None = None) -> Starlette:
 
     def thumb(request: Request) -> Response:
         sha256 = request.path_params["sha256"]
-        if not _SHA256.match(sha256):
-            return Response(status_code=404)
+        store = catalogue.store()
+        if not _SHA256.match(sha256) or not store.sha256s_with_prefix(sha256):
+            return Response(status_code=404)  # (nor a cached one of an image since pruned)
         entry = cache / sha256[:2] / f"{sha256}.jpg"
         if not entry.is_file():
-            found = list(catalogue.store().image_objects([sha256]))
-            if not found:
-                return Response(status_code=404)
-            jpeg = thumbnail_jpeg(found[0], THUMBNAIL)
+            (found,) = store.image_objects([sha256])
+            jpeg = thumbnail_jpeg(found, THUMBNAIL)
             if jpeg is None:  # bytes from a data URI, or no file of them left
                 return Response(NO_PREVIEW, media_type="image/svg+xml")
             _cache(entry, jpeg)
