@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from media_catalog.errors import QueryError
+from media_catalog.errors import CatalogError, QueryError
 from media_catalog.merge import import_files
 from media_catalog.pipeline import scan
 from media_catalog.query import lookup, lookup_image, search, show
@@ -258,3 +258,20 @@ def test_lookup_and_show_are_the_same_in_both_stores(catalogues, tmp_path):
             lookup(catalog, "sha256:")
         with pytest.raises(QueryError, match="no image in"):
             show(catalog, "sha256:" + "0" * 40)
+
+
+@pytest.mark.parametrize("name", ["c.json", "c.sqlite"])
+def test_a_reader_knows_when_another_writer_saved_and_writes_nothing(tmp_path, name):
+    write_image(tmp_path / "site" / "a.jpg", photo(1))
+    db = tmp_path / name
+    scan([tmp_path / "site"], open_store(db))
+    reader = open_store(db, create=False, read_only=True)
+    assert reader.image_count() == 1 and not reader.changed()
+    with pytest.raises(CatalogError, match="opened read-only"), reader.writing():
+        pass
+    reader.keep("something", 1)
+    assert reader.kept("something") is None  # kept nothing
+    write_image(tmp_path / "site" / "b.jpg", photo(2))
+    scan([tmp_path / "site"], open_store(db))  # another writer saves
+    assert reader.changed()
+    assert open_store(db, create=False, read_only=True).image_count() == 2
