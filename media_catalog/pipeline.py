@@ -18,8 +18,9 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .archive import WebArchive
 from .errors import ExtractError, FingerprintError, ResolveError
-from .extract import Article, ExtractOptions, extract_file
+from .extract import Article, ExtractOptions, archived_pages, extract_file
 from .hashing import Hasher
 from .models import (
     DEFAULT_THRESHOLD,
@@ -28,6 +29,7 @@ from .models import (
     ItemError,
     Occurrence,
     SrcsetCandidate,
+    byte_limit,
 )
 from .query import cluster_counts
 from .resolve import DEFAULT_MAX_BYTES, Resolver, file_size, web_url
@@ -125,6 +127,7 @@ class _Scan:
     resume: dict[int, _Resume] = field(default_factory=dict)
     # the same, for occurrences held by a fetch under way (their place kept, filled in `settle`)
     fetching: dict[int, _Resume] = field(default_factory=dict)
+    archived: list[str] = field(default_factory=list)  # loose images in web archives (places)
 
     def image_bytes(self, data: bytes, name: str) -> str:
         """SHA-256 of `data`, fingerprinting it unless these bytes are already known."""
@@ -199,11 +202,16 @@ class _Scan:
             if exc is not None:
                 self.errors.append(ItemError(path, exc.code, str(exc)))
             self.sources[path]["sha256"] = None if exc else sha256
+        for place in self.archived:
+            if self.files[place] in failed:
+                exc = self.failure(self.files[place], place)
+                self.errors.append(ItemError(article_file(place), exc.code, str(exc), place))
         self.occurrences = [o for o in self.occurrences if o is not None]
         self.files = {path: sha for path, sha in self.files.items() if sha not in failed}
         self.seen -= failed.keys()
         self.resume.clear()
         self.loose.clear()
+        self.archived.clear()
 
     def failure(
         self, sha256: str, file: str | None, ref: ImageRef | None = None
@@ -537,8 +545,13 @@ def _article_file(
         except OSError:
             digest = None  # extract_file reports why
         state.sources[str(source.path)]["sha256"] = digest
-    articles = extract_file(source.path, source.kind, options)
+    archive = None
     try:
+        if source.kind == "warc":
+            archive = WebArchive.listed(source.path)
+            articles = archived_pages(archive, options)
+        else:
+            articles = extract_file(source.path, source.kind, options)
         while True:
             with _time_limit(ARTICLE_SECONDS):
                 article = next(articles, None)
@@ -558,3 +571,31 @@ def _article_file(
             f"({where}); what was read before is kept, the rest of the file is not read"
         )
         state.errors.append(ItemError(where, "too-slow", message, article=where))
+        archive = None
+    if archive is not None:
+        _archived_images(state, archive, summary)
+
+
+def _archived_images(state: _Scan, archive: WebArchive, summary: ScanSummary) -> None:
+    """Catalogue the images a web archive holds that none of its pages used, as loose image
+    files `ARCHIVE#URL` (only raster image responses: others are no loose image); an error
+    about one is the archive's, at that record (its `article`)."""
+    used = {o.file for o in state.occurrences if o is not None and o.file}
+    for url, offset in archive.images:
+        place = f"{archive.path}#{url}"
+        if place in used or place in state.files:
+            continue
+        try:
+            status, data, _ = archive.read(offset, state.max_bytes)
+        except ExtractError as exc:
+            state.errors.append(ItemError(str(archive.path), "unreadable", str(exc), place))
+            continue
+        if not 200 <= status < 300:
+            continue  # an error page the crawler met
+        summary.loose_images += 1
+        if data is None:
+            message = f"{url} in {archive.path} is over the {byte_limit(state.max_bytes)} limit"
+            state.errors.append(ItemError(str(archive.path), "too-large", message, place))
+            continue
+        state.files[place] = state.image_bytes(data, place)
+        state.archived.append(place)

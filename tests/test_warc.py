@@ -187,3 +187,50 @@ def test_an_archive_gzipped_whole_is_an_error_that_says_how_to_mend_it(tmp_path)
     scan([tmp_path / "corpus"], open_store(tmp_path / "c.json"), workers=1)
     (error,) = open_store(tmp_path / "c.json").errors()
     assert error["code"] == "unreadable" and "warcio recompress" in error["message"]
+
+
+def _crawl(path: Path, records: list[tuple[str, bytes, str, str]]) -> None:
+    """A WARC of (url, body, content type, status) responses."""
+    with path.open("wb") as handle:
+        writer = WARCWriter(handle, gzip=True)
+        for url, body, content_type, status in records:
+            headers = StatusAndHeaders(status, [("Content-Type", content_type)], "HTTP/1.1")
+            record = writer.create_warc_record(
+                url, "response", payload=io.BytesIO(body), http_headers=headers
+            )
+            writer.write_record(record)
+
+
+def test_images_no_page_of_an_archive_names_are_catalogued_as_its_loose_images(cli, tmp_path):
+    used, loose = encode(photo(72)), encode(photo(73))
+    page = f'<html><body><img src="{SITE}a.jpg" alt="Used"></body></html>'.encode()
+    records = [
+        (f"{SITE}page.html", page, "text/html", "200 OK"),
+        (f"{SITE}a.jpg", used, "image/jpeg", "200 OK"),
+        (f"{SITE}b.jpg", loose, "image/jpeg", "200 OK"),  # named by no page
+        (f"{SITE}broken.jpg", b"\xff\xd8 not a whole JPEG", "image/jpeg", "200 OK"),
+        (f"{SITE}logo.svg", b"<svg/>", "image/svg+xml", "200 OK"),  # vector: no loose image
+        (f"{SITE}gone.png", b"not found", "image/png", "404 Not Found"),  # an error page
+    ]
+    archive = tmp_path / "crawl.warc.gz"
+    _crawl(archive, records)
+    result = cli("scan", archive, "-q", "-f", "json")
+    assert result.exit_code == 0, result.output
+    summary = orjson.loads(result.stdout)
+    assert (summary["loose_images"], summary["unique_images"], summary["errors"]) == (2, 2, 1)
+    images = {i["sha256"]: i for i in orjson.loads(cli("export").stdout)["images"]}
+    sha = {name: hashlib.sha256(data).hexdigest() for name, data in (("a", used), ("b", loose))}
+    assert images[sha["b"]]["files"] == [f"{archive}#{SITE}b.jpg"]
+    assert images[sha["b"]]["occurrences"] == []
+    assert images[sha["a"]]["files"] == []  # used by the page: an occurrence, not a loose file
+    (error,) = orjson.loads(cli("export").stdout)["errors"]
+    assert (error["path"], error["article"], error["code"]) == (
+        str(archive),
+        f"{archive}#{SITE}broken.jpg",
+        "bad-image",
+    )
+    # the archive again, without b.jpg: its loose image is forgotten with it
+    _crawl(archive, [r for r in records if not r[0].endswith(("b.jpg", "broken.jpg"))])
+    assert cli("scan", archive, "-q").exit_code == 0
+    export = orjson.loads(cli("export").stdout)
+    assert {i["sha256"] for i in export["images"]} == {sha["a"]} and export["errors"] == []

@@ -20,7 +20,14 @@ from ..models import ImageRef, ItemError
 # Characters of text kept before and after each image (`--context`).
 CONTEXT_CHARS = 200
 
-__all__ = ["CONTEXT_CHARS", "Article", "ExtractOptions", "extract_file", "extract_text"]
+__all__ = [
+    "CONTEXT_CHARS",
+    "Article",
+    "ExtractOptions",
+    "archived_pages",
+    "extract_file",
+    "extract_text",
+]
 
 
 @dataclass(frozen=True)
@@ -68,7 +75,7 @@ def extract_file(
         yield from _jsonl_articles(path, options)
         return
     if kind == "warc":
-        yield from _archived_pages(path, options)
+        yield from archived_pages(WebArchive.listed(path), options)
         return
     from .encoding import decode_html, decode_text
 
@@ -83,12 +90,12 @@ def extract_file(
 MAX_ARTICLE_BYTES = 64 * 1024 * 1024  # an article file, or one JSON Lines record
 
 
-def _archived_pages(path: Path, options: ExtractOptions) -> Iterator[Article]:
-    """The HTML pages of a web archive, as articles `ARCHIVE#URL` whose references resolve
-    in the archive; a page that states no URL of its own has its archived one."""
+def archived_pages(archive: WebArchive, options: ExtractOptions) -> Iterator[Article]:
+    """The HTML pages of a web archive (listed), as articles `ARCHIVE#URL` whose references
+    resolve in the archive; a page that states no URL of its own has its archived one."""
     from .encoding import decode_html
 
-    archive = WebArchive.listed(path)
+    path = archive.path
     for url, offset in archive.pages:
         article_id = f"{path}#{url}"
         page = ArchivedPage(archive, url, path.parent)

@@ -119,6 +119,12 @@ class AtomicJSONStorage(Storage):
             raise
 
 
+def _inside(path: str, archives: set[str]) -> bool:
+    """Whether `path` is a record inside one of `archives` (`crawl.warc.gz#URL`)."""
+    holder = article_file(path)
+    return holder != path and holder in archives
+
+
 def _file_state(path: Path) -> tuple[int, int, int] | None:
     """The file's inode, modification time and size (a save replaces the file), or None."""
     try:
@@ -294,7 +300,11 @@ class JSONStore(Store):
         used = {doc["sha256"] for doc in occurrences if doc["sha256"]}
         kept_images = []
         for sha256, doc in images.items():
-            kept = [p for p in doc["files"] if p not in change.files and p not in change.removed]
+            kept = [
+                p
+                for p in doc["files"]
+                if p not in change.files and p not in change.removed and not _inside(p, gone)
+            ]
             doc["files"] = sorted({*kept, *held.get(sha256, ())})
             if doc["files"] or sha256 in used or not change.sweep:
                 kept_images.append(doc)

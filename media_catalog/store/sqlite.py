@@ -340,6 +340,14 @@ class SQLiteStore(Store):
             ((p,) for p in replaced_files),
         )
         db.executemany("DELETE FROM files WHERE path = ?", ((p,) for p in replaced_files))
+        # the records inside an archive read again (`crawl.warc.gz#URL`): '$' follows '#'
+        inside = [(f"{p}#", f"{p}$") for p in gone if ".warc" in p]
+        db.executemany(
+            "INSERT OR IGNORE INTO temp.touched SELECT sha256 FROM files "
+            "WHERE path >= ? AND path < ?",
+            inside,
+        )
+        db.executemany("DELETE FROM files WHERE path >= ? AND path < ?", inside)
         images, occurrences = change.rows if change.rows is not None else _rows(change)
         self._add_images(images)
         db.executemany("INSERT INTO files VALUES (?, ?)", change.files.items())
