@@ -234,3 +234,24 @@ def test_images_no_page_of_an_archive_names_are_catalogued_as_its_loose_images(c
     assert cli("scan", archive, "-q").exit_code == 0
     export = orjson.loads(cli("export").stdout)
     assert {i["sha256"] for i in export["images"]} == {sha["a"]} and export["errors"] == []
+
+
+def test_an_error_about_a_page_goes_when_its_archive_is_read_again(cli, tmp_path, monkeypatch):
+    from media_catalog import extract
+
+    monkeypatch.setattr(extract, "MAX_ARTICLE_BYTES", 4096)  # (a page over it: an error)
+    big = f"<html><body>{'x' * 5000}</body></html>".encode()
+    archive = tmp_path / "crawl.warc.gz"
+    _crawl(archive, [(f"{SITE}big.html", big, "text/html", "200 OK")])
+    assert cli("scan", archive, "-q").exit_code == 0
+    (error,) = orjson.loads(cli("export").stdout)["errors"]
+    assert (error["path"], error["article"], error["code"]) == (
+        str(archive),
+        f"{archive}#{SITE}big.html",
+        "too-large",
+    )
+    _crawl(
+        archive, [(f"{SITE}big.html", b"<html><body>small</body></html>", "text/html", "200 OK")]
+    )
+    assert cli("scan", archive, "-q").exit_code == 0
+    assert orjson.loads(cli("export").stdout)["errors"] == []  # not left behind

@@ -101,14 +101,16 @@ def archived_pages(archive: WebArchive, options: ExtractOptions) -> Iterator[Art
         page = ArchivedPage(archive, url, path.parent)
         try:
             status, data, _ = archive.read(offset, MAX_ARTICLE_BYTES)
-        except ExtractError as exc:
-            yield Article(article_id, page, [], [ItemError(article_id, exc.code, str(exc))])
+        except ExtractError as exc:  # (the archive's error, at this record: see _jsonl_articles)
+            error = ItemError(str(path), exc.code, str(exc), article=article_id)
+            yield Article(article_id, page, [], [error])
             continue
         if not 200 <= status < 300:
             continue  # an error page the crawler met: no article
         if data is None:
             message = f"page over the {MAX_ARTICLE_BYTES >> 20} MiB limit; it was not read"
-            yield Article(article_id, page, [], [ItemError(article_id, "too-large", message)])
+            error = ItemError(str(path), "too-large", message, article=article_id)
+            yield Article(article_id, page, [], [error])
             continue
         refs, errors = extract_text("html", decode_html(data), article_id, options)
         refs = [ref if ref.article_url else replace(ref, article_url=url) for ref in refs]
