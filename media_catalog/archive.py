@@ -35,13 +35,13 @@ def _iterator(stream: object) -> Iterator[object]:
 @dataclass
 class WebArchive:
     """A WARC file, listed once: `pages` are the URLs and offsets of its HTML responses, in
-    order, and `images` those of its raster image responses (by their type);
+    order, and `images` the URLs of its raster image responses (by their type);
     `where` maps each response's URL to its record's offset (the first capture wins), or a
     revisit's URL to the URL it refers to."""
 
     path: Path
     pages: list[tuple[str, int]] = field(default_factory=list)
-    images: list[tuple[str, int]] = field(default_factory=list)  # image/* responses (not SVG)
+    images: list[str] = field(default_factory=list)  # URLs of image/* responses (not SVG)
     where: dict[str, int | str] = field(default_factory=dict)
     damage: str | None = None  # why the listing stopped before the end, if it did
 
@@ -102,7 +102,7 @@ class WebArchive:
         if media_type in _HTML_TYPES:
             self.pages.append((url, offset))
         elif media_type.startswith("image/") and "svg" not in media_type:
-            self.images.append((url, offset))
+            self.images.append(url)
 
     def read(self, offset: int, max_bytes: int) -> tuple[int, bytes | None, str | None]:
         """The HTTP status, payload (None when over `max_bytes`) and capture time of the

@@ -29,7 +29,6 @@ from .models import (
     ItemError,
     Occurrence,
     SrcsetCandidate,
-    byte_limit,
 )
 from .query import cluster_counts
 from .resolve import DEFAULT_MAX_BYTES, Resolver, file_size, web_url
@@ -581,21 +580,18 @@ def _archived_images(state: _Scan, archive: WebArchive, summary: ScanSummary) ->
     files `ARCHIVE#URL` (only raster image responses: others are no loose image); an error
     about one is the archive's, at that record (its `article`)."""
     used = {o.file for o in state.occurrences if o is not None and o.file}
-    for url, offset in archive.images:
+    for url in dict.fromkeys(archive.images):  # (a URL captured twice: read once)
         place = f"{archive.path}#{url}"
-        if place in used or place in state.files:
+        if place in used:
             continue
         try:
-            status, data, _ = archive.read(offset, state.max_bytes)
-        except ExtractError as exc:
-            state.errors.append(ItemError(str(archive.path), "unreadable", str(exc), place))
-            continue
-        if not 200 <= status < 300:
-            continue  # an error page the crawler met
+            data: bytes | None = archive.payload(url, state.max_bytes)[0]
+        except ResolveError as exc:
+            if exc.reason == "not-archived":
+                continue  # an error page the crawler met: no image
+            state.errors.append(ItemError(str(archive.path), exc.reason, str(exc), place))
+            data = None
         summary.loose_images += 1
-        if data is None:
-            message = f"{url} in {archive.path} is over the {byte_limit(state.max_bytes)} limit"
-            state.errors.append(ItemError(str(archive.path), "too-large", message, place))
-            continue
-        state.files[place] = state.image_bytes(data, place)
-        state.archived.append(place)
+        if data is not None:
+            state.files[place] = state.image_bytes(data, place)
+            state.archived.append(place)
