@@ -10,6 +10,8 @@ from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from .store import place
+
 UNDATED = (1, datetime.max.replace(tzinfo=timezone.utc))
 # ISO 8601 as pages write it, extended or basic: 2024-03-12, 2024-03-12T10:00:00.5+01:00,
 # 20240312T1000Z … (one parser for every Python version: 3.10's fromisoformat reads less)
@@ -70,16 +72,19 @@ def used_when(use: dict[str, Any]) -> tuple[str | None, str | None]:
     return None, None
 
 
+def chronological(use: dict[str, Any]) -> tuple[Any, ...]:
+    """Sort key of a dated use (`{"when", "article", "position", …}`): oldest first, undated
+    last, then by place."""
+    return (moment(use["when"]), *place(use))
+
+
 def first_use(images: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The earliest use of `images` (image objects) in an article: `{"when", "dated_by",
     "article", "position"}` (undated uses last, then by place), or None when none is used."""
-    found = None
-    for image in images:
-        for use in image["occurrences"]:
-            when, dated_by = used_when(use)
-            position = use["position"]
-            key = (moment(when), use["article"], position is None, position or 0)
-            if found is None or key < found[0]:
-                first = {"when": when, "dated_by": dated_by, "article": use["article"]}
-                found = key, {**first, "position": position}
-    return found[1] if found else None
+    uses = [
+        dict(zip(("when", "dated_by"), used_when(use), strict=True))
+        | {"article": use["article"], "position": use["position"]}
+        for image in images
+        for use in image["occurrences"]
+    ]
+    return min(uses, key=chronological, default=None)

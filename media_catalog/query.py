@@ -13,11 +13,11 @@ from typing import Any
 
 import orjson
 
-from .dating import moment, used_when
+from .dating import chronological, used_when
 from .errors import QueryError
 from .models import DEFAULT_THRESHOLD, counts_key
 from .querylang import parse
-from .store import JSON_IMAGES_ADVISED, Store, place
+from .store import JSON_IMAGES_ADVISED, Store
 from .text import normalize
 
 _HEX16 = re.compile(r"^[0-9a-fA-F]{16}$")
@@ -96,7 +96,7 @@ def history(images: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     **{key: use.get(key) for key in ("alt", "caption", "credit")},
                 }
             )
-    uses.sort(key=lambda use: (moment(use["when"]), *place(use)))
+    uses.sort(key=chronological)
     said: dict[str, str] = {}
     for number, use in enumerate(uses):
         use["first"] = number == 0 and use["when"] is not None

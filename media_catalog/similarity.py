@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from .dating import UNDATED, first_use, moment
+from .dating import chronological, first_use
 from .errors import FingerprintError, QueryError, ResolveError
 from .hamming import pairs_within
 from .models import DEFAULT_THRESHOLD, MAX_THRESHOLD, counts_key
@@ -433,11 +433,11 @@ def duplicate_report(
     (with all its places), never also as exact reuse. `sort="size"`: exact clusters (most
     places first), then near clusters (most images first); `sort="reach"`: every cluster by
     the number of articles it spans, then places; `sort="first-seen"`: oldest first use
-    first. `min_articles` keeps only clusters
-    spanning at least that many articles. `ignore` holds SHA-256s and pHashes (hex) to leave
-    out. Tracking pixels, spacers and 1×1 images are left out unless `tracking` is true.
-    Memory grows with the catalogue by the hash arrays only: the places of every image are
-    counted by the store, and the images of the near pairs alone are read whole.
+    first. `min_articles` keeps only clusters spanning at least that many articles. `ignore`
+    holds SHA-256s and pHashes (hex) to leave out. Tracking pixels, spacers and 1×1 images
+    are left out unless `tracking` is true. Memory grows with the catalogue by the hash
+    arrays only: the places of every image are counted by the store, and the images of the
+    near pairs alone are read whole.
     """
     if sort not in SORTS:
         raise QueryError(f"unknown sort {sort!r}; use one of: {', '.join(SORTS)}")
@@ -494,21 +494,16 @@ def duplicate_report(
         plans.sort(key=lambda plan: (-plan.reach[0], -plan.reach[1]))
     report = DuplicateReport(catalog, threshold, plans, excluded, tracking)
     if sort == "first-seen":  # (the clusters are read twice: to date them, then to list them)
-        seen = [_first_key(cluster.first_seen) for cluster in report.iter_clusters()]
+        seen = [  # oldest first; undated, then used in no article, last
+            (first is None, chronological(first) if first else ())
+            for first in (cluster.first_seen for cluster in report.iter_clusters())
+        ]
         order = sorted(range(len(plans)), key=seen.__getitem__)
         report.plans = [plans[number] for number in order]
     options = (min_articles, ignore, transforms, include_low_information, include_furniture)
     if not any(options) and not tracking and dhash_threshold == DHASH_CONFIRM:
         catalog.keep(counts_key(threshold), report.counts())  # the counts scan and stats show
     return report
-
-
-def _first_key(first: dict[str, Any] | None) -> tuple[Any, ...]:
-    """Oldest first; clusters used in no article, or never dated, last."""
-    if first is None:
-        return (UNDATED, "", True, 0)
-    position = first["position"]
-    return (moment(first["when"]), first["article"], position is None, position or 0)
 
 
 def _near_plans(
