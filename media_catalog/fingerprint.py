@@ -27,10 +27,11 @@ pillow-heif. Pillow's decompression-bomb limit is enforced (its warning counts a
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 from PIL import ExifTags, Image
@@ -195,34 +196,11 @@ def fingerprint(
     `name` (a path or reference) is only used in error messages; pass `sha256` when the
     caller already hashed the bytes. `draft=False` decodes every JPEG in full.
     """
-    where = f" ({name})" if name else ""
-    if not data:
-        raise FingerprintError(f"empty file{where}: zero bytes", path=name, code="empty")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # Pillow's notes on corrupt metadata: not ours to print
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:
-                width, height, format_ = image.width, image.height, image.format or "unknown"
-                if image.info.get("progressive"):
-                    _refuse_many_scans(data, where, name)
-                embedded = read_embedded(image)
-                grey, path = _decode(image, draft)
-                hashes = _hashes(grey, exact=path == "full")
-    except FingerprintError:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise FingerprintError(
-            f"image is too large to decode safely{where}: {exc}", path=name, code="too-large"
-        ) from exc
-    except Image.UnidentifiedImageError as exc:
-        raise FingerprintError(
-            f"not a readable image{where}: {_not_an_image(data)}", path=name, code="bad-image"
-        ) from exc
-    except Exception as exc:  # Pillow raises many types on hostile bytes; this is its boundary
-        raise FingerprintError(
-            f"not a readable image{where}: {exc}", path=name, code="bad-image"
-        ) from exc
+    with _decoding(data, name) as image:
+        width, height, format_ = image.width, image.height, image.format or "unknown"
+        embedded = read_embedded(image)
+        grey, path = _decode(image, draft)
+        hashes = _hashes(grey, exact=path == "full")
     small, phash, dhash, phash256, variants = hashes
     return Fingerprint(
         sha256=sha256 or hashlib.sha256(data).hexdigest(),
@@ -238,6 +216,53 @@ def fingerprint(
         embedded=embedded,
         variants=variants,
     )
+
+
+@contextlib.contextmanager
+def _decoding(data: bytes, name: str | None) -> Iterator[Image.Image]:
+    """The opened image, with every way Pillow fails on it (and its decompression-bomb
+    limit) raised as a FingerprintError that names `name`."""
+    where = f" ({name})" if name else ""
+    if not data:
+        raise FingerprintError(f"empty file{where}: zero bytes", path=name, code="empty")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's notes on corrupt metadata: not ours to print
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                if image.info.get("progressive"):
+                    _refuse_many_scans(data, where, name)
+                yield image
+    except FingerprintError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise FingerprintError(
+            f"image is too large to decode safely{where}: {exc}", path=name, code="too-large"
+        ) from exc
+    except Image.UnidentifiedImageError as exc:
+        raise FingerprintError(
+            f"not a readable image{where}: {_not_an_image(data)}", path=name, code="bad-image"
+        ) from exc
+    except Exception as exc:  # Pillow raises many types on hostile bytes; this is its boundary
+        raise FingerprintError(
+            f"not a readable image{where}: {exc}", path=name, code="bad-image"
+        ) from exc
+
+
+def upright_grey(data: bytes, side: int, name: str | None = None) -> np.ndarray:
+    """The image upright, opaque and grey (as `fingerprint` sees it), shrunk to at most
+    `side` px on its longer side; a JPEG is decoded at the smallest scale that keeps `side`.
+    Raises FingerprintError as `fingerprint` does."""
+    with _decoding(data, name) as image:
+        if image.format in _DRAFT_FORMATS and image.mode in ("L", "RGB"):
+            image.draft("L", (side, side))
+        image.load()
+        grey, turn = _grey(image), _turn(image)
+        if turn is not None:
+            grey = grey.transpose(turn)
+        if max(grey.size) > side:
+            grey.thumbnail((side, side), Image.Resampling.LANCZOS, reducing_gap=2.0)
+        return np.array(grey)
 
 
 def _refuse_many_scans(data: bytes, where: str, name: str | None) -> None:

@@ -81,7 +81,7 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def _context() -> multiprocessing.context.BaseContext:
+def pool_context() -> multiprocessing.context.BaseContext:
     """Fork where there is fork (fast, and no re-import of the caller's main module)."""
     if "fork" in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("fork")
@@ -164,7 +164,7 @@ class Hasher:
         that no image's time counts theirs."""
         pool = ProcessPoolExecutor(
             workers,
-            mp_context=_context(),
+            mp_context=pool_context(),
             initializer=_remember,
             initargs=(self.known, os.getpid()),
         )

@@ -11,16 +11,14 @@ quoted, control characters removed).
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
 from .present import counted, csv_lines, escape, first_seen, page
-from .resolve import read_bytes
+from .resolve import stored_bytes
 
 THUMBNAIL = 160  # px, longest side
 CSV_COLUMNS = [
@@ -117,20 +115,18 @@ def thumbnail_jpeg(image: dict[str, Any], size: int = THUMBNAIL) -> bytes | None
     """A JPEG of the image at most `size` px on its longer side, from the first of its
     catalogued files (or the files its occurrences came from) that still holds its bytes
     (checked by SHA-256: a file changed since never passes for it); None when none does."""
-    for path in [*image["files"], *(o["file"] for o in image["occurrences"] if o["file"])]:
-        try:
-            data = read_bytes(Path(path))
-            if hashlib.sha256(data).hexdigest() != image["sha256"]:
-                continue
-            with Image.open(io.BytesIO(data)) as picture:
-                picture.thumbnail((size, size))
-                small = picture.convert("RGB")
-            buffer = io.BytesIO()
-            small.save(buffer, "JPEG", quality=80)
-        except Exception:  # a moved or broken file only loses its thumbnail
-            continue
-        return buffer.getvalue()
-    return None
+    data = stored_bytes(image)
+    if data is None:
+        return None
+    try:
+        with Image.open(io.BytesIO(data)) as picture:
+            picture.thumbnail((size, size))
+            small = picture.convert("RGB")
+        buffer = io.BytesIO()
+        small.save(buffer, "JPEG", quality=80)
+    except Exception:  # a broken file only loses its thumbnail
+        return None
+    return buffer.getvalue()
 
 
 def thumbnail(image: dict[str, Any]) -> str | None:

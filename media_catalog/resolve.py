@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import os
 import re
 from collections.abc import Iterable
@@ -258,6 +259,20 @@ def read_bytes(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
     if len(data) > max_bytes:
         raise _too_large(path, len(data), max_bytes)
     return data
+
+
+def stored_bytes(image: dict[str, Any]) -> bytes | None:
+    """The bytes of a catalogued image, from the first of its files (or the files its
+    occurrences came from) that still holds them, checked by SHA-256 (a file changed since
+    never passes for it); None when none does."""
+    for path in [*image["files"], *(o["file"] for o in image["occurrences"] if o["file"])]:
+        try:
+            data = read_bytes(Path(path))
+        except ResolveError:
+            continue
+        if hashlib.sha256(data).hexdigest() == image["sha256"]:
+            return data
+    return None
 
 
 def _unreadable(path: Path, exc: OSError) -> ResolveError:
