@@ -330,7 +330,7 @@ def scan(
     folders, stores = _assets(assets or [])
     catalog = open_store(db)
     options = ExtractOptions(context, text_field, url_field, title_field)
-    cache = catalog.path.with_name(catalog.path.name + ".cache")
+    cache = _cache(catalog.path)
     objects = None
     if stores or (fetch and find_spec("obstore") is not None):
         from .objects import ObjectAssets
@@ -409,6 +409,11 @@ def scan(
         raise typer.Exit(1)
 
 
+def _cache(db: Path) -> Path:
+    """The folder beside catalogue `db` that keeps what can be made again (DB.cache/)."""
+    return db.with_name(db.name + ".cache")
+
+
 def _waiting(db: Path) -> Callable[[], None]:
     """What a writer says when another process writing the catalogue makes it wait."""
     return lambda: _stderr().print(
@@ -481,6 +486,13 @@ def dupes(
     transforms: Annotated[
         bool, typer.Option(help="Also match mirrored and quarter-turned copies.")
     ] = False,
+    robust: Annotated[
+        bool,
+        typer.Option(
+            help="Also find cropped, turned and mirrored copies, each verified by keypoints "
+            "and pixels (reads the image files; features cached in DB.cache/)."
+        ),
+    ] = False,
     ignore: Annotated[
         Path | None,
         typer.Option(help="File of SHA-256s / pHashes to leave out, one per line.", dir_okay=False),
@@ -515,12 +527,18 @@ def dupes(
     Examples: media-catalog dupes --db samples.json --threshold 8 --format json
               media-catalog dupes --min-articles 2 --sort reach --format html > report.html
               media-catalog dupes --reference agency-photos/ --transforms
+              media-catalog dupes --robust --format json > crops.json
     """
     from . import reports
     from .similarity import duplicate_report, read_ignore_list, reference_matches
 
     catalog = open_store(db, create=False)
     if reference is not None:
+        if robust:
+            raise QueryError(
+                "--robust does not combine with --reference; use "
+                "`media-catalog lookup --image FILE --robust` for each known photo"
+            )
         if format is DupesFormat.html:
             raise QueryError("--reference reports as table, json or csv, not html")
         found = reference_matches(catalog, reference, threshold, transforms=transforms)
@@ -538,6 +556,7 @@ def dupes(
         sort=sort.value,
         ignore=read_ignore_list(ignore) if ignore is not None else (),
         transforms=transforms,
+        robust=_cache(db) if robust else None,
         include_low_information=include_low_information,
         include_furniture=include_furniture,
         tracking=tracking,
@@ -575,6 +594,14 @@ def lookup(
             help="With --image: also match the file mirrored or turned by quarter turns.",
         ),
     ] = False,
+    robust: Annotated[
+        bool,
+        typer.Option(
+            "--robust",
+            help="With --image: also find the images it is a crop of, or that crop it, "
+            "turned or mirrored, each verified (features cached in DB.cache/).",
+        ),
+    ] = False,
     format: FormatOption = Format.table,
 ) -> None:
     """Find catalogued images by hash, or by an image file; closest first.
@@ -585,17 +612,21 @@ def lookup(
               media-catalog lookup sha256:fa06a17b
               media-catalog lookup --image photo.jpg
               media-catalog lookup --image photo.jpg --transforms
+              media-catalog lookup --image crop.jpg --robust --format json
     """
     from .query import lookup as find_hash
     from .query import lookup_image
 
     if (hash is None) == (image is None):
         raise QueryError("give either a HASH or --image FILE (one of them)")
-    if transforms and image is None:
-        raise QueryError("--transforms needs --image FILE: a hash cannot be mirrored or turned")
+    if (transforms or robust) and image is None:
+        option = "--transforms" if transforms else "--robust"
+        raise QueryError(f"{option} needs --image FILE: a hash cannot be cropped or turned")
     catalog = open_store(db, create=False)
     found = (
-        lookup_image(catalog, image, distance, transforms=transforms)
+        lookup_image(
+            catalog, image, distance, transforms=transforms, robust=_cache(db) if robust else None
+        )
         if image is not None
         else find_hash(catalog, hash or "", distance)
     )

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from .dating import chronological, used_when
-from .errors import QueryError
+from .errors import FingerprintError, QueryError
 from .models import DEFAULT_THRESHOLD, counts_key
 from .querylang import parse
 from .store import JSON_IMAGES_ADVISED, Store
@@ -133,20 +133,29 @@ def stats(catalog: Store, threshold: int = DEFAULT_THRESHOLD) -> dict[str, Any]:
 
 
 def lookup_image(
-    catalog: Store, path: Path, distance: int = DEFAULT_THRESHOLD, *, transforms: bool = False
+    catalog: Store,
+    path: Path,
+    distance: int = DEFAULT_THRESHOLD,
+    *,
+    transforms: bool = False,
+    robust: Path | None = None,
 ) -> list[dict[str, Any]]:
     """Images matching the image file at `path` by pHash within `distance` bits, closest
     first. With `transforms`, also those matching the file mirrored left to right or turned
     counter-clockwise by a quarter, half or three-quarter turn (a flipped copy of a photo is
     a common disguise), whose dHash must then also lie within VIEW_DHASH bits, as `dupes
     --transforms` asks; each match then says which `view` of the file it matched:
-    "original", "mirror", "rot90", "rot180" or "rot270" (the closest one)."""
+    "original", "mirror", "rot90", "rot180" or "rot270" (the closest one). With `robust` (a
+    folder to cache features in), also the images the file is a crop of, or that are crops
+    of it, turned by any angle or mirrored, each verified (`view` "robust" or
+    "robust+mirror", with its `verification`); these come after the hash matches."""
     from .fingerprint import fingerprint  # the image stack, loaded only when a photo is read
     from .resolve import read_bytes
     from .similarity import TRANSFORMS, VIEW_DHASH
 
-    found = fingerprint(read_bytes(path), str(path))
-    if not transforms:
+    data = read_bytes(path)
+    found = fingerprint(data, str(path))
+    if not transforms and robust is None:
         return _near(catalog, found.phash.value, distance)
     names = ("original", *TRANSFORMS)
     views = [{"phash": str(found.phash)}, *(found.variants[name] for name in TRANSFORMS)]
@@ -160,7 +169,52 @@ def lookup_image(
             if dhash_bits > VIEW_DHASH:
                 continue
         best[image["sha256"]] = {**match, "view": names[view]}
+    if robust is not None:
+        if not transforms:  # the turned views were only asked for to be verified
+            best = {s: m for s, m in best.items() if m["view"] == "original"}
+        for match in _robust_matches(catalog, data, str(path), found.phash.value, robust):
+            best.setdefault(match["image"]["sha256"], match)
     return list(best.values())
+
+
+def _robust_matches(
+    catalog: Store, data: bytes, name: str, phash: int, cache: Path
+) -> list[dict[str, Any]]:
+    """The catalogued images `robust` verifies as a crop, turn or mirror of the image in
+    `data` (pHash `phash`), or it of them; most agreeing cells first."""
+    from . import robust
+    from .resolve import stored_bytes
+    from .similarity import low_information
+
+    query = robust.picture(data, name)
+    features = robust.features(query)
+    shas = [image["sha256"] for image in catalog.image_docs() if not low_information(image)]
+    found, _ = robust.catalogue_features(
+        catalog, shas, robust.FeatureCache(cache / "features.sqlite")
+    )
+    asked = len(found)
+    wanted = {(t, asked, m) for _, t, m in robust.candidates(found, [features])}
+    images = {i["sha256"]: i for i in catalog.image_objects({shas[t] for t, _, _ in wanted})}
+
+    def picture_of(number: int) -> Any:
+        if number == asked:
+            return query
+        stored = stored_bytes(images[shas[number]])
+        try:
+            return None if stored is None else robust.picture(stored, shas[number])
+        except FingerprintError:
+            return None
+
+    confirmed = robust.verified([*found, features], wanted, picture_of)
+    matches = [
+        {
+            **_match(images[shas[t]], (int(images[shas[t]]["phash"], 16) ^ phash).bit_count()),
+            "view": "robust+mirror" if v.mirrored else "robust",
+            "verification": v.to_dict(),
+        }
+        for (t, _), v in confirmed.items()
+    ]
+    return sorted(matches, key=lambda m: (-m["verification"]["agreeing"], m["image"]["sha256"]))
 
 
 def _near(catalog: Store, phash: int, distance: int) -> list[dict[str, Any]]:

@@ -34,7 +34,7 @@ from .dating import chronological, first_use
 from .errors import FingerprintError, QueryError, ResolveError
 from .hamming import pairs_within
 from .models import DEFAULT_THRESHOLD, MAX_THRESHOLD, counts_key
-from .resolve import read_bytes
+from .resolve import read_bytes, stored_bytes
 from .store import Store
 from .walk import walk
 
@@ -372,9 +372,10 @@ class DuplicateReport:
         plans: list[_Plan],
         excluded: dict[str, list[str]],
         tracking: bool = True,
+        robust: dict[str, Any] | None = None,
     ) -> None:
         self.catalog, self.threshold, self.excluded = catalog, threshold, excluded
-        self.plans, self.tracking = plans, tracking
+        self.plans, self.tracking, self.robust = plans, tracking, robust
 
     def counts(self) -> dict[str, int]:
         """{"exact", "near", "images_in_near"}: how many clusters, without reading them."""
@@ -407,11 +408,12 @@ class DuplicateReport:
 
     def members(self) -> dict[str, Any]:
         """`to_dict` with the clusters as an iterator (for streaming writers)."""
-        return {
+        members = {
             "threshold": self.threshold,
             "clusters": (c.to_dict() for c in self.iter_clusters()),
             "excluded": self.excluded,
         }
+        return members if self.robust is None else {**members, "robust": self.robust}
 
 
 def duplicate_report(
@@ -426,6 +428,7 @@ def duplicate_report(
     include_low_information: bool = False,
     include_furniture: bool = False,
     tracking: bool = False,
+    robust: Path | None = None,
 ) -> DuplicateReport:
     """Exact-reuse and near-duplicate clusters, and what was left out of them.
 
@@ -453,7 +456,7 @@ def duplicate_report(
         "low_information": [],
     }
     exact: list[tuple[int, str]] = []
-    table = ViewTable(transforms)
+    table = ViewTable(transforms or robust is not None)
     shas: list[str] = []  # the images near pairs are looked for among
     for image in catalog.image_docs():
         sha256 = image["sha256"]
@@ -480,7 +483,11 @@ def duplicate_report(
             shas.append(sha256)
     for found in excluded.values():
         found.sort()
-    near = _near_plans(catalog, table, shas, threshold, dhash_threshold, tracking)
+    pairs = table.pairs(threshold, dhash_threshold)
+    summary = None
+    if robust is not None:
+        summary = robust_pairs(catalog, shas, pairs, robust)
+    near = _near_plans(catalog, pairs, shas, tracking)
     in_near = {sha256 for plan in near for sha256 in plan.sha256s}
     exact.sort(key=lambda e: (-e[0], e[1]))
     plans = [
@@ -492,7 +499,7 @@ def duplicate_report(
     plans = [plan for plan in plans if plan.reach[0] >= min_articles]
     if sort == "reach":
         plans.sort(key=lambda plan: (-plan.reach[0], -plan.reach[1]))
-    report = DuplicateReport(catalog, threshold, plans, excluded, tracking)
+    report = DuplicateReport(catalog, threshold, plans, excluded, tracking, summary)
     if sort == "first-seen":  # (the clusters are read twice: to date them, then to list them)
         seen = [  # oldest first; undated, then used in no article, last
             (first is None, chronological(first) if first else ())
@@ -500,23 +507,68 @@ def duplicate_report(
         ]
         order = sorted(range(len(plans)), key=seen.__getitem__)
         report.plans = [plans[number] for number in order]
-    options = (min_articles, ignore, transforms, include_low_information, include_furniture)
+    options = (min_articles, ignore, transforms, include_low_information, include_furniture, robust)
     if not any(options) and not tracking and dhash_threshold == DHASH_CONFIRM:
         catalog.keep(counts_key(threshold), report.counts())  # the counts scan and stats show
     return report
 
 
+def robust_pairs(
+    catalog: Store,
+    shas: list[str],
+    pairs: dict[tuple[int, int], dict[str, Any]],
+    cache: Path,
+) -> dict[str, Any]:
+    """Add to `pairs` (image numbers in `shas`, as `near_pairs` gives them) the cropped,
+    turned and mirrored copies `robust` verifies; a pair through a mirrored or turned view
+    is kept only when verified. Pairs through the images' own hashes, trimmed borders and
+    central regions stay as they are. Features are cached in `cache`/features.sqlite.
+    Returns what was done: features cached, found and unavailable, candidates, verified."""
+    from . import robust  # OpenCV, loaded only when asked for
+
+    found, counts = robust.catalogue_features(
+        catalog, shas, robust.FeatureCache(cache / "features.sqlite")
+    )
+    wanted = {(min(a, b), max(a, b), m) for a, b, m in robust.candidates(found, found)}
+    for (a, b), distance in list(pairs.items()):
+        via = distance["via"] or ""
+        if any(name in via for name in TRANSFORMS):  # hashes alone pair look-alikes here
+            del pairs[(a, b)]
+            wanted.add((a, b, "mirror" in via))
+    wanted = {w for w in wanted if w[:2] not in pairs}
+    involved = sorted({n for a, b, _ in wanted for n in (a, b)})
+    images = {i["sha256"]: i for i in catalog.image_objects([shas[n] for n in involved])}
+
+    def picture_of(number: int) -> Any:
+        data = stored_bytes(images[shas[number]])
+        try:
+            return None if data is None else robust.picture(data, shas[number])
+        except FingerprintError:
+            return None
+
+    confirmed = robust.verified(found, wanted, picture_of)
+    for (a, b), verification in confirmed.items():
+        one, other = images[shas[a]], images[shas[b]]
+        pairs[(a, b)] = {
+            **_distance(_bits(one, other, "phash"), _bits(one, other, "dhash"), None),
+            "via": "robust+mirror" if verification.mirrored else "robust",
+            "verification": verification.to_dict(),
+        }
+    return {"features": counts, "candidates": len(wanted), "verified": len(confirmed)}
+
+
+def _bits(one: dict[str, Any], other: dict[str, Any], name: str) -> int:
+    return (int(one[name], 16) ^ int(other[name], 16)).bit_count()
+
+
 def _near_plans(
     catalog: Store,
-    table: ViewTable,
+    pairs: dict[tuple[int, int], dict[str, Any]],
     shas: list[str],
-    threshold: int,
-    dhash_threshold: int,
     tracking: bool,
 ) -> list[_Plan]:
-    """Near-duplicate clusters (most images first): the images of the pairs are read to
-    order them as keepers and to count how far each cluster travelled."""
-    pairs = table.pairs(threshold, dhash_threshold)
+    """Near-duplicate clusters (most images first) of `pairs`: the images of the pairs are
+    read to order them as keepers and to count how far each cluster travelled."""
     involved = sorted({number for pair in pairs for number in pair})
     images = {
         image["sha256"]: image if tracking else _untracked(image)

@@ -1,0 +1,476 @@
+"""Matching that survives cropping, turning and mirroring (`dupes --robust`, `lookup --image
+FILE --robust`), with every pair verified before it is reported.
+
+Features: ORB keypoints (OpenCV) of the image's upright grey picture at most SIDE px, and of
+that picture mirrored (ORB turns with the picture, but does not mirror).
+
+Candidates: keypoint descriptors (256 bits) that fall in the same bucket of any of TABLES
+locality-sensitive hash tables (BITS sampled bits each), grouped per pair of images; a pair
+is a candidate when a similarity transform fitted by RANSAC to its colliding keypoints holds
+at least SPATIAL_INLIERS of them (random collisions do not line up).
+
+Verification: descriptors matched by Hamming distance with Lowe's ratio test, a similarity
+transform (rotation, scale, translation: any crop, turn, letterbox; the mirrored keypoints
+for a mirrored copy) fitted by RANSAC, then the pixel check: the finer picture shrunk and
+warped onto the coarser, both compared cell by cell (CELL px) over the content they share
+(flat fill reached from a corner: bars, padding, the corners of a turned copy, is left
+out). A pair is the same photo when the shared content covers at least MIN_OVERLAP of the
+smaller picture, at least MIN_CELLS cells are textured in both, and at least AGREEING of
+those correlate at CELL_NCC or better. Two views of a stereo pair, two shots of a burst or
+two regions of one texture fit a transform with many inliers but disagree in these cells.
+The limits come from benchmarks/accuracy.py --robust (docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import struct
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import FingerprintError, QueryError
+from .fingerprint import upright_grey
+from .hashing import default_workers, pool_context
+from .resolve import stored_bytes
+from .store import Store
+
+try:
+    import cv2
+except ImportError as exc:  # pragma: no cover - the extra is installed with the tests
+    raise QueryError("--robust needs OpenCV: pip install 'media-catalog[robust]'") from exc
+
+SIDE = 512  # the picture features are found on and compared at, longer side in px
+KEYPOINTS = 500
+MIN_KEYPOINTS = 16  # fewer (flat pictures, charts): the image is matched by its hashes only
+TABLES, BITS, BUCKET_CAP = 8, 32, 8  # a bucket of more descriptors than the cap says nothing
+SPATIAL_VOTES, SPATIAL_INLIERS = 4, 5
+PER_IMAGE = 10  # candidates kept per image and side (mirrored or not), most inliers first
+RATIO = 0.8  # Lowe's ratio test
+MIN_INLIERS = 8
+PIXELS_OFF = 3.0  # RANSAC's reprojection limit, px at SIDE
+CELL = 16
+CELL_NCC = 0.8
+AGREEING = 0.9
+MIN_CELLS = 24
+MIN_OVERLAP = 0.5
+FORMAT = 1  # the layout of a cached Features record
+_HEADER = struct.Struct("<HHHII")  # format, width, height, keypoints, mirrored keypoints
+
+
+@dataclass(frozen=True)
+class Features:
+    """ORB keypoints of a picture `width`×`height` px: (n, 2) float32 positions and (n, 32)
+    uint8 descriptors; and those of the picture mirrored left to right."""
+
+    width: int
+    height: int
+    points: np.ndarray
+    descriptors: np.ndarray
+    mirror_points: np.ndarray
+    mirror_descriptors: np.ndarray
+
+    def to_bytes(self) -> bytes:
+        head = _HEADER.pack(
+            FORMAT, self.width, self.height, len(self.points), len(self.mirror_points)
+        )
+        return head + b"".join(array.tobytes() for array in self._arrays())
+
+    def _arrays(self) -> tuple[np.ndarray, ...]:
+        return (self.points, self.descriptors, self.mirror_points, self.mirror_descriptors)
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> Features | None:
+        """The record `to_bytes` wrote; None for a record of another layout."""
+        if len(blob) < _HEADER.size:
+            return None
+        layout, width, height, n, m = _HEADER.unpack_from(blob)
+        if layout != FORMAT or len(blob) != _HEADER.size + 40 * (n + m):
+            return None
+        at, arrays = _HEADER.size, []
+        for count, dtype, columns in (
+            (n, np.float32, 2),
+            (n, np.uint8, 32),
+            (m, np.float32, 2),
+            (m, np.uint8, 32),
+        ):
+            arrays.append(np.frombuffer(blob, dtype, count * columns, at).reshape(count, columns))
+            at += count * columns * np.dtype(dtype).itemsize
+        return cls(width, height, *arrays)
+
+
+@dataclass(frozen=True)
+class Verification:
+    """How a pair was verified: keypoints that agree with the fitted transform, the turn in
+    degrees (counter-clockwise) taking the second picture onto the first (after mirroring it
+    when `mirrored`), the share of the smaller picture's content the two show (`overlap`: 1
+    for a crop) and of the larger's (`coverage`: about 0.36 for a 60 % crop), textured cells
+    compared there, and the share of those that agree."""
+
+    mirrored: bool
+    inliers: int
+    rotation: float
+    overlap: float
+    coverage: float
+    cells: int
+    agreeing: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mirrored": self.mirrored,
+            "inliers": self.inliers,
+            "rotation": round(float(self.rotation), 1),
+            "overlap": round(float(self.overlap), 3),
+            "coverage": round(float(self.coverage), 3),
+            "cells": self.cells,
+            "agreeing": round(float(self.agreeing), 3),
+        }
+
+
+def picture(data: bytes, name: str | None = None) -> np.ndarray:
+    """The grey picture features are found on (upright, at most SIDE px); raises
+    FingerprintError for bytes that are not a usable image."""
+    return upright_grey(data, SIDE, name)
+
+
+@lru_cache(maxsize=1)
+def _orb() -> cv2.ORB:
+    return cv2.ORB_create(nfeatures=KEYPOINTS, edgeThreshold=15, patchSize=15, fastThreshold=10)
+
+
+def features(grey: np.ndarray) -> Features:
+    """ORB keypoints of `grey` and of `grey` mirrored."""
+    height, width = grey.shape
+    found = []
+    for pixels in (grey, np.ascontiguousarray(grey[:, ::-1])):
+        keypoints, descriptors = _orb().detectAndCompute(pixels, None)
+        if descriptors is None:
+            found += [np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8)]
+        else:
+            found += [np.array([k.pt for k in keypoints], np.float32), descriptors]
+    return Features(width, height, *found)
+
+
+def features_of(data: bytes, name: str | None = None) -> Features:
+    """`features` of an image's bytes."""
+    return features(picture(data, name))
+
+
+def _keys(descriptors: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """Each descriptor's bucket in one table: the bits at `positions`, as an int64."""
+    key = np.zeros(len(descriptors), np.int64)
+    for k, bit in enumerate(positions.tolist()):
+        key |= ((descriptors[:, bit >> 3] >> (7 - (bit & 7))) & 1).astype(np.int64) << k
+    return key
+
+
+def _stacked(found: Sequence[Features | None], mirrored: bool) -> tuple[np.ndarray, ...]:
+    """All keypoints of `found` (mirrored or not) in one array each: owner, point, descriptor;
+    images with fewer than MIN_KEYPOINTS are left out."""
+    owners, points, descriptors = [np.zeros(0, np.int64)], [np.zeros((0, 2), np.float32)], []
+    descriptors.append(np.zeros((0, 32), np.uint8))
+    for number, item in enumerate(found):
+        if item is None or len(item.points) < MIN_KEYPOINTS:
+            continue
+        p, d = (item.mirror_points, item.mirror_descriptors) if mirrored else item._arrays()[:2]
+        owners.append(np.full(len(p), number, np.int64))
+        points.append(p)
+        descriptors.append(d)
+    return np.concatenate(owners), np.concatenate(points), np.concatenate(descriptors)
+
+
+def candidates(
+    index: Sequence[Features | None], queries: Sequence[Features | None]
+) -> set[tuple[int, int, bool]]:
+    """(query number, index number, mirrored) of the pairs worth verifying: the query's
+    keypoints (mirrored or not) collide with the indexed image's in the hash tables, and
+    enough of the collisions fit one similarity transform; for each query and side, the
+    PER_IMAGE best. Pass the same list twice to pair a collection with itself (a pair with
+    itself is never given)."""
+    owner, point, descriptor = _stacked(index, False)
+    rng = np.random.default_rng(20261205)  # fixed: the same catalogue gives the same pairs
+    tables = [rng.choice(256, BITS, replace=False) for _ in range(TABLES)]
+    keys = [_keys(descriptor, positions) for positions in tables]
+    orders = [np.argsort(key, kind="stable") for key in keys]
+    found: set[tuple[int, int, bool]] = set()
+    for mirrored in (False, True):
+        q_owner, q_point, q_descriptor = _stacked(queries, mirrored)
+        hits = []
+        for positions, key, order in zip(tables, keys, orders, strict=True):
+            hits.append(_collisions(_keys(q_descriptor, positions), key[order], order))
+        pairs = np.unique(np.concatenate(hits), axis=0)
+        pairs = pairs[q_owner[pairs[:, 0]] != owner[pairs[:, 1]]] if index is queries else pairs
+        best: dict[int, list[tuple[int, int]]] = {}
+        for a, b, inliers in _spatial(pairs, q_owner, owner, q_point, point):
+            best.setdefault(a, []).append((-inliers, b))
+        for a, ranked in best.items():
+            found.update((a, b, mirrored) for _, b in sorted(ranked)[:PER_IMAGE])
+    return found
+
+
+def _collisions(query_keys: np.ndarray, sorted_keys: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """(query row, index row) of every query key found in a bucket of at most BUCKET_CAP."""
+    low = np.searchsorted(sorted_keys, query_keys, "left")
+    count = np.searchsorted(sorted_keys, query_keys, "right") - low
+    useful = (count > 0) & (count <= BUCKET_CAP)
+    count = count[useful]
+    rows = np.repeat(np.flatnonzero(useful), count)
+    offsets = np.arange(len(rows)) - np.repeat(np.cumsum(count) - count, count)
+    return np.stack([rows, order[np.repeat(low[useful], count) + offsets]], axis=1)
+
+
+def _spatial(
+    pairs: np.ndarray,
+    q_owner: np.ndarray,
+    owner: np.ndarray,
+    q_point: np.ndarray,
+    point: np.ndarray,
+) -> Iterable[tuple[int, int, int]]:
+    """The image pairs among colliding keypoint `pairs` whose collisions fit one similarity
+    transform (at least SPATIAL_INLIERS, RANSAC), with the number that fit."""
+    if not len(pairs):
+        return
+    a, b = q_owner[pairs[:, 0]], owner[pairs[:, 1]]
+    key = a * (int(owner.max()) + 1) + b
+    order = np.argsort(key, kind="stable")
+    key, pairs = key[order], pairs[order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    ends = np.r_[starts[1:], len(key)]
+    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        if end - start < SPATIAL_VOTES:
+            continue
+        model, inliers = cv2.estimateAffinePartial2D(
+            q_point[pairs[start:end, 0]],
+            point[pairs[start:end, 1]],
+            method=cv2.RANSAC,
+            ransacReprojThreshold=4.0,
+            maxIters=200,
+        )
+        if model is not None and int(inliers.sum()) >= SPATIAL_INLIERS:
+            yield int(a[order[start]]), int(b[order[start]]), int(inliers.sum())
+
+
+def verify(
+    grey_a: np.ndarray,
+    found_a: Features,
+    grey_b: np.ndarray,
+    found_b: Features,
+    mirrored: bool,
+) -> Verification | None:
+    """A Verification when picture b (mirrored when `mirrored`) shows the same photo as
+    picture a, possibly cropped, scaled, turned or padded; None when it does not."""
+    points_b, descriptors_b = (
+        (found_b.mirror_points, found_b.mirror_descriptors)
+        if mirrored
+        else (found_b.points, found_b.descriptors)
+    )
+    if len(found_a.points) < MIN_KEYPOINTS or len(points_b) < MIN_KEYPOINTS:
+        return None
+    matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
+    good = [
+        pair[0]
+        for pair in matcher.knnMatch(descriptors_b, found_a.descriptors, k=2)
+        if len(pair) == 2 and pair[0].distance < RATIO * pair[1].distance
+    ]
+    if len(good) < MIN_INLIERS:
+        return None
+    model, inliers = cv2.estimateAffinePartial2D(
+        points_b[[m.queryIdx for m in good]],
+        found_a.points[[m.trainIdx for m in good]],
+        method=cv2.RANSAC,
+        ransacReprojThreshold=PIXELS_OFF,
+        maxIters=2000,
+        confidence=0.999,
+    )
+    if model is None or int(inliers.sum()) < MIN_INLIERS:
+        return None
+    if mirrored:
+        grey_b = np.ascontiguousarray(grey_b[:, ::-1])
+    compared = _compare(grey_a, grey_b, model)
+    if compared is None:
+        return None
+    overlap, coverage, cells, agreeing = compared
+    if overlap < MIN_OVERLAP or cells < MIN_CELLS or agreeing < AGREEING:
+        return None
+    rotation = float(np.degrees(np.arctan2(model[1, 0], model[0, 0])))
+    return Verification(mirrored, int(inliers.sum()), rotation, overlap, coverage, cells, agreeing)
+
+
+def content(grey: np.ndarray) -> np.ndarray:
+    """255 where `grey` shows content, 0 on flat fill reached from a corner (bars, padding,
+    the blank corners of a turned copy)."""
+    height, width = grey.shape
+    mask = np.zeros((height + 2, width + 2), np.uint8)
+    flags = 4 | cv2.FLOODFILL_MASK_ONLY | cv2.FLOODFILL_FIXED_RANGE | (1 << 8)
+    for x, y in ((0, 0), (width - 1, 0), (0, height - 1), (width - 1, height - 1)):
+        if not mask[y + 1, x + 1]:
+            cv2.floodFill(grey, mask, (x, y), 0, 3, 3, flags)
+    return np.where(mask[1:-1, 1:-1] > 0, 0, 255).astype(np.uint8)
+
+
+def _compare(
+    grey_a: np.ndarray, grey_b: np.ndarray, model: np.ndarray
+) -> tuple[float, float, int, float] | None:
+    """(share of the smaller picture's content the two share, share of the larger's, textured
+    cells compared, share agreeing) with b warped onto a by `model` (the finer picture is
+    warped onto the coarser)."""
+    if np.hypot(model[0, 0], model[1, 0]) > 1:  # b is the coarser: warp a onto it
+        model = cv2.invertAffineTransform(model)
+        grey_a, grey_b = grey_b, grey_a
+    mask_a, mask_b = content(grey_a), content(grey_b)
+    scale = float(np.hypot(model[0, 0], model[1, 0]))
+    if scale < 0.8:  # shrink the finer picture by area first: a warp alone would alias it
+        size = (max(1, round(grey_b.shape[1] * scale)), max(1, round(grey_b.shape[0] * scale)))
+        fx, fy = size[0] / grey_b.shape[1], size[1] / grey_b.shape[0]
+        grey_b = cv2.resize(grey_b, size, interpolation=cv2.INTER_AREA)
+        mask_b = cv2.resize(mask_b, size, interpolation=cv2.INTER_NEAREST)
+        model = model @ np.array([[1 / fx, 0, 0], [0, 1 / fy, 0], [0, 0, 1]])
+        scale = float(np.hypot(model[0, 0], model[1, 0]))
+    height, width = grey_a.shape
+    rows, columns = height // CELL, width // CELL
+    if not rows or not columns:
+        return None
+    a = cv2.GaussianBlur(grey_a.astype(np.float32), (0, 0), 1.0)
+    b = cv2.warpAffine(
+        cv2.GaussianBlur(grey_b.astype(np.float32), (0, 0), 1.0), model, (width, height)
+    )
+    warped_mask = cv2.warpAffine(mask_b, model, (width, height), flags=cv2.INTER_NEAREST)
+    shared = warped_mask & mask_a
+    areas = sorted((float(np.count_nonzero(mask_a)), np.count_nonzero(mask_b) * scale**2))
+    overlap = float(np.count_nonzero(shared)) / max(areas[0], 1.0)
+    coverage = float(np.count_nonzero(shared)) / max(areas[1], 1.0)
+
+    def cells(pixels: np.ndarray) -> np.ndarray:
+        part = pixels[: rows * CELL, : columns * CELL]
+        return part.reshape(rows, CELL, columns, CELL).transpose(0, 2, 1, 3).reshape(-1, CELL**2)
+
+    inside = cells(shared).min(axis=1) > 0
+    x, y = cells(a)[inside], cells(b)[inside]
+    x, y = x - x.mean(axis=1, keepdims=True), y - y.mean(axis=1, keepdims=True)
+    sx, sy = np.sqrt((x * x).mean(axis=1)), np.sqrt((y * y).mean(axis=1))
+    textured = (sx > 4) & (sy > 4)
+    if not textured.any():
+        return min(overlap, 1.0), min(coverage, 1.0), 0, 0.0
+    ncc = (x * y).mean(axis=1)[textured] / (sx[textured] * sy[textured])
+    agreeing = float(np.mean(ncc >= CELL_NCC))
+    return min(overlap, 1.0), min(coverage, 1.0), int(textured.sum()), agreeing
+
+
+class FeatureCache:
+    """Features kept by SHA-256 in an SQLite file (written in one transaction per batch);
+    a cache that cannot be opened or written only means features are found again."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db: sqlite3.Connection | None = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, timeout=30)
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS features (sha256 TEXT PRIMARY KEY, data BLOB)"
+            )
+        except (OSError, sqlite3.Error):
+            self._db = None
+
+    def get(self, sha256s: Iterable[str]) -> dict[str, Features]:
+        """The cached features of those of `sha256s` that have them."""
+        found: dict[str, Features] = {}
+        if self._db is None:
+            return found
+        wanted = list(sha256s)
+        try:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                query = f"SELECT sha256, data FROM features WHERE sha256 IN ({marks})"
+                for sha256, blob in self._db.execute(query, chunk):
+                    item = Features.from_bytes(blob)
+                    if item is not None:
+                        found[sha256] = item
+        except sqlite3.Error:
+            pass
+        return found
+
+    def put(self, found: dict[str, Features]) -> None:
+        if self._db is None or not found:
+            return
+        try:
+            with self._db:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO features VALUES (?, ?)",
+                    [(sha256, item.to_bytes()) for sha256, item in found.items()],
+                )
+        except sqlite3.Error:
+            pass
+
+
+def _features_blob(sha256: str, paths: list[str]) -> bytes | None:
+    """In a worker: the features of the image in the first of `paths` that holds its bytes."""
+    data = stored_bytes({"sha256": sha256, "files": paths, "occurrences": []})
+    if data is None:
+        return None
+    try:
+        return features_of(data, paths[0]).to_bytes()
+    except FingerprintError:
+        return None
+
+
+def catalogue_features(
+    catalog: Store, sha256s: Sequence[str], cache: FeatureCache, workers: int | None = None
+) -> tuple[list[Features | None], dict[str, int]]:
+    """The features of each of `sha256s` (None where no file holds its bytes any more), from
+    `cache`, else found from the catalogued files by `workers` processes (default: all cores)
+    and cached. Counts: `cached`, `found`, `unavailable`."""
+    have = cache.get(sha256s)
+    missing = [sha256 for sha256 in sha256s if sha256 not in have]
+    counts = {"cached": len(have), "found": 0, "unavailable": 0}
+    if missing:
+        context = pool_context()
+        with ProcessPoolExecutor(workers or default_workers(), mp_context=context) as pool:
+            for start in range(0, len(missing), 512):
+                jobs = [
+                    (image["sha256"], _paths(image))
+                    for image in catalog.image_objects(missing[start : start + 512])
+                ]
+                new = {}
+                blobs = pool.map(_features_blob, *zip(*jobs, strict=True), chunksize=8)
+                for (sha256, _), blob in zip(jobs, blobs, strict=True):
+                    item = None if blob is None else Features.from_bytes(blob)
+                    if item is None:
+                        counts["unavailable"] += 1
+                    else:
+                        new[sha256] = have[sha256] = item
+                counts["found"] += len(new)
+                cache.put(new)
+    return [have.get(sha256) for sha256 in sha256s], counts
+
+
+def _paths(image: dict[str, Any]) -> list[str]:
+    """The files that may hold an image's bytes: its own, then its occurrences'."""
+    return [*image["files"], *(o["file"] for o in image["occurrences"] if o["file"])]
+
+
+def verified(
+    found: Sequence[Features | None],
+    wanted: Iterable[tuple[int, int, bool]],
+    picture_of: Callable[[int], np.ndarray | None],
+) -> dict[tuple[int, int], Verification]:
+    """The pairs (a, b, mirrored) of `wanted` that `verify` confirms, by (a, b); pictures come
+    from `picture_of(number)` (None: not readable), the most recent kept for the next pairs."""
+    pictures = lru_cache(maxsize=256)(picture_of)
+    confirmed: dict[tuple[int, int], Verification] = {}
+    for a, b, mirrored in sorted(wanted):
+        if (a, b) in confirmed or found[a] is None or found[b] is None:
+            continue
+        grey_a, grey_b = pictures(a), pictures(b)
+        if grey_a is None or grey_b is None:
+            continue
+        result = verify(grey_a, found[a], grey_b, found[b], mirrored)
+        if result is not None:
+            confirmed[(a, b)] = result
+    return confirmed

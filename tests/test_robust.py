@@ -1,0 +1,239 @@
+"""Crop-, turn- and mirror-robust matching: real pictures drawn with Pillow, real OpenCV, the
+real CLI on both stores; look-alikes (a stereo-like pair, two halves of one picture, two
+different scenes) must never be verified."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from PIL import Image, ImageDraw, ImageOps
+
+from media_catalog import robust
+from media_catalog.robust import FeatureCache, Features
+
+from .conftest import encode, write_image
+
+
+def scene(seed: int, size: tuple[int, int] = (640, 480)) -> Image.Image:
+    """A picture full of corners (what keypoints are found on): shapes of random colours on
+    a gradient, different for every seed."""
+    rng = np.random.default_rng(seed)
+    ramp = np.linspace(40, 200, size[0])[None, :, None] * rng.random(3)
+    base = np.broadcast_to(ramp, (size[1], size[0], 3)).astype(np.uint8)
+    image = Image.fromarray(np.ascontiguousarray(base), "RGB")
+    draw = ImageDraw.Draw(image)
+    for _ in range(140):
+        x, y = rng.integers(0, size[0]), rng.integers(0, size[1])
+        w, h = rng.integers(8, 70), rng.integers(8, 70)
+        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+        shape = rng.integers(3)
+        if shape == 0:
+            draw.rectangle((x, y, x + w, y + h), fill=colour)
+        elif shape == 1:
+            draw.ellipse((x, y, x + w, y + h), fill=colour)
+        else:
+            draw.polygon([(x, y), (x + w, y + h // 3), (x + w // 2, y + h)], fill=colour)
+    noise = rng.normal(0, 3, (size[1], size[0], 3))
+    pixels = np.clip(np.asarray(image, dtype=np.float64) + noise, 0, 255).astype(np.uint8)
+    return Image.fromarray(pixels, "RGB")
+
+
+def crop(image: Image.Image, keep: float, x: float, y: float) -> Image.Image:
+    """The part `keep` of each side of `image`, placed at x, y (0: left/top, 1: right/bottom)."""
+    w, h = round(image.width * keep), round(image.height * keep)
+    left, top = round((image.width - w) * x), round((image.height - h) * y)
+    return image.crop((left, top, left + w, top + h))
+
+
+def turned(image: Image.Image, degrees: float) -> Image.Image:
+    return image.rotate(degrees, resample=Image.Resampling.BICUBIC, fillcolor=(255, 255, 255))
+
+
+def stereo(seed: int, shift: int) -> Image.Image:
+    """One view of a scene with depth: a background, and a large object in front of it that
+    moves `shift` px between views while the background moves a tenth of that."""
+    background = scene(seed, (700, 480))
+    thing = scene(seed + 1000, (300, 300))
+    view = background.crop((shift // 10, 0, shift // 10 + 640, 480))
+    view.paste(thing, (170 + shift, 90))
+    return view
+
+
+def check(a: Image.Image, b: Image.Image) -> robust.Verification | None:
+    """Verify b against a, as `dupes --robust` does (its mirror too)."""
+    grey_a, grey_b = (robust.picture(encode(image)) for image in (a, b))
+    found_a, found_b = robust.features(grey_a), robust.features(grey_b)
+    for mirrored in (False, True):
+        result = robust.verify(grey_a, found_a, grey_b, found_b, mirrored)
+        if result is not None:
+            return result
+    return None
+
+
+@pytest.mark.parametrize(
+    "copy",
+    [
+        pytest.param(lambda p: crop(p, 0.9, 0.5, 0.5), id="centred-90"),
+        pytest.param(lambda p: crop(p, 0.7, 0.5, 0.5), id="centred-70"),
+        pytest.param(lambda p: crop(p, 0.7, 0.1, 0.9), id="off-centre-70"),
+        pytest.param(lambda p: crop(p, 0.6, 1.0, 0.0), id="off-centre-60"),
+        pytest.param(lambda p: turned(p, 3), id="turned-3"),
+        pytest.param(lambda p: turned(p, -10), id="turned-10"),
+        pytest.param(lambda p: p.transpose(Image.Transpose.ROTATE_90), id="quarter-turn"),
+        pytest.param(lambda p: ImageOps.expand(p, 60, fill="white"), id="padded"),
+        pytest.param(lambda p: p.resize((320, 240)), id="half-size"),
+    ],
+)
+def test_a_crop_turn_or_padded_copy_is_verified(copy):
+    found = check(scene(1), copy(scene(1)))
+    assert found is not None and not found.mirrored
+    assert found.agreeing >= robust.AGREEING and found.cells >= robust.MIN_CELLS
+
+
+def test_a_mirrored_crop_is_verified_as_mirrored():
+    found = check(scene(2), ImageOps.mirror(crop(scene(2), 0.75, 0.2, 0.6)))
+    assert found is not None and found.mirrored
+    assert abs(found.rotation) < 1 and found.overlap > 0.95
+    assert found.coverage == pytest.approx(0.75**2, abs=0.05)
+
+
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        pytest.param(lambda: scene(3), lambda: scene(4), id="two-scenes"),
+        pytest.param(lambda: stereo(5, 0), lambda: stereo(5, 40), id="stereo-like"),
+        pytest.param(
+            lambda: crop(scene(6), 0.5, 0, 0), lambda: crop(scene(6), 0.5, 1, 0), id="halves"
+        ),
+    ],
+)
+def test_look_alikes_are_never_verified(a, b):
+    assert check(a(), b()) is None
+
+
+def test_candidates_include_the_copies_and_are_few_per_image(monkeypatch):
+    monkeypatch.setattr(robust, "PER_IMAGE", 2)
+    pictures = [scene(7), crop(scene(7), 0.65, 0.9, 0.1), ImageOps.mirror(scene(7))]
+    pictures += [scene(seed) for seed in range(20, 26)]
+    found = [robust.features(robust.picture(encode(p))) for p in pictures]
+    wanted = robust.candidates(found, found)
+    assert {(0, 1, False), (1, 0, False), (0, 2, True), (2, 0, True)} <= wanted
+    for query in range(len(found)):
+        for mirrored in (False, True):
+            assert len({b for a, b, m in wanted if a == query and m == mirrored}) <= 2
+
+
+def test_features_round_trip_and_other_records_are_refused():
+    found = robust.features(robust.picture(encode(scene(9))))
+    again = Features.from_bytes(found.to_bytes())
+    assert again is not None and again.to_bytes() == found.to_bytes()
+    assert (again.width, again.height) == (512, 384)
+    assert Features.from_bytes(found.to_bytes()[:-1]) is None
+
+
+@given(st.binary(max_size=200))
+def test_any_cached_record_is_read_or_refused(blob):
+    found = Features.from_bytes(blob)
+    assert found is None or found.to_bytes() == blob
+
+
+def test_a_cache_that_cannot_be_written_only_costs_time(tmp_path):
+    (tmp_path / "taken").write_text("a file where the cache folder would be")
+    cache = FeatureCache(tmp_path / "taken" / "features.sqlite")
+    found = robust.features(robust.picture(encode(scene(10))))
+    cache.put({"a" * 64: found})
+    assert cache.get(["a" * 64]) == {}
+
+
+def test_a_picture_too_large_to_decode_safely_is_refused(monkeypatch):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10_000)
+    with pytest.raises(robust.FingerprintError, match="too large"):
+        robust.picture(encode(scene(11)))
+
+
+@pytest.fixture
+def desk(tmp_path: Path) -> Path:
+    """Photos as a desk keeps them: an original, its off-centre crop, a turned mirror of it,
+    a copy turned 10 degrees, and an unrelated photo."""
+    folder = tmp_path / "desk"
+    write_image(folder / "original.jpg", scene(12), quality=92)
+    write_image(folder / "crop.jpg", crop(scene(12), 0.6, 0.95, 0.3))
+    write_image(folder / "flipped.jpg", ImageOps.mirror(turned(scene(12), 5)))
+    write_image(folder / "tilted.jpg", turned(scene(12), -10))
+    write_image(folder / "other.jpg", scene(13))
+    return folder
+
+
+def _names(cluster: dict) -> list[str]:
+    return sorted(Path(image["files"][0]).name for image in cluster["images"])
+
+
+def test_dupes_robust_finds_crops_turns_and_mirrors_and_caches_features(cli, desk):
+    assert cli("scan", desk).exit_code == 0
+    plain = json.loads(cli("dupes", "-f", "json").stdout)
+    assert not plain["clusters"]  # whole-image hashes see none of these copies
+    result = cli("dupes", "--robust", "-f", "json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    (cluster,) = report["clusters"]
+    assert _names(cluster) == ["crop.jpg", "flipped.jpg", "original.jpg", "tilted.jpg"]
+    names = [Path(image["files"][0]).name for image in cluster["images"]]
+    keeper, *copies = cluster["distances"]
+    assert keeper["via"] is None
+    for name, distance in zip(names[1:], copies, strict=True):
+        flipped = (name == "flipped.jpg") != (names[0] == "flipped.jpg")
+        assert distance["via"] == ("robust+mirror" if flipped else "robust")
+        assert distance["verification"]["agreeing"] >= robust.AGREEING
+    assert report["robust"]["features"] == {"cached": 0, "found": 5, "unavailable": 0}
+    cache = Path(f"{cli.db}.cache") / "features.sqlite"
+    with sqlite3.connect(cache) as db:
+        assert db.execute("SELECT count(*) FROM features").fetchone() == (5,)
+    again = json.loads(cli("dupes", "--robust", "-f", "json").stdout)
+    assert again["robust"]["features"] == {"cached": 5, "found": 0, "unavailable": 0}
+    assert again["clusters"] == report["clusters"]
+    table = cli("dupes", "--robust")
+    assert "robust+mirror" in table.stdout and "crop.jpg" in table.stdout
+    assert "robust" not in cli("dupes", "-f", "json").stdout  # only when asked
+
+
+def test_dupes_robust_goes_on_when_an_image_file_is_gone(cli, desk):
+    cli("scan", desk)
+    (desk / "tilted.jpg").unlink()
+    report = json.loads(cli("dupes", "--robust", "-f", "json").stdout)
+    assert report["robust"]["features"]["unavailable"] == 1
+    (cluster,) = report["clusters"]
+    assert _names(cluster) == ["crop.jpg", "flipped.jpg", "original.jpg"]
+
+
+def test_lookup_robust_says_where_else_a_crop_was_used(cli, desk, tmp_path):
+    cli("scan", desk)
+    probe = write_image(tmp_path / "probe.jpg", crop(scene(12), 0.5, 0.1, 0.8))
+    assert json.loads(cli("lookup", "--image", probe, "-f", "json").stdout)["matches"] == []
+    result = cli("lookup", "--image", probe, "--robust", "-f", "json")
+    assert result.exit_code == 0, result.output
+    matches = json.loads(result.stdout)["matches"]
+    found = {Path(m["image"]["files"][0]).name: m for m in matches}
+    assert {"original.jpg", "tilted.jpg", "flipped.jpg"} <= set(found)
+    assert "other.jpg" not in found
+    assert found["flipped.jpg"]["view"] == "robust+mirror"
+    assert found["original.jpg"]["verification"]["coverage"] == pytest.approx(0.25, abs=0.05)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["lookup", "c0371bec1be51267", "--robust"], "--robust needs --image FILE"),
+        (["dupes", "--robust", "--reference", "."], "--robust does not combine with --reference"),
+    ],
+)
+def test_robust_options_that_do_not_fit_are_explained(cli, desk, args, message):
+    cli("scan", desk)
+    result = cli(*args)
+    assert result.exit_code != 0 and message in result.output
+    assert "Traceback" not in result.output
