@@ -23,6 +23,18 @@ does. It prints Markdown:
 3. the curves: precision and recall as the pHash threshold T (T = 4..16) moves, and as each
    of the other limits in media_catalog/similarity.py moves (FINE_CONFIRM, DHASH_WIDE,
    VIEW_DHASH), the rest held at their defaults.
+
+    python benchmarks/accuracy.py --robust
+
+measures `dupes --robust` instead (needs OpenCV, the `robust` extra): the same originals,
+plus a crop of each view of the stereo pair (look-alikes of the other view), each copied by
+the crops, turns and mirrors that issue asks about (ROBUST_VARIANTS) and the easy variants.
+Per kind of copy: recall (original vs copy) of imagededup's four hash methods (their
+default 10 bits; when imagededup is installed), a plain imagehash pHash <= 12 loop, and
+media-catalog's default, --transforms and --robust; then every pair of different photos
+each method joined, and what --robust cost per image. Robust pairs are made by the library's
+own functions (similarity.robust_candidates, robust.verified, similarity.add_verified), as
+`dupes --robust` makes them.
 """
 
 from __future__ import annotations
@@ -40,8 +52,10 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 from threshold import (  # noqa: E402
+    FLAT,
     GEOMETRIC,
     REUSE,
+    TEXTLIKE,
     Original,
     _jpeg,
     _make_original,
@@ -226,5 +240,201 @@ def main() -> None:
     print(f"\n(run time {time.perf_counter() - started:.0f} s)", file=sys.stderr)
 
 
+ROBUST_VARIANTS = [
+    "crop_90",
+    "crop_70",
+    "crop_70_off",
+    "crop_60_off",
+    "rotate_3",
+    "rotate_10",
+    "mirror",
+    "rot90",
+    "rot180",
+    "letterbox",
+    "pad_10",
+    "mirror_crop_75",
+]
+
+
+# drawings, charts, text and flat scans among the originals: the "photos" column leaves them out
+NOT_PHOTOS = FLAT | TEXTLIKE | {"checkerboard", "colorwheel", "logo", "phantom", "horse"}
+
+
+def robust_variant(original: Original, transform: str) -> bytes:
+    image = original.image
+    w, h = image.size
+    fill = 255 if image.mode == "L" else (255, 255, 255)
+
+    def crop(keep: float, x: float, y: float) -> Image.Image:
+        cw, ch = round(w * keep), round(h * keep)
+        left, top = round((w - cw) * x), round((h - ch) * y)
+        return image.crop((left, top, left + cw, top + ch))
+
+    match transform:
+        case "crop_70_off":
+            return _jpeg(crop(0.7, 0.1, 0.9))
+        case "crop_60_off":
+            return _jpeg(crop(0.6, 0.95, 0.15))
+        case "rotate_10":
+            return _jpeg(image.rotate(-10, resample=Image.Resampling.BICUBIC, fillcolor=fill))
+        case "rot180":
+            return _jpeg(image.transpose(Image.Transpose.ROTATE_180))
+        case "mirror_crop_75":
+            return _jpeg(ImageOps.mirror(crop(0.75, 0.2, 0.6)))
+        case _ if transform in EXTRA:
+            return extra_variant(image, transform)
+    return make_variant(original, transform)
+
+
+def stereo_crops(originals: list[Original]) -> list[Original]:
+    """A 70 % crop of each view of the stereo pair: a look-alike of the other view's copies."""
+    made = []
+    for name, x in (("motorcycle_left", 0.1), ("motorcycle_right", 0.3)):
+        (view,) = [o for o in originals if o.name == name]
+        w, h = view.image.size
+        box = (round(w * x * 0.3), round(h * 0.1), round(w * x * 0.3 + w * 0.7), round(h * 0.8))
+        made.append(_make_original(f"{name}_crop", view.image.crop(box), name))
+    return made
+
+
+def imagededup_hashers() -> dict:
+    """imagededup's hash methods, imported without its CNN (which needs torch)."""
+    try:
+        import types
+
+        import imagededup
+    except ImportError:
+        return {}
+    root = Path(imagededup.__file__).parent
+    for package in ("methods", "utils"):  # their __init__ imports torch; hashing does not
+        module = types.ModuleType(f"imagededup.{package}")
+        module.__path__ = [str(root / package)]
+        sys.modules.setdefault(f"imagededup.{package}", module)
+    from imagededup.methods.hashing import AHash, DHash, PHash, WHash
+
+    return {f"imagededup {c.__name__}": c(verbose=False) for c in (PHash, DHash, WHash, AHash)}
+
+
+def _brute_pairs(codes: list[int], limit: int) -> set[tuple[int, int]]:
+    import numpy as np
+
+    values = np.array(codes, dtype=np.uint64)
+    found = set()
+    for a in range(len(values)):
+        close = np.flatnonzero(np.bitwise_count(values[a + 1 :] ^ values[a]) <= limit)
+        found.update((a, a + 1 + int(b)) for b in close)
+    return found
+
+
+def robust_main() -> None:
+    import imagehash
+
+    from media_catalog import robust
+    from media_catalog.similarity import add_verified, robust_candidates
+
+    started = time.perf_counter()
+    originals = load_originals() + sklearn_originals()
+    originals += stereo_crops(originals)
+    kinds = [*ROBUST_VARIANTS, *REUSE]
+    files: list[tuple[str, str, bytes]] = []
+    for o in originals:
+        files.append((o.name, "", o.data))
+        files += [(o.name, t, robust_variant(o, t)) for t in kinds]
+    prints = [fingerprint(data, f"{o}:{t}").to_dict() for o, t, data in files]
+    usable = [n for n, image in enumerate(prints) if not low_information(image)]
+    parent = {o.name: o.parent or o.name for o in originals}
+
+    def related(a: str, b: str) -> bool:  # a picture and a crop of it share pixels
+        return a != b and (parent[a] == b or parent[b] == a or parent[a] == parent[b] != a)
+
+    methods: dict[str, set[tuple[int, int]]] = {}
+    for name, hasher in imagededup_hashers().items():
+        codes = []
+        for _, _, data in files:
+            with Image.open(io.BytesIO(data)) as image:
+                pixels = __import__("numpy").asarray(image.convert("RGB"))
+            codes.append(int(hasher.encode_image(image_array=pixels), 16))
+        methods[name] = _brute_pairs(codes, 10)
+    plain = []
+    for _, _, data in files:
+        with Image.open(io.BytesIO(data)) as image:
+            plain.append(int(str(imagehash.phash(image)), 16))
+    methods["plain pHash <= 12"] = _brute_pairs(plain, DEFAULT_THRESHOLD)
+    views = [prints[n] for n in usable]
+    for mode, transforms in (("media-catalog dupes", False), ("--transforms", True)):
+        pairs = near_pairs(views, DEFAULT_THRESHOLD, transforms=transforms)
+        methods[mode] = {(usable[a], usable[b]) for a, b in pairs}
+
+    cpu = time.process_time()
+    found = [robust.features_of(files[n][2]) for n in usable]
+    feature_cpu = (time.process_time() - cpu) / len(usable)
+    pairs = near_pairs(views, DEFAULT_THRESHOLD, transforms=True)
+    cpu = time.process_time()
+    hashed: set[tuple[int, int]] = set()
+    wanted = robust_candidates(pairs, found, hashed)
+    candidate_cpu = time.process_time() - cpu
+    cpu = time.process_time()
+    confirmed = robust.verified(
+        found, wanted, lambda k: robust.picture(files[usable[k]][2]), hashed
+    )
+    verify_cpu = time.process_time() - cpu
+    add_verified(pairs, confirmed, dict(enumerate(views)))
+    methods["--robust"] = {(usable[a], usable[b]) for a, b in pairs}
+
+    index = {(o, t): n for n, (o, t, _) in enumerate(files)}
+    photos = [o for o in originals if o.name.split("_q")[0] not in NOT_PHOTOS]
+    columns = [(name, matched, originals) for name, matched in methods.items()]
+    columns.append(("--robust, photos only", methods["--robust"], photos))
+    rows, false = [], {}
+    for kind in [*ROBUST_VARIANTS, "easy"]:
+        row = [kind]
+        for _, matched, among in columns:
+            shown = REUSE if kind == "easy" else [kind]
+            wanted_pairs = [(index[(o.name, "")], index[(o.name, t)]) for o in among for t in shown]
+            row.append(f"{sum(p in matched for p in wanted_pairs) / len(wanted_pairs):.3f}")
+        rows.append(row)
+    for name, matched in methods.items():
+        false[name] = sorted(
+            f"{files[a][0]}:{files[a][1] or 'original'} ~ {files[b][0]}:{files[b][1] or 'original'}"
+            for a, b in matched
+            if files[a][0] != files[b][0] and not related(files[a][0], files[b][0])
+        )
+    print(
+        f"- command: `python benchmarks/accuracy.py --robust`; {len(originals)} originals "
+        f"(incl. a crop of each stereo view), {len(kinds)} kinds of copy, {len(files)} files, "
+        f"{len(files) - len(usable)} low-information files left out of media-catalog's rows "
+        "as `dupes` leaves them out\n"
+    )
+    print("#### Recall, original vs copy (easy: the 12 re-encodings and edits together)\n")
+    print(_table(["copy", *(name for name, _, _ in columns)], rows))
+    print("\n#### Pairs of different photos joined\n")
+    print(
+        _table(
+            ["method", "pairs", "stereo look-alikes"],
+            [
+                [
+                    name,
+                    len(pairs_),
+                    sum(1 for p in pairs_ if p.startswith("motorcycle") and "~ motorcycle" in p),
+                ]
+                for name, pairs_ in false.items()
+            ],
+        )
+    )
+    for name, pairs_ in false.items():
+        if pairs_ and name.startswith(("--", "media")):
+            print(f"\n- {name}: {', '.join(pairs_[:10])}")
+    print(
+        f"\n#### What --robust cost (one process)\n\n"
+        f"- features: {feature_cpu * 1000:.1f} ms CPU per image ({len(usable)} images, "
+        f"about {robust.SIDE} px)\n"
+        f"- candidates: {len(wanted)} pairs ({len(wanted) / len(usable):.1f} per image) in "
+        f"{candidate_cpu:.1f} s CPU\n"
+        f"- verification: {len(confirmed)} of {len(wanted)} confirmed in {verify_cpu:.1f} s CPU "
+        f"({verify_cpu / max(len(wanted), 1) * 1000:.2f} ms a pair, pictures decoded again)"
+    )
+    print(f"\n(run time {time.perf_counter() - started:.0f} s)", file=sys.stderr)
+
+
 if __name__ == "__main__":
-    main()
+    robust_main() if "--robust" in sys.argv[1:] else main()

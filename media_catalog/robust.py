@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import sqlite3
 import struct
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -48,15 +48,19 @@ except ImportError as exc:  # pragma: no cover - the extra is installed with the
 SIDE = 512  # the picture features are found on and compared at, longer side in px
 KEYPOINTS = 500
 MIN_KEYPOINTS = 16  # fewer (flat pictures, charts): the image is matched by its hashes only
-TABLES, BITS, BUCKET_CAP = 8, 32, 8  # a bucket of more descriptors than the cap says nothing
+TABLES, BITS, BUCKET_CAP = 8, 32, 16  # a bucket of more descriptors than the cap says nothing
 SPATIAL_VOTES, SPATIAL_INLIERS = 4, 5
-PER_IMAGE = 10  # candidates kept per image and side (mirrored or not), most inliers first
+PER_IMAGE = 32  # image pairs fitted per image and side (mirrored or not), most collisions first
 RATIO = 0.8  # Lowe's ratio test
 MIN_INLIERS = 8
 PIXELS_OFF = 3.0  # RANSAC's reprojection limit, px at SIDE
 CELL = 16
+BLUR = 1.0  # Gaussian sigma, px, applied to both pictures before cells are compared
 CELL_NCC = 0.8
 AGREEING = 0.9
+# A pair already matched by the hashes of a mirrored or turned view has a second signal: its
+# cells need agree less (fine textures turned by 90 or 180 degrees lose some correlation).
+AGREEING_HASHED = 0.75
 MIN_CELLS = 24
 MIN_OVERLAP = 0.5
 FORMAT = 1  # the layout of a cached Features record
@@ -161,6 +165,14 @@ def features_of(data: bytes, name: str | None = None) -> Features:
     return features(picture(data, name))
 
 
+def checkable(*found: Features | None) -> bool:
+    """Whether each has the keypoints a verification needs (MIN_KEYPOINTS, both sides)."""
+    return all(
+        item is not None and min(len(item.points), len(item.mirror_points)) >= MIN_KEYPOINTS
+        for item in found
+    )
+
+
 def _keys(descriptors: np.ndarray, positions: np.ndarray) -> np.ndarray:
     """Each descriptor's bucket in one table: the bits at `positions`, as an int64."""
     key = np.zeros(len(descriptors), np.int64)
@@ -189,9 +201,9 @@ def candidates(
 ) -> set[tuple[int, int, bool]]:
     """(query number, index number, mirrored) of the pairs worth verifying: the query's
     keypoints (mirrored or not) collide with the indexed image's in the hash tables, and
-    enough of the collisions fit one similarity transform; for each query and side, the
-    PER_IMAGE best. Pass the same list twice to pair a collection with itself (a pair with
-    itself is never given)."""
+    enough of the collisions fit one similarity transform (tried for the PER_IMAGE images
+    each query collides with most, on each side). Pass the same list twice to pair a
+    collection with itself (a pair with itself is never given)."""
     owner, point, descriptor = _stacked(index, False)
     rng = np.random.default_rng(20261205)  # fixed: the same catalogue gives the same pairs
     tables = [rng.choice(256, BITS, replace=False) for _ in range(TABLES)]
@@ -203,13 +215,11 @@ def candidates(
         hits = []
         for positions, key, order in zip(tables, keys, orders, strict=True):
             hits.append(_collisions(_keys(q_descriptor, positions), key[order], order))
-        pairs = np.unique(np.concatenate(hits), axis=0)
+        both = np.sort(np.concatenate(hits) @ np.array([len(owner), 1], np.int64))
+        both = both[np.r_[True, both[1:] != both[:-1]]] if len(both) else both  # once each
+        pairs = np.stack([both // len(owner), both % len(owner)], axis=1)
         pairs = pairs[q_owner[pairs[:, 0]] != owner[pairs[:, 1]]] if index is queries else pairs
-        best: dict[int, list[tuple[int, int]]] = {}
-        for a, b, inliers in _spatial(pairs, q_owner, owner, q_point, point):
-            best.setdefault(a, []).append((-inliers, b))
-        for a, ranked in best.items():
-            found.update((a, b, mirrored) for _, b in sorted(ranked)[:PER_IMAGE])
+        found.update((a, b, mirrored) for a, b in _spatial(pairs, q_owner, owner, q_point, point))
     return found
 
 
@@ -230,20 +240,27 @@ def _spatial(
     owner: np.ndarray,
     q_point: np.ndarray,
     point: np.ndarray,
-) -> Iterable[tuple[int, int, int]]:
-    """The image pairs among colliding keypoint `pairs` whose collisions fit one similarity
-    transform (at least SPATIAL_INLIERS, RANSAC), with the number that fit."""
+) -> Iterable[tuple[int, int]]:
+    """The image pairs among colliding keypoint `pairs` (query row, index row) whose
+    collisions fit one similarity transform (at least SPATIAL_INLIERS, RANSAC); only the
+    PER_IMAGE pairs of most collisions of each query image are fitted."""
     if not len(pairs):
         return
     a, b = q_owner[pairs[:, 0]], owner[pairs[:, 1]]
     key = a * (int(owner.max()) + 1) + b
     order = np.argsort(key, kind="stable")
-    key, pairs = key[order], pairs[order]
+    key, pairs, a, b = key[order], pairs[order], a[order], b[order]
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-    ends = np.r_[starts[1:], len(key)]
-    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
-        if end - start < SPATIAL_VOTES:
-            continue
+    counts = np.diff(np.r_[starts, len(key)])
+    # per query image, its PER_IMAGE pairs of most collisions (of at least SPATIAL_VOTES)
+    ranked = np.lexsort((-counts, a[starts]))
+    ranked = ranked[counts[ranked] >= SPATIAL_VOTES]
+    first = np.r_[True, a[starts][ranked][1:] != a[starts][ranked][:-1]]
+    rank = np.arange(len(ranked)) - np.maximum.accumulate(
+        np.where(first, np.arange(len(ranked)), 0)
+    )
+    for group in ranked[rank < PER_IMAGE].tolist():
+        start, end = int(starts[group]), int(starts[group] + counts[group])
         model, inliers = cv2.estimateAffinePartial2D(
             q_point[pairs[start:end, 0]],
             point[pairs[start:end, 1]],
@@ -252,7 +269,7 @@ def _spatial(
             maxIters=200,
         )
         if model is not None and int(inliers.sum()) >= SPATIAL_INLIERS:
-            yield int(a[order[start]]), int(b[order[start]]), int(inliers.sum())
+            yield int(a[start]), int(b[start])
 
 
 def verify(
@@ -261,9 +278,11 @@ def verify(
     grey_b: np.ndarray,
     found_b: Features,
     mirrored: bool,
+    agreeing: float = AGREEING,
 ) -> Verification | None:
     """A Verification when picture b (mirrored when `mirrored`) shows the same photo as
-    picture a, possibly cropped, scaled, turned or padded; None when it does not."""
+    picture a, possibly cropped, scaled, turned or padded, at least `agreeing` of the
+    textured cells agreeing; None when it does not."""
     points_b, descriptors_b = (
         (found_b.mirror_points, found_b.mirror_descriptors)
         if mirrored
@@ -294,8 +313,8 @@ def verify(
     compared = _compare(grey_a, grey_b, model)
     if compared is None:
         return None
-    overlap, coverage, cells, agreeing = compared
-    if overlap < MIN_OVERLAP or cells < MIN_CELLS or agreeing < AGREEING:
+    overlap, coverage, cells, agreed = compared
+    if overlap < MIN_OVERLAP or cells < MIN_CELLS or agreed < agreeing:
         return None
     rotation = float(np.degrees(np.arctan2(model[1, 0], model[0, 0])))
     return Verification(mirrored, int(inliers.sum()), rotation, overlap, coverage, cells, agreeing)
@@ -335,9 +354,9 @@ def _compare(
     rows, columns = height // CELL, width // CELL
     if not rows or not columns:
         return None
-    a = cv2.GaussianBlur(grey_a.astype(np.float32), (0, 0), 1.0)
+    a = cv2.GaussianBlur(grey_a.astype(np.float32), (0, 0), BLUR)
     b = cv2.warpAffine(
-        cv2.GaussianBlur(grey_b.astype(np.float32), (0, 0), 1.0), model, (width, height)
+        cv2.GaussianBlur(grey_b.astype(np.float32), (0, 0), BLUR), model, (width, height)
     )
     warped_mask = cv2.warpAffine(mask_b, model, (width, height), flags=cv2.INTER_NEAREST)
     shared = warped_mask & mask_a
@@ -459,9 +478,12 @@ def verified(
     found: Sequence[Features | None],
     wanted: Iterable[tuple[int, int, bool]],
     picture_of: Callable[[int], np.ndarray | None],
+    hashed: Container[tuple[int, int]] = (),
 ) -> dict[tuple[int, int], Verification]:
-    """The pairs (a, b, mirrored) of `wanted` that `verify` confirms, by (a, b); pictures come
-    from `picture_of(number)` (None: not readable), the most recent kept for the next pairs."""
+    """The pairs (a, b, mirrored) of `wanted` that `verify` confirms, by (a, b); those in
+    `hashed` (matched by a mirrored or turned view's hashes) need only AGREEING_HASHED.
+    Pictures come from `picture_of(number)` (None: not readable), the most recent kept for
+    the next pairs."""
     pictures = lru_cache(maxsize=256)(picture_of)
     confirmed: dict[tuple[int, int], Verification] = {}
     for a, b, mirrored in sorted(wanted):
@@ -470,7 +492,8 @@ def verified(
         grey_a, grey_b = pictures(a), pictures(b)
         if grey_a is None or grey_b is None:
             continue
-        result = verify(grey_a, found[a], grey_b, found[b], mirrored)
+        least = AGREEING_HASHED if (a, b) in hashed else AGREEING
+        result = verify(grey_a, found[a], grey_b, found[b], mirrored, least)
         if result is not None:
             confirmed[(a, b)] = result
     return confirmed

@@ -529,13 +529,8 @@ def robust_pairs(
     found, counts = robust.catalogue_features(
         catalog, shas, robust.FeatureCache(cache / "features.sqlite")
     )
-    wanted = {(min(a, b), max(a, b), m) for a, b, m in robust.candidates(found, found)}
-    for (a, b), distance in list(pairs.items()):
-        via = distance["via"] or ""
-        if any(name in via for name in TRANSFORMS):  # hashes alone pair look-alikes here
-            del pairs[(a, b)]
-            wanted.add((a, b, "mirror" in via))
-    wanted = {w for w in wanted if w[:2] not in pairs}
+    hashed: set[tuple[int, int]] = set()
+    wanted = robust_candidates(pairs, found, hashed)
     involved = sorted({n for a, b, _ in wanted for n in (a, b)})
     images = {i["sha256"]: i for i in catalog.image_objects([shas[n] for n in involved])}
 
@@ -546,15 +541,46 @@ def robust_pairs(
         except FingerprintError:
             return None
 
-    confirmed = robust.verified(found, wanted, picture_of)
+    confirmed = robust.verified(found, wanted, picture_of, hashed)
+    add_verified(pairs, confirmed, {n: images[shas[n]] for n in involved})
+    return {"features": counts, "candidates": len(wanted), "verified": len(confirmed)}
+
+
+def robust_candidates(
+    pairs: dict[tuple[int, int], dict[str, Any]], found: list[Any], hashed: set[tuple[int, int]]
+) -> set[tuple[int, int, bool]]:
+    """The pairs (a < b, mirrored) `robust.verified` should check: the keypoint candidates
+    among `found` (robust.Features or None per image number) and the pairs of `pairs` made
+    through a mirrored or turned hash view, which are taken out of `pairs` (hashes alone
+    pair look-alikes there) and added to `hashed`, unless one of the two has too few
+    keypoints to check (a chart, a gradient, a file gone: its hashes decide, as with
+    --transforms); none that `pairs` still holds."""
+    from . import robust
+
+    wanted = {(min(a, b), max(a, b), m) for a, b, m in robust.candidates(found, found)}
+    for (a, b), distance in list(pairs.items()):
+        via = distance["via"] or ""
+        if any(name in via for name in TRANSFORMS) and robust.checkable(found[a], found[b]):
+            del pairs[(a, b)]
+            wanted.add((a, b, "mirror" in via))
+            hashed.add((a, b))
+    return {w for w in wanted if w[:2] not in pairs}
+
+
+def add_verified(
+    pairs: dict[tuple[int, int], dict[str, Any]],
+    confirmed: dict[tuple[int, int], Any],
+    images: dict[int, dict[str, Any]],
+) -> None:
+    """Add the pairs `robust.verified` confirmed to `pairs`: pHash and dHash bits between
+    the images (by number in `images`), via "robust" or "robust+mirror", and how."""
     for (a, b), verification in confirmed.items():
-        one, other = images[shas[a]], images[shas[b]]
+        one, other = images[a], images[b]
         pairs[(a, b)] = {
             **_distance(_bits(one, other, "phash"), _bits(one, other, "dhash"), None),
             "via": "robust+mirror" if verification.mirrored else "robust",
             "verification": verification.to_dict(),
         }
-    return {"features": counts, "candidates": len(wanted), "verified": len(confirmed)}
 
 
 def _bits(one: dict[str, Any], other: dict[str, Any], name: str) -> int:
