@@ -403,7 +403,8 @@ def robust_main() -> None:
         f"- command: `python benchmarks/accuracy.py --robust`; {len(originals)} originals "
         f"(incl. a crop of each stereo view), {len(kinds)} kinds of copy, {len(files)} files, "
         f"{len(files) - len(usable)} low-information files left out of media-catalog's rows "
-        "as `dupes` leaves them out\n"
+        f"as `dupes` leaves them out; *photos only*: the {len(photos)} originals that are "
+        "photographs (not drawings, charts, text or flat scans)\n"
     )
     print("#### Recall, original vs copy (easy: the 12 re-encodings and edits together)\n")
     print(_table(["copy", *(name for name, _, _ in columns)], rows))
