@@ -368,10 +368,11 @@ def robust_main() -> None:
     cpu = time.process_time()
     found = [robust.features_of(files[n][2]) for n in usable]
     feature_cpu = (time.process_time() - cpu) / len(usable)
-    pairs = near_pairs(views, DEFAULT_THRESHOLD, transforms=True)
+    pairs = near_pairs(views, DEFAULT_THRESHOLD)
+    turned = near_pairs(views, DEFAULT_THRESHOLD, transforms=True)
     cpu = time.process_time()
     hashed: set[tuple[int, int]] = set()
-    wanted = robust_candidates(pairs, found, hashed)
+    wanted = robust_candidates(pairs, turned, found, hashed)
     candidate_cpu = time.process_time() - cpu
     cpu = time.process_time()
     confirmed = robust.verified(

@@ -151,12 +151,27 @@ def lookup_image(
     "robust+mirror", with its `verification`); these come after the hash matches."""
     from .fingerprint import fingerprint  # the image stack, loaded only when a photo is read
     from .resolve import read_bytes
-    from .similarity import TRANSFORMS, VIEW_DHASH
 
     data = read_bytes(path)
     found = fingerprint(data, str(path))
-    if not transforms and robust is None:
-        return _near(catalog, found.phash.value, distance)
+    if not transforms:
+        matches = _near(catalog, found.phash.value, distance)
+        if robust is None:
+            return matches
+        best = {m["image"]["sha256"]: {**m, "view": "original"} for m in matches}
+    else:
+        best = _turned_matches(catalog, found, distance)
+    if robust is not None:
+        for match in _robust_matches(catalog, data, str(path), found.phash.value, robust):
+            best.setdefault(match["image"]["sha256"], match)
+    return list(best.values())
+
+
+def _turned_matches(catalog: Store, found: Any, distance: int) -> dict[str, dict[str, Any]]:
+    """`lookup_image`'s matches of the file and its mirror and turns (a Fingerprint's
+    variants), by SHA-256, each through its closest view."""
+    from .similarity import TRANSFORMS, VIEW_DHASH
+
     names = ("original", *TRANSFORMS)
     views = [{"phash": str(found.phash)}, *(found.variants[name] for name in TRANSFORMS)]
     best: dict[str, dict[str, Any]] = {}
@@ -169,12 +184,7 @@ def lookup_image(
             if dhash_bits > VIEW_DHASH:
                 continue
         best[image["sha256"]] = {**match, "view": names[view]}
-    if robust is not None:
-        if not transforms:  # the turned views were only asked for to be verified
-            best = {s: m for s, m in best.items() if m["view"] == "original"}
-        for match in _robust_matches(catalog, data, str(path), found.phash.value, robust):
-            best.setdefault(match["image"]["sha256"], match)
-    return list(best.values())
+    return best
 
 
 def _robust_matches(

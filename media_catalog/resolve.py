@@ -23,6 +23,7 @@ import binascii
 import hashlib
 import os
 import re
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -267,8 +268,10 @@ def stored_bytes(image: dict[str, Any]) -> bytes | None:
     never passes for it); None when none does."""
     for path in [*image["files"], *(o["file"] for o in image["occurrences"] if o["file"])]:
         try:
+            if not stat.S_ISREG(os.stat(path).st_mode):
+                continue  # a FIFO or device put where the file was would block a read
             data = read_bytes(Path(path))
-        except ResolveError:
+        except (OSError, ValueError, ResolveError):
             continue
         if hashlib.sha256(data).hexdigest() == image["sha256"]:
             return data

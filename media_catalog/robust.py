@@ -48,16 +48,20 @@ except ImportError as exc:  # pragma: no cover - the extra is installed with the
 SIDE = 512  # the picture features are found on and compared at, longer side in px
 KEYPOINTS = 500
 MIN_KEYPOINTS = 16  # fewer (flat pictures, charts): the image is matched by its hashes only
+MIN_SIDE = 32  # a smaller picture gets no keypoints (ORB's pyramid cannot shrink it)
 TABLES, BITS, BUCKET_CAP = 8, 32, 16  # a bucket of more descriptors than the cap says nothing
 SPATIAL_VOTES, SPATIAL_INLIERS = 4, 5
 PER_IMAGE = 32  # image pairs fitted per image and side (mirrored or not), most collisions first
 RATIO = 0.8  # Lowe's ratio test
 MIN_INLIERS = 8
+# A second transform fitting this share of the first's inliers among the other matches means
+# a repeated pattern (a facade, a tiled texture): the keypoints cannot say where one lies.
+REPEATED = 0.3
 PIXELS_OFF = 3.0  # RANSAC's reprojection limit, px at SIDE
 CELL = 16
 BLUR = 1.0  # Gaussian sigma, px, applied to both pictures before cells are compared
 CELL_NCC = 0.8
-AGREEING = 0.9
+AGREEING = 0.95
 # A pair already matched by the hashes of a mirrored or turned view has a second signal: its
 # cells need agree less (fine textures turned by 90 or 180 degrees lose some correlation).
 AGREEING_HASHED = 0.75
@@ -90,8 +94,8 @@ class Features:
 
     @classmethod
     def from_bytes(cls, blob: bytes) -> Features | None:
-        """The record `to_bytes` wrote; None for a record of another layout."""
-        if len(blob) < _HEADER.size:
+        """The record `to_bytes` wrote; None for a record of another layout or type."""
+        if not isinstance(blob, bytes) or len(blob) < _HEADER.size:
             return None
         layout, width, height, n, m = _HEADER.unpack_from(blob)
         if layout != FORMAT or len(blob) != _HEADER.size + 40 * (n + m):
@@ -148,11 +152,14 @@ def _orb() -> cv2.ORB:
 
 
 def features(grey: np.ndarray) -> Features:
-    """ORB keypoints of `grey` and of `grey` mirrored."""
+    """ORB keypoints of `grey` and of `grey` mirrored (none for a picture under MIN_SIDE px
+    on a side: a strip, a divider)."""
     height, width = grey.shape
     found = []
     for pixels in (grey, np.ascontiguousarray(grey[:, ::-1])):
-        keypoints, descriptors = _orb().detectAndCompute(pixels, None)
+        keypoints, descriptors = (
+            _orb().detectAndCompute(pixels, None) if min(height, width) >= MIN_SIDE else ((), None)
+        )
         if descriptors is None:
             found += [np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8)]
         else:
@@ -298,16 +305,15 @@ def verify(
     ]
     if len(good) < MIN_INLIERS:
         return None
-    model, inliers = cv2.estimateAffinePartial2D(
-        points_b[[m.queryIdx for m in good]],
-        found_a.points[[m.trainIdx for m in good]],
-        method=cv2.RANSAC,
-        ransacReprojThreshold=PIXELS_OFF,
-        maxIters=2000,
-        confidence=0.999,
-    )
+    source = points_b[[m.queryIdx for m in good]]
+    target = found_a.points[[m.trainIdx for m in good]]
+    model, inliers = _fit(source, target)
     if model is None or int(inliers.sum()) < MIN_INLIERS:
         return None
+    rest = ~inliers.ravel().astype(bool)
+    _, again = _fit(source[rest], target[rest]) if rest.sum() >= MIN_INLIERS else (None, None)
+    if again is not None and int(again.sum()) >= max(MIN_INLIERS, REPEATED * inliers.sum()):
+        return None  # a second transform fits as well: a repeated pattern, not one photo
     if mirrored:
         grey_b = np.ascontiguousarray(grey_b[:, ::-1])
     compared = _compare(grey_a, grey_b, model)
@@ -317,19 +323,36 @@ def verify(
     if overlap < MIN_OVERLAP or cells < MIN_CELLS or agreed < agreeing:
         return None
     rotation = float(np.degrees(np.arctan2(model[1, 0], model[0, 0])))
-    return Verification(mirrored, int(inliers.sum()), rotation, overlap, coverage, cells, agreeing)
+    return Verification(mirrored, int(inliers.sum()), rotation, overlap, coverage, cells, agreed)
+
+
+def _fit(source: np.ndarray, target: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+    """A similarity transform taking `source` points onto `target` (RANSAC), and the
+    inlier mask."""
+    return cv2.estimateAffinePartial2D(
+        source,
+        target,
+        method=cv2.RANSAC,
+        ransacReprojThreshold=PIXELS_OFF,
+        maxIters=2000,
+        confidence=0.999,
+    )
 
 
 def content(grey: np.ndarray) -> np.ndarray:
     """255 where `grey` shows content, 0 on flat fill reached from a corner (bars, padding,
-    the blank corners of a turned copy)."""
+    the blank corners of a turned copy); fill of half the picture or more is its background
+    (a page, a chart), which is content."""
     height, width = grey.shape
     mask = np.zeros((height + 2, width + 2), np.uint8)
     flags = 4 | cv2.FLOODFILL_MASK_ONLY | cv2.FLOODFILL_FIXED_RANGE | (1 << 8)
     for x, y in ((0, 0), (width - 1, 0), (0, height - 1), (width - 1, height - 1)):
         if not mask[y + 1, x + 1]:
             cv2.floodFill(grey, mask, (x, y), 0, 3, 3, flags)
-    return np.where(mask[1:-1, 1:-1] > 0, 0, 255).astype(np.uint8)
+    fill = mask[1:-1, 1:-1] > 0
+    if np.count_nonzero(fill) >= fill.size / 2:
+        return np.full(grey.shape, 255, np.uint8)
+    return np.where(fill, 0, 255).astype(np.uint8)
 
 
 def _compare(

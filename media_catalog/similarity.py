@@ -456,7 +456,8 @@ def duplicate_report(
         "low_information": [],
     }
     exact: list[tuple[int, str]] = []
-    table = ViewTable(transforms or robust is not None)
+    table = ViewTable(transforms and robust is None)
+    turned = ViewTable(True) if robust is not None else None  # what --robust verifies
     shas: list[str] = []  # the images near pairs are looked for among
     for image in catalog.image_docs():
         sha256 = image["sha256"]
@@ -480,13 +481,17 @@ def duplicate_report(
             exact.append((places, sha256))
         if not flat:
             table.add(image)
+            if turned is not None:
+                turned.add(image)
             shas.append(sha256)
     for found in excluded.values():
         found.sort()
     pairs = table.pairs(threshold, dhash_threshold)
     summary = None
-    if robust is not None:
-        summary = robust_pairs(catalog, shas, pairs, robust)
+    if turned is not None and robust is not None:
+        summary = robust_pairs(
+            catalog, shas, pairs, turned.pairs(threshold, dhash_threshold), robust
+        )
     near = _near_plans(catalog, pairs, shas, tracking)
     in_near = {sha256 for plan in near for sha256 in plan.sha256s}
     exact.sort(key=lambda e: (-e[0], e[1]))
@@ -517,20 +522,21 @@ def robust_pairs(
     catalog: Store,
     shas: list[str],
     pairs: dict[tuple[int, int], dict[str, Any]],
+    turned: dict[tuple[int, int], dict[str, Any]],
     cache: Path,
 ) -> dict[str, Any]:
-    """Add to `pairs` (image numbers in `shas`, as `near_pairs` gives them) the cropped,
-    turned and mirrored copies `robust` verifies; a pair through a mirrored or turned view
-    is kept only when verified. Pairs through the images' own hashes, trimmed borders and
-    central regions stay as they are. Features are cached in `cache`/features.sqlite.
-    Returns what was done: features cached, found and unavailable, candidates, verified."""
+    """Add to `pairs` (image numbers in `shas`, as `near_pairs` gives them without
+    transforms) the cropped, turned and mirrored copies `robust` verifies, and those of
+    `turned` (the same with transforms) that it verifies or cannot check. Features are
+    cached in `cache`/features.sqlite. Returns what was done: features cached, found and
+    unavailable, candidates, verified."""
     from . import robust  # OpenCV, loaded only when asked for
 
     found, counts = robust.catalogue_features(
         catalog, shas, robust.FeatureCache(cache / "features.sqlite")
     )
     hashed: set[tuple[int, int]] = set()
-    wanted = robust_candidates(pairs, found, hashed)
+    wanted = robust_candidates(pairs, turned, found, hashed)
     involved = sorted({n for a, b, _ in wanted for n in (a, b)})
     images = {i["sha256"]: i for i in catalog.image_objects([shas[n] for n in involved])}
 
@@ -547,23 +553,28 @@ def robust_pairs(
 
 
 def robust_candidates(
-    pairs: dict[tuple[int, int], dict[str, Any]], found: list[Any], hashed: set[tuple[int, int]]
+    pairs: dict[tuple[int, int], dict[str, Any]],
+    turned: dict[tuple[int, int], dict[str, Any]],
+    found: list[Any],
+    hashed: set[tuple[int, int]],
 ) -> set[tuple[int, int, bool]]:
-    """The pairs (a < b, mirrored) `robust.verified` should check: the keypoint candidates
-    among `found` (robust.Features or None per image number) and the pairs of `pairs` made
-    through a mirrored or turned hash view, which are taken out of `pairs` (hashes alone
-    pair look-alikes there) and added to `hashed`, unless one of the two has too few
-    keypoints to check (a chart, a gradient, a file gone: its hashes decide, as with
-    --transforms); none that `pairs` still holds."""
+    """The pairs (a < b, mirrored) `robust.verified` should check, none that `pairs` holds:
+    the keypoint candidates among `found` (robust.Features or None per image number), and
+    the pairs only `turned` holds (matched through a mirrored or turned view: hashes alone
+    pair look-alikes there), which are added to `hashed`. A pair of `turned` with an image
+    of too few keypoints to check (a chart, a gradient, a file gone) goes into `pairs`: its
+    hashes decide, as with --transforms."""
     from . import robust
 
     wanted = {(min(a, b), max(a, b), m) for a, b, m in robust.candidates(found, found)}
-    for (a, b), distance in list(pairs.items()):
-        via = distance["via"] or ""
-        if any(name in via for name in TRANSFORMS) and robust.checkable(found[a], found[b]):
-            del pairs[(a, b)]
-            wanted.add((a, b, "mirror" in via))
+    for (a, b), distance in turned.items():
+        if (a, b) in pairs:
+            continue
+        if robust.checkable(found[a], found[b]):
+            wanted.add((a, b, "mirror" in (distance["via"] or "")))
             hashed.add((a, b))
+        else:
+            pairs[(a, b)] = distance
     return {w for w in wanted if w[:2] not in pairs}
 
 

@@ -5,6 +5,7 @@ different scenes) must never be verified."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from pathlib import Path
 
@@ -274,3 +275,115 @@ def test_a_picture_without_keypoints_keeps_its_mirror_match_by_hashes(cli, tmp_p
     report = json.loads(cli("dupes", "--robust", "-f", "json").stdout)
     (cluster,) = report["clusters"]  # no keypoints to check it by: the hashes decide
     assert cluster["distances"][1]["via"] == "mirror" and report["robust"]["verified"] == 0
+
+
+def symmetric(seed: int) -> Image.Image:
+    """A picture that is its own mirror but for noise: its mirror view's hashes are as close
+    as its own (the review's case: that view must not hide the plain match)."""
+    rng = np.random.default_rng(seed)
+    half = np.asarray(scene(seed, (320, 480)), dtype=np.float64)
+    full = np.concatenate([half, half[:, ::-1]], axis=1) + rng.normal(0, 6, (480, 640, 3))
+    return Image.fromarray(np.clip(full, 0, 255).astype(np.uint8), "RGB")
+
+
+def test_robust_keeps_every_pair_the_plain_commands_report(cli, tmp_path):
+    folder = tmp_path / "mirrored-halves"
+    write_image(folder / "s125.jpg", symmetric(125), quality=90)
+    thumb = symmetric(125).resize((120, 90), Image.Resampling.LANCZOS)
+    write_image(folder / "s125_120.jpg", thumb, quality=30)
+    cli("scan", folder)
+    probe = write_image(tmp_path / "probe.jpg", thumb, quality=30)
+    plain = json.loads(cli("dupes", "-f", "json").stdout)["clusters"]
+    robust_ = json.loads(cli("dupes", "--robust", "-f", "json").stdout)["clusters"]
+    assert (
+        [_names(c) for c in plain] == [_names(c) for c in robust_] == [["s125.jpg", "s125_120.jpg"]]
+    )
+    looked = json.loads(cli("lookup", "--image", probe, "-f", "json").stdout)["matches"]
+    again = json.loads(cli("lookup", "--image", probe, "--robust", "-f", "json").stdout)
+    assert {m["image"]["sha256"] for m in looked} <= {
+        m["image"]["sha256"] for m in again["matches"]
+    }
+
+
+def text_page(seed: int) -> Image.Image:
+    """A screenshot of text: black words on a white page (its background touches every
+    corner, and is content, not fill)."""
+    rng = np.random.default_rng(seed)
+    words = [
+        "the",
+        "of",
+        "and",
+        "to",
+        "in",
+        "is",
+        "that",
+        "for",
+        "it",
+        "as",
+        "was",
+        "with",
+        "be",
+        "by",
+        "on",
+        "not",
+        "this",
+        "are",
+        "or",
+        "from",
+    ]
+    page = Image.new("RGB", (900, 800), "white")
+    draw = ImageDraw.Draw(page)
+    for line in range(30):
+        text = " ".join(words[i] for i in rng.integers(0, len(words), 12))
+        draw.text((15, 10 + line * 26), text, fill="black", font_size=18)
+    return page
+
+
+def test_a_mirrored_screenshot_is_verified_and_another_page_is_not():
+    page = text_page(1)
+    found = check(page, ImageOps.mirror(page))
+    assert found is not None and found.mirrored and found.cells >= robust.MIN_CELLS
+    assert check(page, text_page(2)) is None
+
+
+def test_agreeing_is_what_was_measured():
+    grey_a, grey_b = (robust.picture(encode(p)) for p in (scene(14), turned(scene(14), -10)))
+    found_a, found_b = robust.features(grey_a), robust.features(grey_b)
+    strict = robust.verify(grey_a, found_a, grey_b, found_b, False)
+    loose = robust.verify(grey_a, found_a, grey_b, found_b, False, agreeing=0.0)
+    assert strict is not None and loose is not None
+    assert strict.agreeing == loose.agreeing >= robust.AGREEING
+
+
+@pytest.mark.parametrize("size", [(1, 400), (400, 1), (3000, 5)])
+def test_a_strip_gets_no_keypoints_and_stops_nothing(cli, desk, size):
+    rng = np.random.default_rng(3)
+    strip = Image.fromarray(rng.integers(0, 256, (size[1], size[0]), dtype=np.uint8), "L")
+    write_image(desk / "strip.png", strip, "PNG")
+    found = robust.features(robust.picture(encode(strip, "PNG")))
+    assert len(found.points) == len(found.mirror_points) == 0
+    cli("scan", desk)
+    result = cli("dupes", "--robust", "-f", "json")
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.stdout)["clusters"]) == 1
+    probe = cli("lookup", "--image", desk / "strip.png", "--robust", "-f", "json")
+    assert probe.exit_code == 0, probe.output
+
+
+def test_a_fifo_where_a_file_was_and_a_bad_cache_row_stop_nothing(cli, desk):
+    cli("scan", desk)
+    (desk / "tilted.jpg").unlink()
+    os.mkfifo(desk / "tilted.jpg")  # a read would block for ever
+    cache = Path(f"{cli.db}.cache")
+    cache.mkdir()
+    with sqlite3.connect(cache / "features.sqlite") as db:
+        db.execute("CREATE TABLE features (sha256 TEXT PRIMARY KEY, data BLOB)")
+        rows = [(image, None) for image in _shas(cli)]
+        db.executemany("INSERT INTO features VALUES (?, ?)", rows)
+    report = json.loads(cli("dupes", "--robust", "-f", "json").stdout)
+    assert report["robust"]["features"]["unavailable"] == 1
+    assert _names(report["clusters"][0]) == ["crop.jpg", "flipped.jpg", "original.jpg"]
+
+
+def _shas(cli) -> list[str]:
+    return [i["sha256"] for i in json.loads(cli("export").stdout)["images"]]
