@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from .dating import chronological, used_when
-from .errors import FingerprintError, QueryError
+from .errors import QueryError
 from .models import DEFAULT_THRESHOLD, counts_key
 from .querylang import parse
 from .store import JSON_IMAGES_ADVISED, Store
@@ -193,7 +193,6 @@ def _robust_matches(
     """The catalogued images `robust` verifies as a crop, turn or mirror of the image in
     `data` (pHash `phash`), or it of them; most agreeing cells first."""
     from . import robust
-    from .resolve import stored_bytes
     from .similarity import low_information
 
     query = robust.picture(data, name)
@@ -207,13 +206,7 @@ def _robust_matches(
     images = {i["sha256"]: i for i in catalog.image_objects({shas[t] for t, _, _ in wanted})}
 
     def picture_of(number: int) -> Any:
-        if number == asked:
-            return query
-        stored = stored_bytes(images[shas[number]])
-        try:
-            return None if stored is None else robust.picture(stored, shas[number])
-        except FingerprintError:
-            return None
+        return query if number == asked else robust.stored_picture(images[shas[number]])
 
     confirmed = robust.verified([*found, features], wanted, picture_of)
     matches = [

@@ -151,6 +151,16 @@ def _orb() -> cv2.ORB:
     return cv2.ORB_create(nfeatures=KEYPOINTS, edgeThreshold=15, patchSize=15, fastThreshold=10)
 
 
+def stored_picture(image: dict[str, Any]) -> np.ndarray | None:
+    """The picture of a catalogued image (an image object), from the file that still holds
+    its bytes; None when none does, or they no longer decode."""
+    data = stored_bytes(image)
+    try:
+        return None if data is None else picture(data, image["sha256"])
+    except FingerprintError:
+        return None
+
+
 def features(grey: np.ndarray) -> Features:
     """ORB keypoints of `grey` and of `grey` mirrored (none for a picture under MIN_SIDE px
     on a side: a strip, a divider)."""

@@ -34,7 +34,7 @@ from .dating import chronological, first_use
 from .errors import FingerprintError, QueryError, ResolveError
 from .hamming import pairs_within
 from .models import DEFAULT_THRESHOLD, MAX_THRESHOLD, counts_key
-from .resolve import read_bytes, stored_bytes
+from .resolve import read_bytes
 from .store import Store
 from .walk import walk
 
@@ -539,15 +539,9 @@ def robust_pairs(
     wanted = robust_candidates(pairs, turned, found, hashed)
     involved = sorted({n for a, b, _ in wanted for n in (a, b)})
     images = {i["sha256"]: i for i in catalog.image_objects([shas[n] for n in involved])}
-
-    def picture_of(number: int) -> Any:
-        data = stored_bytes(images[shas[number]])
-        try:
-            return None if data is None else robust.picture(data, shas[number])
-        except FingerprintError:
-            return None
-
-    confirmed = robust.verified(found, wanted, picture_of, hashed)
+    confirmed = robust.verified(
+        found, wanted, lambda number: robust.stored_picture(images[shas[number]]), hashed
+    )
     add_verified(pairs, confirmed, {n: images[shas[n]] for n in involved})
     return {"features": counts, "candidates": len(wanted), "verified": len(confirmed)}
 
