@@ -51,6 +51,7 @@ MIN_KEYPOINTS = 16  # fewer (flat pictures, charts): the image is matched by its
 MIN_SIDE = 32  # a smaller picture gets no keypoints (ORB's pyramid cannot shrink it)
 TABLES, BITS, BUCKET_CAP = 8, 32, 16  # a bucket of more descriptors than the cap says nothing
 SPATIAL_VOTES, SPATIAL_INLIERS = 4, 5
+CHUNK = 50_000  # query keypoints whose collisions are held at once (memory)
 PER_IMAGE = 32  # image pairs fitted per image and side (mirrored or not), most collisions first
 RATIO = 0.8  # Lowe's ratio test
 MIN_INLIERS = 8
@@ -191,10 +192,10 @@ def checkable(*found: Features | None) -> bool:
 
 
 def _keys(descriptors: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    """Each descriptor's bucket in one table: the bits at `positions`, as an int64."""
-    key = np.zeros(len(descriptors), np.int64)
+    """Each descriptor's bucket in one table: the BITS bits at `positions`, as a uint32."""
+    key = np.zeros(len(descriptors), np.uint32)
     for k, bit in enumerate(positions.tolist()):
-        key |= ((descriptors[:, bit >> 3] >> (7 - (bit & 7))) & 1).astype(np.int64) << k
+        key |= ((descriptors[:, bit >> 3] >> (7 - (bit & 7))) & 1).astype(np.uint32) << k
     return key
 
 
@@ -223,21 +224,41 @@ def candidates(
     collection with itself (a pair with itself is never given)."""
     owner, point, descriptor = _stacked(index, False)
     rng = np.random.default_rng(20261205)  # fixed: the same catalogue gives the same pairs
-    tables = [rng.choice(256, BITS, replace=False) for _ in range(TABLES)]
-    keys = [_keys(descriptor, positions) for positions in tables]
-    orders = [np.argsort(key, kind="stable") for key in keys]
+    tables = []
+    for positions in (rng.choice(256, BITS, replace=False) for _ in range(TABLES)):
+        key = _keys(descriptor, positions)
+        order = np.argsort(key, kind="stable").astype(np.int32)
+        tables.append((positions, key[order], order))
+    del descriptor
     found: set[tuple[int, int, bool]] = set()
     for mirrored in (False, True):
         q_owner, q_point, q_descriptor = _stacked(queries, mirrored)
-        hits = []
-        for positions, key, order in zip(tables, keys, orders, strict=True):
-            hits.append(_collisions(_keys(q_descriptor, positions), key[order], order))
-        both = np.sort(np.concatenate(hits) @ np.array([len(owner), 1], np.int64))
-        both = both[np.r_[True, both[1:] != both[:-1]]] if len(both) else both  # once each
-        pairs = np.stack([both // len(owner), both % len(owner)], axis=1)
-        pairs = pairs[q_owner[pairs[:, 0]] != owner[pairs[:, 1]]] if index is queries else pairs
-        found.update((a, b, mirrored) for a, b in _spatial(pairs, q_owner, owner, q_point, point))
+        for start, stop in _chunks(q_owner):  # collisions held for one chunk of queries
+            hits = [
+                _collisions(_keys(q_descriptor[start:stop], positions), keys, order)
+                for positions, keys, order in tables
+            ]
+            both = np.sort(np.concatenate(hits) @ np.array([len(owner), 1], np.int64))
+            both = both[np.r_[True, both[1:] != both[:-1]]] if len(both) else both  # once each
+            pairs = np.stack([start + both // len(owner), both % len(owner)], axis=1)
+            if index is queries:
+                pairs = pairs[q_owner[pairs[:, 0]] != owner[pairs[:, 1]]]
+            spatial = _spatial(pairs, q_owner, owner, q_point, point)
+            found.update((a, b, mirrored) for a, b in spatial)
     return found
+
+
+def _chunks(owner: np.ndarray) -> Iterable[tuple[int, int]]:
+    """(start, stop) rows of about CHUNK keypoints, never splitting one image's."""
+    if not len(owner):
+        return
+    firsts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+    start = 0
+    while start < len(owner):
+        later = firsts[firsts >= start + CHUNK]
+        stop = int(later[0]) if len(later) else len(owner)
+        yield start, stop
+        start = stop
 
 
 def _collisions(query_keys: np.ndarray, sorted_keys: np.ndarray, order: np.ndarray) -> np.ndarray:
