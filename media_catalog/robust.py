@@ -16,9 +16,9 @@ warped onto the coarser, both compared cell by cell (CELL px) over the content t
 (flat fill reached from a corner: bars, padding, the corners of a turned copy, is left
 out). A pair is the same photo when the shared content covers at least MIN_OVERLAP of the
 smaller picture, at least MIN_CELLS cells are textured in both, and at least AGREEING of
-those correlate at CELL_NCC or better. Two views of a stereo pair, two shots of a burst or
-two regions of one texture fit a transform with many inliers but disagree in these cells.
-The limits come from benchmarks/accuracy.py --robust (docs/benchmarks.md).
+those correlate at CELL_NCC or better (AGREEING_HASHED for a pair a mirrored or turned
+view's hashes matched), and no second transform fits the other matches nearly as well (a
+repeated pattern). The limits come from benchmarks/accuracy.py --robust (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -207,7 +207,11 @@ def _stacked(found: Sequence[Features | None], mirrored: bool) -> tuple[np.ndarr
     for number, item in enumerate(found):
         if item is None or len(item.points) < MIN_KEYPOINTS:
             continue
-        p, d = (item.mirror_points, item.mirror_descriptors) if mirrored else item._arrays()[:2]
+        p, d = (
+            (item.mirror_points, item.mirror_descriptors)
+            if mirrored
+            else (item.points, item.descriptors)
+        )
         owners.append(np.full(len(p), number, np.int64))
         points.append(p)
         descriptors.append(d)
