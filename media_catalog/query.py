@@ -198,9 +198,7 @@ def _robust_matches(
     query = robust.picture(data, name)
     features = robust.features(query)
     shas = [image["sha256"] for image in catalog.image_docs() if not low_information(image)]
-    found, _ = robust.catalogue_features(
-        catalog, shas, robust.FeatureCache(cache / "features.sqlite")
-    )
+    found, _ = robust.catalogue_features(catalog, shas, cache)
     asked = len(found)
     wanted = {(t, asked, m) for _, t, m in robust.candidates(found, [features])}
     images = {i["sha256"]: i for i in catalog.image_objects({shas[t] for t, _, _ in wanted})}

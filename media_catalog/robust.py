@@ -498,11 +498,13 @@ def _features_blob(sha256: str, paths: list[str]) -> bytes | None:
 
 
 def catalogue_features(
-    catalog: Store, sha256s: Sequence[str], cache: FeatureCache, workers: int | None = None
+    catalog: Store, sha256s: Sequence[str], folder: Path, workers: int | None = None
 ) -> tuple[list[Features | None], dict[str, int]]:
     """The features of each of `sha256s` (None where no file holds its bytes any more), from
-    `cache`, else found from the catalogued files by `workers` processes (default: all cores)
-    and cached. Counts: `cached`, `found`, `unavailable`."""
+    the cache in `folder` (features.sqlite), else found from the catalogued files by
+    `workers` processes (default: all cores) and cached. Counts: `cached`, `found`,
+    `unavailable`."""
+    cache = FeatureCache(folder / "features.sqlite")
     have = cache.get(sha256s)
     missing = [sha256 for sha256 in sha256s if sha256 not in have]
     counts = {"cached": len(have), "found": 0, "unavailable": 0}

@@ -532,9 +532,7 @@ def robust_pairs(
     unavailable, candidates, verified."""
     from . import robust  # OpenCV, loaded only when asked for
 
-    found, counts = robust.catalogue_features(
-        catalog, shas, robust.FeatureCache(cache / "features.sqlite")
-    )
+    found, counts = robust.catalogue_features(catalog, shas, cache)
     hashed: set[tuple[int, int]] = set()
     wanted = robust_candidates(pairs, turned, found, hashed)
     involved = sorted({n for a, b, _ in wanted for n in (a, b)})
