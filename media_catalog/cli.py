@@ -427,9 +427,9 @@ def import_(
     files: Annotated[
         list[Path],
         typer.Argument(
-            help="Exports (export --format json or jsonl) or catalogues (JSON or SQLite).",
+            help="Exports (export --format json or jsonl), catalogues (JSON or SQLite), or "
+            "the --out folder of a sharded scan.",
             exists=True,
-            dir_okay=False,
         ),
     ],
     db: DbOption = Path(DEFAULT_PATH),

@@ -1,12 +1,12 @@
 """`import`: merge exports and other catalogues into a catalogue.
 
 An input is `export --format json` (read as a stream with ijson: a file of gigabytes never sits
-in memory), `export --format jsonl` (one image object per line), or a catalogue of either
-store. Each article an input brings replaces what the catalogue knew of that article (as a
-scan re-reading it would); images are added unless known, and the files holding them are
-added. Changes are written in batches (one transaction each in SQLite); an input of APART
-bytes or more is read, checked and made into the store's rows by a second process while this
-one writes.
+in memory), `export --format jsonl` (one image object per line), a catalogue of either
+store, or the output folder of a sharded run (media_catalog.shards). Each article an input
+brings replaces what the catalogue knew of that article (as a scan re-reading it would);
+images are added unless known, and the files holding them are added. Changes are written in
+batches (one transaction each in SQLite); an input of APART bytes or more is read, checked
+and made into the store's rows by a second process while this one writes.
 """
 
 from __future__ import annotations
@@ -140,6 +140,11 @@ def _batches(
 
 def _records(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     """("image" | "unresolved" | "error" | "source", record) of one input."""
+    if path.is_dir() and (path / "plan.json").is_file():  # a sharded run's --out folder
+        from .shards import run_records
+
+        yield from run_records(path)
+        return
     if not path.is_file():
         raise CatalogError(f"cannot import {path}: no such file")
     source = existing_catalogue(path)

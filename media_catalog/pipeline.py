@@ -369,6 +369,8 @@ def scan(
     objects: ObjectAssets | None = None,
     progress: Callable[[int, int], None] | None = None,
     on_wait: Callable[[], None] | None = None,
+    files: Iterable[SourceFile] | None = None,
+    clusters: bool = True,
 ) -> ScanSummary:
     """Scan `paths` (files or folders, recursively) into `catalog` and save it.
 
@@ -388,6 +390,9 @@ def scan(
     `image_seconds` (else recorded as `too-slow`). `progress(done, total)` is
     called as files are read (it costs one extra listing of the folders); `on_wait` when
     another process writing the catalogue makes this scan wait (SQLite).
+
+    With `files` (walked already: one shard of a distributed run), only they are read and
+    `paths` are only the allowed roots. Without `clusters`, none are counted (None).
     """
     paths = [Path(p) for p in paths]
     assets = [Path(a) for a in assets]
@@ -398,12 +403,22 @@ def scan(
         state = _Scan(max_bytes=max_bytes, hasher=hasher)
         resolver = Resolver(paths, assets, max_bytes, fetcher, base_url, objects)
         summary = _scan(
-            paths, assets, catalog, state, prune, save_every, options, on_file, progress, resolver
+            paths,
+            assets,
+            catalog,
+            state,
+            prune,
+            save_every,
+            options,
+            on_file,
+            progress,
+            resolver,
+            None if files is None else list(files),
         )
         if fetcher is not None:
             summary.fetched = fetcher.outcomes()
         try:
-            counts = cluster_counts(catalog, threshold)
+            counts = cluster_counts(catalog, threshold) if clusters else None
             if counts is None:
                 summary.exact_clusters = summary.near_clusters = None
             else:
@@ -424,6 +439,7 @@ def _scan(
     on_file: Callable[[SourceFile], None] | None,
     progress: Callable[[int, int], None] | None,
     resolver: Resolver,
+    files: list[SourceFile] | None,
 ) -> ScanSummary:
     hasher = state.hasher
     options = options or ExtractOptions()
@@ -466,11 +482,15 @@ def _scan(
 
     # with prune, a path that is gone is only to be forgotten: no error for it
     present = [path for path in paths if not prune or os.path.lexists(path)]
-    total = sum(1 for _ in walk(present, [])) if progress is not None else 0
+    if files is not None:
+        total = len(files)
+    else:
+        total = sum(1 for _ in walk(present, [])) if progress is not None else 0
     # the walk's own errors: state.errors is a new list after every save
     walk_errors: list[ItemError] = []
     unlisted: list[str] = []  # folders that could not be listed: nothing below them is pruned
-    for done, source in enumerate(walk(present, walk_errors, resolver.assets, unlisted)):
+    sources = files if files is not None else walk(present, walk_errors, resolver.assets, unlisted)
+    for done, source in enumerate(sources):
         state.errors += walk_errors
         walk_errors.clear()
         if progress is not None:

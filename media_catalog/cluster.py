@@ -1,0 +1,128 @@
+"""Where the shards of a run (media_catalog.shards) are scanned: in this process, on a Dask
+`LocalCluster` on this machine, or on an existing Dask cluster given by its scheduler address.
+
+Only the shards without a done marker run, so a run whose driver was killed is finished by
+running it again. Dask's own retries cover a lost worker or a failing task; a shard that still
+fails is reported and stays to do. This project starts no machines: a cluster comes from the
+user's tools (dask-jobqueue, dask-kubernetes, Coiled, `dask scheduler` and `dask worker`), and
+its workers must see the inputs and the output folder at the same paths.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import QueryError
+from .hashing import default_workers
+from .shards import Plan, done_shards, run_shard
+
+RETRIES = 2  # a shard task that raises is tried this many times more
+
+
+@dataclass
+class RunSummary:
+    """A run's shards: in all, done before this run, run now, failed (number → why); and
+    the counts of every done shard added up."""
+
+    shards: int = 0
+    done_before: int = 0
+    ran: int = 0
+    failed: dict[int, str] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "shards": self.shards,
+            "done_before": self.done_before,
+            "ran": self.ran,
+            "failed": len(self.failed),
+            **self.counts,
+        }
+
+
+def run_plan(
+    plan: Plan,
+    out: Path,
+    scheduler: str = "local",
+    *,
+    workers: int | None = None,
+    on_start: Callable[[str | None], None] | None = None,
+    show_progress: bool = False,
+) -> RunSummary:
+    """Scan the shards of `plan` not yet done into run folder `out`.
+
+    `scheduler`: "none" (no Dask: shard after shard here, images fingerprinted by `workers`
+    processes), "local" (a LocalCluster of `workers` processes, default all cores, one
+    thread each) or a scheduler address (tcp://host:8786). `on_start(dashboard link or None)`
+    is called once the cluster is reached; `show_progress` draws Dask's progress bar."""
+    summary = RunSummary(shards=len(plan.shards))
+    done = done_shards(out)
+    todo = [number for number in range(len(plan.shards)) if number not in done]
+    summary.done_before = len(plan.shards) - len(todo)
+    if scheduler == "none":
+        if on_start is not None:
+            on_start(None)
+        for number in todo:
+            try:
+                run_shard(plan, str(out), number, workers)
+            except Exception as exc:  # one shard's failure: reported, the others run
+                summary.failed[number] = f"{type(exc).__name__}: {exc}"
+    else:
+        _on_dask(plan, out, scheduler, todo, workers, on_start, show_progress, summary)
+    finished = done_shards(out)
+    summary.ran = len(finished.keys() - done.keys())
+    for counts in finished.values():
+        for key, value in counts.items():
+            summary.counts[key] = summary.counts.get(key, 0) + value
+    return summary
+
+
+def _on_dask(
+    plan: Plan,
+    out: Path,
+    scheduler: str,
+    todo: list[int],
+    workers: int | None,
+    on_start: Callable[[str | None], None] | None,
+    show_progress: bool,
+    summary: RunSummary,
+) -> None:
+    try:
+        from distributed import Client, LocalCluster, as_completed, progress
+    except ImportError as exc:
+        raise QueryError(
+            "--scheduler needs Dask: pip install 'media-catalog[dask]' (or --scheduler none)"
+        ) from exc
+    cluster = None
+    if scheduler == "local":
+        cluster = LocalCluster(
+            n_workers=workers or default_workers(),
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address="127.0.0.1:0",
+        )
+    try:
+        with Client(cluster or scheduler) as client:
+            if on_start is not None:
+                on_start(client.dashboard_link)
+            shared = client.scatter(plan, broadcast=True)
+            futures = client.map(
+                run_shard, [shared] * len(todo), [str(out)] * len(todo), todo,
+                pure=False, retries=RETRIES,
+            )  # fmt: skip
+            if show_progress and futures:
+                progress(futures)
+            numbers = {future.key: number for future, number in zip(futures, todo, strict=True)}
+            for future in as_completed(futures):
+                if future.status != "finished":
+                    summary.failed[numbers[future.key]] = repr(future.exception())
+    except OSError as exc:  # the scheduler cannot be reached
+        raise QueryError(
+            f"cannot reach the Dask scheduler {scheduler}: {exc}; check the address, or run "
+            "with --scheduler local"
+        ) from exc
+    finally:
+        if cluster is not None:
+            cluster.close()

@@ -1,0 +1,318 @@
+"""A scan cut into shards: the plan, the pure shard task, and its Parquet output.
+
+`plan_run` walks the inputs once and writes `OUT/plan.json`: the shards (a web archive or a
+JSON Lines dump alone, other files in runs of `shard_size` in walk order) and the settings
+every shard is read with. A re-run reads that plan again, so shards never change.
+
+`scan_shard` is a pure function of the plan and a shard's number: it scans the shard's files
+(references resolve in the run's roots and asset folders) and returns Arrow tables of what it
+found. `write_shard` writes each table to `OUT/TABLE/NNNNNN.parquet` (a temporary file
+renamed) and then the done marker `OUT/done/NNNNNN.json` (the shard's counts): a shard
+without its marker is not done, whatever files it left. `run_records` reads the done shards
+back as `import` records. Engines (media_catalog.cluster) only decide where shards run.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from .errors import CatalogError, QueryError
+from .extract import ExtractOptions
+from .models import IMAGE_SECONDS, ItemError
+from .resolve import DEFAULT_MAX_BYTES
+from .store import occurrence_object, open_store
+from .walk import SourceFile, walk
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+PLAN = "plan.json"
+PLAN_FORMAT = 1
+SHARD_SIZE = 10_000  # files in a shard (a web archive or JSON Lines dump is one alone)
+ALONE = ("warc", "jsonl")  # kinds that hold many articles: a shard each
+TABLES = ("images", "files", "occurrences", "errors", "sources")
+
+
+def _arrow() -> Any:
+    try:
+        import pyarrow
+        import pyarrow.parquet
+    except ImportError as exc:
+        raise QueryError(
+            "a sharded run needs pyarrow and Dask: pip install 'media-catalog[dask]'"
+        ) from exc
+    return pyarrow
+
+
+@dataclass
+class Plan:
+    """What a run reads, cut into shards, and how: the allowed roots (`paths`, absolute),
+    asset folders, extraction options and limits; errors the walk met (not in any shard)."""
+
+    paths: list[str]
+    assets: list[str]
+    shards: list[list[tuple[str, str]]]  # per shard: (path, kind) of each file
+    max_bytes: int = DEFAULT_MAX_BYTES
+    image_seconds: float = IMAGE_SECONDS
+    options: dict[str, Any] = field(default_factory=lambda: asdict(ExtractOptions()))
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    format: int = PLAN_FORMAT
+
+    def inputs(self) -> tuple[Any, ...]:
+        """What a plan is of: a run folder is re-used only for the same."""
+        return self.paths, self.assets, self.max_bytes, self.image_seconds, self.options
+
+    def to_bytes(self) -> bytes:
+        return orjson.dumps(asdict(self), option=orjson.OPT_INDENT_2)
+
+    @classmethod
+    def load(cls, out: Path) -> Plan | None:
+        """The plan in run folder `out`, or None when there is none."""
+        try:
+            data = orjson.loads((out / PLAN).read_bytes())
+        except FileNotFoundError:
+            return None
+        except (OSError, orjson.JSONDecodeError) as exc:
+            raise CatalogError(f"cannot read the run's plan {out / PLAN}: {exc}") from exc
+        if data.get("format") != PLAN_FORMAT:
+            raise CatalogError(
+                f"{out / PLAN} is a plan of format {data.get('format')}; this version reads "
+                f"format {PLAN_FORMAT}: upgrade media-catalog, or give another --out folder"
+            )
+        data["shards"] = [[tuple(entry) for entry in shard] for shard in data["shards"]]
+        return cls(**data)
+
+
+def plan_run(
+    paths: Iterable[Path],
+    out: Path,
+    *,
+    assets: Iterable[Path] = (),
+    shard_size: int = SHARD_SIZE,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    image_seconds: float = IMAGE_SECONDS,
+    options: ExtractOptions | None = None,
+) -> Plan:
+    """The plan of run folder `out`: the one written there before (when it is of the same
+    inputs and settings, else CatalogError), or a new one, walked now and written."""
+    plan = Plan(
+        paths=[os.path.abspath(p) for p in paths],
+        assets=[os.path.abspath(a) for a in assets],
+        shards=[],
+        max_bytes=max_bytes,
+        image_seconds=image_seconds,
+        options=asdict(options or ExtractOptions()),
+    )
+    old = Plan.load(out)
+    if old is not None:
+        if old.inputs() != plan.inputs():
+            raise CatalogError(
+                f"{out} holds a run of other inputs or settings ({', '.join(old.paths)}); "
+                "give another --out folder, or remove that one to start again"
+            )
+        return old
+    errors: list[ItemError] = []
+    allowed = [Path(os.path.realpath(a)) for a in plan.assets]
+    batch: list[tuple[str, str]] = []
+    for source in walk([Path(p) for p in plan.paths], errors, allowed):
+        entry = (str(source.path), source.kind)
+        if source.kind in ALONE:
+            plan.shards.append([entry])
+            continue
+        batch.append(entry)
+        if len(batch) >= shard_size:
+            plan.shards.append(batch)
+            batch = []
+    if batch:
+        plan.shards.append(batch)
+    plan.errors = [error.to_dict() for error in errors]
+    out.mkdir(parents=True, exist_ok=True)
+    _atomic_write(out / PLAN, plan.to_bytes())
+    return plan
+
+
+def shard_name(number: int) -> str:
+    return f"{number:06d}"
+
+
+@dataclass
+class Shard:
+    """What one shard found: a table for each of TABLES, and its counts."""
+
+    tables: dict[str, pa.Table]
+    counts: dict[str, int]
+
+
+def scan_shard(plan: Plan, number: int, workers: int | None = 1) -> Shard:
+    """Scan shard `number` of `plan`: tables of image docs, the files holding them,
+    occurrence docs, errors and source states, each row with the whole doc as JSON (`doc`)
+    beside the columns a query reads. Images are fingerprinted by `workers` processes
+    (in-process inside a daemonic process, as a Dask worker is)."""
+    from .pipeline import scan
+
+    pa = _arrow()
+    files = [SourceFile(Path(path), kind) for path, kind in plan.shards[number]]
+    with tempfile.TemporaryDirectory(prefix="media-catalog-shard-") as folder:
+        store = open_store(Path(folder) / "shard.sqlite")
+        summary = scan(
+            [Path(p) for p in plan.paths],
+            store,
+            assets=[Path(a) for a in plan.assets],
+            max_bytes=plan.max_bytes,
+            save_every=float("inf"),
+            options=ExtractOptions(**plan.options),
+            workers=workers,
+            image_seconds=plan.image_seconds,
+            files=files,
+            clusters=False,
+        )
+        images, held = [], []
+        for image in store.images():
+            held += [(path, image["sha256"]) for path in image.pop("files")]
+            images.append(image)
+        occurrences = list(store.occurrences())
+        errors = list(store.errors())
+        sources = list(store.sources().values())
+        del store
+    counts = {
+        "articles": summary.articles,
+        "loose_images": summary.loose_images,
+        "occurrences": summary.occurrences,
+        "unresolved": summary.unresolved,
+        "shard_images": len(images),  # (an image used in two shards is in both)
+        "errors": len(errors),
+    }
+    text, number_ = pa.string(), pa.int64()
+
+    def table(columns: dict[str, tuple[Any, list[Any]]], docs: list[Any]) -> pa.Table:
+        arrays = {name: pa.array(values, kind) for name, (kind, values) in columns.items()}
+        arrays["doc"] = pa.array([orjson.dumps(doc).decode() for doc in docs], text)
+        return pa.table(arrays)
+
+    def column(docs: list[dict[str, Any]], key: str, kind: Any) -> tuple[Any, list[Any]]:
+        return kind, [doc.get(key) for doc in docs]
+
+    tables: dict[str, pa.Table] = {
+        "images": table(
+            {
+                "sha256": column(images, "sha256", text),
+                "phash": column(images, "phash", text),
+                "dhash": column(images, "dhash", text),
+                "width": column(images, "width", number_),
+                "height": column(images, "height", number_),
+                "format": column(images, "format", text),
+            },
+            images,
+        ),
+        "files": pa.table(
+            {
+                "path": pa.array([path for path, _ in held], text),
+                "sha256": pa.array([sha for _, sha in held], text),
+            }
+        ),
+        "occurrences": table(
+            {
+                key: column(occurrences, key, number_ if key == "position" else text)
+                for key in ("article", "position", "sha256", "reason", "src", "alt", "caption")
+            },
+            occurrences,
+        ),
+        "errors": table(
+            {key: column(errors, key, text) for key in ("path", "article", "code")}, errors
+        ),
+        "sources": table({"path": column(sources, "path", text)}, sources),
+    }
+    return Shard(tables, counts)
+
+
+def write_shard(out: Path, number: int, shard: Shard) -> dict[str, int]:
+    """Write a shard's tables under run folder `out`, then its done marker; the counts."""
+    pq = _arrow().parquet
+    name = shard_name(number)
+    for table in TABLES:
+        folder = out / table
+        folder.mkdir(parents=True, exist_ok=True)
+        temporary = folder / f".{name}.{uuid.uuid4().hex}.tmp"
+        pq.write_table(shard.tables[table], temporary, compression="zstd")
+        os.replace(temporary, folder / f"{name}.parquet")
+    (out / "done").mkdir(exist_ok=True)
+    _atomic_write(out / "done" / f"{name}.json", orjson.dumps(shard.counts))
+    return shard.counts
+
+
+# One shard at a time in a process: a daemonic one (a Dask worker) fingerprints in-process,
+# where the bytes known so far are the process's.
+_one_at_a_time = threading.Lock()
+
+
+def run_shard(plan: Plan, out: str, number: int, workers: int | None = 1) -> dict[str, int]:
+    """Scan shard `number` and write it to run folder `out` (what an engine runs)."""
+    with _one_at_a_time:
+        return write_shard(Path(out), number, scan_shard(plan, number, workers))
+
+
+def done_shards(out: Path) -> dict[int, dict[str, int]]:
+    """The shards of run folder `out` that are done, with their counts."""
+    folder = out / "done"
+    if not folder.is_dir():
+        return {}
+    done = {}
+    for marker in folder.glob("*.json"):
+        if marker.stem.isdigit():
+            done[int(marker.stem)] = orjson.loads(marker.read_bytes())
+    return done
+
+
+def run_records(out: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """("image" | "unresolved" | "error" | "source", record) of every done shard of run
+    folder `out`, as `import` takes them (CatalogError while shards are missing)."""
+    pq = _arrow().parquet
+    plan = Plan.load(out)
+    if plan is None:
+        raise CatalogError(f"cannot import {out}: it holds no {PLAN}; is it a run's --out folder?")
+    done = done_shards(out)
+    missing = len(plan.shards) - len(done.keys() & range(len(plan.shards)))
+    if missing:
+        raise CatalogError(
+            f"cannot import {out}: {missing} of its {len(plan.shards)} shards are not done; "
+            "run the same scan with the same --out again to finish them"
+        )
+    yield from (("error", error) for error in plan.errors)
+    for number in sorted(done):
+        name = f"{shard_name(number)}.parquet"
+
+        def docs(table: str, name: str = name) -> list[dict[str, Any]]:
+            column = pq.read_table(out / table / name, columns=["doc"]).column("doc")
+            return [orjson.loads(doc) for doc in column.to_pylist()]
+
+        files: dict[str, list[str]] = {}
+        held = pq.read_table(out / "files" / name).to_pydict()
+        for path, sha256 in zip(held["path"], held["sha256"], strict=True):
+            files.setdefault(sha256, []).append(path)
+        used: dict[str, list[dict[str, Any]]] = {}
+        for doc in docs("occurrences"):
+            if doc["sha256"]:
+                used.setdefault(doc["sha256"], []).append(occurrence_object(doc))
+            else:
+                yield "unresolved", {**occurrence_object(doc), "reason": doc["reason"]}
+        for image in docs("images"):
+            sha256 = image["sha256"]
+            found = {"files": files.get(sha256, []), "occurrences": used.get(sha256, [])}
+            yield "image", {**image, **found}
+        yield from (("error", error) for error in docs("errors"))
+        yield from (("source", state) for state in docs("sources"))
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)
