@@ -305,6 +305,28 @@ def scan(
         typer.Option("--quiet", "-q", help="No progress bar (there is none when not a terminal)."),
     ] = False,
     format: FormatOption = Format.table,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write a sharded run to this folder (Parquet, one file per shard and table) "
+            "instead of a catalogue; `import OUT` brings it into one. Needs the dask extra.",
+            file_okay=False,
+        ),
+    ] = None,
+    scheduler: Annotated[
+        str,
+        typer.Option(
+            help="With --out: where shards run: local (a Dask LocalCluster of --workers "
+            "processes), a Dask scheduler address (tcp://host:8786), or none (this process).",
+        ),
+    ] = "local",
+    shard_size: Annotated[
+        int,
+        typer.Option(
+            help="With --out: files per shard (a web archive or JSON Lines dump is one alone).",
+            min=1,
+        ),
+    ] = 10_000,
 ) -> None:
     """Scan articles and image files into the catalogue.
 
@@ -315,7 +337,12 @@ def scan(
     files that vanished. Images are fingerprinted in parallel; a
     progress bar shows the rate and time left on a terminal.
 
-    Example: media-catalog scan samples/ --assets samples/assets --db samples.json --prune
+    With --out, the scan is cut into shards that run on Dask (--scheduler), each written
+    as Parquet; running the same command again runs only the shards not done.
+
+    \b
+    Examples: media-catalog scan samples/ --assets samples/assets --db samples.json --prune
+              media-catalog scan crawl/ --out run/ --scheduler tcp://head:8786
     """
     from .extract import ExtractOptions
     from .pipeline import scan as run_scan
@@ -328,8 +355,16 @@ def scan(
             param_hint="PATHS",
         )
     folders, stores = _assets(assets or [])
-    catalog = open_store(db)
     options = ExtractOptions(context, text_field, url_field, title_field)
+    if out is not None:
+        refused = [("--prune", prune), ("--fetch", fetch), ("object-store --assets", stores)]
+        for name, given in refused:
+            if given:
+                raise QueryError(f"{name} does not work with --out yet; scan without --out")
+        _sharded(paths, folders, options, out, scheduler, shard_size, workers, image_seconds,
+                 quiet, format)  # fmt: skip
+        return
+    catalog = open_store(db)
     cache = _cache(catalog.path)
     objects = None
     if stores or (fetch and find_spec("obstore") is not None):
@@ -406,6 +441,53 @@ def scan(
     if advice:
         _stderr().print(advice, markup=False)
     if strict and summary.errors:
+        raise typer.Exit(1)
+
+
+def _sharded(
+    paths: list[Path],
+    assets: list[Path],
+    options: Any,
+    out: Path,
+    scheduler: str,
+    shard_size: int,
+    workers: int | None,
+    image_seconds: float,
+    quiet: bool,
+    format: Format,
+) -> None:
+    """`scan --out`: plan the run (or read its plan), run the shards not done, summarise."""
+    from .cluster import run_plan
+    from .shards import plan_run
+
+    plan = plan_run(
+        paths, out, assets=assets, shard_size=shard_size, image_seconds=image_seconds,
+        options=options,
+    )  # fmt: skip
+    shown = not quiet and _stderr().is_terminal
+
+    def started(dashboard: str | None) -> None:
+        if dashboard and format is not Format.json:
+            _stderr().print(f"Dask dashboard: {dashboard}", markup=False)
+
+    summary = run_plan(plan, out, scheduler, workers=workers, on_start=started, show_progress=shown)
+    if format is Format.json:
+        typer.echo(render.to_json({**summary.to_dict(), "out": str(out)}))
+    else:
+        render.summary(_stdout(), summary.to_dict(), "Sharded scan summary")
+        if not summary.failed:
+            _stderr().print(
+                f"Bring it into a catalogue: media-catalog import {out} --db catalogue.sqlite",
+                markup=False,
+            )
+    if summary.failed:
+        for number, why in sorted(summary.failed.items()):
+            _stderr().print(f"shard {number} failed: {why}", markup=False)
+        _stderr().print(
+            f"{render.counted(len(summary.failed), 'shard')} failed; run the same command "
+            "again to run them again (the done shards are kept).",
+            markup=False,
+        )
         raise typer.Exit(1)
 
 

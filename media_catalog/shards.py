@@ -283,7 +283,8 @@ def run_records(out: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     missing = len(plan.shards) - len(done.keys() & range(len(plan.shards)))
     if missing:
         raise CatalogError(
-            f"cannot import {out}: {missing} of its {len(plan.shards)} shards are not done; "
+            f"cannot import {out}: {missing} of its {len(plan.shards)} shards "
+            f"{'is' if missing == 1 else 'are'} not done; "
             "run the same scan with the same --out again to finish them"
         )
     yield from (("error", error) for error in plan.errors)

@@ -1,0 +1,221 @@
+"""A scan cut into shards (`scan --out`): the shard task alone, the same catalogue as a local
+scan through the real CLI and a Dask LocalCluster of 3 processes, and the faults a run meets
+(a worker killed, the driver killed, bad input)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from media_catalog.shards import done_shards, plan_run, scan_shard
+from media_catalog.store import open_store
+
+from .conftest import SAMPLES, encode, photo, write_image
+
+pytest.importorskip("distributed")
+pytest.importorskip("pyarrow")
+
+
+def corpus(root: Path) -> Path:
+    """Articles of every format and loose images, with a photo reused across folders (so
+    across shards), a recompressed copy, a corrupt JPEG and a malformed article."""
+    write_image(root / "a" / "harbour.jpg", photo(1, (400, 300)), quality=92)
+    write_image(root / "a" / "market.png", photo(2), "PNG")
+    write_image(root / "b" / "harbour-small.jpg", photo(1, (400, 300)), quality=40)
+    write_image(root / "b" / "fire.jpg", photo(3))
+    (root / "b" / "broken.jpg").write_bytes(encode(photo(4))[:300])
+    (root / "a" / "story.html").write_text(
+        "<html><body><p>Before</p><figure><img src='harbour.jpg' alt='بندر'>"
+        "<figcaption>The harbour at dawn</figcaption></figure>"
+        "<img src='../b/fire.jpg' alt='fire'><img src='gone.jpg' alt='gone'></body></html>",
+        encoding="utf-8",
+    )
+    (root / "b" / "notes.md").write_text(
+        "# Notes\n\n![harbour again](harbour-small.jpg)\n\n![bad](broken.jpg)\n", encoding="utf-8"
+    )
+    (root / "b" / "bad.md").write_bytes(b"\xff\xfe![x](\x00.jpg)" + b"[" * 5000)
+    (root / "c").mkdir()
+    (root / "c" / "dump.jsonl").write_text(
+        orjson.dumps(
+            {"url": "https://example.org/1", "text": "<img src='../a/market.png'>"}
+        ).decode()
+        + "\n{not json\n",
+        encoding="utf-8",
+    )
+    return root
+
+
+def rows(db: Path) -> dict[str, list[bytes]]:
+    """Every row of a catalogue, sorted: the same catalogue gives the same rows."""
+    store = open_store(db, create=False)
+
+    def dumped(docs):
+        return sorted(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS) for doc in docs)
+
+    return {
+        "images": dumped({**i, "files": sorted(i["files"])} for i in store.images()),
+        "occurrences": dumped(store.occurrences()),
+        "errors": dumped(store.errors()),
+        "sources": dumped(store.sources().values()),
+    }
+
+
+@pytest.fixture
+def mixed(tmp_path: Path) -> Path:
+    return corpus(tmp_path / "corpus")
+
+
+def test_a_shard_is_a_pure_function_of_the_plan(mixed, tmp_path):
+    plan = plan_run([mixed], tmp_path / "run", shard_size=3)
+    assert [len(shard) for shard in plan.shards] == [3, 3, 1, 2]  # the dump alone
+    assert plan.shards[2] == [(str(mixed / "c" / "dump.jsonl"), "jsonl")]
+    first = scan_shard(plan, 1)  # b/bad.md, b/broken.jpg, b/fire.jpg
+    again = scan_shard(plan, 1)
+    assert {name: table.to_pylist() for name, table in first.tables.items()} == {
+        name: table.to_pylist() for name, table in again.tables.items()
+    }
+    images = first.tables["images"]
+    assert images.column_names == ["sha256", "phash", "dhash", "width", "height", "format", "doc"]
+    assert first.tables["files"].column("path").to_pylist() == [str(mixed / "b" / "fire.jpg")]
+    # the corrupt JPEG is a recorded error, at its place
+    errors = {(e["path"], e["code"]) for e in first.tables["errors"].to_pylist()}
+    assert (str(mixed / "b" / "broken.jpg"), "bad-image") in errors
+    assert first.counts["loose_images"] == 2 and first.counts["articles"] == 1
+    # nothing is written by the task itself, and the plan is written once
+    assert not (tmp_path / "run" / "images").exists()
+    assert orjson.loads((tmp_path / "run" / "plan.json").read_bytes())["shards"][2] == [
+        [str(mixed / "c" / "dump.jsonl"), "jsonl"]
+    ]
+
+
+def test_the_plan_is_kept_and_another_runs_inputs_are_refused(cli, mixed, tmp_path):
+    result = cli("scan", mixed, "--out", "run", "--scheduler", "none", "--shard-size", "3")
+    assert result.exit_code == 0, result.output
+    plan = (tmp_path / "run" / "plan.json").read_bytes()
+    (mixed / "a" / "later.jpg").write_bytes(encode(photo(9)))  # the plan does not change
+    again = cli("scan", mixed, "--out", "run", "--scheduler", "none", "-f", "json")
+    assert orjson.loads(again.stdout)["ran"] == 0
+    assert (tmp_path / "run" / "plan.json").read_bytes() == plan
+    other = cli("scan", SAMPLES, "--out", "run", "--scheduler", "none")
+    assert other.exit_code == 1
+    assert "holds a run of other inputs" in other.stderr and "Traceback" not in other.stderr
+    refused = cli("scan", mixed, "--out", "run2", "--prune")
+    assert refused.exit_code == 1 and "--prune does not work with --out" in refused.stderr
+
+
+def test_a_local_cluster_gives_the_local_scans_catalogue(cli, mixed, tmp_path):
+    local = cli("scan", mixed, "--assets", SAMPLES / "assets", "-q")
+    assert local.exit_code == 0, local.output
+    result = cli(
+        "scan", mixed, "--assets", SAMPLES / "assets", "--out", "run", "--shard-size", "2",
+        "--workers", "3", "-f", "json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = orjson.loads(result.stdout)
+    assert summary["shards"] == summary["ran"] == 5 and summary["failed"] == 0
+    assert summary["errors"] >= 3  # the corrupt JPEG, the malformed dump line, the bad path
+    imported = cli("import", "run", "--db", "imported" + Path(cli.db).suffix)
+    assert imported.exit_code == 0, imported.output
+    db = tmp_path / ("imported" + Path(cli.db).suffix)
+    assert rows(db) == rows(tmp_path / cli.db)
+    for command in (["dupes", "-f", "json"], ["stats", "-f", "json"]):
+        assert cli(*command, "--db", db).stdout == cli(*command).stdout
+    # the export too, but images and errors come in the order they were met (shards change
+    # it), so sorted
+    exports = [orjson.loads(cli("export", *where).stdout) for where in (["--db", db], [])]
+    for export in exports:
+        export["errors"].sort(key=orjson.dumps)
+        export["images"].sort(key=lambda image: image["sha256"])
+    assert exports[0] == exports[1]
+    dupes = orjson.loads(cli("dupes", "-f", "json").stdout)
+    assert any(len(c["images"]) == 2 for c in dupes["clusters"])  # across shards
+
+
+def test_a_killed_worker_leaves_no_row_twice(mixed, tmp_path):
+    from distributed import Client, LocalCluster
+
+    from media_catalog.cluster import run_plan
+
+    for n in range(12):  # more shards than workers, so that some are in flight
+        write_image(mixed / "d" / f"photo{n:02}.jpg", photo(100 + n, (1600, 1200)))
+    out = tmp_path / "run"
+    plan = plan_run([mixed], out, shard_size=1)
+    with (
+        LocalCluster(n_workers=3, threads_per_worker=1, processes=True) as cluster,
+        Client(cluster) as client,
+    ):
+        pids = client.run(os.getpid)
+
+        def kill_one() -> None:
+            while not done_shards(out):
+                time.sleep(0.01)
+            os.kill(next(iter(pids.values())), signal.SIGKILL)
+
+        import threading
+
+        killer = threading.Thread(target=kill_one)
+        killer.start()
+        summary = run_plan(plan, out, cluster.scheduler_address)
+        killer.join()
+        assert summary.failed == {} and summary.ran == len(plan.shards)
+        assert set(client.run(os.getpid).values()) != set(pids.values())  # one was replaced
+    db = tmp_path / "run.sqlite"
+    from media_catalog.merge import import_files
+
+    import_files(open_store(db), [out])
+    local = tmp_path / "local.sqlite"
+    from media_catalog.pipeline import scan
+
+    scan([mixed], open_store(local), workers=1)
+    assert rows(db) == rows(local)
+
+
+def test_a_killed_driver_is_finished_by_running_it_again(mixed, tmp_path):
+    for n in range(8):
+        write_image(mixed / "d" / f"photo{n:02}.jpg", photo(200 + n, (2400, 1800)))
+    command = [
+        sys.executable, "-m", "media_catalog", "scan", str(mixed), "--out", str(tmp_path / "run"),
+        "--scheduler", "none", "--shard-size", "1", "--workers", "1", "-q", "-f", "json",
+    ]  # fmt: skip
+    driver = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while len(done_shards(tmp_path / "run")) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    driver.send_signal(signal.SIGKILL)
+    driver.wait()
+    before = done_shards(tmp_path / "run")
+    total = len(orjson.loads((tmp_path / "run" / "plan.json").read_bytes())["shards"])
+    assert 3 <= len(before) < total
+    finish = subprocess.run(command, capture_output=True, check=True)
+    summary = orjson.loads(finish.stdout)
+    assert summary["done_before"] == len(before)
+    assert summary["ran"] == total - len(before) and summary["failed"] == 0
+    db = tmp_path / "run.json"
+    imported = subprocess.run(
+        [sys.executable, "-m", "media_catalog", "import", str(tmp_path / "run"), "--db", str(db)],
+        capture_output=True,
+    )
+    assert imported.returncode == 0, imported.stderr
+    local = tmp_path / "local.json"
+    subprocess.run(
+        [sys.executable, "-m", "media_catalog", "scan", str(mixed), "--db", str(local), "-q"],
+        check=True,
+        capture_output=True,
+    )
+    assert rows(db) == rows(local)
+
+
+def test_an_unfinished_run_is_not_imported(cli, mixed, tmp_path):
+    assert cli("scan", mixed, "--out", "run", "--scheduler", "none").exit_code == 0
+    next((tmp_path / "run" / "done").iterdir()).unlink()
+    result = cli("import", "run")
+    assert result.exit_code == 1
+    assert "1 of its 2 shards is not done" in result.stderr
+    assert "run the same scan with the same --out again" in result.stderr
