@@ -10,7 +10,7 @@ import functools
 import os
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from enum import Enum
 from importlib.util import find_spec
 from pathlib import Path
@@ -598,6 +598,13 @@ def dupes(
     format: Annotated[
         DupesFormat, typer.Option("--format", "-f", help="Output format.")
     ] = DupesFormat.table,
+    scheduler: Annotated[
+        str,
+        typer.Option(
+            help="Where the near-pair search runs: none (here), local (a Dask LocalCluster of "
+            "all cores) or a Dask scheduler address (tcp://host:8786); the same report.",
+        ),
+    ] = "none",
 ) -> None:
     """Report duplicate images: exact reuse (same bytes) and near duplicates (same photo).
 
@@ -610,8 +617,10 @@ def dupes(
               media-catalog dupes --min-articles 2 --sort reach --format html > report.html
               media-catalog dupes --reference agency-photos/ --transforms
               media-catalog dupes --robust --format json > crops.json
+              media-catalog dupes --db archive.sqlite --scheduler tcp://head:8786 -f json
     """
     from . import reports
+    from .hamming import pairs_within
     from .similarity import duplicate_report, read_ignore_list, reference_matches
 
     catalog = open_store(db, create=False)
@@ -631,18 +640,25 @@ def dupes(
         else:
             render.reference(_stdout(), threshold, found)
         return
-    report = duplicate_report(
-        catalog,
-        threshold,
-        min_articles=min_articles,
-        sort=sort.value,
-        ignore=read_ignore_list(ignore) if ignore is not None else (),
-        transforms=transforms,
-        robust=_cache(db) if robust else None,
-        include_low_information=include_low_information,
-        include_furniture=include_furniture,
-        tracking=tracking,
-    )
+    with ExitStack() as stack:
+        search = pairs_within
+        if scheduler != "none":
+            from .cluster import ClusterSearch, dask_client
+
+            search = ClusterSearch(stack.enter_context(dask_client(scheduler)))
+        report = duplicate_report(
+            catalog,
+            threshold,
+            min_articles=min_articles,
+            sort=sort.value,
+            ignore=read_ignore_list(ignore) if ignore is not None else (),
+            transforms=transforms,
+            robust=_cache(db) if robust else None,
+            include_low_information=include_low_information,
+            include_furniture=include_furniture,
+            tracking=tracking,
+            search=search,
+        )
     if format is DupesFormat.json:
         render.json_stream(typer.get_binary_stream("stdout"), report.members())
     elif format is DupesFormat.csv:

@@ -1,5 +1,6 @@
-"""Where the shards of a run (media_catalog.shards) are scanned: in this process, on a Dask
-`LocalCluster` on this machine, or on an existing Dask cluster given by its scheduler address.
+"""Dask: where the shards of a run (media_catalog.shards) are scanned, and the near-pair search
+of `dupes` on a cluster (`ClusterSearch`). A cluster is a `LocalCluster` on this machine or an
+existing one given by its scheduler address.
 
 Only the shards without a done marker run, so a run whose driver was killed is finished by
 running it again. Dask's own retries cover a lost worker or a failing task; a shard that still
@@ -10,11 +11,16 @@ its workers must see the inputs and the output folder at the same paths.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from .errors import QueryError
+from .hamming import block_pairs, block_rows, block_tasks
 from .hashing import default_workers
 from .shards import Plan, done_shards, run_shard
 
@@ -89,8 +95,76 @@ def _on_dask(
     show_progress: bool,
     summary: RunSummary,
 ) -> None:
+    with dask_client(scheduler, workers) as client:
+        from distributed import as_completed, progress
+
+        if on_start is not None:
+            on_start(client.dashboard_link)
+        shared = client.scatter(plan, broadcast=True, hash=False)
+        futures = client.map(
+            run_shard, [shared] * len(todo), [str(out)] * len(todo), todo,
+            pure=False, retries=RETRIES,
+        )  # fmt: skip
+        if show_progress and futures:
+            progress(futures)
+        numbers = {future.key: number for future, number in zip(futures, todo, strict=True)}
+        for future in as_completed(futures):
+            if future.status != "finished":
+                summary.failed[numbers[future.key]] = repr(future.exception())
+
+
+class ClusterSearch:
+    """`hamming.pairs_within` on a Dask cluster, with the same result: the arrays are sent
+    to the cluster once per search, each (chunk, block) of rows is cut out by one task, and
+    each block pair of `hamming.block_tasks` is compared by another."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def __call__(
+        self,
+        codes: np.ndarray,
+        radius: int,
+        confirm: np.ndarray,
+        cap: int,
+        owner: np.ndarray,
+        apart: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        client = self.client
+        arrays = client.scatter(
+            [
+                np.ascontiguousarray(codes, dtype=np.uint64),
+                np.ascontiguousarray(confirm, dtype=np.uint64),
+                np.ascontiguousarray(owner, dtype=np.int64),
+                np.ascontiguousarray(apart, dtype=bool),
+            ],
+            hash=False,  # (keys by content: two searches' equal arrays would share one)
+        )
+        tasks = block_tasks(radius)
+        wanted = sorted({(chunk, p) for chunk, p, _ in tasks} | {(c, q) for c, _, q in tasks})
+        blocks = {
+            (chunk, block): client.submit(block_rows, *arrays, chunk, block, pure=False)
+            for chunk, block in wanted
+        }
+        futures = []
+        for chunk, p, q in tasks:
+            first, second = blocks[chunk, p], blocks[chunk, q]
+            futures.append(
+                client.submit(block_pairs, radius, cap, chunk, p, q, first, second, pure=False)
+            )
+        found = client.gather(futures)
+        i = np.concatenate([np.zeros(0, np.int64), *(pair[0] for pair in found)])
+        j = np.concatenate([np.zeros(0, np.int64), *(pair[1] for pair in found)])
+        order = np.lexsort((j, i))
+        return i[order], j[order]
+
+
+@contextmanager
+def dask_client(scheduler: str, workers: int | None = None) -> Iterator[Any]:
+    """A Dask client of a LocalCluster of `workers` processes ("local") or of the cluster at
+    a scheduler address; QueryError when Dask is not installed or the scheduler not reached."""
     try:
-        from distributed import Client, LocalCluster, as_completed, progress
+        from distributed import Client, LocalCluster
     except ImportError as exc:
         raise QueryError(
             "--scheduler needs Dask: pip install 'media-catalog[dask]' (or --scheduler none)"
@@ -104,25 +178,15 @@ def _on_dask(
             dashboard_address="127.0.0.1:0",
         )
     try:
-        with Client(cluster or scheduler) as client:
-            if on_start is not None:
-                on_start(client.dashboard_link)
-            shared = client.scatter(plan, broadcast=True)
-            futures = client.map(
-                run_shard, [shared] * len(todo), [str(out)] * len(todo), todo,
-                pure=False, retries=RETRIES,
-            )  # fmt: skip
-            if show_progress and futures:
-                progress(futures)
-            numbers = {future.key: number for future, number in zip(futures, todo, strict=True)}
-            for future in as_completed(futures):
-                if future.status != "finished":
-                    summary.failed[numbers[future.key]] = repr(future.exception())
-    except OSError as exc:  # the scheduler cannot be reached
-        raise QueryError(
-            f"cannot reach the Dask scheduler {scheduler}: {exc}; check the address, or run "
-            "with --scheduler local"
-        ) from exc
+        try:
+            client = Client(cluster or scheduler)
+        except OSError as exc:
+            raise QueryError(
+                f"cannot reach the Dask scheduler {scheduler}: {exc}; check the address, or "
+                "run with --scheduler local"
+            ) from exc
+        with client:
+            yield client
     finally:
         if cluster is not None:
             cluster.close()

@@ -19,6 +19,10 @@ from itertools import combinations
 import numpy as np
 
 BRUTE_BELOW = 20_000
+# what `pairs_within` is: (codes, radius, confirm, cap, owner, apart) -> (i, j)
+PairSearch = Callable[
+    [np.ndarray, int, np.ndarray, int, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]
+]
 CHUNK = 16
 KEYS = 1 << CHUNK
 BLOCK = 1024  # bucket keys per task
@@ -73,45 +77,109 @@ def _indexed_pairs(
     owner: np.ndarray,
     apart: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    from .hamming_kernel import scan_buckets
-
     radii = np.array(chunk_radii(radius), dtype=np.int64)
     workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
     found_i, found_j = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
     for chunk, chunk_radius in enumerate(radii.tolist()):
         if chunk_radius < 0:
             continue
-        key = ((codes >> np.uint64(CHUNK * chunk)) & np.uint64(KEYS - 1)).astype(np.int64)
-        order = np.lexsort((apart, key))  # in each bucket the rows not flagged `apart` first
-        key, flagged = key[order], apart[order]
-        table = (
-            codes[order],
-            confirm[order],
-            owner[order],
-            flagged.astype(np.int8),
-            np.searchsorted(key, np.arange(KEYS + 1)),
-            np.searchsorted(2 * key + flagged, 2 * np.arange(KEYS) + 1),  # first flagged row
-            _masks(chunk_radius),
-            chunk,
-            radii,
-            radius,
-            cap,
-        )
+        order, buckets = _buckets(codes, confirm, owner, apart, chunk)
+        table = (*buckets, _masks(chunk_radius), chunk, radii, radius, cap)
 
         def scan(low: int, table: tuple = table) -> tuple[np.ndarray, np.ndarray]:
-            size = 4096
-            while True:
-                out_i, out_j = np.empty(size, dtype=np.int64), np.empty(size, dtype=np.int64)
-                found = scan_buckets(*table, low, min(low + BLOCK, KEYS), out_i, out_j)
-                if found <= size:
-                    return out_i[:found], out_j[:found]
-                size = found
+            return _scan(table, low, min(low + BLOCK, KEYS))
 
         with ThreadPoolExecutor(workers) as pool:
             for i, j in pool.map(scan, range(0, KEYS, BLOCK)):
                 found_i.append(order[i])
                 found_j.append(order[j])
     i, j = np.concatenate(found_i), np.concatenate(found_j)
+    return np.minimum(i, j), np.maximum(i, j)
+
+
+def _buckets(
+    codes: np.ndarray, confirm: np.ndarray, owner: np.ndarray, apart: np.ndarray, chunk: int
+) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+    """The rows sorted by their key in `chunk` (in each bucket those not flagged `apart`
+    first), and the bucket table `scan_buckets` reads: codes, confirm codes, owners, flags,
+    each bucket's first row and first flagged row. The first array maps sorted rows back."""
+    key = ((codes >> np.uint64(CHUNK * chunk)) & np.uint64(KEYS - 1)).astype(np.int64)
+    order = np.lexsort((apart, key))
+    key, flagged = key[order], apart[order]
+    return order, (
+        codes[order],
+        confirm[order],
+        owner[order],
+        flagged.astype(np.int8),
+        np.searchsorted(key, np.arange(KEYS + 1)),
+        np.searchsorted(2 * key + flagged, 2 * np.arange(KEYS) + 1),
+    )
+
+
+def _scan(table: tuple, low: int, high: int) -> tuple[np.ndarray, np.ndarray]:
+    """`scan_buckets` over bucket keys low..high-1, given room for whatever it finds."""
+    from .hamming_kernel import scan_buckets
+
+    size = 4096
+    while True:
+        out_i, out_j = np.empty(size, dtype=np.int64), np.empty(size, dtype=np.int64)
+        found = scan_buckets(*table, low, high, out_i, out_j)
+        if found <= size:
+            return out_i[:found], out_j[:found]
+        size = found
+
+
+# The search cut for a cluster: a chunk's keys fall in 2**BLOCK_BITS blocks by their top bits;
+# a task compares the buckets of one block with those of a block whose number differs from it
+# in at most the chunk's radius bits (the same bucket pairs as `pairs_within`, each once).
+BLOCK_BITS = 4
+Rows = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def block_tasks(radius: int) -> list[tuple[int, int, int]]:
+    """(chunk, block, other block >= block) of every task of a search within `radius`."""
+    blocks = range(1 << BLOCK_BITS)
+    return [
+        (chunk, p, q)
+        for chunk, chunk_radius in enumerate(chunk_radii(radius))
+        if chunk_radius >= 0
+        for p in blocks
+        for q in blocks
+        if q >= p and (p ^ q).bit_count() <= chunk_radius
+    ]
+
+
+def block_rows(
+    codes: np.ndarray,
+    confirm: np.ndarray,
+    owner: np.ndarray,
+    apart: np.ndarray,
+    chunk: int,
+    block: int,
+) -> Rows:
+    """The rows whose key in `chunk` lies in `block`: (row numbers, codes, confirm, owner,
+    apart), what a task of the search reads."""
+    shift = np.uint64(CHUNK * chunk + CHUNK - BLOCK_BITS)
+    rows = np.flatnonzero((codes >> shift) & np.uint64((1 << BLOCK_BITS) - 1) == block)
+    return rows, codes[rows], confirm[rows], owner[rows], apart[rows]
+
+
+def block_pairs(
+    radius: int, cap: int, chunk: int, block: int, other: int, first: Rows, second: Rows
+) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs (i < j, row numbers) `pairs_within` finds in `chunk` between the buckets of
+    `block` (rows `first`) and those of `other` (rows `second`; the same when equal)."""
+    both = zip(first, second, strict=True)
+    rows, codes, confirm, owner, apart = (
+        first if block == other else (np.concatenate(pair) for pair in both)
+    )
+    radii = np.array(chunk_radii(radius), dtype=np.int64)
+    order, buckets = _buckets(codes, confirm, owner, apart, chunk)
+    masks = _masks(int(radii[chunk]))
+    masks = masks[masks >> (CHUNK - BLOCK_BITS) == block ^ other]
+    low = block << (CHUNK - BLOCK_BITS)
+    i, j = _scan((*buckets, masks, chunk, radii, radius, cap), low, low + (KEYS >> BLOCK_BITS))
+    i, j = rows[order[i]], rows[order[j]]
     return np.minimum(i, j), np.maximum(i, j)
 
 

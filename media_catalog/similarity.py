@@ -32,7 +32,7 @@ import numpy as np
 
 from .dating import chronological, first_use
 from .errors import FingerprintError, QueryError, ResolveError
-from .hamming import pairs_within
+from .hamming import PairSearch, pairs_within
 from .models import DEFAULT_THRESHOLD, MAX_THRESHOLD, counts_key
 from .resolve import read_bytes
 from .store import Store
@@ -198,9 +198,12 @@ class ViewTable:
             np.frombuffer(self.dcode, dtype=np.uint64),
         )
 
-    def _candidates(self, threshold: int, dhash_threshold: int) -> tuple[np.ndarray, np.ndarray]:
+    def _candidates(
+        self, threshold: int, dhash_threshold: int, search: PairSearch = pairs_within
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Row pairs (i < j, unique) among which `_matches` finds every match: three exact
-        searches, each as narrow as the match rules allow."""
+        searches (`search`: `pairs_within` or its equal on a cluster), each as narrow as the
+        match rules allow."""
         owner, view, pcodes, dcodes = self._columns()
         base = view <= 1  # plain or trimmed
         rows = np.flatnonzero(base)
@@ -208,12 +211,12 @@ class ViewTable:
         wide = max(dhash_threshold, DHASH_WIDE)
         loose = threshold + threshold // 3
         # plain and trimmed views with each other: pHash within the threshold, or near-equal dHash
-        i, j = pairs_within(p, threshold, d, wide, who, none)
-        k, m = pairs_within(d, DHASH_EXACT, p, loose, who, none)
+        i, j = search(p, threshold, d, wide, who, none)
+        k, m = search(d, DHASH_EXACT, p, loose, who, none)
         # a derived view (central region, mirror, turn) with any view: only a dHash within
         # VIEW_DHASH confirms it, so this search runs on dHash (far fewer buckets to compare)
         view_dhash = min(dhash_threshold, VIEW_DHASH)
-        x, y = pairs_within(dcodes, view_dhash, pcodes, threshold, owner, base)
+        x, y = search(dcodes, view_dhash, pcodes, threshold, owner, base)
         found = np.unique(
             np.concatenate(
                 [
@@ -254,12 +257,15 @@ class ViewTable:
         return match & ~apart & (owner[i] != owner[j]), pdist, ddist
 
     def pairs(
-        self, threshold: int, dhash_threshold: int = DHASH_CONFIRM
+        self,
+        threshold: int,
+        dhash_threshold: int = DHASH_CONFIRM,
+        search: PairSearch = pairs_within,
     ) -> dict[tuple[int, int], dict[str, Any]]:
         """See `near_pairs`."""
         if len(self.fine) < 2:
             return {}
-        i, j = self._candidates(threshold, dhash_threshold)
+        i, j = self._candidates(threshold, dhash_threshold, search)
         keep, pdist, ddist = self._matches(i, j, threshold, dhash_threshold)
         owner, view, _, _ = self._columns()
         best: dict[tuple[int, int], dict[str, Any]] = {}
@@ -429,6 +435,7 @@ def duplicate_report(
     include_furniture: bool = False,
     tracking: bool = False,
     robust: Path | None = None,
+    search: PairSearch = pairs_within,
 ) -> DuplicateReport:
     """Exact-reuse and near-duplicate clusters, and what was left out of them.
 
@@ -440,7 +447,8 @@ def duplicate_report(
     holds SHA-256s and pHashes (hex) to leave out. Tracking pixels, spacers and 1×1 images
     are left out unless `tracking` is true. Memory grows with the catalogue by the hash
     arrays only: the places of every image are counted by the store, and the images of the
-    near pairs alone are read whole.
+    near pairs alone are read whole. `search` finds the pairs of codes within a radius
+    (`hamming.pairs_within`, or its equal on a Dask cluster: media_catalog.cluster).
     """
     if sort not in SORTS:
         raise QueryError(f"unknown sort {sort!r}; use one of: {', '.join(SORTS)}")
@@ -486,11 +494,11 @@ def duplicate_report(
             shas.append(sha256)
     for found in excluded.values():
         found.sort()
-    pairs = table.pairs(threshold, dhash_threshold)
+    pairs = table.pairs(threshold, dhash_threshold, search)
     summary = None
     if turned is not None and robust is not None:
         summary = robust_pairs(
-            catalog, shas, pairs, turned.pairs(threshold, dhash_threshold), robust
+            catalog, shas, pairs, turned.pairs(threshold, dhash_threshold, search), robust
         )
     near = _near_plans(catalog, pairs, shas, tracking)
     in_near = {sha256 for plan in near for sha256 in plan.sha256s}

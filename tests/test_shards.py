@@ -219,3 +219,53 @@ def test_an_unfinished_run_is_not_imported(cli, mixed, tmp_path):
     assert result.exit_code == 1
     assert "1 of its 2 shards is not done" in result.stderr
     assert "run the same scan with the same --out again" in result.stderr
+
+
+def test_the_near_pair_search_on_a_cluster_finds_the_same_pairs():
+    import numpy as np
+    from distributed import Client, LocalCluster
+
+    from media_catalog.cluster import ClusterSearch
+    from media_catalog.hamming import brute_pairs, pairs_within
+
+    rng = np.random.default_rng(7)
+    n = 30_000  # past hamming.BRUTE_BELOW: the local search is the indexed one
+    base = rng.integers(0, 2**63, n // 2, dtype=np.int64).astype(np.uint64) << np.uint64(1)
+    flips = np.zeros(n // 2, dtype=np.uint64)
+    for _ in range(14):  # near copies 0 to 14 bits away
+        bit = np.uint64(1) << rng.integers(0, 64, n // 2).astype(np.uint64)
+        flips ^= np.where(rng.random(n // 2) < 0.7, bit, np.uint64(0))
+    codes = np.concatenate([base, base ^ flips])
+    confirm = codes ^ (rng.random(n) < 0.5).astype(np.uint64)
+    owner = np.arange(n, dtype=np.int64)
+    owner[n // 2 : n // 2 + 50] = owner[:50]  # views of one image: never paired
+    apart = rng.random(n) < 0.3
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True) as cluster,
+        Client(cluster) as client,
+    ):
+        search = ClusterSearch(client)
+        for radius, cap in ((12, 16), (2, 16), (6, 12)):  # the three searches of dupes
+            expected = pairs_within(codes, radius, confirm, cap, owner, apart)
+            found = search(codes, radius, confirm, cap, owner, apart)
+            assert len(expected[0]) > 0
+            assert all(np.array_equal(a, b) for a, b in zip(found, expected, strict=True))
+    # and every pair within 12 bits among the first 2,000 rows, by brute force
+    i, j, _ = brute_pairs(codes, 12, rows=2_000)
+    keep = (np.bitwise_count(confirm[i] ^ confirm[j]) <= 16) & (owner[i] != owner[j])
+    keep &= ~(apart[i] & apart[j])
+    found = set(zip(*pairs_within(codes, 12, confirm, 16, owner, apart), strict=True))
+    assert set(zip(i[keep].tolist(), j[keep].tolist(), strict=True)) <= found
+
+
+def test_dupes_on_a_cluster_gives_the_same_report(cli, samples):
+    assert cli("scan", samples, "--assets", samples / "assets", "-q").exit_code == 0
+    here = cli("dupes", "-f", "json")
+    there = cli("dupes", "-f", "json", "--scheduler", "local")
+    assert there.exit_code == 0, there.output
+    assert there.stdout == here.stdout and '"near"' in here.stdout
+    transforms = [
+        cli("dupes", "--transforms", "-f", "csv", *extra)
+        for extra in ([], ["--scheduler", "local"])
+    ]
+    assert transforms[0].stdout == transforms[1].stdout
