@@ -306,11 +306,11 @@ def scan(
     ] = False,
     format: FormatOption = Format.table,
     out: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
-            help="Write a sharded run to this folder (Parquet, one file per shard and table) "
-            "instead of a catalogue; `import OUT` brings it into one. Needs the dask extra.",
-            file_okay=False,
+            help="Write a sharded run to this folder or object-store prefix (s3://bucket/run; "
+            "Parquet, a file per shard and table) instead of a catalogue; `import OUT` brings "
+            "it into one. Needs the dask extra.",
         ),
     ] = None,
     scheduler: Annotated[
@@ -361,8 +361,8 @@ def scan(
         for name, given in refused:
             if given:
                 raise QueryError(f"{name} does not work with --out yet; scan without --out")
-        _sharded(paths, folders, options, out, scheduler, shard_size, workers, image_seconds,
-                 quiet, format)  # fmt: skip
+        _sharded(paths, folders, options, out, endpoint_url, scheduler, shard_size, workers,
+                 image_seconds, quiet, format)  # fmt: skip
         return
     catalog = open_store(db)
     cache = _cache(catalog.path)
@@ -448,7 +448,8 @@ def _sharded(
     paths: list[Path],
     assets: list[Path],
     options: Any,
-    out: Path,
+    where: str,
+    endpoint: str | None,
     scheduler: str,
     shard_size: int,
     workers: int | None,
@@ -458,8 +459,11 @@ def _sharded(
 ) -> None:
     """`scan --out`: plan the run (or read its plan), run the shards not done, summarise."""
     from .cluster import run_plan
-    from .shards import plan_run
+    from .shards import RunFolder, plan_run
 
+    out = RunFolder(where, endpoint)
+    if not out.remote and Path(where).is_file():
+        raise QueryError(f"--out {where} is a file; give a folder (made if absent)")
     plan = plan_run(
         paths, out, assets=assets, shard_size=shard_size, image_seconds=image_seconds,
         options=options,
@@ -507,11 +511,10 @@ def _waiting(db: Path) -> Callable[[], None]:
 @_handle_errors
 def import_(
     files: Annotated[
-        list[Path],
+        list[str],
         typer.Argument(
             help="Exports (export --format json or jsonl), catalogues (JSON or SQLite), or "
-            "the --out folder of a sharded scan.",
-            exists=True,
+            "the --out folder or object-store prefix of a sharded scan.",
         ),
     ],
     db: DbOption = Path(DEFAULT_PATH),
@@ -529,7 +532,11 @@ def import_(
               media-catalog import a.json desk-b.sqlite --db merged.sqlite
     """
     from .merge import import_files
+    from .objects import is_object_url
 
+    for name in files:
+        if not is_object_url(name) and not Path(name).exists():
+            raise typer.BadParameter(f"{name} does not exist.", param_hint="FILES")
     summary = import_files(open_store(db), files, on_wait=_waiting(db))
     if format is Format.json:
         typer.echo(render.to_json(summary.to_dict()))

@@ -6,7 +6,8 @@ Only the shards without a done marker run, so a run whose driver was killed is f
 running it again. Dask's own retries cover a lost worker or a failing task; a shard that still
 fails is reported and stays to do. This project starts no machines: a cluster comes from the
 user's tools (dask-jobqueue, dask-kubernetes, Coiled, `dask scheduler` and `dask worker`), and
-its workers must see the inputs and the output folder at the same paths.
+its workers must see the inputs at the same paths, and the output folder too unless it is an
+object-store prefix.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,7 +22,7 @@ import numpy as np
 from .errors import QueryError
 from .hamming import block_pairs, block_rows, block_tasks
 from .hashing import default_workers
-from .shards import Plan, done_shards, run_shard
+from .shards import Plan, RunFolder, done_shards, run_shard
 
 RETRIES = 2  # a shard task that raises is tried this many times more
 
@@ -50,7 +50,7 @@ class RunSummary:
 
 def run_plan(
     plan: Plan,
-    out: Path,
+    out: RunFolder,
     scheduler: str = "local",
     *,
     workers: int | None = None,
@@ -72,7 +72,7 @@ def run_plan(
             on_start(None)
         for number in todo:
             try:
-                run_shard(plan, str(out), number, workers)
+                run_shard(plan, out, number, workers)
             except Exception as exc:  # one shard's failure: reported, the others run
                 summary.failed[number] = f"{type(exc).__name__}: {exc}"
     else:
@@ -87,7 +87,7 @@ def run_plan(
 
 def _on_dask(
     plan: Plan,
-    out: Path,
+    out: RunFolder,
     scheduler: str,
     todo: list[int],
     workers: int | None,
@@ -102,7 +102,7 @@ def _on_dask(
             on_start(client.dashboard_link)
         shared = client.scatter(plan, broadcast=True, hash=False)
         futures = client.map(
-            run_shard, [shared] * len(todo), [str(out)] * len(todo), todo,
+            run_shard, [shared] * len(todo), [out] * len(todo), todo,
             pure=False, retries=RETRIES,
         )  # fmt: skip
         if show_progress and futures:

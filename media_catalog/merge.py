@@ -12,7 +12,6 @@ and made into the store's rows by a second process while this one writes.
 from __future__ import annotations
 
 import multiprocessing
-import os
 import queue
 import signal
 from collections.abc import Callable, Iterable, Iterator
@@ -23,6 +22,8 @@ from typing import Any
 import orjson
 
 from .errors import CatalogError
+from .objects import is_object_url
+from .shards import PLAN, RunFolder, run_records
 from .store import (
     Change,
     Store,
@@ -54,14 +55,17 @@ class ImportSummary:
 
 
 def import_files(
-    catalog: Store, paths: Iterable[Path], on_wait: Callable[[], None] | None = None
+    catalog: Store,
+    paths: Iterable[Path | str | RunFolder],
+    on_wait: Callable[[], None] | None = None,
 ) -> ImportSummary:
-    """Merge every file of `paths` into `catalog` and save it (see the module docstring)."""
+    """Merge every file of `paths` into `catalog` and save it (see the module docstring); a
+    run's output is named by its folder or object-store prefix (`s3://bucket/prefix`)."""
     summary = ImportSummary()
     with catalog.writing(on_wait):
-        for path in paths:
-            path = Path(path)
-            if os.path.realpath(path) == os.path.realpath(catalog.path):
+        for name in paths:
+            path = _input(name)
+            if isinstance(path, Path) and path.resolve() == catalog.path.resolve():
                 raise CatalogError(f"{path} is the catalogue itself; import another file")
             with catalog.bulk():
                 for change in _changes(path, catalog.is_empty(), type(catalog).prepare, summary):
@@ -71,13 +75,24 @@ def import_files(
     return summary
 
 
+def _input(name: Path | str | RunFolder) -> Path | RunFolder:
+    """What an input names: a file, or the output of a sharded run (its folder holds
+    plan.json; or an object-store prefix)."""
+    if isinstance(name, RunFolder):
+        return name
+    if isinstance(name, str) and is_object_url(name):
+        return RunFolder(name)
+    path = Path(name)
+    return RunFolder(path) if (path / PLAN).is_file() else path
+
+
 def _changes(
-    path: Path, fresh: bool, prepare: Callable[[Change], Change], summary: ImportSummary
+    path: Path | RunFolder, fresh: bool, prepare: Callable[[Change], Change], summary: ImportSummary
 ) -> Iterator[Change]:
     """The input's records in batches of changes made ready to write (`prepare`); `fresh`: the
     catalogue is empty, nothing to replace. An input of APART bytes or more is read by a
     second process while this one writes: reading and preparing cost as much as writing."""
-    if not path.is_file() or path.stat().st_size < APART:
+    if not isinstance(path, Path) or not path.is_file() or path.stat().st_size < APART:
         yield from _batches(path, fresh, prepare, summary)
         return
     channel: multiprocessing.Queue = multiprocessing.Queue(maxsize=2)
@@ -128,7 +143,7 @@ def _read(
 
 
 def _batches(
-    path: Path, fresh: bool, prepare: Callable[[Change], Change], summary: ImportSummary
+    path: Path | RunFolder, fresh: bool, prepare: Callable[[Change], Change], summary: ImportSummary
 ) -> Iterator[Change]:
     merger = _Merger(fresh, summary)
     for kind, record in _records(path):
@@ -138,11 +153,9 @@ def _batches(
         yield prepare(merger.flush())
 
 
-def _records(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+def _records(path: Path | RunFolder) -> Iterator[tuple[str, dict[str, Any]]]:
     """("image" | "unresolved" | "error" | "source", record) of one input."""
-    if path.is_dir() and (path / "plan.json").is_file():  # a sharded run's --out folder
-        from .shards import run_records
-
+    if isinstance(path, RunFolder):
         yield from run_records(path)
         return
     if not path.is_file():

@@ -141,16 +141,33 @@ class ObjectAssets:
         `signed`, with their endpoint but no credentials."""
         name = f"{scheme}://{bucket}"
         if (name, signed) not in self._stores:
-            from obstore.store import from_url
-
             if scheme == "s3" and signed not in self._settings:  # (read once for all buckets)
                 self._settings[signed] = _aws(self.endpoint, signed)
             options = dict(self._settings[signed]) if scheme == "s3" else {}
-            options["client_options"] = {**_CLIENT, **options.get("client_options", {})}
-            if not signed:
-                options["skip_signature"] = True
-            self._stores[name, signed] = from_url(name, retry_config=_RETRY, **options)
+            self._stores[name, signed] = _client(name, options, signed)
         return self._stores[name, signed]
+
+
+def prefix_store(url: str, endpoint: str | None = None) -> Any:
+    """An obstore client rooted at the prefix `url` (`s3://bucket/prefix`, `gs://…`,
+    `az://…`), with the user's credentials and settings as ObjectAssets reads them."""
+    try:
+        import obstore  # noqa: F401
+    except ImportError as exc:
+        raise QueryError(
+            f"{url} is in an object store: pip install 'media-catalog[objects]' (obstore)"
+        ) from exc
+    options = _aws(endpoint, True) if url.lower().startswith("s3://") else {}
+    return _client(url.rstrip("/"), options, True)
+
+
+def _client(url: str, options: dict[str, Any], signed: bool) -> Any:
+    from obstore.store import from_url
+
+    options = {**options, "client_options": {**_CLIENT, **options.get("client_options", {})}}
+    if not signed:
+        options["skip_signature"] = True
+    return from_url(url, retry_config=_RETRY, **options)
 
 
 def _aws(endpoint: str | None, signed: bool) -> dict[str, Any]:

@@ -6,14 +6,16 @@ every shard is read with. A re-run reads that plan again, so shards never change
 
 `scan_shard` is a pure function of the plan and a shard's number: it scans the shard's files
 (references resolve in the run's roots and asset folders) and returns Arrow tables of what it
-found. `write_shard` writes each table to `OUT/TABLE/NNNNNN.parquet` (a temporary file
-renamed) and then the done marker `OUT/done/NNNNNN.json` (the shard's counts): a shard
-without its marker is not done, whatever files it left. `run_records` reads the done shards
+found. `write_shard` writes each table to `OUT/TABLE/NNNNNN.parquet` and then the done marker
+`OUT/done/NNNNNN.json` (the shard's counts), each file whole or not at all (`RunFolder`: a
+local folder or an object-store prefix): a shard without its marker is not done, whatever
+files it left. `run_records` reads the done shards
 back as `import` records. Engines (media_catalog.cluster) only decide where shards run.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 import threading
@@ -28,6 +30,7 @@ import orjson
 from .errors import CatalogError, QueryError
 from .extract import ExtractOptions
 from .models import IMAGE_SECONDS, ItemError
+from .objects import is_object_url
 from .resolve import DEFAULT_MAX_BYTES
 from .store import occurrence_object, open_store
 from .walk import SourceFile, walk
@@ -40,6 +43,77 @@ PLAN_FORMAT = 1
 SHARD_SIZE = 10_000  # files in a shard (a web archive or JSON Lines dump is one alone)
 ALONE = ("warc", "jsonl")  # kinds that hold many articles: a shard each
 TABLES = ("images", "files", "occurrences", "errors", "sources")
+
+
+class RunFolder:
+    """Where a run is written: a local folder, or a prefix in an object store
+    (`s3://bucket/prefix`, `gs://…`, `az://…`, read and written with obstore as object-store
+    assets are; an object is written whole, so it is all there or absent). Files are named
+    by their path in the run (`plan.json`, `images/000001.parquet`)."""
+
+    def __init__(self, where: str | Path, endpoint: str | None = None) -> None:
+        self.where = str(where).rstrip("/") if is_object_url(str(where)) else str(where)
+        self.endpoint = endpoint
+        self._store: Any = None
+
+    def __str__(self) -> str:
+        return self.where
+
+    def __getstate__(self) -> dict[str, Any]:  # (sent to workers: they open their own client)
+        return {**self.__dict__, "_store": None}
+
+    @property
+    def remote(self) -> bool:
+        return is_object_url(self.where)
+
+    def _client(self) -> Any:
+        if self._store is None:
+            from .objects import prefix_store
+
+            self._store = prefix_store(self.where, self.endpoint)
+        return self._store
+
+    def read(self, name: str) -> bytes | None:
+        """The file's bytes, or None when it does not exist."""
+        if not self.remote:
+            try:
+                return Path(self.where, name).read_bytes()
+            except FileNotFoundError:
+                return None
+        import obstore
+
+        try:
+            return bytes(obstore.get(self._client(), name).bytes())
+        except FileNotFoundError:
+            return None
+
+    def write(self, name: str, data: bytes) -> None:
+        """Write the file at once: whole or not at all (a temporary file renamed)."""
+        if self.remote:
+            import obstore
+
+            obstore.put(self._client(), name, data)
+            return
+        path = Path(self.where, name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            temporary.write_bytes(data)
+            os.replace(temporary, path)
+        finally:
+            temporary.unlink(missing_ok=True)
+
+    def names(self, folder: str) -> list[str]:
+        """The names of the files in `folder` of the run."""
+        if not self.remote:
+            try:
+                return [entry.name for entry in os.scandir(Path(self.where, folder))]
+            except FileNotFoundError:
+                return []
+        import obstore
+
+        listed = obstore.list(self._client(), folder).collect()
+        return [entry["path"].rsplit("/", 1)[-1] for entry in listed]
 
 
 def _arrow() -> Any:
@@ -75,17 +149,18 @@ class Plan:
         return orjson.dumps(asdict(self), option=orjson.OPT_INDENT_2)
 
     @classmethod
-    def load(cls, out: Path) -> Plan | None:
+    def load(cls, out: RunFolder) -> Plan | None:
         """The plan in run folder `out`, or None when there is none."""
         try:
-            data = orjson.loads((out / PLAN).read_bytes())
-        except FileNotFoundError:
-            return None
+            raw = out.read(PLAN)
+            if raw is None:
+                return None
+            data = orjson.loads(raw)
         except (OSError, orjson.JSONDecodeError) as exc:
-            raise CatalogError(f"cannot read the run's plan {out / PLAN}: {exc}") from exc
+            raise CatalogError(f"cannot read the run's plan {out}/{PLAN}: {exc}") from exc
         if data.get("format") != PLAN_FORMAT:
             raise CatalogError(
-                f"{out / PLAN} is a plan of format {data.get('format')}; this version reads "
+                f"{out}/{PLAN} is a plan of format {data.get('format')}; this version reads "
                 f"format {PLAN_FORMAT}: upgrade media-catalog, or give another --out folder"
             )
         data["shards"] = [[tuple(entry) for entry in shard] for shard in data["shards"]]
@@ -94,7 +169,7 @@ class Plan:
 
 def plan_run(
     paths: Iterable[Path],
-    out: Path,
+    out: RunFolder,
     *,
     assets: Iterable[Path] = (),
     shard_size: int = SHARD_SIZE,
@@ -135,8 +210,7 @@ def plan_run(
     if batch:
         plan.shards.append(batch)
     plan.errors = [error.to_dict() for error in errors]
-    out.mkdir(parents=True, exist_ok=True)
-    _atomic_write(out / PLAN, plan.to_bytes())
+    out.write(PLAN, plan.to_bytes())
     return plan
 
 
@@ -234,18 +308,15 @@ def scan_shard(plan: Plan, number: int, workers: int | None = 1) -> Shard:
     return Shard(tables, counts)
 
 
-def write_shard(out: Path, number: int, shard: Shard) -> dict[str, int]:
-    """Write a shard's tables under run folder `out`, then its done marker; the counts."""
+def write_shard(out: RunFolder, number: int, shard: Shard) -> dict[str, int]:
+    """Write a shard's tables to run folder `out`, then its done marker; the counts."""
     pq = _arrow().parquet
     name = shard_name(number)
     for table in TABLES:
-        folder = out / table
-        folder.mkdir(parents=True, exist_ok=True)
-        temporary = folder / f".{name}.{uuid.uuid4().hex}.tmp"
-        pq.write_table(shard.tables[table], temporary, compression="zstd")
-        os.replace(temporary, folder / f"{name}.parquet")
-    (out / "done").mkdir(exist_ok=True)
-    _atomic_write(out / "done" / f"{name}.json", orjson.dumps(shard.counts))
+        buffer = io.BytesIO()
+        pq.write_table(shard.tables[table], buffer, compression="zstd")
+        out.write(f"{table}/{name}.parquet", buffer.getvalue())
+    out.write(f"done/{name}.json", orjson.dumps(shard.counts))
     return shard.counts
 
 
@@ -254,25 +325,23 @@ def write_shard(out: Path, number: int, shard: Shard) -> dict[str, int]:
 _one_at_a_time = threading.Lock()
 
 
-def run_shard(plan: Plan, out: str, number: int, workers: int | None = 1) -> dict[str, int]:
+def run_shard(plan: Plan, out: RunFolder, number: int, workers: int | None = 1) -> dict[str, int]:
     """Scan shard `number` and write it to run folder `out` (what an engine runs)."""
     with _one_at_a_time:
-        return write_shard(Path(out), number, scan_shard(plan, number, workers))
+        return write_shard(out, number, scan_shard(plan, number, workers))
 
 
-def done_shards(out: Path) -> dict[int, dict[str, int]]:
+def done_shards(out: RunFolder) -> dict[int, dict[str, int]]:
     """The shards of run folder `out` that are done, with their counts."""
-    folder = out / "done"
-    if not folder.is_dir():
-        return {}
     done = {}
-    for marker in folder.glob("*.json"):
-        if marker.stem.isdigit():
-            done[int(marker.stem)] = orjson.loads(marker.read_bytes())
+    for marker in out.names("done"):
+        stem, _, suffix = marker.partition(".")
+        if stem.isdigit() and suffix == "json":
+            done[int(stem)] = orjson.loads(out.read(f"done/{marker}") or b"{}")
     return done
 
 
-def run_records(out: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+def run_records(out: RunFolder) -> Iterator[tuple[str, dict[str, Any]]]:
     """("image" | "unresolved" | "error" | "source", record) of every done shard of run
     folder `out`, as `import` takes them (CatalogError while shards are missing)."""
     pq = _arrow().parquet
@@ -291,12 +360,18 @@ def run_records(out: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     for number in sorted(done):
         name = f"{shard_name(number)}.parquet"
 
-        def docs(table: str, name: str = name) -> list[dict[str, Any]]:
-            column = pq.read_table(out / table / name, columns=["doc"]).column("doc")
+        def read(table: str, name: str = name, columns: list[str] | None = None) -> pa.Table:
+            data = out.read(f"{table}/{name}")
+            if data is None:
+                raise CatalogError(f"cannot import {out}: {table}/{name} is missing")
+            return pq.read_table(io.BytesIO(data), columns=columns)
+
+        def docs(table: str) -> list[dict[str, Any]]:
+            column = read(table, columns=["doc"]).column("doc")
             return [orjson.loads(doc) for doc in column.to_pylist()]
 
         files: dict[str, list[str]] = {}
-        held = pq.read_table(out / "files" / name).to_pydict()
+        held = read("files").to_pydict()
         for path, sha256 in zip(held["path"], held["sha256"], strict=True):
             files.setdefault(sha256, []).append(path)
         used: dict[str, list[dict[str, Any]]] = {}
@@ -311,9 +386,3 @@ def run_records(out: Path) -> Iterator[tuple[str, dict[str, Any]]]:
             yield "image", {**image, **found}
         yield from (("error", error) for error in docs("errors"))
         yield from (("source", state) for state in docs("sources"))
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)

@@ -2,27 +2,14 @@
 standalone server, started by the test), with credentials and endpoint as users set them."""
 
 import hashlib
-import socket
 
 import boto3
 import orjson
 import pytest
-from moto.server import ThreadedMotoServer
 
 from .conftest import SAMPLES, encode, photo
 
 MIRRORED = encode(photo(90))  # what the mirror holds under every key
-
-
-@pytest.fixture(scope="module")
-def s3():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from media_catalog.shards import done_shards, plan_run, scan_shard
+from media_catalog.shards import RunFolder, done_shards, plan_run, scan_shard
 from media_catalog.store import open_store
 
 from .conftest import SAMPLES, encode, photo, write_image
@@ -73,7 +73,7 @@ def mixed(tmp_path: Path) -> Path:
 
 
 def test_a_shard_is_a_pure_function_of_the_plan(mixed, tmp_path):
-    plan = plan_run([mixed], tmp_path / "run", shard_size=3)
+    plan = plan_run([mixed], RunFolder(tmp_path / "run"), shard_size=3)
     assert [len(shard) for shard in plan.shards] == [3, 3, 1, 2]  # the dump alone
     assert plan.shards[2] == [(str(mixed / "c" / "dump.jsonl"), "jsonl")]
     first = scan_shard(plan, 1)  # b/bad.md, b/broken.jpg, b/fire.jpg
@@ -145,7 +145,7 @@ def test_a_killed_worker_leaves_no_row_twice(mixed, tmp_path):
 
     for n in range(12):  # more shards than workers, so that some are in flight
         write_image(mixed / "d" / f"photo{n:02}.jpg", photo(100 + n, (1600, 1200)))
-    out = tmp_path / "run"
+    out = RunFolder(tmp_path / "run")
     plan = plan_run([mixed], out, shard_size=1)
     with (
         LocalCluster(n_workers=3, threads_per_worker=1, processes=True) as cluster,
@@ -186,11 +186,12 @@ def test_a_killed_driver_is_finished_by_running_it_again(mixed, tmp_path):
     ]  # fmt: skip
     driver = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
-    while len(done_shards(tmp_path / "run")) < 3 and time.monotonic() < deadline:
+    run = RunFolder(tmp_path / "run")
+    while len(done_shards(run)) < 3 and time.monotonic() < deadline:
         time.sleep(0.01)
     driver.send_signal(signal.SIGKILL)
     driver.wait()
-    before = done_shards(tmp_path / "run")
+    before = done_shards(run)
     total = len(orjson.loads((tmp_path / "run" / "plan.json").read_bytes())["shards"])
     assert 3 <= len(before) < total
     finish = subprocess.run(command, capture_output=True, check=True)
@@ -269,3 +270,35 @@ def test_dupes_on_a_cluster_gives_the_same_report(cli, samples):
         for extra in ([], ["--scheduler", "local"])
     ]
     assert transforms[0].stdout == transforms[1].stdout
+
+
+def test_a_run_written_to_an_object_store_imports_alike(cli, mixed, s3, tmp_path, monkeypatch):
+    import boto3
+
+    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    key = f"crawl/{Path(cli.db).suffix[1:]}"  # (one server for the module: a prefix per store)
+    run = f"s3://runs/{key}"
+    boto3.client("s3", endpoint_url=s3, region_name="us-east-1").create_bucket(Bucket="runs")
+    result = cli(
+        "scan", mixed, "--out", run, "--endpoint-url", s3, "--workers", "2",
+        "--shard-size", "3", "-f", "json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert orjson.loads(result.stdout)["ran"] == 4
+    listed = boto3.client("s3", endpoint_url=s3, region_name="us-east-1").list_objects_v2(
+        Bucket="runs", Prefix=f"{key}/"
+    )
+    keys = {entry["Key"] for entry in listed["Contents"]}
+    assert {f"{key}/plan.json", f"{key}/done/000003.json"} <= keys
+    assert f"{key}/images/000000.parquet" in keys and len(keys) == 1 + 4 * 6
+    again = cli("scan", mixed, "--out", run, "--endpoint-url", s3, "-f", "json")
+    assert orjson.loads(again.stdout)["ran"] == 0
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3)  # `import` takes the endpoint as the AWS tools do
+    imported = cli("import", run, "--db", "imported" + Path(cli.db).suffix)
+    assert imported.exit_code == 0, imported.output
+    assert cli("scan", mixed, "-q").exit_code == 0
+    assert rows(tmp_path / ("imported" + Path(cli.db).suffix)) == rows(tmp_path / cli.db)
+    missing = cli("import", "s3://runs/nothing-here", "--db", "x.json")
+    assert missing.exit_code == 1 and "holds no plan.json" in missing.stderr
