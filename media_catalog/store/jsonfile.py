@@ -23,7 +23,6 @@ import os
 import secrets
 import stat
 import sys
-from collections import Counter
 from collections.abc import Callable, Collection, Container, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,19 +35,16 @@ from tinydb.storages import Storage
 
 from ..errors import CatalogError
 from ..querylang import Term
-from ..terms import Subject, compile_term
 from .base import (
-    BUCKETS,
     Change,
     Store,
     article_file,
-    place,
     refuse_newer,
     refuse_read_only,
-    size_bucket,
     stored_occurrence,
     under,
 )
+from .docs import count_docs, search_docs, usage_docs
 
 SCHEMA_VERSION = 2
 # The lock files this process holds open: a forked child (a hashing worker) closes its copies
@@ -397,58 +393,21 @@ class JSONStore(Store):
     def search(
         self, terms: list[Term], limit: int | None, near: Callable[[], set[str]]
     ) -> tuple[int, Iterator[bytes]]:
-        clauses = [compile_term(term) for term in terms]
-        fields = {term.field for term in terms}
-        images = {doc["sha256"]: doc for doc in self._db.table("images").all()}
-        occurrences = self._db.table("occurrences").all()
-        uses: Counter[str] = Counter()
-        if "uses" in fields:
-            pointed = set()
-            for doc in occurrences:
-                if doc["sha256"]:
-                    uses[doc["sha256"]] += 1
-                    pointed.add(doc["file"])
-            for image in images.values():
-                uses[image["sha256"]] += sum(1 for p in image["files"] if p not in pointed)
-        close = near() if "dup" in fields else set()
-        failed = (
-            {(e["article"], e["position"]) for e in self._db.table("errors").all()}
-            if "error" in fields
-            else set()
+        return search_docs(
+            terms,
+            limit,
+            near,
+            {doc["sha256"]: doc for doc in self._db.table("images").all()},
+            self._db.table("occurrences").all(),
+            self._db.table("errors").all(),
         )
-        found = []
-        for doc in occurrences:
-            sha256 = doc["sha256"] or ""
-            subject = Subject(
-                doc,
-                images.get(sha256),
-                uses[sha256],
-                sha256 in close,
-                (doc["article"], doc["position"]) in failed,
-            )
-            if all(clause.match(subject) for clause in clauses):
-                found.append(doc)
-        found.sort(key=place)
-        return len(found), (orjson.dumps(stored_occurrence(d)) for d in found[:limit])
 
     def counts(self) -> dict[str, Any]:
-        images = self._all("images")
-        occurrences = self._db.table("occurrences").all()
-        sizes = Counter(size_bucket(image["width"], image["height"]) for image in images)
-        return {
-            "images": len(images),
-            "files": sum(len(image["files"]) for image in images),
-            "articles": len({doc["article"] for doc in occurrences}),
-            "occurrences": len(occurrences),
-            "formats": dict(Counter(image["format"] for image in images).most_common()),
-            "sizes": {name: sizes[name] for name in BUCKETS if sizes[name]},
-            "errors": dict(
-                Counter(e["code"] for e in self._db.table("errors").all()).most_common()
-            ),
-            "unresolved": dict(
-                Counter(doc["reason"] for doc in occurrences if not doc["sha256"]).most_common()
-            ),
-        }
+        return count_docs(
+            self._all("images"),
+            self._db.table("occurrences").all(),
+            self._db.table("errors").all(),
+        )
 
     def image_docs(self) -> Iterator[dict[str, Any]]:
         for doc in self._db.table("images").all():
@@ -456,25 +415,7 @@ class JSONStore(Store):
 
     def usage(self, tracking: bool) -> tuple[dict[str, tuple[int, int]], int]:
         images = {doc["sha256"]: doc for doc in self._db.table("images").all()}
-        counted: dict[str, tuple[int, set[str], set[str]]] = {}
-        for doc in self._db.table("occurrences").all():
-            image = images.get(doc["sha256"] or "")
-            if image is None or (not tracking and doc.get("tracking")):
-                continue
-            if not tracking and image["width"] * image["height"] <= 1:
-                continue
-            n, articles, pointed = counted.get(image["sha256"], (0, set(), set()))
-            articles.add(doc["article"])
-            pointed.add(doc["file"])
-            counted[image["sha256"]] = (n + 1, articles, pointed)
-        usage = {}
-        for sha256, image in images.items():
-            n, articles, pointed = counted.get(sha256, (0, set(), set()))
-            places = n + sum(1 for path in image["files"] if path not in pointed)
-            if places:
-                usage[sha256] = (places, len(articles))
-        total = len({a for _, articles, _ in counted.values() for a in articles})
-        return usage, total
+        return usage_docs(images, self._db.table("occurrences").all(), tracking)
 
     def kept(self, key: str) -> Any:
         for doc in self._db.table("meta").all():
