@@ -54,8 +54,8 @@ DbOption = Annotated[
     typer.Option(
         "--db",
         envvar="MEDIA_CATALOG_DB",
-        help="Catalogue file: SQLite when it ends in .sqlite, .sqlite3 or .db, else TinyDB JSON.",
-        dir_okay=False,
+        help="Catalogue file: SQLite when it ends in .sqlite, .sqlite3 or .db, else TinyDB JSON; "
+        "or the --out folder of a sharded scan (read-only).",
     ),
 ]
 FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]

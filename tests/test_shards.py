@@ -302,3 +302,34 @@ def test_a_run_written_to_an_object_store_imports_alike(cli, mixed, s3, tmp_path
     assert rows(tmp_path / ("imported" + Path(cli.db).suffix)) == rows(tmp_path / cli.db)
     missing = cli("import", "s3://runs/nothing-here", "--db", "x.json")
     assert missing.exit_code == 1 and "holds no plan.json" in missing.stderr
+
+
+def test_the_read_commands_answer_from_a_run_as_from_its_import(cli, mixed, tmp_path):
+    options = ["--assets", SAMPLES / "assets", "--out", "run", "--scheduler", "none"]
+    assert cli("scan", mixed, *options, "--shard-size", "2").exit_code == 0
+    assert cli("import", "run", "-f", "json").exit_code == 0
+    image = orjson.loads(cli("export").stdout)["images"][0]
+    commands = [
+        ["dupes", "-f", "json"],
+        ["dupes", "-f", "csv", "--transforms"],
+        ["stats", "-f", "json"],
+        ["export"],
+        ["export", "-f", "csv"],
+        ["search", "-f", "json", "harbour"],
+        ["search", "-f", "json", "uses:>1"],
+        ["search", "-f", "json", "dup:yes"],
+        ["search", "-f", "json", "unresolved:yes"],
+        ["lookup", image["phash"], "-f", "json"],
+        ["lookup", f"sha256:{image['sha256'][:8]}", "-f", "json"],
+        ["lookup", "--image", mixed / "a" / "harbour.jpg", "-f", "json"],
+        ["show", image["sha256"], "-f", "json", "--history"],
+        ["audit", "-f", "json"],
+    ]
+    for command in commands:
+        from_run = cli(*command, "--db", "run")
+        assert from_run.exit_code == 0, (command, from_run.output)
+        assert from_run.stdout == cli(*command).stdout, command
+    refused = cli("scan", mixed, "--db", "run")
+    assert refused.exit_code == 1
+    assert "read-only; bring it into a catalogue" in refused.stderr
+    assert "media-catalog import run --db catalogue.sqlite" in refused.stderr

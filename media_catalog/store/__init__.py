@@ -53,9 +53,10 @@ __all__ = [
 def open_store(
     path: str | Path = DEFAULT_PATH, *, create: bool = True, read_only: bool = False
 ) -> Store:
-    """The catalogue at `path`: SQLite when its name ends in .sqlite, .sqlite3 or .db, else
-    a TinyDB JSON file; created when absent if `create`, else CatalogError. A `read_only`
-    store refuses to write and keeps nothing with the catalogue (Store.keep)."""
+    """The catalogue at `path`: SQLite when its name ends in .sqlite, .sqlite3 or .db, the
+    output of a sharded scan when it is a folder holding plan.json (read-only), else a TinyDB
+    JSON file; created when absent if `create`, else CatalogError. A `read_only` store
+    refuses to write and keeps nothing with the catalogue (Store.keep)."""
     from ..errors import CatalogError
 
     path = Path(path)
@@ -63,6 +64,10 @@ def open_store(
     if path.is_symlink():  # write the catalogue the link names, not a file in its place
         path = path.resolve()
     if path.is_dir():
+        if (path / "plan.json").is_file():  # a sharded run's output: read-only
+            from .run import RunStore
+
+            return RunStore(path)
         raise CatalogError(f"{path} is a folder, not a catalogue file", path=path)
     if sqlite:
         from .sqlite import SQLiteStore

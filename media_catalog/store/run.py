@@ -1,0 +1,199 @@
+"""A sharded run's output (media_catalog.shards) read as a catalogue, read-only: `dupes`,
+`lookup`, `search`, `show`, `stats` and `export` answer from the Parquet files, shard by shard,
+without an import. Filters on SHA-256 are pushed into the Parquet reader; `dupes` holds the
+hash arrays and the places counted per image; `search` and `stats` hold the run's documents,
+as the JSON store does. An image used in several shards is one image, its files joined.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Collection, Container, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ..errors import CatalogError
+from ..querylang import Term
+from ..shards import Plan, RunFolder, done_shards, shard_name
+from .base import Change, Store, article_file, under
+from .docs import count_docs, search_docs, usage_docs
+
+
+class RunStore(Store):
+    """The run folder `path` (a local folder holding plan.json), every shard done."""
+
+    read_only = True
+
+    def __init__(self, path: Path) -> None:
+        from ..shards import _arrow
+
+        self.path = path
+        self._pa = _arrow()
+        self._folder = RunFolder(path)
+        plan = Plan.load(self._folder)
+        if plan is None:
+            raise CatalogError(f"{path} holds no plan.json; is it a run's --out folder?")
+        done = done_shards(self._folder)
+        missing = len(plan.shards) - len(done.keys() & range(len(plan.shards)))
+        if missing:
+            raise CatalogError(
+                f"{path}: {missing} of its {len(plan.shards)} shards are not done; run the "
+                "same scan with the same --out again to finish them"
+            )
+        self._plan_errors = plan.errors
+        self._names = [f"{shard_name(number)}.parquet" for number in sorted(done)]
+
+    def _tables(
+        self, table: str, columns: list[str] | None = None, where: Any = None
+    ) -> Iterator[Any]:
+        """Each shard's `table` (only `columns`; only the rows `where` keeps)."""
+        pq = self._pa.parquet
+        for name in self._names:
+            data = self._folder.read(f"{table}/{name}")
+            if data is None:
+                raise CatalogError(f"{self.path}: {table}/{name} is missing")
+            yield pq.read_table(io.BytesIO(data), columns=columns, filters=where)
+
+    def _docs(self, table: str, where: Any = None) -> Iterator[dict[str, Any]]:
+        for part in self._tables(table, ["doc"], where):
+            yield from (orjson.loads(doc) for doc in part.column("doc").to_pylist())
+
+    def _among(self, column: str, values: Collection[str] | None) -> Any:
+        if values is None:
+            return None
+        return self._pa.compute.field(column).isin(sorted(set(values)))
+
+    # -- writing: refused --------------------------------------------------------------------
+
+    def writing(self, on_wait: Callable[[], None] | None = None) -> Any:
+        raise CatalogError(
+            f"{self.path} is a sharded scan's output, read-only; bring it into a catalogue "
+            f"to add to it: media-catalog import {self.path} --db catalogue.sqlite"
+        )
+
+    def write(self, change: Change) -> None:
+        self.writing()
+
+    def is_empty(self) -> bool:
+        return not self._names
+
+    def save(self) -> None:
+        """(Nothing to save: a run is never changed.)"""
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def source(self, path: str) -> dict[str, Any] | None:
+        return next(self._docs("sources", self._among("path", [path])), None)
+
+    def sources(self) -> dict[str, dict[str, Any]]:
+        return {doc["path"]: doc for doc in self._docs("sources")}
+
+    def catalogued_under(self, roots: Collection[str]) -> set[str]:
+        known = set(self.sources()) | {article_file(o["article"]) for o in self.occurrences()}
+        return {path for path in known if under(path, roots)}
+
+    def known_images(self) -> Container[str]:
+        return {sha for part in self._tables("images", ["sha256"]) for sha in _column(part)}
+
+    def images(self, sha256s: Collection[str] | None = None) -> Iterator[dict[str, Any]]:
+        files = self._files(sha256s)
+        seen: set[str] = set()
+        for doc in self._docs("images", self._among("sha256", sha256s)):
+            if doc["sha256"] not in seen:
+                seen.add(doc["sha256"])
+                yield {**doc, "files": list(files.get(doc["sha256"], ()))}
+
+    def _files(self, sha256s: Collection[str] | None = None) -> dict[str, dict[str, None]]:
+        """The files holding each image (of `sha256s`), once each: shards that used the
+        same file both list it."""
+        files: dict[str, dict[str, None]] = {}
+        for part in self._tables("files", where=self._among("sha256", sha256s)):
+            held = part.to_pydict()
+            for path, sha256 in zip(held["path"], held["sha256"], strict=True):
+                files.setdefault(sha256, {})[path] = None
+        return files
+
+    def occurrences(self, sha256s: Collection[str] | None = None) -> Iterator[dict[str, Any]]:
+        return self._docs("occurrences", self._among("sha256", sha256s))
+
+    def unresolved_under(
+        self, reasons: Collection[str], roots: Collection[str]
+    ) -> Iterator[dict[str, Any]]:
+        for doc in self._docs("occurrences", self._among("reason", reasons)):
+            if under(article_file(doc["article"]), roots):
+                yield doc
+
+    def errors(self) -> Iterator[dict[str, Any]]:
+        yield from self._plan_errors
+        yield from self._docs("errors")
+
+    def count_errors_under(self, roots: Collection[str]) -> int:
+        return sum(
+            1
+            for e in self.errors()
+            if under(e["path"] or "", roots) or under(article_file(e["article"] or ""), roots)
+        )
+
+    def image_count(self) -> int:
+        return len(self.known_images())  # type: ignore[arg-type]
+
+    def changed(self) -> bool:
+        return False
+
+    def sha256s_with_prefix(self, prefix: str) -> list[str]:
+        found: dict[str, None] = {}
+        for part in self._tables("images", ["sha256"]):
+            found.update(dict.fromkeys(sha for sha in _column(part) if sha.startswith(prefix)))
+        return list(found)
+
+    def near_phash(self, phashes: list[int], distance: int) -> list[tuple[int, int, str]]:
+        hits, seen = [], set()
+        for part in self._tables("images", ["sha256", "phash"]):
+            for sha256, phash in zip(_column(part), _column(part, "phash"), strict=True):
+                if sha256 in seen:
+                    continue
+                seen.add(sha256)
+                code = int(phash, 16)
+                for view, target in enumerate(phashes):
+                    bits = (code ^ target).bit_count()
+                    if bits <= distance:
+                        hits.append((bits, view, len(seen), sha256))
+        hits.sort()
+        return [(bits, view, sha256) for bits, view, _, sha256 in hits]
+
+    def search(
+        self, terms: list[Term], limit: int | None, near: Callable[[], set[str]]
+    ) -> tuple[int, Iterator[bytes]]:
+        images = {doc["sha256"]: doc for doc in self.images()}
+        return search_docs(terms, limit, near, images, list(self.occurrences()), self.errors())
+
+    def counts(self) -> dict[str, Any]:
+        return count_docs(list(self.images()), list(self.occurrences()), self.errors())
+
+    def image_docs(self) -> Iterator[dict[str, Any]]:
+        seen: set[str] = set()
+        for doc in self._docs("images"):
+            if doc["sha256"] not in seen:
+                seen.add(doc["sha256"])
+                yield doc
+
+    def usage(self, tracking: bool) -> tuple[dict[str, tuple[int, int]], int]:
+        images: dict[str, dict[str, Any]] = {}
+        for part in self._tables("images", ["sha256", "width", "height"]):
+            for row in part.to_pylist():
+                images.setdefault(row["sha256"], {**row, "files": []})
+        for sha256, paths in self._files().items():
+            images[sha256]["files"] = list(paths)
+        return usage_docs(images, self.occurrences(), tracking)
+
+    def kept(self, key: str) -> Any:
+        return None
+
+    def keep(self, key: str, value: Any) -> None:
+        """(A run keeps nothing.)"""
+
+
+def _column(part: Any, name: str = "sha256") -> list[Any]:
+    return part.column(name).to_pylist()
