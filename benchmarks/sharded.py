@@ -1,6 +1,6 @@
 """Beyond one machine (issue 20): the near-pair search on Dask, shard costs, and a simulation.
 
-Run from the repository root (`pip install -e '.[dask]'`; about 10 minutes on 2 cores):
+Run from the repository root (`pip install -e '.[dask]'`; about 2 minutes on 2 cores):
 
     python benchmarks/sharded.py [--n 1000000] [--sample 5000] [--photos DIR]
 

@@ -314,19 +314,23 @@ def scan(
         ),
     ] = None,
     scheduler: Annotated[
-        str,
+        str | None,
         typer.Option(
             help="With --out: where shards run: local (a Dask LocalCluster of --workers "
-            "processes), a Dask scheduler address (tcp://host:8786), or none (this process).",
+            "processes), a Dask scheduler address (tcp://host:8786), or none (this process) "
+            "[default: local].",
+            show_default=False,
         ),
-    ] = "local",
+    ] = None,
     shard_size: Annotated[
-        int,
+        int | None,
         typer.Option(
-            help="With --out: files per shard (a web archive or JSON Lines dump is one alone).",
+            help="With --out: files per shard (a web archive or JSON Lines dump is one alone) "
+            "[default: 10000].",
             min=1,
+            show_default=False,
         ),
-    ] = 10_000,
+    ] = None,
 ) -> None:
     """Scan articles and image files into the catalogue.
 
@@ -361,9 +365,11 @@ def scan(
         for name, given in refused:
             if given:
                 raise QueryError(f"{name} does not work with --out yet; scan without --out")
-        _sharded(paths, folders, options, out, endpoint_url, scheduler, shard_size, workers,
-                 image_seconds, quiet, format)  # fmt: skip
+        _sharded(paths, folders, options, out, endpoint_url, scheduler or "local", shard_size,
+                 workers, image_seconds, quiet, strict, format)  # fmt: skip
         return
+    if scheduler is not None or shard_size is not None:
+        raise QueryError("--scheduler and --shard-size cut a scan into shards: give --out too")
     catalog = open_store(db)
     cache = _cache(catalog.path)
     objects = None
@@ -451,16 +457,18 @@ def _sharded(
     where: str,
     endpoint: str | None,
     scheduler: str,
-    shard_size: int,
+    shard_size: int | None,
     workers: int | None,
     image_seconds: float,
     quiet: bool,
+    strict: bool,
     format: Format,
 ) -> None:
     """`scan --out`: plan the run (or read its plan), run the shards not done, summarise."""
-    from .cluster import run_plan
+    from .cluster import check_scheduler, run_plan
     from .shards import RunFolder, plan_run
 
+    check_scheduler(scheduler)
     out = RunFolder(where, endpoint)
     if not out.remote and Path(where).is_file():
         raise QueryError(f"--out {where} is a file; give a folder (made if absent)")
@@ -492,6 +500,8 @@ def _sharded(
             "again to run them again (the done shards are kept).",
             markup=False,
         )
+        raise typer.Exit(1)
+    if strict and summary.counts.get("errors"):
         raise typer.Exit(1)
 
 
@@ -630,6 +640,10 @@ def dupes(
     from .hamming import pairs_within
     from .similarity import duplicate_report, read_ignore_list, reference_matches
 
+    if scheduler != "none":
+        from .cluster import check_scheduler
+
+        check_scheduler(scheduler)
     catalog = open_store(db, create=False)
     if reference is not None:
         if robust:

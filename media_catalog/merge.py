@@ -158,6 +158,10 @@ def _records(path: Path | RunFolder) -> Iterator[tuple[str, dict[str, Any]]]:
     if isinstance(path, RunFolder):
         yield from run_records(path)
         return
+    if path.is_dir():
+        raise CatalogError(
+            f"cannot import {path}: a folder, and no run's output (it holds no plan.json)"
+        )
     if not path.is_file():
         raise CatalogError(f"cannot import {path}: no such file")
     source = existing_catalogue(path)

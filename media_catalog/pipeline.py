@@ -33,7 +33,7 @@ from .models import (
 from .query import cluster_counts
 from .resolve import DEFAULT_MAX_BYTES, Resolver, file_size, web_url
 from .store import Store, article_file, under
-from .walk import SourceFile, walk
+from .walk import SourceFile, admitted, walk
 
 if TYPE_CHECKING:
     from .fetch import Fetcher
@@ -391,8 +391,9 @@ def scan(
     called as files are read (it costs one extra listing of the folders); `on_wait` when
     another process writing the catalogue makes this scan wait (SQLite).
 
-    With `files` (walked already: one shard of a distributed run), only they are read and
-    `paths` are only the allowed roots. Without `clusters`, none are counted (None).
+    With `files` (walked already: one shard of a distributed run), only they are read, each
+    checked again to lie in the allowed roots, and `paths` are only those roots. Without
+    `clusters`, none are counted (None).
     """
     paths = [Path(p) for p in paths]
     assets = [Path(a) for a in assets]
@@ -491,6 +492,10 @@ def _scan(
     unlisted: list[str] = []  # folders that could not be listed: nothing below them is pruned
     sources = files if files is not None else walk(present, walk_errors, resolver.assets, unlisted)
     for done, source in enumerate(sources):
+        if files is not None and not admitted(source.path, resolver.roots, walk_errors):
+            state.errors += walk_errors
+            walk_errors.clear()
+            continue
         state.errors += walk_errors
         walk_errors.clear()
         if progress is not None:

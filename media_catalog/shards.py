@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import tempfile
 import threading
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,7 +53,9 @@ class RunFolder:
     by their path in the run (`plan.json`, `images/000001.parquet`)."""
 
     def __init__(self, where: str | Path, endpoint: str | None = None) -> None:
-        self.where = str(where).rstrip("/") if is_object_url(str(where)) else str(where)
+        where = str(where)
+        # (absolute: workers elsewhere, in other folders, must write where this process reads)
+        self.where = where.rstrip("/") if is_object_url(where) else os.path.abspath(where)
         self.endpoint = endpoint
         self._store: Any = None
 
@@ -138,12 +141,20 @@ class Plan:
     max_bytes: int = DEFAULT_MAX_BYTES
     image_seconds: float = IMAGE_SECONDS
     options: dict[str, Any] = field(default_factory=lambda: asdict(ExtractOptions()))
+    shard_size: int = SHARD_SIZE
     errors: list[dict[str, Any]] = field(default_factory=list)
+    first: int = 0  # the number of shards[0] (`part`)
     format: int = PLAN_FORMAT
 
     def inputs(self) -> tuple[Any, ...]:
         """What a plan is of: a run folder is re-used only for the same."""
         return self.paths, self.assets, self.max_bytes, self.image_seconds, self.options
+
+    def part(self, number: int) -> Plan:
+        """The plan of shard `number` alone, what one task is sent: the same settings, that
+        shard's files, no walk errors."""
+        shard = self.shards[number - self.first]
+        return replace(self, shards=[shard], errors=[], first=number)
 
     def to_bytes(self) -> bytes:
         return orjson.dumps(asdict(self), option=orjson.OPT_INDENT_2)
@@ -158,13 +169,20 @@ class Plan:
             data = orjson.loads(raw)
         except (OSError, orjson.JSONDecodeError) as exc:
             raise CatalogError(f"cannot read the run's plan {out}/{PLAN}: {exc}") from exc
-        if data.get("format") != PLAN_FORMAT:
+        if not isinstance(data, dict) or data.get("format") != PLAN_FORMAT:
+            found = data.get("format") if isinstance(data, dict) else None
             raise CatalogError(
-                f"{out}/{PLAN} is a plan of format {data.get('format')}; this version reads "
-                f"format {PLAN_FORMAT}: upgrade media-catalog, or give another --out folder"
+                f"{out}/{PLAN} is no plan of format {PLAN_FORMAT} (found {found!r}): made by "
+                "another version of media-catalog, or edited; give another --out folder"
             )
-        data["shards"] = [[tuple(entry) for entry in shard] for shard in data["shards"]]
-        return cls(**data)
+        try:
+            data["shards"] = [[(str(p), str(k)) for p, k in shard] for shard in data["shards"]]
+            return cls(**data)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CatalogError(
+                f"{out}/{PLAN} is damaged ({type(exc).__name__}: {exc}); give another --out "
+                "folder, or remove that one to start again"
+            ) from exc
 
 
 def plan_run(
@@ -172,13 +190,14 @@ def plan_run(
     out: RunFolder,
     *,
     assets: Iterable[Path] = (),
-    shard_size: int = SHARD_SIZE,
+    shard_size: int | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
     image_seconds: float = IMAGE_SECONDS,
     options: ExtractOptions | None = None,
 ) -> Plan:
     """The plan of run folder `out`: the one written there before (when it is of the same
-    inputs and settings, else CatalogError), or a new one, walked now and written."""
+    inputs and settings, and `shard_size` if given, else CatalogError), or a new one, walked
+    now and written (`shard_size` files a shard, default SHARD_SIZE)."""
     plan = Plan(
         paths=[os.path.abspath(p) for p in paths],
         assets=[os.path.abspath(a) for a in assets],
@@ -186,10 +205,11 @@ def plan_run(
         max_bytes=max_bytes,
         image_seconds=image_seconds,
         options=asdict(options or ExtractOptions()),
+        shard_size=shard_size or SHARD_SIZE,
     )
     old = Plan.load(out)
     if old is not None:
-        if old.inputs() != plan.inputs():
+        if old.inputs() != plan.inputs() or shard_size not in (None, old.shard_size):
             raise CatalogError(
                 f"{out} holds a run of other inputs or settings ({', '.join(old.paths)}); "
                 "give another --out folder, or remove that one to start again"
@@ -204,13 +224,16 @@ def plan_run(
             plan.shards.append([entry])
             continue
         batch.append(entry)
-        if len(batch) >= shard_size:
+        if len(batch) >= plan.shard_size:
             plan.shards.append(batch)
             batch = []
     if batch:
         plan.shards.append(batch)
     plan.errors = [error.to_dict() for error in errors]
-    out.write(PLAN, plan.to_bytes())
+    try:
+        out.write(PLAN, plan.to_bytes())
+    except OSError as exc:
+        raise CatalogError(f"cannot write the run's plan to {out}: {exc}") from exc
     return plan
 
 
@@ -226,16 +249,29 @@ class Shard:
     counts: dict[str, int]
 
 
+_SCRATCH = "media-catalog-shard-"  # + the pid of the process scanning the shard
+
+
+def _clean_up_after_the_dead() -> None:
+    """Remove the scratch folders of shard scans whose process was killed (a worker lost to
+    a crash leaves its folder behind)."""
+    for entry in Path(tempfile.gettempdir()).glob(f"{_SCRATCH}*-*"):
+        pid = entry.name[len(_SCRATCH) :].partition("-")[0]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(entry, ignore_errors=True)
+
+
 def scan_shard(plan: Plan, number: int, workers: int | None = 1) -> Shard:
     """Scan shard `number` of `plan`: tables of image docs, the files holding them,
     occurrence docs, errors and source states, each row with the whole doc as JSON (`doc`)
-    beside the columns a query reads. Images are fingerprinted by `workers` processes
-    (in-process inside a daemonic process, as a Dask worker is)."""
+    beside the columns a query reads (`files` holds only path and SHA-256). Images are
+    fingerprinted by `workers` processes (in-process inside a daemonic process)."""
     from .pipeline import scan
 
     pa = _arrow()
-    files = [SourceFile(Path(path), kind) for path, kind in plan.shards[number]]
-    with tempfile.TemporaryDirectory(prefix="media-catalog-shard-") as folder:
+    files = [SourceFile(Path(path), kind) for path, kind in plan.shards[number - plan.first]]
+    _clean_up_after_the_dead()
+    with tempfile.TemporaryDirectory(prefix=f"{_SCRATCH}{os.getpid()}-") as folder:
         store = open_store(Path(folder) / "shard.sqlite")
         summary = scan(
             [Path(p) for p in plan.paths],
@@ -320,8 +356,8 @@ def write_shard(out: RunFolder, number: int, shard: Shard) -> dict[str, int]:
     return shard.counts
 
 
-# One shard at a time in a process: a daemonic one (a Dask worker) fingerprints in-process,
-# where the bytes known so far are the process's.
+# One shard at a time in a process: a daemonic one fingerprints in-process, where the bytes
+# known so far are the process's.
 _one_at_a_time = threading.Lock()
 
 

@@ -94,6 +94,22 @@ def walk(
                     yield SourceFile(path, kind)
 
 
+def admitted(path: Path, allowed: Iterable[Path], errors: list[ItemError]) -> bool:
+    """Whether a file walked earlier (a shard of a distributed run, from a plan that may be
+    old or edited) may still be read: a regular file whose real path lies in the `allowed`
+    folders; if not, why is recorded, as `walk` records it."""
+    inside = [Path(os.path.realpath(folder)) for folder in allowed]
+    real = Path(os.path.realpath(path))
+    if not any(real == folder or folder in real.parents for folder in inside):
+        message = (
+            f"{path} ({real}) lies outside the scanned folders; scan that folder too, or "
+            "name it with --assets, to allow it"
+        )
+        errors.append(ItemError(str(path), "outside-roots", message))
+        return False
+    return _readable(path, inside, errors)
+
+
 def _readable(path: Path, inside: list[Path], errors: list[ItemError]) -> bool:
     """Whether a walked file is a regular file within the `inside` folders; if not, why is
     recorded."""

@@ -333,3 +333,78 @@ def test_the_read_commands_answer_from_a_run_as_from_its_import(cli, mixed, tmp_
     assert refused.exit_code == 1
     assert "read-only; bring it into a catalogue" in refused.stderr
     assert "media-catalog import run --db catalogue.sqlite" in refused.stderr
+
+
+def test_a_slow_image_on_a_dask_worker_is_stopped_and_its_shard_done(mixed, tmp_path):
+    from media_catalog import fingerprint
+    from media_catalog.cluster import dask_client, run_plan
+
+    from . import hostile
+
+    # about 2 s of decoding under a limit raised for the test (as in test_hostile)
+    (mixed / "e").mkdir()
+    (mixed / "e" / "slow.jpg").write_bytes(hostile.many_scans(1024, 6000))
+    out = RunFolder(tmp_path / "run")
+    plan = plan_run([mixed], out, shard_size=2, image_seconds=0.5)
+    module = sys.modules[fingerprint.__module__]
+
+    def raise_the_scan_limit() -> None:
+        module.MAX_JPEG_SCANS = 10**6
+
+    with dask_client("local", 2) as client:
+        client.run(raise_the_scan_limit)
+        warnings: list[str] = []
+        summary = run_plan(plan, out, client.scheduler.address, on_warning=warnings.append)
+    assert summary.failed == {} and summary.ran == len(plan.shards)
+    assert warnings == []  # the LocalCluster's workers are set up as advised
+    db = tmp_path / "run.json"
+    from media_catalog.merge import import_files
+
+    import_files(open_store(db), [out])
+    errors = {e["path"].rsplit("/", 1)[-1]: e for e in open_store(db).errors()}
+    assert errors["slow.jpg"]["code"] == "too-slow"
+    assert "took over 0.5 s" in errors["slow.jpg"]["message"]
+
+
+def test_a_planned_file_that_now_leads_outside_the_roots_is_not_read(mixed, tmp_path):
+    from media_catalog.cluster import run_plan
+
+    out = RunFolder(tmp_path / "run")
+    plan = plan_run([mixed], out, shard_size=100)
+    secret = tmp_path / "secret.md"
+    secret.write_text("SECRET ![x](y.jpg) SECRET", encoding="utf-8")
+    (mixed / "b" / "notes.md").unlink()
+    (mixed / "b" / "notes.md").symlink_to(secret)  # after planning: the plan is old
+    assert run_plan(plan, out, "none").failed == {}
+    db = tmp_path / "run.sqlite"
+    from media_catalog.merge import import_files
+
+    import_files(open_store(db), [out])
+    store = open_store(db)
+    assert not any("SECRET" in (o["context_after"] or "") for o in store.occurrences())
+    codes = {e["path"]: e["code"] for e in store.errors()}
+    assert codes[str(mixed / "b" / "notes.md")] == "outside-roots"
+
+
+def test_options_that_need_out_and_bad_schedulers_are_refused(cli, mixed, tmp_path):
+    for args in (["--scheduler", "none"], ["--shard-size", "5"]):
+        result = cli("scan", mixed, *args)
+        assert result.exit_code == 1 and "give --out too" in result.stderr
+    for command in (["scan", mixed, "--out", "run"], ["dupes"]):
+        result = cli(*command, "--scheduler", "Local")
+        assert result.exit_code == 1, result.output
+        assert "--scheduler 'Local': give none" in result.stderr
+    assert not (tmp_path / "run").exists()  # refused before planning
+    first = cli(
+        "scan", mixed, "--out", "run", "--scheduler", "none", "--shard-size", "4", "-f", "json"
+    )
+    assert first.exit_code == 0, first.output
+    # the same run again, its shard size from its plan
+    again = cli("scan", mixed, "--out", "run", "--scheduler", "none", "-f", "json")
+    assert again.exit_code == 0
+    assert orjson.loads(again.stdout)["done_before"] == orjson.loads(first.stdout)["shards"] == 3
+    other = cli("scan", mixed, "--out", "run", "--scheduler", "none", "--shard-size", "5")
+    assert other.exit_code == 1 and "holds a run of other inputs" in other.stderr
+    strict = cli("scan", mixed, "--out", "run", "--scheduler", "none", "--strict")
+    assert strict.exit_code == 1  # the run recorded errors
+    assert RunFolder("run").where == str(tmp_path / "run")  # workers elsewhere write here too
