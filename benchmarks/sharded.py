@@ -10,9 +10,9 @@ Run from the repository root (`pip install -e '.[dask]'`; about 2 minutes on 2 c
    of the first `--sample` rows must find nothing they lack. Wall, CPU (this process and the
    workers) and peak memory (this process; the workers' largest RSS, sampled every 50 ms).
 2. **Shards.** The photos under `--photos` cut into shards of 50 and scanned one after the
-   other with `shards.run_shard` in one daemonic process, as a Dask worker runs them: time
-   per shard and per image (what the simulation draws from), and Parquet bytes per image;
-   `fingerprint()` alone on every photo, for comparison.
+   other with `shards.run_shard` as a LocalCluster worker runs them (images fingerprinted by
+   one child process): time per shard and per image (what the simulation draws from), and
+   Parquet bytes per image; `fingerprint()` alone on every photo, for comparison.
 3. **Simulation** of a run on 100 machines of 16 cores over 1,000,000,000 images in shards of
    10,000, fed with those measurements: makespan, efficiency (work / (cores x makespan)),
    scheduler load, bytes written, and the bytes the cluster search would move.
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import heapq
-import multiprocessing
 import os
 import platform
 import resource
@@ -33,6 +32,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -82,6 +82,10 @@ class _PeakRss:
         self.thread.join()
 
 
+def _nothing(value: int) -> int:
+    return value
+
+
 def search(n: int, sample: int) -> tuple[list[str], dict[str, float]]:
     from distributed import Client, LocalCluster
 
@@ -106,6 +110,9 @@ def search(n: int, sample: int) -> tuple[list[str], dict[str, float]]:
             found = ClusterSearch(client)(codes, RADIUS, codes, 64, everyone, nobody)
         wall, driver_cpu = time.perf_counter() - started, time.process_time() - cpu
         worker_cpu = _cpu_of(pids) - worker_cpu
+        started = time.perf_counter()  # the scheduler's cost of a task, with no work in it
+        client.gather(client.map(_nothing, range(5000), pure=False))
+        figures = {"task_seconds": (time.perf_counter() - started) / 5000}
     assert all(np.array_equal(a, b) for a, b in zip(found, local, strict=True)), "they differ"
     bi, bj, _ = brute_pairs(codes, RADIUS, rows=sample)
     mine = found[0] < sample
@@ -114,7 +121,7 @@ def search(n: int, sample: int) -> tuple[list[str], dict[str, float]]:
     tasks = block_tasks(RADIUS)
     moved = sum(2 if p != q else 1 for _, p, q in tasks) / 16 * n * ROW_BYTES
     driver_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    figures = {"n": n, "search_cpu": worker_cpu + driver_cpu, "moved_per_code": moved / n}
+    figures.update(n=n, search_cpu=worker_cpu + driver_cpu, moved_per_code=moved / n)
     return [
         f"#### Near-pair search: {n:,} clustered pHash-like codes, every pair within {RADIUS} bits",
         "",
@@ -132,21 +139,31 @@ def search(n: int, sample: int) -> tuple[list[str], dict[str, float]]:
         f"({moved / n:.0f} bytes a code).",
         f"- Wall ratio cluster / here: {wall / local_wall:.2f}x; CPU ratio "
         f"{(worker_cpu + driver_cpu) / local_cpu:.2f}x.",
+        f"- 5,000 empty tasks on that cluster: {figures['task_seconds'] * 1000:.2f} ms a task, "
+        "end to end (the scheduler, the two workers and this client on 2 cores).",
         "",
     ], figures
 
 
-def _timed_shard(plan: object, out: Path, number: int) -> tuple[float, float]:
+def _timed_shard(plan: Any, out: Any, number: int) -> tuple[float, float]:
+    """Wall and CPU seconds (this process and its children) of one shard."""
     from media_catalog.shards import run_shard
 
-    started, cpu = time.perf_counter(), time.process_time()
-    run_shard(plan, str(out), number)
-    return time.perf_counter() - started, time.process_time() - cpu
+    def cpu() -> float:
+        own, children = (
+            resource.getrusage(resource.RUSAGE_SELF),
+            resource.getrusage(resource.RUSAGE_CHILDREN),
+        )
+        return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+    started, before = time.perf_counter(), cpu()
+    run_shard(plan.part(number), out, number, workers=1)
+    return time.perf_counter() - started, cpu() - before
 
 
 def shards(photos: Path) -> tuple[list[str], dict[str, float]]:
     from media_catalog.fingerprint import fingerprint
-    from media_catalog.shards import plan_run
+    from media_catalog.shards import RunFolder, plan_run
 
     files = sorted(p for p in photos.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
     per_image = []
@@ -156,20 +173,19 @@ def shards(photos: Path) -> tuple[list[str], dict[str, float]]:
         fingerprint(data, str(path))
         per_image.append(time.process_time() - started)
     with tempfile.TemporaryDirectory() as folder:
-        out = Path(folder) / "run"
+        out = RunFolder(Path(folder) / "run")
         plan = plan_run([photos], out, shard_size=50)
-        # in a daemonic process, as a Dask worker is: it fingerprints in-process
-        with multiprocessing.get_context("fork").Pool(1) as pool:
-            timed = pool.starmap(_timed_shard, [(plan, out, n) for n in range(len(plan.shards))])
+        # as a LocalCluster's worker runs them: images fingerprinted by one child process
+        timed = [_timed_shard(plan, out, number) for number in range(len(plan.shards))]
         times, cpus = [wall for wall, _ in timed], [cpu for _, cpu in timed]
-        written = sum(f.stat().st_size for f in out.rglob("*.parquet"))
+        written = sum(f.stat().st_size for f in Path(folder, "run").rglob("*.parquet"))
     images = sum(len(s) for s in plan.shards)
     shard_images = [len(s) for s in plan.shards]
     per_shard_image = [t / k for t, k in zip(times, shard_images, strict=True)]
     figures = {"shard_image_seconds": per_shard_image, "bytes_per_image": written / images}
     lines = [
         f"#### Shards of 50 photos ({images} photos, {len(times)} shards), one after another "
-        "in one daemonic process (as a Dask worker runs them)",
+        "as a LocalCluster worker runs them (one fingerprinting child)",
         "",
         "| measure | value |",
         "|:---|---:|",
@@ -225,7 +241,7 @@ def simulate(figures: dict[str, float], seed: int = 1) -> list[str]:
     # the near-pair search: its work is bucket pairs compared, which grows as n² once buckets
     # hold many codes (n >> 65,536 keys): scaled from the n measured
     search = figures["search_cpu"] * (images / figures["n"]) ** 2
-    scheduler_per_task = 0.001  # Dask: about 1 ms of scheduler time per task (its docs)
+    scheduler_per_task = figures["task_seconds"]  # measured here, an upper bound
     return [
         f"#### Simulation: {images:,} images, {machines} machines x {cores} cores, shards of "
         f"{shard:,}",
@@ -240,7 +256,8 @@ def simulate(figures: dict[str, float], seed: int = 1) -> list[str]:
         f"| efficiency (work / cores x makespan) | {work / (slots * makespan):.1%} |",
         f"| one machine lost half-way: makespan, efficiency | {lost_makespan / 3600:.2f} h, "
         f"{work / (slots * lost_makespan):.1%} ({wasted / 3600:.1f} core-hours redone) |",
-        f"| scheduler load | {rate:.1f} tasks/s, {rate * scheduler_per_task:.2%} of one core |",
+        f"| scheduler load | {rate:.1f} tasks/s, at most {rate * scheduler_per_task:.2%} of one "
+        "core (at the cost of an empty task measured here) |",
         f"| Parquet written | {figures['bytes_per_image'] * images / 2**40:,.1f} TiB |",
         "| shuffle bytes of the scan | 0 (each shard writes its own files) |",
         f"| near-pair search, 12 bits, scaled by n² from {figures['n']:,.0f} codes | "
