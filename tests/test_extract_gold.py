@@ -1,5 +1,7 @@
-"""The gold set: articles shaped like real sites and corpora (tests/gold/), each with a
-hand-written list of the occurrences it must give (`NAME.expected.json`).
+"""The gold set: articles shaped like real sites and corpora (tests/gold/), and real pages
+(`real-*.html`, from Zyte's article extraction benchmark, github.com/scrapinghub/
+article-extraction-benchmark), each with a hand-checked list of the occurrences it must
+give (`NAME.expected.json`).
 
 Each expected entry names the fields it checks (always src, alt, caption, credit, position
 and kind; some also link, tracking or decorative); JSON Lines entries carry their `line`,

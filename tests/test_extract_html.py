@@ -473,6 +473,21 @@ def test_a_class_ending_in_credit_or_copyright_is_a_credit():
     assert [(r.caption, r.credit) for r in html.extract(sott, "p")[0]] == [("Director", "© Alamy")]
 
 
+def test_a_cite_beside_the_caption_is_the_credit_one_in_it_is_not():
+    # Vox's markup (real-vox in the gold set): the source in a <cite> beside the figcaption
+    vox = """<figure class="e-image"><span class="e-image__inner"><picture><img alt="Smog"
+    src="a.jpg"></picture></span><span class="e-image__meta"><figcaption>Air pollution is
+    surging in Delhi.</figcaption> <cite>Sakib Ali/Hindustan Times/Getty Images</cite></span>
+    </figure><figure><img src="b.jpg"><figcaption>A still from <cite>Metropolis</cite>, 1927
+    </figcaption></figure><p>As <cite>The Atlantic</cite> wrote</p><img src="c.jpg">"""
+    refs = html.extract(vox, "p")[0]
+    assert [(r.caption, r.credit, r.credit_source) for r in refs] == [
+        ("Air pollution is surging in Delhi.", "Sakib Ali/Hindustan Times/Getty Images", "markup"),
+        ("A still from Metropolis, 1927", None, None),  # a work the caption names
+        (None, None, None),  # a cite outside any figure
+    ]
+
+
 def test_http_equiv_and_undeclared_legacy_encodings():
     persian = "هنوز از تلفات و خسارات دقيق اين انفجار آماري منتشر نشده است"  # Arabic yeh
     head = '<meta http-equiv="Content-Type" content="text/html; charset=windows-1256">'

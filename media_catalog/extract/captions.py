@@ -45,6 +45,8 @@ _CREDIT_TAGS = frozenset(
     TAG[name] for name in ("span", "small", "em", "i", "cite", "b", "strong", "p")
 )
 _FIGCAPTION = TAG["figcaption"]
+_FIGURE = TAG["figure"]
+_CITE = TAG["cite"]
 # Elements whose text is never shown as a caption or a credit (images, media, controls,
 # scripts, an icon's vector paths) and comments: `_search` passes them by without reading
 # their attributes (an image's and its sources' are long: reading them cost a fifth of the
@@ -321,9 +323,11 @@ def _search(
         if heading is None and tag in HEADINGS and node.mem_id not in up:
             heading = node
         attributes = node.attributes
-        if not selectors.marked(attributes) and tag != _FIGCAPTION:
+        if not selectors.marked(attributes) and tag != _FIGCAPTION and tag != _CITE:
             continue
         is_caption, is_credit = selectors.kinds(node, attributes)
+        if tag == _CITE and not is_credit:
+            is_credit = _figure_cite(node, root_id)
         wants_caption = is_caption and caption and found_caption is None
         wants_credit = is_credit and credit and found_credit is None
         if (
@@ -348,6 +352,22 @@ def _search(
         if (found_caption is not None or not caption) and (found_credit is not None or not credit):
             break
     return found_caption or by_name, found_credit, heading
+
+
+def _figure_cite(node: LexborNode, root_id: int) -> bool:
+    """Whether a `<cite>` names the photo's source: in a `<figure>`, outside its caption (Vox's
+    `<cite>Sakib Ali/Hindustan Times/Getty Images</cite>` beside the `<figcaption>`); a
+    `<cite>` in the caption's text names a work it quotes."""
+    in_figure = False
+    parent = node.parent
+    while parent is not None:
+        if parent.tag_id == _FIGCAPTION:
+            return False
+        in_figure = in_figure or parent.tag_id == _FIGURE
+        if parent.mem_id == root_id:
+            return in_figure
+        parent = parent.parent
+    return False
 
 
 def _beside(
