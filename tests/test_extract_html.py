@@ -1163,6 +1163,38 @@ def test_a_microdata_image_object_whose_img_a_script_inserts_is_an_image_in_its_
     ]
 
 
+def test_a_delayed_image_a_script_inserts_is_an_image_in_its_place():
+    # BBC News's markup (real-bbc in the gold set): no <img> until the script runs
+    page = """<p>Before.</p><figure class="media-landscape has-caption full-width">
+    <span class="image-and-copyright-container"><div class="js-delayed-image-load"
+    data-alt="Eva-Marie Persson" data-src="https://ichef.example/news/320/a.jpg"
+    data-width="976" data-height="549"></div><span class="off-screen">Image copyright</span>
+    <span class="story-image-copyright">EPA</span></span><figcaption class="media-caption">
+    <span class="off-screen">Image caption</span><span class="media-caption__text">
+    The decision came after interviews with seven witnesses</span></figcaption></figure>
+    <figure class="no-caption"><div class="js-delayed-image-load" data-alt=""
+    data-src="https://ichef.example/news/320/line.png" data-width="640" data-height="2"></div>
+    </figure><figure><div data-src="https://ichef.example/c.jpg"></div></figure><p>After.</p>"""
+    refs, _ = html.extract(page, "p")
+    assert [
+        (r.position, r.src, r.alt, r.caption, r.credit, r.declared_width, r.decorative)
+        for r in refs
+    ] == [
+        (
+            0,
+            "https://ichef.example/news/320/a.jpg",
+            "Eva-Marie Persson",
+            "The decision came after interviews with seven witnesses",
+            "EPA",
+            976,
+            False,
+        ),
+        (1, "https://ichef.example/news/320/line.png", "", None, None, 640, True),
+        # no data-alt: nothing says a script makes an image of it
+    ]
+    assert refs[0].context_before == "Before." and refs[1].context_after == "After."
+
+
 @pytest.mark.parametrize(
     ("figcaption", "caption", "credit", "source"),
     [

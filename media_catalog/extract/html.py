@@ -332,42 +332,53 @@ def _read_img(node: LexborNode) -> Image:
     return Image(node, attributes, ancestors, tags, ids, fields)
 
 
-def _microdata_image(figure: LexborNode) -> Image | None:
-    """The image a `<figure>` that is a microdata ImageObject names when it holds no `<img>`
-    (one a script inserts): its `itemid`, else its `contentUrl` or `url` property. The
-    image stands in the figure's place, inside it (so the figure is its container)."""
-    attributes = figure.attributes
-    if "imageobject" not in (attributes.get("itemtype") or "").lower():
-        return None
+def _scripted_image(figure: LexborNode) -> Image | None:
+    """The image a `<figure>` holding no `<img>` names for a script to insert: a microdata
+    ImageObject's `itemid`, else its `contentUrl` or `url` property (the image stands in the
+    figure's place, inside it, so the figure is its container); or an element in it with
+    the image's `data-src` and `data-alt` (BBC's `js-delayed-image-load`: the image stands in
+    that element's place, with that alt and the `data-width` and `data-height` declared)."""
     if figure.css_first("img") is not None:
         return None  # its <img> is read as any other
-    url = (attributes.get("itemid") or "").strip()
-    if not _url_like(url):
-        found = figure.css_first('[itemprop="contentUrl"], [itemprop="url"]')
-        found_attributes = found.attributes if found is not None else {}
-        url = _first(found_attributes, ("content", "href", "src")) or ""
+    attributes = figure.attributes
+    node, alt, width, height = figure, None, None, None
+    if "imageobject" in (attributes.get("itemtype") or "").lower():
+        url = (attributes.get("itemid") or "").strip()
+        if not _url_like(url):
+            found = figure.css_first('[itemprop="contentUrl"], [itemprop="url"]')
+            found_attributes = found.attributes if found is not None else {}
+            url = _first(found_attributes, ("content", "href", "src")) or ""
+    else:
+        delayed = figure.css_first("[data-src][data-alt]")
+        if delayed is None:
+            return None
+        node, attributes = delayed, delayed.attributes
+        url = (attributes.get("data-src") or "").strip()
+        alt = attributes.get("data-alt") or ""
+        width, height = size(attributes.get("data-width")), size(attributes.get("data-height"))
     if not _url_like(url):
         return None
     ancestors, tags, ids = [], [], []
-    node: LexborNode | None = figure
-    while node is not None and (tag := node.tag_id) != _HTML:
-        ancestors.append(node)
+    step: LexborNode | None = node
+    while step is not None and (tag := step.tag_id) != _HTML:
+        ancestors.append(step)
         tags.append(tag)
-        ids.append(node.mem_id)
-        node = node.parent
+        ids.append(step.mem_id)
+        step = step.parent
     fields = {
         "kind": "img",
         "src": url,
         "placeholder": None,
         "srcset": (),
-        "alt": None,
+        "alt": alt,
         "title": None,
-        "declared_width": None,
-        "declared_height": None,
-        "decorative": False,
-        "tracking": False,
+        "declared_width": width,
+        "declared_height": height,
+        "decorative": alt == "",
+        "tracking": (width is not None and height is not None and width <= 1 and height <= 1)
+        or is_tracker(url),
     }
-    return Image(figure, attributes, ancestors, tags, ids, fields)
+    return Image(node, attributes, ancestors, tags, ids, fields)
 
 
 def _lazy(image: Image) -> bool:
@@ -387,7 +398,7 @@ def _images(nodes: list[LexborNode]) -> list[Image]:
     copy: tuple[Image, LexborNode] | None = None  # the last image, when a noscript copy
     for node in nodes:
         if node.tag_id == _FIGURE:
-            found = _microdata_image(node)
+            found = _scripted_image(node)
             if found is not None:
                 images.append(found)
                 copy = None
@@ -558,7 +569,7 @@ def _elements(
     found: dict[str, list[LexborNode]] = {name: [] for name in TAGS}
     lists = {
         _IMG: images,
-        _FIGURE: images,  # (a microdata ImageObject whose <img> a script inserts)
+        _FIGURE: images,  # (a figure whose <img> a script inserts: _scripted_image)
         **dict.fromkeys(HEADINGS, headings),
         **dict.fromkeys(_HIDDEN, hidden),
         **{TAG[name]: elements for name, elements in found.items()},
