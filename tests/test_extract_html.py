@@ -1224,6 +1224,61 @@ def test_a_delayed_image_a_script_inserts_is_an_image_in_its_place():
         ("Queen Elizabeth II (1926-2022)", "Queen Elizabeth II (1926-2022)", None, None),
         # a whole caption that is a name and an agency
         ("Jane Roe/AFP/Getty Images", None, "Jane Roe/AFP/Getty Images", "pattern"),
+        # forms found on the real pages of Zyte's article extraction benchmark
+        (  # AP: a parenthesis holding "Photo" and "File" is still a credit
+            "Hialeah, Fla. (AP Photo/Alan Diaz, File)",
+            "Hialeah, Fla.",
+            "(AP Photo/Alan Diaz, File)",
+            "pattern",
+        ),
+        (
+            "Grass Valley. (Elias Funez/The Union via AP)",
+            "Grass Valley.",
+            "(Elias Funez/The Union via AP)",
+            "pattern",
+        ),
+        (
+            "Rats. ( STEVE GSCHMEISSNER/SCIENCE PHOTO LIBRARY)",
+            "Rats.",
+            "( STEVE GSCHMEISSNER/SCIENCE PHOTO LIBRARY)",
+            "pattern",
+        ),
+        (  # Reuters and AFP: name and agency after the last sentence, no label
+            "New York, November 18, 2019. REUTERS/Brendan McDermid",
+            "New York, November 18, 2019.",
+            "REUTERS/Brendan McDermid",
+            "pattern",
+        ),
+        (
+            "To oppose it. Jaafar ASHTIYEH / AFP",
+            "To oppose it.",
+            "Jaafar ASHTIYEH / AFP",
+            "pattern",
+        ),
+        ("In 2019. He said so. Not a credit", "In 2019. He said so. Not a credit", None, None),
+        (  # the Guardian: a label after a closing quote
+            "‘A far broader movement.’ Photograph: AFP via Getty",
+            "‘A far broader movement.’",
+            "Photograph: AFP via Getty",
+            "label",
+        ),
+        ("The film. Credit: 20th Century Fox", "The film.", "Credit: 20th Century Fox", "label"),
+        (
+            "Bar. (Photo Credit : PTI File Photo )",
+            "Bar.",
+            "(Photo Credit : PTI File Photo )",
+            "label",
+        ),
+        ("Troops remain [File: Reuters]", "Troops remain", "[File: Reuters]", "label"),
+        ("Image via Getty Images", None, "Image via Getty Images", "label"),
+        (
+            "Patrick Semansky, ASSOCIATED PRESS",
+            None,
+            "Patrick Semansky, ASSOCIATED PRESS",
+            "pattern",
+        ),
+        ("Paris, France", "Paris, France", None, None),
+        ("Jonathan P. Blair Submitted photo", "Jonathan P. Blair", "Submitted photo", "pattern"),
         # markup the tool did not know
         ('Storm. <span class="caption__source">Jane Roe</span>', "Storm.", "Jane Roe", "markup"),
         ('Storm. <span class="image__attribution">Jane Roe</span>', "Storm.", "Jane Roe", "markup"),

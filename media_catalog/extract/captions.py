@@ -22,7 +22,8 @@ CREDIT = (
     "[itemprop=copyrightHolder], [itemprop=creditText], [itemprop=author]"
 )
 _CREDIT_PREFIX = re.compile(
-    r"^\s*[(\[]?\s*(?:(?:photo(?:graph)?|picture|image|credit|foto|bild|عکس|تصویر|صورة|фото)\s*[:：]|©"
+    r"^\s*[(\[]?\s*(?:(?:(?:photo|picture|image)\s+credits?|photo(?:graph)?|picture|image|credit"
+    r"|foto|bild|file|عکس|تصویر|صورة|фото)\s*[:：]|©"
     r"|(?:photo(?:graph)?|picture|image)s?\s+(?:by|courtesy|via)(?:\s|[:：]))",
     re.I,
 )
@@ -69,14 +70,29 @@ _CONTROLS = frozenset(("a", "button", "input", "label", "select", "textarea"))
 # A credit in a caption's own words, where no element holds it: a label and a name after a
 # sentence or a separator ("… lab | photo by Jane Roe", "… Wharf. Photo: Jane Roe"), or the
 # whole caption ("Photo by Jane Roe").
+# A sentence's end, maybe inside closing quotes or brackets ("… movement.’ Photograph: AFP").
+_SENTENCE_END = r"(?:(?<=[.!?…])|(?<=[.!?…][\"'’”»)\]]))\s+"
 _LABELLED = re.compile(
-    r"(?:^|(?<=[.!?…])\s+|\s*[|–—•]\s*)(?P<credit>(?:(?:photo(?:graph)?|picture|image|foto)s?"
-    r"\s+(?:by|courtesy(?:\s+of)?)\s*[:：]?|(?:photo(?:graph)?|picture|image|credit|foto|source)s?"
-    r"\s*[:：])\s*(?P<name>\S[^|]*?))\s*$",
+    rf"(?:^|{_SENTENCE_END}|\s*[|–—•]\s*)(?P<credit>(?:(?:photo(?:graph)?|picture|image|foto)s?"
+    r"\s+(?:by|via|courtesy(?:\s+of)?)\s*[:：]?|(?:(?:photo|picture|image)\s+credits?"
+    r"|photo(?:graph)?|picture|image|credit|foto|source)s?\s*[:：])\s*(?P<name>\S[^|]*?))\s*$",
     re.I,
 )
-# A name, maybe with an agency, in parentheses at the end of a caption ("(Jane Roe/AP)").
-_TRAILING = re.compile(r"\s*(?P<credit>\((?P<name>[^()]{2,80})\))\s*$")
+# A name, maybe with an agency, in parentheses (or brackets) at the end of a caption
+# ("(Jane Roe/AP)", Al Jazeera's "[File: Reuters]").
+_TRAILING = re.compile(
+    r"\s*(?P<credit>\((?P<name>[^()]{2,80})\)|\[(?P<bracketed>[^\[\]]{2,80})\])\s*$"
+)
+# A name and an agency after a caption's last sentence, with no label ("… oppose it. Jaafar
+# ASHTIYEH / AFP", "… November 18, 2019. REUTERS/Brendan McDermid").
+_AFTER_SENTENCE = re.compile(rf"{_SENTENCE_END}(?P<credit>[^.!?…]{{2,80}}?)\s*$")
+# How small papers credit a reader's or the paper's own photo after a caption ("Christopher
+# Battin Submitted photo").
+_PHOTO_KIND = re.compile(
+    r"\s+(?P<credit>(?:submitted|contributed|courtesy|file|staff|handout|family)\s+"
+    r"(?:photo(?:graph)?|image|picture)s?)\s*$",
+    re.I,
+)
 # Words a caption's closing parenthesis holds that name no one ("(left)", "(file photo)").
 _NOT_NAMES = frozenset(
     (
@@ -91,7 +107,9 @@ _AGENCIES = re.compile(
     r"press|news|agency)\b",
     re.I,
 )
-_CONNECTORS = frozenset(("/", "&", "of", "de", "la", "le", "del", "van", "von", "via", "for"))
+_CONNECTORS = frozenset(
+    ("/", "&", "of", "de", "la", "le", "del", "van", "von", "via", "for", "file", "photo")
+)
 
 
 def _is_name(text: str, words: int) -> bool:
@@ -106,28 +124,52 @@ def _is_name(text: str, words: int) -> bool:
         first = next((c for c in part if c.isalpha()), None)
         if part.lower() in _CONNECTORS or (first is None and not part.isdigit()):
             continue
+        if part[0].isdigit():  # "20th Century Fox"
+            continue
         if first is None or (first.lower() != first.upper() and not first.isupper()):
             return False
     return parts[0].lower() not in _CONNECTORS
 
 
+def _agency_credit(text: str, words: int) -> bool:
+    """Whether `text` is a name with an agency: "Jane Roe/AP", "REUTERS/Brendan McDermid",
+    "Elias Funez/The Union via AP", "Patrick Semansky, ASSOCIATED PRESS"."""
+    if not _is_name(text, words) or _AGENCIES.search(text) is None:
+        return False
+    if "/" in text:
+        return True
+    last = text.rsplit(",", 1)
+    return len(last) == 2 and _AGENCIES.fullmatch(last[1].strip().split()[-1]) is not None
+
+
 def credit_in_text(caption: str) -> tuple[str | None, str, str] | None:
     """A credit in a caption's words: (the caption without it, or None when it was all of
     it; the credit as written; how it was found: "label" after "Photo:", "photo by" and the
-    like, "pattern" for a name in closing parentheses or a whole caption that is a name and
-    an agency, "Jane Roe/AP/Getty Images"). None when there is none. Nothing is lost: the
-    caption and the credit hold all the text."""
+    like, "pattern" for a name in closing parentheses, a name with an agency after the last
+    sentence or as the whole caption ("Jane Roe/AP/Getty Images"), or "Submitted photo" and
+    the like). None when there is none. Nothing is lost: the caption and the credit hold all
+    the text."""
     found = _LABELLED.search(caption)
     if found and _is_name(found.group("name"), 8):
         return caption[: found.start()].strip(" |–—•") or None, found.group("credit"), "label"
     found = _TRAILING.search(caption)
     if found and caption[: found.start()].strip():
-        name, rest = found.group("name"), caption[: found.start()].strip()
-        if _names_someone(name):  # "(Photo by Jane Roe/Getty Images)"
+        name, rest = found.group("name") or found.group("bracketed"), caption[: found.start()]
+        rest = rest.strip()
+        if _names_someone(name):  # "(Photo by Jane Roe/Getty Images)", "[File: Reuters]"
             return rest, found.group("credit"), "label"
-        if _is_name(name, 6) and not _NOT_NAMES.intersection(name.lower().split()):
+        if found.group("name") and (
+            _agency_credit(name.strip(), 10)
+            or (_is_name(name, 6) and not _NOT_NAMES.intersection(name.lower().split()))
+        ):
             return rest, found.group("credit"), "pattern"
-    if "/" in caption and _AGENCIES.search(caption) and _is_name(caption, 8):
+    found = _AFTER_SENTENCE.search(caption)
+    if found and _agency_credit(found.group("credit"), 8):
+        return caption[: found.start()].strip(), found.group("credit"), "pattern"
+    found = _PHOTO_KIND.search(caption)
+    if found and caption[: found.start()].strip():
+        return caption[: found.start()].strip(), found.group("credit"), "pattern"
+    if _agency_credit(caption.strip(), 8):
         return None, caption, "pattern"
     return None
 
