@@ -366,7 +366,7 @@ def scan(
             if given:
                 raise QueryError(f"{name} does not work with --out yet; scan without --out")
         _sharded(paths, folders, options, out, endpoint_url, scheduler or "local", shard_size,
-                 workers, image_seconds, quiet, strict, format)  # fmt: skip
+                 workers, image_seconds, quiet, strict, format, db)  # fmt: skip
         return
     if scheduler is not None or shard_size is not None:
         raise QueryError("--scheduler and --shard-size cut a scan into shards: give --out too")
@@ -463,8 +463,12 @@ def _sharded(
     quiet: bool,
     strict: bool,
     format: Format,
+    db: Path,
 ) -> None:
-    """`scan --out`: plan the run (or read its plan), run the shards not done, summarise."""
+    """`scan --out`: plan the run (or read its plan), run the shards not done, summarise (a
+    catalogue `db` other than the default is named in the import it suggests: a sharded scan
+    writes none)."""
+    catalogue = db if db != Path(DEFAULT_PATH) else Path("catalogue.sqlite")
     from .cluster import check_scheduler, run_plan
     from .shards import RunFolder, plan_run
 
@@ -482,14 +486,34 @@ def _sharded(
         if dashboard and format is not Format.json:
             _stderr().print(f"Dask dashboard: {dashboard}", markup=False)
 
-    summary = run_plan(plan, out, scheduler, workers=workers, on_start=started, show_progress=shown)
+    def warn(message: str) -> None:
+        _stderr().print(f"Warning: {message}", markup=False)
+
+    summary = run_plan(
+        plan, out, scheduler, workers=workers, on_start=started, on_warning=warn,
+        show_progress=shown,
+    )  # fmt: skip
     if format is Format.json:
         typer.echo(render.to_json({**summary.to_dict(), "out": str(out)}))
     else:
         render.summary(_stdout(), summary.to_dict(), "Sharded scan summary")
+        local = not out.remote
+        if summary.counts.get("unresolved") and local:
+            _stderr().print(
+                f"{render.counted(summary.counts['unresolved'], 'reference')} led to no image; "
+                f"`media-catalog search unresolved:yes --db {out}` says why.",
+                markup=False,
+            )
+        if summary.counts.get("errors") and local:
+            _stderr().print(
+                f"{render.counted(summary.counts['errors'], 'item')} could not be read; "
+                f"`media-catalog export --db {out}` lists them.",
+                markup=False,
+            )
         if not summary.failed:
             _stderr().print(
-                f"Bring it into a catalogue: media-catalog import {out} --db catalogue.sqlite",
+                f"Ask it where it lies with --db {out}, or bring it into a catalogue: "
+                f"media-catalog import {out} --db {catalogue}",
                 markup=False,
             )
     if summary.failed:

@@ -139,6 +139,11 @@ def _worker_advice(client: Any) -> list[str]:
 
     advice = []
     workers = client.scheduler_info()["workers"].values()
+    if not workers:
+        advice.append(
+            "the Dask scheduler has no workers yet: the shards wait until workers join it "
+            "(dask worker ADDRESS --nworkers N --nthreads 1)"
+        )
     if any(worker["nthreads"] > 1 for worker in workers):
         advice.append(
             "some Dask workers have more than one thread; a worker scans one shard at a "

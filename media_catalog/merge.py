@@ -145,7 +145,7 @@ def _read(
 def _batches(
     path: Path | RunFolder, fresh: bool, prepare: Callable[[Change], Change], summary: ImportSummary
 ) -> Iterator[Change]:
-    merger = _Merger(fresh, summary)
+    merger = _Merger(fresh, summary, run=isinstance(path, RunFolder))
     for kind, record in _records(path):
         if merger.add(kind, record):
             yield prepare(merger.flush())
@@ -224,9 +224,11 @@ class _Merger:
     """Gathers one input's records into batches of changes. An article is replaced when the
     input first brings it, so that its occurrences may come in several batches."""
 
-    def __init__(self, fresh: bool, summary: ImportSummary) -> None:
+    def __init__(self, fresh: bool, summary: ImportSummary, run: bool = False) -> None:
         self.summary = summary
         self.fresh = fresh  # an empty catalogue: nothing to replace
+        # a run's images, counted once each however many shards bring them
+        self.seen_images: set[str] | None = set() if run else None
         self.seen: set[str] = set()
         self.change = Change()
         self.size = 0
@@ -263,6 +265,10 @@ class _Merger:
             if not files and not occurrences:
                 return  # used nowhere: no catalogue keeps such an image
             change.images.append(record)
+            if self.seen_images is not None:  # (a run: an image may come in several shards)
+                if record["sha256"] in self.seen_images:
+                    self.summary.images -= 1
+                self.seen_images.add(record["sha256"])
             for path in files:
                 change.files[path] = record["sha256"]
             for occurrence in occurrences:

@@ -15,13 +15,16 @@ back as `import` records. Engines (media_catalog.cluster) only decide where shar
 
 from __future__ import annotations
 
+import fcntl
 import io
 import os
 import shutil
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,7 +43,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 PLAN = "plan.json"
-PLAN_FORMAT = 1
+PLAN_FORMAT = 2  # 2: the shard size and a part's first shard are kept
 SHARD_SIZE = 10_000  # files in a shard (a web archive or JSON Lines dump is one alone)
 ALONE = ("warc", "jsonl")  # kinds that hold many articles: a shard each
 TABLES = ("images", "files", "occurrences", "errors", "sources")
@@ -122,6 +125,7 @@ class RunFolder:
 def _arrow() -> Any:
     try:
         import pyarrow
+        import pyarrow.compute
         import pyarrow.parquet
     except ImportError as exc:
         raise QueryError(
@@ -209,10 +213,15 @@ def plan_run(
     )
     old = Plan.load(out)
     if old is not None:
-        if old.inputs() != plan.inputs() or shard_size not in (None, old.shard_size):
+        if old.inputs() != plan.inputs():
             raise CatalogError(
                 f"{out} holds a run of other inputs or settings ({', '.join(old.paths)}); "
                 "give another --out folder, or remove that one to start again"
+            )
+        if shard_size not in (None, old.shard_size):
+            raise CatalogError(
+                f"{out} holds a run cut into shards of {old.shard_size:,} files; run it again "
+                f"with --shard-size {old.shard_size} (or none), or give another --out folder"
             )
         return old
     errors: list[ItemError] = []
@@ -249,16 +258,35 @@ class Shard:
     counts: dict[str, int]
 
 
-_SCRATCH = "media-catalog-shard-"  # + the pid of the process scanning the shard
+_SCRATCH = "media-catalog-shard-"
+_LOCK = ".lock"  # held (flock) by the process scanning in the folder, while it does
+
+
+@contextmanager
+def _scratch() -> Iterator[Path]:
+    """A scratch folder for one shard's scan, removed after; the scan holds its lock, so
+    another shard's clean-up (`_clean_up_after_the_dead`) passes it by."""
+    with (
+        tempfile.TemporaryDirectory(prefix=_SCRATCH) as folder,
+        open(Path(folder, _LOCK), "w") as lock,
+    ):
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield Path(folder)
 
 
 def _clean_up_after_the_dead() -> None:
-    """Remove the scratch folders of shard scans whose process was killed (a worker lost to
-    a crash leaves its folder behind)."""
-    for entry in Path(tempfile.gettempdir()).glob(f"{_SCRATCH}*-*"):
-        pid = entry.name[len(_SCRATCH) :].partition("-")[0]
-        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
-            shutil.rmtree(entry, ignore_errors=True)
+    """Remove the scratch folders of shard scans whose process died (a worker lost to a
+    crash leaves its folder behind): those whose lock nobody holds, made over a minute ago
+    (a younger folder's scan may not have taken its lock yet)."""
+    for entry in Path(tempfile.gettempdir()).glob(f"{_SCRATCH}*"):
+        try:
+            if time.time() - entry.stat().st_mtime < 60:
+                continue
+            with open(entry / _LOCK) as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # held: a live scan's (or not ours, or gone already)
+        shutil.rmtree(entry, ignore_errors=True)
 
 
 def scan_shard(plan: Plan, number: int, workers: int | None = 1) -> Shard:
@@ -271,8 +299,8 @@ def scan_shard(plan: Plan, number: int, workers: int | None = 1) -> Shard:
     pa = _arrow()
     files = [SourceFile(Path(path), kind) for path, kind in plan.shards[number - plan.first]]
     _clean_up_after_the_dead()
-    with tempfile.TemporaryDirectory(prefix=f"{_SCRATCH}{os.getpid()}-") as folder:
-        store = open_store(Path(folder) / "shard.sqlite")
+    with _scratch() as folder:
+        store = open_store(folder / "shard.sqlite")
         summary = scan(
             [Path(p) for p in plan.paths],
             store,
@@ -377,6 +405,20 @@ def done_shards(out: RunFolder) -> dict[int, dict[str, int]]:
     return done
 
 
+def finished_shards(out: RunFolder, plan: Plan, doing: str) -> dict[int, dict[str, int]]:
+    """The done shards of the run in `out`: all of `plan`'s, else CatalogError saying what
+    `doing` cannot do, and what to run."""
+    done = done_shards(out)
+    missing = len(plan.shards) - len(done.keys() & range(len(plan.shards)))
+    if missing:
+        raise CatalogError(
+            f"{doing} {out}: {missing} of its {len(plan.shards)} shards "
+            f"{'is' if missing == 1 else 'are'} not done; run the same scan with the same "
+            "--out again to finish them"
+        )
+    return done
+
+
 def run_records(out: RunFolder) -> Iterator[tuple[str, dict[str, Any]]]:
     """("image" | "unresolved" | "error" | "source", record) of every done shard of run
     folder `out`, as `import` takes them (CatalogError while shards are missing)."""
@@ -384,14 +426,7 @@ def run_records(out: RunFolder) -> Iterator[tuple[str, dict[str, Any]]]:
     plan = Plan.load(out)
     if plan is None:
         raise CatalogError(f"cannot import {out}: it holds no {PLAN}; is it a run's --out folder?")
-    done = done_shards(out)
-    missing = len(plan.shards) - len(done.keys() & range(len(plan.shards)))
-    if missing:
-        raise CatalogError(
-            f"cannot import {out}: {missing} of its {len(plan.shards)} shards "
-            f"{'is' if missing == 1 else 'are'} not done; "
-            "run the same scan with the same --out again to finish them"
-        )
+    done = finished_shards(out, plan, "cannot import")
     yield from (("error", error) for error in plan.errors)
     for number in sorted(done):
         name = f"{shard_name(number)}.parquet"
@@ -400,7 +435,9 @@ def run_records(out: RunFolder) -> Iterator[tuple[str, dict[str, Any]]]:
             data = out.read(f"{table}/{name}")
             if data is None:
                 raise CatalogError(f"cannot import {out}: {table}/{name} is missing")
-            return pq.read_table(io.BytesIO(data), columns=columns)
+            # (threads of its own: Arrow's pool torn down after reading a Python file object
+            # aborted one process in five at exit)
+            return pq.read_table(io.BytesIO(data), columns=columns, use_threads=False)
 
         def docs(table: str) -> list[dict[str, Any]]:
             column = read(table, columns=["doc"]).column("doc")

@@ -404,7 +404,64 @@ def test_options_that_need_out_and_bad_schedulers_are_refused(cli, mixed, tmp_pa
     assert again.exit_code == 0
     assert orjson.loads(again.stdout)["done_before"] == orjson.loads(first.stdout)["shards"] == 3
     other = cli("scan", mixed, "--out", "run", "--scheduler", "none", "--shard-size", "5")
-    assert other.exit_code == 1 and "holds a run of other inputs" in other.stderr
+    assert other.exit_code == 1 and "holds a run cut into shards of 4 files" in other.stderr
     strict = cli("scan", mixed, "--out", "run", "--scheduler", "none", "--strict")
     assert strict.exit_code == 1  # the run recorded errors
     assert RunFolder("run").where == str(tmp_path / "run")  # workers elsewhere write here too
+
+
+def test_a_run_with_no_near_pair_or_no_file_answers(cli, tmp_path):
+    for name, files in (("two", 2), ("empty", 0)):
+        folder = tmp_path / name
+        folder.mkdir()
+        for n in range(files):
+            write_image(folder / f"p{n}.jpg", photo(300 + n))
+        assert cli("scan", folder, "--out", f"{name}-run", "--scheduler", "none").exit_code == 0
+        for command in (["stats"], ["dupes"], ["audit"], ["search", "dup:yes"], ["export"]):
+            result = cli(*command, "--db", f"{name}-run", "-f", "json")
+            assert result.exit_code == 0, (name, command, result.output)
+    assert orjson.loads(cli("stats", "--db", "two-run", "-f", "json").stdout)["images"] == 2
+    refused = cli("audit", "--article", "nowhere.html", "--db", "two-run")
+    assert "Traceback" not in refused.output
+
+
+def test_an_import_of_a_run_counts_each_image_once(cli, mixed, tmp_path):
+    assert (
+        cli("scan", mixed, "--out", "run", "--scheduler", "none", "--shard-size", "1").exit_code
+        == 0
+    )
+    imported = orjson.loads(cli("import", "run", "-f", "json").stdout)
+    assert imported["images"] == orjson.loads(cli("stats", "-f", "json").stdout)["images"]
+
+
+def test_messages_for_a_prefix_given_as_db_and_another_shard_size(cli, mixed):
+    result = cli("stats", "--db", "s3://bucket/run")
+    assert result.exit_code == 1
+    assert "--db s3://bucket/run: a catalogue is a local file" in result.stderr
+    assert "media-catalog import s3://bucket/run --db catalogue.sqlite" in result.stderr
+    assert cli("scan", mixed, "--out", "run", "--scheduler", "none").exit_code == 0
+    other = cli("scan", mixed, "--out", "run", "--scheduler", "none", "--shard-size", "3")
+    assert "cut into shards of 10,000 files; run it again with --shard-size 10000" in other.stderr
+
+
+def test_only_the_scratch_folders_of_dead_scans_are_removed(tmp_path, monkeypatch):
+    import fcntl
+    import tempfile
+
+    from media_catalog import shards
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead, live, young = (tmp_path / f"{shards._SCRATCH}{name}" for name in ("a", "b", "c"))
+    for folder in (dead, live, young):
+        folder.mkdir()
+        (folder / shards._LOCK).touch()
+    for folder in (dead, live):
+        os.utime(folder, (time.time() - 120, time.time() - 120))
+    with open(live / shards._LOCK) as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # a scan running (in another process: flock is per file)
+        pid = os.fork()
+        if pid == 0:
+            shards._clean_up_after_the_dead()
+            os._exit(0)
+        os.waitpid(pid, 0)
+    assert not dead.exists() and live.exists() and young.exists()

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 
@@ -59,6 +60,13 @@ def open_store(
     refuses to write and keeps nothing with the catalogue (Store.keep)."""
     from ..errors import CatalogError
 
+    if re.match(r"(?i)(s3|gs|az):/", str(path)):  # (a Path keeps one slash of "s3://")
+        url = re.sub(r":/+", "://", str(path), count=1)
+        raise CatalogError(
+            f"--db {url}: a catalogue is a local file, or a sharded run's local folder; to "
+            f"read a run in an object store, import it: media-catalog import {url} --db "
+            "catalogue.sqlite"
+        )
     path = Path(path)
     sqlite = path.suffix.lower() in SQLITE_SUFFIXES  # the name given says which store
     if path.is_symlink():  # write the catalogue the link names, not a file in its place

@@ -16,7 +16,7 @@ import orjson
 
 from ..errors import CatalogError
 from ..querylang import Term
-from ..shards import Plan, RunFolder, done_shards, shard_name
+from ..shards import Plan, RunFolder, finished_shards, shard_name
 from .base import Change, Store, article_file, under
 from .docs import count_docs, search_docs, usage_docs
 
@@ -35,13 +35,7 @@ class RunStore(Store):
         plan = Plan.load(self._folder)
         if plan is None:
             raise CatalogError(f"{path} holds no plan.json; is it a run's --out folder?")
-        done = done_shards(self._folder)
-        missing = len(plan.shards) - len(done.keys() & range(len(plan.shards)))
-        if missing:
-            raise CatalogError(
-                f"{path}: {missing} of its {len(plan.shards)} shards are not done; run the "
-                "same scan with the same --out again to finish them"
-            )
+        done = finished_shards(self._folder, plan, "cannot read")
         self._plan_errors = plan.errors
         self._names = [f"{shard_name(number)}.parquet" for number in sorted(done)]
 
@@ -54,7 +48,7 @@ class RunStore(Store):
             data = self._folder.read(f"{table}/{name}")
             if data is None:
                 raise CatalogError(f"{self.path}: {table}/{name} is missing")
-            yield pq.read_table(io.BytesIO(data), columns=columns, filters=where)
+            yield pq.read_table(io.BytesIO(data), columns=columns, filters=where, use_threads=False)
 
     def _docs(self, table: str, where: Any = None) -> Iterator[dict[str, Any]]:
         for part in self._tables(table, ["doc"], where):
@@ -63,7 +57,10 @@ class RunStore(Store):
     def _among(self, column: str, values: Collection[str] | None) -> Any:
         if values is None:
             return None
-        return self._pa.compute.field(column).isin(sorted(set(values)))
+        wanted = sorted(set(values))
+        if not wanted:  # (isin of no values is typed null: Arrow refuses it)
+            return self._pa.compute.scalar(False)
+        return self._pa.compute.field(column).isin(wanted)
 
     # -- writing: refused --------------------------------------------------------------------
 
