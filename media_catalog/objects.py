@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import secrets
 import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from .atomic import write_whole
 from .errors import QueryError, ResolveError
 from .models import byte_limit
 
@@ -126,13 +126,7 @@ class ObjectAssets:
                 reason="unreadable",
                 ref=src,
             ) from exc
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        tmp = entry.with_name(f".{entry.name}.{secrets.token_hex(4)}.tmp")
-        try:
-            tmp.write_bytes(data)
-            os.replace(tmp, entry)
-        finally:
-            tmp.unlink(missing_ok=True)
+        write_whole(entry, data)
         return entry
 
     def _store(self, scheme: str, bucket: str, signed: bool) -> Any:

@@ -22,7 +22,6 @@ import shutil
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
@@ -31,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from .atomic import write_whole
 from .errors import CatalogError, QueryError
 from .extract import ExtractOptions
 from .models import IMAGE_SECONDS, ItemError
@@ -100,14 +100,7 @@ class RunFolder:
 
             obstore.put(self._client(), name, data)
             return
-        path = Path(self.where, name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-        try:
-            temporary.write_bytes(data)
-            os.replace(temporary, path)
-        finally:
-            temporary.unlink(missing_ok=True)
+        write_whole(Path(self.where, name), data)
 
     def names(self, folder: str) -> list[str]:
         """The names of the files in `folder` of the run."""

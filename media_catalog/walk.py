@@ -99,15 +99,7 @@ def admitted(path: Path, allowed: Iterable[Path], errors: list[ItemError]) -> bo
     old or edited) may still be read: a regular file whose real path lies in the `allowed`
     folders; if not, why is recorded, as `walk` records it."""
     inside = [Path(os.path.realpath(folder)) for folder in allowed]
-    real = Path(os.path.realpath(path))
-    if not any(real == folder or folder in real.parents for folder in inside):
-        message = (
-            f"{path} ({real}) lies outside the scanned folders; scan that folder too, or "
-            "name it with --assets, to allow it"
-        )
-        errors.append(ItemError(str(path), "outside-roots", message))
-        return False
-    return _readable(path, inside, errors)
+    return _within(path, inside, errors, "is") and _readable(path, inside, errors)
 
 
 def _readable(path: Path, inside: list[Path], errors: list[ItemError]) -> bool:
@@ -122,16 +114,21 @@ def _readable(path: Path, inside: list[Path], errors: list[ItemError]) -> bool:
         message = f"{path} is not a regular file (a FIFO, device or socket); it was skipped"
         errors.append(ItemError(str(path), "unreadable", message))
         return False
-    if path.is_symlink():
-        real = Path(os.path.realpath(path))
-        if not any(real == folder or folder in real.parents for folder in inside):
-            message = (
-                f"{path} links to {real}, outside the scanned folders; scan that folder too, "
-                "or name it with --assets, to allow it"
-            )
-            errors.append(ItemError(str(path), "outside-roots", message))
-            return False
-    return True
+    return not path.is_symlink() or _within(path, inside, errors, "links to")
+
+
+def _within(path: Path, inside: list[Path], errors: list[ItemError], how: str) -> bool:
+    """Whether the real path of `path` lies in the `inside` folders; if not, why is
+    recorded (`how` it leads out: "links to", "is")."""
+    real = Path(os.path.realpath(path))
+    if any(real == folder or folder in real.parents for folder in inside):
+        return True
+    message = (
+        f"{path} {how} {real}, outside the scanned folders; scan that folder too, or name it "
+        "with --assets, to allow it"
+    )
+    errors.append(ItemError(str(path), "outside-roots", message))
+    return False
 
 
 def _walks(folder: Path, path: Path) -> bool:

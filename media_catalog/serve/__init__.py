@@ -13,9 +13,7 @@ not even the duplicate counts other commands keep, is written to it.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,6 +27,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from ..atomic import write_whole
 from ..audit import audit
 from ..errors import MediaCatalogError, QueryError
 from ..models import DEFAULT_THRESHOLD
@@ -211,14 +210,8 @@ def _host(header: str) -> str:
 def _cache(entry: Path, jpeg: bytes) -> None:
     """Keep a thumbnail (renamed into place when whole); a folder it cannot be written to
     only means it is made again next time."""
-    tmp = entry.with_name(f".{entry.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(jpeg)
-        os.replace(tmp, entry)
-    except OSError:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        write_whole(entry, jpeg)
 
 
 def _clusters(report: DuplicateReport, start: int, stop: int) -> list[tuple[int, Any]]:
