@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -215,7 +216,13 @@ def _context_chars() -> int:
 @app.command()
 @_handle_errors
 def scan(
-    paths: Annotated[list[Path], typer.Argument(help="Article files, image files or folders.")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Article files, image files or folders; with --out also object-store "
+            "prefixes (s3://bucket/prefix, gs://…, az://…)."
+        ),
+    ],
     context: Annotated[
         int,
         typer.Option(
@@ -351,7 +358,13 @@ def scan(
     from .extract import ExtractOptions
     from .pipeline import scan as run_scan
 
-    missing = [str(path) for path in paths if not path.exists()]
+    inputs: list[Path | str] = [_object_url(path) or path for path in paths]
+    remote = [name for name in inputs if isinstance(name, str)]
+    if remote and out is None:
+        raise QueryError(
+            f"{remote[0]} is in an object store: a sharded scan reads such inputs; give --out"
+        )
+    missing = [str(path) for path in inputs if isinstance(path, Path) and not path.exists()]
     if missing and not prune:
         raise typer.BadParameter(
             f"no such file or folder: {', '.join(missing)}. Check the path; to forget what "
@@ -365,7 +378,7 @@ def scan(
         for name, given in refused:
             if given:
                 raise QueryError(f"{name} does not work with --out yet; scan without --out")
-        _sharded(paths, folders, options, out, endpoint_url, scheduler or "local", shard_size,
+        _sharded(inputs, folders, options, out, endpoint_url, scheduler or "local", shard_size,
                  workers, image_seconds, quiet, strict, format, db)  # fmt: skip
         return
     if scheduler is not None or shard_size is not None:
@@ -450,8 +463,14 @@ def scan(
         raise typer.Exit(1)
 
 
+def _object_url(path: Path) -> str | None:
+    """The object-store prefix a path argument names (a Path keeps one slash of "s3://")."""
+    found = re.match(r"(?i)(s3|gs|az):/+(.*)", str(path))
+    return f"{found.group(1).lower()}://{found.group(2)}" if found else None
+
+
 def _sharded(
-    paths: list[Path],
+    paths: list[Path | str],
     assets: list[Path],
     options: Any,
     where: str,
@@ -478,7 +497,7 @@ def _sharded(
         raise QueryError(f"--out {where} is a file; give a folder (made if absent)")
     plan = plan_run(
         paths, out, assets=assets, shard_size=shard_size, image_seconds=image_seconds,
-        options=options,
+        options=options, endpoint=endpoint,
     )  # fmt: skip
     shown = not quiet and _stderr().is_terminal
 

@@ -207,3 +207,56 @@ def _origin(url: str, found: Path) -> dict[str, Any]:
 def _modified(path: Path) -> str:
     """When the cached copy was read (its modification time), as ISO 8601 UTC."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(path.stat().st_mtime))
+
+
+def list_prefix(url: str, endpoint: str | None = None) -> list[tuple[str, int]]:
+    """(URL, size) of every object under the prefix `url`, by key."""
+    import obstore
+
+    store = prefix_store(url, endpoint)
+    base = url.rstrip("/")
+    listed = obstore.list(store).collect()
+    return sorted((f"{base}/{entry['path']}", entry["size"]) for entry in listed)
+
+
+class Mirror:
+    """Objects under prefixes, copied into local folders when a scan asks for them: the
+    object `PREFIX/KEY` is the file `FOLDER/KEY` of its prefix's folder. Only keys under the
+    prefixes, at most `max_bytes` each."""
+
+    def __init__(
+        self, folders: dict[str, Path], endpoint: str | None = None, max_bytes: int = 0
+    ) -> None:
+        self.folders = {url.rstrip("/"): folder for url, folder in folders.items()}
+        self.endpoint = endpoint
+        self.max_bytes = max_bytes
+        self._stores: dict[str, Any] = {}
+
+    def local(self, url: str) -> Path | None:
+        """Where the object `url` is mirrored, or None when it is under no prefix."""
+        for prefix, folder in self.folders.items():
+            if url.startswith(prefix + "/"):
+                return folder / url[len(prefix) + 1 :]
+        return None
+
+    def fetch(self, path: Path) -> bool:
+        """Copy the object a missing file under a mirror folder stands for (absolute, real);
+        whether it is there now (False when no object has that key, or it is too large)."""
+        import obstore
+
+        for prefix, folder in self.folders.items():
+            real = Path(os.path.realpath(folder))
+            if real not in path.parents:
+                continue
+            key = path.relative_to(real).as_posix()
+            if prefix not in self._stores:
+                self._stores[prefix] = prefix_store(prefix, self.endpoint)
+            try:
+                result = obstore.get(self._stores[prefix], key)
+                if self.max_bytes and result.meta["size"] > self.max_bytes:
+                    return False
+                write_whole(path, bytes(result.bytes()))
+            except (FileNotFoundError, OSError):
+                return False
+            return True
+        return False

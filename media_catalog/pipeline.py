@@ -37,7 +37,7 @@ from .walk import SourceFile, admitted, walk
 
 if TYPE_CHECKING:
     from .fetch import Fetcher
-    from .objects import ObjectAssets
+    from .objects import Mirror, ObjectAssets
 
 # Seconds the extraction of one article may take (a 64 MiB page takes a few): a backstop
 # for a slow path no limit foresaw, checked between Python steps of the main thread.
@@ -371,6 +371,7 @@ def scan(
     on_wait: Callable[[], None] | None = None,
     files: Iterable[SourceFile] | None = None,
     clusters: bool = True,
+    mirror: Mirror | None = None,
 ) -> ScanSummary:
     """Scan `paths` (files or folders, recursively) into `catalog` and save it.
 
@@ -393,7 +394,8 @@ def scan(
 
     With `files` (walked already: one shard of a distributed run), only they are read, each
     checked again to lie in the allowed roots, and `paths` are only those roots. Without
-    `clusters`, none are counted (None).
+    `clusters`, none are counted (None). A `mirror` copies the objects of an object-store
+    input into its folders (roots) as references ask for them.
     """
     paths = [Path(p) for p in paths]
     assets = [Path(a) for a in assets]
@@ -402,7 +404,7 @@ def scan(
         Hasher(workers, known=catalog.known_images(), seconds=image_seconds) as hasher,
     ):
         state = _Scan(max_bytes=max_bytes, hasher=hasher)
-        resolver = Resolver(paths, assets, max_bytes, fetcher, base_url, objects)
+        resolver = Resolver(paths, assets, max_bytes, fetcher, base_url, objects, mirror)
         summary = _scan(
             paths,
             assets,

@@ -37,7 +37,7 @@ from .models import ImageRef
 
 if TYPE_CHECKING:
     from .fetch import Fetcher
-    from .objects import ObjectAssets
+    from .objects import Mirror, ObjectAssets
 
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 _KEY = re.compile(
@@ -83,7 +83,8 @@ def decode_data_uri(src: str) -> bytes:
 
 
 class Resolver:
-    """Resolves references against allowed `roots`; keys are looked up in `assets` (then
+    """Resolves references against allowed `roots` (a missing file under a `mirror` folder
+    is first copied from its object store); keys are looked up in `assets` (then
     under the object-store prefixes of `objects`); web URLs
     are fetched by `fetcher` when there is one (else they stay `remote`), relative ones too
     against the article's URL or `base_url` (`candidates`)."""
@@ -96,11 +97,13 @@ class Resolver:
         fetcher: Fetcher | None = None,
         base_url: str | None = None,
         objects: ObjectAssets | None = None,
+        mirror: Mirror | None = None,
     ) -> None:
         self.max_bytes = max_bytes
         self.fetcher = fetcher
         self.base_url = base_url
         self.objects = objects
+        self.mirror = mirror
         self.assets = [Path(os.path.realpath(a)) for a in assets]
         self.roots = [Path(os.path.realpath(r)) for r in roots] + self.assets
         self._asset_names: dict[Path, dict[str, Path]] = {}
@@ -200,6 +203,8 @@ class Resolver:
                 reason="outside-roots",
                 ref=src,
             )
+        if not exists and self.mirror is not None:  # an object a shard did not copy yet
+            exists = self.mirror.fetch(real)
         if not exists:
             raise ResolveError(f"{path} does not exist", reason="missing", ref=src)
         return real

@@ -22,7 +22,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -34,16 +34,16 @@ from .atomic import write_whole
 from .errors import CatalogError, QueryError
 from .extract import ExtractOptions
 from .models import IMAGE_SECONDS, ItemError
-from .objects import is_object_url
+from .objects import Mirror, is_object_url, list_prefix
 from .resolve import DEFAULT_MAX_BYTES
 from .store import occurrence_object, open_store
-from .walk import SourceFile, walk
+from .walk import SourceFile, kind_of, walk
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
 PLAN = "plan.json"
-PLAN_FORMAT = 2  # 2: the shard size and a part's first shard are kept
+PLAN_FORMAT = 2  # 2: the shard size, a part's first shard and the S3 endpoint are kept
 SHARD_SIZE = 10_000  # files in a shard (a web archive or JSON Lines dump is one alone)
 ALONE = ("warc", "jsonl")  # kinds that hold many articles: a shard each
 TABLES = ("images", "files", "occurrences", "errors", "sources")
@@ -139,13 +139,15 @@ class Plan:
     image_seconds: float = IMAGE_SECONDS
     options: dict[str, Any] = field(default_factory=lambda: asdict(ExtractOptions()))
     shard_size: int = SHARD_SIZE
+    endpoint: str | None = None  # the S3 endpoint of object-store inputs
     errors: list[dict[str, Any]] = field(default_factory=list)
     first: int = 0  # the number of shards[0] (`part`)
     format: int = PLAN_FORMAT
 
     def inputs(self) -> tuple[Any, ...]:
         """What a plan is of: a run folder is re-used only for the same."""
-        return self.paths, self.assets, self.max_bytes, self.image_seconds, self.options
+        settings = self.max_bytes, self.image_seconds, self.options, self.endpoint
+        return self.paths, self.assets, *settings
 
     def part(self, number: int) -> Plan:
         """The plan of shard `number` alone, what one task is sent: the same settings, that
@@ -183,7 +185,7 @@ class Plan:
 
 
 def plan_run(
-    paths: Iterable[Path],
+    paths: Iterable[Path | str],
     out: RunFolder,
     *,
     assets: Iterable[Path] = (),
@@ -191,18 +193,21 @@ def plan_run(
     max_bytes: int = DEFAULT_MAX_BYTES,
     image_seconds: float = IMAGE_SECONDS,
     options: ExtractOptions | None = None,
+    endpoint: str | None = None,
 ) -> Plan:
     """The plan of run folder `out`: the one written there before (when it is of the same
     inputs and settings, and `shard_size` if given, else CatalogError), or a new one, walked
-    now and written (`shard_size` files a shard, default SHARD_SIZE)."""
+    now and written (`shard_size` files a shard, default SHARD_SIZE). A path may be an
+    object-store prefix (`s3://bucket/prefix`, its objects listed; `endpoint` for S3)."""
     plan = Plan(
-        paths=[os.path.abspath(p) for p in paths],
+        paths=[_input(p) for p in paths],
         assets=[os.path.abspath(a) for a in assets],
         shards=[],
         max_bytes=max_bytes,
         image_seconds=image_seconds,
         options=asdict(options or ExtractOptions()),
         shard_size=shard_size or SHARD_SIZE,
+        endpoint=endpoint,
     )
     old = Plan.load(out)
     if old is not None:
@@ -220,9 +225,13 @@ def plan_run(
     errors: list[ItemError] = []
     allowed = [Path(os.path.realpath(a)) for a in plan.assets]
     batch: list[tuple[str, str]] = []
-    for source in walk([Path(p) for p in plan.paths], errors, allowed):
-        entry = (str(source.path), source.kind)
-        if source.kind in ALONE:
+    local = [Path(p) for p in plan.paths if not is_object_url(p)]
+    found = [(str(source.path), source.kind) for source in walk(local, errors, allowed)]
+    for prefix in (p for p in plan.paths if is_object_url(p)):
+        listed = list_prefix(prefix, endpoint)
+        found += [(url, kind) for url, _ in listed if (kind := kind_of(Path(url))) is not None]
+    for entry in found:
+        if entry[1] in ALONE:
             plan.shards.append([entry])
             continue
         batch.append(entry)
@@ -237,6 +246,11 @@ def plan_run(
     except OSError as exc:
         raise CatalogError(f"cannot write the run's plan to {out}: {exc}") from exc
     return plan
+
+
+def _input(path: Path | str) -> str:
+    """An input as a plan names it: a local path made absolute, or an object-store prefix."""
+    return str(path).rstrip("/") if is_object_url(str(path)) else os.path.abspath(path)
 
 
 def shard_name(number: int) -> str:
@@ -282,6 +296,25 @@ def _clean_up_after_the_dead() -> None:
         shutil.rmtree(entry, ignore_errors=True)
 
 
+def _naming(mirror: Mirror | None) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """What names a doc's files by their object-store URLs instead of their mirrored copies
+    (every path under a mirror folder, in any field)."""
+    if mirror is None:
+        return lambda doc: doc
+    swaps = []
+    for url, folder in mirror.folders.items():
+        for name in dict.fromkeys((str(folder), os.path.realpath(folder))):
+            swaps.append((orjson.dumps(name)[1:-1], orjson.dumps(url)[1:-1]))
+
+    def named(doc: dict[str, Any]) -> dict[str, Any]:
+        text = orjson.dumps(doc)
+        for old, new in swaps:
+            text = text.replace(old, new)
+        return orjson.loads(text)
+
+    return named
+
+
 def scan_shard(plan: Plan, number: int, workers: int | None = 1) -> Shard:
     """Scan shard `number` of `plan`: tables of image docs, the files holding them,
     occurrence docs, errors and source states, each row with the whole doc as JSON (`doc`)
@@ -290,12 +323,23 @@ def scan_shard(plan: Plan, number: int, workers: int | None = 1) -> Shard:
     from .pipeline import scan
 
     pa = _arrow()
-    files = [SourceFile(Path(path), kind) for path, kind in plan.shards[number - plan.first]]
     _clean_up_after_the_dead()
     with _scratch() as folder:
+        remote = [p for p in plan.paths if is_object_url(p)]
+        mirror = None
+        if remote:  # object-store inputs: copied into the scratch folder as they are read
+            folders = {url: folder / "mirror" / str(n) for n, url in enumerate(remote)}
+            mirror = Mirror(folders, plan.endpoint, plan.max_bytes)
+        roots = [mirror.folders[p] if mirror and p in remote else Path(p) for p in plan.paths]
+        files = []
+        for path, kind in plan.shards[number - plan.first]:
+            local = mirror.local(path) if mirror is not None else None
+            if mirror is not None and local is not None:
+                mirror.fetch(Path(os.path.realpath(local)))  # (if not: walk says unreadable)
+            files.append(SourceFile(local or Path(path), kind))
         store = open_store(folder / "shard.sqlite")
         summary = scan(
-            [Path(p) for p in plan.paths],
+            roots,
             store,
             assets=[Path(a) for a in plan.assets],
             max_bytes=plan.max_bytes,
@@ -305,14 +349,16 @@ def scan_shard(plan: Plan, number: int, workers: int | None = 1) -> Shard:
             image_seconds=plan.image_seconds,
             files=files,
             clusters=False,
+            mirror=mirror,
         )
+        named = _naming(mirror)
         images, held = [], []
-        for image in store.images():
+        for image in map(named, store.images()):
             held += [(path, image["sha256"]) for path in image.pop("files")]
             images.append(image)
-        occurrences = list(store.occurrences())
-        errors = list(store.errors())
-        sources = list(store.sources().values())
+        occurrences = [named(doc) for doc in store.occurrences()]
+        errors = [named(doc) for doc in store.errors()]
+        sources = [named(doc) for doc in store.sources().values()]
         del store
     counts = {
         "articles": summary.articles,

@@ -465,3 +465,52 @@ def test_only_the_scratch_folders_of_dead_scans_are_removed(tmp_path, monkeypatc
             os._exit(0)
         os.waitpid(pid, 0)
     assert not dead.exists() and live.exists() and young.exists()
+
+
+def test_an_object_store_prefix_is_scanned_in_shards(cli, s3, tmp_path, monkeypatch):
+    import boto3
+
+    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    client = boto3.client("s3", endpoint_url=s3, region_name="us-east-1")
+    bucket = f"crawl-{Path(cli.db).suffix[1:]}"  # (one server for the module)
+    client.create_bucket(Bucket=bucket)
+    harbour = encode(photo(1, (400, 300)), quality=92)
+    objects = {
+        "2019/a/story.html": "<figure><img src='../b/harbour.jpg' alt='Harbour'><figcaption>"
+        "The harbour</figcaption></figure><img src='local.png' alt='Local'>",
+        "2019/a/local.png": encode(photo(2), "PNG"),
+        "2019/b/harbour.jpg": harbour,
+        "2019/b/copy.jpg": encode(photo(1, (400, 300)), quality=40),
+        "2019/c/notes.md": "![local](../a/local.png)\n\n![gone](nope.jpg)\n",
+        "2019/d/broken.jpg": harbour[:300],
+        "2019/d/readme.bin": b"not a kind the scan reads",
+        "2020/other.jpg": encode(photo(5)),  # outside the prefix scanned
+    }
+    for key, body in objects.items():
+        client.put_object(Bucket=bucket, Key=key, Body=body)
+    prefix = f"s3://{bucket}/2019"
+    refused = cli("scan", prefix)
+    assert refused.exit_code == 1 and "give --out" in refused.stderr
+    result = cli(
+        "scan", prefix, "--out", "run", "--endpoint-url", s3, "--shard-size", "1",
+        "--workers", "2", "-f", "json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = orjson.loads(result.stdout)
+    assert summary["shards"] == summary["ran"] == 6 and summary["failed"] == 0
+    assert cli("import", "run").exit_code == 0
+    export = orjson.loads(cli("export").stdout)
+    assert "media-catalog-shard-" not in cli("export").stdout  # no scratch path is kept
+    by_src = {o["src"]: o for i in export["images"] for o in i["occurrences"]}
+    story = by_src["../b/harbour.jpg"]  # read by another shard than the image's own
+    assert story["article"] == f"{prefix}/a/story.html" and story["caption"] == "The harbour"
+    assert story["file"] == f"{prefix}/b/harbour.jpg"
+    files = {path for image in export["images"] for path in image["files"]}
+    assert f"{prefix}/b/harbour.jpg" in files and f"{prefix}/b/copy.jpg" in files
+    assert not any("2020" in path for path in files)
+    assert {u["src"]: u["reason"] for u in export["unresolved"]} == {"nope.jpg": "missing"}
+    assert [e["path"] for e in export["errors"]] == [f"{prefix}/d/broken.jpg"]
+    dupes = orjson.loads(cli("dupes", "-f", "json", "--db", "run").stdout)
+    assert any(len(cluster["images"]) == 2 for cluster in dupes["clusters"])
