@@ -434,11 +434,7 @@ def test_an_import_of_a_run_counts_each_image_once(cli, mixed, tmp_path):
     assert imported["images"] == orjson.loads(cli("stats", "-f", "json").stdout)["images"]
 
 
-def test_messages_for_a_prefix_given_as_db_and_another_shard_size(cli, mixed):
-    result = cli("stats", "--db", "s3://bucket/run")
-    assert result.exit_code == 1
-    assert "--db s3://bucket/run: a catalogue is a local file" in result.stderr
-    assert "media-catalog import s3://bucket/run --db catalogue.sqlite" in result.stderr
+def test_a_message_for_another_shard_size(cli, mixed):
     assert cli("scan", mixed, "--out", "run", "--scheduler", "none").exit_code == 0
     other = cli("scan", mixed, "--out", "run", "--scheduler", "none", "--shard-size", "3")
     assert "cut into shards of 10,000 files; run it again with --shard-size 10000" in other.stderr
@@ -514,3 +510,12 @@ def test_an_object_store_prefix_is_scanned_in_shards(cli, s3, tmp_path, monkeypa
     assert [e["path"] for e in export["errors"]] == [f"{prefix}/d/broken.jpg"]
     dupes = orjson.loads(cli("dupes", "-f", "json", "--db", "run").stdout)
     assert any(len(cluster["images"]) == 2 for cluster in dupes["clusters"])
+    # a run written to the object store is read there too, as from its import
+    assert cli("scan", prefix, "--out", f"{prefix}-run", "--endpoint-url", s3).exit_code == 0
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3)
+    for command in (["stats", "-f", "json"], ["search", "-f", "json", "harbour"], ["export"]):
+        from_store = cli(*command, "--db", f"{prefix}-run")
+        assert from_store.exit_code == 0, from_store.output
+        assert from_store.stdout == cli(*command).stdout
+    absent = cli("stats", "--db", f"s3://{bucket}/nothing")
+    assert absent.exit_code == 1 and "holds no plan.json" in absent.stderr

@@ -55,18 +55,15 @@ def open_store(
     path: str | Path = DEFAULT_PATH, *, create: bool = True, read_only: bool = False
 ) -> Store:
     """The catalogue at `path`: SQLite when its name ends in .sqlite, .sqlite3 or .db, the
-    output of a sharded scan when it is a folder holding plan.json (read-only), else a TinyDB
-    JSON file; created when absent if `create`, else CatalogError. A `read_only` store
-    refuses to write and keeps nothing with the catalogue (Store.keep)."""
+    output of a sharded scan when it is a folder holding plan.json or an object-store prefix
+    (read-only), else a TinyDB JSON file; created when absent if `create`, else CatalogError.
+    A `read_only` store refuses to write and keeps nothing with the catalogue (Store.keep)."""
     from ..errors import CatalogError
 
     if re.match(r"(?i)(s3|gs|az):/", str(path)):  # (a Path keeps one slash of "s3://")
-        url = re.sub(r":/+", "://", str(path), count=1)
-        raise CatalogError(
-            f"--db {url}: a catalogue is a local file, or a sharded run's local folder; to "
-            f"read a run in an object store, import it: media-catalog import {url} --db "
-            "catalogue.sqlite"
-        )
+        from .run import RunStore
+
+        return RunStore(re.sub(r":/+", "://", str(path), count=1))  # a run's output
     path = Path(path)
     sqlite = path.suffix.lower() in SQLITE_SUFFIXES  # the name given says which store
     if path.is_symlink():  # write the catalogue the link names, not a file in its place

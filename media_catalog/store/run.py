@@ -1,4 +1,5 @@
-"""A sharded run's output (media_catalog.shards) read as a catalogue, read-only: `dupes`,
+"""A sharded run's output (media_catalog.shards: a folder or an object-store prefix) read as a
+catalogue, read-only: `dupes`,
 `lookup`, `search`, `show`, `stats` and `export` answer from the Parquet files, shard by shard,
 without an import. Filters on SHA-256 are pushed into the Parquet reader; `dupes` holds the
 hash arrays and the places counted per image; `search` and `stats` hold the run's documents,
@@ -22,19 +23,20 @@ from .docs import count_docs, search_docs, usage_docs
 
 
 class RunStore(Store):
-    """The run folder `path` (a local folder holding plan.json), every shard done."""
+    """The run at `where` (a local folder holding plan.json, or an object-store prefix), every
+    shard done."""
 
     read_only = True
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, where: Path | str) -> None:
         from ..shards import _arrow
 
-        self.path = path
+        self.path = Path(where)
         self._pa = _arrow()
-        self._folder = RunFolder(path)
+        self._folder = RunFolder(where)
         plan = Plan.load(self._folder)
         if plan is None:
-            raise CatalogError(f"{path} holds no plan.json; is it a run's --out folder?")
+            raise CatalogError(f"{where} holds no plan.json; is it a run's --out folder?")
         done = finished_shards(self._folder, plan, "cannot read")
         self._plan_errors = plan.errors
         self._names = [f"{shard_name(number)}.parquet" for number in sorted(done)]
@@ -47,7 +49,7 @@ class RunStore(Store):
         for name in self._names:
             data = self._folder.read(f"{table}/{name}")
             if data is None:
-                raise CatalogError(f"{self.path}: {table}/{name} is missing")
+                raise CatalogError(f"{self._folder}: {table}/{name} is missing")
             yield pq.read_table(io.BytesIO(data), columns=columns, filters=where, use_threads=False)
 
     def _docs(self, table: str, where: Any = None) -> Iterator[dict[str, Any]]:
@@ -66,8 +68,8 @@ class RunStore(Store):
 
     def writing(self, on_wait: Callable[[], None] | None = None) -> Any:
         raise CatalogError(
-            f"{self.path} is a sharded scan's output, read-only; bring it into a catalogue "
-            f"to add to it: media-catalog import {self.path} --db catalogue.sqlite"
+            f"{self._folder} is a sharded scan's output, read-only; bring it into a catalogue "
+            f"to add to it: media-catalog import {self._folder} --db catalogue.sqlite"
         )
 
     def write(self, change: Change) -> None:
