@@ -723,6 +723,13 @@ def dupes(
             tracking=tracking,
             search=search,
         )
+    if report.oversized is not None and format is not DupesFormat.json:
+        _stderr().print(
+            f"{render.counted(report.oversized['buckets'], 'oversized bucket')} "
+            f"({render.counted(report.oversized['codes'], 'code')}) were left out of the "
+            "near-pair search (README, dupes: Oversized buckets).",
+            markup=False,
+        )
     if format is DupesFormat.json:
         render.json_stream(typer.get_binary_stream("stdout"), report.members())
     elif format is DupesFormat.csv:

@@ -19,6 +19,12 @@ from itertools import combinations
 import numpy as np
 
 BRUTE_BELOW = 20_000
+# A bucket holding more than this many codes, or BUCKET_SPREAD times the mean bucket's if more,
+# is oversized: left out of its chunk's search (the same photo recompressed a million times
+# would otherwise cost a million squared comparisons); `oversized` counts it. No smaller
+# search can hold one: brute force and the index agree.
+BUCKET_CAP = BRUTE_BELOW
+BUCKET_SPREAD = 20
 # what `pairs_within` is: (codes, radius, confirm, cap, owner, apart) -> (i, j)
 PairSearch = Callable[
     [np.ndarray, int, np.ndarray, int, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]
@@ -83,7 +89,8 @@ def _indexed_pairs(
     for chunk, chunk_radius in enumerate(radii.tolist()):
         if chunk_radius < 0:
             continue
-        order, buckets = _buckets(codes, confirm, owner, apart, chunk)
+        keys = chunk_keys(codes, chunk)
+        order, buckets = _buckets(keys, codes, confirm, owner, apart, over_cap(keys))
         table = (*buckets, _masks(chunk_radius), chunk, radii, radius, cap)
 
         def scan(low: int, table: tuple = table) -> tuple[np.ndarray, np.ndarray]:
@@ -97,15 +104,45 @@ def _indexed_pairs(
     return np.minimum(i, j), np.maximum(i, j)
 
 
+def chunk_keys(codes: np.ndarray, chunk: int) -> np.ndarray:
+    """Each code's key (its 16 bits) in `chunk`."""
+    return ((codes >> np.uint64(CHUNK * chunk)) & np.uint64(KEYS - 1)).astype(np.int64)
+
+
+def over_cap(keys: np.ndarray) -> np.ndarray:
+    """Which of a chunk's bucket keys hold an oversized bucket (BUCKET_CAP), as KEYS flags."""
+    counts = np.bincount(keys, minlength=KEYS)
+    return counts > max(BUCKET_CAP, BUCKET_SPREAD * len(keys) / KEYS)
+
+
+def oversized(codes: np.ndarray, radius: int) -> tuple[int, int]:
+    """How many buckets a search within `radius` leaves out as oversized, over its chunks,
+    and how many codes they hold."""
+    buckets = rows = 0
+    for chunk, chunk_radius in enumerate(chunk_radii(radius)):
+        if chunk_radius >= 0 and len(codes) >= BRUTE_BELOW:
+            keys = chunk_keys(np.ascontiguousarray(codes, dtype=np.uint64), chunk)
+            over = over_cap(keys)
+            buckets += int(over.sum())
+            rows += int(over[keys].sum())
+    return buckets, rows
+
+
 def _buckets(
-    codes: np.ndarray, confirm: np.ndarray, owner: np.ndarray, apart: np.ndarray, chunk: int
+    keys: np.ndarray,
+    codes: np.ndarray,
+    confirm: np.ndarray,
+    owner: np.ndarray,
+    apart: np.ndarray,
+    over: np.ndarray,
 ) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
-    """The rows sorted by their key in `chunk` (in each bucket those not flagged `apart`
-    first), and the bucket table `scan_buckets` reads: codes, confirm codes, owners, flags,
-    each bucket's first row and first flagged row. The first array maps sorted rows back."""
-    key = ((codes >> np.uint64(CHUNK * chunk)) & np.uint64(KEYS - 1)).astype(np.int64)
-    order = np.lexsort((apart, key))
-    key, flagged = key[order], apart[order]
+    """The rows sorted by their `keys` (in each bucket those not flagged `apart` first), but
+    those of buckets `over` the cap, and the bucket table `scan_buckets` reads: codes,
+    confirm codes, owners, flags, each bucket's first row and first flagged row. The first
+    array maps sorted rows back."""
+    order = np.lexsort((apart, keys))
+    order = order[~over[keys[order]]]
+    key, flagged = keys[order], apart[order]
     return order, (
         codes[order],
         confirm[order],
@@ -157,10 +194,13 @@ def block_rows(
     chunk: int,
     block: int,
 ) -> Rows:
-    """The rows whose key in `chunk` lies in `block`: (row numbers, codes, confirm, owner,
-    apart), what a task of the search reads."""
-    shift = np.uint64(CHUNK * chunk + CHUNK - BLOCK_BITS)
-    rows = np.flatnonzero((codes >> shift) & np.uint64((1 << BLOCK_BITS) - 1) == block)
+    """The rows whose key in `chunk` lies in `block`, but those of oversized buckets: (row
+    numbers, codes, confirm, owner, apart), what a task of the search reads."""
+    keys = chunk_keys(codes, chunk)
+    inside = (keys >> (CHUNK - BLOCK_BITS)) == block
+    if len(codes) >= BRUTE_BELOW:  # (as in pairs_within: only the index leaves buckets out)
+        inside &= ~over_cap(keys)[keys]
+    rows = np.flatnonzero(inside)
     return rows, codes[rows], confirm[rows], owner[rows], apart[rows]
 
 
@@ -174,7 +214,8 @@ def block_pairs(
         first if block == other else (np.concatenate(pair) for pair in both)
     )
     radii = np.array(chunk_radii(radius), dtype=np.int64)
-    order, buckets = _buckets(codes, confirm, owner, apart, chunk)
+    keys = chunk_keys(codes, chunk)
+    order, buckets = _buckets(keys, codes, confirm, owner, apart, np.zeros(KEYS, dtype=bool))
     masks = _masks(int(radii[chunk]))
     masks = masks[masks >> (CHUNK - BLOCK_BITS) == block ^ other]
     low = block << (CHUNK - BLOCK_BITS)

@@ -32,7 +32,7 @@ import numpy as np
 
 from .dating import chronological, first_use
 from .errors import FingerprintError, QueryError, ResolveError
-from .hamming import PairSearch, pairs_within
+from .hamming import PairSearch, oversized, pairs_within
 from .models import DEFAULT_THRESHOLD, MAX_THRESHOLD, counts_key
 from .resolve import read_bytes
 from .store import Store
@@ -153,6 +153,7 @@ class ViewTable:
         self.owner, self.view = array("q"), array("b")
         self.pcode, self.dcode = array("Q"), array("Q")
         self.fine: list[str | None] = []
+        self.oversized = (0, 0)  # the last search's buckets left out, and their codes
 
     @classmethod
     def of(cls, images: Iterable[dict[str, Any]], transforms: bool) -> ViewTable:
@@ -217,6 +218,10 @@ class ViewTable:
         # VIEW_DHASH confirms it, so this search runs on dHash (far fewer buckets to compare)
         view_dhash = min(dhash_threshold, VIEW_DHASH)
         x, y = search(dcodes, view_dhash, pcodes, threshold, owner, base)
+        left = [
+            oversized(*args) for args in ((p, threshold), (d, DHASH_EXACT), (dcodes, view_dhash))
+        ]
+        self.oversized = (sum(b for b, _ in left), sum(r for _, r in left))
         found = np.unique(
             np.concatenate(
                 [
@@ -379,9 +384,11 @@ class DuplicateReport:
         excluded: dict[str, list[str]],
         tracking: bool = True,
         robust: dict[str, Any] | None = None,
+        oversized: dict[str, int] | None = None,
     ) -> None:
         self.catalog, self.threshold, self.excluded = catalog, threshold, excluded
         self.plans, self.tracking, self.robust = plans, tracking, robust
+        self.oversized = oversized
 
     def counts(self) -> dict[str, int]:
         """{"exact", "near", "images_in_near"}: how many clusters, without reading them."""
@@ -419,6 +426,8 @@ class DuplicateReport:
             "clusters": (c.to_dict() for c in self.iter_clusters()),
             "excluded": self.excluded,
         }
+        if self.oversized is not None:
+            members["oversized"] = self.oversized
         return members if self.robust is None else {**members, "robust": self.robust}
 
 
@@ -512,7 +521,9 @@ def duplicate_report(
     plans = [plan for plan in plans if plan.reach[0] >= min_articles]
     if sort == "reach":
         plans.sort(key=lambda plan: (-plan.reach[0], -plan.reach[1]))
-    report = DuplicateReport(catalog, threshold, plans, excluded, tracking, summary)
+    buckets, codes = table.oversized
+    left_out = {"buckets": buckets, "codes": codes} if buckets else None
+    report = DuplicateReport(catalog, threshold, plans, excluded, tracking, summary, left_out)
     if sort == "first-seen":  # (the clusters are read twice: to date them, then to list them)
         seen = [  # oldest first; undated, then used in no article, last
             (first is None, chronological(first) if first else ())

@@ -332,7 +332,7 @@ def test_the_read_commands_answer_from_a_run_as_from_its_import(cli, mixed, tmp_
     refused = cli("scan", mixed, "--db", "run")
     assert refused.exit_code == 1
     assert "read-only; bring it into a catalogue" in refused.stderr
-    assert "media-catalog import run --db catalogue.sqlite" in refused.stderr
+    assert f"media-catalog import {tmp_path / 'run'} --db catalogue.sqlite" in refused.stderr
 
 
 def test_a_slow_image_on_a_dask_worker_is_stopped_and_its_shard_done(mixed, tmp_path):
@@ -519,3 +519,38 @@ def test_an_object_store_prefix_is_scanned_in_shards(cli, s3, tmp_path, monkeypa
         assert from_store.stdout == cli(*command).stdout
     absent = cli("stats", "--db", f"s3://{bucket}/nothing")
     assert absent.exit_code == 1 and "holds no plan.json" in absent.stderr
+
+
+def test_an_oversized_bucket_is_left_out_alike_here_and_on_a_cluster():
+    import numpy as np
+    from distributed import Client, LocalCluster
+
+    from media_catalog.cluster import ClusterSearch
+    from media_catalog.hamming import BUCKET_CAP, oversized, pairs_within
+    from media_catalog.similarity import ViewTable
+
+    rng = np.random.default_rng(3)
+    same = BUCKET_CAP + 1_000  # one photo recompressed that many times: one code
+    others = rng.integers(0, 2**63, 9_000, dtype=np.int64).astype(np.uint64)
+    codes = np.concatenate([np.full(same, 0x0123456789ABCDEF, dtype=np.uint64), others])
+    codes = np.concatenate([codes, codes[-50:] ^ np.uint64(0b101)])  # 50 near pairs
+    n = len(codes)
+    owner, apart = np.arange(n, dtype=np.int64), np.zeros(n, dtype=bool)
+    assert oversized(codes, 12) == (4, 4 * same)  # the same bucket in each of the 4 chunks
+    found = pairs_within(codes, 12, codes, 64, owner, apart)
+    pairs = set(zip(found[0].tolist(), found[1].tolist(), strict=True))
+    assert {(n - 100 + k, n - 50 + k) for k in range(50)} <= pairs  # the planted near pairs
+    assert found[0].min() >= same  # none among the codes left out
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True) as cluster,
+        Client(cluster) as client,
+    ):
+        there = ClusterSearch(client)(codes, 12, codes, 64, owner, apart)
+    assert all(np.array_equal(a, b) for a, b in zip(found, there, strict=True))
+    # and a duplicate report says so
+    table = ViewTable(transforms=False)
+    for code in codes.tolist():
+        table.add({"phash": f"{code:016x}", "dhash": f"{code:016x}", "phash256": None})
+    table.pairs(12)
+    buckets, left = table.oversized
+    assert buckets >= 4 and left >= 4 * same
