@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -356,9 +355,10 @@ def scan(
               media-catalog scan crawl/ --out run/ --scheduler tcp://head:8786
     """
     from .extract import ExtractOptions
+    from .objects import object_url
     from .pipeline import scan as run_scan
 
-    inputs: list[Path | str] = [_object_url(path) or path for path in paths]
+    inputs: list[Path | str] = [object_url(path) or path for path in paths]
     remote = [name for name in inputs if isinstance(name, str)]
     if remote and out is None:
         raise QueryError(
@@ -461,12 +461,6 @@ def scan(
         _stderr().print(advice, markup=False)
     if strict and summary.errors:
         raise typer.Exit(1)
-
-
-def _object_url(path: Path) -> str | None:
-    """The object-store prefix a path argument names (a Path keeps one slash of "s3://")."""
-    found = re.match(r"(?i)(s3|gs|az):/+(.*)", str(path))
-    return f"{found.group(1).lower()}://{found.group(2)}" if found else None
 
 
 def _sharded(

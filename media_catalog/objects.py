@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -31,6 +32,13 @@ SCHEMES = ("s3://", "gs://", "az://")
 # obstore's ten times over three minutes, since a scan waits for each object.
 _CLIENT = {"connect_timeout": "20s", "timeout": "120s"}
 _RETRY = {"max_retries": 3, "retry_timeout": timedelta(seconds=30)}
+
+
+def object_url(path: Path | str) -> str | None:
+    """The object-store prefix a command-line path names, or None: a Path keeps one slash
+    of "s3://" ("s3:/bucket/prefix"), which is put back."""
+    found = re.match(r"(?i)(s3|gs|az):/+(.*)", str(path))
+    return f"{found.group(1).lower()}://{found.group(2)}" if found else None
 
 
 def is_object_url(value: str) -> bool:

@@ -115,7 +115,8 @@ class RunFolder:
         return [entry["path"].rsplit("/", 1)[-1] for entry in listed]
 
 
-def _arrow() -> Any:
+def arrow() -> Any:
+    """pyarrow, with its parquet and compute modules loaded; QueryError naming the extra."""
     try:
         import pyarrow
         import pyarrow.compute
@@ -322,7 +323,7 @@ def scan_shard(plan: Plan, number: int, workers: int | None = 1) -> Shard:
     fingerprinted by `workers` processes (in-process inside a daemonic process)."""
     from .pipeline import scan
 
-    pa = _arrow()
+    pa = arrow()
     _clean_up_after_the_dead()
     with _scratch() as folder:
         remote = [p for p in plan.paths if is_object_url(p)]
@@ -413,7 +414,7 @@ def scan_shard(plan: Plan, number: int, workers: int | None = 1) -> Shard:
 
 def write_shard(out: RunFolder, number: int, shard: Shard) -> dict[str, int]:
     """Write a shard's tables to run folder `out`, then its done marker; the counts."""
-    pq = _arrow().parquet
+    pq = arrow().parquet
     name = shard_name(number)
     for table in TABLES:
         buffer = io.BytesIO()
@@ -460,8 +461,10 @@ def finished_shards(out: RunFolder, plan: Plan, doing: str) -> dict[int, dict[st
 
 def run_records(out: RunFolder) -> Iterator[tuple[str, dict[str, Any]]]:
     """("image" | "unresolved" | "error" | "source", record) of every done shard of run
-    folder `out`, as `import` takes them (CatalogError while shards are missing)."""
-    pq = _arrow().parquet
+    folder `out`, as `import` takes them (CatalogError while shards are missing). Read
+    shard by shard, so that memory holds one shard's records (the run store's catalogue-wide
+    joins, `RunStore.image_objects`, hold every occurrence of the run)."""
+    pq = arrow().parquet
     plan = Plan.load(out)
     if plan is None:
         raise CatalogError(f"cannot import {out}: it holds no {PLAN}; is it a run's --out folder?")

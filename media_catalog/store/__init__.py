@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from pathlib import Path
 
@@ -59,11 +58,13 @@ def open_store(
     (read-only), else a TinyDB JSON file; created when absent if `create`, else CatalogError.
     A `read_only` store refuses to write and keeps nothing with the catalogue (Store.keep)."""
     from ..errors import CatalogError
+    from ..objects import object_url
 
-    if re.match(r"(?i)(s3|gs|az):/", str(path)):  # (a Path keeps one slash of "s3://")
+    url = object_url(path)
+    if url is not None:  # a run's output in an object store
         from .run import RunStore
 
-        return RunStore(re.sub(r":/+", "://", str(path), count=1))  # a run's output
+        return RunStore(url)
     path = Path(path)
     sqlite = path.suffix.lower() in SQLITE_SUFFIXES  # the name given says which store
     if path.is_symlink():  # write the catalogue the link names, not a file in its place

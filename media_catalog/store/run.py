@@ -29,10 +29,10 @@ class RunStore(Store):
     read_only = True
 
     def __init__(self, where: Path | str) -> None:
-        from ..shards import _arrow
+        from ..shards import arrow
 
         self.path = Path(where)
-        self._pa = _arrow()
+        self._pa = arrow()
         self._folder = RunFolder(where)
         plan = Plan.load(self._folder)
         if plan is None:
