@@ -9,8 +9,10 @@ JSON-LD, a navigation bar and footer full of links, inline scripts and styles, ~
 and 10 body images in the markup sites use (`<picture>` with `srcset`, lazy `data-src` with a
 placeholder and a `<noscript>` copy, WordPress captions, plain figures, tracking pixels),
 plus 2 metadata images (og/twitter and JSON-LD): 12 references a page.
-It times, on the same pages, the bare parse (`LexborHTMLParser(text)`, the baseline) and the
-full extraction (`media_catalog.extract.html.extract`), taking turns page by page, the least
+It times, on the same pages, the bare parse (`LexborHTMLParser(text)`, the baseline), the
+full extraction of the decoded text (`media_catalog.extract.html.extract`) and the extraction
+from the page's bytes as a scan does it (`encoding.html_source`, then `extract`: a UTF-8
+page's bytes go to the parser as they are), taking turns page by page, the least
 of `--repeat` CPU times of the process for each page (with glibc's malloc told to keep freed
 memory, see `_steady_malloc`), and prints a Markdown table with articles/second, MB/second and the
 ratio extraction / bare parse.
@@ -29,6 +31,9 @@ of Zyte's article extraction benchmark:
     python benchmarks/extract.py --pages-from newspaper4k-0.9.6/tests/data/html --repeat 10
     git clone https://github.com/scrapinghub/article-extraction-benchmark
     python benchmarks/extract.py --pages-from article-extraction-benchmark/html --repeat 5
+
+`--code DIR` times the media_catalog of another checkout on the same pages, for "no slower
+than before": `git worktree add /tmp/before REV`, then `--code /tmp/before`.
 """
 
 from __future__ import annotations
@@ -45,12 +50,16 @@ from importlib import metadata
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+# `--code DIR` times another checkout's media_catalog (a git worktree of an older commit)
+CODE = sys.argv[sys.argv.index("--code") + 1] if "--code" in sys.argv[:-1] else str(REPO)
+sys.path.insert(0, CODE)
 
 from selectolax.lexbor import LexborHTMLParser  # noqa: E402
 
-from media_catalog.extract import html  # noqa: E402
-from media_catalog.extract.encoding import decode_html  # noqa: E402
+from media_catalog.extract import encoding, html  # noqa: E402
+
+# What a scan gives the extractor for a page's bytes (code before html_source decoded them)
+SOURCE = getattr(encoding, "html_source", encoding.decode_html)
 
 WORDS = (
     "the",
@@ -165,20 +174,21 @@ def _steady_malloc() -> None:
     mallopt(mmap_threshold, 16 << 20)
 
 
-def _best(functions: list, pages: list[str], repeat: int) -> list[list[float]]:
-    """Each function's time on each page, in CPU time of this process: the least of its
+def _best(functions: list, pages: int, repeat: int) -> list[list[float]]:
+    """Each function's time on each page (given the page's number), in CPU time of this
+    process: the least of its
     `repeat` times on the page. Every page is timed with each function in turn (the
     order alternating), so load changing weighs on all alike, and the least time of a page
     leaves out what other processes on a shared machine took from it (their use of caches
     still counts). The best of whole rounds, as this took before, moved by a tenth of the
     parse from run to run on a shared machine."""
-    best = [[float("inf")] * len(pages) for _ in functions]
+    best = [[float("inf")] * pages for _ in functions]
     for round_ in range(repeat):
-        for index, text in enumerate(pages):
+        for index in range(pages):
             order = list(zip(functions, best, strict=True))
             for function, found in order if (round_ + index) % 2 else order[::-1]:
                 start = time.process_time()
-                function(text)
+                function(index)
                 found[index] = min(found[index], time.process_time() - start)
     return best
 
@@ -189,6 +199,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--script-kb", type=int, default=8)
     parser.add_argument("--pages-from", type=Path, help="time the HTML files in this folder")
+    parser.add_argument("--code", help="time the media_catalog of this checkout instead")
     args = parser.parse_args()
     _steady_malloc()
     if args.pages_from:
@@ -199,31 +210,43 @@ def main() -> None:
         )
         if not files:
             raise SystemExit(f"no .html, .htm or .html.gz file in {args.pages_from}")
-        pages = [
-            decode_html(gzip.decompress(data) if path.suffix.lower() == ".gz" else data)
+        raws = [
+            gzip.decompress(data) if path.suffix.lower() == ".gz" else data
             for path in files
             for data in [path.read_bytes()]
         ]
+        pages = [encoding.decode_html(data) for data in raws]
         args.pages = len(pages)
     else:
         pages = [page(number, args.script_kb) for number in range(args.pages)]
-    megabytes = sum(len(text.encode()) for text in pages) / 1e6
+        raws = [text.encode() for text in pages]
+    megabytes = sum(map(len, raws)) / 1e6
     images = sum(len(html.extract(text, "p")[0]) for text in pages)
-    parses, extracts = _best(
-        [LexborHTMLParser, lambda text: html.extract(text, "p")], pages, args.repeat
+    parses, extracts, from_bytes = _best(
+        [
+            lambda k: LexborHTMLParser(pages[k]),
+            lambda k: html.extract(pages[k], "p"),
+            lambda k: html.extract(SOURCE(raws[k]), "p"),
+        ],
+        len(pages),
+        args.repeat,
     )
-    parse, extract = sum(parses), sum(extracts)
+    parse = sum(parses)
     print(
         f"{args.pages} pages, {megabytes:.1f} MB ({megabytes * 1000 / args.pages:.0f} KB each), "
-        f"{images} references; each page's least time of {args.repeat}"
+        f"{images} references; each page's least time of {args.repeat}; code {CODE}"
     )
     print()
-    print("| step | articles/s | MB/s | ratio to bare parse |")
-    print("|---|---:|---:|---:|")
-    for name, seconds in (("bare parse (LexborHTMLParser)", parse), ("extraction", extract)):
+    print("| step | CPU ms | articles/s | MB/s | ratio to bare parse |")
+    print("|---|---:|---:|---:|---:|")
+    for name, seconds in (
+        ("bare parse of the text (LexborHTMLParser)", parse),
+        ("extraction of the text", sum(extracts)),
+        (f"extraction from the bytes ({SOURCE.__name__}, then extract: a scan)", sum(from_bytes)),
+    ):
         print(
-            f"| {name} | {args.pages / seconds:,.0f} | {megabytes / seconds:,.1f} "
-            f"| {seconds / parse:.2f}× |"
+            f"| {name} | {seconds * 1000:,.1f} | {args.pages / seconds:,.0f} "
+            f"| {megabytes / seconds:,.1f} | {seconds / parse:.2f}× |"
         )
     # (the ratio above is of the sums: large pages weigh most; a page's own ratio grows with
     # the images it holds for its size)

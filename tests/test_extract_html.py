@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from media_catalog.extract import captions, context, extract_file, html, nesting
-from media_catalog.extract.encoding import decode_html
+from media_catalog.extract.encoding import decode_html, html_source
 from media_catalog.models import ImageRef
 
 
@@ -54,6 +54,40 @@ def test_any_text_never_raises(text):
 @given(st.binary())
 def test_any_bytes_decode(data):
     assert isinstance(decode_html(data), str)
+
+
+_PAGE_BYTES = st.lists(
+    st.sampled_from(
+        (
+            *(b"<img src=a.jpg alt='", b"'>", b"<figure>", b"<figcaption>", b"</figure>"),
+            *(b'<meta charset="utf-8">', b"<meta charset=windows-1256>", b"\xef\xbb\xbf"),
+            *(b"\xd8\xb9\xda\xa9\xd8\xb3", b"\xe2\x80\x8c", b"\xf0\x9f\x98\x80", b"caf\xe9"),
+            *(b"\xed\xa0\x80", b"\xc3", b"\x00", b"\xff\xfe", b"<p>", b"x"),
+        )
+    ),
+    max_size=30,
+).map(b"".join)
+
+
+@given(st.one_of(_PAGE_BYTES, st.binary()))
+def test_a_page_given_as_its_bytes_reads_as_its_decoded_text(data):
+    # a scan hands the parser a UTF-8 page's bytes (html_source), sparing the decode and the
+    # parser's encode: the references are those of the text decode_html reads
+    source = html_source(data)
+    assert html.extract(source, "p") == html.extract(decode_html(data), "p")
+    if isinstance(source, bytes):
+        assert source.decode("utf-8", errors="replace") == decode_html(data)
+
+
+def test_which_pages_are_given_as_bytes():
+    persian = "<p>عکس</p>".encode()
+    assert html_source(persian) is persian  # valid UTF-8 with non-ASCII text
+    assert html_source(b"\xef\xbb\xbf" + persian) == persian  # after its BOM
+    declared = b'<meta charset="utf-8"><p>caf\xe9'  # declared UTF-8, one bad byte: replaced
+    assert html_source(declared) is declared
+    assert decode_html(declared).endswith("caf\ufffd")
+    assert html_source(b"<p>caf\xe9") == "<p>café"  # windows-1252: text
+    assert html_source("<p>عکس</p>".encode("utf-16")) == "<p>عکس</p>"
 
 
 _words = st.text(st.characters(whitelist_categories=("L", "N")), min_size=1, max_size=12)
@@ -1014,12 +1048,14 @@ def test_nesting_past_the_depth_limit_is_flattened_and_its_images_kept():
     flat = nesting.flatten(page)
     assert flat.replace("<?", "<") == page
     assert flat.count("<?") == depth - nesting.MAX_DEPTH
-    refs, errors = html.extract(page, "p")
-    assert errors == []
-    assert [(r.src, r.alt, r.caption) for r in refs] == [
-        ("deep.jpg", "Deep", None),
-        ("after.jpg", None, "After"),
-    ]
+    assert nesting.flatten(page.encode()) == flat  # bytes are counted, then cut as text
+    for source in (page, page.encode()):
+        refs, errors = html.extract(source, "p")
+        assert errors == []
+        assert [(r.src, r.alt, r.caption) for r in refs] == [
+            ("deep.jpg", "Deep", None),
+            ("after.jpg", None, "After"),
+        ]
 
 
 def test_pages_nested_within_the_limit_are_left_as_they_are():
@@ -1029,6 +1065,7 @@ def test_pages_nested_within_the_limit_are_left_as_they_are():
     script = "<script>" + "<div>" * n + "</script><!--" + "<span>" * n + "-->"
     for text in (page, script, script.upper()):
         assert nesting.flatten(text) is text
+        assert nesting.flatten(text.encode()) == text.encode()
 
 
 _SOUP = st.sampled_from(

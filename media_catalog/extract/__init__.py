@@ -53,9 +53,10 @@ class Article:
 
 
 def extract_text(
-    kind: str, text: str, article: str, options: ExtractOptions = ExtractOptions()
+    kind: str, text: str | bytes, article: str, options: ExtractOptions = ExtractOptions()
 ) -> tuple[list[ImageRef], list[ItemError]]:
-    """Extract the references of one article given as text, `kind` naming its format."""
+    """Extract the references of one article given as text (an HTML page also as UTF-8
+    bytes), `kind` naming its format."""
     # the parsers are imported with the first article: a scan of images never needs them
     from . import html, markdown, tagged
 
@@ -77,12 +78,12 @@ def extract_file(
     if kind == "warc":
         yield from archived_pages(WebArchive.listed(path), options)
         return
-    from .encoding import decode_html, decode_text
+    from .encoding import decode_text, html_source
 
     data = _read(path)
     article_id = str(path)
     errors: list[ItemError] = []
-    text = decode_html(data) if kind == "html" else decode_text(data, article_id, errors)
+    text = html_source(data) if kind == "html" else decode_text(data, article_id, errors)
     refs, found = extract_text(kind, text, article_id, options)
     yield Article(article_id, path.parent, refs, errors + found)
 
@@ -93,7 +94,7 @@ MAX_ARTICLE_BYTES = 64 * 1024 * 1024  # an article file, or one JSON Lines recor
 def archived_pages(archive: WebArchive, options: ExtractOptions) -> Iterator[Article]:
     """The HTML pages of a web archive (listed), as articles `ARCHIVE#URL` whose references
     resolve in the archive; a page that states no URL of its own has its archived one."""
-    from .encoding import decode_html
+    from .encoding import html_source
 
     path = archive.path
     for url, offset in archive.pages:
@@ -112,7 +113,7 @@ def archived_pages(archive: WebArchive, options: ExtractOptions) -> Iterator[Art
             error = ItemError(str(path), "too-large", message, article=article_id)
             yield Article(article_id, page, [], [error])
             continue
-        refs, errors = extract_text("html", decode_html(data), article_id, options)
+        refs, errors = extract_text("html", html_source(data), article_id, options)
         refs = [ref if ref.article_url else replace(ref, article_url=url) for ref in refs]
         yield Article(article_id, page, refs, errors)
     if archive.damage is not None:

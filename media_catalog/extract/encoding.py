@@ -32,6 +32,7 @@ _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]
 _LEGACY = ("cp1252", "cp1256", "cp1251", "cp1253", "cp1255", "cp1254")
 _HIGH_BYTES = bytes(range(128, 256))
 _DETECT_MIN = 4
+_PIECE = 16 * 1024
 
 
 def _bom(data: bytes) -> tuple[str, bytes] | None:
@@ -41,35 +42,62 @@ def _bom(data: bytes) -> tuple[str, bytes] | None:
     return None
 
 
-def decode_html(data: bytes) -> str:
-    """Decode an HTML page: BOM first; bytes that are valid UTF-8 holding non-ASCII text as
-    UTF-8 (a saved page often keeps a declaration its bytes no longer match); then a web
-    encoding `<meta charset>`/`http-equiv` names in the first 4 KiB, then UTF-8, then the
-    legacy encoding charset-normalizer detects (given 4 or more non-ASCII bytes), then
-    windows-1252 (which maps every byte, so nothing is lost)."""
+def html_source(data: bytes) -> str | bytes:
+    """An HTML page as the parser is given it. BOM first; then bytes that are valid UTF-8
+    holding non-ASCII text are UTF-8 (a saved page often keeps a declaration its bytes no
+    longer match); then a web encoding `<meta charset>`/`http-equiv` names in the first
+    4 KiB, then UTF-8, then the legacy encoding charset-normalizer detects (given 4 or more
+    non-ASCII bytes), then windows-1252 (which maps every byte, so nothing is lost).
+
+    A page read as UTF-8 is its bytes themselves (after a BOM), neither decoded nor encoded
+    again (the parser replaces invalid bytes as Python's "replace" does); any other, text."""
     found = _bom(data)
     if found:
-        return found[1].decode(found[0], errors="replace")
-    if not data.isascii():  # valid UTF-8 with non-ASCII text is UTF-8, whatever is declared
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError:
-            pass
-    match = _META_CHARSET.search(data[:4096])
-    declared = webencodings.lookup(match.group(1).decode("ascii")) if match else None
-    if declared is not None and declared.name != "replacement":  # (ISO-2022-KR and the like)
-        if declared.name.startswith("utf-16"):  # a page read as ASCII cannot be UTF-16
-            declared = webencodings.UTF8
+        return found[1] if found[0] == "utf-8" else found[1].decode(found[0], errors="replace")
+    declared = _declared(data)
+    if declared is not None and declared.name == "utf-8":
+        return data
+    if not data.isascii() and _is_utf8(data):  # UTF-8 with non-ASCII, whatever is declared
+        return data
+    if declared is not None:
         return declared.codec_info.decode(data, "replace")[0]
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
+    if data.isascii():
+        return data
     if len(data) - len(data.translate(None, _HIGH_BYTES)) >= _DETECT_MIN:
         detected = from_bytes(data, cp_isolation=list(_LEGACY)).best()
         if detected is not None:
             return str(detected)
     return data.decode("cp1252", errors="replace")
+
+
+def decode_html(data: bytes) -> str:
+    """An HTML page's text, read as `html_source` reads it."""
+    source = html_source(data)
+    return source if isinstance(source, str) else source.decode("utf-8", errors="replace")
+
+
+def _is_utf8(data: bytes) -> bool:
+    """Whether `data` is valid UTF-8; checked in pieces, which costs an eighth of decoding it
+    whole (one emoji makes a whole page's text four bytes a character)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(data)
+    try:
+        for start in range(0, len(data), _PIECE):
+            decoder.decode(view[start : start + _PIECE])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _declared(data: bytes) -> webencodings.Encoding | None:
+    """The web encoding a `<meta>` in the first 4 KiB declares (UTF-16 read as UTF-8: a page
+    read as ASCII cannot be UTF-16), or None (none, or ISO-2022-KR and the like)."""
+    match = _META_CHARSET.search(data[:4096])
+    declared = webencodings.lookup(match.group(1).decode("ascii")) if match else None
+    if declared is None or declared.name == "replacement":
+        return None
+    return webencodings.UTF8 if declared.name.startswith("utf-16") else declared
 
 
 def decode_text(data: bytes, article: str, errors: list[ItemError]) -> str:

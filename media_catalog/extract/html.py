@@ -125,14 +125,18 @@ def is_tracker(src: str) -> bool:
     low = src.lower()
     # (chains of `in`s: a tenth of the cost of a pattern of the words)
     if (
-        "pixel" in low
-        or "spacer" in low
-        or "beacon" in low
-        or "tracking" in low
-        or "1x1" in low
-        or "1px" in low
-        or "clear" in low
-    ) and _TRACKER_FILE.search(low) is not None:
+        (".gif" in low or ".png" in low)
+        and (
+            "pixel" in low
+            or "spacer" in low
+            or "beacon" in low
+            or "tracking" in low
+            or "1x1" in low
+            or "1px" in low
+            or "clear" in low
+        )
+        and _TRACKER_FILE.search(low) is not None
+    ):
         return True
     return (
         "facebook" in low
@@ -587,10 +591,15 @@ def _elements(
 
 
 def extract(
-    text: str, article: str, *, context: int = CONTEXT_CHARS, emphasis_captions: bool = False
+    text: str | bytes,
+    article: str,
+    *,
+    context: int = CONTEXT_CHARS,
+    emphasis_captions: bool = False,
 ) -> tuple[list[ImageRef], list[ItemError]]:
     """Every body image in document order, then the page's metadata images (kind "meta").
 
+    `text` is the page, or its UTF-8 bytes (`encoding.html_source`);
     `context` is how many characters of text before and after each image are kept;
     `emphasis_captions` takes an emphasised line right under an image as its caption (the
     Markdown convention).

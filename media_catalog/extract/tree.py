@@ -67,12 +67,14 @@ def size(value: Any) -> int | None:
     """The whole number a declared size starts with ("640px" gives 640); None for none, and
     for one of more than nine digits (no image is that large, and a catalogue could not
     store a number past 64 bits)."""
+    if value is None:
+        return None
     if isinstance(value, float):  # (JSON-LD's)
         return int(value) if value.is_integer() and 0 <= value < 1e9 else None
     if isinstance(value, str) and value.isdecimal():
         digits = value  # (the common case, without the pattern)
     else:
-        match = _NUMBER.match(str(value)) if value is not None else None
+        match = _NUMBER.match(str(value))
         digits = match.group(1) if match else ""
     return int(digits) if digits and len(digits) <= 9 else None
 
