@@ -1369,3 +1369,93 @@ def test_svg_elements_that_close_themselves_are_not_counted():
     page = "<body>" + "<span></span>" * nesting.UNCHECKED_TAGS + "<svg>"
     page += "<circle r='1'/>" * 600 + "<g><text>Label</text></g></svg><div>after</div>"
     assert nesting.flatten(page) is page
+
+
+def test_a_gif_beside_a_lazy_attribute_s_json_of_sizes_is_their_placeholder():
+    # MSN (2019): the same GIF in every photo's src, the photo's sizes as JSON in data-src, and
+    # the caption in a span beside the image's own span, both in the photo's span
+    sizes = (
+        '{"default":{"w":"80","h":"53","src":"//img.example/BBWZffP.img?h=533&amp;w=799"},'
+        '"size3column":{"w":"62","h":"42","src":"//img.example/BBWZffP.img?h=417&amp;w=624"}}'
+    )
+    page = (
+        '<section><span class="storyimage"><span class="image" data-attrib="John Brecher">'
+        f'<img alt="a hand: Needle" data-src=\'{sizes}\' src="//static.example/sc/e151e5.gif">'
+        '</span><span class="caption truncate"><span class="attribution">© John Brecher</span>'
+        " Needle poking skin.</span></span>"
+        '<span class="storyimage"><span class="image"><img src="//static.example/x.GIF">'
+        "</span></span></section>"
+    )
+    photo, gif = html.extract(page, "p")[0]
+    assert (photo.src, photo.placeholder) == (
+        "//img.example/BBWZffP.img?h=533&w=799",
+        "//static.example/sc/e151e5.gif",
+    )
+    assert (photo.caption, photo.credit, photo.credit_source) == (
+        "Needle poking skin.",
+        "© John Brecher",
+        "markup",
+    )
+    assert (gif.src, gif.placeholder) == ("//static.example/x.GIF", None)  # a GIF alone is one
+
+
+def test_the_fine_print_closing_a_figcaption_is_its_credit():
+    # Forbes (2019): its page data gives the caption with "(Photo: Getty Images)" and the
+    # credit "Getty", the <small> after it
+    page = (
+        '<figure><img src="a.jpg"><figcaption><fbs-accordion><p>How can a duvet affect your '
+        "lungs? (Photo: Getty Images)</p></fbs-accordion><small>Getty</small> </figcaption>"
+        '</figure><figure><img src="b.jpg"><figcaption>A <small>small</small> word'
+        '</figcaption></figure><figure><img src="c.jpg"><figcaption><small>Only fine print'
+        "</small></figcaption></figure>"
+    )
+    closing, inside, alone = html.extract(page, "p")[0]
+    assert (closing.caption, closing.credit, closing.credit_source) == (
+        "How can a duvet affect your lungs? (Photo: Getty Images)",
+        "Getty",
+        "markup",
+    )
+    assert (inside.caption, inside.credit) == ("A small word", None)
+    assert (alone.caption, alone.credit) == ("Only fine print", None)
+
+
+def test_an_image_named_by_an_id_gets_the_url_the_page_makes_from_ids():
+    # Kinja (2019): photos with only a data-chomp-id behind a GIF, and data-alt for their alt;
+    # the page's other photos show the URL made from the id
+    gif = "data:image/gif;base64,R0lGODlhAQABAAAAACH5BAEKAAEALAAAAAABAAEAAAICTAEAOw=="
+    base = "https://i.kinja-img.com/gawker-media/image/upload/c_fill,w_470"
+    page = (
+        f'<img src="{gif}" data-chomp-id="l0iqhrrug8au9o5xger5" data-alt="Illustration">'
+        f'<figure><img src="{gif}" data-chomp-id="nffiyu5y4cbnbnubdz5g" data-alt="">'
+        '<figcaption class="no-caption">Photo: iFixit</figcaption></figure>'
+        f'<img src="{gif}" data-srcset="{base}/uhss7vflik36tkbtmnp5.jpg 470w" '
+        'data-chomp-id="uhss7vflik36tkbtmnp5" alt="Shown">'
+        f'<img src="{gif}" data-chomp-id="short">'
+    )
+    lead, captioned, shown, unnamed = html.extract(page, "p")[0]
+    assert (lead.src, lead.placeholder, lead.alt) == (
+        f"{base}/l0iqhrrug8au9o5xger5.jpg",
+        gif,
+        "Illustration",
+    )
+    assert (captioned.src, captioned.alt, captioned.decorative) == (
+        f"{base}/nffiyu5y4cbnbnubdz5g.jpg",
+        "",
+        True,
+    )
+    # a whole caption that is a labelled brand's name is a credit ("iFixit", "iStock")
+    assert (captioned.caption, captioned.credit, captioned.credit_source) == (
+        None,
+        "Photo: iFixit",
+        "label",
+    )
+    assert shown.src == f"{base}/uhss7vflik36tkbtmnp5.jpg"
+    assert (unnamed.src, unnamed.alt) == (gif, None)  # no id a URL is made from
+
+
+def test_a_photo_whose_name_starts_like_a_stand_in_is_no_placeholder():
+    # CBS (2019): a photo of Lloyd Blankfein is not a "blank" image
+    assert not html.is_placeholder("https://cbsistatic.com/r/blankfein-gettyimages-45602.jpg")
+    assert not html.is_placeholder("/img/lazyboy-sofa.jpg")
+    for stand_in in ("/i/blank.gif", "/i/blank-1x1.png", "/wp/lazyload.gif", "/grey_16x9.png"):
+        assert html.is_placeholder(stand_in)

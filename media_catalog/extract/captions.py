@@ -9,7 +9,17 @@ from collections.abc import Container, Iterator
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from .tree import COMMENT, HEADINGS, TAG, WRAPPERS, Image, clean, laid_out_text, next_element
+from .tree import (
+    COMMENT,
+    HEADINGS,
+    TAG,
+    TEXT,
+    WRAPPERS,
+    Image,
+    clean,
+    laid_out_text,
+    next_element,
+)
 
 CAPTION = (
     "figcaption, .wp-caption-text, .thumbcaption, [itemprop=caption], .caption, "
@@ -48,6 +58,9 @@ _CREDIT_TAGS = frozenset(
 _FIGCAPTION = TAG["figcaption"]
 _FIGURE = TAG["figure"]
 _CITE = TAG["cite"]
+# The control of a caption shown shortened, which a click expands (Forbes' "... [+]")
+_TOGGLE = re.compile(r"\s*(?:\.\.\.|…)\s*\[\+\]\s*")
+_SMALL = TAG["small"]
 # Elements whose text is never shown as a caption or a credit (images, media, controls,
 # scripts, an icon's vector paths) and comments: `_search` passes them by without reading
 # their attributes (an image's and its sources' are long: reading them cost a fifth of the
@@ -114,7 +127,7 @@ _CONNECTORS = frozenset(
 
 def _is_name(text: str, words: int) -> bool:
     """Whether `text` may be a person's or an agency's name: at most `words` words, each
-    capitalised (or a connector, or in a script without case), and no sentence."""
+    holding a capital (or a connector, or in a script without case), and no sentence."""
     parts = text.replace("/", " / ").split()
     if not parts or len(parts) > words or text.rstrip().endswith((".", "?", "!")):
         return False
@@ -126,8 +139,8 @@ def _is_name(text: str, words: int) -> bool:
             continue
         if part[0].isdigit():  # "20th Century Fox"
             continue
-        if first is None or (first.lower() != first.upper() and not first.isupper()):
-            return False
+        if first is None or (first.lower() != first.upper() and part.islower()):
+            return False  # (a brand's capital may come later: "iFixit", "eBay")
     return parts[0].lower() not in _CONNECTORS
 
 
@@ -200,7 +213,7 @@ def _container(image: Image, box: int, counts: dict[int, int]) -> tuple[LexborNo
     """The largest ancestor of an image's box (up to four levels, never past a figure or the
     article) holding this image and no other, and the level of the node whose next sibling
     may be a caption."""
-    scope, top = None, box
+    scope, top = (image.node_at(box) if box else None), box
     for _ in range(4):
         if top >= len(image.tags) or image.tags[top] in _STOP or counts.get(image.ids[top], 0) > 1:
             break
@@ -365,11 +378,18 @@ def _search(
         if heading is None and tag in HEADINGS and node.mem_id not in up:
             heading = node
         attributes = node.attributes
-        if not selectors.marked(attributes) and tag != _FIGCAPTION and tag != _CITE:
+        if (
+            not selectors.marked(attributes)
+            and tag != _FIGCAPTION
+            and tag != _CITE
+            and tag != _SMALL
+        ):
             continue
         is_caption, is_credit = selectors.kinds(node, attributes)
         if tag == _CITE and not is_credit:
             is_credit = _figure_cite(node, root_id)
+        elif tag == _SMALL and not is_credit:
+            is_credit = _closing_small(node)
         wants_caption = is_caption and caption and found_caption is None
         wants_credit = is_credit and credit and found_credit is None
         if (
@@ -394,6 +414,21 @@ def _search(
         if (found_caption is not None or not caption) and (found_credit is not None or not credit):
             break
     return found_caption or by_name, found_credit, heading
+
+
+def _closing_small(node: LexborNode) -> bool:
+    """Whether a `<small>` ends its `<figcaption>`, after the caption's text: the fine print
+    closing a caption is its credit (Forbes' `<p>Caption (Photo: Getty Images)</p>
+    <small>Getty</small>`, as its own page data splits them)."""
+    parent = node.parent
+    if parent is None or parent.tag_id != _FIGCAPTION:
+        return False
+    after = node.next
+    while after is not None:
+        if after.tag_id != TEXT or after.text().strip():
+            return False
+        after = after.next
+    return clean(parent.text()) != clean(node.text())
 
 
 def _figure_cite(node: LexborNode, root_id: int) -> bool:
@@ -605,6 +640,8 @@ def caption_and_credit(
         found_in_text = credit_in_text(caption)
         if found_in_text is not None:
             caption, credit, source = found_in_text
+    if caption and "[+]" in caption:  # an expanding caption's toggle, before the rest of it
+        caption = clean(_TOGGLE.sub(" ", caption))
     if caption is None and emphasis:
         caption = _emphasis_caption(image.node_at(box))
     return caption, credit, source

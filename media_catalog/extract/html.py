@@ -59,8 +59,8 @@ _SRCSET = frozenset((*LAZY_SRCSET, "srcset"))
 # stand-in.
 _INLINE_PLACEHOLDER = re.compile(r"data:image/(?:gif|svg)|data:.{0,160}$", re.I | re.S)
 _PLACEHOLDER_FILE = re.compile(
-    r"(?:^|/)(?:blank|spacer|placeholder|transparent|lazy|loading|grey|gray|pixel|empty|1x1|1px)"
-    r"[\w-]*\.(?:gif|png|svg|jpe?g|webp)(?:[?#]|$)",
+    r"(?:^|/)(?:blank|spacer|placeholder|transparent|lazy(?:load)?|loading|grey|gray|pixel|empty"
+    r"|1x1|1px)(?:[-_.\d][\w-]*)?\.(?:gif|png|svg|jpe?g|webp)(?:[?#]|$)",
     re.I,
 )
 _BACKGROUND = re.compile(r"background(?:-image)?\s*:[^;]*?url\(\s*(['\"]?)(.+?)\1\s*\)", re.I)
@@ -82,6 +82,8 @@ _TRACKER_SERVICE = re.compile(
 _URL = re.compile(r"[\s,]*(\S+)")
 _DESCRIPTOR = re.compile(r"([^,]*),?")
 _DENSITY = re.compile(r"(\d*\.?\d+)x")
+# An id a page's script makes an image's URL from (`_urls_from_ids`)
+_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
 _IMAGE_FILES = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif", ".svg")
 
 
@@ -310,11 +312,17 @@ def _read_img(node: LexborNode) -> Image:
     for candidate in variants:
         candidates.setdefault(candidate.url, candidate)
     width, height = size(attributes.get("width")), size(attributes.get("height"))
-    alt = attributes.get("alt")
+    # (Kinja's script sets the alt text from `data-alt`)
+    alt_name = "data-alt" if "alt" not in attributes and "data-alt" in attributes else "alt"
+    alt = attributes.get(alt_name)
     aria = attributes.get("aria-hidden") or ""
     real = lazy or src
     placeholder = src if lazy and src and src != lazy else None
-    if is_placeholder(real):  # a stand-in is never the photo when another URL is there
+    # a stand-in is never the photo when another URL is there; nor is a GIF beside the sizes
+    # a lazy-loading attribute lists in JSON (MSN's `…/sc/9b/e151e5.gif` on every photo)
+    if is_placeholder(real) or (
+        variants and real == src and _file_name(src).lower().endswith(".gif")
+    ):
         found = _best(candidates.values()).url if candidates else _image_attribute(attributes)
         if found:
             real, placeholder = found, src or None
@@ -323,11 +331,11 @@ def _read_img(node: LexborNode) -> Image:
         "src": real,
         "placeholder": placeholder,
         "srcset": tuple(candidates.values()),
-        "alt": None if "alt" not in attributes else alt or "",
+        "alt": None if alt_name not in attributes else alt or "",
         "title": None if "title" not in attributes else attributes.get("title") or "",
         "declared_width": width,
         "declared_height": height,
-        "decorative": ("alt" in attributes and not alt)
+        "decorative": (alt_name in attributes and not alt)
         or (attributes.get("role") or "").strip().lower() in ("presentation", "none")
         or aria.strip().lower() == "true",
         "tracking": (width is not None and height is not None and width <= 1 and height <= 1)
@@ -428,6 +436,40 @@ def _images(nodes: list[LexborNode]) -> list[Image]:
             continue
         merged.add(id(twin))
         _merge(twin, image)
+    return images
+
+
+def _urls_from_ids(images: list[Image]) -> list[Image]:
+    """`images`, each lazy one with no URL at all (an inline stand-in, or none) given the URL
+    the page's script makes from an id it holds, where another image shows how: that image
+    holds the same attribute, and its value is the file name of its URL (Kinja's
+    `data-chomp-id`, the page's other photos at `…/image/upload/c_fill,…/<id>.jpg`). The
+    placeholder `src` becomes `placeholder`."""
+    missing = [
+        image
+        for image in images
+        if image.fields["src"][:5] in ("", "data:")  # (a stand-in in the page, or none)
+        and not image.fields["srcset"]
+        and is_placeholder(image.fields["src"])
+    ]
+    if not missing:
+        return images
+    named: dict[str, tuple[str, str]] = {}  # attribute -> (URL, the id in it)
+    for image in images:
+        url = image.fields["src"]
+        stem = _file_name(url).rsplit(".", 1)[0]
+        if stem and len(stem) >= 8 and not is_placeholder(url):
+            for name, value in image.attributes.items():
+                if value == stem and name.startswith("data-"):
+                    named.setdefault(name, (url, stem))
+    for image in missing:
+        for name, (url, stem) in named.items():
+            value = (image.attributes.get(name) or "").strip()
+            if _ID.fullmatch(value):
+                head, _, tail = url.rpartition(stem)
+                placeholder = image.fields["src"] or None
+                image.fields.update(src=head + value + tail, placeholder=placeholder)
+                break
     return images
 
 
@@ -611,7 +653,7 @@ def extract(
     h1 = next((node for node in headings if node.tag_id == _H1), None)
     page = page_info(tree, markup, h1, tags, blocks)
     meta = meta_images(tree, markup, tags, blocks, article, page)
-    images = _without_previews(_images(nodes))
+    images = _urls_from_ids(_without_previews(_images(nodes)))
     counts = image_counts(images)
     selectors = Selectors(tree)
     page_fields = {
