@@ -646,7 +646,10 @@ def extract(
     `emphasis_captions` takes an emphasised line right under an image as its caption (the
     Markdown convention).
     """
-    tree = LexborHTMLParser(flatten(text))
+    # (text is encoded here as the parser would encode it, so that the nesting check counts
+    # bytes, a quarter of the cost of counting characters)
+    page = text.encode("utf-8", errors="ignore") if isinstance(text, str) else text
+    tree = LexborHTMLParser(flatten(page))
     nodes, headings, hidden, markup = _elements(tree)
     blocks = json_ld(markup)
     tags = meta_tags(markup)
