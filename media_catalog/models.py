@@ -79,6 +79,11 @@ class ImageRef:
         ref.__dict__.update(fields)
         return ref
 
+    def replaced(self, **changes: Any) -> ImageRef:
+        """`dataclasses.replace(self, **changes)`, in a quarter of its time (a dump's every
+        reference takes the record's URL and title)."""
+        return ImageRef.of({**self.__dict__, **changes})
+
     def candidates(self) -> list[str]:
         """The references to try, best first: `srcset` candidates from the largest width or
         density down, then `src`; each joined to the page's `<base href>` when there is one."""

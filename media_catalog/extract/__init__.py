@@ -10,7 +10,7 @@ from __future__ import annotations
 import gzip
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..archive import ArchivedPage, WebArchive
@@ -114,7 +114,7 @@ def archived_pages(archive: WebArchive, options: ExtractOptions) -> Iterator[Art
             yield Article(article_id, page, [], [error])
             continue
         refs, errors = extract_text("html", html_source(data), article_id, options)
-        refs = [ref if ref.article_url else replace(ref, article_url=url) for ref in refs]
+        refs = [ref if ref.article_url else ref.replaced(article_url=url) for ref in refs]
         yield Article(article_id, page, refs, errors)
     if archive.damage is not None:
         raise ExtractError(archive.damage, path=path, code="unreadable")
@@ -151,7 +151,7 @@ def _lines(path: Path) -> Iterator[bytes | None]:
                         pass
                     yield None
                     continue
-                yield line.rstrip(b"\r\n")
+                yield line  # (its line break is white space to the JSON reader: not copied off)
     except (OSError, EOFError, zlib.error) as exc:
         raise ExtractError(
             f"cannot read the file: {exc}; the lines before were read",
@@ -170,7 +170,7 @@ def _jsonl_articles(path: Path, options: ExtractOptions) -> Iterator[Article]:
             error = ItemError(str(path), "too-large", message, article=article_id)
             yield Article(article_id, path.parent, errors=[error])
             continue
-        if not line.strip():
+        if line.isspace():
             continue
         try:
             refs, errors = jsonl.extract_line(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -83,8 +82,7 @@ def extract_line(
         else:
             refs, errors = tagged.extract(value, article, context=context)
     refs = [
-        replace(
-            ref,
+        ref.replaced(
             article_title=title or ref.article_title,
             article_url=url or ref.article_url,
             article_date=date or ref.article_date,

@@ -10,7 +10,6 @@ matter `title:` is the article's title.
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 
 from markdown_it import MarkdownIt
 
@@ -46,7 +45,7 @@ def extract(
         )
         errors.append(ItemError(article, "too-deep", message, article=article))
     if title:
-        refs = [replace(ref, article_title=title) for ref in refs]
+        refs = [ref.replaced(article_title=title) for ref in refs]
     return refs, errors
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import replace
 
 from ..models import ImageRef, ItemError
 from .context import text_after, text_before
@@ -119,8 +118,7 @@ def _with_context(
     piece = " ".join(text[previous:].split())
     plain = f"{plain} {piece}" if plain and piece else plain or piece
     return [
-        replace(
-            ref,
+        ref.replaced(
             context_before=text_before(plain, offset, chars),
             context_after=text_after(plain, offset, chars),
         )
