@@ -66,6 +66,7 @@ from threshold import (  # noqa: E402
 
 import media_catalog.similarity as similarity  # noqa: E402
 from media_catalog.fingerprint import fingerprint  # noqa: E402
+from media_catalog.records import ImageRecord  # noqa: E402
 from media_catalog.similarity import (  # noqa: E402
     DEFAULT_THRESHOLD,
     DHASH_CONFIRM,
@@ -134,15 +135,20 @@ def _precision(tp: int, fp: int) -> str:
     return f"{tp / (tp + fp):.4f}" if tp + fp else "1.0000"
 
 
+def _record(data: bytes, name: str) -> ImageRecord:
+    """The image as a catalogue holds it: its fingerprint's fields."""
+    return ImageRecord(fingerprint(data, name).to_dict())
+
+
 def main() -> None:
     started = time.perf_counter()
     originals = load_originals() + sklearn_originals()
-    files: list[tuple[str, str, dict]] = []  # (original, transform or "", image dict)
+    files: list[tuple[str, str, ImageRecord]] = []  # (original, transform or "", image)
     for o in originals:
-        files.append((o.name, "", fingerprint(o.data, o.name).to_dict()))
+        files.append((o.name, "", _record(o.data, o.name)))
         for t in TRANSFORMS:
             data = extra_variant(o.image, t) if t in EXTRA else make_variant(o, t)
-            files.append((o.name, t, fingerprint(data, f"{o.name}:{t}").to_dict()))
+            files.append((o.name, t, _record(data, f"{o.name}:{t}")))
     parent = {o.name: o.parent or o.name for o in originals}
 
     def related(a: str, b: str) -> bool:  # a full picture and its own quadrant share pixels
@@ -152,7 +158,8 @@ def main() -> None:
     views = {}
     for mode, (with_views, _) in MODES.items():
         views[mode] = [
-            files[n][2] if with_views else {**files[n][2], "variants": {}} for n in usable
+            files[n][2] if with_views else ImageRecord({**files[n][2].doc, "variants": {}})
+            for n in usable
         ]
     index = {(o, t): n for n, (o, t, _) in enumerate(files)}
 
@@ -340,7 +347,7 @@ def robust_main() -> None:
     for o in originals:
         files.append((o.name, "", o.data))
         files += [(o.name, t, robust_variant(o, t)) for t in kinds]
-    prints = [fingerprint(data, f"{o}:{t}").to_dict() for o, t, data in files]
+    prints = [_record(data, f"{o}:{t}") for o, t, data in files]
     usable = [n for n, image in enumerate(prints) if not low_information(image)]
     parent = {o.name: o.parent or o.name for o in originals}
 

@@ -23,6 +23,7 @@ from typing import Any
 from .errors import QueryError
 from .models import DEFAULT_MAX_ALT_LENGTH, DEFAULT_THRESHOLD
 from .present import escape, page, quoted
+from .records import ImageRecord, OccurrenceRecord
 from .store import Store, article_file
 from .text import normalize
 from .walk import kind_of
@@ -177,12 +178,12 @@ def _repeats_itself(alt: str) -> bool:
 
 
 def _alt_findings(
-    occurrence: dict[str, Any], max_alt_length: int, lead: bool
+    occurrence: OccurrenceRecord, max_alt_length: int, lead: bool
 ) -> list[tuple[str, str]]:
     """(rule, message) pairs for one occurrence's own alt, caption and context."""
-    alt = occurrence.get("alt")
-    caption = _words(occurrence.get("caption"))
-    decorative = occurrence.get("decorative") or alt == ""
+    alt = occurrence.alt
+    caption = _words(occurrence.caption)
+    decorative = occurrence.decorative or alt == ""
     if alt is None and not decorative:
         return [("alt-missing", 'no alt text: describe the photo, or mark it decorative (alt="")')]
     if decorative:
@@ -208,34 +209,34 @@ def _alt_findings(
         found.append(("alt-too-long", message))
     if _repeats_itself(folded):
         found.append(("alt-repeated-text", "alt says the same words twice"))
-    if folded and folded == _words(occurrence.get("article_title")):
+    if folded and folded == _words(occurrence.article_title):
         message = "alt repeats the article title instead of describing this photo"
         found.append(("alt-is-title", message))
     if folded and folded == caption:
         found.append(("alt-is-caption", "alt repeats the caption: screen readers read both"))
-    context = " ".join(_words(occurrence.get(key)) for key in ("context_before", "context_after"))
+    context = f"{_words(occurrence.context_before)} {_words(occurrence.context_after)}"
     if len(folded.split()) >= 3 and folded in context:
         found.append(("alt-is-context", "alt repeats the text next to the image"))
     return found
 
 
 # (occurrence, rule id, message, the text judged)
-_Pair = tuple[dict[str, Any], str, str, "str | None"]
+_Pair = tuple[OccurrenceRecord, str, str, "str | None"]
 
 
-def _shared_alts(occurrences: list[dict[str, Any]]) -> list[_Pair]:
+def _shared_alts(occurrences: list[OccurrenceRecord]) -> list[_Pair]:
     """Occurrences whose alt also describes a different image in the same article."""
     images_by_alt: dict[tuple[str, str], set[str]] = defaultdict(set)
     for occurrence in occurrences:
-        if folded := _words(occurrence.get("alt")):
-            image = occurrence.get("sha256") or f"src:{occurrence['src']}"
-            images_by_alt[occurrence["article"], folded].add(image)
+        if folded := _words(occurrence.alt):
+            image = occurrence.sha256 or f"src:{occurrence.src}"
+            images_by_alt[occurrence.article, folded].add(image)
     found = []
     for occurrence in occurrences:
-        images = images_by_alt.get((occurrence["article"], _words(occurrence.get("alt"))), set())
+        images = images_by_alt.get((occurrence.article, _words(occurrence.alt)), set())
         if len(images) > 1:
             message = f"the same alt describes {len(images)} different images in this article"
-            found.append((occurrence, "alt-shared", message, occurrence["alt"]))
+            found.append((occurrence, "alt-shared", message, occurrence.alt))
     return found
 
 
@@ -247,57 +248,57 @@ def _reuse_conflicts(catalog: Store, threshold: int) -> list[_Pair]:
 
     found = []
     for cluster in duplicate_clusters(catalog, threshold):
-        uses = [o for image in cluster.images for o in image["occurrences"]]
+        uses = [o for image in cluster.images for o in image.occurrences or ()]
         for field in ("caption", "alt"):
             articles: dict[str, set[str]] = defaultdict(set)
             written: dict[str, str] = {}
             for use in uses:
-                if folded := _words(use.get(field)):
-                    articles[folded].add(article_file(use["article"]))
-                    written.setdefault(folded, use[field])
+                if folded := _words(getattr(use, field)):
+                    articles[folded].add(article_file(use.article))
+                    written.setdefault(folded, getattr(use, field))
             for use in uses:
-                mine, here = _words(use.get(field)), article_file(use["article"])
+                mine, here = _words(getattr(use, field)), article_file(use.article)
                 others = sorted(t for t, where in articles.items() if t != mine and where - {here})
                 if mine and others:
                     message = (
                         f"the same photo has another {field} in another article: "
                         f"{quoted(written[others[0]])}"
                     )
-                    found.append((use, "reuse-conflict", message, use[field]))
-        credits: dict[str, dict[str, Any]] = {}  # folded credit -> its first use
+                    found.append((use, "reuse-conflict", message, getattr(use, field)))
+        credits: dict[str, OccurrenceRecord] = {}  # folded credit -> its first use
         for use in uses:
-            if folded := _words(use.get("credit")):
+            if folded := _words(use.credit):
                 credits.setdefault(folded, use)
         for use in uses:
-            mine = _words(use.get("credit"))
+            mine = _words(use.credit)
             other = next((first for folded, first in credits.items() if folded != mine), None)
             if mine and other is not None:
                 message = (
-                    f"the same photo is credited to {quoted(other['credit'])} in "
-                    f"{other['article']} #{other['position']}"
+                    f"the same photo is credited to {quoted(other.credit)} in "
+                    f"{other.article} #{other.position}"
                 )
-                found.append((use, "credit-conflict", message, use["credit"]))
+                found.append((use, "credit-conflict", message, use.credit))
     return found
 
 
-def _embedded(image: dict[str, Any] | None) -> str:
+def _embedded(image: ImageRecord | None) -> str:
     """The photo's own description (IPTC/XMP caption or alt text), when the catalogue has it."""
-    embedded = (image or {}).get("embedded") or {}
+    embedded = (image.embedded if image is not None else None) or {}
     keys = ("alt_text", "caption")
     return " ".join(str(embedded.get(key) or "") for key in keys).strip()
 
 
-def _embedded_findings(occurrence: dict[str, Any], embedded: str) -> list[_Pair]:
+def _embedded_findings(occurrence: OccurrenceRecord, embedded: str) -> list[_Pair]:
     """The article's words against the photo's own embedded description."""
-    said = " ".join(_words(occurrence.get(key)) for key in ("alt", "caption")).split()
-    if not embedded or occurrence.get("decorative"):
+    said = f"{_words(occurrence.alt)} {_words(occurrence.caption)}".split()
+    if not embedded or occurrence.decorative:
         return []
     if not said:
         message = f"the photo itself says: {quoted(embedded)}; use it for the alt or caption"
         return [(occurrence, "embedded-description-missing", message, embedded)]
     if not set(said) & set(_words(embedded).split()):
         message = f"the photo itself says: {quoted(embedded)}; check which description is right"
-        text = occurrence.get("caption") or occurrence.get("alt")
+        text = occurrence.caption or occurrence.alt
         return [(occurrence, "embedded-description-conflict", message, text)]
     return []
 
@@ -325,32 +326,30 @@ def audit(
                 "an HTML, Markdown, text or JSON Lines file that was scanned"
             )
     everything = list(catalog.occurrences())
-    occurrences = [
-        o for o in everything if o.get("kind", "img") != "meta" and not o.get("tracking")
-    ]
-    leads = {(o["article"], o["sha256"] or o["src"]) for o in everything if o.get("kind") == "meta"}
-    images = {image["sha256"]: image for image in catalog.images()}
+    occurrences = [o for o in everything if o.kind != "meta" and not o.tracking]
+    leads = {(o.article, o.sha256 or o.src) for o in everything if o.kind == "meta"}
+    images = {image.sha256: image for image in catalog.images()}
     pairs: list[_Pair] = []
     for occurrence in occurrences:
-        lead = (occurrence["article"], occurrence["sha256"] or occurrence["src"]) in leads
-        judged = occurrence["alt"] if occurrence["alt"] else occurrence["caption"]
+        lead = (occurrence.article, occurrence.sha256 or occurrence.src) in leads
+        judged = occurrence.alt if occurrence.alt else occurrence.caption
         found = _alt_findings(occurrence, max_alt_length, lead)
         pairs += [(occurrence, rule, message, judged) for rule, message in found]
-        pairs += _embedded_findings(occurrence, _embedded(images.get(occurrence["sha256"] or "")))
+        pairs += _embedded_findings(occurrence, _embedded(images.get(occurrence.sha256 or "")))
     pairs += _shared_alts(occurrences) + _reuse_conflicts(catalog, threshold)
 
     if article is not None:
-        pairs = [p for p in pairs if article_file(p[0]["article"]) == article]
-        occurrences = [o for o in occurrences if article_file(o["article"]) == article]
+        pairs = [p for p in pairs if article_file(p[0].article) == article]
+        occurrences = [o for o in occurrences if article_file(o.article) == article]
     findings: dict[tuple[str, str, int | None], Finding] = {}
     for o, rule, message, text in pairs:
-        finding = Finding(rule, o["article"], o["position"], o["src"], text, message)
-        findings.setdefault((rule, o["article"], o["position"]), finding)
+        finding = Finding(rule, o.article, o.position, o.src, text, message)
+        findings.setdefault((rule, o.article, o.position), finding)
     return _report(list(findings.values()), occurrences)
 
 
-def _report(findings: list[Finding], occurrences: list[dict[str, Any]]) -> AuditReport:
-    images = Counter(o["article"] for o in occurrences)
+def _report(findings: list[Finding], occurrences: list[OccurrenceRecord]) -> AuditReport:
+    images = Counter(o.article for o in occurrences)
     by_article: dict[str, list[Finding]] = defaultdict(list)
     for finding in findings:
         by_article[finding.article].append(finding)

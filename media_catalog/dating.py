@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from .store import place
+from .records import ImageRecord, OccurrenceRecord, place
 
 UNDATED = (1, datetime.max.replace(tzinfo=timezone.utc))
 # ISO 8601 as pages write it, extended or basic: 2024-03-12, 2024-03-12T10:00:00.5+01:00,
@@ -61,14 +61,14 @@ def moment(value: Any) -> tuple[int, datetime]:
     return UNDATED
 
 
-def used_when(use: dict[str, Any]) -> tuple[str | None, str | None]:
-    """(when, dated_by) of a use (an occurrence object): the article's own date ("article"),
-    else when its bytes were fetched or archived ("captured"), else (None, None). (When the
-    photo was taken only bounds a use from below: it never dates one.)"""
-    if use.get("article_date") and moment(use["article_date"]) < UNDATED:
-        return use["article_date"], "article"
-    if (use.get("origin") or {}).get("time"):
-        return use["origin"]["time"], "captured"
+def used_when(use: OccurrenceRecord) -> tuple[str | None, str | None]:
+    """(when, dated_by) of a use: the article's own date ("article"), else when its bytes
+    were fetched or archived ("captured"), else (None, None). (When the photo was taken only
+    bounds a use from below: it never dates one.)"""
+    if use.article_date and moment(use.article_date) < UNDATED:
+        return use.article_date, "article"
+    if (use.origin or {}).get("time"):
+        return use.origin["time"], "captured"  # type: ignore[index]
     return None, None
 
 
@@ -78,13 +78,13 @@ def chronological(use: dict[str, Any]) -> tuple[Any, ...]:
     return (moment(use["when"]), *place(use))
 
 
-def first_use(images: list[dict[str, Any]]) -> dict[str, Any] | None:
+def first_use(images: list[ImageRecord]) -> dict[str, Any] | None:
     """The earliest use of `images` (image objects) in an article: `{"when", "dated_by",
     "article", "position"}` (undated uses last, then by place), or None when none is used."""
     uses = [
         dict(zip(("when", "dated_by"), used_when(use), strict=True))
-        | {"article": use["article"], "position": use["position"]}
+        | {"article": use.article, "position": use.position}
         for image in images
-        for use in image["occurrences"]
+        for use in image.occurrences or ()
     ]
     return min(uses, key=chronological, default=None)

@@ -1,4 +1,5 @@
-"""Row shapes for export: one row per occurrence, with its image's fields.
+"""What `export` writes: the catalogue as the JSON contract's objects (`members`,
+`image_objects`), and row shapes, one row per occurrence with its image's fields.
 
 `occurrence_rows` is the flat table behind `export --format csv`; `dataset_rows` is the pair
 table image-text dataset builders use (LAION/DataComp-style url + text, with alt, caption and
@@ -11,7 +12,24 @@ from collections.abc import Iterator
 from typing import Any
 
 from .present import flat
-from .store import Store, occurrence_object
+from .records import ImageRecord
+from .store import Store
+
+
+def members(catalog: Store) -> dict[str, Iterator[dict[str, Any]]]:
+    """The members of `export`'s JSON object, each read as it is written: image objects,
+    unresolved references (each with its `reason`) and errors."""
+    return {
+        "images": image_objects(catalog),
+        "unresolved": (occurrence.unresolved_dict() for occurrence in catalog.unresolved()),
+        "errors": (error.to_dict() for error in catalog.errors()),
+    }
+
+
+def image_objects(catalog: Store) -> Iterator[dict[str, Any]]:
+    """Every image object (`export --format jsonl`'s lines), in catalogue order."""
+    return (image.to_dict() for image in catalog.image_objects())
+
 
 IMAGE_COLUMNS = ("sha256", "phash", "dhash", "width", "height", "format")
 EXIF_COLUMNS = ("make", "model", "taken")
@@ -23,17 +41,17 @@ def occurrence_rows(catalog: Store) -> Iterator[dict[str, Any]]:
     that no occurrence points at, with `article` null, by path. Rows are flat: every value is
     text, a number or null; they come as the catalogue is read."""
     empty = dict.fromkeys((*IMAGE_COLUMNS, *(f"exif_{key}" for key in EXIF_COLUMNS)))
-    for doc, image in catalog.placed():
+    for occurrence, image in catalog.placed():
         fields = _image_fields(image) if image is not None else empty
-        yield {**_flat(occurrence_object(doc)), "reason": doc["reason"], **fields}
+        yield {**_flat(occurrence.unresolved_dict()), **fields}
     for path, image in catalog.loose_files():
         loose = {"article": None, "position": None, "src": None, "file": path}
         yield {**loose, "reason": None, **_image_fields(image)}
 
 
-def _image_fields(image: dict[str, Any]) -> dict[str, Any]:
-    fields = {key: image[key] for key in IMAGE_COLUMNS}
-    fields.update({f"exif_{key}": image["exif"].get(key) for key in EXIF_COLUMNS})
+def _image_fields(image: ImageRecord) -> dict[str, Any]:
+    fields = {key: getattr(image, key) for key in IMAGE_COLUMNS}
+    fields.update({f"exif_{key}": image.exif.get(key) for key in EXIF_COLUMNS})
     return fields
 
 

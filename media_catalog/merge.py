@@ -23,6 +23,7 @@ import orjson
 
 from .errors import CatalogError
 from .objects import is_object_url
+from .records import stored_occurrence
 from .shards import PLAN, RunFolder, run_records
 from .store import (
     Change,
@@ -30,7 +31,6 @@ from .store import (
     article_file,
     existing_catalogue,
     record_problem,
-    stored_occurrence,
 )
 
 BATCH = 25_000  # records (an image, each of its occurrences, …) in one write
@@ -166,10 +166,10 @@ def _records(path: Path | RunFolder) -> Iterator[tuple[str, dict[str, Any]]]:
         raise CatalogError(f"cannot import {path}: no such file")
     source = existing_catalogue(path)
     if source is not None:
-        yield from (("image", image) for image in source.image_objects())
-        yield from (("unresolved", doc) for doc in source.unresolved())
-        yield from (("error", doc) for doc in source.errors())
-        yield from (("source", state) for state in source.sources().values())
+        yield from (("image", image.to_dict()) for image in source.image_objects())
+        yield from (("unresolved", o.unresolved_dict()) for o in source.unresolved())
+        yield from (("error", error.to_dict()) for error in source.errors())
+        yield from (("source", state.to_dict()) for state in source.sources().values())
         return
     if path.suffix.lower() == ".jsonl":
         yield from _jsonl(path)

@@ -14,7 +14,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,9 +28,9 @@ from .models import (
     ImageRef,
     ItemError,
     Occurrence,
-    SrcsetCandidate,
 )
 from .query import cluster_counts
+from .records import OccurrenceRecord, SourceRecord
 from .resolve import DEFAULT_MAX_BYTES, Resolver, file_size, web_url
 from .store import Store, article_file, under
 from .walk import SourceFile, admitted, walk
@@ -289,23 +289,21 @@ def _state(path: Path) -> dict[str, Any] | None:
     return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": None}
 
 
-def _unchanged(
-    source: SourceFile, state: dict[str, Any] | None, old: dict[str, Any] | None
-) -> bool:
+def _unchanged(source: SourceFile, state: dict[str, Any] | None, old: SourceRecord | None) -> bool:
     """Whether `source` can be skipped: same size and time as catalogued, or an article with
     the same bytes (its state is updated in place to carry the content hash), read with the
     same settings (an article's state carries them)."""
-    if state is None or old is None or state.get("settings") != old.get("settings"):
+    if state is None or old is None or state.get("settings") != old.settings:
         return False
-    if (state["size"], state["mtime_ns"]) == (old.get("size"), old.get("mtime_ns")):
+    if (state["size"], state["mtime_ns"]) == (old.size, old.mtime_ns):
         return True
-    if source.kind == "image" or old.get("sha256") is None:
+    if source.kind == "image" or old.sha256 is None:
         return False
     try:
         state["sha256"] = hashlib.sha256(source.path.read_bytes()).hexdigest()
     except OSError:
         return False
-    return state["sha256"] == old["sha256"]
+    return state["sha256"] == old.sha256
 
 
 def _settings(
@@ -323,24 +321,19 @@ def _settings(
     return hashlib.sha256(repr(settings).encode()).hexdigest()[:16]
 
 
-def _unresolved(catalog: Store, roots: list[str]) -> dict[str, dict[str, list[dict[str, Any]]]]:
+def _unresolved(catalog: Store, roots: list[str]) -> dict[str, dict[str, list[OccurrenceRecord]]]:
     """The occurrences under `roots` left `missing` or with `no-asset`, by reason, then by
     article file."""
-    found: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
-    for doc in catalog.unresolved_under(("missing", "no-asset"), roots):
-        found[doc["reason"]][article_file(doc["article"])].append(doc)
+    found: dict[str, dict[str, list[OccurrenceRecord]]] = defaultdict(lambda: defaultdict(list))
+    for occurrence in catalog.unresolved_under(("missing", "no-asset"), roots):
+        found[occurrence.reason or ""][article_file(occurrence.article)].append(occurrence)
     return found
 
 
-_REF_FIELDS = frozenset(field.name for field in fields(ImageRef))
-
-
-def _found_now(resolver: Resolver, doc: dict[str, Any]) -> bool:
+def _found_now(resolver: Resolver, occurrence: OccurrenceRecord) -> bool:
     """Whether a reference recorded as missing would find a file now (a stat per candidate)."""
-    known = {key: value for key, value in doc.items() if key in _REF_FIELDS}
-    known["srcset"] = tuple(SrcsetCandidate(**c) for c in doc.get("srcset") or ())
-    base = Path(article_file(doc["article"])).parent
-    for src in ImageRef.of(known).candidates():
+    base = Path(article_file(occurrence.article)).parent
+    for src in occurrence.ref().candidates():
         if web_url(src) is not None:
             continue  # (a file that appeared is what is looked for: nothing is fetched here)
         try:

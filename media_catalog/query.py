@@ -17,6 +17,7 @@ from .dating import chronological, used_when
 from .errors import QueryError
 from .models import DEFAULT_THRESHOLD, counts_key
 from .querylang import parse
+from .records import ImageRecord
 from .store import JSON_IMAGES_ADVISED, Store
 from .text import normalize
 
@@ -24,8 +25,8 @@ _HEX16 = re.compile(r"^[0-9a-fA-F]{16}$")
 _SHA256 = re.compile(r"^(?:sha256:)?(?P<hex>[0-9a-fA-F]{0,64})$")
 
 
-def _match(image: dict[str, Any], distance: int) -> dict[str, Any]:
-    return {"distance": distance, "image": image}
+def _match(image: ImageRecord, distance: int) -> dict[str, Any]:
+    return {"distance": distance, "image": image.to_dict()}
 
 
 def lookup(catalog: Store, key: str, distance: int = DEFAULT_THRESHOLD) -> list[dict[str, Any]]:
@@ -46,7 +47,7 @@ def lookup(catalog: Store, key: str, distance: int = DEFAULT_THRESHOLD) -> list[
     )
 
 
-def _by_sha256(catalog: Store, prefix: str) -> list[dict[str, Any]]:
+def _by_sha256(catalog: Store, prefix: str) -> list[ImageRecord]:
     """Image objects whose SHA-256 starts with `prefix`; QueryError if a short prefix names
     several."""
     found = catalog.sha256s_with_prefix(prefix)
@@ -68,13 +69,16 @@ def show(catalog: Store, key: str, distance: int = DEFAULT_THRESHOLD) -> dict[st
     if not found:
         raise QueryError(f"no image in {catalog.path} has a SHA-256 starting with {key.strip()}")
     (image,) = found
-    near = _near(catalog, int(image["phash"], 16), distance)
-    others = [m for m in near if m["image"]["sha256"] != image["sha256"]]
-    copies = [image, *(m["image"] for m in others)]
-    return {"image": image, "near_duplicates": others, "history": history(copies)}
+    near = _near_views(catalog, [int(image.phash, 16)], distance)
+    others = [(bits, other) for _, bits, other in near if other.sha256 != image.sha256]
+    return {
+        "image": image.to_dict(),
+        "near_duplicates": [_match(other, bits) for bits, other in others],
+        "history": history([image, *(other for _, other in others)]),
+    }
 
 
-def history(images: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def history(images: list[ImageRecord]) -> list[dict[str, Any]]:
     """Every use of `images` (a photo and its near copies: image objects) in an article,
     oldest first, each `{"when", "dated_by", "article", "position", "sha256", "alt",
     "caption", "credit", "first", "changed"}`.
@@ -84,16 +88,18 @@ def history(images: list[dict[str, Any]]) -> list[dict[str, Any]]:
     says otherwise than the last use that said any."""
     uses = []
     for image in images:
-        for use in image["occurrences"]:
+        for use in image.occurrences or ():
             when, dated_by = used_when(use)
             uses.append(
                 {
                     "when": when,
                     "dated_by": dated_by,
-                    "article": use["article"],
-                    "position": use["position"],
-                    "sha256": image["sha256"],
-                    **{key: use.get(key) for key in ("alt", "caption", "credit")},
+                    "article": use.article,
+                    "position": use.position,
+                    "sha256": image.sha256,
+                    "alt": use.alt,
+                    "caption": use.caption,
+                    "credit": use.credit,
                 }
             )
     uses.sort(key=chronological)
@@ -175,15 +181,14 @@ def _turned_matches(catalog: Store, found: Any, distance: int) -> dict[str, dict
     names = ("original", *TRANSFORMS)
     views = [{"phash": str(found.phash)}, *(found.variants[name] for name in TRANSFORMS)]
     best: dict[str, dict[str, Any]] = {}
-    for view, match in _near_views(catalog, [int(v["phash"], 16) for v in views], distance):
-        image = match["image"]
-        if image["sha256"] in best:
+    for view, bits, image in _near_views(catalog, [int(v["phash"], 16) for v in views], distance):
+        if image.sha256 in best:
             continue  # matched closer through another view
         if view:
-            dhash_bits = (int(views[view]["dhash"], 16) ^ int(image["dhash"], 16)).bit_count()
+            dhash_bits = (int(views[view]["dhash"], 16) ^ int(image.dhash, 16)).bit_count()
             if dhash_bits > VIEW_DHASH:
                 continue
-        best[image["sha256"]] = {**match, "view": names[view]}
+        best[image.sha256] = {**_match(image, bits), "view": names[view]}
     return best
 
 
@@ -197,11 +202,11 @@ def _robust_matches(
 
     query = robust.picture(data, name)
     features = robust.features(query)
-    shas = [image["sha256"] for image in catalog.image_docs() if not low_information(image)]
+    shas = [image.sha256 for image in catalog.fingerprints() if not low_information(image)]
     found, _ = robust.catalogue_features(catalog, shas, cache)
     asked = len(found)
     wanted = {(t, asked, m) for _, t, m in robust.candidates(found, [features])}
-    images = {i["sha256"]: i for i in catalog.image_objects({shas[t] for t, _, _ in wanted})}
+    images = {i.sha256: i for i in catalog.image_objects({shas[t] for t, _, _ in wanted})}
 
     def picture_of(number: int) -> Any:
         return query if number == asked else robust.stored_picture(images[shas[number]])
@@ -209,7 +214,7 @@ def _robust_matches(
     confirmed = robust.verified([*found, features], wanted, picture_of)
     matches = [
         {
-            **_match(images[shas[t]], (int(images[shas[t]]["phash"], 16) ^ phash).bit_count()),
+            **_match(images[shas[t]], (int(images[shas[t]].phash, 16) ^ phash).bit_count()),
             "view": "robust+mirror" if v.mirrored else "robust",
             "verification": v.to_dict(),
         }
@@ -220,17 +225,18 @@ def _robust_matches(
 
 def _near(catalog: Store, phash: int, distance: int) -> list[dict[str, Any]]:
     """Images within `distance` pHash bits of `phash`, closest first (then catalogue order)."""
-    return [match for _, match in _near_views(catalog, [phash], distance)]
+    return [_match(image, bits) for _, bits, image in _near_views(catalog, [phash], distance)]
 
 
 def _near_views(
     catalog: Store, phashes: list[int], distance: int
-) -> list[tuple[int, dict[str, Any]]]:
-    """(view, match) for each image within `distance` pHash bits of `phashes[view]`, once for
-    each view that reaches it, closest first; the image objects are made once for all."""
+) -> list[tuple[int, int, ImageRecord]]:
+    """(view, bits, image object) for each image within `distance` pHash bits of
+    `phashes[view]`, once for each view that reaches it, closest first; the image objects
+    are read once for all."""
     hits = catalog.near_phash(phashes, distance)
-    objects = {image["sha256"]: image for image in catalog.image_objects({s for *_, s in hits})}
-    return [(view, _match(objects[sha256], bits)) for bits, view, sha256 in hits]
+    objects = {image.sha256: image for image in catalog.image_objects({s for *_, s in hits})}
+    return [(view, bits, objects[sha256]) for bits, view, sha256 in hits]
 
 
 def search(catalog: Store, query: str) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ from typing import Any
 from PIL import Image
 
 from .present import counted, csv_lines, escape, first_seen, page
+from .records import ImageRecord
 from .resolve import stored_bytes
 
 THUMBNAIL = 160  # px, longest side
@@ -111,11 +112,11 @@ def reference_csv(found: list[dict[str, Any]]) -> str:
     return "".join(csv_lines(REFERENCE_COLUMNS, rows))
 
 
-def thumbnail_jpeg(image: dict[str, Any], size: int = THUMBNAIL) -> bytes | None:
+def thumbnail_jpeg(image: ImageRecord, size: int = THUMBNAIL) -> bytes | None:
     """A JPEG of the image at most `size` px on its longer side, from the first of its
     catalogued files (or the files its occurrences came from) that still holds its bytes
     (checked by SHA-256: a file changed since never passes for it); None when none does."""
-    data = stored_bytes(image)
+    data = stored_bytes(image.sha256, image.paths())
     if data is None:
         return None
     try:
@@ -130,8 +131,8 @@ def thumbnail_jpeg(image: dict[str, Any], size: int = THUMBNAIL) -> bytes | None
 
 
 def thumbnail(image: dict[str, Any]) -> str | None:
-    """`thumbnail_jpeg` as a data URI."""
-    jpeg = thumbnail_jpeg(image)
+    """`thumbnail_jpeg` of an image object (a report's) as a data URI."""
+    jpeg = thumbnail_jpeg(ImageRecord.of_object(image))
     return None if jpeg is None else "data:image/jpeg;base64," + base64.b64encode(jpeg).decode()
 
 

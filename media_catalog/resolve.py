@@ -267,18 +267,18 @@ def read_bytes(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
     return data
 
 
-def stored_bytes(image: dict[str, Any]) -> bytes | None:
-    """The bytes of a catalogued image, from the first of its files (or the files its
-    occurrences came from) that still holds them, checked by SHA-256 (a file changed since
-    never passes for it); None when none does."""
-    for path in [*image["files"], *(o["file"] for o in image["occurrences"] if o["file"])]:
+def stored_bytes(sha256: str, paths: Iterable[str]) -> bytes | None:
+    """The bytes of a catalogued image, from the first of `paths` (`ImageRecord.paths`) that
+    still holds them, checked by SHA-256 (a file changed since never passes for it); None
+    when none does."""
+    for path in paths:
         try:
             if not stat.S_ISREG(os.stat(path).st_mode):
                 continue  # a FIFO or device put where the file was would block a read
             data = read_bytes(Path(path))
         except (OSError, ValueError, ResolveError):
             continue
-        if hashlib.sha256(data).hexdigest() == image["sha256"]:
+        if hashlib.sha256(data).hexdigest() == sha256:
             return data
     return None
 

@@ -37,6 +37,7 @@ import numpy as np
 from .errors import FingerprintError, QueryError
 from .fingerprint import upright_grey
 from .hashing import default_workers, pool_context
+from .records import ImageRecord
 from .resolve import stored_bytes
 from .store import Store
 
@@ -152,12 +153,12 @@ def _orb() -> cv2.ORB:
     return cv2.ORB_create(nfeatures=KEYPOINTS, edgeThreshold=15, patchSize=15, fastThreshold=10)
 
 
-def stored_picture(image: dict[str, Any]) -> np.ndarray | None:
+def stored_picture(image: ImageRecord) -> np.ndarray | None:
     """The picture of a catalogued image (an image object), from the file that still holds
     its bytes; None when none does, or they no longer decode."""
-    data = stored_bytes(image)
+    data = stored_bytes(image.sha256, image.paths())
     try:
-        return None if data is None else picture(data, image["sha256"])
+        return None if data is None else picture(data, image.sha256)
     except FingerprintError:
         return None
 
@@ -488,7 +489,7 @@ class FeatureCache:
 
 def _features_blob(sha256: str, paths: list[str]) -> bytes | None:
     """In a worker: the features of the image in the first of `paths` that holds its bytes."""
-    data = stored_bytes({"sha256": sha256, "files": paths, "occurrences": []})
+    data = stored_bytes(sha256, paths)
     if data is None:
         return None
     try:
@@ -513,7 +514,7 @@ def catalogue_features(
         with ProcessPoolExecutor(workers or default_workers(), mp_context=context) as pool:
             for start in range(0, len(missing), 512):
                 jobs = [
-                    (image["sha256"], _paths(image))
+                    (image.sha256, image.paths())
                     for image in catalog.image_objects(missing[start : start + 512])
                 ]
                 new = {}
@@ -527,11 +528,6 @@ def catalogue_features(
                 counts["found"] += len(new)
                 cache.put(new)
     return [have.get(sha256) for sha256 in sha256s], counts
-
-
-def _paths(image: dict[str, Any]) -> list[str]:
-    """The files that may hold an image's bytes: its own, then its occurrences'."""
-    return [*image["files"], *(o["file"] for o in image["occurrences"] if o["file"])]
 
 
 def verified(

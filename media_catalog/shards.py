@@ -35,8 +35,9 @@ from .errors import CatalogError, QueryError
 from .extract import ExtractOptions
 from .models import IMAGE_SECONDS, ItemError
 from .objects import Mirror, is_object_url, list_prefix
+from .records import OccurrenceRecord
 from .resolve import DEFAULT_MAX_BYTES
-from .store import occurrence_object, open_store
+from .store import open_store
 from .walk import SourceFile, kind_of, walk
 
 if TYPE_CHECKING:
@@ -354,12 +355,12 @@ def scan_shard(plan: Plan, number: int, workers: int | None = 1) -> Shard:
         )
         named = _naming(mirror)
         images, held = [], []
-        for image in map(named, store.images()):
+        for image in (named(record.to_dict()) for record in store.images()):
             held += [(path, image["sha256"]) for path in image.pop("files")]
             images.append(image)
-        occurrences = [named(doc) for doc in store.occurrences()]
-        errors = [named(doc) for doc in store.errors()]
-        sources = [named(doc) for doc in store.sources().values()]
+        occurrences = [named(record.stored_dict()) for record in store.occurrences()]
+        errors = [named(record.to_dict()) for record in store.errors()]
+        sources = [named(record.to_dict()) for record in store.sources().values()]
         del store
     counts = {
         "articles": summary.articles,
@@ -490,11 +491,11 @@ def run_records(out: RunFolder) -> Iterator[tuple[str, dict[str, Any]]]:
         for path, sha256 in zip(held["path"], held["sha256"], strict=True):
             files.setdefault(sha256, []).append(path)
         used: dict[str, list[dict[str, Any]]] = {}
-        for doc in docs("occurrences"):
-            if doc["sha256"]:
-                used.setdefault(doc["sha256"], []).append(occurrence_object(doc))
+        for occurrence in map(OccurrenceRecord, docs("occurrences")):
+            if occurrence.sha256:
+                used.setdefault(occurrence.sha256, []).append(occurrence.to_dict())
             else:
-                yield "unresolved", {**occurrence_object(doc), "reason": doc["reason"]}
+                yield "unresolved", occurrence.unresolved_dict()
         for image in docs("images"):
             sha256 = image["sha256"]
             found = {"files": files.get(sha256, []), "occurrences": used.get(sha256, [])}

@@ -34,6 +34,7 @@ from .dating import chronological, first_use
 from .errors import FingerprintError, QueryError, ResolveError
 from .hamming import PairSearch, oversized, pairs_within
 from .models import DEFAULT_THRESHOLD, MAX_THRESHOLD, counts_key
+from .records import ImageRecord
 from .resolve import read_bytes
 from .store import Store
 from .walk import walk
@@ -65,7 +66,7 @@ class Cluster:
     article (dating.first_use)."""
 
     kind: str
-    images: list[dict[str, Any]]
+    images: list[ImageRecord]
     distances: list[dict[str, Any]] = field(default_factory=list)
     first_seen: dict[str, Any] | None = None
 
@@ -74,14 +75,14 @@ class Cluster:
         return {
             "kind": self.kind,
             "tier": 1 if self.kind == "exact" else 2,
-            "keeper": self.images[0]["sha256"],
+            "keeper": self.images[0].sha256,
             "reach": reach(self.images),
             "first_seen": self.first_seen,
             "distances": [
-                {"sha256": image["sha256"], **d}
+                {"sha256": image.sha256, **d}
                 for image, d in zip(self.images, distances, strict=True)
             ],
-            "images": self.images,
+            "images": [image.to_dict() for image in self.images],
         }
 
 
@@ -89,35 +90,37 @@ def _distance(phash: int, dhash: int, via: str | None) -> dict[str, Any]:
     return {"phash": phash, "dhash": dhash, "via": via}
 
 
-def places(image: dict[str, Any]) -> int:
-    """How many places use this image: its occurrences in articles, plus the files that hold
-    it and that no occurrence points at (loose copies in a gallery folder)."""
-    used = {occurrence["file"] for occurrence in image["occurrences"]}
-    return len(image["occurrences"]) + sum(1 for path in image["files"] if path not in used)
+def places(image: ImageRecord) -> int:
+    """How many places use this image (an image object): its occurrences in articles, plus
+    the files that hold it and that no occurrence points at (loose copies in a gallery
+    folder)."""
+    occurrences = image.occurrences or ()
+    used = {occurrence.file for occurrence in occurrences}
+    return len(occurrences) + sum(1 for path in image.files if path not in used)
 
 
-def reach(images: Iterable[dict[str, Any]]) -> dict[str, int]:
+def reach(images: Iterable[ImageRecord]) -> dict[str, int]:
     """How far a photo travelled: distinct articles and places (see `places`) over its copies."""
     images = list(images)
-    articles = {o["article"] for image in images for o in image["occurrences"]}
+    articles = {o.article for image in images for o in image.occurrences or ()}
     return {"articles": len(articles), "places": sum(places(image) for image in images)}
 
 
-def keeper_key(image: dict[str, Any]) -> tuple[int, int, str, str]:
+def keeper_key(image: ImageRecord) -> tuple[int, int, str, str]:
     """Sort key that puts the copy to keep first: largest, earliest taken, shortest path."""
-    taken = image["exif"].get("taken")
-    paths = image["files"] + [o["article"] for o in image["occurrences"]]
+    taken = image.exif.get("taken")
+    paths = image.files + [o.article for o in image.occurrences or ()]
     shortest = min(paths, key=lambda p: (len(p), p)) if paths else ""
-    return (-image["width"] * image["height"], 0 if taken else 1, taken or "", shortest)
+    return (-image.width * image.height, 0 if taken else 1, taken or "", shortest)
 
 
-def low_information(image: dict[str, Any]) -> bool:
+def low_information(image: ImageRecord) -> bool:
     """Blank, flat or near-flat: the fingerprint's `low_information` flag where recorded, else
     a pHash far from 32 set bits (imagehash's pHash of any textured image has exactly 32)."""
-    flag = image.get("low_information")
+    flag = image.low_information
     if flag is not None:
         return bool(flag)
-    return abs(int(image["phash"], 16).bit_count() - 32) > 8
+    return abs(int(image.phash, 16).bit_count() - 32) > 8
 
 
 def read_ignore_list(path: Path) -> set[str]:
@@ -156,24 +159,24 @@ class ViewTable:
         self.oversized = (0, 0)  # the last search's buckets left out, and their codes
 
     @classmethod
-    def of(cls, images: Iterable[dict[str, Any]], transforms: bool) -> ViewTable:
+    def of(cls, images: Iterable[ImageRecord], transforms: bool) -> ViewTable:
         table = cls(transforms)
         for image in images:
             table.add(image)
         return table
 
-    def add(self, image: dict[str, Any]) -> None:
+    def add(self, image: ImageRecord) -> None:
         """Add the next image (its number is the count added before it)."""
         number = len(self.fine)
-        variants = image.get("variants") or {}
+        variants = image.variants or {}
         for index, name in enumerate(self.names):
-            hashes = variants.get(name) if name else image
+            hashes = variants.get(name) if name else image.doc
             if hashes:
                 self.owner.append(number)
                 self.view.append(index)
                 self.pcode.append(int(hashes["phash"], 16))
                 self.dcode.append(int(hashes["dhash"], 16))
-        self.fine.append(image.get("phash256"))
+        self.fine.append(image.phash256)
 
     def _fine_distances(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """256-bit pHash distances between images a[k] and b[k]; 257 where one has none (a
@@ -284,7 +287,7 @@ class ViewTable:
 
 
 def near_pairs(
-    images: list[dict[str, Any]],
+    images: list[ImageRecord],
     threshold: int,
     *,
     dhash_threshold: int = DHASH_CONFIRM,
@@ -342,7 +345,7 @@ def _leaders(
 
 
 def near_clusters(
-    images: list[dict[str, Any]],
+    images: list[ImageRecord],
     threshold: int,
     *,
     dhash_threshold: int = DHASH_CONFIRM,
@@ -357,9 +360,9 @@ def near_clusters(
     ]
 
 
-def _untracked(image: dict[str, Any]) -> dict[str, Any]:
+def _untracked(image: ImageRecord) -> ImageRecord:
     """The image object without its tracking occurrences."""
-    return {**image, "occurrences": [o for o in image["occurrences"] if not o["tracking"]]}
+    return ImageRecord(image.doc, tuple(o for o in image.occurrences or () if not o.tracking))
 
 
 @dataclass(frozen=True)
@@ -404,7 +407,7 @@ class DuplicateReport:
         for start in range(0, len(self.plans), batch):
             plans = self.plans[start : start + batch]
             wanted = {sha256 for plan in plans for sha256 in plan.sha256s}
-            found = {image["sha256"]: image for image in self.catalog.image_objects(wanted)}
+            found = {image.sha256: image for image in self.catalog.image_objects(wanted)}
             for plan in plans:
                 images = [found[sha256] for sha256 in plan.sha256s]
                 if not self.tracking:
@@ -476,14 +479,14 @@ def duplicate_report(
     table = ViewTable(transforms and robust is None)
     turned = ViewTable(True) if robust is not None else None  # what --robust verifies
     shas: list[str] = []  # the images near pairs are looked for among
-    for image in catalog.image_docs():
-        sha256 = image["sha256"]
+    for image in catalog.fingerprints():
+        sha256 = image.sha256
         places, articles = usage.get(sha256, (0, 0))
-        if not tracking and (image["width"] * image["height"] <= 1 or not places):
+        if not tracking and (image.width * image.height <= 1 or not places):
             excluded["tracking"].append(sha256)
             continue
         left_out = False
-        if {sha256, image["phash"]} & ignore:
+        if {sha256, image.phash} & ignore:
             excluded["ignored"].append(sha256)
             left_out = True
         if not include_furniture and articles >= needed:
@@ -555,7 +558,7 @@ def robust_pairs(
     hashed: set[tuple[int, int]] = set()
     wanted = robust_candidates(pairs, turned, found, hashed)
     involved = sorted({n for a, b, _ in wanted for n in (a, b)})
-    images = {i["sha256"]: i for i in catalog.image_objects([shas[n] for n in involved])}
+    images = {i.sha256: i for i in catalog.image_objects([shas[n] for n in involved])}
     confirmed = robust.verified(
         found, wanted, lambda number: robust.stored_picture(images[shas[number]]), hashed
     )
@@ -592,7 +595,7 @@ def robust_candidates(
 def add_verified(
     pairs: dict[tuple[int, int], dict[str, Any]],
     confirmed: dict[tuple[int, int], Any],
-    images: dict[int, dict[str, Any]],
+    images: dict[int, ImageRecord],
 ) -> None:
     """Add the pairs `robust.verified` confirmed to `pairs`: pHash and dHash bits between
     the images (by number in `images`), via "robust" or "robust+mirror", and how."""
@@ -605,8 +608,8 @@ def add_verified(
         }
 
 
-def _bits(one: dict[str, Any], other: dict[str, Any], name: str) -> int:
-    return (int(one[name], 16) ^ int(other[name], 16)).bit_count()
+def _bits(one: ImageRecord, other: ImageRecord, name: str) -> int:
+    return (int(one.doc[name], 16) ^ int(other.doc[name], 16)).bit_count()
 
 
 def _near_plans(
@@ -619,7 +622,7 @@ def _near_plans(
     read to order them as keepers and to count how far each cluster travelled."""
     involved = sorted({number for pair in pairs for number in pair})
     images = {
-        image["sha256"]: image if tracking else _untracked(image)
+        image.sha256: image if tracking else _untracked(image)
         for image in catalog.image_objects([shas[n] for n in involved])
     }
     order = sorted(involved, key=lambda n: keeper_key(images[shas[n]]))
@@ -667,11 +670,11 @@ def reference_matches(
     results, known = [], []
     for path in files:
         try:
-            print_ = fingerprint(read_bytes(path), str(path)).to_dict()
+            print_ = ImageRecord(fingerprint(read_bytes(path), str(path)).to_dict())
         except (FingerprintError, ResolveError) as exc:
             results.append({"file": str(path), "sha256": None, "matches": [], "error": str(exc)})
             continue
-        results.append({"file": str(path), "sha256": print_["sha256"], "matches": []})
+        results.append({"file": str(path), "sha256": print_.sha256, "matches": []})
         known.append((results[-1], print_))
     catalogued = [i for i in catalog.image_objects() if not low_information(i)]
     pairs = near_pairs(
@@ -687,7 +690,7 @@ def reference_matches(
                     "distance": d["phash"],
                     "dhash_distance": d["dhash"],
                     "via": d["via"],
-                    "image": catalogued[b - len(known)],
+                    "image": catalogued[b - len(known)].to_dict(),
                 }
             )
     for result in results:

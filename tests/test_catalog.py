@@ -14,7 +14,8 @@ from media_catalog.errors import CatalogError
 from media_catalog.models import ImageRef, Occurrence
 from media_catalog.pipeline import scan
 from media_catalog.query import search
-from media_catalog.store import STORED_OCCURRENCE_KEYS, open_store
+from media_catalog.records import STORED_OCCURRENCE_KEYS
+from media_catalog.store import open_store
 from media_catalog.store.jsonfile import SCHEMA_VERSION
 
 from .conftest import encode, photo, write_image
@@ -58,7 +59,7 @@ def test_changed_article_replaces_its_old_occurrences(tmp_path, folder):
     scan([folder], open_store(db))
     (folder / "post.html").write_text('<img src="a.jpg" alt="new alt">')
     scan([folder], open_store(db))
-    assert [o["alt"] for o in open_store(db).occurrences()] == ["new alt"]
+    assert [o.alt for o in open_store(db).occurrences()] == ["new alt"]
 
 
 def test_unsaved_changes_are_not_written(tmp_path, folder):
@@ -174,12 +175,12 @@ def test_rescan_skips_unchanged_files_and_rereads_changed_ones(tmp_path, folder)
     post = folder / "post.html"
     os.utime(post, ns=(post.stat().st_atime_ns, post.stat().st_mtime_ns + 10**9))
     assert scan([folder], open_store(db)).skipped == 2
-    assert open_store(db).sources()[str(post)]["mtime_ns"] == post.stat().st_mtime_ns
+    assert open_store(db).sources()[str(post)].mtime_ns == post.stat().st_mtime_ns
     # changed: re-read
     post.write_text('<img src="a.jpg" alt="changed">')
     changed = scan([folder], open_store(db))
     assert (changed.skipped, changed.articles) == (1, 1)
-    assert [o["alt"] for o in open_store(db).occurrences()] == ["changed"]
+    assert [o.alt for o in open_store(db).occurrences()] == ["changed"]
 
 
 def test_prune_forgets_vanished_files_only_under_the_scanned_paths(tmp_path, folder):
@@ -196,7 +197,7 @@ def test_prune_forgets_vanished_files_only_under_the_scanned_paths(tmp_path, fol
     assert pruned.pruned == 2
     catalog = open_store(db)
     assert list(catalog.occurrences()) == []
-    assert [i["files"] for i in list(catalog.images())] == [[str(other / "b.png")]]
+    assert [i.files for i in list(catalog.images())] == [[str(other / "b.png")]]
     assert set(catalog.sources()) == {str(other / "b.png")}
 
 
@@ -210,7 +211,7 @@ def test_schema_1_is_migrated_on_open_and_written_as_2_by_the_next_scan(tmp_path
     old = db.read_bytes()
     catalog = open_store(db, create=False)
     assert len(list(catalog.images())) == 1
-    assert catalog.sources() == {
+    assert {path: state.to_dict() for path, state in catalog.sources().items()} == {
         str(folder / "post.html"): {
             "path": str(folder / "post.html"),
             "size": None,
@@ -313,7 +314,7 @@ def test_missing_catalogue_for_reading(tmp_path):
 def test_image_objects_have_the_contract_shape(tmp_path, folder):
     db = tmp_path / "c.json"
     scan([folder], open_store(db))
-    (image,) = open_store(db).image_objects()
+    (image,) = [i.to_dict() for i in open_store(db).image_objects()]
     assert list(image) == [
         "sha256",
         "phash",
@@ -364,7 +365,7 @@ def test_an_image_one_batch_leaves_unused_and_a_later_batch_uses_is_kept(tmp_pat
     scan([site], open_store(db), workers=1, save_every=0)
     catalog = open_store(db)
     (image,) = catalog.image_objects()
-    assert [o["alt"] for o in image["occurrences"]] == ["again"]
+    assert [o.alt for o in image.occurrences] == ["again"]
     assert search(catalog, "unresolved:no") == search(catalog, "again")
     # and an image nothing uses any more is dropped by the scan's last write
     (site / "b.html").write_text("<p>gone too</p>", encoding="utf-8")

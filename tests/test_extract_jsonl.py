@@ -130,7 +130,5 @@ def test_the_seed_s_key_wrapper_resolves_through_assets_from_html_and_jsonl(tmp_
     (corpus / "dump.jsonl").write_bytes(orjson.dumps(record) + b"\n")
     catalog = open_store(tmp_path / "c.json")
     scan([corpus], catalog, assets=[SAMPLES / "assets"], workers=1)
-    found = sorted(
-        (o["article"].split("/")[-1], o["src"], o["reason"]) for o in catalog.occurrences()
-    )
+    found = sorted((o.article.split("/")[-1], o.src, o.reason) for o in catalog.occurrences())
     assert found == [("dump.jsonl#L1", key, None), ("page.html", key, None)]

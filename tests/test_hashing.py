@@ -41,10 +41,8 @@ def mixed(tmp_path: Path) -> Path:
 
 def _result(db: Path) -> tuple[list[dict], list[tuple]]:
     catalog = open_store(db)
-    images = sorted(catalog.image_objects(), key=lambda i: i["sha256"])
-    errors = sorted(
-        ((e["path"], e["code"], e["article"], e["position"]) for e in catalog.errors()), key=str
-    )
+    images = sorted((i.to_dict() for i in catalog.image_objects()), key=lambda i: i["sha256"])
+    errors = sorted(((e.path, e.code, e.article, e.position) for e in catalog.errors()), key=str)
     return images, errors
 
 
@@ -83,7 +81,7 @@ def test_a_rescan_does_not_hash_catalogued_bytes_again(mixed, tmp_path):
     db = tmp_path / "c.json"
     scan([mixed], open_store(db), workers=2)
     catalog = open_store(db)
-    before = {i["sha256"]: i for i in catalog.images()}
+    before = {i.sha256: i.to_dict() for i in catalog.images()}
     hashed = []
     other = tmp_path / "other"
     other.mkdir()
@@ -130,14 +128,12 @@ def test_low_information_images_make_no_false_near_duplicates(tmp_path):
     scan([root], catalog, workers=1)
     clusters = duplicate_clusters(catalog)
     near = [c for c in clusters if c.kind == "near"]
-    assert [sorted(Path(i["files"][0]).name for i in c.images) for c in near] == [
+    assert [sorted(Path(i.files[0]).name for i in c.images) for c in near] == [
         ["photo-small.jpg", "photo.jpg"]
     ]
     exact = [c for c in clusters if c.kind == "exact"]
-    assert [len(c.images[0]["files"]) for c in exact] == [2]  # same bytes are still reuse
-    low = {
-        Path(f).name for i in catalog.image_objects() if i["low_information"] for f in i["files"]
-    }
+    assert [len(c.images[0].files) for c in exact] == [2]  # same bytes are still reuse
+    low = {Path(f).name for i in catalog.image_objects() if i.low_information for f in i.files}
     assert low == {
         "white.jpg",
         "white-copy.jpg",
@@ -181,10 +177,10 @@ def test_a_candidate_that_is_no_image_gives_way_to_the_next(tmp_path, workers):
     catalog = open_store(tmp_path / "c.json")
     summary = scan([root / "p.html"], catalog, assets=[root], workers=workers)
     (image,) = catalog.image_objects()
-    assert [o["alt"] for o in image["occurrences"]] == ["falls back"]
-    assert image["occurrences"][0]["file"] == str(root / "good.jpg")
+    assert [o.alt for o in image.occurrences] == ["falls back"]
+    assert image.occurrences[0].file == str(root / "good.jpg")
     (error,) = catalog.errors()  # the first candidate's failure
-    assert (error["path"], error["code"], error["position"]) == (
+    assert (error.path, error.code, error.position) == (
         str(root / "bad-a.jpg"),
         "bad-image",
         1,
@@ -273,7 +269,7 @@ def test_the_same_bytes_under_three_paths_are_one_image_with_three_files(tmp_pat
     catalog = open_store(tmp_path / "c.json")
     summary = scan([root], catalog, workers=2)
     assert summary.unique_images == 2 and summary.errors == 0
-    (image,) = [i for i in catalog.image_objects() if len(i["files"]) > 1]
+    (image,) = [i.to_dict() for i in catalog.image_objects() if len(i.files) > 1]
     assert image["sha256"] == hashlib.sha256(data).hexdigest()
     names = ["a.jpg", "b/a-copy.jpg", "c/again.jpg"]
     assert [Path(f).relative_to(root).as_posix() for f in image["files"]] == names

@@ -129,7 +129,7 @@ def test_a_library_import_merges_two_desks(tmp_path):
     summary = import_files(merged, [tmp_path / "a.json", tmp_path / "b.sqlite"])
     assert (summary.inputs, summary.images) == (2, 2)
     (image,) = open_store(tmp_path / "all.sqlite").images()
-    assert image["files"] == sorted(str(tmp_path / d / "one.jpg") for d in "ab")
+    assert image.files == sorted(str(tmp_path / d / "one.jpg") for d in "ab")
 
 
 def test_a_large_json_catalogue_is_told_how_to_move_to_sqlite(cli, samples, monkeypatch):

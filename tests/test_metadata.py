@@ -178,4 +178,4 @@ def test_embedded_metadata_survives_the_catalogue(tmp_path):
     (folder / "a.jpg").write_bytes(encode(photo(45), "JPEG", xmp=xmp_packet()))
     scan([folder], open_store(tmp_path / "c.json"), workers=1)
     (image,) = open_store(tmp_path / "c.json").image_objects()
-    assert image["embedded"] == EXPECTED_XMP
+    assert image.embedded == EXPECTED_XMP

@@ -31,7 +31,7 @@ def catalog(tmp_path):
 
 
 def test_lookup_by_phash_sha256_and_prefix(catalog):
-    a = next(i for i in catalog.images() if i["files"][0].endswith("a.jpg"))
+    a = next(i.to_dict() for i in catalog.images() if i.files[0].endswith("a.jpg"))
     (match,) = lookup(catalog, a["phash"], distance=0)
     assert match["distance"] == 0 and match["image"]["sha256"] == a["sha256"]
     assert lookup(catalog, a["sha256"].upper())[0]["image"]["sha256"] == a["sha256"]

@@ -60,10 +60,10 @@ def rows(db: Path) -> dict[str, list[bytes]]:
         return sorted(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS) for doc in docs)
 
     return {
-        "images": dumped({**i, "files": sorted(i["files"])} for i in store.images()),
-        "occurrences": dumped(store.occurrences()),
-        "errors": dumped(store.errors()),
-        "sources": dumped(store.sources().values()),
+        "images": dumped({**i.to_dict(), "files": sorted(i.files)} for i in store.images()),
+        "occurrences": dumped(o.stored_dict() for o in store.occurrences()),
+        "errors": dumped(e.to_dict() for e in store.errors()),
+        "sources": dumped(s.to_dict() for s in store.sources().values()),
     }
 
 
@@ -361,9 +361,9 @@ def test_a_slow_image_on_a_dask_worker_is_stopped_and_its_shard_done(mixed, tmp_
     from media_catalog.merge import import_files
 
     import_files(open_store(db), [out])
-    errors = {e["path"].rsplit("/", 1)[-1]: e for e in open_store(db).errors()}
-    assert errors["slow.jpg"]["code"] == "too-slow"
-    assert "took over 0.5 s" in errors["slow.jpg"]["message"]
+    errors = {e.path.rsplit("/", 1)[-1]: e for e in open_store(db).errors()}
+    assert errors["slow.jpg"].code == "too-slow"
+    assert "took over 0.5 s" in errors["slow.jpg"].message
 
 
 def test_a_planned_file_that_now_leads_outside_the_roots_is_not_read(mixed, tmp_path):
@@ -381,8 +381,8 @@ def test_a_planned_file_that_now_leads_outside_the_roots_is_not_read(mixed, tmp_
 
     import_files(open_store(db), [out])
     store = open_store(db)
-    assert not any("SECRET" in (o["context_after"] or "") for o in store.occurrences())
-    codes = {e["path"]: e["code"] for e in store.errors()}
+    assert not any("SECRET" in (o.context_after or "") for o in store.occurrences())
+    codes = {e.path: e.code for e in store.errors()}
     assert codes[str(mixed / "b" / "notes.md")] == "outside-roots"
 
 
@@ -527,6 +527,7 @@ def test_an_oversized_bucket_is_left_out_alike_here_and_on_a_cluster():
 
     from media_catalog.cluster import ClusterSearch
     from media_catalog.hamming import BUCKET_CAP, oversized, pairs_within
+    from media_catalog.records import ImageRecord
     from media_catalog.similarity import ViewTable
 
     rng = np.random.default_rng(3)
@@ -550,7 +551,7 @@ def test_an_oversized_bucket_is_left_out_alike_here_and_on_a_cluster():
     # and a duplicate report says so
     table = ViewTable(transforms=False)
     for code in codes.tolist():
-        table.add({"phash": f"{code:016x}", "dhash": f"{code:016x}", "phash256": None})
+        table.add(ImageRecord({"phash": f"{code:016x}", "dhash": f"{code:016x}"}))
     table.pairs(12)
     buckets, left = table.oversized
     assert buckets >= 4 and left >= 4 * same

@@ -8,6 +8,7 @@ from media_catalog import hamming
 from media_catalog.fingerprint import fingerprint
 from media_catalog.hamming import brute_pairs
 from media_catalog.pipeline import scan
+from media_catalog.records import ImageRecord
 from media_catalog.similarity import (
     DEFAULT_THRESHOLD,
     VIEWS,
@@ -37,23 +38,29 @@ def image(name: str, phash: int, *, dhash: int = 0, size: int = 100) -> dict:
     }
 
 
+def records(images: list[dict]) -> list[ImageRecord]:
+    return [ImageRecord.of_object(image) for image in images]
+
+
 def test_clusters_do_not_chain_distinct_photos():
     # A~B and B~C are within 8 bits, A and C are 16 bits apart: never one cluster.
     a, b, c = image("a", 0, size=300), image("b", 0xFF, size=200), image("c", 0xFFFF, size=100)
-    clusters = near_clusters([c, b, a], threshold=8)
-    assert [[i["sha256"] for i in cluster.images] for cluster in clusters] == [["a", "b"]]
+    clusters = near_clusters(records([c, b, a]), threshold=8)
+    assert [[i.sha256 for i in cluster.images] for cluster in clusters] == [["a", "b"]]
 
 
 def test_keeper_is_the_largest_then_earliest_then_shortest_path():
     small, big = image("small", 1, size=100), image("big", 3, size=400)
     early = image("early", 0, size=100)
     early["exif"] = {"taken": "2010-01-01T00:00:00"}
-    (cluster,) = near_clusters([small, early, big], threshold=4)
-    assert [i["sha256"] for i in cluster.images] == ["big", "early", "small"]
+    (cluster,) = near_clusters(records([small, early, big]), threshold=4)
+    assert [i.sha256 for i in cluster.images] == ["big", "early", "small"]
 
 
 def test_near_match_needs_dhash_confirmation():
-    assert near_clusters([image("a", 0), image("b", 1, dhash=2**64 - 1)], threshold=8) == []
+    assert (
+        near_clusters(records([image("a", 0), image("b", 1, dhash=2**64 - 1)]), threshold=8) == []
+    )
 
 
 def test_exact_and_near_tiers_on_real_files(tmp_path):
@@ -73,9 +80,9 @@ def test_exact_and_near_tiers_on_real_files(tmp_path):
     # one cluster per photo: a.jpg's exact copies are a group inside its near cluster
     assert [c.kind for c in clusters] == ["exact", "near"]
     exact, near = clusters
-    assert exact.images[0]["files"] == [str(root / "alone.jpg"), str(root / "copy" / "alone.jpg")]
-    assert [i["width"] for i in near.images] == [400, 200]
-    assert near.images[0]["files"] == [str(root / "a.jpg"), str(root / "copy" / "a.jpg")]
+    assert exact.images[0].files == [str(root / "alone.jpg"), str(root / "copy" / "alone.jpg")]
+    assert [i.width for i in near.images] == [400, 200]
+    assert near.images[0].files == [str(root / "a.jpg"), str(root / "copy" / "a.jpg")]
     assert places(near.images[0]) == 2 and reach(near.images)["places"] == 3
 
 
@@ -122,13 +129,13 @@ def test_letterboxed_copy_matches_through_its_trimmed_hash(tmp_path):
     scan([tmp_path / "site"], open_store(db))
     (cluster,) = duplicate_clusters(open_store(db))
     assert cluster.to_dict()["distances"][1]["via"] == "trimmed"
-    assert [i["height"] for i in cluster.images] == [400, 320]  # keeper: the larger file
+    assert [i.height for i in cluster.images] == [400, 320]  # keeper: the larger file
 
 
 def test_cluster_json_adds_keeper_tier_reach_and_distances():
     a, b = image("a", 0, size=300), image("b", 3, dhash=1, size=200)
     b["occurrences"] = [{"article": "/x.html", "position": 0, "file": None}]
-    (cluster,) = near_clusters([b, a], threshold=4)
+    (cluster,) = near_clusters(records([b, a]), threshold=4)
     out = cluster.to_dict()
     assert out["kind"] == "near" and out["tier"] == 2 and out["keeper"] == "a"
     assert out["reach"] == {"articles": 1, "places": 3}
@@ -156,21 +163,21 @@ def test_a_centre_crop_matches_through_a_central_region_view(keep):
     original = photo(6, (480, 320))
     whole, cropped = prints(original, centre(original, keep))
     own = [{**image, "variants": {}} for image in (whole, cropped)]
-    assert near_pairs(own, DEFAULT_THRESHOLD) == {}  # the global hashes alone miss it
-    pair = near_pairs([whole, cropped], DEFAULT_THRESHOLD)[(0, 1)]
+    assert near_pairs(records(own), DEFAULT_THRESHOLD) == {}  # the global hashes alone miss it
+    pair = near_pairs(records([whole, cropped]), DEFAULT_THRESHOLD)[(0, 1)]
     assert pair["via"] == f"centre{round(keep * 100)}"
 
 
 def test_a_quality_10_copy_matches_by_its_own_hashes():
     original = photo(5, (480, 320))
     (whole,), (q10,) = prints(original), prints(original, quality=10)
-    assert near_pairs([whole, q10], DEFAULT_THRESHOLD)[(0, 1)]["via"] is None
+    assert near_pairs(records([whole, q10]), DEFAULT_THRESHOLD)[(0, 1)]["via"] is None
 
 
 def test_different_photos_stay_apart_in_every_view():
     originals = [photo(seed, (480, 320)) for seed in range(12)]
     images = prints(*originals, *(centre(o, 0.8) for o in originals))
-    pairs = near_pairs(images, DEFAULT_THRESHOLD, transforms=True)
+    pairs = near_pairs(records(images), DEFAULT_THRESHOLD, transforms=True)
     assert {(a, b) for a, b in pairs if a % 12 != b % 12} == set()
     assert len(pairs) == 12  # each photo with its own crop
 
@@ -189,34 +196,34 @@ def view(phash: int, dhash: int) -> dict:
 
 def test_a_loose_dhash_is_confirmed_by_the_256_bit_phash():
     ten = 2**10 - 1  # dHash 10 bits apart: more than DHASH_CONFIRM allows on its own
-    assert near_pairs([hashed("a", 0, 0, 0), hashed("b", 1, ten, 2**40 - 1)], 12) != {}
-    assert near_pairs([hashed("a", 0, 0, 0), hashed("b", 1, ten, 2**60 - 1)], 12) == {}
+    assert near_pairs(records([hashed("a", 0, 0, 0), hashed("b", 1, ten, 2**40 - 1)]), 12) != {}
+    assert near_pairs(records([hashed("a", 0, 0, 0), hashed("b", 1, ten, 2**60 - 1)]), 12) == {}
     # a catalogue made before the 256-bit pHash was recorded: dHash alone decides
-    assert near_pairs([hashed("a", 0, 0), hashed("b", 1, ten, 2**40 - 1)], 12) == {}
-    assert near_pairs([hashed("a", 0, 0, 0), hashed("b", 1, 2**13 - 1, 0)], 12) == {}
+    assert near_pairs(records([hashed("a", 0, 0), hashed("b", 1, ten, 2**40 - 1)]), 12) == {}
+    assert near_pairs(records([hashed("a", 0, 0, 0), hashed("b", 1, 2**13 - 1, 0)]), 12) == {}
 
 
 def test_a_near_equal_dhash_allows_a_third_more_phash_bits():
     fourteen = 2**14 - 1
-    assert near_pairs([image("a", 0), image("b", fourteen, dhash=1)], 12) != {}
-    assert near_pairs([image("a", 0), image("b", 2**17 - 1, dhash=1)], 12) == {}
-    assert near_pairs([image("a", 0), image("b", 1, dhash=1)], 0) == {}  # 0 stays 0
-    assert near_pairs([image("a", 0), image("b", fourteen, dhash=2**3 - 1)], 12) == {}
+    assert near_pairs(records([image("a", 0), image("b", fourteen, dhash=1)]), 12) != {}
+    assert near_pairs(records([image("a", 0), image("b", 2**17 - 1, dhash=1)]), 12) == {}
+    assert near_pairs(records([image("a", 0), image("b", 1, dhash=1)]), 0) == {}  # 0 stays 0
+    assert near_pairs(records([image("a", 0), image("b", fourteen, dhash=2**3 - 1)]), 12) == {}
 
 
 def test_derived_views_need_a_closer_dhash():
     far = 2**40 - 1  # the plain hashes are far apart: only the view can match
     close = hashed("b", far, far, centre90=view(0, 2**6 - 1))
     loose = hashed("b", far, far, centre90=view(0, 2**7 - 1))
-    assert near_pairs([image("a", 0), close], 12)[(0, 1)]["via"] == "centre90"
-    assert near_pairs([image("a", 0), loose], 12) == {}
+    assert near_pairs(records([image("a", 0), close]), 12)[(0, 1)]["via"] == "centre90"
+    assert near_pairs(records([image("a", 0), loose]), 12) == {}
 
 
 def test_a_mirrored_view_is_not_compared_with_a_central_region():
     far = 2**40 - 1
     a = hashed("a", 0, 0, mirror=view(far, far))
     b = hashed("b", 2**50 - 1, 2**50 - 1, centre90=view(far, far))
-    assert near_pairs([a, b], 12, transforms=True) == {}
+    assert near_pairs(records([a, b]), 12, transforms=True) == {}
 
 
 @given(st.data())
@@ -235,7 +242,7 @@ def test_the_searches_find_every_view_pair_the_rules_match(data):
             hashed(str(n), code(), code(), fine, **{v: view(code(), code()) for v in names})
         )
     threshold, transforms = data.draw(st.integers(0, 16)), data.draw(st.booleans())
-    table = ViewTable.of(images, transforms)
+    table = ViewTable.of(records(images), transforms)
     i, j = np.triu_indices(len(table.owner), 1)
     every, _, _ = table._matches(i, j, threshold, 8)
     i, j = table._candidates(threshold, 8)

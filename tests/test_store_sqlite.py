@@ -95,7 +95,7 @@ def test_a_second_writer_waits_then_both_scans_are_there(tmp_path):
         for name in ("one", "two")
     ]
     assert [p.wait() for p in two] == [0, 0]
-    alts = {doc["alt"] for doc in open_store(db).occurrences()}
+    alts = {o.alt for o in open_store(db).occurrences()}
     assert alts == {"one", "two"}
 
 

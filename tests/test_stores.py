@@ -14,7 +14,8 @@ from media_catalog.errors import CatalogError, QueryError
 from media_catalog.merge import import_files
 from media_catalog.pipeline import scan
 from media_catalog.query import lookup, lookup_image, search, show
-from media_catalog.store import STORED_OCCURRENCE_KEYS, open_store
+from media_catalog.records import STORED_OCCURRENCE_KEYS
+from media_catalog.store import open_store
 
 from .conftest import encode, photo, write_image
 from .test_metadata import with_iptc, xmp_packet
@@ -243,8 +244,8 @@ def test_any_query_gives_the_same_answer_in_both_stores(catalogues, terms):
 def test_lookup_and_show_are_the_same_in_both_stores(catalogues, tmp_path):
     indexed, loaded = _both(catalogues)
     for image in loaded.images():
-        sha = image["sha256"]
-        for key in (sha, sha.upper(), "sha256:" + sha[:8], sha[:12], image["phash"]):
+        sha = image.sha256
+        for key in (sha, sha.upper(), "sha256:" + sha[:8], sha[:12], image.phash):
             for distance in (0, 12, 64):
                 assert lookup(indexed, key, distance) == lookup(loaded, key, distance)
         for distance in (0, 12):

@@ -63,13 +63,13 @@ def places(db: Path) -> list[tuple]:
     catalog = open_store(db)
     return sorted(
         (
-            o["article"].rsplit("#", 1)[-1],
-            o["alt"],
-            o["caption"],
-            o["sha256"],
-            o["file"].rsplit("#", 1)[-1] if o["file"] else None,
-            o["reason"],
-            o["article_url"],
+            o.article.rsplit("#", 1)[-1],
+            o.alt,
+            o.caption,
+            o.sha256,
+            o.file.rsplit("#", 1)[-1] if o.file else None,
+            o.reason,
+            o.article_url,
         )
         for o in catalog.occurrences()
     )
@@ -111,10 +111,10 @@ def test_pages_in_an_archive_resolve_their_images_in_it(tmp_path, gzip):
         ]
     )
     occurrence = next(iter(open_store(tmp_path / "c.json").occurrences()))
-    assert occurrence["article"].startswith(f"{archive}#https://")
-    assert occurrence["file"] is None or occurrence["file"].startswith(f"{archive}#https://")
+    assert occurrence.article.startswith(f"{archive}#https://")
+    assert occurrence.file is None or occurrence.file.startswith(f"{archive}#https://")
     crowd_origin = next(
-        o["origin"] for o in open_store(tmp_path / "c.json").occurrences() if o["alt"] == "Crowd"
+        o.origin for o in open_store(tmp_path / "c.json").occurrences() if o.alt == "Crowd"
     )
     assert (
         crowd_origin["url"] == crowd_origin["final_url"] == "https://cdn.example/photos/crowd.jpg"
@@ -137,10 +137,10 @@ def test_an_archive_gives_the_catalogue_the_same_pages_saved_as_files_give(tmp_p
     scan([tmp_path / "crawl.warc.gz"], open_store(tmp_path / "warc.json"), workers=1)
 
     def images(db: Path) -> list:
-        return sorted((i["sha256"], i["phash"], i["width"]) for i in open_store(db).image_objects())
+        return sorted((i.sha256, i.phash, i.width) for i in open_store(db).image_objects())
 
     def texts(db: Path) -> list:
-        return sorted((o["alt"], o["caption"], o["sha256"]) for o in open_store(db).occurrences())
+        return sorted((o.alt, o.caption, o.sha256) for o in open_store(db).occurrences())
 
     assert images(tmp_path / "warc.json") == images(tmp_path / "files.json")
     with_files = [t for t in texts(tmp_path / "files.json") if t[0] != "The same fire"]
@@ -186,7 +186,7 @@ def test_an_archive_gzipped_whole_is_an_error_that_says_how_to_mend_it(tmp_path)
     (tmp_path / "corpus" / "whole.warc.gz").write_bytes(whole)
     scan([tmp_path / "corpus"], open_store(tmp_path / "c.json"), workers=1)
     (error,) = open_store(tmp_path / "c.json").errors()
-    assert error["code"] == "unreadable" and "warcio recompress" in error["message"]
+    assert error.code == "unreadable" and "warcio recompress" in error.message
 
 
 def _crawl(path: Path, records: list[tuple[str, bytes, str, str]]) -> None:

@@ -9,16 +9,11 @@ from pathlib import Path
 
 from .base import (
     JSON_IMAGES_ADVISED,
-    OCCURRENCE_KEYS,
-    STORED_OCCURRENCE_KEYS,
     Change,
     Store,
     article_file,
     damage,
-    occurrence_object,
-    place,
     record_problem,
-    stored_occurrence,
     under,
 )
 
@@ -31,9 +26,7 @@ __all__ = [
     "DEFAULT_PATH",
     "FAILURES",
     "JSON_IMAGES_ADVISED",
-    "OCCURRENCE_KEYS",
     "SQLITE_SUFFIXES",
-    "STORED_OCCURRENCE_KEYS",
     "Change",
     "Store",
     "article_file",
@@ -41,11 +34,8 @@ __all__ = [
     "existing_catalogue",
     "failure",
     "move_advice",
-    "occurrence_object",
     "open_store",
-    "place",
     "record_problem",
-    "stored_occurrence",
     "under",
 ]
 

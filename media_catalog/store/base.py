@@ -1,7 +1,8 @@
 """The storage boundary: what every stage after the scan asks of a catalogue, whichever back
 end holds it. Nothing outside `media_catalog.store` knows which one it talks to.
 
-Documents crossing the boundary have the shapes of the README's JSON contract:
+Reads give typed records (media_catalog.records), views over the documents the stores hold,
+which have the shapes of the README's JSON contract:
 
     image doc        the Fingerprint's fields, then "files" (sorted paths holding its bytes)
     occurrence doc   the occurrence object (ImageRef fields + "file"), then "sha256" and
@@ -9,8 +10,9 @@ Documents crossing the boundary have the shapes of the README's JSON contract:
     error doc        {"path", "article", "position", "code", "message"}
     source state     {"path", "size", "mtime_ns", "sha256"} (+ "settings" for an article)
 
-Writes go through `write`: one call is one transaction (SQLite) or one in-memory change saved
-by `save` (JSON); `record` (a scan's batch) and `merge` (an import) are built on it.
+Writes take documents and go through `write`: one call is one transaction (SQLite) or one
+in-memory change saved by `save` (JSON); `record` (a scan's batch) and `merge` (an import)
+are built on it.
 """
 
 from __future__ import annotations
@@ -21,23 +23,25 @@ import stat
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Container, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from ..errors import CatalogError
-from ..models import Fingerprint, ImageRef, ItemError, Occurrence
+from ..models import Fingerprint, ItemError, Occurrence
 from ..querylang import Term
+from ..records import (
+    ErrorRecord,
+    ImageRecord,
+    OccurrenceRecord,
+    SourceRecord,
+    stored_occurrence,
+)
 
 _JSONL_LINE = re.compile(r"#L\d+$")
 _WARC_PAGE = re.compile(r"\.warc(?:\.gz)?#", re.I)
-# The documented occurrence object: the ImageRef's fields, then the file its bytes came from
-# and, for bytes from the web, their origin.
-OCCURRENCE_KEYS = (*(f.name for f in fields(ImageRef)), "file", "origin")
-# An occurrence document as stored and as a search result: the object, then these two.
-STORED_OCCURRENCE_KEYS = (*OCCURRENCE_KEYS, "sha256", "reason")
 # A JSON catalogue holding more images than this is better kept in SQLite (`scan` says how);
 # up to it, the cluster counts of `scan` and `stats` are counted when not kept.
 JSON_IMAGES_ADVISED = 50_000
@@ -54,31 +58,6 @@ def article_file(article: str) -> str:
         if found is not None:
             return article[: found.end() - 1]
     return _JSONL_LINE.sub("", article) if ".jsonl" in article else article
-
-
-def place(occurrence: Mapping[str, Any]) -> tuple[str, bool, int]:
-    """Sort key of an occurrence: article, then body images by position, then metadata
-    images (position null)."""
-    position = occurrence["position"]
-    return occurrence["article"], position is None, position or 0
-
-
-def occurrence_object(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """The documented occurrence shape of an occurrence document (keys a catalogue written
-    before they existed lacks are null, "img" for `kind`)."""
-    shaped = dict(zip(OCCURRENCE_KEYS, map(doc.get, OCCURRENCE_KEYS), strict=True))
-    if "kind" not in doc:
-        shaped["kind"] = "img"
-    return shaped
-
-
-def stored_occurrence(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """`doc` as stored: STORED_OCCURRENCE_KEYS first, in order, then any other key as it came
-    (a newer version's)."""
-    if tuple(doc) == STORED_OCCURRENCE_KEYS:
-        return dict(doc)
-    known = {**occurrence_object(doc), "sha256": doc.get("sha256"), "reason": doc.get("reason")}
-    return {**known, **{key: value for key, value in doc.items() if key not in known}}
 
 
 def size_bucket(width: int, height: int) -> str:
@@ -174,9 +153,9 @@ def damage(catalog: Store) -> str | None:
     described; None when every record is whole. Reads the whole catalogue: for explaining a
     failure, not for every command."""
     kinds = (
-        ("image", catalog.image_objects),
-        ("unresolved", catalog.unresolved),
-        ("error", catalog.errors),
+        ("image", lambda: (image.to_dict() for image in catalog.image_objects())),
+        ("unresolved", lambda: (o.unresolved_dict() for o in catalog.unresolved())),
+        ("error", lambda: (error.to_dict() for error in catalog.errors())),
     )
     try:
         for kind, records in kinds:
@@ -293,11 +272,11 @@ class Store(ABC):
     # -- reading ---------------------------------------------------------------------------
 
     @abstractmethod
-    def source(self, path: str) -> dict[str, Any] | None:
+    def source(self, path: str) -> SourceRecord | None:
         """The state recorded for a file the scans read, or None."""
 
     @abstractmethod
-    def sources(self) -> dict[str, dict[str, Any]]:
+    def sources(self) -> dict[str, SourceRecord]:
         """Every recorded source state, by path."""
 
     @abstractmethod
@@ -309,22 +288,23 @@ class Store(ABC):
         """The catalogued SHA-256s, as a container a forked process may use too."""
 
     @abstractmethod
-    def images(self, sha256s: Collection[str] | None = None) -> Iterator[dict[str, Any]]:
-        """Image docs (with "files"), in catalogue order; only `sha256s` when given."""
+    def images(self, sha256s: Collection[str] | None = None) -> Iterator[ImageRecord]:
+        """Images (with their files, without occurrences), in catalogue order; only
+        `sha256s` when given."""
 
     @abstractmethod
-    def occurrences(self, sha256s: Collection[str] | None = None) -> Iterator[dict[str, Any]]:
-        """Occurrence docs in catalogue order; only those of `sha256s` when given."""
+    def occurrences(self, sha256s: Collection[str] | None = None) -> Iterator[OccurrenceRecord]:
+        """Occurrences in catalogue order; only those of `sha256s` when given."""
 
     @abstractmethod
     def unresolved_under(
         self, reasons: Collection[str], roots: Collection[str]
-    ) -> Iterator[dict[str, Any]]:
-        """Occurrence docs left unresolved for one of `reasons`, of articles below `roots`."""
+    ) -> Iterator[OccurrenceRecord]:
+        """Occurrences left unresolved for one of `reasons`, of articles below `roots`."""
 
     @abstractmethod
-    def errors(self) -> Iterator[dict[str, Any]]:
-        """Error docs in the order they were recorded."""
+    def errors(self) -> Iterator[ErrorRecord]:
+        """Errors in the order they were recorded."""
 
     @abstractmethod
     def count_errors_under(self, roots: Collection[str]) -> int:
@@ -362,8 +342,8 @@ class Store(ABC):
         """The `stats` counts but the clusters (see query.stats)."""
 
     @abstractmethod
-    def image_docs(self) -> Iterator[dict[str, Any]]:
-        """Image docs without "files", in catalogue order (the cheapest full read)."""
+    def fingerprints(self) -> Iterator[ImageRecord]:
+        """Images without their files, in catalogue order (the cheapest full read)."""
 
     @abstractmethod
     def usage(self, tracking: bool) -> tuple[dict[str, tuple[int, int]], int]:
@@ -382,60 +362,61 @@ class Store(ABC):
 
     # -- shared ------------------------------------------------------------------------------
 
-    def image_objects(self, sha256s: Collection[str] | None = None) -> Iterator[dict[str, Any]]:
-        """Images as documented image objects: the doc with its `occurrences` (sorted by
-        article, then position), in catalogue order; only `sha256s` when given."""
+    def image_objects(self, sha256s: Collection[str] | None = None) -> Iterator[ImageRecord]:
+        """Images as image objects: with their occurrences (by article, then position), in
+        catalogue order; only `sha256s` when given."""
         if sha256s is not None:
             sha256s = set(sha256s)
             images = list(self.images(sha256s))
             used = _grouped(self.occurrences(sha256s))
             for image in images:
-                yield {**image, "occurrences": used.get(image["sha256"], [])}
+                yield ImageRecord(image.doc, used.get(image.sha256, ()))
             return
         used = _grouped(self.occurrences())
         for image in self.images():
-            yield {**image, "occurrences": used.get(image["sha256"], [])}
+            yield ImageRecord(image.doc, used.get(image.sha256, ()))
 
-    def placed(self) -> Iterator[tuple[dict[str, Any], dict[str, Any] | None]]:
-        """Every occurrence doc with its image doc (None when unresolved): by article, then
-        position (metadata images last), then the resolved first, in catalogue order of their
-        images, then in catalogue order."""
-        images = {image["sha256"]: (number, image) for number, image in enumerate(self.images())}
-        docs = list(self.occurrences())
+    def placed(self) -> Iterator[tuple[OccurrenceRecord, ImageRecord | None]]:
+        """Every occurrence with its image (None when unresolved): by article, then position
+        (metadata images last), then the resolved first, in catalogue order of their images,
+        then in catalogue order."""
+        images = {image.sha256: (number, image) for number, image in enumerate(self.images())}
+        found = list(self.occurrences())
 
         def order(k: int) -> tuple[Any, ...]:
-            sha256 = docs[k]["sha256"]
-            return (*place(docs[k]), sha256 is None, images[sha256][0] if sha256 else 0, k)
+            sha256 = found[k].sha256
+            return (*found[k].place(), sha256 is None, images[sha256][0] if sha256 else 0, k)
 
-        for k in sorted(range(len(docs)), key=order):
-            sha256 = docs[k]["sha256"]
-            yield docs[k], images[sha256][1] if sha256 else None
+        for k in sorted(range(len(found)), key=order):
+            sha256 = found[k].sha256
+            yield found[k], images[sha256][1] if sha256 else None
 
-    def loose_files(self) -> Iterator[tuple[str, dict[str, Any]]]:
-        """(path, image doc) of every file holding an image that none of the image's
-        occurrences points at (a loose copy in a gallery folder), by path."""
-        pointed = {(doc["sha256"], doc["file"]) for doc in self.occurrences() if doc["sha256"]}
+    def loose_files(self) -> Iterator[tuple[str, ImageRecord]]:
+        """(path, image) of every file holding an image that none of the image's occurrences
+        points at (a loose copy in a gallery folder), by path."""
+        pointed = {(o.sha256, o.file) for o in self.occurrences() if o.sha256}
         loose = [
             (path, image)
             for image in self.images()
-            for path in image["files"]
-            if (image["sha256"], path) not in pointed
+            for path in image.files
+            if (image.sha256, path) not in pointed
         ]
         return iter(sorted(loose, key=lambda found: found[0]))
 
-    def unresolved(self) -> Iterator[dict[str, Any]]:
-        """Occurrences whose bytes could not be had, each with its `reason`, by place."""
-        found = [doc for doc in self.occurrences() if not doc["sha256"]]
-        for doc in sorted(found, key=place):
-            yield {**occurrence_object(doc), "reason": doc["reason"]}
+    def unresolved(self) -> Iterator[OccurrenceRecord]:
+        """Occurrences whose bytes could not be had (each with its `reason`), by place."""
+        found = [o for o in self.occurrences() if not o.sha256]
+        return iter(sorted(found, key=OccurrenceRecord.place))
 
 
-def _grouped(occurrences: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """Occurrence objects by SHA-256, each list sorted by place."""
-    used: dict[str, list[dict[str, Any]]] = {}
-    for doc in occurrences:
-        if doc["sha256"]:
-            used.setdefault(doc["sha256"], []).append(occurrence_object(doc))
-    for found in used.values():
-        found.sort(key=place)
-    return used
+def _grouped(
+    occurrences: Iterable[OccurrenceRecord],
+) -> dict[str, tuple[OccurrenceRecord, ...]]:
+    """Resolved occurrences by SHA-256, each group sorted by place."""
+    used: dict[str, list[OccurrenceRecord]] = {}
+    for occurrence in occurrences:
+        if occurrence.sha256:
+            used.setdefault(occurrence.sha256, []).append(occurrence)
+    return {
+        sha256: tuple(sorted(found, key=OccurrenceRecord.place)) for sha256, found in used.items()
+    }

@@ -10,8 +10,9 @@ from typing import Any
 import orjson
 
 from ..querylang import Term
+from ..records import place, stored_occurrence
 from ..terms import Subject, compile_term
-from .base import BUCKETS, place, size_bucket, stored_occurrence
+from .base import BUCKETS, size_bucket
 
 
 def search_docs(

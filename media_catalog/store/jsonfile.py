@@ -35,13 +35,19 @@ from tinydb.storages import Storage
 
 from ..errors import CatalogError
 from ..querylang import Term
+from ..records import (
+    ErrorRecord,
+    ImageRecord,
+    OccurrenceRecord,
+    SourceRecord,
+    stored_occurrence,
+)
 from .base import (
     Change,
     Store,
     article_file,
     refuse_newer,
     refuse_read_only,
-    stored_occurrence,
     under,
 )
 from .docs import count_docs, search_docs, usage_docs
@@ -204,7 +210,7 @@ class JSONStore(Store):
         if version == 1:
             # schema 1 had no `sources`: list the articles it knows, with no size or time,
             # so the next scan re-reads them once and `--prune` knows them
-            articles = sorted({article_file(doc["article"]) for doc in self.occurrences()})
+            articles = sorted({article_file(o.article) for o in self.occurrences()})
             self._replace(
                 "sources",
                 [{"path": p, "size": None, "mtime_ns": None, "sha256": None} for p in articles],
@@ -284,7 +290,9 @@ class JSONStore(Store):
             if doc["path"] not in gone and article_file(doc.get("article") or "") not in gone
         ]
         errors = list({orjson.dumps(d): d for d in [*errors, *change.errors]}.values())
-        sources = {path: doc for path, doc in self.sources().items() if path not in change.removed}
+        sources = {
+            doc["path"]: doc for doc in self._all("sources") if doc["path"] not in change.removed
+        }
         sources.update(change.sources)
 
         images = {doc["sha256"]: doc for doc in self._all("images")}
@@ -325,41 +333,42 @@ class JSONStore(Store):
 
     # -- reading ---------------------------------------------------------------------------
 
-    def source(self, path: str) -> dict[str, Any] | None:
+    def source(self, path: str) -> SourceRecord | None:
         found = self._db.table("sources").get(Query().path == path)
-        return dict(found) if found is not None else None  # type: ignore[arg-type]
+        return SourceRecord(dict(found)) if found is not None else None  # type: ignore[arg-type]
 
-    def sources(self) -> dict[str, dict[str, Any]]:
-        return {doc["path"]: doc for doc in self._all("sources")}
+    def sources(self) -> dict[str, SourceRecord]:
+        return {doc["path"]: SourceRecord(doc) for doc in self._all("sources")}
 
     def catalogued_under(self, roots: Collection[str]) -> set[str]:
-        known = set(self.sources()) | {article_file(o["article"]) for o in self.occurrences()}
+        articles = {article_file(o["article"]) for o in self._db.table("occurrences").all()}
+        known = {doc["path"] for doc in self._db.table("sources").all()} | articles
         return {path for path in known if under(path, roots)}
 
     def known_images(self) -> Container[str]:
         return {doc["sha256"] for doc in self._db.table("images").all()}
 
-    def images(self, sha256s: Collection[str] | None = None) -> Iterator[dict[str, Any]]:
+    def images(self, sha256s: Collection[str] | None = None) -> Iterator[ImageRecord]:
         table = self._db.table("images")
         docs = table.all() if sha256s is None else table.search(Query().sha256.one_of(sha256s))
-        return (dict(doc) for doc in docs)
+        return (ImageRecord(dict(doc)) for doc in docs)
 
-    def occurrences(self, sha256s: Collection[str] | None = None) -> Iterator[dict[str, Any]]:
+    def occurrences(self, sha256s: Collection[str] | None = None) -> Iterator[OccurrenceRecord]:
         table = self._db.table("occurrences")
         docs = table.all() if sha256s is None else table.search(Query().sha256.one_of(sha256s))
-        return (dict(doc) for doc in docs)
+        return (OccurrenceRecord(dict(doc)) for doc in docs)
 
     def unresolved_under(
         self, reasons: Collection[str], roots: Collection[str]
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Iterator[OccurrenceRecord]:
         found = self._db.table("occurrences").search(
             Query().reason.one_of(reasons)
             & Query().article.test(lambda article: under(article_file(article), roots))
         )
-        return (dict(doc) for doc in found)
+        return (OccurrenceRecord(dict(doc)) for doc in found)
 
-    def errors(self) -> Iterator[dict[str, Any]]:
-        return iter(self._all("errors"))
+    def errors(self) -> Iterator[ErrorRecord]:
+        return (ErrorRecord(doc) for doc in self._all("errors"))
 
     def count_errors_under(self, roots: Collection[str]) -> int:
         return sum(
@@ -409,9 +418,9 @@ class JSONStore(Store):
             self._db.table("errors").all(),
         )
 
-    def image_docs(self) -> Iterator[dict[str, Any]]:
+    def fingerprints(self) -> Iterator[ImageRecord]:
         for doc in self._db.table("images").all():
-            yield {key: value for key, value in doc.items() if key != "files"}
+            yield ImageRecord({key: value for key, value in doc.items() if key != "files"})
 
     def usage(self, tracking: bool) -> tuple[dict[str, tuple[int, int]], int]:
         images = {doc["sha256"]: doc for doc in self._db.table("images").all()}

@@ -17,6 +17,7 @@ import orjson
 
 from ..errors import CatalogError
 from ..querylang import Term
+from ..records import ErrorRecord, ImageRecord, OccurrenceRecord, SourceRecord
 from ..shards import Plan, RunFolder, finished_shards, shard_name
 from .base import Change, Store, article_file, under
 from .docs import count_docs, search_docs, usage_docs
@@ -83,20 +84,25 @@ class RunStore(Store):
 
     # -- reading ---------------------------------------------------------------------------
 
-    def source(self, path: str) -> dict[str, Any] | None:
-        return next(self._docs("sources", self._among("path", [path])), None)
+    def source(self, path: str) -> SourceRecord | None:
+        found = next(self._docs("sources", self._among("path", [path])), None)
+        return SourceRecord(found) if found is not None else None
 
-    def sources(self) -> dict[str, dict[str, Any]]:
-        return {doc["path"]: doc for doc in self._docs("sources")}
+    def sources(self) -> dict[str, SourceRecord]:
+        return {doc["path"]: SourceRecord(doc) for doc in self._docs("sources")}
 
     def catalogued_under(self, roots: Collection[str]) -> set[str]:
-        known = set(self.sources()) | {article_file(o["article"]) for o in self.occurrences()}
+        articles = {article_file(doc["article"]) for doc in self._docs("occurrences")}
+        known = {doc["path"] for doc in self._docs("sources")} | articles
         return {path for path in known if under(path, roots)}
 
     def known_images(self) -> Container[str]:
         return {sha for part in self._tables("images", ["sha256"]) for sha in _column(part)}
 
-    def images(self, sha256s: Collection[str] | None = None) -> Iterator[dict[str, Any]]:
+    def images(self, sha256s: Collection[str] | None = None) -> Iterator[ImageRecord]:
+        return map(ImageRecord, self._image_docs(sha256s))
+
+    def _image_docs(self, sha256s: Collection[str] | None = None) -> Iterator[dict[str, Any]]:
         files = self._files(sha256s)
         seen: set[str] = set()
         for doc in self._docs("images", self._among("sha256", sha256s)):
@@ -114,17 +120,20 @@ class RunStore(Store):
                 files.setdefault(sha256, {})[path] = None
         return files
 
-    def occurrences(self, sha256s: Collection[str] | None = None) -> Iterator[dict[str, Any]]:
-        return self._docs("occurrences", self._among("sha256", sha256s))
+    def occurrences(self, sha256s: Collection[str] | None = None) -> Iterator[OccurrenceRecord]:
+        return map(OccurrenceRecord, self._docs("occurrences", self._among("sha256", sha256s)))
 
     def unresolved_under(
         self, reasons: Collection[str], roots: Collection[str]
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Iterator[OccurrenceRecord]:
         for doc in self._docs("occurrences", self._among("reason", reasons)):
             if under(article_file(doc["article"]), roots):
-                yield doc
+                yield OccurrenceRecord(doc)
 
-    def errors(self) -> Iterator[dict[str, Any]]:
+    def errors(self) -> Iterator[ErrorRecord]:
+        return map(ErrorRecord, self._error_docs())
+
+    def _error_docs(self) -> Iterator[dict[str, Any]]:
         yield from self._plan_errors
         yield from self._docs("errors")
 
@@ -132,7 +141,7 @@ class RunStore(Store):
         return sum(
             1
             for e in self.errors()
-            if under(e["path"] or "", roots) or under(article_file(e["article"] or ""), roots)
+            if under(e.path or "", roots) or under(article_file(e.article or ""), roots)
         )
 
     def image_count(self) -> int:
@@ -165,18 +174,20 @@ class RunStore(Store):
     def search(
         self, terms: list[Term], limit: int | None, near: Callable[[], set[str]]
     ) -> tuple[int, Iterator[bytes]]:
-        images = {doc["sha256"]: doc for doc in self.images()}
-        return search_docs(terms, limit, near, images, list(self.occurrences()), self.errors())
+        images = {doc["sha256"]: doc for doc in self._image_docs()}
+        occurrences = list(self._docs("occurrences"))
+        return search_docs(terms, limit, near, images, occurrences, self._error_docs())
 
     def counts(self) -> dict[str, Any]:
-        return count_docs(list(self.images()), list(self.occurrences()), self.errors())
+        occurrences = list(self._docs("occurrences"))
+        return count_docs(list(self._image_docs()), occurrences, self._error_docs())
 
-    def image_docs(self) -> Iterator[dict[str, Any]]:
+    def fingerprints(self) -> Iterator[ImageRecord]:
         seen: set[str] = set()
         for doc in self._docs("images"):
             if doc["sha256"] not in seen:
                 seen.add(doc["sha256"])
-                yield doc
+                yield ImageRecord(doc)
 
     def usage(self, tracking: bool) -> tuple[dict[str, tuple[int, int]], int]:
         images: dict[str, dict[str, Any]] = {}
@@ -185,7 +196,7 @@ class RunStore(Store):
                 images.setdefault(row["sha256"], {**row, "files": []})
         for sha256, paths in self._files().items():
             images[sha256]["files"] = list(paths)
-        return usage_docs(images, self.occurrences(), tracking)
+        return usage_docs(images, self._docs("occurrences"), tracking)
 
     def kept(self, key: str) -> Any:
         return None

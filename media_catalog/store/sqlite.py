@@ -44,6 +44,7 @@ import orjson
 
 from ..errors import CatalogError
 from ..querylang import Term
+from ..records import ErrorRecord, ImageRecord, OccurrenceRecord, SourceRecord
 from ..terms import USES_SELECT, camera_text, compile_term, embedded_text
 from ..text import normalize
 from . import failure
@@ -52,7 +53,6 @@ from .base import (
     Change,
     Store,
     article_file,
-    occurrence_object,
     refuse_newer,
     refuse_read_only,
 )
@@ -462,13 +462,13 @@ class SQLiteStore(Store):
 
     # -- reading ---------------------------------------------------------------------------
 
-    def source(self, path: str) -> dict[str, Any] | None:
+    def source(self, path: str) -> SourceRecord | None:
         row = self._db.execute("SELECT doc FROM sources WHERE path = ?", (path,)).fetchone()
-        return orjson.loads(row[0]) if row else None
+        return SourceRecord(orjson.loads(row[0])) if row else None
 
-    def sources(self) -> dict[str, dict[str, Any]]:
+    def sources(self) -> dict[str, SourceRecord]:
         return {
-            path: orjson.loads(doc)
+            path: SourceRecord(orjson.loads(doc))
             for path, doc in self._db.execute("SELECT path, doc FROM sources ORDER BY path")
         }
 
@@ -484,7 +484,7 @@ class SQLiteStore(Store):
     def known_images(self) -> Container[str]:
         return _Known(self.path)
 
-    def images(self, sha256s: Collection[str] | None = None) -> Iterator[dict[str, Any]]:
+    def images(self, sha256s: Collection[str] | None = None) -> Iterator[ImageRecord]:
         if sha256s is None:
             rows = self._db.execute(
                 "SELECT i.sha256, d.doc FROM images i JOIN image_docs d ON d.id = i.id "
@@ -495,7 +495,7 @@ class SQLiteStore(Store):
             for sha256, path in files:
                 held.setdefault(sha256, []).append(path)
             for sha256, doc in rows:
-                yield {**orjson.loads(doc), "files": held.get(sha256, [])}
+                yield ImageRecord({**orjson.loads(doc), "files": held.get(sha256, [])})
             return
         held = {}
         for sha256, path in self._among("SELECT sha256, path FROM files", "sha256", sha256s):
@@ -506,12 +506,12 @@ class SQLiteStore(Store):
             sha256s,
         )
         for _, sha256, doc in sorted(found):
-            yield {**orjson.loads(doc), "files": sorted(held.get(sha256, []))}
+            yield ImageRecord({**orjson.loads(doc), "files": sorted(held.get(sha256, []))})
 
-    def occurrences(self, sha256s: Collection[str] | None = None) -> Iterator[dict[str, Any]]:
+    def occurrences(self, sha256s: Collection[str] | None = None) -> Iterator[OccurrenceRecord]:
         if sha256s is None:
             for (doc,) in self._db.execute("SELECT doc FROM occurrence_docs ORDER BY id"):
-                yield orjson.loads(doc)
+                yield OccurrenceRecord(orjson.loads(doc))
             return
         found = self._among(
             "SELECT o.id, d.doc FROM occurrences o JOIN occurrence_docs d ON d.id = o.id",
@@ -519,7 +519,7 @@ class SQLiteStore(Store):
             sha256s,
         )
         for _, doc in sorted(found):
-            yield orjson.loads(doc)
+            yield OccurrenceRecord(orjson.loads(doc))
 
     def _among(self, select: str, column: str, values: Collection[Any]) -> list[Any]:
         """The rows of `select` whose `column` is one of `values`."""
@@ -529,7 +529,7 @@ class SQLiteStore(Store):
             rows += self._db.execute(f"{select} WHERE {column} IN ({marks})", chunk).fetchall()
         return rows
 
-    def image_objects(self, sha256s: Collection[str] | None = None) -> Iterator[dict[str, Any]]:
+    def image_objects(self, sha256s: Collection[str] | None = None) -> Iterator[ImageRecord]:
         if sha256s is not None:
             yield from super().image_objects(sha256s)
             return
@@ -537,7 +537,7 @@ class SQLiteStore(Store):
         while chunk := [sha256 for (sha256,) in rows.fetchmany(500)]:
             yield from super().image_objects(chunk)
 
-    def placed(self) -> Iterator[tuple[dict[str, Any], dict[str, Any] | None]]:
+    def placed(self) -> Iterator[tuple[OccurrenceRecord, ImageRecord | None]]:
         for doc, image in self._db.execute(
             "SELECT od.doc, idoc.doc FROM occurrences o "
             "JOIN occurrence_docs od ON od.id = o.id "
@@ -545,27 +545,27 @@ class SQLiteStore(Store):
             "LEFT JOIN image_docs idoc ON idoc.id = i.id "
             "ORDER BY o.article, o.position IS NULL, o.position, o.sha256 IS NULL, i.id, o.id"
         ):
-            yield orjson.loads(doc), orjson.loads(image) if image is not None else None
+            found = ImageRecord(orjson.loads(image)) if image is not None else None
+            yield OccurrenceRecord(orjson.loads(doc)), found
 
-    def loose_files(self) -> Iterator[tuple[str, dict[str, Any]]]:
+    def loose_files(self) -> Iterator[tuple[str, ImageRecord]]:
         for path, doc in self._db.execute(
             "SELECT f.path, d.doc FROM files f JOIN images i ON i.sha256 = f.sha256 "
             "JOIN image_docs d ON d.id = i.id WHERE NOT EXISTS (SELECT 1 FROM occurrences o "
             "WHERE o.sha256 = f.sha256 AND o.file = f.path) ORDER BY f.path"
         ):
-            yield path, orjson.loads(doc)
+            yield path, ImageRecord(orjson.loads(doc))
 
-    def unresolved(self) -> Iterator[dict[str, Any]]:
-        for (raw,) in self._db.execute(
+    def unresolved(self) -> Iterator[OccurrenceRecord]:
+        for (doc,) in self._db.execute(
             "SELECT d.doc FROM occurrences o JOIN occurrence_docs d ON d.id = o.id "
             f"WHERE o.sha256 IS NULL ORDER BY {_ORDER}"
         ):
-            doc = orjson.loads(raw)
-            yield {**occurrence_object(doc), "reason": doc["reason"]}
+            yield OccurrenceRecord(orjson.loads(doc))
 
     def unresolved_under(
         self, reasons: Collection[str], roots: Collection[str]
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Iterator[OccurrenceRecord]:
         within, params = _within(roots, "source")
         marks = ", ".join("?" * len(reasons))
         for (doc,) in self._db.execute(
@@ -573,11 +573,11 @@ class SQLiteStore(Store):
             f"WHERE o.reason IN ({marks}) AND {within} ORDER BY o.id",
             [*reasons, *params],
         ):
-            yield orjson.loads(doc)
+            yield OccurrenceRecord(orjson.loads(doc))
 
-    def errors(self) -> Iterator[dict[str, Any]]:
+    def errors(self) -> Iterator[ErrorRecord]:
         for (doc,) in self._db.execute("SELECT doc FROM errors ORDER BY id"):
-            yield orjson.loads(doc)
+            yield ErrorRecord(orjson.loads(doc))
 
     def count_errors_under(self, roots: Collection[str]) -> int:
         paths, first = _within(roots, "path")
@@ -714,9 +714,9 @@ class SQLiteStore(Store):
             ),
         }
 
-    def image_docs(self) -> Iterator[dict[str, Any]]:
+    def fingerprints(self) -> Iterator[ImageRecord]:
         for (doc,) in self._db.execute("SELECT doc FROM image_docs ORDER BY id"):
-            yield orjson.loads(doc)
+            yield ImageRecord(orjson.loads(doc))
 
     def usage(self, tracking: bool) -> tuple[dict[str, tuple[int, int]], int]:
         # the occurrences counted: all, or (by default) neither tracking nor of 1×1 images
