@@ -65,11 +65,11 @@ def used_when(use: OccurrenceRecord) -> tuple[str | None, str | None]:
     """(when, dated_by) of a use: the article's own date ("article"), else when its bytes
     were fetched or archived ("captured"), else (None, None). (When the photo was taken only
     bounds a use from below: it never dates one.)"""
-    if use.article_date and moment(use.article_date) < UNDATED:
-        return use.article_date, "article"
-    if (use.origin or {}).get("time"):
-        return use.origin["time"], "captured"  # type: ignore[index]
-    return None, None
+    dated = use.article_date
+    if dated and moment(dated) < UNDATED:
+        return dated, "article"
+    captured = (use.origin or {}).get("time")
+    return (captured, "captured") if captured else (None, None)
 
 
 def chronological(use: dict[str, Any]) -> tuple[Any, ...]:

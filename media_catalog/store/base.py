@@ -415,8 +415,8 @@ def _grouped(
     """Resolved occurrences by SHA-256, each group sorted by place."""
     used: dict[str, list[OccurrenceRecord]] = {}
     for occurrence in occurrences:
-        if occurrence.sha256:
-            used.setdefault(occurrence.sha256, []).append(occurrence)
+        if sha256 := occurrence.sha256:
+            used.setdefault(sha256, []).append(occurrence)
     return {
         sha256: tuple(sorted(found, key=OccurrenceRecord.place)) for sha256, found in used.items()
     }
