@@ -928,16 +928,17 @@ def export(
               media-catalog export --format csv > occurrences.csv
               media-catalog export --format dataset > pairs.jsonl
     """
-    from .export import dataset_rows, image_objects, members, occurrence_rows
+    from .export import dataset_rows, occurrence_rows
 
     catalog = open_store(db, create=False)
     if format is ExportFormat.json:
-        render.json_stream(typer.get_binary_stream("stdout"), members(catalog))
+        render.json_stream(typer.get_binary_stream("stdout"), catalog.contract_lists())
         return
     if format is ExportFormat.csv:
         lines = render.csv_rows(occurrence_rows(catalog))
     else:
-        rows = image_objects(catalog) if format is ExportFormat.jsonl else dataset_rows(catalog)
+        images = catalog.contract_lists()["images"]
+        rows = images if format is ExportFormat.jsonl else dataset_rows(catalog)
         lines = render.json_lines(rows)
     for line in lines:
         sys.stdout.write(line)

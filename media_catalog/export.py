@@ -1,5 +1,5 @@
-"""What `export` writes: the catalogue as the JSON contract's objects (`members`,
-`image_objects`), and row shapes, one row per occurrence with its image's fields.
+"""Row shapes for export: one row per occurrence, with its image's fields (the JSON
+contract's lists themselves are `Store.contract_lists`).
 
 `occurrence_rows` is the flat table behind `export --format csv`; `dataset_rows` is the pair
 table image-text dataset builders use (LAION/DataComp-style url + text, with alt, caption and
@@ -14,22 +14,6 @@ from typing import Any
 from .present import flat
 from .records import ImageRecord
 from .store import Store
-
-
-def members(catalog: Store) -> dict[str, Iterator[dict[str, Any]]]:
-    """The members of `export`'s JSON object, each read as it is written: image objects,
-    unresolved references (each with its `reason`) and errors."""
-    return {
-        "images": image_objects(catalog),
-        "unresolved": (occurrence.unresolved_dict() for occurrence in catalog.unresolved()),
-        "errors": (error.to_dict() for error in catalog.errors()),
-    }
-
-
-def image_objects(catalog: Store) -> Iterator[dict[str, Any]]:
-    """Every image object (`export --format jsonl`'s lines), in catalogue order."""
-    return (image.to_dict() for image in catalog.image_objects())
-
 
 IMAGE_COLUMNS = ("sha256", "phash", "dhash", "width", "height", "format")
 EXIF_COLUMNS = ("make", "model", "taken")

@@ -166,9 +166,9 @@ def _records(path: Path | RunFolder) -> Iterator[tuple[str, dict[str, Any]]]:
         raise CatalogError(f"cannot import {path}: no such file")
     source = existing_catalogue(path)
     if source is not None:
-        yield from (("image", image.to_dict()) for image in source.image_objects())
-        yield from (("unresolved", o.unresolved_dict()) for o in source.unresolved())
-        yield from (("error", error.to_dict()) for error in source.errors())
+        lists = source.contract_lists()
+        for key, kind in _LISTS:
+            yield from ((kind, record) for record in lists[key])
         yield from (("source", state.to_dict()) for state in source.sources().values())
         return
     if path.suffix.lower() == ".jsonl":

@@ -3,8 +3,8 @@
 A record is a view over the document a store holds (`record.doc`): its fields are typed
 attributes, read from the document as they are needed, and `to_dict()` gives the README's
 JSON contract, byte for byte what the catalogue holds (keys a newer version added kept, keys
-an older catalogue lacks null). Records are made by the stores; nothing else builds one from
-a document but `merge` (an import reads another catalogue's export).
+an older catalogue lacks null). A key every catalogue has raises KeyError when it is missing,
+which the CLI reports as a damaged catalogue.
 """
 
 from __future__ import annotations
@@ -26,11 +26,12 @@ _REF_FIELDS = frozenset(field.name for field in fields(ImageRef))
 
 
 class _Field(Generic[T]):
-    """A record's attribute: the document's value under the attribute's name, or `default`
-    (a key an older catalogue lacks)."""
+    """A record's attribute: the document's value under the attribute's name; when the key is
+    not there, `default` (a key an older catalogue lacks), or KeyError when `required` (every
+    catalogue has it: a document without it is damaged, and is reported so)."""
 
-    def __init__(self, default: T | None = None) -> None:
-        self.default = default
+    def __init__(self, default: Any = None, *, required: bool = False) -> None:
+        self.default, self.required = default, required
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
@@ -44,7 +45,9 @@ class _Field(Generic[T]):
     def __get__(self, record: _Record | None, owner: type) -> T | _Field[T]:
         if record is None:
             return self
-        return record.doc.get(self.name, self.default)  # type: ignore[return-value]
+        if self.required:
+            return record.doc[self.name]  # type: ignore[no-any-return]
+        return record.doc.get(self.name, self.default)  # type: ignore[no-any-return]
 
 
 class _Record:
@@ -65,9 +68,9 @@ class OccurrenceRecord(_Record):
     `sha256` is None and `reason` says why)."""
 
     __slots__ = ()
-    article: _Field[str] = _Field()
+    article: _Field[str] = _Field()  # (every catalogue has it; a damaged one sorts it as null)
     position: _Field[int | None] = _Field()
-    src: _Field[str] = _Field()
+    src: _Field[str | None] = _Field()
     alt: _Field[str | None] = _Field()
     caption: _Field[str | None] = _Field()
     title: _Field[str | None] = _Field()
@@ -90,8 +93,8 @@ class OccurrenceRecord(_Record):
     article_date: _Field[str | None] = _Field()
     file: _Field[str | None] = _Field()
     origin: _Field[dict[str, Any] | None] = _Field()
-    sha256: _Field[str | None] = _Field()
-    reason: _Field[str | None] = _Field()
+    sha256: _Field[str | None] = _Field(required=True)
+    reason: _Field[str | None] = _Field(required=True)
 
     def place(self) -> tuple[str, bool, int]:
         """Sort key: article, then body images by position, then metadata images."""
@@ -121,19 +124,19 @@ class ImageRecord(_Record):
     `Store.image_objects`), also its occurrences, by place."""
 
     __slots__ = ("occurrences",)
-    sha256: _Field[str] = _Field()
-    phash: _Field[str] = _Field()
-    dhash: _Field[str] = _Field()
-    width: _Field[int] = _Field()
-    height: _Field[int] = _Field()
-    format: _Field[str] = _Field()
-    exif: _Field[dict[str, Any]] = _Field()
+    sha256: _Field[str] = _Field(required=True)
+    phash: _Field[str] = _Field(required=True)
+    dhash: _Field[str] = _Field(required=True)
+    width: _Field[int] = _Field(required=True)
+    height: _Field[int] = _Field(required=True)
+    format: _Field[str] = _Field(required=True)
+    exif: _Field[dict[str, Any]] = _Field(required=True)
     decode: _Field[str] = _Field("full")
     low_information: _Field[bool | None] = _Field()  # None: not recorded (older catalogues)
     embedded: _Field[dict[str, Any] | None] = _Field()
     variants: _Field[dict[str, dict[str, str]] | None] = _Field()
     phash256: _Field[str | None] = _Field()
-    files: _Field[list[str]] = _Field()
+    files: _Field[list[str]] = _Field(required=True)  # (not read by Store.fingerprints)
 
     def __init__(
         self, doc: Mapping[str, Any], occurrences: tuple[OccurrenceRecord, ...] | None = None
@@ -149,7 +152,8 @@ class ImageRecord(_Record):
 
     def paths(self) -> list[str]:
         """The files that may hold its bytes: its own, then those its occurrences came from."""
-        return [*(self.files or ()), *(o.file for o in self.occurrences or () if o.file)]
+        own = self.doc.get("files") or ()
+        return [*own, *(o.file for o in self.occurrences or () if o.file)]
 
     def to_dict(self) -> dict[str, Any]:
         """The documented image object: the image doc, then its occurrences (when read as an
@@ -166,8 +170,8 @@ class ErrorRecord(_Record):
     path: _Field[str | None] = _Field()
     article: _Field[str | None] = _Field()
     position: _Field[int | None] = _Field()
-    code: _Field[str] = _Field()
-    message: _Field[str] = _Field()
+    code: _Field[str] = _Field(required=True)
+    message: _Field[str] = _Field(required=True)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.doc)
@@ -177,7 +181,7 @@ class SourceRecord(_Record):
     """What a scan recorded of a file it read, to know later whether it changed."""
 
     __slots__ = ()
-    path: _Field[str] = _Field()
+    path: _Field[str] = _Field(required=True)
     size: _Field[int | None] = _Field()
     mtime_ns: _Field[int | None] = _Field()
     sha256: _Field[str | None] = _Field()
@@ -190,8 +194,8 @@ class SourceRecord(_Record):
 def place(occurrence: Mapping[str, Any]) -> tuple[str, bool, int]:
     """Sort key of an occurrence doc: article, then body images by position, then metadata
     images (position null)."""
-    position = occurrence["position"]
-    return occurrence["article"], position is None, position or 0
+    position = occurrence.get("position")
+    return occurrence.get("article"), position is None, position or 0
 
 
 def occurrence_object(doc: Mapping[str, Any]) -> dict[str, Any]:

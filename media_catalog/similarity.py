@@ -609,7 +609,7 @@ def add_verified(
 
 
 def _bits(one: ImageRecord, other: ImageRecord, name: str) -> int:
-    return (int(one.doc[name], 16) ^ int(other.doc[name], 16)).bit_count()
+    return (int(getattr(one, name), 16) ^ int(getattr(other, name), 16)).bit_count()
 
 
 def _near_plans(

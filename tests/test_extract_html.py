@@ -1371,32 +1371,36 @@ def test_svg_elements_that_close_themselves_are_not_counted():
     assert nesting.flatten(page) is page
 
 
-def test_a_gif_beside_a_lazy_attribute_s_json_of_sizes_is_their_placeholder():
+def test_a_gif_many_lazy_photos_share_is_their_placeholder():
     # MSN (2019): the same GIF in every photo's src, the photo's sizes as JSON in data-src, and
-    # the caption in a span beside the image's own span, both in the photo's span
-    sizes = (
-        '{"default":{"w":"80","h":"53","src":"//img.example/BBWZffP.img?h=533&amp;w=799"},'
-        '"size3column":{"w":"62","h":"42","src":"//img.example/BBWZffP.img?h=417&amp;w=624"}}'
-    )
-    page = (
-        '<section><span class="storyimage"><span class="image" data-attrib="John Brecher">'
-        f'<img alt="a hand: Needle" data-src=\'{sizes}\' src="//static.example/sc/e151e5.gif">'
-        '</span><span class="caption truncate"><span class="attribution">© John Brecher</span>'
-        " Needle poking skin.</span></span>"
-        '<span class="storyimage"><span class="image"><img src="//static.example/x.GIF">'
-        "</span></span></section>"
-    )
-    photo, gif = html.extract(page, "p")[0]
-    assert (photo.src, photo.placeholder) == (
-        "//img.example/BBWZffP.img?h=533&w=799",
-        "//static.example/sc/e151e5.gif",
-    )
-    assert (photo.caption, photo.credit, photo.credit_source) == (
-        "Needle poking skin.",
+    # the caption in a span beside the image's span, both in the photo's span
+    gif = "//static.example/sc/e151e5.gif"
+
+    def story(entity: str, caption: str) -> str:
+        sizes = (
+            f'{{"default":{{"w":"80","h":"53","src":"//img.example/{entity}.img?h=533&amp;w=799"}},'
+            f'"small":{{"w":"62","h":"42","src":"//img.example/{entity}.img?h=417&amp;w=624"}}}}'
+        )
+        return (
+            '<span class="storyimage"><span class="image">'
+            f'<img alt="a hand: Needle" data-src=\'{sizes}\' src="{gif}"></span>'
+            '<span class="caption truncate"><span class="attribution">© John Brecher</span>'
+            f" {caption}</span></span>"
+        )
+
+    cat = "<img src='/media/dancing-cat.gif' data-src='{\"poster\": \"/media/poster.jpg\"}'>"
+    page = f"<section>{story('BBWZffP', 'Needle.')}{story('BBWZhm6', 'Detainees.')}{cat}</section>"
+    needle, detainees, alone = html.extract(page, "p")[0]
+    assert (needle.src, needle.placeholder) == ("//img.example/BBWZffP.img?h=533&w=799", gif)
+    assert detainees.src == "//img.example/BBWZhm6.img?h=533&w=799"
+    assert (needle.caption, needle.credit, needle.credit_source) == (
+        "Needle.",
         "© John Brecher",
         "markup",
     )
-    assert (gif.src, gif.placeholder) == ("//static.example/x.GIF", None)  # a GIF alone is one
+    # a GIF of its own stays the photo, its JSON's URLs candidates
+    assert (alone.src, alone.placeholder) == ("/media/dancing-cat.gif", None)
+    assert [c.url for c in alone.srcset] == ["/media/poster.jpg"]
 
 
 def test_the_fine_print_closing_a_figcaption_is_its_credit():
@@ -1459,3 +1463,36 @@ def test_a_photo_whose_name_starts_like_a_stand_in_is_no_placeholder():
     assert not html.is_placeholder("/img/lazyboy-sofa.jpg")
     for stand_in in ("/i/blank.gif", "/i/blank-1x1.png", "/wp/lazyload.gif", "/grey_16x9.png"):
         assert html.is_placeholder(stand_in)
+
+
+def test_what_the_new_rules_leave_alone():
+    # review cases: units and platforms in parentheses are no credit, fine print with
+    # digits is no credit, ids with no digit or a URL naming its id twice make no URL
+    def first(page: str):
+        return html.extract(page, "p")[0][0]
+
+    for words in ("Household consumption by month (kWh)", "The phone (iOS)", "Acid (pH)"):
+        got = first(f"<figure><img src=a.jpg><figcaption>{words}</figcaption></figure>")
+        assert (got.caption, got.credit) == (words, None)
+    for small in ("Updated 3 May 2021", "2 of 12", "(click to enlarge)"):
+        page = f"<figure><img src=a.jpg><figcaption>Text. <small>{small}</small></figcaption>"
+        assert first(page + "</figure>").credit is None
+    twice = (
+        "<img src='https://img.example/abcd1234.jpg?name=abcd1234' data-photo-id='abcd1234'>"
+        "<img src='data:image/gif;base64,R0lGOD' data-photo-id='efgh5678'>"
+    )
+    words = (
+        "<img src='https://cdn.example/uploads/abcd1234.jpg' data-id='abcd1234'>"
+        "<img src='data:image/svg+xml,%3Csvg/%3E' data-id='ad-slot-top' alt=''>"
+    )
+    for page in (twice, words):
+        assert html.extract(page, "p")[0][1].src.startswith("data:")
+    # the "... [+]" toggle goes before the credit is looked for in the caption's words
+    toggled = first(
+        "<figure><img src=a.jpg><figcaption><p>A caption (Jane Roe/AP) ... [+]</p>"
+        "</figcaption></figure>"
+    )
+    assert (toggled.caption, toggled.credit) == ("A caption", "(Jane Roe/AP)")
+    # a stand-in named in camel case is one
+    camel = first("<img src='/img/placeholderImage.png' srcset='/p/a-800.jpg 800w'>")
+    assert (camel.src, camel.placeholder) == ("/p/a-800.jpg", "/img/placeholderImage.png")

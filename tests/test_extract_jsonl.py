@@ -132,3 +132,16 @@ def test_the_seed_s_key_wrapper_resolves_through_assets_from_html_and_jsonl(tmp_
     scan([corpus], catalog, assets=[SAMPLES / "assets"], workers=1)
     found = sorted((o.article.split("/")[-1], o.src, o.reason) for o in catalog.occurrences())
     assert found == [("dump.jsonl#L1", key, None), ("page.html", key, None)]
+
+
+def test_a_record_cut_short_is_told_at_its_own_line_whatever_its_line_break(tmp_path):
+    # a crawl dump's last records are often cut off; the error names the record's own text
+    dump = tmp_path / "d.jsonl"
+    dump.write_bytes(b'{"html": "<img src=a.jpg>"\n{"html": "<img src=b.jpg>\r\n\r\n   \n')
+    articles = list(extract_file(dump, "jsonl"))
+    assert [a.id.rsplit("#", 1)[1] for a in articles] == ["L1", "L2"]
+    messages = [e.message for a in articles for e in a.errors]
+    assert messages == [
+        "line is not valid JSON: unexpected end of data: line 1 column 27 (char 26)",
+        "line is not valid JSON: unexpected end of data: line 1 column 26 (char 25)",
+    ]

@@ -55,13 +55,17 @@ class Article:
 def extract_text(
     kind: str, text: str | bytes, article: str, options: ExtractOptions = ExtractOptions()
 ) -> tuple[list[ImageRef], list[ItemError]]:
-    """Extract the references of one article given as text (an HTML page also as UTF-8
-    bytes), `kind` naming its format."""
+    """Extract the references of one article given as text or UTF-8 bytes (an HTML page is
+    parsed as its bytes), `kind` naming its format."""
     # the parsers are imported with the first article: a scan of images never needs them
     from . import html, markdown, tagged
 
-    extractors = {"html": html.extract, "markdown": markdown.extract, "text": tagged.extract}
-    return extractors[kind](text, article, context=options.context)
+    if kind == "html":
+        return html.extract(text, article, context=options.context)
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    extract = markdown.extract if kind == "markdown" else tagged.extract
+    return extract(text, article, context=options.context)
 
 
 def extract_file(
@@ -151,7 +155,7 @@ def _lines(path: Path) -> Iterator[bytes | None]:
                         pass
                     yield None
                     continue
-                yield line  # (its line break is white space to the JSON reader: not copied off)
+                yield line.rstrip(b"\r\n")  # (errors then name the record's own line)
     except (OSError, EOFError, zlib.error) as exc:
         raise ExtractError(
             f"cannot read the file: {exc}; the lines before were read",
@@ -170,7 +174,7 @@ def _jsonl_articles(path: Path, options: ExtractOptions) -> Iterator[Article]:
             error = ItemError(str(path), "too-large", message, article=article_id)
             yield Article(article_id, path.parent, errors=[error])
             continue
-        if line.isspace():
+        if not line or line.isspace():
             continue
         try:
             refs, errors = jsonl.extract_line(

@@ -125,9 +125,11 @@ _CONNECTORS = frozenset(
 )
 
 
-def _is_name(text: str, words: int) -> bool:
+def _is_name(text: str, words: int, brands: bool = False) -> bool:
     """Whether `text` may be a person's or an agency's name: at most `words` words, each
-    holding a capital (or a connector, or in a script without case), and no sentence."""
+    capitalised (or a connector, or in a script without case), and no sentence. With
+    `brands` (after a label: "Photo: iFixit"), a word's capital may come later ("iFixit",
+    "eBay"); not in a bare parenthesis, where "(kWh)" and "(iOS)" are no names."""
     parts = text.replace("/", " / ").split()
     if not parts or len(parts) > words or text.rstrip().endswith((".", "?", "!")):
         return False
@@ -139,8 +141,12 @@ def _is_name(text: str, words: int) -> bool:
             continue
         if part[0].isdigit():  # "20th Century Fox"
             continue
-        if first is None or (first.lower() != first.upper() and part.islower()):
-            return False  # (a brand's capital may come later: "iFixit", "eBay")
+        if first is None or (
+            first.lower() != first.upper()
+            and not first.isupper()
+            and (part.islower() or not brands)
+        ):
+            return False
     return parts[0].lower() not in _CONNECTORS
 
 
@@ -163,7 +169,7 @@ def credit_in_text(caption: str) -> tuple[str | None, str, str] | None:
     the like). None when there is none. Nothing is lost: the caption and the credit hold all
     the text."""
     found = _LABELLED.search(caption)
-    if found and _is_name(found.group("name"), 8):
+    if found and _is_name(found.group("name"), 8, brands=True):
         return caption[: found.start()].strip(" |–—•") or None, found.group("credit"), "label"
     found = _TRAILING.search(caption)
     if found and caption[: found.start()].strip():
@@ -417,8 +423,9 @@ def _search(
 
 
 def _closing_small(node: LexborNode) -> bool:
-    """Whether a `<small>` ends its `<figcaption>`, after the caption's text: the fine print
-    closing a caption is its credit (Forbes' `<p>Caption (Photo: Getty Images)</p>
+    """Whether a `<small>` ends its `<figcaption>`, after the caption's text, and names
+    someone (no digits: not "Updated 3 May 2021", "2 of 12"): the fine print closing a
+    caption is its credit (Forbes' `<p>Caption (Photo: Getty Images)</p>
     <small>Getty</small>`, as its own page data splits them)."""
     parent = node.parent
     if parent is None or parent.tag_id != _FIGCAPTION:
@@ -428,7 +435,8 @@ def _closing_small(node: LexborNode) -> bool:
         if after.tag_id != TEXT or after.text().strip():
             return False
         after = after.next
-    return clean(parent.text()) != clean(node.text())
+    text = clean(node.text()) or ""
+    return _is_name(text, 6) and not any(c.isdigit() for c in text) and clean(parent.text()) != text
 
 
 def _figure_cite(node: LexborNode, root_id: int) -> bool:
@@ -616,6 +624,8 @@ def caption_and_credit(
     if credit:
         credit = _without_labels(credit_node, credit)  # "<span hidden>Credit</span> Jane Roe"
     caption = clean(laid_out_text(caption_node)) if caption_node is not None else None
+    if caption and "[+]" in caption:  # an expanding caption's toggle, before the rest of it
+        caption = clean(_TOGGLE.sub(" ", caption))
     source = ("label" if labelled else "markup") if credit else None
     if caption and not credit:
         found = _label_credit(caption_node, caption)
@@ -640,8 +650,6 @@ def caption_and_credit(
         found_in_text = credit_in_text(caption)
         if found_in_text is not None:
             caption, credit, source = found_in_text
-    if caption and "[+]" in caption:  # an expanding caption's toggle, before the rest of it
-        caption = clean(_TOGGLE.sub(" ", caption))
     if caption is None and emphasis:
         caption = _emphasis_caption(image.node_at(box))
     return caption, credit, source

@@ -11,6 +11,7 @@ image are merged into it (counted once). Metadata images (og:image…) follow as
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable
 
 import orjson
@@ -60,7 +61,7 @@ _SRCSET = frozenset((*LAZY_SRCSET, "srcset"))
 _INLINE_PLACEHOLDER = re.compile(r"data:image/(?:gif|svg)|data:.{0,160}$", re.I | re.S)
 _PLACEHOLDER_FILE = re.compile(
     r"(?:^|/)(?:blank|spacer|placeholder|transparent|lazy(?:load)?|loading|grey|gray|pixel|empty"
-    r"|1x1|1px)(?:[-_.\d][\w-]*)?\.(?:gif|png|svg|jpe?g|webp)(?:[?#]|$)",
+    r"|1x1|1px)(?:(?:[-_.\d]|(?-i:[A-Z]))[\w-]*)?\.(?:gif|png|svg|jpe?g|webp)(?:[?#]|$)",
     re.I,
 )
 _BACKGROUND = re.compile(r"background(?:-image)?\s*:[^;]*?url\(\s*(['\"]?)(.+?)\1\s*\)", re.I)
@@ -82,8 +83,8 @@ _TRACKER_SERVICE = re.compile(
 _URL = re.compile(r"[\s,]*(\S+)")
 _DESCRIPTOR = re.compile(r"([^,]*),?")
 _DENSITY = re.compile(r"(\d*\.?\d+)x")
-# An id a page's script makes an image's URL from (`_urls_from_ids`)
-_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
+# An id a page's script makes an image's URL from (`_urls_from_ids`): letters and digits
+_ID = re.compile(r"(?=[^0-9]*[0-9])(?=[^A-Za-z]*[A-Za-z])[A-Za-z0-9_-]{8,64}")
 _IMAGE_FILES = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif", ".svg")
 
 
@@ -318,11 +319,7 @@ def _read_img(node: LexborNode) -> Image:
     aria = attributes.get("aria-hidden") or ""
     real = lazy or src
     placeholder = src if lazy and src and src != lazy else None
-    # a stand-in is never the photo when another URL is there; nor is a GIF beside the sizes
-    # a lazy-loading attribute lists in JSON (MSN's `…/sc/9b/e151e5.gif` on every photo)
-    if is_placeholder(real) or (
-        variants and real == src and _file_name(src).lower().endswith(".gif")
-    ):
+    if is_placeholder(real):  # a stand-in is never the photo when another URL is there
         found = _best(candidates.values()).url if candidates else _image_attribute(attributes)
         if found:
             real, placeholder = found, src or None
@@ -439,6 +436,26 @@ def _images(nodes: list[LexborNode]) -> list[Image]:
     return images
 
 
+def _shared_gifs(images: list[Image]) -> list[Image]:
+    """`images`, where a GIF `src` that several lazy images of the page share, each with
+    other URLs to show (MSN's `…/sc/9b/e151e5.gif` on every photo, the sizes in `data-src`
+    as JSON), gives way to each image's largest candidate and becomes its `placeholder`:
+    one file standing in for many photos is none of them."""
+    lazy = [
+        image
+        for image in images
+        if image.fields["srcset"]
+        and not _LAZY.isdisjoint(image.attributes)
+        and _file_name(image.fields["src"]).lower().endswith(".gif")
+    ]
+    shared = Counter(image.fields["src"] for image in lazy)
+    for image in lazy:
+        src = image.fields["src"]
+        if shared[src] >= 2:
+            image.fields.update(src=_best(image.fields["srcset"]).url, placeholder=src)
+    return images
+
+
 def _urls_from_ids(images: list[Image]) -> list[Image]:
     """`images`, each lazy one with no URL at all (an inline stand-in, or none) given the URL
     the page's script makes from an id it holds, where another image shows how: that image
@@ -458,7 +475,7 @@ def _urls_from_ids(images: list[Image]) -> list[Image]:
     for image in images:
         url = image.fields["src"]
         stem = _file_name(url).rsplit(".", 1)[0]
-        if stem and len(stem) >= 8 and not is_placeholder(url):
+        if _ID.fullmatch(stem) and url.count(stem) == 1 and not is_placeholder(url):
             for name, value in image.attributes.items():
                 if value == stem and name.startswith("data-"):
                     named.setdefault(name, (url, stem))
@@ -466,7 +483,7 @@ def _urls_from_ids(images: list[Image]) -> list[Image]:
         for name, (url, stem) in named.items():
             value = (image.attributes.get(name) or "").strip()
             if _ID.fullmatch(value):
-                head, _, tail = url.rpartition(stem)
+                head, _, tail = url.partition(stem)
                 placeholder = image.fields["src"] or None
                 image.fields.update(src=head + value + tail, placeholder=placeholder)
                 break
@@ -656,7 +673,7 @@ def extract(
     h1 = next((node for node in headings if node.tag_id == _H1), None)
     page = page_info(tree, markup, h1, tags, blocks)
     meta = meta_images(tree, markup, tags, blocks, article, page)
-    images = _urls_from_ids(_without_previews(_images(nodes)))
+    images = _urls_from_ids(_shared_gifs(_without_previews(_images(nodes))))
     counts = image_counts(images)
     selectors = Selectors(tree)
     page_fields = {

@@ -152,14 +152,11 @@ def damage(catalog: Store) -> str | None:
     """The first record of `catalog` that no media-catalog wrote (edited by hand, or damaged),
     described; None when every record is whole. Reads the whole catalogue: for explaining a
     failure, not for every command."""
-    kinds = (
-        ("image", lambda: (image.to_dict() for image in catalog.image_objects())),
-        ("unresolved", lambda: (o.unresolved_dict() for o in catalog.unresolved())),
-        ("error", lambda: (error.to_dict() for error in catalog.errors())),
-    )
+    lists = catalog.contract_lists()
+    kinds = (("image", "images"), ("unresolved", "unresolved"), ("error", "errors"))
     try:
-        for kind, records in kinds:
-            for record in records():
+        for kind, key in kinds:
+            for record in lists[key]:
                 problem = record_problem(kind, record)
                 if problem:
                     shown = orjson.dumps(record, default=str)[:200].decode(errors="replace")
@@ -402,6 +399,15 @@ class Store(ABC):
             if (image.sha256, path) not in pointed
         ]
         return iter(sorted(loose, key=lambda found: found[0]))
+
+    def contract_lists(self) -> dict[str, Iterator[dict[str, Any]]]:
+        """The JSON contract's three lists, as `export` writes them, each read as it is
+        written: image objects, unresolved references (each with its `reason`), errors."""
+        return {
+            "images": (image.to_dict() for image in self.image_objects()),
+            "unresolved": (occurrence.unresolved_dict() for occurrence in self.unresolved()),
+            "errors": (error.to_dict() for error in self.errors()),
+        }
 
     def unresolved(self) -> Iterator[OccurrenceRecord]:
         """Occurrences whose bytes could not be had (each with its `reason`), by place."""
