@@ -148,6 +148,9 @@ class Hasher:
         self.failed: dict[str, FingerprintError] = {}
         self._pool: ProcessPoolExecutor | None = None
         self._pending: dict[Future[Any], _Task] = {}
+        self._submitted = 0  # tasks submitted so far: each result keeps its task's number
+        self._numbers: dict[Future[Any], int] = {}
+        self._order: dict[str, int] = {}  # SHA-256 -> the number of the task that hashed it
         self._started: dict[Future[Any], float] = {}  # when a pending task was running by
         self._in_flight = 0
 
@@ -189,14 +192,25 @@ class Hasher:
         self.known.add(sha256)
         self._submit((_fingerprint, (data, name, sha256), len(data)))
 
-    def _submit(self, task: _Task) -> None:
+    def take(self) -> list[Fingerprint]:
+        """The fingerprints made since the last call, in the order their bytes were
+        submitted (not as workers finished them: two scans of the same files give their
+        images the same catalogue order)."""
+        found = sorted(self.done.values(), key=lambda print_: self._order.pop(print_.sha256))
+        self.done.clear()
+        return found
+
+    def _submit(self, task: _Task, number: int | None = None) -> None:
+        if number is None:
+            self._submitted += 1
+            number = self._submitted
         while self._pending and (
             len(self._pending) >= 2 * self.workers or self._in_flight + task[2] > MAX_IN_FLIGHT
         ):
             self._collect()
         function, args, size = task
         if _daemonic():
-            self._record(task, function(*args))
+            self._record(task, function(*args), number)
             return
         if self._pool is None:
             self._pool = self._new_pool(self.workers)
@@ -204,9 +218,10 @@ class Hasher:
             future = self._pool.submit(function, *args)
         except BrokenProcessPool:  # a worker died since the last result
             self._recover()
-            self._submit(task)
+            self._submit(task, number)
             return
         self._pending[future] = task
+        self._numbers[future] = number
         self._in_flight += size
 
     def wait(self) -> None:
@@ -242,7 +257,7 @@ class Hasher:
             task = self._pending.pop(future)
             self._started.pop(future, None)
             self._in_flight -= task[2]
-            self._record(task, outcome)
+            self._record(task, outcome, self._numbers.pop(future))
 
     def _recover(self) -> None:
         """A worker died or overran: stop the others and run every task that was in flight
@@ -250,13 +265,14 @@ class Hasher:
 
         (These short-lived workers are forked while the scan holds the catalogue's lock,
         which they let go of at once.)"""
-        in_flight = list(self._pending.values())
+        in_flight = [(task, self._numbers[future]) for future, task in self._pending.items()]
         self._pending.clear()
+        self._numbers.clear()
         self._started.clear()
         self._in_flight = 0
         self._stop()
-        for task in in_flight:
-            self._record(task, self._alone(task))
+        for task, number in in_flight:
+            self._record(task, self._alone(task), number)
 
     def _alone(self, task: _Task) -> Any:
         """The outcome of `task` in a worker of its own, or of its failure."""
@@ -278,10 +294,10 @@ class Hasher:
             _kill(self._pool)
             self._pool = None
 
-    def _record(self, task: _Task, outcome: Any) -> None:
+    def _record(self, task: _Task, outcome: Any, number: int) -> None:
         function, args, _ = task
         if function is _fingerprint:
-            self._fingerprinted(args[2], outcome)
+            self._fingerprinted(args[2], outcome, number)
         else:
             sha256, found = outcome
             if sha256 is None:
@@ -291,11 +307,12 @@ class Hasher:
                 self.read[args[0]] = sha256
                 self.known.add(sha256)  # bytes read in a worker: known here too
                 if found is not None:
-                    self._fingerprinted(sha256, found)
+                    self._fingerprinted(sha256, found, number)
 
-    def _fingerprinted(self, sha256: str, outcome: _Outcome) -> None:
+    def _fingerprinted(self, sha256: str, outcome: _Outcome, number: int) -> None:
         if isinstance(outcome, Fingerprint):
-            self.done[sha256] = outcome
+            self.done[sha256] = outcome  # (the same bytes in two files: the first submitted)
+            self._order[sha256] = min(number, self._order.get(sha256, number))
         else:
             message, path, code = outcome
             self.failed[sha256] = FingerprintError(message, path=path, code=code)

@@ -463,7 +463,7 @@ def _scan(
         recorded.update(files)
         catalog.record(
             sources=state.sources,
-            fingerprints=hasher.done.values(),
+            fingerprints=hasher.take(),
             files=files,
             occurrences=state.occurrences,
             errors=state.errors,
@@ -473,7 +473,6 @@ def _scan(
         )
         summary.occurrences += len(state.occurrences)
         summary.unresolved += sum(1 for o in state.occurrences if o.sha256 is None)
-        hasher.done.clear()
         state.sources, state.touched, state.occurrences, state.errors = {}, {}, [], []
 
     # with prune, a path that is gone is only to be forgotten: no error for it

@@ -349,3 +349,16 @@ def test_a_scan_inside_a_pool_worker_hashes_in_process(tmp_path):
         write_image(tmp_path / f"p{k}.jpg", photo(120 + k))
     with multiprocessing.get_context("fork").Pool(1) as pool:
         assert pool.apply(_scan_in, (str(tmp_path),)) == (3, 3)
+
+
+def test_images_are_catalogued_in_the_order_met_however_the_workers_finish(tmp_path):
+    # workers finish images in any order; the catalogue lists them as the scan met them, so
+    # two scans of the same files (in either store, with any workers) export alike
+    samples = Path(__file__).parents[1] / "samples"
+    exports = []
+    for name, workers in (("one.json", 1), ("two.json", 2), ("two.sqlite", 2), ("again.json", 2)):
+        catalog = open_store(tmp_path / name)
+        scan([samples], catalog, assets=[samples / "assets"], workers=workers)
+        lists = open_store(tmp_path / name).contract_lists()
+        exports.append({key: list(found) for key, found in lists.items()})
+    assert all(export == exports[0] for export in exports[1:])
