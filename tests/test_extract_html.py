@@ -1496,3 +1496,22 @@ def test_what_the_new_rules_leave_alone():
     # a stand-in named in camel case is one
     camel = first("<img src='/img/placeholderImage.png' srcset='/p/a-800.jpg 800w'>")
     assert (camel.src, camel.placeholder) == ("/p/a-800.jpg", "/img/placeholderImage.png")
+
+
+def test_a_page_that_says_it_is_utf8_and_is_not_is_a_recorded_error(tmp_path):
+    # read as a browser reads it (bad bytes replaced), and recorded, with where; a page that
+    # declares nothing is read by the detector instead, with no error
+    declared = tmp_path / "declared.html"
+    declared.write_bytes(b'<meta charset="utf-8"><img alt="caf\xe9" src=a.jpg>')
+    bom = tmp_path / "bom.html"
+    bom.write_bytes(b'\xef\xbb\xbf<img alt="caf\xe9" src=a.jpg>')
+    undeclared = tmp_path / "undeclared.html"
+    undeclared.write_bytes(b'<img alt="caf\xe9" src=a.jpg>')
+    for page, at in ((declared, 35), (bom, 16)):
+        (article,) = extract_file(page, "html")
+        assert article.refs[0].alt == "caf\ufffd"
+        (error,) = article.errors
+        assert (error.code, error.article) == ("bad-encoding", str(page))
+        assert f"byte {at} " in error.message
+    (article,) = extract_file(undeclared, "html")
+    assert (article.refs[0].alt, article.errors) == ("café", [])

@@ -82,14 +82,18 @@ def extract_file(
     if kind == "warc":
         yield from archived_pages(WebArchive.listed(path), options)
         return
-    from .encoding import decode_text, html_source
+    from .encoding import decode_text
 
     data = _read(path)
     article_id = str(path)
-    errors: list[ItemError] = []
-    text = html_source(data) if kind == "html" else decode_text(data, article_id, errors)
-    refs, found = extract_text(kind, text, article_id, options)
-    yield Article(article_id, path.parent, refs, errors + found)
+    if kind == "html":
+        refs, errors = _html(data, article_id, options)
+    else:
+        errors = []
+        text = decode_text(data, article_id, errors)
+        refs, found = extract_text(kind, text, article_id, options)
+        errors += found
+    yield Article(article_id, path.parent, refs, errors)
 
 
 MAX_ARTICLE_BYTES = 64 * 1024 * 1024  # an article file, or one JSON Lines record
@@ -98,8 +102,6 @@ MAX_ARTICLE_BYTES = 64 * 1024 * 1024  # an article file, or one JSON Lines recor
 def archived_pages(archive: WebArchive, options: ExtractOptions) -> Iterator[Article]:
     """The HTML pages of a web archive (listed), as articles `ARCHIVE#URL` whose references
     resolve in the archive; a page that states no URL of its own has its archived one."""
-    from .encoding import html_source
-
     path = archive.path
     for url, offset in archive.pages:
         article_id = f"{path}#{url}"
@@ -117,11 +119,38 @@ def archived_pages(archive: WebArchive, options: ExtractOptions) -> Iterator[Art
             error = ItemError(str(path), "too-large", message, article=article_id)
             yield Article(article_id, page, [], [error])
             continue
-        refs, errors = extract_text("html", html_source(data), article_id, options)
+        refs, errors = _html(data, article_id, options)
         refs = [ref if ref.article_url else ref.replaced(article_url=url) for ref in refs]
         yield Article(article_id, page, refs, errors)
     if archive.damage is not None:
         raise ExtractError(archive.damage, path=path, code="unreadable")
+
+
+def _html(
+    data: bytes, article: str, options: ExtractOptions
+) -> tuple[list[ImageRef], list[ItemError]]:
+    """The references of an HTML page's bytes; a `bad-encoding` error when the page, read
+    as UTF-8 (as it says it is), held bytes that are not, and what it says of its images
+    shows them replaced."""
+    from .encoding import html_source, invalid_utf8
+
+    source = html_source(data)
+    refs, errors = extract_text("html", source, article, options)
+    if isinstance(source, bytes) and any("\ufffd" in _texts(ref) for ref in refs):
+        at = invalid_utf8(data)
+        if at is not None:
+            message = (
+                f"the page says it is UTF-8, but byte {at} (and perhaps more) is not; such "
+                "bytes were replaced in its texts, as a browser shows them"
+            )
+            errors.append(ItemError(article, "bad-encoding", message, article=article))
+    return refs, errors
+
+
+def _texts(ref: ImageRef) -> str:
+    """The texts a reference carries, joined (to look for replaced bytes)."""
+    fields = (ref.alt, ref.caption, ref.title, ref.credit, ref.context_before, ref.context_after)
+    return " ".join(text for text in (*fields, ref.heading, ref.article_title) if text)
 
 
 def _read(path: Path) -> bytes:

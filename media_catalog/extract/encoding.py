@@ -50,14 +50,15 @@ def html_source(data: bytes) -> str | bytes:
     non-ASCII bytes), then windows-1252 (which maps every byte, so nothing is lost).
 
     A page read as UTF-8 is its bytes themselves (after a BOM), neither decoded nor encoded
-    again (the parser replaces invalid bytes as Python's "replace" does); any other, text."""
+    again (the parser replaces invalid bytes as Python's "replace" does, as browsers do;
+    `invalid_utf8` says where); any other, text."""
     found = _bom(data)
     if found:
         return found[1] if found[0] == "utf-8" else found[1].decode(found[0], errors="replace")
     declared = _declared(data)
     if declared is not None and declared.name == "utf-8":
         return data
-    if not data.isascii() and _is_utf8(data):  # UTF-8 with non-ASCII, whatever is declared
+    if not data.isascii() and invalid_utf8(data) is None:  # UTF-8, whatever is declared
         return data
     if declared is not None:
         return declared.codec_info.decode(data, "replace")[0]
@@ -76,9 +77,10 @@ def decode_html(data: bytes) -> str:
     return source if isinstance(source, str) else source.decode("utf-8", errors="replace")
 
 
-def _is_utf8(data: bytes) -> bool:
-    """Whether `data` is valid UTF-8; checked in pieces, which costs an eighth of decoding it
-    whole (one emoji makes a whole page's text four bytes a character)."""
+def invalid_utf8(data: bytes) -> int | None:
+    """Where `data` first fails to be UTF-8 (a byte offset), or None when it is valid;
+    checked in pieces, which costs an eighth of decoding it whole (one emoji makes a whole
+    page's text four bytes a character)."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     view = memoryview(data)
     try:
@@ -86,8 +88,11 @@ def _is_utf8(data: bytes) -> bool:
             decoder.decode(view[start : start + _PIECE])
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
-        return False
-    return True
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return exc.start
+    return None
 
 
 def _declared(data: bytes) -> webencodings.Encoding | None:
