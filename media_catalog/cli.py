@@ -616,7 +616,7 @@ def dupes(
         Sort,
         typer.Option(
             help="size: exact, then near, largest first; reach: most articles; first-seen: "
-            "oldest first use first (by article date, else capture or file date)."
+            "oldest first use first (by article date, else when fetched or archived)."
         ),
     ] = Sort.size,
     transforms: Annotated[
@@ -826,9 +826,9 @@ def search(
 
     Fields: alt caption credit title article article_title src (text), format, camera,
     taken:2015..2016, width:>1000, height:<500, uses:>1, dup:yes, unresolved:yes,
-    error:yes. A leading - negates a term (put -- before a query that starts with -). Text
-    matching folds case, Persian/Arabic letter variants (ي/ی, ك/ک), digits and zero-width
-    joiners.
+    error:yes, credited:markup|label|pattern|none. A leading - negates a term (put --
+    before a query that starts with -). Text matching folds case, Persian/Arabic letter
+    variants (ي/ی, ك/ک), digits and zero-width joiners.
 
     \b
     Examples: media-catalog search "حسکه"

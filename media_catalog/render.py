@@ -204,11 +204,11 @@ def reference(console: Console, threshold: int, found: list[dict[str, Any]]) -> 
     )
 
 
-def matches(console: Console, found: list[dict[str, Any]]) -> None:
+def matches(console: Console, found: list[dict[str, Any]], title: str | None = None) -> None:
     if not found:
         console.print("No matching image.")
         return
-    table = _table(None, ["bits", "sha256", "size", "used at / file", "alt"])
+    table = _table(title, ["bits", "sha256", "size", "used at / file", "alt"])
     for match in found:
         image = match["image"]
         places = [(_place(o), o["alt"]) for o in image["occurrences"]]
@@ -279,7 +279,8 @@ def image_detail(console: Console, shown: dict[str, Any]) -> None:
     else:
         console.print("Used in no article.")
     if shown["near_duplicates"]:
-        matches(console, shown["near_duplicates"])
+        near = shown["near_duplicates"]
+        matches(console, near, f"Near copies: {len(near)}")
     else:
         console.print("No near duplicates.")
 
