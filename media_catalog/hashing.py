@@ -127,7 +127,8 @@ _Task = tuple[Callable[..., Any], tuple[Any, ...], int]
 class Hasher:
     """Reads and fingerprints submitted files and bytes. As results arrive (all of them after
     `wait()`): `read` maps each file read to its SHA-256, `unreadable` to its ResolveError;
-    `done` and `failed` map SHA-256s to Fingerprints and FingerprintErrors. Bytes in `known`
+    `done` and `failed` map SHA-256s to Fingerprints and FingerprintErrors (`take()` empties
+    `done` in the order the bytes were submitted). Bytes in `known`
     (given, submitted or read) are not fingerprinted again. `on_hashed` is called once per
     image fingerprinted or failed. An image gets `seconds` in a worker."""
 

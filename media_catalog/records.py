@@ -68,8 +68,8 @@ class OccurrenceRecord(_Record):
     `sha256` is None and `reason` says why)."""
 
     __slots__ = ()
-    article: _Field[str] = _Field()  # (every catalogue has it; a damaged one sorts it as null)
-    position: _Field[int | None] = _Field()
+    article: _Field[str] = _Field(required=True)
+    position: _Field[int | None] = _Field(required=True)
     src: _Field[str | None] = _Field()
     alt: _Field[str | None] = _Field()
     caption: _Field[str | None] = _Field()
@@ -112,7 +112,7 @@ class OccurrenceRecord(_Record):
 
     def unresolved_dict(self) -> dict[str, Any]:
         """The occurrence object with its `reason` (an export's `unresolved` entries)."""
-        return {**occurrence_object(self.doc), "reason": self.doc.get("reason")}
+        return {**occurrence_object(self.doc), "reason": self.reason}
 
     def stored_dict(self) -> dict[str, Any]:
         """The object, then `sha256` and `reason` (a search result, a catalogue's row)."""
@@ -194,8 +194,8 @@ class SourceRecord(_Record):
 def place(occurrence: Mapping[str, Any]) -> tuple[str, bool, int]:
     """Sort key of an occurrence doc: article, then body images by position, then metadata
     images (position null)."""
-    position = occurrence.get("position")
-    return occurrence.get("article"), position is None, position or 0
+    position = occurrence["position"]
+    return occurrence["article"], position is None, position or 0
 
 
 def occurrence_object(doc: Mapping[str, Any]) -> dict[str, Any]:

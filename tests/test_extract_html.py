@@ -1471,6 +1471,8 @@ def test_what_the_new_rules_leave_alone():
     def first(page: str):
         return html.extract(page, "p")[0][0]
 
+    particles = first("<figure><img src=a.jpg><figcaption>Smoke. (Ahmad al-Rubaye/AFP)")
+    assert (particles.caption, particles.credit) == ("Smoke.", "(Ahmad al-Rubaye/AFP)")
     for words in ("Household consumption by month (kWh)", "The phone (iOS)", "Acid (pH)"):
         got = first(f"<figure><img src=a.jpg><figcaption>{words}</figcaption></figure>")
         assert (got.caption, got.credit) == (words, None)

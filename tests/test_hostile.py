@@ -251,6 +251,26 @@ def test_a_catalogue_edited_by_hand_is_an_error_naming_the_record(cli, tmp_path)
         assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("key", ["sha256", "position", "article", "reason"])
+def test_an_occurrence_missing_a_key_every_catalogue_has_is_named_damaged(cli, tmp_path, key):
+    # (the explanation itself reads the catalogue: it never ends in a traceback)
+    if not cli.db.endswith(".json"):
+        pytest.skip("an SQLite catalogue keeps these keys in columns of their own")
+    hostile.build(tmp_path / "corpus")
+    assert cli("scan", tmp_path / "corpus", "-q").exit_code == 0
+    catalogue = tmp_path / cli.db
+    data = orjson.loads(catalogue.read_bytes())
+    unresolved = [o for o in data["occurrences"].values() if o["sha256"] is None]
+    (unresolved if key == "reason" else list(data["occurrences"].values()))[0].pop(key)
+    catalogue.write_bytes(orjson.dumps(data))
+    for command in (["export"], ["stats"], ["search", "alt:x"], ["dupes", "-f", "json"]):
+        result = cli(*command)
+        assert "Traceback" not in result.output
+        assert result.exit_code == 1 or command != ["export"]  # (export reads every record)
+        if result.exit_code:
+            assert f"is damaged: reading it fails (KeyError: '{key}')" in result.stderr
+
+
 def _slow_scan(cli, tmp_path, slow: bytes, *options):
     """Scan a folder of `slow.jpg` beside good photos; (the scan, its errors by file)."""
     from .conftest import photo, write_image

@@ -140,8 +140,8 @@ def _html(
         at = invalid_utf8(data)
         if at is not None:
             message = (
-                f"the page says it is UTF-8, but byte {at} (and perhaps more) is not; such "
-                "bytes were replaced in its texts, as a browser shows them"
+                f"the page was read as UTF-8, as its BOM or declaration says, but byte {at} "
+                "(and perhaps more) is not UTF-8; such bytes show as \ufffd in its texts"
             )
             errors.append(ItemError(article, "bad-encoding", message, article=article))
     return refs, errors

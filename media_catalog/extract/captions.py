@@ -125,6 +125,10 @@ _CONNECTORS = frozenset(
 )
 
 
+# A name's lowercase particle joined to it: "al-Rubaye", "el-Shahed", "d'Angelo"
+_PARTICLE = re.compile(r"[a-z]{1,3}['’-][A-Z]")
+
+
 def _is_name(text: str, words: int, brands: bool = False) -> bool:
     """Whether `text` may be a person's or an agency's name: at most `words` words, each
     capitalised (or a connector, or in a script without case), and no sentence. With
@@ -145,6 +149,7 @@ def _is_name(text: str, words: int, brands: bool = False) -> bool:
             first.lower() != first.upper()
             and not first.isupper()
             and (part.islower() or not brands)
+            and _PARTICLE.match(part) is None
         ):
             return False
     return parts[0].lower() not in _CONNECTORS

@@ -152,9 +152,9 @@ def damage(catalog: Store) -> str | None:
     """The first record of `catalog` that no media-catalog wrote (edited by hand, or damaged),
     described; None when every record is whole. Reads the whole catalogue: for explaining a
     failure, not for every command."""
-    lists = catalog.contract_lists()
     kinds = (("image", "images"), ("unresolved", "unresolved"), ("error", "errors"))
     try:
+        lists = catalog.contract_lists()
         for kind, key in kinds:
             for record in lists[key]:
                 problem = record_problem(kind, record)
