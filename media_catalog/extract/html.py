@@ -278,14 +278,26 @@ def _first(attributes: dict[str, str | None], names: tuple[str, ...]) -> str | N
     return None
 
 
-def _read_img(node: LexborNode) -> Image:
+def _ancestry(step: LexborNode | None) -> tuple[list[LexborNode], list[int], list[int]]:
+    """`step` and its ancestors below `<html>`, nearest first, with their `tag_id`s and
+    `mem_id`s (an Image's lists)."""
     ancestors, tags, ids = [], [], []
-    parent = node.parent
-    while parent is not None and (tag := parent.tag_id) != _HTML:
-        ancestors.append(parent)
+    while step is not None and (tag := step.tag_id) != _HTML:
+        ancestors.append(step)
         tags.append(tag)
-        ids.append(parent.mem_id)
-        parent = parent.parent
+        ids.append(step.mem_id)
+        step = step.parent
+    return ancestors, tags, ids
+
+
+def _tracking(width: int | None, height: int | None, url: str) -> bool:
+    """A tracking pixel: declared 1×1 or less, or a known tracker's URL."""
+    tiny = width is not None and height is not None and width <= 1 and height <= 1
+    return tiny or is_tracker(url)
+
+
+def _read_img(node: LexborNode) -> Image:
+    ancestors, tags, ids = _ancestry(node.parent)
     attributes = node.attributes
     src = unwrapped_key((attributes.get("src") or "").strip())
     lazy, variants = (None, []) if _LAZY.isdisjoint(attributes) else _lazy_src(attributes)
@@ -335,8 +347,7 @@ def _read_img(node: LexborNode) -> Image:
         "decorative": (alt_name in attributes and not alt)
         or (attributes.get("role") or "").strip().lower() in ("presentation", "none")
         or aria.strip().lower() == "true",
-        "tracking": (width is not None and height is not None and width <= 1 and height <= 1)
-        or is_tracker(real),
+        "tracking": _tracking(width, height, real),
     }
     return Image(node, attributes, ancestors, tags, ids, fields)
 
@@ -367,13 +378,7 @@ def _scripted_image(figure: LexborNode) -> Image | None:
         width, height = size(attributes.get("data-width")), size(attributes.get("data-height"))
     if not _url_like(url):
         return None
-    ancestors, tags, ids = [], [], []
-    step: LexborNode | None = node
-    while step is not None and (tag := step.tag_id) != _HTML:
-        ancestors.append(step)
-        tags.append(tag)
-        ids.append(step.mem_id)
-        step = step.parent
+    ancestors, tags, ids = _ancestry(node)
     fields = {
         "kind": "img",
         "src": url,
@@ -384,8 +389,7 @@ def _scripted_image(figure: LexborNode) -> Image | None:
         "declared_width": width,
         "declared_height": height,
         "decorative": alt == "",
-        "tracking": (width is not None and height is not None and width <= 1 and height <= 1)
-        or is_tracker(url),
+        "tracking": _tracking(width, height, url),
     }
     return Image(node, attributes, ancestors, tags, ids, fields)
 
@@ -665,8 +669,8 @@ def extract(
     """
     # (text is encoded here as the parser would encode it, so that the nesting check counts
     # bytes, a quarter of the cost of counting characters)
-    page = text.encode("utf-8", errors="ignore") if isinstance(text, str) else text
-    tree = LexborHTMLParser(flatten(page))
+    source = text.encode("utf-8", errors="ignore") if isinstance(text, str) else text
+    tree = LexborHTMLParser(flatten(source))
     nodes, headings, hidden, markup = _elements(tree)
     blocks = json_ld(markup)
     tags = meta_tags(markup)
