@@ -148,9 +148,8 @@ class Hasher:
         self.done: dict[str, Fingerprint] = {}
         self.failed: dict[str, FingerprintError] = {}
         self._pool: ProcessPoolExecutor | None = None
-        self._pending: dict[Future[Any], _Task] = {}
+        self._pending: dict[Future[Any], tuple[_Task, int]] = {}  # (task, its number)
         self._submitted = 0  # tasks submitted so far: each result keeps its task's number
-        self._numbers: dict[Future[Any], int] = {}
         self._order: dict[str, int] = {}  # SHA-256 -> the number of the task that hashed it
         self._started: dict[Future[Any], float] = {}  # when a pending task was running by
         self._in_flight = 0
@@ -221,8 +220,7 @@ class Hasher:
             self._recover()
             self._submit(task, number)
             return
-        self._pending[future] = task
-        self._numbers[future] = number
+        self._pending[future] = (task, number)
         self._in_flight += size
 
     def wait(self) -> None:
@@ -255,10 +253,10 @@ class Hasher:
             except BrokenProcessPool:
                 self._recover()
                 return
-            task = self._pending.pop(future)
+            task, number = self._pending.pop(future)
             self._started.pop(future, None)
             self._in_flight -= task[2]
-            self._record(task, outcome, self._numbers.pop(future))
+            self._record(task, outcome, number)
 
     def _recover(self) -> None:
         """A worker died or overran: stop the others and run every task that was in flight
@@ -266,9 +264,8 @@ class Hasher:
 
         (These short-lived workers are forked while the scan holds the catalogue's lock,
         which they let go of at once.)"""
-        in_flight = [(task, self._numbers[future]) for future, task in self._pending.items()]
+        in_flight = list(self._pending.values())
         self._pending.clear()
-        self._numbers.clear()
         self._started.clear()
         self._in_flight = 0
         self._stop()

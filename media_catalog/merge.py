@@ -26,6 +26,7 @@ from .objects import is_object_url
 from .records import stored_occurrence
 from .shards import PLAN, RunFolder, run_records
 from .store import (
+    CONTRACT_LISTS,
     Change,
     Store,
     article_file,
@@ -37,7 +38,6 @@ BATCH = 25_000  # records (an image, each of its occurrences, …) in one write
 # From this size an input is read by a second process while this one writes, and an export's
 # short lists by a third.
 APART = 64 << 20
-_LISTS = (("images", "image"), ("unresolved", "unresolved"), ("errors", "error"))
 
 
 @dataclass
@@ -167,7 +167,7 @@ def _records(path: Path | RunFolder) -> Iterator[tuple[str, dict[str, Any]]]:
     source = existing_catalogue(path)
     if source is not None:
         lists = source.contract_lists()
-        for key, kind in _LISTS:
+        for key, kind in CONTRACT_LISTS:
             yield from ((kind, record) for record in lists[key])
         yield from (("source", state.to_dict()) for state in source.sources().values())
         return
@@ -175,20 +175,20 @@ def _records(path: Path | RunFolder) -> Iterator[tuple[str, dict[str, Any]]]:
         yield from _jsonl(path)
         return
     if path.stat().st_size < APART:
-        for key, kind in _LISTS:
+        for key, kind in CONTRACT_LISTS:
             yield from _items(path, key, kind)
         return
     # each list is a pass over the whole file (24 s at a million images): the short lists
     # after the images are read by another process meanwhile
     with multiprocessing.Pool(1) as pool:  # (terminated on leaving, if still reading)
         tail = pool.apply_async(_tail, (path,))
-        yield from _items(path, *_LISTS[0])
+        yield from _items(path, *CONTRACT_LISTS[0])
         records = tail.get()
     yield from records
 
 
 def _tail(path: Path) -> list[tuple[str, dict[str, Any]]]:
-    return [record for key, kind in _LISTS[1:] for record in _items(path, key, kind)]
+    return [record for key, kind in CONTRACT_LISTS[1:] for record in _items(path, key, kind)]
 
 
 def _items(path: Path, key: str, kind: str) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -70,10 +70,10 @@ class ImageRef:
         `object.__setattr__` for each of the 22 fields (extraction makes one per image, with
         every field given: then the defaults are not copied)."""
         ref = object.__new__(cls)
-        if fields.keys() == _FIELDS:
+        if fields.keys() == REF_FIELDS:
             ref.__dict__.update(fields)
             return ref
-        if not _REQUIRED <= fields.keys() <= _FIELDS:
+        if not _REQUIRED <= fields.keys() <= REF_FIELDS:
             raise TypeError(f"ImageRef fields: {sorted(fields)}")
         ref.__dict__.update(_DEFAULTS)
         ref.__dict__.update(fields)
@@ -99,8 +99,8 @@ class ImageRef:
 
 
 _DEFAULTS = {f.name: f.default for f in fields(ImageRef) if f.default is not MISSING}
-_FIELDS = {f.name for f in fields(ImageRef)}
-_REQUIRED = _FIELDS - _DEFAULTS.keys()
+REF_FIELDS = frozenset(f.name for f in fields(ImageRef))  # (records.py reads docs by them)
+_REQUIRED = REF_FIELDS - _DEFAULTS.keys()
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
 
 

@@ -486,12 +486,11 @@ def _scan(
     unlisted: list[str] = []  # folders that could not be listed: nothing below them is pruned
     sources = files if files is not None else walk(present, walk_errors, resolver.assets, unlisted)
     for done, source in enumerate(sources):
-        if files is not None and not admitted(source.path, resolver.roots, walk_errors):
-            state.errors += walk_errors
-            walk_errors.clear()
-            continue
+        refused = files is not None and not admitted(source.path, resolver.roots, walk_errors)
         state.errors += walk_errors
         walk_errors.clear()
+        if refused:
+            continue
         if progress is not None:
             progress(done, total)
         key = str(source.path)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any, Generic, TypeVar, overload
 
-from .models import ImageRef, SrcsetCandidate
+from .models import REF_FIELDS, ImageRef, SrcsetCandidate
 
 T = TypeVar("T")
 
@@ -22,7 +22,6 @@ T = TypeVar("T")
 OCCURRENCE_KEYS = (*(f.name for f in fields(ImageRef)), "file", "origin")
 # An occurrence document as stored and as a search result: the object, then these two.
 STORED_OCCURRENCE_KEYS = (*OCCURRENCE_KEYS, "sha256", "reason")
-_REF_FIELDS = frozenset(field.name for field in fields(ImageRef))
 
 
 class _Field(Generic[T]):
@@ -102,7 +101,7 @@ class OccurrenceRecord(_Record):
 
     def ref(self) -> ImageRef:
         """The reference as it was extracted (fields an older catalogue lacks: defaults)."""
-        known = {key: value for key, value in self.doc.items() if key in _REF_FIELDS}
+        known = {key: value for key, value in self.doc.items() if key in REF_FIELDS}
         known["srcset"] = tuple(SrcsetCandidate(**c) for c in self.doc.get("srcset") or ())
         return ImageRef.of(known)
 

@@ -8,6 +8,7 @@ import sqlite3
 from pathlib import Path
 
 from .base import (
+    CONTRACT_LISTS,
     JSON_IMAGES_ADVISED,
     Change,
     Store,
@@ -23,6 +24,7 @@ SQLITE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
 FAILURES = (sqlite3.DatabaseError,)
 
 __all__ = [
+    "CONTRACT_LISTS",
     "DEFAULT_PATH",
     "FAILURES",
     "JSON_IMAGES_ADVISED",

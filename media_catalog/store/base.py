@@ -125,6 +125,11 @@ _REQUIRED: dict[str, dict[str, tuple[type, ...]]] = {
 }
 
 
+# The JSON contract's lists (`Store.contract_lists`, an export's members) and the kind of
+# record each holds (`record_problem`).
+CONTRACT_LISTS = (("images", "image"), ("unresolved", "unresolved"), ("errors", "error"))
+
+
 def record_problem(kind: str, record: Any) -> str | None:
     """What makes `record` unfit as a `kind` record ("image" object, "unresolved", "error",
     "source") of an export or a catalogue, or None."""
@@ -152,10 +157,9 @@ def damage(catalog: Store) -> str | None:
     """The first record of `catalog` that no media-catalog wrote (edited by hand, or damaged),
     described; None when every record is whole. Reads the whole catalogue: for explaining a
     failure, not for every command."""
-    kinds = (("image", "images"), ("unresolved", "unresolved"), ("error", "errors"))
     try:
         lists = catalog.contract_lists()
-        for kind, key in kinds:
+        for key, kind in CONTRACT_LISTS:
             for record in lists[key]:
                 problem = record_problem(kind, record)
                 if problem:

@@ -4,7 +4,7 @@ a sharded run's output (the SQLite store answers in SQL)."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from typing import Any
 
 import orjson
@@ -12,7 +12,7 @@ import orjson
 from ..querylang import Term
 from ..records import place, stored_occurrence
 from ..terms import Subject, compile_term
-from .base import BUCKETS, size_bucket
+from .base import BUCKETS, article_file, size_bucket, under
 
 
 def search_docs(
@@ -51,6 +51,23 @@ def search_docs(
             found.append(doc)
     found.sort(key=place)
     return len(found), (orjson.dumps(stored_occurrence(d)) for d in found[:limit])
+
+
+def catalogued_docs(
+    sources: Iterable[dict[str, Any]], occurrences: Iterable[dict[str, Any]], roots: Collection[str]
+) -> set[str]:
+    """Store.catalogued_under over source and occurrence docs."""
+    known = {doc["path"] for doc in sources} | {article_file(o["article"]) for o in occurrences}
+    return {path for path in known if under(path, roots)}
+
+
+def errors_under_docs(errors: Iterable[dict[str, Any]], roots: Collection[str]) -> int:
+    """Store.count_errors_under over error docs."""
+    return sum(
+        1
+        for e in errors
+        if under(e["path"] or "", roots) or under(article_file(e["article"] or ""), roots)
+    )
 
 
 def count_docs(

@@ -50,7 +50,7 @@ from .base import (
     refuse_read_only,
     under,
 )
-from .docs import count_docs, search_docs, usage_docs
+from .docs import catalogued_docs, count_docs, errors_under_docs, search_docs, usage_docs
 
 SCHEMA_VERSION = 2
 # The lock files this process holds open: a forked child (a hashing worker) closes its copies
@@ -341,9 +341,8 @@ class JSONStore(Store):
         return {doc["path"]: SourceRecord(doc) for doc in self._all("sources")}
 
     def catalogued_under(self, roots: Collection[str]) -> set[str]:
-        articles = {article_file(o["article"]) for o in self._db.table("occurrences").all()}
-        known = {doc["path"] for doc in self._db.table("sources").all()} | articles
-        return {path for path in known if under(path, roots)}
+        tables = self._db.table("sources"), self._db.table("occurrences")
+        return catalogued_docs(tables[0].all(), tables[1].all(), roots)
 
     def known_images(self) -> Container[str]:
         return {doc["sha256"] for doc in self._db.table("images").all()}
@@ -371,11 +370,7 @@ class JSONStore(Store):
         return (ErrorRecord(doc) for doc in self._all("errors"))
 
     def count_errors_under(self, roots: Collection[str]) -> int:
-        return sum(
-            1
-            for e in self._db.table("errors").all()
-            if under(e["path"] or "", roots) or under(article_file(e["article"] or ""), roots)
-        )
+        return errors_under_docs(self._db.table("errors").all(), roots)
 
     def image_count(self) -> int:
         return len(self._db.table("images"))

@@ -20,7 +20,7 @@ from ..querylang import Term
 from ..records import ErrorRecord, ImageRecord, OccurrenceRecord, SourceRecord
 from ..shards import Plan, RunFolder, finished_shards, shard_name
 from .base import Change, Store, article_file, under
-from .docs import count_docs, search_docs, usage_docs
+from .docs import catalogued_docs, count_docs, errors_under_docs, search_docs, usage_docs
 
 
 class RunStore(Store):
@@ -92,9 +92,7 @@ class RunStore(Store):
         return {doc["path"]: SourceRecord(doc) for doc in self._docs("sources")}
 
     def catalogued_under(self, roots: Collection[str]) -> set[str]:
-        articles = {article_file(doc["article"]) for doc in self._docs("occurrences")}
-        known = {doc["path"] for doc in self._docs("sources")} | articles
-        return {path for path in known if under(path, roots)}
+        return catalogued_docs(self._docs("sources"), self._docs("occurrences"), roots)
 
     def known_images(self) -> Container[str]:
         return {sha for part in self._tables("images", ["sha256"]) for sha in _column(part)}
@@ -138,11 +136,7 @@ class RunStore(Store):
         yield from self._docs("errors")
 
     def count_errors_under(self, roots: Collection[str]) -> int:
-        return sum(
-            1
-            for e in self.errors()
-            if under(e.path or "", roots) or under(article_file(e.article or ""), roots)
-        )
+        return errors_under_docs(self._error_docs(), roots)
 
     def image_count(self) -> int:
         return len(self.known_images())  # type: ignore[arg-type]
