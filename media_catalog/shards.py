@@ -460,45 +460,52 @@ def finished_shards(out: RunFolder, plan: Plan, doing: str) -> dict[int, dict[st
     return done
 
 
+def shard_table(
+    out: RunFolder, table: str, number: int, columns: list[str] | None = None, where: Any = None
+) -> Any:
+    """Shard `number`'s `table` of run folder `out` (only `columns`; only the rows `where`
+    keeps), as an Arrow table; CatalogError when its file is missing."""
+    name = f"{table}/{shard_name(number)}.parquet"
+    data = out.read(name)
+    if data is None:
+        raise CatalogError(f"{out}: {name} is missing")
+    # (threads of its own: Arrow's pool torn down after reading a Python file object aborted
+    # one process in five at exit)
+    return arrow().parquet.read_table(
+        io.BytesIO(data), columns=columns, filters=where, use_threads=False
+    )
+
+
+def shard_docs(out: RunFolder, table: str, number: int, where: Any = None) -> list[dict[str, Any]]:
+    """The documents (`doc` column) of shard `number`'s `table` (the rows `where` keeps)."""
+    column = shard_table(out, table, number, ["doc"], where).column("doc")
+    return [orjson.loads(doc) for doc in column.to_pylist()]
+
+
 def run_records(out: RunFolder) -> Iterator[tuple[str, dict[str, Any]]]:
     """("image" | "unresolved" | "error" | "source", record) of every done shard of run
     folder `out`, as `import` takes them (CatalogError while shards are missing). Read
     shard by shard, so that memory holds one shard's records (the run store's catalogue-wide
     joins, `RunStore.image_objects`, hold every occurrence of the run)."""
-    pq = arrow().parquet
     plan = Plan.load(out)
     if plan is None:
         raise CatalogError(f"cannot import {out}: it holds no {PLAN}; is it a run's --out folder?")
     done = finished_shards(out, plan, "cannot import")
     yield from (("error", error) for error in plan.errors)
     for number in sorted(done):
-        name = f"{shard_name(number)}.parquet"
-
-        def read(table: str, name: str = name, columns: list[str] | None = None) -> pa.Table:
-            data = out.read(f"{table}/{name}")
-            if data is None:
-                raise CatalogError(f"cannot import {out}: {table}/{name} is missing")
-            # (threads of its own: Arrow's pool torn down after reading a Python file object
-            # aborted one process in five at exit)
-            return pq.read_table(io.BytesIO(data), columns=columns, use_threads=False)
-
-        def docs(table: str) -> list[dict[str, Any]]:
-            column = read(table, columns=["doc"]).column("doc")
-            return [orjson.loads(doc) for doc in column.to_pylist()]
-
         files: dict[str, list[str]] = {}
-        held = read("files").to_pydict()
+        held = shard_table(out, "files", number).to_pydict()
         for path, sha256 in zip(held["path"], held["sha256"], strict=True):
             files.setdefault(sha256, []).append(path)
         used: dict[str, list[dict[str, Any]]] = {}
-        for occurrence in map(OccurrenceRecord, docs("occurrences")):
+        for occurrence in map(OccurrenceRecord, shard_docs(out, "occurrences", number)):
             if occurrence.sha256:
                 used.setdefault(occurrence.sha256, []).append(occurrence.to_dict())
             else:
                 yield "unresolved", occurrence.unresolved_dict()
-        for image in docs("images"):
+        for image in shard_docs(out, "images", number):
             sha256 = image["sha256"]
             found = {"files": files.get(sha256, []), "occurrences": used.get(sha256, [])}
             yield "image", {**image, **found}
-        yield from (("error", error) for error in docs("errors"))
-        yield from (("source", state) for state in docs("sources"))
+        yield from (("error", error) for error in shard_docs(out, "errors", number))
+        yield from (("source", state) for state in shard_docs(out, "sources", number))

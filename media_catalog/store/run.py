@@ -8,17 +8,14 @@ as the JSON store does. An image used in several shards is one image, its files 
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Collection, Container, Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from ..errors import CatalogError
 from ..querylang import Term
 from ..records import ErrorRecord, ImageRecord, OccurrenceRecord, SourceRecord
-from ..shards import Plan, RunFolder, finished_shards, shard_name
+from ..shards import Plan, RunFolder, finished_shards, shard_docs, shard_table
 from .base import Change, Store, article_file, under
 from .docs import catalogued_docs, count_docs, errors_under_docs, search_docs, usage_docs
 
@@ -40,22 +37,18 @@ class RunStore(Store):
             raise CatalogError(f"{where} holds no plan.json; is it a run's --out folder?")
         done = finished_shards(self._folder, plan, "cannot read")
         self._plan_errors = plan.errors
-        self._names = [f"{shard_name(number)}.parquet" for number in sorted(done)]
+        self._shards = sorted(done)
 
     def _tables(
         self, table: str, columns: list[str] | None = None, where: Any = None
     ) -> Iterator[Any]:
         """Each shard's `table` (only `columns`; only the rows `where` keeps)."""
-        pq = self._pa.parquet
-        for name in self._names:
-            data = self._folder.read(f"{table}/{name}")
-            if data is None:
-                raise CatalogError(f"{self._folder}: {table}/{name} is missing")
-            yield pq.read_table(io.BytesIO(data), columns=columns, filters=where, use_threads=False)
+        for number in self._shards:
+            yield shard_table(self._folder, table, number, columns, where)
 
     def _docs(self, table: str, where: Any = None) -> Iterator[dict[str, Any]]:
-        for part in self._tables(table, ["doc"], where):
-            yield from (orjson.loads(doc) for doc in part.column("doc").to_pylist())
+        for number in self._shards:
+            yield from shard_docs(self._folder, table, number, where)
 
     def _among(self, column: str, values: Collection[str] | None) -> Any:
         if values is None:
@@ -77,7 +70,7 @@ class RunStore(Store):
         self.writing()
 
     def is_empty(self) -> bool:
-        return not self._names
+        return not self._shards
 
     def save(self) -> None:
         """(Nothing to save: a run is never changed.)"""
