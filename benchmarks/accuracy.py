@@ -352,7 +352,9 @@ def robust_main() -> None:
     parent = {o.name: o.parent or o.name for o in originals}
 
     def related(a: str, b: str) -> bool:  # a picture and a crop of it share pixels
-        return a != b and (parent[a] == b or parent[b] == a or parent[a] == parent[b] != a)
+        if a == b or ("_q" in a and "_q" in b):  # two quadrants of one picture share none
+            return False
+        return parent[a] == b or parent[b] == a or parent[a] == parent[b]
 
     methods: dict[str, set[tuple[int, int]]] = {}
     for name, hasher in imagededup_hashers().items():
@@ -393,6 +395,8 @@ def robust_main() -> None:
     photos = [o for o in originals if o.name.split("_q")[0] not in NOT_PHOTOS]
     columns = [(name, matched, originals) for name, matched in methods.items()]
     columns.append(("--robust, photos only", methods["--robust"], photos))
+    whole = [o for o in photos if "_q" not in o.name]  # not a quadrant of 256-320 px
+    columns.append(("--robust, whole photos", methods["--robust"], whole))
     rows, false = [], {}
     for kind in [*ROBUST_VARIANTS, "easy"]:
         row = [kind]
@@ -412,7 +416,9 @@ def robust_main() -> None:
         f"(incl. a crop of each stereo view), {len(kinds)} kinds of copy, {len(files)} files, "
         f"{len(files) - len(usable)} low-information files left out of media-catalog's rows "
         f"as `dupes` leaves them out; *photos only*: the {len(photos)} originals that are "
-        "photographs (not drawings, charts, text or flat scans)\n"
+        "photographs (not drawings, charts, text or flat scans); *whole photos*: the "
+        f"{len(whole)} of those that are not a quadrant of another (quadrants are 256-320 px, "
+        "so their 60 % crop is 128-192 px)\n"
     )
     print("#### Recall, original vs copy (easy: the 12 re-encodings and edits together)\n")
     print(_table(["copy", *(name for name, _, _ in columns)], rows))
