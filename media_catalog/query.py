@@ -211,7 +211,8 @@ def _robust_matches(
     def picture_of(number: int) -> Any:
         return query if number == asked else robust.stored_picture(images[shas[number]])
 
-    confirmed = robust.verified([*found, features], wanted, picture_of)
+    partners = {t: found[t] for t, _, _ in wanted}
+    confirmed = robust.verified({**partners, asked: features}, wanted, picture_of)
     matches = [
         {
             **_match(images[shas[t]], (int(images[shas[t]].phash, 16) ^ phash).bit_count()),

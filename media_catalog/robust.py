@@ -4,10 +4,12 @@ FILE --robust`), with every pair verified before it is reported.
 Features: ORB keypoints (OpenCV) of the image's upright grey picture at most SIDE px, and of
 that picture mirrored (ORB turns with the picture, but does not mirror).
 
-Candidates: keypoint descriptors (256 bits) that fall in the same bucket of any of TABLES
-locality-sensitive hash tables (BITS sampled bits each), grouped per pair of images; a pair
-is a candidate when a similarity transform fitted by RANSAC to its colliding keypoints holds
-at least SPATIAL_INLIERS of them (random collisions do not line up).
+Candidates: keypoints whose descriptors (256 bits) are equal in any of their TABLES parts of
+32 bits (a hash table each: descriptors under 8 bits apart share at least one part), grouped
+per pair of images, one block of BLOCK indexed images at a time (memory); a pair is a
+candidate when enough of its collisions agree on the turn between the pictures (from the
+keypoints' orientations) and a similarity transform fitted by RANSAC to those holds at least
+SPATIAL_INLIERS of them (random collisions do not line up).
 
 Verification: descriptors matched by Hamming distance with Lowe's ratio test, a similarity
 transform (rotation, scale, translation: any crop, turn, letterbox; the mirrored keypoints
@@ -25,12 +27,12 @@ from __future__ import annotations
 
 import sqlite3
 import struct
-from collections.abc import Callable, Container, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -50,9 +52,13 @@ SIDE = 512  # the picture features are found on and compared at, longer side in 
 KEYPOINTS = 500
 MIN_KEYPOINTS = 16  # fewer (flat pictures, charts): the image is matched by its hashes only
 MIN_SIDE = 32  # a smaller picture gets no keypoints (ORB's pyramid cannot shrink it)
-TABLES, BITS, BUCKET_CAP = 8, 32, 16  # a bucket of more descriptors than the cap says nothing
+_SHIFT = 6  # a table's bitmap of the key hashes that hold a bucket: 2**26 bits (8 MB)
+TABLES, BUCKET_CAP = 8, 16  # the descriptor's 8 parts of 32 bits; a fuller bucket says nothing
 SPATIAL_VOTES, SPATIAL_INLIERS = 4, 5
+TURN_BINS = 16  # orientation differences are voted in bins of 22.5 degrees
 CHUNK = 50_000  # query keypoints whose collisions are held at once (memory)
+BLOCK = 10_000  # images whose keypoints are indexed at once (memory: about 1 GB)
+ASKED = 1_000  # images whose features are read from the cache at once
 PER_IMAGE = 32  # image pairs fitted per image and side (mirrored or not), most collisions first
 RATIO = 0.8  # Lowe's ratio test
 MIN_INLIERS = 8
@@ -69,49 +75,62 @@ AGREEING = 0.95
 AGREEING_HASHED = 0.75
 MIN_CELLS = 24
 MIN_OVERLAP = 0.5
-FORMAT = 1  # the layout of a cached Features record
+FORMAT = 2  # the layout of a cached Features record
 _HEADER = struct.Struct("<HHHII")  # format, width, height, keypoints, mirrored keypoints
+_PER_KEYPOINT = 8 + 32 + 1  # bytes: position, descriptor, orientation
 
 
 @dataclass(frozen=True)
 class Features:
-    """ORB keypoints of a picture `width`×`height` px: (n, 2) float32 positions and (n, 32)
-    uint8 descriptors; and those of the picture mirrored left to right."""
+    """ORB keypoints of a picture `width`×`height` px: (n, 2) float32 positions, (n, 32)
+    uint8 descriptors and (n,) uint8 orientations (256 steps a turn); and those of the
+    picture mirrored left to right."""
 
     width: int
     height: int
     points: np.ndarray
     descriptors: np.ndarray
+    angles: np.ndarray
     mirror_points: np.ndarray
     mirror_descriptors: np.ndarray
+    mirror_angles: np.ndarray
+
+    def side(self, mirrored: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Points, descriptors and orientations of the picture, or of it mirrored."""
+        if mirrored:
+            return self.mirror_points, self.mirror_descriptors, self.mirror_angles
+        return self.points, self.descriptors, self.angles
 
     def to_bytes(self) -> bytes:
         head = _HEADER.pack(
             FORMAT, self.width, self.height, len(self.points), len(self.mirror_points)
         )
-        return head + b"".join(array.tobytes() for array in self._arrays())
-
-    def _arrays(self) -> tuple[np.ndarray, ...]:
-        return (self.points, self.descriptors, self.mirror_points, self.mirror_descriptors)
+        return head + b"".join(a.tobytes() for a in (*self.side(False), *self.side(True)))
 
     @classmethod
     def from_bytes(cls, blob: bytes) -> Features | None:
         """The record `to_bytes` wrote; None for a record of another layout or type."""
-        if not isinstance(blob, bytes) or len(blob) < _HEADER.size:
+        if not isinstance(blob, bytes) or not _complete(blob, len(blob)):
             return None
-        layout, width, height, n, m = _HEADER.unpack_from(blob)
-        if layout != FORMAT or len(blob) != _HEADER.size + 40 * (n + m):
-            return None
+        _, width, height, n, m = _HEADER.unpack_from(blob)
         at, arrays = _HEADER.size, []
-        for count, dtype, columns in (
-            (n, np.float32, 2),
-            (n, np.uint8, 32),
-            (m, np.float32, 2),
-            (m, np.uint8, 32),
-        ):
-            arrays.append(np.frombuffer(blob, dtype, count * columns, at).reshape(count, columns))
-            at += count * columns * np.dtype(dtype).itemsize
+        for count in (n, m):
+            for dtype, shape in ((np.float32, (count, 2)), (np.uint8, (count, 32))):
+                size = count * shape[1]
+                arrays.append(np.frombuffer(blob, dtype, size, at).reshape(shape))
+                at += size * np.dtype(dtype).itemsize
+            arrays.append(np.frombuffer(blob, np.uint8, count, at))
+            at += count
         return cls(width, height, *arrays)
+
+
+def _complete(head: bytes, size: int) -> bool:
+    """Whether a record beginning `head` (its header at least) and `size` bytes long is a
+    whole Features record of this layout."""
+    if len(head) < _HEADER.size:
+        return False
+    layout, _, _, n, m = _HEADER.unpack_from(head)
+    return layout == FORMAT and size == _HEADER.size + _PER_KEYPOINT * (n + m)
 
 
 @dataclass(frozen=True)
@@ -167,15 +186,19 @@ def features(grey: np.ndarray) -> Features:
     """ORB keypoints of `grey` and of `grey` mirrored (none for a picture under MIN_SIDE px
     on a side: a strip, a divider)."""
     height, width = grey.shape
-    found = []
+    found: list[np.ndarray] = []
     for pixels in (grey, np.ascontiguousarray(grey[:, ::-1])):
         keypoints, descriptors = (
             _orb().detectAndCompute(pixels, None) if min(height, width) >= MIN_SIDE else ((), None)
         )
         if descriptors is None:
-            found += [np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8)]
-        else:
-            found += [np.array([k.pt for k in keypoints], np.float32), descriptors]
+            keypoints, descriptors = (), np.zeros((0, 32), np.uint8)
+        degrees = np.array([k.angle for k in keypoints], np.float64)
+        found += [
+            np.array([k.pt for k in keypoints], np.float32).reshape(-1, 2),
+            descriptors,
+            np.round(degrees * 256 / 360).astype(np.int64).astype(np.uint8),  # 360 deg: 0
+        ]
     return Features(width, height, *found)
 
 
@@ -192,31 +215,30 @@ def checkable(*found: Features | None) -> bool:
     )
 
 
-def _keys(descriptors: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    """Each descriptor's bucket in one table: the BITS bits at `positions`, as a uint32."""
-    key = np.zeros(len(descriptors), np.uint32)
-    for k, bit in enumerate(positions.tolist()):
-        key |= ((descriptors[:, bit >> 3] >> (7 - (bit & 7))) & 1).astype(np.uint32) << k
-    return key
+def _keys(descriptors: np.ndarray, table: int) -> np.ndarray:
+    """Each descriptor's bucket in one table: its 32-bit part number `table`."""
+    part = np.ascontiguousarray(descriptors[:, 4 * table : 4 * table + 4])
+    return part.view(np.uint32).ravel()
 
 
-def _stacked(found: Sequence[Features | None], mirrored: bool) -> tuple[np.ndarray, ...]:
-    """All keypoints of `found` (mirrored or not) in one array each: owner, point, descriptor;
-    images with fewer than MIN_KEYPOINTS are left out."""
-    owners, points, descriptors = [np.zeros(0, np.int64)], [np.zeros((0, 2), np.float32)], []
+def _stacked(
+    found: Sequence[Features | None], mirrored: bool, first: int = 0
+) -> tuple[np.ndarray, ...]:
+    """All keypoints of `found` (mirrored or not) in one array each: owner (its number in
+    `found` plus `first`), point, descriptor, orientation; images with fewer than
+    MIN_KEYPOINTS are left out."""
+    owners = [np.zeros(0, np.int64)]
+    points, descriptors, angles = [np.zeros((0, 2), np.float32)], [], [np.zeros(0, np.uint8)]
     descriptors.append(np.zeros((0, 32), np.uint8))
     for number, item in enumerate(found):
         if item is None or len(item.points) < MIN_KEYPOINTS:
             continue
-        p, d = (
-            (item.mirror_points, item.mirror_descriptors)
-            if mirrored
-            else (item.points, item.descriptors)
-        )
-        owners.append(np.full(len(p), number, np.int64))
+        p, d, o = item.side(mirrored)
+        owners.append(np.full(len(p), first + number, np.int64))
         points.append(p)
         descriptors.append(d)
-    return np.concatenate(owners), np.concatenate(points), np.concatenate(descriptors)
+        angles.append(o)
+    return tuple(np.concatenate(x) for x in (owners, points, descriptors, angles))
 
 
 def candidates(
@@ -225,32 +247,67 @@ def candidates(
     """(query number, index number, mirrored) of the pairs worth verifying: the query's
     keypoints (mirrored or not) collide with the indexed image's in the hash tables, and
     enough of the collisions fit one similarity transform (tried for the PER_IMAGE images
-    each query collides with most, on each side). Pass the same list twice to pair a
-    collection with itself (a pair with itself is never given)."""
-    owner, point, descriptor = _stacked(index, False)
-    rng = np.random.default_rng(20261205)  # fixed: the same catalogue gives the same pairs
-    tables = []
-    for positions in (rng.choice(256, BITS, replace=False) for _ in range(TABLES)):
-        key = _keys(descriptor, positions)
-        order = np.argsort(key, kind="stable").astype(np.int32)
-        tables.append((positions, key[order], order))
-    del descriptor
+    each query collides with most, on each side, in each block of BLOCK indexed images).
+    Pass the same sequence twice to pair a collection with itself (a pair with itself is
+    never given). Memory is bounded: BLOCK images are indexed at once, ASKED queried."""
     found: set[tuple[int, int, bool]] = set()
-    for mirrored in (False, True):
-        q_owner, q_point, q_descriptor = _stacked(queries, mirrored)
-        for start, stop in _chunks(q_owner):  # collisions held for one chunk of queries
-            hits = [
-                _collisions(_keys(q_descriptor[start:stop], positions), keys, order)
-                for positions, keys, order in tables
-            ]
-            both = np.sort(np.concatenate(hits) @ np.array([len(owner), 1], np.int64))
-            both = both[np.r_[True, both[1:] != both[:-1]]] if len(both) else both  # once each
-            pairs = np.stack([start + both // len(owner), both % len(owner)], axis=1)
-            if index is queries:
-                pairs = pairs[q_owner[pairs[:, 0]] != owner[pairs[:, 1]]]
-            spatial = _spatial(pairs, q_owner, owner, q_point, point)
-            found.update((a, b, mirrored) for a, b in spatial)
+    itself = index is queries
+    for start in range(0, len(index), BLOCK):
+        owner, point, angle, tables = _indexed(index, start, min(start + BLOCK, len(index)))
+        if not len(owner):
+            continue
+        # a collection paired with itself: an earlier block's pairs with this one are found
+        # when that block is indexed and this one queries it
+        for q_start in range(start if itself else 0, len(queries), ASKED):
+            asking = queries[q_start : q_start + ASKED]
+            for mirrored in (False, True):
+                q_owner, q_point, q_descriptor, q_angle = _stacked(asking, mirrored, q_start)
+                for first, stop in _chunks(q_owner):  # collisions held for a chunk of queries
+                    hits = [
+                        _collisions(_keys(q_descriptor[first:stop], number), *table)
+                        for number, table in enumerate(tables)
+                    ]
+                    hits = np.concatenate(hits)
+                    both = np.sort(hits[:, 0] * len(owner) + hits[:, 1])
+                    both = both[np.r_[True, both[1:] != both[:-1]]] if len(both) else both  # once
+                    pairs = np.stack([first + both // len(owner), both % len(owner)], axis=1)
+                    if itself:
+                        pairs = pairs[q_owner[pairs[:, 0]] != owner[pairs[:, 1]]]
+                    turns = q_angle[pairs[:, 0]] - angle[pairs[:, 1]]  # uint8: modulo a turn
+                    spatial = _spatial(pairs, turns, q_owner, owner, q_point, point)
+                    found.update((a, b, mirrored) for a, b in spatial)
     return found
+
+
+def _indexed(
+    index: Sequence[Features | None], start: int, stop: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[np.ndarray, ...]]]:
+    """The keypoints of `index[start:stop]` (read ASKED images at a time): owner, point and
+    orientation arrays, and a hash table over each part of their descriptors."""
+    parts = [
+        _stacked(index[at : min(at + ASKED, stop)], False, at) for at in range(start, stop, ASKED)
+    ]
+    owner, point, descriptor, angle = (np.concatenate(c) for c in zip(*parts, strict=True))
+    del parts
+    tables = [_table(_keys(descriptor, number)) for number in range(TABLES) if len(owner)]
+    return owner.astype(np.int32), point, angle, tables
+
+
+def _table(keys: np.ndarray) -> tuple[np.ndarray, ...]:
+    """One hash table over an indexed block's `keys`: the keys of its buckets of at most
+    BUCKET_CAP keypoints (sorted), where each bucket starts in `rows` and how many it holds,
+    and `rows`, the block's keypoints ordered by key."""
+    rows = np.argsort(keys, kind="stable").astype(np.int32)
+    ordered = keys[rows]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]).astype(np.int32)
+    counts = np.diff(np.r_[starts, len(keys)])
+    buckets = ordered[starts]
+    small = counts <= BUCKET_CAP  # a bucket of more descriptors than the cap says nothing
+    buckets = buckets[small]
+    present = np.zeros(1 << (32 - _SHIFT), bool)  # which hashes of keys have a bucket
+    present[_spread(buckets)] = True
+    bitmap = np.packbits(present, bitorder="little")
+    return bitmap, buckets, starts[small], counts[small].astype(np.uint8), rows
 
 
 def _chunks(owner: np.ndarray) -> Iterable[tuple[int, int]]:
@@ -266,53 +323,85 @@ def _chunks(owner: np.ndarray) -> Iterable[tuple[int, int]]:
         start = stop
 
 
-def _collisions(query_keys: np.ndarray, sorted_keys: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """(query row, index row) of every query key found in a bucket of at most BUCKET_CAP."""
-    low = np.searchsorted(sorted_keys, query_keys, "left")
-    count = np.searchsorted(sorted_keys, query_keys, "right") - low
-    useful = (count > 0) & (count <= BUCKET_CAP)
-    count = count[useful]
-    rows = np.repeat(np.flatnonzero(useful), count)
-    offsets = np.arange(len(rows)) - np.repeat(np.cumsum(count) - count, count)
-    return np.stack([rows, order[np.repeat(low[useful], count) + offsets]], axis=1)
+def _spread(keys: np.ndarray) -> np.ndarray:
+    """A hash of 32 - _SHIFT bits of each key (keys of one bucket are alike: their high bits
+    would not tell them apart)."""
+    return (keys * np.uint32(0x9E3779B1)) >> np.uint32(_SHIFT)
+
+
+def _collisions(
+    query_keys: np.ndarray,
+    present: np.ndarray,
+    buckets: np.ndarray,
+    starts: np.ndarray,
+    counts: np.ndarray,
+    rows: np.ndarray,
+) -> np.ndarray:
+    """(query row, index row) of every query key found in a bucket of the table."""
+    spread = _spread(query_keys)
+    maybe = np.flatnonzero((present[spread >> 3] >> (spread & 7).astype(np.uint8)) & 1)
+    order = maybe[np.argsort(query_keys[maybe])]  # sorted: a search starts where one ended
+    at = np.searchsorted(buckets, query_keys[order])
+    at[at == len(buckets)] = 0
+    hit = buckets[at] == query_keys[order] if len(buckets) else np.zeros(len(at), bool)
+    queried, at = order[hit], at[hit]
+    count = counts[at].astype(np.int64)
+    offsets = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
+    return np.stack([np.repeat(queried, count), rows[np.repeat(starts[at], count) + offsets]], 1)
 
 
 def _spatial(
     pairs: np.ndarray,
+    turns: np.ndarray,
     q_owner: np.ndarray,
     owner: np.ndarray,
     q_point: np.ndarray,
     point: np.ndarray,
 ) -> Iterable[tuple[int, int]]:
     """The image pairs among colliding keypoint `pairs` (query row, index row) whose
-    collisions fit one similarity transform (at least SPATIAL_INLIERS, RANSAC); only the
-    PER_IMAGE pairs of most collisions of each query image are fitted."""
-    if not len(pairs):
-        return
+    collisions agree on the turn between the pictures (at least SPATIAL_VOTES within two
+    neighbouring bins of TURN_BINS, from the keypoints' orientations: `turns`) and fit one
+    similarity transform (at least SPATIAL_INLIERS of those, RANSAC); only the PER_IMAGE
+    pairs of most agreeing collisions of each query image are fitted."""
     a, b = q_owner[pairs[:, 0]], owner[pairs[:, 1]]
-    key = a * (int(owner.max()) + 1) + b
-    order = np.argsort(key, kind="stable")
-    key, pairs, a, b = key[order], pairs[order], a[order], b[order]
+    key = a * (int(owner.max(initial=0)) + 1) + b
+    # most image pairs collide once or twice: counted roughly (by a hash of the pair, which
+    # can only count more) to leave them out before the exact count, which sorts
+    bits = max(8, len(key).bit_length() + 1)  # slots: 2 to 4 for each collision
+    slot = (key.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - bits)
+    kept = np.flatnonzero(np.bincount(slot.astype(np.int64))[slot] >= SPATIAL_VOTES)
+    if not len(kept):
+        return
+    kept = kept[np.argsort(key[kept], kind="stable")]
+    key, pairs, a, b = key[kept], pairs[kept], a[kept], b[kept]
+    turn = turns[kept].astype(np.int64) * TURN_BINS // 256
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-    counts = np.diff(np.r_[starts, len(key)])
-    # per query image, its PER_IMAGE pairs of most collisions (of at least SPATIAL_VOTES)
-    ranked = np.lexsort((-counts, a[starts]))
-    ranked = ranked[counts[ranked] >= SPATIAL_VOTES]
+    group = np.cumsum(np.r_[True, key[1:] != key[:-1]]) - 1
+    votes = np.bincount(group * TURN_BINS + turn, minlength=len(starts) * TURN_BINS)
+    votes = votes.reshape(len(starts), TURN_BINS)
+    votes += np.roll(votes, -1, axis=1)  # a turn near a bin's edge: two bins together
+    best = votes.argmax(axis=1)
+    agreeing = votes[np.arange(len(starts)), best]
+    # per query image, its PER_IMAGE pairs of most agreeing collisions
+    ranked = np.lexsort((-agreeing, a[starts]))
+    ranked = ranked[agreeing[ranked] >= SPATIAL_VOTES]
     first = np.r_[True, a[starts][ranked][1:] != a[starts][ranked][:-1]]
     rank = np.arange(len(ranked)) - np.maximum.accumulate(
         np.where(first, np.arange(len(ranked)), 0)
     )
-    for group in ranked[rank < PER_IMAGE].tolist():
-        start, end = int(starts[group]), int(starts[group] + counts[group])
+    ends = np.r_[starts[1:], len(key)]
+    for g in ranked[rank < PER_IMAGE].tolist():
+        rows = np.arange(starts[g], ends[g])
+        rows = rows[(turn[rows] - best[g]) % TURN_BINS <= 1]  # the collisions that agree
         model, inliers = cv2.estimateAffinePartial2D(
-            q_point[pairs[start:end, 0]],
-            point[pairs[start:end, 1]],
+            q_point[pairs[rows, 0]],
+            point[pairs[rows, 1]],
             method=cv2.RANSAC,
             ransacReprojThreshold=4.0,
             maxIters=200,
         )
         if model is not None and int(inliers.sum()) >= SPATIAL_INLIERS:
-            yield int(a[start]), int(b[start])
+            yield int(a[rows[0]]), int(b[rows[0]])
 
 
 def verify(
@@ -326,11 +415,7 @@ def verify(
     """A Verification when picture b (mirrored when `mirrored`) shows the same photo as
     picture a, possibly cropped, scaled, turned or padded, at least `agreeing` of the
     textured cells agreeing; None when it does not."""
-    points_b, descriptors_b = (
-        (found_b.mirror_points, found_b.mirror_descriptors)
-        if mirrored
-        else (found_b.points, found_b.descriptors)
-    )
+    points_b, descriptors_b, _ = found_b.side(mirrored)
     if len(found_a.points) < MIN_KEYPOINTS or len(points_b) < MIN_KEYPOINTS:
         return None
     matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
@@ -457,26 +542,39 @@ class FeatureCache:
 
     def get(self, sha256s: Iterable[str]) -> dict[str, Features]:
         """The cached features of those of `sha256s` that have them."""
-        found: dict[str, Features] = {}
+        return {
+            sha256: item
+            for sha256, blob in self._rows(sha256s, "data")
+            if (item := Features.from_bytes(blob)) is not None
+        }
+
+    def have(self, sha256s: Iterable[str]) -> set[str]:
+        """Those of `sha256s` whose features `get` gives, read without them."""
+        head = f"substr(data, 1, {_HEADER.size}), length(data)"
+        return {
+            sha256
+            for sha256, start, size in self._rows(sha256s, head)
+            if isinstance(start, bytes) and _complete(start, size)
+        }
+
+    def _rows(self, sha256s: Iterable[str], columns: str) -> list[tuple[Any, ...]]:
         if self._db is None:
-            return found
-        wanted = list(sha256s)
+            return []
+        wanted, rows = list(sha256s), []
         try:
             for start in range(0, len(wanted), 500):
                 chunk = wanted[start : start + 500]
                 marks = ",".join("?" * len(chunk))
-                query = f"SELECT sha256, data FROM features WHERE sha256 IN ({marks})"
-                for sha256, blob in self._db.execute(query, chunk):
-                    item = Features.from_bytes(blob)
-                    if item is not None:
-                        found[sha256] = item
+                query = f"SELECT sha256, {columns} FROM features WHERE sha256 IN ({marks})"
+                rows += self._db.execute(query, chunk).fetchall()
         except sqlite3.Error:
-            pass
-        return found
+            return []
+        return rows
 
-    def put(self, found: dict[str, Features]) -> None:
-        if self._db is None or not found:
-            return
+    def put(self, found: dict[str, Features]) -> bool:
+        """Cache `found`; False when the cache could not keep them."""
+        if self._db is None:
+            return False
         try:
             with self._db:
                 self._db.executemany(
@@ -484,7 +582,33 @@ class FeatureCache:
                     [(sha256, item.to_bytes()) for sha256, item in found.items()],
                 )
         except sqlite3.Error:
-            pass
+            return False
+        return True
+
+
+class CatalogueFeatures(Sequence[Features | None]):
+    """The features of catalogued images by number (None: no file holds its bytes), read
+    from the cache when asked for (a slice in one read), so a catalogue's keypoints are never
+    all in memory; those the cache could not keep are held here."""
+
+    def __init__(self, cache: FeatureCache, sha256s: Sequence[str], held: dict[str, Features]):
+        self._cache, self._sha256s, self._held = cache, sha256s, held
+
+    def __len__(self) -> int:
+        return len(self._sha256s)
+
+    @overload
+    def __getitem__(self, item: int) -> Features | None: ...
+
+    @overload
+    def __getitem__(self, item: slice) -> list[Features | None]: ...
+
+    def __getitem__(self, item: int | slice) -> Features | list[Features | None] | None:
+        if isinstance(item, slice):
+            wanted = self._sha256s[item]
+            found = {**self._cache.get(s for s in wanted if s not in self._held), **self._held}
+            return [found.get(sha256) for sha256 in wanted]
+        return self[item : item + 1][0] if item >= 0 else self[len(self) + item]
 
 
 def _features_blob(sha256: str, paths: list[str]) -> bytes | None:
@@ -500,15 +624,16 @@ def _features_blob(sha256: str, paths: list[str]) -> bytes | None:
 
 def catalogue_features(
     catalog: Store, sha256s: Sequence[str], folder: Path, workers: int | None = None
-) -> tuple[list[Features | None], dict[str, int]]:
+) -> tuple[CatalogueFeatures, dict[str, int]]:
     """The features of each of `sha256s` (None where no file holds its bytes any more), from
     the cache in `folder` (features.sqlite), else found from the catalogued files by
     `workers` processes (default: all cores) and cached. Counts: `cached`, `found`,
     `unavailable`."""
     cache = FeatureCache(folder / "features.sqlite")
-    have = cache.get(sha256s)
-    missing = [sha256 for sha256 in sha256s if sha256 not in have]
+    have = cache.have(sha256s)
+    missing = [sha256 for sha256 in dict.fromkeys(sha256s) if sha256 not in have]
     counts = {"cached": len(have), "found": 0, "unavailable": 0}
+    held: dict[str, Features] = {}
     if missing:
         context = pool_context()
         with ProcessPoolExecutor(workers or default_workers(), mp_context=context) as pool:
@@ -524,32 +649,35 @@ def catalogue_features(
                     if item is None:
                         counts["unavailable"] += 1
                     else:
-                        new[sha256] = have[sha256] = item
+                        new[sha256] = item
                 counts["found"] += len(new)
-                cache.put(new)
-    return [have.get(sha256) for sha256 in sha256s], counts
+                if not cache.put(new):
+                    held.update(new)
+    return CatalogueFeatures(cache, sha256s, held), counts
 
 
 def verified(
-    found: Sequence[Features | None],
+    found: Sequence[Features | None] | Mapping[int, Features | None],
     wanted: Iterable[tuple[int, int, bool]],
     picture_of: Callable[[int], np.ndarray | None],
     hashed: Container[tuple[int, int]] = (),
 ) -> dict[tuple[int, int], Verification]:
     """The pairs (a, b, mirrored) of `wanted` that `verify` confirms, by (a, b); those in
     `hashed` (matched by a mirrored or turned view's hashes) need only AGREEING_HASHED.
-    Pictures come from `picture_of(number)` (None: not readable), the most recent kept for
-    the next pairs."""
+    Pictures come from `picture_of(number)` (None: not readable); the most recent pictures
+    and features are kept for the next pairs."""
     pictures = lru_cache(maxsize=256)(picture_of)
+    keypoints = lru_cache(maxsize=256)(found.__getitem__)  # (read from the cache)
     confirmed: dict[tuple[int, int], Verification] = {}
     for a, b, mirrored in sorted(wanted):
-        if (a, b) in confirmed or found[a] is None or found[b] is None:
+        found_a, found_b = keypoints(a), keypoints(b)
+        if (a, b) in confirmed or found_a is None or found_b is None:
             continue
         grey_a, grey_b = pictures(a), pictures(b)
         if grey_a is None or grey_b is None:
             continue
         least = AGREEING_HASHED if (a, b) in hashed else AGREEING
-        result = verify(grey_a, found[a], grey_b, found[b], mirrored, least)
+        result = verify(grey_a, found_a, grey_b, found_b, mirrored, least)
         if result is not None:
             confirmed[(a, b)] = result
     return confirmed

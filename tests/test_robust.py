@@ -17,6 +17,7 @@ from PIL import Image, ImageDraw, ImageOps
 
 from media_catalog import robust
 from media_catalog.robust import FeatureCache, Features
+from media_catalog.store import open_store
 
 from .conftest import encode, write_image
 
@@ -130,6 +131,18 @@ def test_candidates_include_the_copies_and_are_few_per_image(monkeypatch):
             assert len({b for a, b, m in wanted if a == query and m == mirrored}) <= 2
 
 
+def test_a_search_in_blocks_finds_the_pairs_across_blocks(monkeypatch):
+    pictures = [scene(8), scene(30), crop(scene(8), 0.7, 0.1, 0.9), ImageOps.mirror(scene(8))]
+    found = [robust.features(robust.picture(encode(p))) for p in pictures]
+    whole = robust.candidates(found, found)
+    monkeypatch.setattr(robust, "BLOCK", 1)  # each image indexed on its own
+    alone = robust.candidates(found, found)
+    pairs = {(min(a, b), max(a, b), m) for a, b, m in alone}
+    assert {(0, 2, False), (0, 3, True), (2, 3, True)} <= pairs
+    assert pairs == {(min(a, b), max(a, b), m) for a, b, m in whole}
+    assert {(0, 1, False), (0, 2, True)} <= robust.candidates(found[1:], found[:1])
+
+
 @st.composite
 def keypoint_sets(draw: st.DrawFn) -> Features:
     """Features of any size, with descriptors drawn from a few values (so they collide)."""
@@ -144,12 +157,19 @@ def keypoint_sets(draw: st.DrawFn) -> Features:
     def descriptors(count: int) -> np.ndarray:
         return values[rng.integers(0, 3, count)]
 
-    return Features(300, 200, points(n), descriptors(n), points(m), descriptors(m))
+    def angles(count: int) -> np.ndarray:
+        return rng.integers(0, 256, count, dtype=np.uint8)
+
+    return Features(
+        300, 200, points(n), descriptors(n), angles(n), points(m), descriptors(m), angles(m)
+    )
 
 
-@given(st.lists(keypoint_sets(), max_size=6))
-def test_candidates_of_any_keypoints_never_fail(found):
-    wanted = robust.candidates(found, found)
+@given(st.lists(keypoint_sets(), max_size=6), st.integers(1, 7))
+def test_candidates_of_any_keypoints_never_fail(found, block):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(robust, "BLOCK", block)
+        wanted = robust.candidates(found, found)
     assert all(a != b and 0 <= a < len(found) and 0 <= b < len(found) for a, b, _ in wanted)
 
 
@@ -173,6 +193,32 @@ def test_a_cache_that_cannot_be_written_only_costs_time(tmp_path):
     found = robust.features(robust.picture(encode(scene(10))))
     cache.put({"a" * 64: found})
     assert cache.get(["a" * 64]) == {}
+
+
+def test_catalogue_features_are_read_from_the_cache_when_asked_for(cli, desk):
+    cli("scan", desk)
+    shas = _shas(cli)
+    folder = Path(f"{cli.db}.cache")
+    catalog = open_store(cli.db)
+    found, counts = robust.catalogue_features(catalog, shas, folder, workers=1)
+    assert counts == {"cached": 0, "found": 5, "unavailable": 0}
+    cache = FeatureCache(folder / "features.sqlite")
+    cached = cache.get(shas)
+    assert len(found) == 5 and len(cached) == 5
+    assert [f.to_bytes() for f in found[1:3]] == [cached[s].to_bytes() for s in shas[1:3]]
+    assert found[-1].to_bytes() == cached[shas[-1]].to_bytes()
+    with sqlite3.connect(folder / "features.sqlite") as db:  # a row cut short is found again
+        db.execute("UPDATE features SET data = substr(data, 1, 100) WHERE sha256 = ?", shas[:1])
+    _, counts = robust.catalogue_features(catalog, shas, folder, workers=1)
+    assert counts == {"cached": 4, "found": 1, "unavailable": 0}
+
+
+def test_features_the_cache_cannot_keep_are_held(cli, desk, tmp_path):
+    cli("scan", desk)
+    (tmp_path / "taken").write_text("a file where the cache folder would be")
+    catalog = open_store(cli.db)
+    found, counts = robust.catalogue_features(catalog, _shas(cli), tmp_path / "taken", 1)
+    assert counts["found"] == 5 and all(item is not None for item in found)
 
 
 def test_a_picture_too_large_to_decode_safely_is_refused(monkeypatch):
