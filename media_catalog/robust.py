@@ -25,6 +25,8 @@ repeated pattern). The limits come from benchmarks/accuracy.py --robust (docs/be
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import sqlite3
 import struct
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
@@ -73,6 +75,10 @@ AGREEING = 0.95
 # A pair already matched by the hashes of a mirrored or turned view has a second signal: its
 # cells need agree less (fine textures turned by 90 or 180 degrees lose some correlation).
 AGREEING_HASHED = 0.75
+# Two pictures whole-picture hashes matched, compared as one frame: look-alikes (other
+# details in the same composition) agree in 4-10 % of the cells, a copy at JPEG quality 10
+# or under a watermark in 65 % and more, a 90 % crop or a 3-degree turn in 17-42 %.
+FRAME_AGREEING = 0.25
 MIN_CELLS = 24
 MIN_OVERLAP = 0.5
 FORMAT = 2  # the layout of a cached Features record
@@ -242,40 +248,71 @@ def _stacked(
 
 
 def candidates(
-    index: Sequence[Features | None], queries: Sequence[Features | None]
+    index: Sequence[Features | None],
+    queries: Sequence[Features | None],
+    workers: int | None = None,
 ) -> set[tuple[int, int, bool]]:
     """(query number, index number, mirrored) of the pairs worth verifying: the query's
     keypoints (mirrored or not) collide with the indexed image's in the hash tables, and
     enough of the collisions fit one similarity transform (tried for the PER_IMAGE images
     each query collides with most, on each side, in each block of BLOCK indexed images).
     Pass the same sequence twice to pair a collection with itself (a pair with itself is
-    never given). Memory is bounded: BLOCK images are indexed at once, ASKED queried."""
+    never given). Memory is bounded: BLOCK images are indexed at once, ASKED queried by
+    each of `workers` processes (default: all cores; forked, sharing the index; one process
+    where there is no fork)."""
+    global _SEARCHED
     found: set[tuple[int, int, bool]] = set()
     itself = index is queries
+    workers = workers or default_workers()
+    forking = workers > 1 and "fork" in multiprocessing.get_all_start_methods()
     for start in range(0, len(index), BLOCK):
-        owner, point, angle, tables = _indexed(index, start, min(start + BLOCK, len(index)))
-        if not len(owner):
+        block = _indexed(index, start, min(start + BLOCK, len(index)))
+        if not len(block[0]):
             continue
         # a collection paired with itself: an earlier block's pairs with this one are found
         # when that block is indexed and this one queries it
-        for q_start in range(start if itself else 0, len(queries), ASKED):
-            asking = queries[q_start : q_start + ASKED]
-            for mirrored in (False, True):
-                q_owner, q_point, q_descriptor, q_angle = _stacked(asking, mirrored, q_start)
-                for first, stop in _chunks(q_owner):  # collisions held for a chunk of queries
-                    hits = [
-                        _collisions(_keys(q_descriptor[first:stop], number), *table)
-                        for number, table in enumerate(tables)
-                    ]
-                    hits = np.concatenate(hits)
-                    both = np.sort(hits[:, 0] * len(owner) + hits[:, 1])
-                    both = both[np.r_[True, both[1:] != both[:-1]]] if len(both) else both  # once
-                    pairs = np.stack([first + both // len(owner), both % len(owner)], axis=1)
-                    if itself:
-                        pairs = pairs[q_owner[pairs[:, 0]] != owner[pairs[:, 1]]]
-                    turns = q_angle[pairs[:, 0]] - angle[pairs[:, 1]]  # uint8: modulo a turn
-                    spatial = _spatial(pairs, turns, q_owner, owner, q_point, point)
-                    found.update((a, b, mirrored) for a, b in spatial)
+        slices = range(start if itself else 0, len(queries), ASKED)
+        _SEARCHED = (queries, itself, *block)
+        try:
+            if forking and len(slices) > 1:
+                context = multiprocessing.get_context("fork")
+                with ProcessPoolExecutor(workers, mp_context=context) as pool:
+                    for part in pool.map(_query, slices):
+                        found |= part
+            else:
+                for q_start in slices:
+                    found |= _query(q_start)
+        finally:
+            _SEARCHED = None
+    return found
+
+
+_SEARCHED: tuple[Any, ...] | None = None  # what _query searches: set before workers fork
+
+
+def _query(q_start: int) -> set[tuple[int, int, bool]]:
+    """candidates' pairs of the ASKED queries from `q_start` with the indexed block."""
+    assert _SEARCHED is not None
+    queries, itself, owner, point, angle, tables = _SEARCHED
+    found: set[tuple[int, int, bool]] = set()
+    asking = queries[q_start : q_start + ASKED]
+    for mirrored in (False, True):
+        q_owner, q_point, q_descriptor, q_angle = _stacked(asking, mirrored, q_start)
+        for first, stop in _chunks(q_owner):  # collisions held for a chunk of queries
+            hits = np.concatenate(
+                [
+                    _collisions(_keys(q_descriptor[first:stop], number), *table)
+                    for number, table in enumerate(tables)
+                ]
+            )
+            both = np.sort(hits[:, 0] * len(owner) + hits[:, 1])
+            both = both[np.r_[True, both[1:] != both[:-1]]] if len(both) else both  # once
+            pairs = np.stack([first + both // len(owner), both % len(owner)], axis=1)
+            if itself:
+                pairs = pairs[q_owner[pairs[:, 0]] != owner[pairs[:, 1]]]
+            turns = q_angle[pairs[:, 0]] - angle[pairs[:, 1]]  # uint8: modulo a turn
+            spatial = _spatial(pairs, turns, q_owner, owner, q_point, point)
+            found.update((a, b, mirrored) for a, b in spatial)
     return found
 
 
@@ -530,15 +567,24 @@ class FeatureCache:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._db: sqlite3.Connection | None = None
+        self._opened: tuple[int, sqlite3.Connection | None] = (os.getpid(), self._open())
+
+    def _open(self) -> sqlite3.Connection | None:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, timeout=30)
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS features (sha256 TEXT PRIMARY KEY, data BLOB)"
-            )
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, timeout=30)
+            db.execute("CREATE TABLE IF NOT EXISTS features (sha256 TEXT PRIMARY KEY, data BLOB)")
         except (OSError, sqlite3.Error):
-            self._db = None
+            return None
+        return db
+
+    @property
+    def _db(self) -> sqlite3.Connection | None:
+        """The connection of this process (a forked worker opens its own)."""
+        pid, db = self._opened
+        if pid != os.getpid():
+            self._opened = (os.getpid(), self._open() if db is not None else None)
+        return self._opened[1]
 
     def get(self, sha256s: Iterable[str]) -> dict[str, Features]:
         """The cached features of those of `sha256s` that have them."""
@@ -558,7 +604,8 @@ class FeatureCache:
         }
 
     def _rows(self, sha256s: Iterable[str], columns: str) -> list[tuple[Any, ...]]:
-        if self._db is None:
+        db = self._db
+        if db is None:
             return []
         wanted, rows = list(sha256s), []
         try:
@@ -566,18 +613,19 @@ class FeatureCache:
                 chunk = wanted[start : start + 500]
                 marks = ",".join("?" * len(chunk))
                 query = f"SELECT sha256, {columns} FROM features WHERE sha256 IN ({marks})"
-                rows += self._db.execute(query, chunk).fetchall()
+                rows += db.execute(query, chunk).fetchall()
         except sqlite3.Error:
             return []
         return rows
 
     def put(self, found: dict[str, Features]) -> bool:
         """Cache `found`; False when the cache could not keep them."""
-        if self._db is None:
+        db = self._db
+        if db is None:
             return False
         try:
-            with self._db:
-                self._db.executemany(
+            with db:
+                db.executemany(
                     "INSERT OR REPLACE INTO features VALUES (?, ?)",
                     [(sha256, item.to_bytes()) for sha256, item in found.items()],
                 )
@@ -654,6 +702,41 @@ def catalogue_features(
                 if not cache.put(new):
                     held.update(new)
     return CatalogueFeatures(cache, sha256s, held), counts
+
+
+def compare_frame(grey_a: np.ndarray, grey_b: np.ndarray) -> Verification | None:
+    """How picture b, scaled to picture a's frame, agrees with it cell by cell (a pair its
+    whole-picture hashes matched shows one frame); None when one is too small for cells."""
+    (height_a, width_a), (height_b, width_b) = grey_a.shape, grey_b.shape
+    model = np.array([[width_a / width_b, 0, 0], [0, height_a / height_b, 0]])
+    compared = _compare(grey_a, grey_b, model)
+    if compared is None:
+        return None
+    return Verification(False, 0, 0.0, *compared)
+
+
+def refutes(verification: Verification | None) -> bool:
+    """Whether a comparison of two frames shows two different photos: enough textured
+    cells, and fewer than FRAME_AGREEING of them agreeing."""
+    return (
+        verification is not None
+        and verification.cells >= MIN_CELLS
+        and verification.agreeing < FRAME_AGREEING
+    )
+
+
+def compared_frames(
+    wanted: Iterable[tuple[int, int]], picture_of: Callable[[int], np.ndarray | None]
+) -> dict[tuple[int, int], Verification | None]:
+    """`compare_frame` of each pair (a, b) of `wanted`, by pair (None: a picture not
+    readable, or too small); pictures as `verified` reads them."""
+    pictures = lru_cache(maxsize=256)(picture_of)
+    compared: dict[tuple[int, int], Verification | None] = {}
+    for a, b in sorted(wanted):
+        grey_a, grey_b = pictures(a), pictures(b)
+        both = grey_a is not None and grey_b is not None
+        compared[(a, b)] = compare_frame(grey_a, grey_b) if both else None
+    return compared
 
 
 def verified(

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 from array import array
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -547,29 +548,74 @@ def robust_pairs(
     turned: dict[tuple[int, int], dict[str, Any]],
     cache: Path,
 ) -> dict[str, Any]:
-    """Add to `pairs` (image numbers in `shas`, as `near_pairs` gives them without
-    transforms) the cropped, turned and mirrored copies `robust` verifies, and those of
-    `turned` (the same with transforms) that it verifies or cannot check. Features are
-    cached in `cache`/features.sqlite. Returns what was done: features cached, found and
-    unavailable, candidates, verified."""
+    """`robust_verified` on the catalogue's images (numbers in `shas`), their features
+    cached in `cache`/features.sqlite, their pictures read again from their files. Returns
+    what was done: features cached, found and unavailable, candidates, verified, refuted."""
     from . import robust  # OpenCV, loaded only when asked for
 
     found, counts = robust.catalogue_features(catalog, shas, cache)
+    images: dict[int, ImageRecord] = {}
+
+    def records(numbers: list[int]) -> dict[int, ImageRecord]:
+        by_sha = {i.sha256: i for i in catalog.image_objects([shas[n] for n in numbers])}
+        images.update((n, by_sha[shas[n]]) for n in numbers)
+        return images
+
+    def picture_of(number: int) -> Any:
+        return robust.stored_picture(images[number])
+
+    return {"features": counts, **robust_verified(pairs, turned, found, picture_of, records)}
+
+
+def robust_verified(
+    pairs: dict[tuple[int, int], dict[str, Any]],
+    turned: dict[tuple[int, int], dict[str, Any]],
+    found: Sequence[Any],
+    picture_of: Callable[[int], Any],
+    records: Callable[[list[int]], dict[int, ImageRecord]],
+) -> dict[str, int]:
+    """What --robust does to `pairs` (image numbers, as `near_pairs` gives them without
+    transforms): add the cropped, turned and mirrored copies `robust` verifies among the
+    images of `found` (robust.Features or None), and those of `turned` (the same with
+    transforms) that it verifies or cannot check; compare the pictures of each pair matched
+    by whole-picture hashes, and leave out those whose cells disagree and whose keypoints
+    cannot verify them either (look-alikes: the same composition, other details). Pictures
+    come from `picture_of(number)`, image records from `records(numbers)` (read once it is
+    known which). Returns how many pairs were candidates, verified and refuted."""
+    from . import robust
+
+    framed = [pair for pair, distance in pairs.items() if distance["via"] is None]
     hashed: set[tuple[int, int]] = set()
     wanted = robust_candidates(pairs, turned, found, hashed)
-    involved = sorted({n for a, b, _ in wanted for n in (a, b)})
-    images = {i.sha256: i for i in catalog.image_objects([shas[n] for n in involved])}
-    confirmed = robust.verified(
-        found, wanted, lambda number: robust.stored_picture(images[shas[number]]), hashed
-    )
-    add_verified(pairs, confirmed, {n: images[shas[n]] for n in involved})
-    return {"features": counts, "candidates": len(wanted), "verified": len(confirmed)}
+    images = records(sorted({n for a, b, _ in wanted for n in (a, b)} | {*chain(*framed)}))
+    compared = robust.compared_frames(framed, picture_of)
+    # cells that disagree may be a crop or a small turn the hashes still matched: a pair is
+    # left out only when its keypoints cannot verify it either
+    doubted = {
+        (a, b)
+        for (a, b), verification in compared.items()
+        if robust.refutes(verification) and robust.checkable(found[a], found[b])
+    }
+    wanted |= {(a, b, False) for a, b in doubted}
+    hashed |= doubted
+    confirmed = robust.verified(found, wanted, picture_of, hashed)
+    for pair, verification in compared.items():
+        if pair in doubted:
+            verification = confirmed.pop(pair, None)
+            if verification is None:
+                del pairs[pair]
+                continue
+        if verification is not None:
+            pairs[pair]["verification"] = verification.to_dict()
+    add_verified(pairs, confirmed, images)
+    refuted = len(framed) - sum(pair in pairs for pair in framed)
+    return {"candidates": len(wanted), "verified": len(confirmed), "refuted": refuted}
 
 
 def robust_candidates(
     pairs: dict[tuple[int, int], dict[str, Any]],
     turned: dict[tuple[int, int], dict[str, Any]],
-    found: list[Any],
+    found: Sequence[Any],
     hashed: set[tuple[int, int]],
 ) -> set[tuple[int, int, bool]]:
     """The pairs (a < b, mirrored) `robust.verified` should check, none that `pairs` holds:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from PIL import Image, ImageDraw, ImageOps
+from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 from media_catalog import robust
 from media_catalog.robust import FeatureCache, Features
@@ -141,6 +141,8 @@ def test_a_search_in_blocks_finds_the_pairs_across_blocks(monkeypatch):
     assert {(0, 2, False), (0, 3, True), (2, 3, True)} <= pairs
     assert pairs == {(min(a, b), max(a, b), m) for a, b, m in whole}
     assert {(0, 1, False), (0, 2, True)} <= robust.candidates(found[1:], found[:1])
+    monkeypatch.setattr(robust, "ASKED", 1)  # each image queries in a worker of its own
+    assert robust.candidates(found, found, workers=2) == alone
 
 
 @st.composite
@@ -349,6 +351,36 @@ def test_robust_keeps_every_pair_the_plain_commands_report(cli, tmp_path):
     assert {m["image"]["sha256"] for m in looked} <= {
         m["image"]["sha256"] for m in again["matches"]
     }
+
+
+def look_alike(seed: int) -> Image.Image:
+    """The same large soft shapes every time (what the hashes see), with fine detail of
+    its own for every seed (what the keypoints and the cells see)."""
+    rng = np.random.default_rng(7)
+    rows, columns = np.ogrid[:480, :640]
+    base = np.zeros((480, 640, 3))
+    for _ in range(12):
+        y, x, r = rng.integers(0, 480), rng.integers(0, 640), rng.integers(60, 160)
+        blob = np.exp(-((rows - y) ** 2 + (columns - x) ** 2) / (2 * r * r))
+        base += blob[..., None] * rng.integers(40, 120, 3)
+    detail = np.random.default_rng(seed).normal(0, 30, (480, 640, 1))
+    pixels = np.clip(base + 40 + detail, 0, 255).astype(np.uint8)
+    return Image.fromarray(pixels, "RGB").filter(ImageFilter.GaussianBlur(1))
+
+
+def test_robust_refutes_a_look_alike_the_hashes_pair_and_verifies_a_copy(cli, tmp_path):
+    folder = tmp_path / "alike"
+    write_image(folder / "a.jpg", look_alike(1), quality=90)
+    write_image(folder / "b.jpg", look_alike(2), quality=90)
+    write_image(folder / "a_small.jpg", look_alike(1).resize((480, 360)), quality=60)
+    cli("scan", folder)
+    plain = json.loads(cli("dupes", "-f", "json").stdout)
+    assert [_names(c) for c in plain["clusters"]] == [["a.jpg", "a_small.jpg", "b.jpg"]]
+    report = json.loads(cli("dupes", "--robust", "-f", "json").stdout)
+    assert [_names(c) for c in report["clusters"]] == [["a.jpg", "a_small.jpg"]]
+    assert report["robust"]["refuted"] == 2 and report["robust"]["verified"] == 0
+    (copy,) = report["clusters"][0]["distances"][1:]
+    assert copy["via"] is None and copy["verification"]["agreeing"] >= robust.AGREEING_HASHED
 
 
 def text_page(seed: int) -> Image.Image:
