@@ -626,7 +626,8 @@ def dupes(
         bool,
         typer.Option(
             help="Also find cropped, turned and mirrored copies, each verified by keypoints "
-            "and pixels (reads the image files; features cached in DB.cache/)."
+            "and pixels, and leave out look-alikes the hashes pair (reads the image files; "
+            "features cached in DB.cache/)."
         ),
     ] = False,
     ignore: Annotated[

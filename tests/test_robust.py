@@ -383,6 +383,33 @@ def test_robust_refutes_a_look_alike_the_hashes_pair_and_verifies_a_copy(cli, tm
     assert copy["via"] is None and copy["verification"]["agreeing"] >= robust.AGREEING_HASHED
 
 
+@pytest.mark.parametrize(
+    ("copy", "refuted"),
+    [
+        pytest.param(lambda: look_alike(1), False, id="the same picture"),
+        pytest.param(lambda: look_alike(1).resize((320, 240)), False, id="a thumbnail"),
+        pytest.param(lambda: look_alike(2), True, id="a look-alike"),
+    ],
+)
+def test_one_frame_compared_refutes_only_a_look_alike(copy, refuted):
+    original = robust.picture(encode(look_alike(1)))
+    compared = robust.compare_frame(original, robust.picture(encode(copy(), quality=10)))
+    assert compared is not None and compared.cells >= robust.MIN_CELLS
+    assert robust.refutes(compared) is refuted
+
+
+def test_dupes_robust_searched_in_small_blocks_by_two_workers_finds_the_same(
+    cli, desk, monkeypatch
+):
+    cli("scan", desk)
+    whole = json.loads(cli("dupes", "--robust", "-f", "json").stdout)
+    monkeypatch.setattr(robust, "BLOCK", 2)
+    monkeypatch.setattr(robust, "ASKED", 1)  # forked workers read the features cache
+    blocks = json.loads(cli("dupes", "--robust", "-f", "json").stdout)
+    assert [_names(c) for c in blocks["clusters"]] == [_names(c) for c in whole["clusters"]]
+    assert blocks["robust"]["features"]["cached"] == 5
+
+
 def text_page(seed: int) -> Image.Image:
     """A screenshot of text: black words on a white page (its background touches every
     corner, and is content, not fill)."""
