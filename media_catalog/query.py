@@ -205,8 +205,7 @@ def _robust_matches(
     shas = [image.sha256 for image in catalog.fingerprints() if not low_information(image)]
     found, _ = robust.catalogue_features(catalog, shas, cache)
     asked = len(found)
-    # the one picture is indexed and the catalogue's keypoints query it, a slice at a time
-    wanted = {(t, asked, m) for t, _, m in robust.candidates([features], found)}
+    wanted = {(t, asked, m) for _, t, m in robust.candidates(found, [features])}
     images = {i.sha256: i for i in catalog.image_objects({shas[t] for t, _, _ in wanted})}
 
     def picture_of(number: int) -> Any:

@@ -656,7 +656,10 @@ class CatalogueFeatures(Sequence[Features | None]):
             wanted = self._sha256s[item]
             found = {**self._cache.get(s for s in wanted if s not in self._held), **self._held}
             return [found.get(sha256) for sha256 in wanted]
-        return self[item : item + 1][0] if item >= 0 else self[len(self) + item]
+        at = item if item >= 0 else len(self) + item
+        if not 0 <= at < len(self):
+            raise IndexError(item)
+        return self[at : at + 1][0]
 
 
 def _features_blob(sha256: str, paths: list[str]) -> bytes | None:

@@ -207,6 +207,8 @@ def test_catalogue_features_are_read_from_the_cache_when_asked_for(cli, desk):
     cache = FeatureCache(folder / "features.sqlite")
     cached = cache.get(shas)
     assert len(found) == 5 and len(cached) == 5
+    with pytest.raises(IndexError):
+        found[-6]
     assert [f.to_bytes() for f in found[1:3]] == [cached[s].to_bytes() for s in shas[1:3]]
     assert found[-1].to_bytes() == cached[shas[-1]].to_bytes()
     with sqlite3.connect(folder / "features.sqlite") as db:  # a row cut short is found again
