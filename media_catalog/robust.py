@@ -30,7 +30,7 @@ import os
 import sqlite3
 import struct
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -266,7 +266,7 @@ def candidates(
     workers = workers or default_workers()
     forking = workers > 1 and "fork" in multiprocessing.get_all_start_methods()
     for start in range(0, len(index), BLOCK):
-        block = _indexed(index, start, min(start + BLOCK, len(index)))
+        block = _indexed(index, start, min(start + BLOCK, len(index)), workers)
         if not len(block[0]):
             continue
         # a collection paired with itself: an earlier block's pairs with this one are found
@@ -317,16 +317,20 @@ def _query(q_start: int) -> set[tuple[int, int, bool]]:
 
 
 def _indexed(
-    index: Sequence[Features | None], start: int, stop: int
+    index: Sequence[Features | None], start: int, stop: int, workers: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[np.ndarray, ...]]]:
     """The keypoints of `index[start:stop]` (read ASKED images at a time): owner, point and
-    orientation arrays, and a hash table over each part of their descriptors."""
+    orientation arrays, and a hash table over each part of their descriptors (built by
+    `workers` threads)."""
     parts = [
         _stacked(index[at : min(at + ASKED, stop)], False, at) for at in range(start, stop, ASKED)
     ]
     owner, point, descriptor, angle = (np.concatenate(c) for c in zip(*parts, strict=True))
     del parts
-    tables = [_table(_keys(descriptor, number)) for number in range(TABLES) if len(owner)]
+    if not len(owner):
+        return owner, point, angle, []
+    with ThreadPoolExecutor(workers) as threads:  # numpy sorts without holding the GIL
+        tables = list(threads.map(lambda n: _table(_keys(descriptor, n)), range(TABLES)))
     return owner.astype(np.int32), point, angle, tables
 
 
@@ -747,15 +751,60 @@ def verified(
     wanted: Iterable[tuple[int, int, bool]],
     picture_of: Callable[[int], np.ndarray | None],
     hashed: Container[tuple[int, int]] = (),
+    workers: int | None = None,
 ) -> dict[tuple[int, int], Verification]:
     """The pairs (a, b, mirrored) of `wanted` that `verify` confirms, by (a, b); those in
     `hashed` (matched by a mirrored or turned view's hashes) need only AGREEING_HASHED.
     Pictures come from `picture_of(number)` (None: not readable); the most recent pictures
-    and features are kept for the next pairs."""
+    and features are kept for the next pairs. Parts of the pairs (each image's together)
+    are verified by `workers` processes (default: all cores; forked; one where there is no
+    fork)."""
+    global _VERIFIED
+    ordered = sorted(wanted)
+    workers = workers or default_workers()
+    size = max(VERIFIED_AT_ONCE, -(-len(ordered) // (4 * workers)))
+    parts, start = [], 0
+    while start < len(ordered):
+        stop = min(start + size, len(ordered))
+        while stop < len(ordered) and ordered[stop][0] == ordered[stop - 1][0]:
+            stop += 1  # an image's pairs stay together: its picture is read once
+        parts.append(ordered[start:stop])
+        start = stop
+    if workers < 2 or len(parts) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return _verified(found, ordered, picture_of, hashed)
+    _VERIFIED = (found, picture_of, hashed)
+    confirmed: dict[tuple[int, int], Verification] = {}
+    try:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            for part in pool.map(_verified_part, parts):
+                confirmed.update(part)
+    finally:
+        _VERIFIED = None
+    return confirmed
+
+
+VERIFIED_AT_ONCE = 256  # pairs a worker verifies at least, in one task
+_VERIFIED: tuple[Any, ...] | None = None  # what _verified_part reads: set before the fork
+
+
+def _verified_part(pairs: list[tuple[int, int, bool]]) -> dict[tuple[int, int], Verification]:
+    assert _VERIFIED is not None
+    found, picture_of, hashed = _VERIFIED
+    return _verified(found, pairs, picture_of, hashed)
+
+
+def _verified(
+    found: Sequence[Features | None] | Mapping[int, Features | None],
+    ordered: list[tuple[int, int, bool]],
+    picture_of: Callable[[int], np.ndarray | None],
+    hashed: Container[tuple[int, int]],
+) -> dict[tuple[int, int], Verification]:
+    """`verified` of the sorted pairs `ordered`, in this process."""
     pictures = lru_cache(maxsize=256)(picture_of)
     keypoints = lru_cache(maxsize=256)(found.__getitem__)  # (read from the cache)
     confirmed: dict[tuple[int, int], Verification] = {}
-    for a, b, mirrored in sorted(wanted):
+    for a, b, mirrored in ordered:
         found_a, found_b = keypoints(a), keypoints(b)
         if (a, b) in confirmed or found_a is None or found_b is None:
             continue

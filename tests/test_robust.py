@@ -145,6 +145,18 @@ def test_a_search_in_blocks_finds_the_pairs_across_blocks(monkeypatch):
     assert robust.candidates(found, found, workers=2) == alone
 
 
+def test_verification_in_forked_workers_confirms_the_same(monkeypatch):
+    pictures = [scene(8), crop(scene(8), 0.7, 0.1, 0.9), ImageOps.mirror(scene(8)), scene(31)]
+    greys = [robust.picture(encode(p)) for p in pictures]
+    found = [robust.features(grey) for grey in greys]
+    wanted = {(0, 1, False), (0, 2, True), (0, 3, False), (1, 2, True), (1, 3, False)}
+    alone = robust.verified(found, wanted, greys.__getitem__, workers=1)
+    assert set(alone) == {(0, 1), (0, 2), (1, 2)}
+    monkeypatch.setattr(robust, "VERIFIED_AT_ONCE", 1)  # one image's pairs a task
+    forked = robust.verified(found, wanted, greys.__getitem__, workers=2)
+    assert {k: v.to_dict() for k, v in forked.items()} == {k: v.to_dict() for k, v in alone.items()}
+
+
 @st.composite
 def keypoint_sets(draw: st.DrawFn) -> Features:
     """Features of any size, with descriptors drawn from a few values (so they collide)."""
