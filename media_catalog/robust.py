@@ -260,11 +260,9 @@ def candidates(
     never given). Memory is bounded: BLOCK images are indexed at once, ASKED queried by
     each of `workers` processes (default: all cores; forked, sharing the index; one process
     where there is no fork)."""
-    global _SEARCHED
     found: set[tuple[int, int, bool]] = set()
     itself = index is queries
     workers = workers or default_workers()
-    forking = workers > 1 and "fork" in multiprocessing.get_all_start_methods()
     for start in range(0, len(index), BLOCK):
         block = _indexed(index, start, min(start + BLOCK, len(index)), workers)
         if not len(block[0]):
@@ -272,28 +270,37 @@ def candidates(
         # a collection paired with itself: an earlier block's pairs with this one are found
         # when that block is indexed and this one queries it
         slices = range(start if itself else 0, len(queries), ASKED)
-        _SEARCHED = (queries, itself, *block)
-        try:
-            if forking and len(slices) > 1:
-                context = multiprocessing.get_context("fork")
-                with ProcessPoolExecutor(workers, mp_context=context) as pool:
-                    for part in pool.map(_query, slices):
-                        found |= part
-            else:
-                for q_start in slices:
-                    found |= _query(q_start)
-        finally:
-            _SEARCHED = None
+        for part in _in_workers(_query, list(slices), (queries, itself, *block), workers):
+            found |= part
     return found
 
 
-_SEARCHED: tuple[Any, ...] | None = None  # what _query searches: set before workers fork
+_SHARED: tuple[Any, ...] | None = None  # what a task of _in_workers reads: set before the fork
+
+
+def _in_workers(
+    task: Callable[[Any], Any], parts: list[Any], shared: tuple[Any, ...], workers: int
+) -> Iterable[Any]:
+    """task(part) for each of `parts`, in order, by `workers` processes forked with `shared`
+    (as _SHARED: large arrays, cache connections and callables are not sent); in this
+    process where there is no fork, or for a single part."""
+    global _SHARED
+    _SHARED = shared
+    try:
+        if workers < 2 or len(parts) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+            yield from map(task, parts)
+            return
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            yield from pool.map(task, parts)
+    finally:
+        _SHARED = None
 
 
 def _query(q_start: int) -> set[tuple[int, int, bool]]:
     """candidates' pairs of the ASKED queries from `q_start` with the indexed block."""
-    assert _SEARCHED is not None
-    queries, itself, owner, point, angle, tables = _SEARCHED
+    assert _SHARED is not None
+    queries, itself, owner, point, angle, tables = _SHARED
     found: set[tuple[int, int, bool]] = set()
     asking = queries[q_start : q_start + ASKED]
     for mirrored in (False, True):
@@ -759,7 +766,6 @@ def verified(
     and features are kept for the next pairs. Parts of the pairs (each image's together)
     are verified by `workers` processes (default: all cores; forked; one where there is no
     fork)."""
-    global _VERIFIED
     ordered = sorted(wanted)
     workers = workers or default_workers()
     size = max(VERIFIED_AT_ONCE, -(-len(ordered) // (4 * workers)))
@@ -770,27 +776,18 @@ def verified(
             stop += 1  # an image's pairs stay together: its picture is read once
         parts.append(ordered[start:stop])
         start = stop
-    if workers < 2 or len(parts) < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        return _verified(found, ordered, picture_of, hashed)
-    _VERIFIED = (found, picture_of, hashed)
     confirmed: dict[tuple[int, int], Verification] = {}
-    try:
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            for part in pool.map(_verified_part, parts):
-                confirmed.update(part)
-    finally:
-        _VERIFIED = None
+    for part in _in_workers(_verified_part, parts, (found, picture_of, hashed), workers):
+        confirmed.update(part)
     return confirmed
 
 
 VERIFIED_AT_ONCE = 256  # pairs a worker verifies at least, in one task
-_VERIFIED: tuple[Any, ...] | None = None  # what _verified_part reads: set before the fork
 
 
 def _verified_part(pairs: list[tuple[int, int, bool]]) -> dict[tuple[int, int], Verification]:
-    assert _VERIFIED is not None
-    found, picture_of, hashed = _VERIFIED
+    assert _SHARED is not None
+    found, picture_of, hashed = _SHARED
     return _verified(found, pairs, picture_of, hashed)
 
 
