@@ -25,6 +25,7 @@ from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -584,6 +585,7 @@ def robust_verified(
     known which). Returns how many pairs were candidates, verified and refuted."""
     from . import robust
 
+    picture_of = lru_cache(maxsize=256)(picture_of)  # frames and verification read alike
     framed = [pair for pair, distance in pairs.items() if distance["via"] is None]
     hashed: set[tuple[int, int]] = set()
     wanted = robust_candidates(pairs, turned, found, hashed)
