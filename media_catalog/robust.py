@@ -535,7 +535,7 @@ def _compare(
         grey_a, grey_b = grey_b, grey_a
     mask_a, mask_b = content(grey_a), content(grey_b)
     scale = float(np.hypot(model[0, 0], model[1, 0]))
-    if scale < 0.8:  # shrink the finer picture by area first: a warp alone would alias it
+    if scale < 0.9:  # shrink the finer picture by area first: a warp alone would alias it
         size = (max(1, round(grey_b.shape[1] * scale)), max(1, round(grey_b.shape[0] * scale)))
         fx, fy = size[0] / grey_b.shape[1], size[1] / grey_b.shape[0]
         grey_b = cv2.resize(grey_b, size, interpolation=cv2.INTER_AREA)
@@ -547,8 +547,11 @@ def _compare(
     if not rows or not columns:
         return None
     a = cv2.GaussianBlur(grey_a.astype(np.float32), (0, 0), BLUR)
-    b = cv2.warpAffine(
-        cv2.GaussianBlur(grey_b.astype(np.float32), (0, 0), BLUR), model, (width, height)
+    b = cv2.warpAffine(  # edge pixels repeated outside b: black would darken its border cells
+        cv2.GaussianBlur(grey_b.astype(np.float32), (0, 0), BLUR),
+        model,
+        (width, height),
+        borderMode=cv2.BORDER_REPLICATE,
     )
     warped_mask = cv2.warpAffine(mask_b, model, (width, height), flags=cv2.INTER_NEAREST)
     shared = warped_mask & mask_a

@@ -98,6 +98,17 @@ def test_a_crop_turn_or_padded_copy_is_verified(copy):
     assert found.agreeing >= robust.AGREEING and found.cells >= robust.MIN_CELLS
 
 
+@pytest.mark.parametrize("seed", [2, 4])
+def test_cells_along_the_edge_of_an_enlarged_crop_agree(seed):
+    """The copy's edge falls between pixels of the original: the cells it crosses are
+    compared with the copy's own edge pixels, not with black from outside it."""
+    grain = np.random.default_rng(seed).integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    grained = Image.fromarray(grain, "RGB").filter(ImageFilter.GaussianBlur(1.2))
+    original = Image.blend(scene(seed), grained, 0.5)
+    found = check(original, original.resize((800, 600)).crop((100, 50, 700, 550)))
+    assert found is not None and found.cells > 300 and found.agreeing >= 0.99
+
+
 def test_a_mirrored_crop_is_verified_as_mirrored():
     found = check(scene(2), ImageOps.mirror(crop(scene(2), 0.75, 0.2, 0.6)))
     assert found is not None and found.mirrored
