@@ -87,6 +87,9 @@ _TURNS = {
 }
 
 
+_QUARTER_TURNS = {_TURNS[orientation] for orientation in (5, 6, 7, 8)}
+
+
 def _turn(image: Image.Image) -> Image.Transpose | None:
     """The turn its EXIF orientation asks for; unreadable EXIF leaves it as stored."""
     try:
@@ -172,8 +175,9 @@ def _trimmed(picture: Image.Image) -> Image.Image | None:
     return picture.crop(box)
 
 
-def _decode(image: Image.Image, draft: bool) -> tuple[Image.Image, str]:
-    """The upright grey picture to hash, and the decode path that made it."""
+def _decode(image: Image.Image, draft: bool) -> tuple[Image.Image, str, bool]:
+    """The upright grey picture to hash, the decode path that made it, and whether making
+    it upright turned it a quarter (its width and height swapped)."""
     scaled = (
         draft
         and image.format in _DRAFT_FORMATS
@@ -185,7 +189,8 @@ def _decode(image: Image.Image, draft: bool) -> tuple[Image.Image, str]:
     image.load()
     grey = _grey(image)  # grey first: turning it moves a third of the bytes an RGB turn would
     turn = _turn(image)
-    return grey if turn is None else grey.transpose(turn), "draft" if scaled else "full"
+    picture = grey if turn is None else grey.transpose(turn)
+    return picture, "draft" if scaled else "full", turn in _QUARTER_TURNS
 
 
 def fingerprint(
@@ -199,7 +204,7 @@ def fingerprint(
     with _decoding(data, name) as image:
         width, height, format_ = image.width, image.height, image.format or "unknown"
         embedded = read_embedded(image)
-        grey, path = _decode(image, draft)
+        grey, path, turned = _decode(image, draft)
         hashes = _hashes(grey, exact=path == "full")
     small, phash, dhash, phash256, variants = hashes
     return Fingerprint(
@@ -213,6 +218,7 @@ def fingerprint(
         exif=read_exif(data),
         decode=path,
         low_information=_low_information(small, width, height),
+        turned=turned,
         embedded=embedded,
         variants=variants,
     )

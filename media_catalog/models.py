@@ -242,7 +242,8 @@ class Fingerprint:
     no signal (icons, flat or near-blank pictures); `embedded` is the photo's own IPTC/XMP
     caption, credit, keywords… (see media_catalog.metadata). `phash256` is a 256-bit pHash
     (16×16 low frequencies) that confirms near matches dHash alone would miss (see
-    media_catalog.similarity).
+    media_catalog.similarity). `turned`: its EXIF orientation turns it a quarter, so upright
+    it is `height` wide (its hashes are of it upright).
     """
 
     sha256: str
@@ -257,6 +258,7 @@ class Fingerprint:
     embedded: dict[str, Any] = field(default_factory=dict)
     variants: dict[str, dict[str, str]] = field(default_factory=dict)
     phash256: PerceptualHash | None = None
+    turned: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -272,6 +274,7 @@ class Fingerprint:
             "embedded": dict(self.embedded),
             "variants": dict(self.variants),
             "phash256": str(self.phash256) if self.phash256 else None,
+            "turned": self.turned,
         }
 
 

@@ -135,6 +135,7 @@ class ImageRecord(_Record):
     embedded: _Field[dict[str, Any] | None] = _Field()
     variants: _Field[dict[str, dict[str, str]] | None] = _Field()
     phash256: _Field[str | None] = _Field()
+    turned: _Field[bool | None] = _Field()  # None: not recorded (older catalogues)
     files: _Field[list[str]] = _Field(required=True)  # (not read by Store.fingerprints)
 
     def __init__(

@@ -21,6 +21,7 @@ logo, an icon, an ad) from both tiers; and any SHA-256 or pHash on an ignore lis
 
 from __future__ import annotations
 
+import math
 from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -50,6 +51,9 @@ DHASH_WIDE = 12
 FINE_CONFIRM = 48
 DHASH_EXACT = 2
 VIEW_DHASH = 6
+# A copy of the whole frame keeps its shape within this factor (a 16:9 picture squashed to a
+# square: 1.78); a portrait beside a landscape picture (2.25 for 3:2) is another photo.
+MAX_SQUASH = 2.0
 # An image in at least this share of the articles, and in at least FURNITURE_MIN_ARTICLES of
 # them, is site furniture (logo, icon, ad), not a reused photo.
 FURNITURE_SHARE = 0.3
@@ -151,13 +155,15 @@ VIEWS = (None, "trimmed", *CENTRES, *TRANSFORMS)  # a view's number is its index
 
 class ViewTable:
     """The hashes of images as arrays, one row per (image, view): the owner's number, the
-    view's number in VIEWS, pHash and dHash codes; and each image's 256-bit pHash (hex)."""
+    view's number in VIEWS, pHash and dHash codes; and each image's 256-bit pHash (hex) and
+    shape (log of its upright width over height; NaN when not recorded)."""
 
     def __init__(self, transforms: bool) -> None:
         self.names = VIEWS if transforms else VIEWS[: 2 + len(CENTRES)]
         self.owner, self.view = array("q"), array("b")
         self.pcode, self.dcode = array("Q"), array("Q")
         self.fine: list[str | None] = []
+        self.shape = array("d")
         self.oversized = (0, 0)  # the last search's buckets left out, and their codes
 
     @classmethod
@@ -179,6 +185,7 @@ class ViewTable:
                 self.pcode.append(int(hashes["phash"], 16))
                 self.dcode.append(int(hashes["dhash"], 16))
         self.fine.append(image.phash256)
+        self.shape.append(_shape(image))
 
     def _fine_distances(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """256-bit pHash distances between images a[k] and b[k]; 257 where one has none (a
@@ -264,7 +271,13 @@ class ViewTable:
             | ((ddist <= DHASH_EXACT) & (pdist <= threshold + threshold // 3) & ~derived)
         )
         apart = (turned[i] & ~base[j]) | (turned[j] & ~base[i])
-        return match & ~apart & (owner[i] != owner[j]), pdist, ddist
+        # a copy keeps the shape of its frame (and a central region the shape of its picture)
+        whole = view != VIEWS.index("trimmed")  # (the shape of a trimmed view is not known)
+        quarter = np.isin(view, [VIEWS.index("rot90"), VIEWS.index("rot270")])
+        shape = np.frombuffer(self.shape, dtype=np.float64)[owner] * np.where(quarter, -1, 1)
+        # (NaN, a shape not recorded, is never misshapen)
+        misshapen = whole[i] & whole[j] & (abs(shape[i] - shape[j]) > math.log(MAX_SQUASH))
+        return match & ~apart & ~misshapen & (owner[i] != owner[j]), pdist, ddist
 
     def pairs(
         self,
@@ -286,6 +299,13 @@ class ViewTable:
             if key not in best or _rank(distance) < _rank(best[key]):
                 best[key] = distance
         return best
+
+
+def _shape(image: ImageRecord) -> float:
+    """log(width / height) of the image upright; NaN when not recorded."""
+    if image.turned is None or not image.width or not image.height:
+        return math.nan
+    return math.log(image.height / image.width if image.turned else image.width / image.height)
 
 
 def near_pairs(

@@ -328,6 +328,7 @@ def test_image_objects_have_the_contract_shape(tmp_path, folder):
         "embedded",
         "variants",
         "phash256",
+        "turned",
         "files",
         "occurrences",
     ]

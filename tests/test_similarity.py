@@ -174,6 +174,38 @@ def test_a_quality_10_copy_matches_by_its_own_hashes():
     assert near_pairs(records([whole, q10]), DEFAULT_THRESHOLD)[(0, 1)]["via"] is None
 
 
+def test_a_copy_keeps_the_shape_of_its_frame():
+    """Squashed into a square (16:9: 1.78) it is still the photo; a portrait and a landscape
+    picture whose hashes agree are two (pHash squashes every picture square)."""
+    original = photo(7, (480, 270))
+    images = prints(original, original.resize((270, 270)), original.resize((190, 400)))
+    assert set(near_pairs(records(images), DEFAULT_THRESHOLD, transforms=True)) == {(0, 1)}
+    # a turned copy of the portrait: its turned view has the portrait's shape
+    images += prints(original.resize((190, 400)).transpose(Image.Transpose.ROTATE_90))
+    pairs = near_pairs(records(images), DEFAULT_THRESHOLD, transforms=True)
+    assert set(pairs) == {(0, 1), (2, 3)}
+    assert pairs[(2, 3)]["via"] in ("rot90", "rot270")
+    # a catalogue made before shapes were recorded: the hashes alone decide
+    older = [{k: v for k, v in i.items() if k != "turned"} for i in images[:3]]
+    assert (0, 2) in near_pairs(records(older), DEFAULT_THRESHOLD)
+
+
+def test_a_photo_turned_by_its_exif_tag_has_the_shape_of_its_upright_copy():
+    original = photo(8, (480, 320))
+    tags = Image.Exif()
+    tags[0x0112] = 6  # orientation: turn it a quarter clockwise to show it upright
+    tagged = encode(original, "JPEG", quality=90, exif=tags.tobytes())
+    upright = encode(original.transpose(Image.Transpose.ROTATE_270), "JPEG", quality=90)
+    images = [
+        fingerprint(data, sha256=str(n)).to_dict() for n, data in enumerate([tagged, upright])
+    ]
+    assert [(i["width"], i["height"], i["turned"]) for i in images] == [
+        (480, 320, True),
+        (320, 480, False),
+    ]
+    assert near_pairs(records(images), DEFAULT_THRESHOLD)[(0, 1)]["via"] is None
+
+
 def test_different_photos_stay_apart_in_every_view():
     originals = [photo(seed, (480, 320)) for seed in range(12)]
     images = prints(*originals, *(centre(o, 0.8) for o in originals))
