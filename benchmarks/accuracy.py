@@ -136,8 +136,8 @@ def _precision(tp: int, fp: int) -> str:
 
 
 def _record(data: bytes, name: str) -> ImageRecord:
-    """The image as a catalogue holds it: its fingerprint's fields."""
-    return ImageRecord(fingerprint(data, name).to_dict())
+    """The image as a catalogue holds it: its fingerprint's fields, its file named `name`."""
+    return ImageRecord({**fingerprint(data, name).to_dict(), "files": [name]})
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -198,14 +199,28 @@ def _robust_matches(
     """The catalogued images `robust` verifies as a crop, turn or mirror of the image in
     `data` (pHash `phash`), or it of them; most agreeing cells first."""
     from . import robust
-    from .similarity import low_information
+    from .similarity import ViewTable, bordered, low_information, searched_copies
 
     query = robust.picture(data, name)
     features = robust.features(query)
-    shas = [image.sha256 for image in catalog.fingerprints() if not low_information(image)]
+    table, shas, sizes, edged = ViewTable(False), [], [], set()
+    for image in catalog.fingerprints():
+        if not low_information(image):
+            if bordered(image):
+                edged.add(len(shas))
+            table.add(image)
+            shas.append(image.sha256)
+            sizes.append(image.width * image.height)
+    # copies the hashes match are searched through one of them, as `dupes --robust` does
+    pairs = table.pairs(DEFAULT_THRESHOLD)
+    copies, skip = searched_copies(pairs, sorted({*chain(*pairs)}, key=lambda n: -sizes[n]), edged)
     found, _ = robust.catalogue_features(catalog, shas, cache)
     asked = len(found)
-    wanted = {(t, asked, m) for _, t, m in robust.candidates(found, [features])}
+    wanted = {
+        (y, asked, m)
+        for _, t, m in robust.candidates(found, [features], skip=skip)
+        for y in copies.get(t, [t])
+    }
     images = {i.sha256: i for i in catalog.image_objects({shas[t] for t, _, _ in wanted})}
 
     def picture_of(number: int) -> Any:

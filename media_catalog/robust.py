@@ -228,16 +228,19 @@ def _keys(descriptors: np.ndarray, table: int) -> np.ndarray:
 
 
 def _stacked(
-    found: Sequence[Features | None], mirrored: bool, first: int = 0
+    found: Sequence[Features | None],
+    mirrored: bool,
+    first: int = 0,
+    skip: Container[int] = (),
 ) -> tuple[np.ndarray, ...]:
     """All keypoints of `found` (mirrored or not) in one array each: owner (its number in
     `found` plus `first`), point, descriptor, orientation; images with fewer than
-    MIN_KEYPOINTS are left out."""
+    MIN_KEYPOINTS, and those numbered in `skip`, are left out."""
     owners = [np.zeros(0, np.int64)]
     points, descriptors, angles = [np.zeros((0, 2), np.float32)], [], [np.zeros(0, np.uint8)]
     descriptors.append(np.zeros((0, 32), np.uint8))
     for number, item in enumerate(found):
-        if item is None or len(item.points) < MIN_KEYPOINTS:
+        if item is None or len(item.points) < MIN_KEYPOINTS or first + number in skip:
             continue
         p, d, o = item.side(mirrored)
         owners.append(np.full(len(p), first + number, np.int64))
@@ -251,26 +254,27 @@ def candidates(
     index: Sequence[Features | None],
     queries: Sequence[Features | None],
     workers: int | None = None,
+    skip: Container[int] = (),
 ) -> set[tuple[int, int, bool]]:
     """(query number, index number, mirrored) of the pairs worth verifying: the query's
     keypoints (mirrored or not) collide with the indexed image's in the hash tables, and
     enough of the collisions fit one similarity transform (tried for the PER_IMAGE images
     each query collides with most, on each side, in each block of BLOCK indexed images).
     Pass the same sequence twice to pair a collection with itself (a pair with itself is
-    never given). Memory is bounded: BLOCK images are indexed at once, ASKED queried by
-    each of `workers` processes (default: all cores; forked, sharing the index; one process
-    where there is no fork)."""
+    never given); images numbered in `skip` are neither indexed nor asked. Memory is
+    bounded: BLOCK images are indexed at once, ASKED queried by each of `workers` processes
+    (default: all cores; forked, sharing the index; one process where there is no fork)."""
     found: set[tuple[int, int, bool]] = set()
     itself = index is queries
     workers = workers or default_workers()
     for start in range(0, len(index), BLOCK):
-        block = _indexed(index, start, min(start + BLOCK, len(index)), workers)
+        block = _indexed(index, start, min(start + BLOCK, len(index)), workers, skip)
         if not len(block[0]):
             continue
         # a collection paired with itself: an earlier block's pairs with this one are found
         # when that block is indexed and this one queries it
         slices = range(start if itself else 0, len(queries), ASKED)
-        for part in _in_workers(_query, list(slices), (queries, itself, *block), workers):
+        for part in _in_workers(_query, list(slices), (queries, itself, skip, *block), workers):
             found |= part
     return found
 
@@ -300,11 +304,11 @@ def _in_workers(
 def _query(q_start: int) -> set[tuple[int, int, bool]]:
     """candidates' pairs of the ASKED queries from `q_start` with the indexed block."""
     assert _SHARED is not None
-    queries, itself, owner, point, angle, tables = _SHARED
+    queries, itself, skip, owner, point, angle, tables = _SHARED
     found: set[tuple[int, int, bool]] = set()
     asking = queries[q_start : q_start + ASKED]
     for mirrored in (False, True):
-        q_owner, q_point, q_descriptor, q_angle = _stacked(asking, mirrored, q_start)
+        q_owner, q_point, q_descriptor, q_angle = _stacked(asking, mirrored, q_start, skip)
         for first, stop in _chunks(q_owner):  # collisions held for a chunk of queries
             hits = np.concatenate(
                 [
@@ -324,13 +328,14 @@ def _query(q_start: int) -> set[tuple[int, int, bool]]:
 
 
 def _indexed(
-    index: Sequence[Features | None], start: int, stop: int, workers: int
+    index: Sequence[Features | None], start: int, stop: int, workers: int, skip: Container[int]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[np.ndarray, ...]]]:
-    """The keypoints of `index[start:stop]` (read ASKED images at a time): owner, point and
-    orientation arrays, and a hash table over each part of their descriptors (built by
-    `workers` threads)."""
+    """The keypoints of `index[start:stop]` but those numbered in `skip` (read ASKED images
+    at a time): owner, point and orientation arrays, and a hash table over each part of their
+    descriptors (built by `workers` threads)."""
     parts = [
-        _stacked(index[at : min(at + ASKED, stop)], False, at) for at in range(start, stop, ASKED)
+        _stacked(index[at : min(at + ASKED, stop)], False, at, skip)
+        for at in range(start, stop, ASKED)
     ]
     owner, point, descriptor, angle = (np.concatenate(c) for c in zip(*parts, strict=True))
     del parts

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from array import array
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import chain
@@ -607,9 +607,7 @@ def robust_verified(
 
     picture_of = lru_cache(maxsize=256)(picture_of)  # frames and verification read alike
     framed = [pair for pair, distance in pairs.items() if distance["via"] is None]
-    hashed: set[tuple[int, int]] = set()
-    wanted = robust_candidates(pairs, turned, found, hashed)
-    images = records(sorted({n for a, b, _ in wanted for n in (a, b)} | {*chain(*framed)}))
+    images = records(sorted({*chain(*pairs)}))
     compared = robust.compared_frames(framed, picture_of)
     # cells that disagree may be a crop or a small turn the hashes still matched: a pair is
     # left out only when its keypoints cannot verify it either
@@ -618,8 +616,13 @@ def robust_verified(
         for (a, b), verification in compared.items()
         if robust.refutes(verification) and robust.checkable(found[a], found[b])
     }
+    kept = {pair: distance for pair, distance in pairs.items() if pair not in doubted}
+    order = sorted({*chain(*kept)}, key=lambda n: keeper_key(images[n]))  # as `dupes` has it
+    copies, skip = searched_copies(kept, order, {n for n in order if bordered(images[n])})
+    hashed = set(doubted)
+    wanted = robust_candidates(pairs, turned, found, hashed, copies, skip)
     wanted |= {(a, b, False) for a, b in doubted}
-    hashed |= doubted
+    images = records(sorted({n for a, b, _ in wanted for n in (a, b)} - images.keys()))
     confirmed = robust.verified(found, wanted, picture_of, hashed)
     for pair, verification in compared.items():
         if pair in doubted:
@@ -634,21 +637,49 @@ def robust_verified(
     return {"candidates": len(wanted), "verified": len(confirmed), "refuted": refuted}
 
 
+def bordered(image: ImageRecord) -> bool:
+    """Whether the image has uniform borders (its hashes have a trimmed view)."""
+    return "trimmed" in (image.variants or {})
+
+
+def searched_copies(
+    pairs: dict[tuple[int, int], dict[str, Any]], order: list[int], bordered: Container[int]
+) -> tuple[dict[int, list[int]], set[int]]:
+    """The leader clusters of `pairs` over `order` (leader first), each by the image a
+    keypoint search looks for all of them through (a photo's many copies would fill the
+    index's buckets): the first not in `bordered` (a padded copy shows the photo smaller),
+    else the leader; and the images not searched."""
+    copies = {}
+    for members, _ in _leaders(order, pairs):
+        copies[next((n for n in members if n not in bordered), members[0])] = members
+    skip = {n for searched, members in copies.items() for n in members if n != searched}
+    return copies, skip
+
+
 def robust_candidates(
     pairs: dict[tuple[int, int], dict[str, Any]],
     turned: dict[tuple[int, int], dict[str, Any]],
     found: Sequence[Any],
     hashed: set[tuple[int, int]],
+    copies: dict[int, list[int]],
+    skip: set[int],
 ) -> set[tuple[int, int, bool]]:
     """The pairs (a < b, mirrored) `robust.verified` should check, none that `pairs` holds:
     the keypoint candidates among `found` (robust.Features or None per image number), and
     the pairs only `turned` holds (matched through a mirrored or turned view: hashes alone
     pair look-alikes there), which are added to `hashed`. A pair of `turned` with an image
     of too few keypoints to check (a chart, a gradient, a file gone) goes into `pairs`: its
-    hashes decide, as with --transforms."""
+    hashes decide, as with --transforms. The images in `skip` are not searched: `copies`
+    (see `searched_copies`) gives a candidate of the image searched to its copies, each
+    paired with the other side's keeper, as `dupes` clusters them."""
     from . import robust
 
-    wanted = {(min(a, b), max(a, b), m) for a, b, m in robust.candidates(found, found)}
+    wanted = set()
+    for a, b, m in robust.candidates(found, found, skip=skip):
+        one, other = copies.get(a, [a]), copies.get(b, [b])
+        for x, y in [(a, b), *((x, other[0]) for x in one), *((one[0], y) for y in other)]:
+            if x != y:
+                wanted.add((min(x, y), max(x, y), m))
     for (a, b), distance in turned.items():
         if (a, b) in pairs:
             continue

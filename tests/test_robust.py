@@ -322,6 +322,32 @@ def test_lookup_robust_says_where_else_a_crop_was_used(cli, desk, tmp_path):
     assert found["original.jpg"]["verification"]["coverage"] == pytest.approx(0.25, abs=0.05)
 
 
+@pytest.fixture
+def reposted(tmp_path: Path) -> Path:
+    """One photo saved 20 times with the same pixels and other bytes (each site's own
+    comment): every one of its keypoints 20 times over, more than a bucket of the index
+    keeps; a crop of it; another photo."""
+    folder = tmp_path / "reposted"
+    for number in range(20):
+        write_image(folder / f"copy{number:02}.jpg", scene(15), comment=b"site %d" % number)
+    write_image(folder / "crop.jpg", crop(scene(15), 0.6, 0.9, 0.2))
+    write_image(folder / "other.jpg", scene(16))
+    return folder
+
+
+def test_a_crop_of_a_photo_reposted_many_times_joins_its_copies(cli, reposted):
+    cli("scan", reposted)
+    (cluster,) = json.loads(cli("dupes", "--robust", "-f", "json").stdout)["clusters"]
+    assert _names(cluster) == [*(f"copy{n:02}.jpg" for n in range(20)), "crop.jpg"]
+    names = [Path(image["files"][0]).name for image in cluster["images"]]
+    crop_distance = cluster["distances"][names.index("crop.jpg")]
+    assert crop_distance["via"] == "robust"  # verified against the keeper itself
+    result = cli("lookup", "--image", reposted / "crop.jpg", "--robust", "-f", "json")
+    matches = json.loads(result.stdout)["matches"]
+    robust_ones = {Path(m["image"]["files"][0]).name for m in matches if m["view"] == "robust"}
+    assert robust_ones == {f"copy{n:02}.jpg" for n in range(20)}
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
