@@ -600,9 +600,10 @@ def robust_verified(
     images of `found` (robust.Features or None), and those of `turned` (the same with
     transforms) that it verifies or cannot check; compare the pictures of each pair matched
     by whole-picture hashes, and leave out those whose cells disagree and whose keypoints
-    cannot verify them either (look-alikes: the same composition, other details). Pictures
-    come from `picture_of(number)`, image records from `records(numbers)` (read once it is
-    known which). Returns how many pairs were candidates, verified and refuted."""
+    cannot verify them either (look-alikes: the same composition, other details); copies the
+    hashes matched are searched through one of them (`searched_copies`). Pictures come from
+    `picture_of(number)`, image records from `records(numbers)` (read once it is known
+    which). Returns how many pairs were candidates, verified and refuted."""
     from . import robust
 
     picture_of = lru_cache(maxsize=256)(picture_of)  # frames and verification read alike
@@ -622,7 +623,7 @@ def robust_verified(
     hashed = set(doubted)
     wanted = robust_candidates(pairs, turned, found, hashed, copies, skip)
     wanted |= {(a, b, False) for a, b in doubted}
-    images = records(sorted({n for a, b, _ in wanted for n in (a, b)} - images.keys()))
+    images.update(records(sorted({n for a, b, _ in wanted for n in (a, b)} - images.keys())))
     confirmed = robust.verified(found, wanted, picture_of, hashed)
     for pair, verification in compared.items():
         if pair in doubted:
