@@ -197,31 +197,29 @@ def _robust_matches(
     catalog: Store, data: bytes, name: str, phash: int, cache: Path
 ) -> list[dict[str, Any]]:
     """The catalogued images `robust` verifies as a crop, turn or mirror of the image in
-    `data` (pHash `phash`), or it of them; most agreeing cells first."""
+    `data` (pHash `phash`), or it of them, each with its whole-picture copies (verified
+    through it: see similarity.searched_copies); most agreeing cells first."""
     from . import robust
-    from .similarity import ViewTable, bordered, low_information, searched_copies
+    from .similarity import ViewTable, low_information, search_rank, searched_copies
 
     query = robust.picture(data, name)
     features = robust.features(query)
-    table, shas, sizes, edged = ViewTable(False), [], [], set()
+    table, shas, sizes = ViewTable(False), [], []
     for image in catalog.fingerprints():
         if not low_information(image):
-            if bordered(image):
-                edged.add(len(shas))
             table.add(image)
             shas.append(image.sha256)
             sizes.append(image.width * image.height)
-    # copies the hashes match are searched through one of them, as `dupes --robust` does
-    pairs = table.pairs(DEFAULT_THRESHOLD)
-    copies, skip = searched_copies(pairs, sorted({*chain(*pairs)}, key=lambda n: -sizes[n]), edged)
     found, _ = robust.catalogue_features(catalog, shas, cache)
+    # whole-picture copies are searched through one of them, as `dupes --robust` does
+    same = {p: d for p, d in table.pairs(DEFAULT_THRESHOLD).items() if d["via"] is None}
+    order = sorted({*chain(*same)}, key=lambda n: -sizes[n])
+    grouped = {i.sha256: i for i in catalog.image_objects([shas[n] for n in order])}
+    copies, skip = searched_copies(same, order, lambda n: search_rank(grouped[shas[n]], found[n]))
     asked = len(found)
-    wanted = {
-        (y, asked, m)
-        for _, t, m in robust.candidates(found, [features], skip=skip)
-        for y in copies.get(t, [t])
-    }
-    images = {i.sha256: i for i in catalog.image_objects({shas[t] for t, _, _ in wanted})}
+    wanted = {(t, asked, m) for _, t, m in robust.candidates(found, [features], skip=skip)}
+    read = {y for t, _, _ in wanted for y in copies.get(t, [t])}
+    images = {i.sha256: i for i in catalog.image_objects({shas[y] for y in read})}
 
     def picture_of(number: int) -> Any:
         return query if number == asked else robust.stored_picture(images[shas[number]])
@@ -230,11 +228,12 @@ def _robust_matches(
     confirmed = robust.verified({**partners, asked: features}, wanted, picture_of)
     matches = [
         {
-            **_match(images[shas[t]], (int(images[shas[t]].phash, 16) ^ phash).bit_count()),
+            **_match(images[shas[y]], (int(images[shas[y]].phash, 16) ^ phash).bit_count()),
             "view": "robust+mirror" if v.mirrored else "robust",
             "verification": v.to_dict(),
         }
         for (t, _), v in confirmed.items()
+        for y in copies.get(t, [t])
     ]
     return sorted(matches, key=lambda m: (-m["verification"]["agreeing"], m["image"]["sha256"]))
 

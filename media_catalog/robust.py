@@ -31,7 +31,7 @@ import sqlite3
 import struct
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, overload
@@ -155,6 +155,11 @@ class Verification:
     cells: int
     agreeing: float
 
+    def reversed(self) -> Verification:
+        """The same verification of the pair taken the other way round (the inverse of a
+        mirrored transform turns by the same angle)."""
+        return replace(self, rotation=self.rotation if self.mirrored else -self.rotation)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "mirrored": self.mirrored,
@@ -261,7 +266,8 @@ def candidates(
     enough of the collisions fit one similarity transform (tried for the PER_IMAGE images
     each query collides with most, on each side, in each block of BLOCK indexed images).
     Pass the same sequence twice to pair a collection with itself (a pair with itself is
-    never given); images numbered in `skip` are neither indexed nor asked. Memory is
+    never given); images numbered in `skip` are not indexed (nor asked, for a collection
+    paired with itself). Memory is
     bounded: BLOCK images are indexed at once, ASKED queried by each of `workers` processes
     (default: all cores; forked, sharing the index; one process where there is no fork)."""
     found: set[tuple[int, int, bool]] = set()
@@ -274,7 +280,8 @@ def candidates(
         # a collection paired with itself: an earlier block's pairs with this one are found
         # when that block is indexed and this one queries it
         slices = range(start if itself else 0, len(queries), ASKED)
-        for part in _in_workers(_query, list(slices), (queries, itself, skip, *block), workers):
+        shared = (queries, itself, skip if itself else (), *block)
+        for part in _in_workers(_query, list(slices), shared, workers):
             found |= part
     return found
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from array import array
 from collections import defaultdict
-from collections.abc import Callable, Container, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import chain
@@ -531,9 +531,8 @@ def duplicate_report(
     pairs = table.pairs(threshold, dhash_threshold, search)
     summary = None
     if turned is not None and robust is not None:
-        summary = robust_pairs(
-            catalog, shas, pairs, turned.pairs(threshold, dhash_threshold, search), robust
-        )
+        turns = turned.pairs(threshold, dhash_threshold, search)
+        summary = robust_pairs(catalog, shas, pairs, turns, robust, tracking)
     near = _near_plans(catalog, pairs, shas, tracking)
     in_near = {sha256 for plan in near for sha256 in plan.sha256s}
     exact.sort(key=lambda e: (-e[0], e[1]))
@@ -568,9 +567,11 @@ def robust_pairs(
     pairs: dict[tuple[int, int], dict[str, Any]],
     turned: dict[tuple[int, int], dict[str, Any]],
     cache: Path,
+    tracking: bool,
 ) -> dict[str, Any]:
     """`robust_verified` on the catalogue's images (numbers in `shas`), their features
-    cached in `cache`/features.sqlite, their pictures read again from their files. Returns
+    cached in `cache`/features.sqlite, their pictures read again from their files, their
+    records as `dupes` reads them (with their tracking occurrences when `tracking`). Returns
     what was done: features cached, found and unavailable, candidates, verified, refuted."""
     from . import robust  # OpenCV, loaded only when asked for
 
@@ -578,7 +579,8 @@ def robust_pairs(
     images: dict[int, ImageRecord] = {}
 
     def records(numbers: list[int]) -> dict[int, ImageRecord]:
-        by_sha = {i.sha256: i for i in catalog.image_objects([shas[n] for n in numbers])}
+        read = catalog.image_objects([shas[n] for n in numbers])
+        by_sha = {i.sha256: i if tracking else _untracked(i) for i in read}
         images.update((n, by_sha[shas[n]]) for n in numbers)
         return images
 
@@ -617,11 +619,11 @@ def robust_verified(
         for (a, b), verification in compared.items()
         if robust.refutes(verification) and robust.checkable(found[a], found[b])
     }
-    kept = {pair: distance for pair, distance in pairs.items() if pair not in doubted}
-    order = sorted({*chain(*kept)}, key=lambda n: keeper_key(images[n]))  # as `dupes` has it
-    copies, skip = searched_copies(kept, order, {n for n in order if bordered(images[n])})
+    same = {p: d for p, d in pairs.items() if d["via"] is None and p not in doubted}
+    order = sorted({*chain(*same)}, key=lambda n: keeper_key(images[n]))  # as `dupes` has it
+    copies, skip = searched_copies(same, order, lambda n: search_rank(images[n], found[n]))
     hashed = set(doubted)
-    wanted = robust_candidates(pairs, turned, found, hashed, copies, skip)
+    wanted = robust_candidates(pairs, turned, found, hashed, skip)
     wanted |= {(a, b, False) for a, b in doubted}
     images.update(records(sorted({n for a, b, _ in wanted for n in (a, b)} - images.keys())))
     confirmed = robust.verified(found, wanted, picture_of, hashed)
@@ -633,26 +635,36 @@ def robust_verified(
                 continue
         if verification is not None:
             pairs[pair]["verification"] = verification.to_dict()
+    verified = len(confirmed)
+    for pair, verification in _given_to_copies(confirmed, copies).items():
+        if pair not in pairs:
+            confirmed.setdefault(pair, verification)
     add_verified(pairs, confirmed, images)
     refuted = len(framed) - sum(pair in pairs for pair in framed)
-    return {"candidates": len(wanted), "verified": len(confirmed), "refuted": refuted}
+    return {"candidates": len(wanted), "verified": verified, "refuted": refuted}
 
 
-def bordered(image: ImageRecord) -> bool:
-    """Whether the image has uniform borders (its hashes have a trimmed view)."""
-    return "trimmed" in (image.variants or {})
+def search_rank(image: ImageRecord, features: Any) -> tuple[bool, bool, bool]:
+    """How well an image (an image object) serves a keypoint search for its copies, best
+    least: it has the keypoints a search needs (robust.Features), a file still holds it (it
+    is read again to verify), it has no uniform borders (a padded copy shows the photo
+    smaller)."""
+    from . import robust
+
+    on_disk = any(Path(path).is_file() for path in image.paths())
+    return not robust.checkable(features), not on_disk, "trimmed" in (image.variants or {})
 
 
 def searched_copies(
-    pairs: dict[tuple[int, int], dict[str, Any]], order: list[int], bordered: Container[int]
+    pairs: dict[tuple[int, int], dict[str, Any]],
+    order: list[int],
+    rank: Callable[[int], Any],
 ) -> tuple[dict[int, list[int]], set[int]]:
-    """The leader clusters of `pairs` over `order` (leader first), each by the image a
-    keypoint search looks for all of them through (a photo's many copies would fill the
-    index's buckets): the first not in `bordered` (a padded copy shows the photo smaller),
-    else the leader; and the images not searched."""
-    copies = {}
-    for members, _ in _leaders(order, pairs):
-        copies[next((n for n in members if n not in bordered), members[0])] = members
+    """The leader clusters of `pairs` (whole-picture copies) over `order` (leader first),
+    each by the image a keypoint search looks for all of them through (a photo's many
+    copies would fill the index's buckets): the first of least `rank` (`search_rank`); and
+    the images not searched."""
+    copies = {min(members, key=rank): members for members, _ in _leaders(order, pairs)}
     skip = {n for searched, members in copies.items() for n in members if n != searched}
     return copies, skip
 
@@ -662,7 +674,6 @@ def robust_candidates(
     turned: dict[tuple[int, int], dict[str, Any]],
     found: Sequence[Any],
     hashed: set[tuple[int, int]],
-    copies: dict[int, list[int]],
     skip: set[int],
 ) -> set[tuple[int, int, bool]]:
     """The pairs (a < b, mirrored) `robust.verified` should check, none that `pairs` holds:
@@ -670,17 +681,11 @@ def robust_candidates(
     the pairs only `turned` holds (matched through a mirrored or turned view: hashes alone
     pair look-alikes there), which are added to `hashed`. A pair of `turned` with an image
     of too few keypoints to check (a chart, a gradient, a file gone) goes into `pairs`: its
-    hashes decide, as with --transforms. The images in `skip` are not searched: `copies`
-    (see `searched_copies`) gives a candidate of the image searched to its copies, each
-    paired with the other side's keeper, as `dupes` clusters them."""
+    hashes decide, as with --transforms. The images in `skip` are not searched (see
+    `searched_copies`)."""
     from . import robust
 
-    wanted = set()
-    for a, b, m in robust.candidates(found, found, skip=skip):
-        one, other = copies.get(a, [a]), copies.get(b, [b])
-        for x, y in [(a, b), *((x, other[0]) for x in one), *((one[0], y) for y in other)]:
-            if x != y:
-                wanted.add((min(x, y), max(x, y), m))
+    wanted = {(min(a, b), max(a, b), m) for a, b, m in robust.candidates(found, found, skip=skip)}
     for (a, b), distance in turned.items():
         if (a, b) in pairs:
             continue
@@ -690,6 +695,21 @@ def robust_candidates(
         else:
             pairs[(a, b)] = distance
     return {w for w in wanted if w[:2] not in pairs}
+
+
+def _given_to_copies(
+    confirmed: dict[tuple[int, int], Any], copies: dict[int, list[int]]
+) -> dict[tuple[int, int], Any]:
+    """Each verified pair (a, b) of images searched, given to their copies (see
+    `searched_copies`: a copy shows the same frame): every copy of a with b's keeper, and
+    a's keeper with every copy of b, as `dupes` clusters them; with the pair's verification."""
+    given = {}
+    for (a, b), verification in confirmed.items():
+        one, other = copies.get(a, [a]), copies.get(b, [b])
+        for x, y in [*((x, other[0]) for x in one), *((one[0], y) for y in other)]:
+            if x != y:
+                given[(min(x, y), max(x, y))] = verification.reversed() if x > y else verification
+    return given
 
 
 def add_verified(

@@ -109,6 +109,17 @@ def test_cells_along_the_edge_of_an_enlarged_crop_agree(seed):
     assert found is not None and found.cells > 300 and found.agreeing >= 0.99
 
 
+@pytest.mark.parametrize("mirror", [False, True])
+def test_a_verification_taken_the_other_way_round_is_its_reverse(mirror):
+    original = scene(19)
+    copy = turned(crop(original, 0.8, 0.3, 0.3), 10)
+    copy = ImageOps.mirror(copy) if mirror else copy
+    one, other = check(original, copy), check(copy, original)
+    assert one is not None and other is not None and one.mirrored is other.mirrored is mirror
+    assert one.reversed().rotation == pytest.approx(other.rotation, abs=1)
+    assert abs(one.rotation) == pytest.approx(10, abs=1)
+
+
 def test_a_mirrored_crop_is_verified_as_mirrored():
     found = check(scene(2), ImageOps.mirror(crop(scene(2), 0.75, 0.2, 0.6)))
     assert found is not None and found.mirrored
@@ -346,6 +357,26 @@ def test_a_crop_of_a_photo_reposted_many_times_joins_its_copies(cli, reposted):
     matches = json.loads(result.stdout)["matches"]
     robust_ones = {Path(m["image"]["files"][0]).name for m in matches if m["view"] == "robust"}
     assert robust_ones == {f"copy{n:02}.jpg" for n in range(20)}
+
+
+def test_lookup_robust_finds_a_photo_through_whichever_copy_is_searched(cli, tmp_path):
+    """The smaller copy is the catalogue's first image, and not searched; then the larger,
+    which is searched, is gone (its copy stands for it, and it is still a copy)."""
+    folder = tmp_path / "copies"
+    write_image(folder / "a_small.jpg", scene(17).resize((480, 360)))
+    write_image(folder / "b_big.jpg", scene(17))
+    write_image(folder / "c_other.jpg", scene(18))
+    probe = write_image(tmp_path / "probe.jpg", crop(scene(17), 0.5, 0.1, 0.8))
+    cli("scan", folder)
+
+    def robust_matches() -> set[str]:
+        result = cli("lookup", "--image", probe, "--robust", "-f", "json")
+        matches = json.loads(result.stdout)["matches"]
+        return {Path(m["image"]["files"][0]).name for m in matches if m["view"] == "robust"}
+
+    assert robust_matches() == {"a_small.jpg", "b_big.jpg"}
+    (folder / "b_big.jpg").unlink()
+    assert robust_matches() == {"a_small.jpg", "b_big.jpg"}
 
 
 @pytest.mark.parametrize(
