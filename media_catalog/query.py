@@ -230,7 +230,7 @@ def _robust_matches(
         {
             **_match(images[shas[y]], (int(images[shas[y]].phash, 16) ^ phash).bit_count()),
             "view": "robust+mirror" if v.mirrored else "robust",
-            "verification": v.to_dict(),
+            "verification": v.to_dict() if y == t else {**v.to_dict(), "through": [shas[t]]},
         }
         for (t, _), v in confirmed.items()
         for y in copies.get(t, [t])

@@ -636,10 +636,15 @@ def robust_verified(
         if verification is not None:
             pairs[pair]["verification"] = verification.to_dict()
     verified = len(confirmed)
-    for pair, verification in _given_to_copies(confirmed, copies).items():
-        if pair not in pairs:
-            confirmed.setdefault(pair, verification)
+    given = {
+        pair: how
+        for pair, how in _given_to_copies(confirmed, copies).items()
+        if pair not in pairs and pair not in confirmed
+    }
+    confirmed.update((pair, verification) for pair, (verification, _) in given.items())
     add_verified(pairs, confirmed, images)
+    for pair, (_, (a, b)) in given.items():
+        pairs[pair]["verification"]["through"] = [images[a].sha256, images[b].sha256]
     refuted = len(framed) - sum(pair in pairs for pair in framed)
     return {"candidates": len(wanted), "verified": verified, "refuted": refuted}
 
@@ -699,16 +704,19 @@ def robust_candidates(
 
 def _given_to_copies(
     confirmed: dict[tuple[int, int], Any], copies: dict[int, list[int]]
-) -> dict[tuple[int, int], Any]:
+) -> dict[tuple[int, int], tuple[Any, tuple[int, int]]]:
     """Each verified pair (a, b) of images searched, given to their copies (see
     `searched_copies`: a copy shows the same frame): every copy of a with b's keeper, and
-    a's keeper with every copy of b, as `dupes` clusters them; with the pair's verification."""
+    a's keeper with every copy of b, as `dupes` clusters them; with the pair's verification
+    and the pair compared, each taken in the given pair's order."""
     given = {}
     for (a, b), verification in confirmed.items():
         one, other = copies.get(a, [a]), copies.get(b, [b])
         for x, y in [*((x, other[0]) for x in one), *((one[0], y) for y in other)]:
-            if x != y:
-                given[(min(x, y), max(x, y))] = verification.reversed() if x > y else verification
+            if x < y:
+                given[(x, y)] = verification, (a, b)
+            elif x > y:
+                given[(y, x)] = verification.reversed(), (b, a)
     return given
 
 

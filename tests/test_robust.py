@@ -354,9 +354,16 @@ def test_a_crop_of_a_photo_reposted_many_times_joins_its_copies(cli, reposted):
     crop_distance = cluster["distances"][names.index("crop.jpg")]
     assert crop_distance["via"] == "robust"  # verified against the keeper itself
     result = cli("lookup", "--image", reposted / "crop.jpg", "--robust", "-f", "json")
-    matches = json.loads(result.stdout)["matches"]
-    robust_ones = {Path(m["image"]["files"][0]).name for m in matches if m["view"] == "robust"}
-    assert robust_ones == {f"copy{n:02}.jpg" for n in range(20)}
+    matches = [m for m in json.loads(result.stdout)["matches"] if m["view"] == "robust"]
+    assert {Path(m["image"]["files"][0]).name for m in matches} == {
+        f"copy{n:02}.jpg" for n in range(20)
+    }
+    # one copy was compared with the file; the others carry its figures, and say so
+    (compared,) = [m for m in matches if "through" not in m["verification"]]
+    assert {tuple(m["verification"].pop("through")) for m in matches if m is not compared} == {
+        (compared["image"]["sha256"],)
+    }
+    assert all(m["verification"] == compared["verification"] for m in matches)
 
 
 def test_lookup_robust_finds_a_photo_through_whichever_copy_is_searched(cli, tmp_path):
@@ -377,6 +384,24 @@ def test_lookup_robust_finds_a_photo_through_whichever_copy_is_searched(cli, tmp
     assert robust_matches() == {"a_small.jpg", "b_big.jpg"}
     (folder / "b_big.jpg").unlink()
     assert robust_matches() == {"a_small.jpg", "b_big.jpg"}
+
+
+def test_dupes_robust_verifies_a_crop_through_a_copy_when_the_keeper_is_gone(cli, tmp_path):
+    folder = tmp_path / "copies"
+    write_image(folder / "a_small.jpg", scene(17).resize((480, 360)))
+    write_image(folder / "b_big.jpg", scene(17))
+    write_image(folder / "c_crop.jpg", crop(scene(17), 0.5, 0.1, 0.8))
+    cli("scan", folder)
+    (folder / "b_big.jpg").unlink()
+    (cluster,) = json.loads(cli("dupes", "--robust", "-f", "json").stdout)["clusters"]
+    _, small, cropped = cluster["images"]
+    assert [Path(i["files"][0]).name for i in cluster["images"]] == [
+        "b_big.jpg",
+        "a_small.jpg",
+        "c_crop.jpg",
+    ]
+    verification = cluster["distances"][2]["verification"]
+    assert set(verification.pop("through")) == {small["sha256"], cropped["sha256"]}
 
 
 @pytest.mark.parametrize(
