@@ -22,6 +22,7 @@ logo, an icon, an ad) from both tiers; and any SHA-256 or pHash on an ignore lis
 from __future__ import annotations
 
 import math
+import os
 from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -656,7 +657,7 @@ def search_rank(image: ImageRecord, features: Any) -> tuple[bool, bool, bool]:
     smaller)."""
     from . import robust
 
-    on_disk = any(Path(path).is_file() for path in image.paths())
+    on_disk = any(os.path.isfile(path) for path in image.paths())  # (never raises)
     return not robust.checkable(features), not on_disk, "trimmed" in (image.variants or {})
 
 
