@@ -200,7 +200,7 @@ def _robust_matches(
     `data` (pHash `phash`), or it of them, each with its whole-picture copies (verified
     through it: see similarity.searched_copies); most agreeing cells first."""
     from . import robust
-    from .similarity import ViewTable, low_information, search_rank, searched_copies
+    from .similarity import ViewTable, low_information, searched_copies
 
     query = robust.picture(data, name)
     features = robust.features(query)
@@ -213,9 +213,9 @@ def _robust_matches(
     found, _ = robust.catalogue_features(catalog, shas, cache)
     # whole-picture copies are searched through one of them, as `dupes --robust` does
     same = {p: d for p, d in table.pairs(DEFAULT_THRESHOLD).items() if d["via"] is None}
-    order = sorted({*chain(*same)}, key=lambda n: -sizes[n])
+    order = sorted(sorted({*chain(*same)}), key=lambda n: -sizes[n])
     grouped = {i.sha256: i for i in catalog.image_objects([shas[n] for n in order])}
-    copies, skip = searched_copies(same, order, lambda n: search_rank(grouped[shas[n]], found[n]))
+    copies, skip = searched_copies(same, order, lambda n: (grouped[shas[n]], found[n]))
     asked = len(found)
     wanted = {(t, asked, m) for _, t, m in robust.candidates(found, [features], skip=skip)}
     read = {y for t, _, _ in wanted for y in copies.get(t, [t])}

@@ -22,7 +22,6 @@ logo, an icon, an ad) from both tiers; and any SHA-256 or pHash on an ignore lis
 from __future__ import annotations
 
 import math
-import os
 from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -39,7 +38,7 @@ from .errors import FingerprintError, QueryError, ResolveError
 from .hamming import PairSearch, oversized, pairs_within
 from .models import DEFAULT_THRESHOLD, MAX_THRESHOLD, counts_key
 from .records import ImageRecord
-from .resolve import read_bytes
+from .resolve import read_bytes, stored_bytes
 from .store import Store
 from .walk import walk
 
@@ -621,18 +620,20 @@ def robust_verified(
         if robust.refutes(verification) and robust.checkable(found[a], found[b])
     }
     same = {p: d for p, d in pairs.items() if d["via"] is None and p not in doubted}
-    order = sorted({*chain(*same)}, key=lambda n: keeper_key(images[n]))  # as `dupes` has it
-    copies, skip = searched_copies(same, order, lambda n: search_rank(images[n], found[n]))
+    order = sorted(sorted({*chain(*same)}), key=lambda n: keeper_key(images[n]))  # as `dupes`
+    copies, skip = searched_copies(same, order, lambda n: (images[n], found[n]))
     hashed = set(doubted)
     wanted = robust_candidates(pairs, turned, found, hashed, skip)
     wanted |= {(a, b, False) for a, b in doubted}
     images.update(records(sorted({n for a, b, _ in wanted for n in (a, b)} - images.keys())))
     confirmed = robust.verified(found, wanted, picture_of, hashed)
+    refused = set()
     for pair, verification in compared.items():
         if pair in doubted:
             verification = confirmed.pop(pair, None)
             if verification is None:
                 del pairs[pair]
+                refused.add(pair)
                 continue
         if verification is not None:
             pairs[pair]["verification"] = verification.to_dict()
@@ -640,7 +641,7 @@ def robust_verified(
     given = {
         pair: how
         for pair, how in _given_to_copies(confirmed, copies).items()
-        if pair not in pairs and pair not in confirmed
+        if pair not in pairs and pair not in confirmed and pair not in refused
     }
     confirmed.update((pair, verification) for pair, (verification, _) in given.items())
     add_verified(pairs, confirmed, images)
@@ -650,27 +651,30 @@ def robust_verified(
     return {"candidates": len(wanted), "verified": verified, "refuted": refuted}
 
 
-def search_rank(image: ImageRecord, features: Any) -> tuple[bool, bool, bool]:
-    """How well an image (an image object) serves a keypoint search for its copies, best
-    least: it has the keypoints a search needs (robust.Features), a file still holds it (it
-    is read again to verify), it has no uniform borders (a padded copy shows the photo
-    smaller)."""
-    from . import robust
-
-    on_disk = any(os.path.isfile(path) for path in image.paths())  # (never raises)
-    return not robust.checkable(features), not on_disk, "trimmed" in (image.variants or {})
-
-
 def searched_copies(
     pairs: dict[tuple[int, int], dict[str, Any]],
     order: list[int],
-    rank: Callable[[int], Any],
+    looks: Callable[[int], tuple[ImageRecord, Any]],
 ) -> tuple[dict[int, list[int]], set[int]]:
     """The leader clusters of `pairs` (whole-picture copies) over `order` (leader first),
     each by the image a keypoint search looks for all of them through (a photo's many
-    copies would fill the index's buckets): the first of least `rank` (`search_rank`); and
-    the images not searched."""
-    copies = {min(members, key=rank): members for members, _ in _leaders(order, pairs)}
+    copies would fill the index's buckets); and the images not searched. `looks(n)`: image
+    n's object and robust.Features. The image searched is the first, in `order`, that has
+    the keypoints a search needs and no uniform borders (a padded copy shows the photo
+    smaller), else one with the keypoints, and whose bytes a file still holds (it is read
+    again to verify)."""
+    from . import robust
+
+    copies = {}
+    for members, _ in _leaders(order, pairs):
+        seen = {n: looks(n) for n in members}
+        worse = {
+            n: (not robust.checkable(features), "trimmed" in (image.variants or {}))
+            for n, (image, features) in seen.items()
+        }
+        ranked = sorted(members, key=worse.__getitem__)
+        held = (n for n in ranked if stored_bytes(seen[n][0].sha256, seen[n][0].paths()))
+        copies[next(held, ranked[0])] = members
     skip = {n for searched, members in copies.items() for n in members if n != searched}
     return copies, skip
 
