@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -204,18 +203,19 @@ def _robust_matches(
 
     query = robust.picture(data, name)
     features = robust.features(query)
-    table, shas, sizes = ViewTable(False), [], []
+    table, shas = ViewTable(False), []
     for image in catalog.fingerprints():
         if not low_information(image):
             table.add(image)
             shas.append(image.sha256)
-            sizes.append(image.width * image.height)
     found, _ = robust.catalogue_features(catalog, shas, cache)
+
+    def records(numbers: list[int]) -> dict[int, ImageRecord]:
+        by_sha = {i.sha256: i for i in catalog.image_objects([shas[n] for n in numbers])}
+        return {n: by_sha[shas[n]] for n in numbers}
+
     # whole-picture copies are searched through one of them, as `dupes --robust` does
-    same = {p: d for p, d in table.pairs(DEFAULT_THRESHOLD).items() if d["via"] is None}
-    order = sorted(sorted({*chain(*same)}), key=lambda n: -sizes[n])
-    grouped = {i.sha256: i for i in catalog.image_objects([shas[n] for n in order])}
-    copies, skip = searched_copies(same, order, lambda n: (grouped[shas[n]], found[n]))
+    copies, skip = searched_copies(table.pairs(DEFAULT_THRESHOLD), found, records)
     asked = len(found)
     wanted = {(t, asked, m) for _, t, m in robust.candidates(found, [features], skip=skip)}
     read = {y for t, _, _ in wanted for y in copies.get(t, [t])}

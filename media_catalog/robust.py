@@ -267,9 +267,9 @@ def candidates(
     each query collides with most, on each side, in each block of BLOCK indexed images).
     Pass the same sequence twice to pair a collection with itself (a pair with itself is
     never given); images numbered in `skip` are not indexed (nor asked, for a collection
-    paired with itself). Memory is
-    bounded: BLOCK images are indexed at once, ASKED queried by each of `workers` processes
-    (default: all cores; forked, sharing the index; one process where there is no fork)."""
+    paired with itself). Memory is bounded: BLOCK images are indexed at once, ASKED queried
+    by each of `workers` processes (default: all cores; forked, sharing the index; one
+    process where there is no fork)."""
     found: set[tuple[int, int, bool]] = set()
     itself = index is queries
     workers = workers or default_workers()
@@ -758,11 +758,11 @@ def compared_frames(
     wanted: Iterable[tuple[int, int]], picture_of: Callable[[int], np.ndarray | None]
 ) -> dict[tuple[int, int], Verification | None]:
     """`compare_frame` of each pair (a, b) of `wanted`, by pair (None: a picture not
-    readable, or too small); pictures as `verified` reads them."""
-    pictures = lru_cache(maxsize=256)(picture_of)
+    readable, or too small); pictures as `verified` reads them (pass a cached `picture_of`
+    to read each once: the pairs are taken in order)."""
     compared: dict[tuple[int, int], Verification | None] = {}
     for a, b in sorted(wanted):
-        grey_a, grey_b = pictures(a), pictures(b)
+        grey_a, grey_b = picture_of(a), picture_of(b)
         both = grey_a is not None and grey_b is not None
         compared[(a, b)] = compare_frame(grey_a, grey_b) if both else None
     return compared

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from array import array
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import chain
@@ -619,9 +619,7 @@ def robust_verified(
         for (a, b), verification in compared.items()
         if robust.refutes(verification) and robust.checkable(found[a], found[b])
     }
-    same = {p: d for p, d in pairs.items() if d["via"] is None and p not in doubted}
-    order = sorted(sorted({*chain(*same)}), key=lambda n: keeper_key(images[n]))  # as `dupes`
-    copies, skip = searched_copies(same, order, lambda n: (images[n], found[n]))
+    copies, skip = searched_copies(pairs, found, lambda _: images, doubted)
     hashed = set(doubted)
     wanted = robust_candidates(pairs, turned, found, hashed, skip)
     wanted |= {(a, b, False) for a, b in doubted}
@@ -653,27 +651,31 @@ def robust_verified(
 
 def searched_copies(
     pairs: dict[tuple[int, int], dict[str, Any]],
-    order: list[int],
-    looks: Callable[[int], tuple[ImageRecord, Any]],
+    found: Sequence[Any],
+    records: Callable[[list[int]], dict[int, ImageRecord]],
+    refuted: Container[tuple[int, int]] = (),
 ) -> tuple[dict[int, list[int]], set[int]]:
-    """The leader clusters of `pairs` (whole-picture copies) over `order` (leader first),
-    each by the image a keypoint search looks for all of them through (a photo's many
-    copies would fill the index's buckets); and the images not searched. `looks(n)`: image
-    n's object and robust.Features. The image searched is the first, in `order`, that has
-    the keypoints a search needs and no uniform borders (a padded copy shows the photo
-    smaller), else one with the keypoints, and whose bytes a file still holds (it is read
-    again to verify)."""
+    """Copies a keypoint search looks for through one of them (a photo's many copies would
+    fill the index's buckets): the leader clusters, in keeper order as `dupes` forms them,
+    of the pairs of `pairs` whose whole pictures match (`via` null) but those `refuted`, by
+    the image searched; and the images not searched. `found`: robust.Features by number;
+    `records(numbers)`: their image objects. The image searched is the first with the
+    keypoints a search needs and no uniform borders (a padded copy shows the photo
+    smaller), else one with the keypoints, whose bytes a file still holds (it is read again
+    to verify)."""
     from . import robust
 
+    same = {p: d for p, d in pairs.items() if d["via"] is None and p not in refuted}
+    numbers = sorted({*chain(*same)})
+    images = records(numbers)
     copies = {}
-    for members, _ in _leaders(order, pairs):
-        seen = {n: looks(n) for n in members}
+    for members, _ in _leaders(sorted(numbers, key=lambda n: keeper_key(images[n])), same):
         worse = {
-            n: (not robust.checkable(features), "trimmed" in (image.variants or {}))
-            for n, (image, features) in seen.items()
+            n: (not robust.checkable(found[n]), "trimmed" in (images[n].variants or {}))
+            for n in members
         }
         ranked = sorted(members, key=worse.__getitem__)
-        held = (n for n in ranked if stored_bytes(seen[n][0].sha256, seen[n][0].paths()))
+        held = (n for n in ranked if stored_bytes(images[n].sha256, images[n].paths()))
         copies[next(held, ranked[0])] = members
     skip = {n for searched, members in copies.items() for n in members if n != searched}
     return copies, skip
