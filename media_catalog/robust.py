@@ -50,6 +50,10 @@ try:
 except ImportError as exc:  # pragma: no cover - the extra is installed with the tests
     raise QueryError("--robust needs OpenCV: pip install 'media-catalog[robust]'") from exc
 
+# OpenCV's thread pool does not survive a fork: a worker forked after this process used it
+# can wait for pool threads it does not have. Work is spread over processes instead.
+cv2.setNumThreads(0)
+
 SIDE = 512  # the picture features are found on and compared at, longer side in px
 KEYPOINTS = 500
 MIN_KEYPOINTS = 16  # fewer (flat pictures, charts): the image is matched by its hashes only
