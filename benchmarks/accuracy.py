@@ -31,9 +31,11 @@ plus a crop of each view of the stereo pair (look-alikes of the other view), eac
 the crops, turns and mirrors that issue asks about (ROBUST_VARIANTS) and the easy variants.
 Per kind of copy: recall (original vs copy) of imagededup's four hash methods (their
 default 10 bits; when imagededup is installed), a plain imagehash pHash <= 12 loop, and
-media-catalog's default, --transforms and --robust; then every pair of different photos
-each method joined, and what --robust cost per image. Robust pairs are made by the library's
-own function (similarity.robust_verified), as `dupes --robust` makes them.
+media-catalog's default and --transforms (by their hashes only, then with the pixels checked
+as `dupes` checks them: similarity.checked_by_pixels) and --robust; then every pair of
+different photos each method joined, and what the checks and --robust cost. Robust pairs
+are made by the library's own function (similarity.robust_verified), as `dupes --robust`
+makes them.
 """
 
 from __future__ import annotations
@@ -343,7 +345,7 @@ def robust_main() -> None:
     import imagehash
 
     from media_catalog import robust
-    from media_catalog.similarity import robust_verified
+    from media_catalog.similarity import checked_by_pixels, robust_verified
 
     started = time.perf_counter()
     originals = load_originals() + sklearn_originals()
@@ -376,8 +378,15 @@ def robust_main() -> None:
             plain.append(int(str(imagehash.phash(image)), 16))
     methods["plain pHash <= 12"] = _brute_pairs(plain, DEFAULT_THRESHOLD)
     views = [prints[n] for n in usable]
+    checked = {}
     for mode, transforms in (("media-catalog dupes", False), ("--transforms", True)):
         pairs = near_pairs(views, DEFAULT_THRESHOLD, transforms=transforms)
+        methods[f"{mode}, hashes only"] = {(usable[a], usable[b]) for a, b in pairs}
+        cpu = _cpu()
+        done = checked_by_pixels(
+            pairs, [v.phash256 for v in views], lambda k: robust.picture(files[usable[k]][2])
+        )
+        checked[mode] = {**done, "cpu": _cpu() - cpu}
         methods[mode] = {(usable[a], usable[b]) for a, b in pairs}
 
     cpu = _cpu()
@@ -444,6 +453,14 @@ def robust_main() -> None:
     for name, pairs_ in false.items():
         if pairs_ and name.startswith(("--", "media")):
             print(f"\n- {name}: {', '.join(pairs_[:10])}")
+    print(
+        "\n- pixels checked by default `dupes` (pairs of whole pictures whose 256-bit pHashes "
+        f"are over {similarity.FINE_SURE} bits apart): "
+        + "; ".join(
+            f"{mode}: {c['compared']} compared, {c['refuted']} refuted, {c['cpu']:.1f} s CPU"
+            for mode, c in checked.items()
+        )
+    )
     print(
         f"\n#### What --robust cost (its worker processes included)\n\n"
         f"- features: {feature_cpu * 1000:.1f} ms CPU per image ({len(usable)} images, "

@@ -725,6 +725,12 @@ def dupes(
             "near-pair search (README, dupes: Oversized buckets).",
             markup=False,
         )
+    if report.checked and report.checked["refuted"] and format is not DupesFormat.json:
+        _stderr().print(
+            f"{render.counted(report.checked['refuted'], 'pair')} the hashes matched were left "
+            "out: their pictures show different photos (README, dupes).",
+            markup=False,
+        )
     if format is DupesFormat.json:
         render.json_stream(typer.get_binary_stream("stdout"), report.members())
     elif format is DupesFormat.csv:

@@ -49,6 +49,9 @@ DHASH_CONFIRM = 8  # dHash bits that confirm a pHash match (see DEFAULT_THRESHOL
 # (central regions, mirrors, turns).
 DHASH_WIDE = 12
 FINE_CONFIRM = 48
+# A pair of whole pictures whose 256-bit pHashes are further apart is checked against its
+# pixels when they are at hand (`checked_by_pixels`): symmetric look-alikes come this close.
+FINE_SURE = 12
 DHASH_EXACT = 2
 VIEW_DHASH = 6
 # A copy of the whole frame keeps its shape within this factor (a 16:9 picture squashed to a
@@ -410,10 +413,11 @@ class DuplicateReport:
         tracking: bool = True,
         robust: dict[str, Any] | None = None,
         oversized: dict[str, int] | None = None,
+        checked: dict[str, int] | None = None,
     ) -> None:
         self.catalog, self.threshold, self.excluded = catalog, threshold, excluded
         self.plans, self.tracking, self.robust = plans, tracking, robust
-        self.oversized = oversized
+        self.oversized, self.checked = oversized, checked
 
     def counts(self) -> dict[str, int]:
         """{"exact", "near", "images_in_near"}: how many clusters, without reading them."""
@@ -453,6 +457,8 @@ class DuplicateReport:
         }
         if self.oversized is not None:
             members["oversized"] = self.oversized
+        if self.checked is not None:
+            members["checked"] = self.checked
         return members if self.robust is None else {**members, "robust": self.robust}
 
 
@@ -529,10 +535,12 @@ def duplicate_report(
     for found in excluded.values():
         found.sort()
     pairs = table.pairs(threshold, dhash_threshold, search)
-    summary = None
+    summary = checked = None
     if turned is not None and robust is not None:
         turns = turned.pairs(threshold, dhash_threshold, search)
         summary = robust_pairs(catalog, shas, pairs, turns, robust, tracking)
+    else:
+        checked = checked_by_pixels(pairs, table.fine, lambda n: _stored_picture(catalog, shas[n]))
     near = _near_plans(catalog, pairs, shas, tracking)
     in_near = {sha256 for plan in near for sha256 in plan.sha256s}
     exact.sort(key=lambda e: (-e[0], e[1]))
@@ -547,7 +555,9 @@ def duplicate_report(
         plans.sort(key=lambda plan: (-plan.reach[0], -plan.reach[1]))
     buckets, codes = table.oversized
     left_out = {"buckets": buckets, "codes": codes} if buckets else None
-    report = DuplicateReport(catalog, threshold, plans, excluded, tracking, summary, left_out)
+    report = DuplicateReport(
+        catalog, threshold, plans, excluded, tracking, summary, left_out, checked
+    )
     if sort == "first-seen":  # (the clusters are read twice: to date them, then to list them)
         seen = [  # oldest first; undated, then used in no article, last
             (first is None, chronological(first) if first else ())
@@ -559,6 +569,14 @@ def duplicate_report(
     if not any(options) and not tracking and dhash_threshold == DHASH_CONFIRM:
         catalog.keep(counts_key(threshold), report.counts())  # the counts scan and stats show
     return report
+
+
+def _stored_picture(catalog: Store, sha256: str) -> Any:
+    """robust.stored_picture of a catalogued image (by SHA-256)."""
+    from . import robust
+
+    (image,) = catalog.image_objects([sha256])
+    return robust.stored_picture(image)
 
 
 def robust_pairs(
@@ -612,13 +630,7 @@ def robust_verified(
     framed = [pair for pair, distance in pairs.items() if distance["via"] is None]
     images = records(sorted({*chain(*pairs)}))
     compared = robust.compared_frames(framed, picture_of)
-    # cells that disagree may be a crop or a small turn the hashes still matched: a pair is
-    # left out only when its keypoints cannot verify it either
-    doubted = {
-        (a, b)
-        for (a, b), verification in compared.items()
-        if robust.refutes(verification) and robust.checkable(found[a], found[b])
-    }
+    doubted = _doubted(compared, found)
     copies, skip = searched_copies(pairs, found, lambda _: images, doubted)
     hashed = set(doubted)
     wanted = robust_candidates(pairs, turned, found, hashed, skip)
@@ -647,6 +659,60 @@ def robust_verified(
         pairs[pair]["verification"]["through"] = [images[a].sha256, images[b].sha256]
     refuted = len(framed) - sum(pair in pairs for pair in framed)
     return {"candidates": len(wanted), "verified": verified, "refuted": refuted}
+
+
+def _doubted(
+    compared: dict[tuple[int, int], Any], found: Sequence[Any] | dict[int, Any]
+) -> set[tuple[int, int]]:
+    """The pairs of `compared` (robust.compared_frames) whose cells refute them and whose
+    keypoints (`found[number]`) could verify them: cells that disagree may be a crop or a
+    small turn the hashes still matched, so a pair is left out only when its keypoints
+    cannot verify it either."""
+    from . import robust
+
+    return {
+        (a, b)
+        for (a, b), verification in compared.items()
+        if robust.refutes(verification) and robust.checkable(found[a], found[b])
+    }
+
+
+def checked_by_pixels(
+    pairs: dict[tuple[int, int], dict[str, Any]],
+    fine: Sequence[str | None],
+    picture_of: Callable[[int], Any],
+) -> dict[str, int]:
+    """Leave out of `pairs` (as `near_pairs` gives them) the pairs of whole pictures whose
+    256-bit pHashes (`fine`, hex by image number; None when not recorded) are over FINE_SURE
+    bits apart and whose pictures (`picture_of(number)`, None when unreadable) show two
+    photos: cells that disagree and keypoints that cannot verify the pair. Returns how many
+    such pairs were compared, refuted, and left unchecked (pictures not at hand, or OpenCV
+    not installed: their hashes decide)."""
+
+    def apart(a: int, b: int) -> int:
+        one, other = fine[a], fine[b]
+        return (int(one, 16) ^ int(other, 16)).bit_count() if one and other else 257
+
+    unsure = [
+        (a, b)
+        for (a, b), distance in pairs.items()
+        if distance["via"] is None and apart(a, b) > FINE_SURE
+    ]
+    try:
+        from . import robust
+    except QueryError:
+        return {"compared": 0, "refuted": 0, "unchecked": len(unsure)}
+    picture_of = lru_cache(maxsize=256)(picture_of)
+    compared = robust.compared_frames(unsure, picture_of)
+    involved = {n for pair, seen in compared.items() if robust.refutes(seen) for n in pair}
+    found = {n: robust.features(picture_of(n)) for n in involved}
+    doubted = _doubted(compared, found)
+    wanted = [(a, b, False) for a, b in doubted]
+    different = doubted - robust.verified(found, wanted, picture_of, doubted, workers=1).keys()
+    for pair in different:
+        del pairs[pair]
+    done = sum(seen is not None for seen in compared.values())
+    return {"compared": done, "refuted": len(different), "unchecked": len(unsure) - done}
 
 
 def searched_copies(

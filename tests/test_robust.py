@@ -486,14 +486,36 @@ def look_alike(seed: int) -> Image.Image:
     return Image.fromarray(pixels, "RGB").filter(ImageFilter.GaussianBlur(1))
 
 
-def test_robust_refutes_a_look_alike_the_hashes_pair_and_verifies_a_copy(cli, tmp_path):
+@pytest.fixture
+def alike(cli, tmp_path: Path) -> Path:
+    """A catalogue of a look-alike pair the hashes match (a.jpg, b.jpg) and a copy of a."""
     folder = tmp_path / "alike"
     write_image(folder / "a.jpg", look_alike(1), quality=90)
     write_image(folder / "b.jpg", look_alike(2), quality=90)
     write_image(folder / "a_small.jpg", look_alike(1).resize((480, 360)), quality=60)
     cli("scan", folder)
+    return folder
+
+
+def test_dupes_checks_pixels_where_the_finest_hash_is_not_sure(cli, alike):
+    hashes = json.loads(cli("lookup", "--image", alike / "b.jpg", "-f", "json").stdout)
+    assert {Path(m["image"]["files"][0]).name for m in hashes["matches"]} >= {"a.jpg"}
+    plain = json.loads(cli("dupes", "-f", "json").stdout)
+    assert [_names(c) for c in plain["clusters"]] == [["a.jpg", "a_small.jpg"]]
+    assert plain["checked"] == {"compared": 3, "refuted": 2, "unchecked": 0}
+    table = cli("dupes")
+    assert "a_small.jpg" in table.stdout and "b.jpg" not in table.stdout
+    assert "2 pairs the hashes matched were left out" in table.stderr
+
+
+def test_dupes_lets_the_hashes_decide_when_the_pictures_are_gone(cli, alike):
+    (alike / "b.jpg").unlink()
     plain = json.loads(cli("dupes", "-f", "json").stdout)
     assert [_names(c) for c in plain["clusters"]] == [["a.jpg", "a_small.jpg", "b.jpg"]]
+    assert plain["checked"] == {"compared": 1, "refuted": 0, "unchecked": 2}
+
+
+def test_robust_refutes_a_look_alike_the_hashes_pair_and_verifies_a_copy(cli, alike):
     report = json.loads(cli("dupes", "--robust", "-f", "json").stdout)
     assert [_names(c) for c in report["clusters"]] == [["a.jpg", "a_small.jpg"]]
     assert report["robust"]["refuted"] == 2 and report["robust"]["verified"] == 0
