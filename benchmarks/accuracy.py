@@ -345,7 +345,7 @@ def robust_main() -> None:
     import imagehash
 
     from media_catalog import robust
-    from media_catalog.similarity import checked_by_pixels, robust_verified
+    from media_catalog.similarity import checked_by_pixels, robust_verified, unsure_pairs
 
     started = time.perf_counter()
     originals = load_originals() + sklearn_originals()
@@ -383,9 +383,8 @@ def robust_main() -> None:
         pairs = near_pairs(views, DEFAULT_THRESHOLD, transforms=transforms)
         methods[f"{mode}, hashes only"] = {(usable[a], usable[b]) for a, b in pairs}
         cpu = _cpu()
-        done = checked_by_pixels(
-            pairs, [v.phash256 for v in views], lambda k: robust.picture(files[usable[k]][2])
-        )
+        unsure = unsure_pairs(pairs, [v.phash256 for v in views])
+        done = checked_by_pixels(pairs, unsure, lambda k: robust.picture(files[usable[k]][2]))
         checked[mode] = {**done, "cpu": _cpu() - cpu}
         methods[mode] = {(usable[a], usable[b]) for a, b in pairs}
 

@@ -540,7 +540,10 @@ def duplicate_report(
         turns = turned.pairs(threshold, dhash_threshold, search)
         summary = robust_pairs(catalog, shas, pairs, turns, robust, tracking)
     else:
-        checked = checked_by_pixels(pairs, table.fine, lambda n: _stored_picture(catalog, shas[n]))
+        unsure = unsure_pairs(pairs, table.fine)
+        read = catalog.image_objects({shas[n] for pair in unsure for n in pair})
+        images = {image.sha256: image for image in read}
+        checked = checked_by_pixels(pairs, unsure, lambda n: _stored_picture(images[shas[n]]))
     near = _near_plans(catalog, pairs, shas, tracking)
     in_near = {sha256 for plan in near for sha256 in plan.sha256s}
     exact.sort(key=lambda e: (-e[0], e[1]))
@@ -571,11 +574,10 @@ def duplicate_report(
     return report
 
 
-def _stored_picture(catalog: Store, sha256: str) -> Any:
-    """robust.stored_picture of a catalogued image (by SHA-256)."""
+def _stored_picture(image: ImageRecord) -> Any:
+    """robust.stored_picture of an image object (OpenCV loaded only when asked for)."""
     from . import robust
 
-    (image,) = catalog.image_objects([sha256])
     return robust.stored_picture(image)
 
 
@@ -677,27 +679,29 @@ def _doubted(
     }
 
 
-def checked_by_pixels(
-    pairs: dict[tuple[int, int], dict[str, Any]],
-    fine: Sequence[str | None],
-    picture_of: Callable[[int], Any],
-) -> dict[str, int]:
-    """Leave out of `pairs` (as `near_pairs` gives them) the pairs of whole pictures whose
-    256-bit pHashes (`fine`, hex by image number; None when not recorded) are over FINE_SURE
-    bits apart and whose pictures (`picture_of(number)`, None when unreadable) show two
-    photos: cells that disagree and keypoints that cannot verify the pair. Returns how many
-    such pairs were compared, refuted, and left unchecked (pictures not at hand, or OpenCV
-    not installed: their hashes decide)."""
+def unsure_pairs(
+    pairs: dict[tuple[int, int], dict[str, Any]], fine: Sequence[str | None]
+) -> list[tuple[int, int]]:
+    """The pairs of whole pictures in `pairs` (as `near_pairs` gives them) whose 256-bit
+    pHashes (`fine`, hex by image number; None when not recorded) are over FINE_SURE bits
+    apart: those `checked_by_pixels` compares."""
 
     def apart(a: int, b: int) -> int:
         one, other = fine[a], fine[b]
-        return (int(one, 16) ^ int(other, 16)).bit_count() if one and other else 257
+        return (int(one, 16) ^ int(other, 16)).bit_count() if one and other else 0
 
-    unsure = [
-        (a, b)
-        for (a, b), distance in pairs.items()
-        if distance["via"] is None and apart(a, b) > FINE_SURE
-    ]
+    return [pair for pair, d in pairs.items() if d["via"] is None and apart(*pair) > FINE_SURE]
+
+
+def checked_by_pixels(
+    pairs: dict[tuple[int, int], dict[str, Any]],
+    unsure: list[tuple[int, int]],
+    picture_of: Callable[[int], Any],
+) -> dict[str, int]:
+    """Leave out of `pairs` those of `unsure` (see `unsure_pairs`) whose pictures
+    (`picture_of(number)`, None when unreadable) show two photos: cells that disagree and
+    keypoints that cannot verify the pair. Returns how many were compared, refuted, and
+    left unchecked (pictures not at hand, or OpenCV not installed: their hashes decide)."""
     try:
         from . import robust
     except QueryError:
@@ -705,7 +709,8 @@ def checked_by_pixels(
     picture_of = lru_cache(maxsize=256)(picture_of)
     compared = robust.compared_frames(unsure, picture_of)
     involved = {n for pair, seen in compared.items() if robust.refutes(seen) for n in pair}
-    found = {n: robust.features(picture_of(n)) for n in involved}
+    pictures = {n: picture_of(n) for n in involved}
+    found = {n: None if p is None else robust.features(p) for n, p in pictures.items()}
     doubted = _doubted(compared, found)
     wanted = [(a, b, False) for a, b in doubted]
     different = doubted - robust.verified(found, wanted, picture_of, doubted, workers=1).keys()

@@ -9,9 +9,8 @@ import time
 import orjson
 import pytest
 
-from media_catalog import __version__
 from media_catalog.errors import CatalogError
-from media_catalog.models import ImageRef, Occurrence
+from media_catalog.models import ImageRef, Occurrence, counts_key
 from media_catalog.pipeline import scan
 from media_catalog.query import search
 from media_catalog.records import STORED_OCCURRENCE_KEYS
@@ -278,7 +277,7 @@ def test_a_rescan_that_changes_nothing_reuses_the_cluster_counts(tmp_path):
     assert (first.exact_clusters, first.near_clusters) == (0, 1)
     tables = orjson.loads(db.read_bytes())
     [meta] = tables["meta"].values()
-    key = f"clusters:12:{__version__}"
+    key = counts_key(12)
     assert meta["kept"] == {key: {"exact": 0, "near": 1, "images_in_near": 2}}
     meta["kept"][key]["near"] = 7  # what was kept is what a re-scan reports
     db.write_bytes(orjson.dumps(tables))

@@ -18,6 +18,7 @@ from media_catalog.similarity import (
     near_pairs,
     places,
     reach,
+    unsure_pairs,
 )
 from media_catalog.store import open_store
 
@@ -282,3 +283,16 @@ def test_the_searches_find_every_view_pair_the_rules_match(data):
     assert set(zip(i[found].tolist(), j[found].tolist(), strict=True)) == set(
         zip(*(a[every].tolist() for a in np.triu_indices(len(table.owner), 1)), strict=True)
     )
+
+
+def test_pairs_of_whole_pictures_far_apart_in_the_fine_hash_are_unsure():
+    near, far = "0" * 64, "f" * 3 + "8" + "0" * 60  # 13 bits apart
+    close = "f" * 3 + "0" * 61  # 12 bits from `near`
+    fine = [near, far, close, None]
+    pairs = {
+        (0, 1): {"phash": 2, "dhash": 6, "via": None},
+        (0, 2): {"phash": 2, "dhash": 6, "via": None},
+        (1, 2): {"phash": 2, "dhash": 6, "via": "mirror"},  # another view: not one frame
+        (0, 3): {"phash": 2, "dhash": 6, "via": None},  # not recorded: the hashes decide
+    }
+    assert unsure_pairs(pairs, fine) == [(0, 1)]
