@@ -725,10 +725,18 @@ def dupes(
             "near-pair search (README, dupes: Oversized buckets).",
             markup=False,
         )
-    if report.checked and report.checked["refuted"] and format is not DupesFormat.json:
+    checked = report.checked or {"refuted": 0, "unchecked": 0}
+    if checked["refuted"] and format is not DupesFormat.json:
         _stderr().print(
-            f"{render.counted(report.checked['refuted'], 'pair')} the hashes matched were left "
+            f"{render.counted(checked['refuted'], 'pair')} the hashes matched were left "
             "out: their pictures show different photos (README, dupes).",
+            markup=False,
+        )
+    if checked["unchecked"] and format is not DupesFormat.json:
+        _stderr().print(
+            f"{render.counted(checked['unchecked'], 'pair')} the hashes were unsure of could "
+            "not be checked against their pictures, so the hashes decided: the files are "
+            "gone, or OpenCV is not installed (pip install 'media-catalog[robust]').",
             markup=False,
         )
     if format is DupesFormat.json:

@@ -513,6 +513,7 @@ def test_dupes_lets_the_hashes_decide_when_the_pictures_are_gone(cli, alike):
     plain = json.loads(cli("dupes", "-f", "json").stdout)
     assert [_names(c) for c in plain["clusters"]] == [["a.jpg", "a_small.jpg", "b.jpg"]]
     assert plain["checked"] == {"compared": 1, "refuted": 0, "unchecked": 2}
+    assert "2 pairs the hashes were unsure of could not be checked" in cli("dupes").stderr
 
 
 def test_robust_refutes_a_look_alike_the_hashes_pair_and_verifies_a_copy(cli, alike):
