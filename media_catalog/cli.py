@@ -736,7 +736,8 @@ def dupes(
         _stderr().print(
             f"{render.counted(checked['unchecked'], 'pair')} the hashes were unsure of could "
             "not be checked against their pictures, so the hashes decided: the files are "
-            "gone, or OpenCV is not installed (pip install 'media-catalog[robust]').",
+            "gone or too small, or OpenCV is not installed (pip install "
+            "'media-catalog[robust]').",
             markup=False,
         )
     if format is DupesFormat.json:

@@ -541,8 +541,8 @@ def duplicate_report(
         summary = robust_pairs(catalog, shas, pairs, turns, robust, tracking)
     else:
         unsure = unsure_pairs(pairs, table.fine)
-        read = catalog.image_objects({shas[n] for pair in unsure for n in pair})
-        images = {image.sha256: image for image in read}
+        wanted = {shas[n] for pair in unsure for n in pair}
+        images = {image.sha256: image for image in catalog.image_objects(wanted)} if unsure else {}
         checked = checked_by_pixels(pairs, unsure, lambda n: _stored_picture(images[shas[n]]))
     near = _near_plans(catalog, pairs, shas, tracking)
     in_near = {sha256 for plan in near for sha256 in plan.sha256s}
@@ -701,7 +701,8 @@ def checked_by_pixels(
     """Leave out of `pairs` those of `unsure` (see `unsure_pairs`) whose pictures
     (`picture_of(number)`, None when unreadable) show two photos: cells that disagree and
     keypoints that cannot verify the pair. Returns how many were compared, refuted, and
-    left unchecked (pictures not at hand, or OpenCV not installed: their hashes decide)."""
+    left unchecked (pictures not at hand or under a cell, or OpenCV not installed: their
+    hashes decide)."""
     try:
         from . import robust
     except QueryError:
