@@ -648,6 +648,21 @@ class FeatureCache:
             return []
         return rows
 
+    def prune(self, known: Container[str]) -> int:
+        """Delete the features of images not `known` (no longer catalogued); how many (0
+        when the cache cannot be written: they are only kept longer)."""
+        db = self._db
+        if db is None:
+            return 0
+        try:
+            rows = db.execute("SELECT sha256 FROM features").fetchall()
+            gone = [row for row in rows if row[0] not in known]
+            with db:
+                db.executemany("DELETE FROM features WHERE sha256 = ?", gone)
+        except sqlite3.Error:
+            return 0
+        return len(gone)
+
     def put(self, found: dict[str, Features]) -> bool:
         """Cache `found`; False when the cache could not keep them."""
         db = self._db
@@ -708,12 +723,13 @@ def catalogue_features(
 ) -> tuple[CatalogueFeatures, dict[str, int]]:
     """The features of each of `sha256s` (None where no file holds its bytes any more), from
     the cache in `folder` (features.sqlite), else found from the catalogued files by
-    `workers` processes (default: all cores) and cached. Counts: `cached`, `found`,
-    `unavailable`."""
+    `workers` processes (default: all cores) and cached; the features of images no longer
+    catalogued are deleted first. Counts: `cached`, `found`, `unavailable`, `pruned`."""
     cache = FeatureCache(folder / "features.sqlite")
+    pruned = cache.prune(catalog.known_images())
     have = cache.have(sha256s)
     missing = [sha256 for sha256 in dict.fromkeys(sha256s) if sha256 not in have]
-    counts = {"cached": len(have), "found": 0, "unavailable": 0}
+    counts = {"cached": len(have), "found": 0, "unavailable": 0, "pruned": pruned}
     held: dict[str, Features] = {}
     if missing:
         context = pool_context()

@@ -237,7 +237,7 @@ def test_catalogue_features_are_read_from_the_cache_when_asked_for(cli, desk):
     folder = Path(f"{cli.db}.cache")
     catalog = open_store(cli.db)
     found, counts = robust.catalogue_features(catalog, shas, folder, workers=1)
-    assert counts == {"cached": 0, "found": 5, "unavailable": 0}
+    assert counts == {"cached": 0, "found": 5, "unavailable": 0, "pruned": 0}
     cache = FeatureCache(folder / "features.sqlite")
     cached = cache.get(shas)
     assert len(found) == 5 and len(cached) == 5
@@ -248,7 +248,7 @@ def test_catalogue_features_are_read_from_the_cache_when_asked_for(cli, desk):
     with sqlite3.connect(folder / "features.sqlite") as db:  # a row cut short is found again
         db.execute("UPDATE features SET data = substr(data, 1, 100) WHERE sha256 = ?", shas[:1])
     _, counts = robust.catalogue_features(catalog, shas, folder, workers=1)
-    assert counts == {"cached": 4, "found": 1, "unavailable": 0}
+    assert counts == {"cached": 4, "found": 1, "unavailable": 0, "pruned": 0}
 
 
 def test_features_the_cache_cannot_keep_are_held(cli, desk, tmp_path):
@@ -298,16 +298,42 @@ def test_dupes_robust_finds_crops_turns_and_mirrors_and_caches_features(cli, des
         flipped = (name == "flipped.jpg") != (names[0] == "flipped.jpg")
         assert distance["via"] == ("robust+mirror" if flipped else "robust")
         assert distance["verification"]["agreeing"] >= robust.AGREEING
-    assert report["robust"]["features"] == {"cached": 0, "found": 5, "unavailable": 0}
+    assert report["robust"]["features"] == {
+        "cached": 0,
+        "found": 5,
+        "unavailable": 0,
+        "pruned": 0,
+    }
     cache = Path(f"{cli.db}.cache") / "features.sqlite"
     with sqlite3.connect(cache) as db:
         assert db.execute("SELECT count(*) FROM features").fetchone() == (5,)
     again = json.loads(cli("dupes", "--robust", "-f", "json").stdout)
-    assert again["robust"]["features"] == {"cached": 5, "found": 0, "unavailable": 0}
+    assert again["robust"]["features"] == {
+        "cached": 5,
+        "found": 0,
+        "unavailable": 0,
+        "pruned": 0,
+    }
     assert again["clusters"] == report["clusters"]
     table = cli("dupes", "--robust")
     assert "robust+mirror" in table.stdout and "crop.jpg" in table.stdout
     assert "robust" not in cli("dupes", "-f", "json").stdout  # only when asked
+
+
+def test_the_features_of_images_no_longer_catalogued_are_deleted(cli, desk):
+    cli("scan", desk)
+    cli("dupes", "--robust")
+    (desk / "tilted.jpg").unlink()
+    cli("scan", desk, "--prune")  # the catalogue forgets the image
+    report = json.loads(cli("dupes", "--robust", "-f", "json").stdout)
+    assert report["robust"]["features"] == {
+        "cached": 4,
+        "found": 0,
+        "unavailable": 0,
+        "pruned": 1,
+    }
+    with sqlite3.connect(Path(f"{cli.db}.cache") / "features.sqlite") as db:
+        assert db.execute("SELECT count(*) FROM features").fetchone() == (4,)
 
 
 def test_dupes_robust_goes_on_when_an_image_file_is_gone(cli, desk):
