@@ -29,6 +29,7 @@ import multiprocessing
 import os
 import sqlite3
 import struct
+import time
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -86,6 +87,9 @@ FRAME_AGREEING = 0.25
 MIN_CELLS = 24
 MIN_OVERLAP = 0.5
 FORMAT = 2  # the layout of a cached Features record
+# The cached features of an image not catalogued are kept this long after they were written:
+# another run, whose catalogue holds it, may be using them (seconds; a day).
+KEPT_UNKNOWN = 86_400
 _HEADER = struct.Struct("<HHHII")  # format, width, height, keypoints, mirrored keypoints
 _PER_KEYPOINT = 8 + 32 + 1  # bytes: position, descriptor, orientation
 
@@ -604,6 +608,8 @@ class FeatureCache:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(self.path, timeout=30)
             db.execute("CREATE TABLE IF NOT EXISTS features (sha256 TEXT PRIMARY KEY, data BLOB)")
+            if "written" not in {row[1] for row in db.execute("PRAGMA table_info(features)")}:
+                db.execute("ALTER TABLE features ADD COLUMN written REAL")  # (a cache before it)
         except (OSError, sqlite3.Error):
             return None
         return db
@@ -649,13 +655,15 @@ class FeatureCache:
         return rows
 
     def prune(self, known: Container[str]) -> int:
-        """Delete the features of images not `known` (no longer catalogued); how many (0
-        when the cache cannot be written: they are only kept longer)."""
+        """Delete the features of images not `known` (no longer catalogued) written over
+        KEPT_UNKNOWN seconds ago; how many (0 when the cache cannot be written: they are
+        only kept longer)."""
         db = self._db
         if db is None:
             return 0
         try:
-            rows = db.execute("SELECT sha256 FROM features").fetchall()
+            query = "SELECT sha256 FROM features WHERE written IS NULL OR written < ?"
+            rows = db.execute(query, (time.time() - KEPT_UNKNOWN,)).fetchall()
             gone = [row for row in rows if row[0] not in known]
             with db:
                 db.executemany("DELETE FROM features WHERE sha256 = ?", gone)
@@ -671,8 +679,8 @@ class FeatureCache:
         try:
             with db:
                 db.executemany(
-                    "INSERT OR REPLACE INTO features VALUES (?, ?)",
-                    [(sha256, item.to_bytes()) for sha256, item in found.items()],
+                    "INSERT OR REPLACE INTO features (sha256, data, written) VALUES (?, ?, ?)",
+                    [(sha256, item.to_bytes(), time.time()) for sha256, item in found.items()],
                 )
         except sqlite3.Error:
             return False

@@ -325,6 +325,11 @@ def test_the_features_of_images_no_longer_catalogued_are_deleted(cli, desk):
     cli("dupes", "--robust")
     (desk / "tilted.jpg").unlink()
     cli("scan", desk, "--prune")  # the catalogue forgets the image
+    cache = Path(f"{cli.db}.cache") / "features.sqlite"
+    report = json.loads(cli("dupes", "--robust", "-f", "json").stdout)
+    assert report["robust"]["features"]["pruned"] == 0  # another run may be using them
+    with sqlite3.connect(cache) as db:
+        db.execute("UPDATE features SET written = written - ?", (robust.KEPT_UNKNOWN + 60,))
     report = json.loads(cli("dupes", "--robust", "-f", "json").stdout)
     assert report["robust"]["features"] == {
         "cached": 4,
@@ -332,8 +337,20 @@ def test_the_features_of_images_no_longer_catalogued_are_deleted(cli, desk):
         "unavailable": 0,
         "pruned": 1,
     }
-    with sqlite3.connect(Path(f"{cli.db}.cache") / "features.sqlite") as db:
+    with sqlite3.connect(cache) as db:
         assert db.execute("SELECT count(*) FROM features").fetchone() == (4,)
+
+
+def test_a_cache_written_before_its_rows_were_dated_is_read_and_pruned(cli, desk):
+    cli("scan", desk)
+    cache = Path(f"{cli.db}.cache") / "features.sqlite"
+    cache.parent.mkdir()
+    with sqlite3.connect(cache) as db:
+        db.execute("CREATE TABLE features (sha256 TEXT PRIMARY KEY, data BLOB)")
+        db.execute("INSERT INTO features VALUES ('0' || hex(randomblob(31)), x'00')")
+    report = json.loads(cli("dupes", "--robust", "-f", "json").stdout)
+    assert report["robust"]["features"]["pruned"] == 1
+    assert report["robust"]["features"]["found"] == 5
 
 
 def test_dupes_robust_goes_on_when_an_image_file_is_gone(cli, desk):
