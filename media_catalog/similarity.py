@@ -190,21 +190,6 @@ class ViewTable:
         self.fine.append(image.phash256)
         self.shape.append(_shape(image))
 
-    def _fine_distances(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """256-bit pHash distances between images a[k] and b[k]; 257 where one has none (a
-        catalogue made before it was recorded)."""
-        numbers = np.unique(np.concatenate([a, b]))
-        words = np.zeros((len(numbers), 4), dtype=np.uint64)
-        known = np.zeros(len(numbers), dtype=bool)
-        for row, number in enumerate(numbers.tolist()):
-            if self.fine[number]:
-                value = int(self.fine[number], 16)
-                words[row] = [(value >> (64 * w)) & 0xFFFF_FFFF_FFFF_FFFF for w in range(4)]
-                known[row] = True
-        ra, rb = np.searchsorted(numbers, a), np.searchsorted(numbers, b)
-        distances = np.bitwise_count(words[ra] ^ words[rb]).sum(axis=1).astype(np.int64)
-        return np.where(known[ra] & known[rb], distances, 257)
-
     def _columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The table as numpy arrays (views, not copies): owner, view, pHash, dHash."""
         return (
@@ -267,7 +252,7 @@ class ViewTable:
         confirm = np.where(derived, min(dhash_threshold, VIEW_DHASH), dhash_threshold)
         both = plain[i] & plain[j]
         fine = np.full(len(i), 257, dtype=np.int64)
-        fine[both] = self._fine_distances(owner[i][both], owner[j][both])
+        fine[both] = _fine_distances(self.fine, owner[i][both], owner[j][both])
         match = (
             ((pdist <= threshold) & (ddist <= confirm))
             | ((pdist <= threshold) & (ddist <= DHASH_WIDE) & (fine <= FINE_CONFIRM))
@@ -302,6 +287,22 @@ class ViewTable:
             if key not in best or _rank(distance) < _rank(best[key]):
                 best[key] = distance
         return best
+
+
+def _fine_distances(fine: Sequence[str | None], a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """256-bit pHash distances between images a[k] and b[k] (`fine`: hex by image number);
+    257 where one has none (a catalogue made before it was recorded)."""
+    numbers = np.unique(np.concatenate([a, b]))
+    words = np.zeros((len(numbers), 4), dtype=np.uint64)
+    known = np.zeros(len(numbers), dtype=bool)
+    for row, number in enumerate(numbers.tolist()):
+        if fine[number]:
+            value = int(fine[number], 16)
+            words[row] = [(value >> (64 * w)) & 0xFFFF_FFFF_FFFF_FFFF for w in range(4)]
+            known[row] = True
+    ra, rb = np.searchsorted(numbers, a), np.searchsorted(numbers, b)
+    distances = np.bitwise_count(words[ra] ^ words[rb]).sum(axis=1).astype(np.int64)
+    return np.where(known[ra] & known[rb], distances, 257)
 
 
 def _shape(image: ImageRecord) -> float:
@@ -542,7 +543,7 @@ def duplicate_report(
     else:
         unsure = unsure_pairs(pairs, table.fine)
         wanted = {shas[n] for pair in unsure for n in pair}
-        images = {image.sha256: image for image in catalog.image_objects(wanted)} if unsure else {}
+        images = {image.sha256: image for image in catalog.image_objects(wanted)} if wanted else {}
         checked = checked_by_pixels(pairs, unsure, lambda n: _stored_picture(images[shas[n]]))
     near = _near_plans(catalog, pairs, shas, tracking)
     in_near = {sha256 for plan in near for sha256 in plan.sha256s}
@@ -685,12 +686,12 @@ def unsure_pairs(
     """The pairs of whole pictures in `pairs` (as `near_pairs` gives them) whose 256-bit
     pHashes (`fine`, hex by image number; None when not recorded) are over FINE_SURE bits
     apart: those `checked_by_pixels` compares."""
-
-    def apart(a: int, b: int) -> int:
-        one, other = fine[a], fine[b]
-        return (int(one, 16) ^ int(other, 16)).bit_count() if one and other else 0
-
-    return [pair for pair, d in pairs.items() if d["via"] is None and apart(*pair) > FINE_SURE]
+    whole = [pair for pair, distance in pairs.items() if distance["via"] is None]
+    if not whole:
+        return []
+    a, b = np.array(whole, dtype=np.int64).T
+    apart = _fine_distances(fine, a, b).tolist()
+    return [pair for pair, bits in zip(whole, apart, strict=True) if FINE_SURE < bits < 257]
 
 
 def checked_by_pixels(
@@ -703,6 +704,8 @@ def checked_by_pixels(
     keypoints that cannot verify the pair. Returns how many were compared, refuted, and
     left unchecked (pictures not at hand or under a cell, or OpenCV not installed: their
     hashes decide)."""
+    if not unsure:  # (OpenCV is not even loaded)
+        return {"compared": 0, "refuted": 0, "unchecked": 0}
     try:
         from . import robust
     except QueryError:
@@ -710,8 +713,7 @@ def checked_by_pixels(
     picture_of = lru_cache(maxsize=256)(picture_of)
     compared = robust.compared_frames(unsure, picture_of)
     involved = {n for pair, seen in compared.items() if robust.refutes(seen) for n in pair}
-    pictures = {n: picture_of(n) for n in involved}
-    found = {n: None if p is None else robust.features(p) for n, p in pictures.items()}
+    found = {n: None if (p := picture_of(n)) is None else robust.features(p) for n in involved}
     doubted = _doubted(compared, found)
     wanted = [(a, b, False) for a, b in doubted]
     different = doubted - robust.verified(found, wanted, picture_of, doubted, workers=1).keys()
