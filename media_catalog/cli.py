@@ -725,14 +725,14 @@ def dupes(
             "near-pair search (README, dupes: Oversized buckets).",
             markup=False,
         )
-    checked = report.checked or {"refuted": 0, "unchecked": 0}
-    if checked["refuted"] and format is not DupesFormat.json:
+    checked = report.checked if format is not DupesFormat.json else None  # (JSON has them)
+    if checked and checked["refuted"]:
         _stderr().print(
             f"{render.counted(checked['refuted'], 'pair')} the hashes matched were left "
             "out: their pictures show different photos (README, dupes).",
             markup=False,
         )
-    if checked["unchecked"] and format is not DupesFormat.json:
+    if checked and checked["unchecked"]:
         _stderr().print(
             f"{render.counted(checked['unchecked'], 'pair')} the hashes were unsure of could "
             "not be checked against their pictures, so the hashes decided: the files are "

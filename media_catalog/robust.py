@@ -676,11 +676,12 @@ class FeatureCache:
         db = self._db
         if db is None:
             return False
+        now = time.time()
         try:
             with db:
                 db.executemany(
                     "INSERT OR REPLACE INTO features (sha256, data, written) VALUES (?, ?, ?)",
-                    [(sha256, item.to_bytes(), time.time()) for sha256, item in found.items()],
+                    [(sha256, item.to_bytes(), now) for sha256, item in found.items()],
                 )
         except sqlite3.Error:
             return False
