@@ -36,6 +36,18 @@ as `dupes` checks them: similarity.checked_by_pixels) and --robust; then every p
 different photos each method joined, and what the checks and --robust cost. Robust pairs
 are made by the library's own function (similarity.robust_verified), as `dupes --robust`
 makes them.
+
+    python benchmarks/accuracy.py --robust --photos DIR
+
+adds every JPEG in DIR as a held-out photograph (its longer side HELD_OUT_SIDE px), copied
+the same ways, and prints recall on those alone for every method. docs/benchmarks.md uses
+26 photographs from two Debian packages (every JPEG of lomiri-wallpapers-16.04 but the
+drawn `umang_by_Abhishek_Mudgal.jpg`, and mate-backgrounds' `nature/` folder):
+
+    apt-get download lomiri-wallpapers-16.04 mate-backgrounds
+    for f in *.deb; do dpkg-deb -x "$f" x; done
+    mkdir DIR && cp x/usr/share/backgrounds/*.jpg x/usr/share/backgrounds/mate/nature/*.jpg DIR
+    rm DIR/umang_by_Abhishek_Mudgal.jpg
 """
 
 from __future__ import annotations
@@ -295,6 +307,21 @@ def robust_variant(original: Original, transform: str) -> bytes:
     return make_variant(original, transform)
 
 
+HELD_OUT_SIDE = 1280  # px, the longer side of a held-out photograph (a news photo's size)
+
+
+def held_out_originals(folder: Path) -> list[Original]:
+    """Every JPEG in `folder` as an original named `held_<stem>`, upright, its longer side
+    HELD_OUT_SIDE px."""
+    made = []
+    for path in sorted(folder.glob("*.jp*g")):
+        with Image.open(path) as image:
+            pixels = ImageOps.exif_transpose(image).convert("RGB")
+        pixels.thumbnail((HELD_OUT_SIDE, HELD_OUT_SIDE), Image.Resampling.LANCZOS)
+        made.append(_make_original(f"held_{path.stem}", pixels, None))
+    return made
+
+
 def _cpu() -> float:
     """CPU seconds of this process and of its finished workers (the keypoint search forks)."""
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -345,11 +372,20 @@ def robust_main() -> None:
     import imagehash
 
     from media_catalog import robust
-    from media_catalog.similarity import checked_by_pixels, robust_verified, unsure_pairs
+    from media_catalog.similarity import (
+        checked_by_pixels,
+        robust_verified,
+        turned_pairs,
+        unsure_pairs,
+    )
 
     started = time.perf_counter()
     originals = load_originals() + sklearn_originals()
     originals += stereo_crops(originals)
+    arguments = sys.argv[1:]
+    folder = Path(arguments[arguments.index("--photos") + 1]) if "--photos" in arguments else None
+    held = held_out_originals(folder) if folder else []
+    originals += held
     kinds = [*ROBUST_VARIANTS, *REUSE]
     files: list[tuple[str, str, bytes]] = []
     for o in originals:
@@ -382,9 +418,16 @@ def robust_main() -> None:
     for mode, transforms in (("media-catalog dupes", False), ("--transforms", True)):
         pairs = near_pairs(views, DEFAULT_THRESHOLD, transforms=transforms)
         methods[f"{mode}, hashes only"] = {(usable[a], usable[b]) for a, b in pairs}
+        pairs = near_pairs(views, DEFAULT_THRESHOLD, transforms=True)  # as `dupes` finds them
         cpu = _cpu()
         unsure = unsure_pairs(pairs, [v.phash256 for v in views])
-        done = checked_by_pixels(pairs, unsure, lambda k: robust.picture(files[usable[k]][2]))
+        done = checked_by_pixels(
+            pairs,
+            unsure,
+            turned_pairs(pairs),
+            lambda k: robust.picture(files[usable[k]][2]),
+            transforms,
+        )
         checked[mode] = {**done, "cpu": _cpu() - cpu}
         methods[mode] = {(usable[a], usable[b]) for a, b in pairs}
 
@@ -405,19 +448,24 @@ def robust_main() -> None:
     methods["--robust"] = {(usable[a], usable[b]) for a, b in pairs}
 
     index = {(o, t): n for n, (o, t, _) in enumerate(files)}
-    photos = [o for o in originals if o.name.split("_q")[0] not in NOT_PHOTOS]
+    photos = [o for o in originals if o.name.split("_q")[0] not in NOT_PHOTOS and o not in held]
     columns = [(name, matched, originals) for name, matched in methods.items()]
     columns.append(("--robust, photos only", methods["--robust"], photos))
     whole = [o for o in photos if "_q" not in o.name]  # not a quadrant of 256-320 px
     columns.append(("--robust, whole photos", methods["--robust"], whole))
-    rows, false = [], {}
-    for kind in [*ROBUST_VARIANTS, "easy"]:
-        row = [kind]
-        for _, matched, among in columns:
-            shown = REUSE if kind == "easy" else [kind]
-            wanted_pairs = [(index[(o.name, "")], index[(o.name, t)]) for o in among for t in shown]
-            row.append(f"{sum(p in matched for p in wanted_pairs) / len(wanted_pairs):.3f}")
-        rows.append(row)
+
+    def recall(columns: list[tuple[str, set[tuple[int, int]], list[Original]]]) -> list[list]:
+        rows = []
+        for kind in [*ROBUST_VARIANTS, "easy"]:
+            row = [kind]
+            for _, matched, among in columns:
+                shown = REUSE if kind == "easy" else [kind]
+                wanted = [(index[(o.name, "")], index[(o.name, t)]) for o in among for t in shown]
+                row.append(f"{sum(p in matched for p in wanted) / len(wanted):.3f}")
+            rows.append(row)
+        return rows
+
+    rows, false = recall(columns), {}
     for name, matched in methods.items():
         false[name] = sorted(
             f"{files[a][0]}:{files[a][1] or 'original'} ~ {files[b][0]}:{files[b][1] or 'original'}"
@@ -435,6 +483,10 @@ def robust_main() -> None:
     )
     print("#### Recall, original vs copy (easy: the 12 re-encodings and edits together)\n")
     print(_table(["copy", *(name for name, _, _ in columns)], rows))
+    if held:
+        print(f"\n#### Recall on the {len(held)} held-out photographs ({folder})\n")
+        shown = [(name, matched, held) for name, matched in methods.items()]
+        print(_table(["copy", *(name for name, _, _ in shown)], recall(shown)))
     print("\n#### Pairs of different photos joined\n")
     print(
         _table(
@@ -456,7 +508,8 @@ def robust_main() -> None:
         "\n- pixels checked by default `dupes` (pairs of whole pictures whose 256-bit pHashes "
         f"are over {similarity.FINE_SURE} bits apart): "
         + "; ".join(
-            f"{mode}: {c['compared']} compared, {c['refuted']} refuted, {c['cpu']:.1f} s CPU"
+            f"{mode}: {c['compared']} compared, {c['refuted']} refuted, {c['turned']} "
+            f"mirrored or turned ({c['confirmed']} confirmed), {c['cpu']:.1f} s CPU"
             for mode, c in checked.items()
         )
     )

@@ -620,7 +620,11 @@ def dupes(
         ),
     ] = Sort.size,
     transforms: Annotated[
-        bool, typer.Option(help="Also match mirrored and quarter-turned copies.")
+        bool,
+        typer.Option(
+            help="Keep the mirrored and quarter-turned copies the hashes match unless their "
+            "pixels show two photos (by default, only those their pixels confirm)."
+        ),
     ] = False,
     robust: Annotated[
         bool,
@@ -732,12 +736,19 @@ def dupes(
             "out: their pictures show different photos (README, dupes).",
             markup=False,
         )
+    if checked and checked["unconfirmed"] and not transforms:
+        _stderr().print(
+            f"{render.counted(checked['unconfirmed'], 'mirrored or turned pair')} the hashes "
+            "matched were left out: their pictures neither confirm nor refute them "
+            "(--transforms keeps them).",
+            markup=False,
+        )
     if checked and checked["unchecked"]:
         _stderr().print(
-            f"{render.counted(checked['unchecked'], 'pair')} the hashes were unsure of could "
-            "not be checked against their pictures, so the hashes decided: the files are "
-            "gone or too small, or OpenCV is not installed (pip install "
-            "'media-catalog[robust]').",
+            f"{render.counted(checked['unchecked'], 'pair')} could not be checked against "
+            "their pictures (the files are gone or too small, or OpenCV is not installed: "
+            "pip install 'media-catalog[robust]'): the hashes decided pairs of whole "
+            "pictures; mirrored or turned ones are left out unless --transforms.",
             markup=False,
         )
     if format is DupesFormat.json:

@@ -189,7 +189,7 @@ def counts_key(threshold: int) -> str:
     catalogue (they are counted again by another version)."""
     from . import __version__
 
-    return f"clusters:{threshold}:{__version__}:pixels"  # (since pairs are checked by pixels)
+    return f"clusters:{threshold}:{__version__}:turns"  # (since turned copies are checked)
 
 
 # Seconds an image may take to be read and fingerprinted in a worker (media_catalog.hashing;

@@ -85,6 +85,9 @@ AGREEING_HASHED = 0.75
 # or under a watermark in 65 % and more, a 90 % crop or a 3-degree turn in 17-42 %.
 FRAME_AGREEING = 0.25
 MIN_CELLS = 24
+# Fewer cells suffice to refute than to verify: a padded look-alike that only a mirror view's
+# hashes matched disagrees in all of its 23 cells.
+REFUTING_CELLS = 16
 MIN_OVERLAP = 0.5
 FORMAT = 2  # the layout of a cached Features record
 # The cached features of an image not catalogued are kept this long after they were written:
@@ -762,15 +765,22 @@ def catalogue_features(
     return CatalogueFeatures(cache, sha256s, held), counts
 
 
-def compare_frame(grey_a: np.ndarray, grey_b: np.ndarray) -> Verification | None:
-    """How picture b, scaled to picture a's frame, agrees with it cell by cell (a pair its
-    whole-picture hashes matched shows one frame); None when one is too small for cells."""
+def compare_frame(
+    grey_a: np.ndarray, grey_b: np.ndarray, mirrored: bool = False, turns: int = 0
+) -> Verification | None:
+    """How picture b (mirrored when `mirrored`, then turned by `turns` quarter turns as
+    numpy.rot90 turns it), scaled to picture a's frame, agrees with it cell by cell (a pair
+    its whole-picture hashes matched shows one frame); None when one is too small for
+    cells."""
+    if mirrored or turns % 4:
+        grey_b = np.ascontiguousarray(np.rot90(grey_b[:, ::-1] if mirrored else grey_b, turns))
     (height_a, width_a), (height_b, width_b) = grey_a.shape, grey_b.shape
     model = np.array([[width_a / width_b, 0, 0], [0, height_a / height_b, 0]])
     compared = _compare(grey_a, grey_b, model)
     if compared is None:
         return None
-    return Verification(False, 0, 0.0, *compared)
+    rotation = (0.0, -90.0, 180.0, 90.0)[turns % 4]  # (as `verify` measures it)
+    return Verification(mirrored, 0, rotation, *compared)
 
 
 def refutes(verification: Verification | None) -> bool:
@@ -778,22 +788,30 @@ def refutes(verification: Verification | None) -> bool:
     cells, and fewer than FRAME_AGREEING of them agreeing."""
     return (
         verification is not None
-        and verification.cells >= MIN_CELLS
+        and verification.cells >= REFUTING_CELLS
         and verification.agreeing < FRAME_AGREEING
     )
 
 
 def compared_frames(
-    wanted: Iterable[tuple[int, int]], picture_of: Callable[[int], np.ndarray | None]
+    wanted: Iterable[tuple[int, int]],
+    picture_of: Callable[[int], np.ndarray | None],
+    turned: Mapping[tuple[int, int], Iterable[tuple[bool, int]]] | None = None,
 ) -> dict[tuple[int, int], Verification | None]:
     """`compare_frame` of each pair (a, b) of `wanted`, by pair (None: a picture not
-    readable, or too small); pictures as `verified` reads them (pass a cached `picture_of`
-    to read each once: the pairs are taken in order)."""
+    readable, or too small), b turned each way `turned[(a, b)]` gives (mirrored, quarter
+    turns; the way that agrees best is kept; upright when not given); pictures as `verified`
+    reads them (pass a cached `picture_of` to read each once: the pairs are taken in
+    order)."""
     compared: dict[tuple[int, int], Verification | None] = {}
     for a, b in sorted(wanted):
         grey_a, grey_b = picture_of(a), picture_of(b)
-        both = grey_a is not None and grey_b is not None
-        compared[(a, b)] = compare_frame(grey_a, grey_b) if both else None
+        ways = (turned or {}).get((a, b), ((False, 0),))
+        seen = [] if grey_a is None or grey_b is None else ways
+        found = [compare_frame(grey_a, grey_b, *way) for way in seen]
+        compared[(a, b)] = max(
+            (v for v in found if v is not None), key=lambda v: v.agreeing, default=None
+        )
     return compared
 
 

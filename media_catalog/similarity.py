@@ -10,9 +10,10 @@ independent hash: dHash, or for a looser dHash the 256-bit pHash (`near_pairs` h
 docs/threshold.md the curves that chose it).
 
 Each image is compared through its *views*: its own hashes, the hashes of the image with
-uniform borders trimmed (letterboxing, padding), of its central 90/80/70 % (crops), and —
-with `transforms` — of its mirror and quarter turns (see `fingerprint.variant_pictures`). All
-near pairs are found at once with multi-index hashes (`hamming.pairs_within`).
+uniform borders trimmed (letterboxing, padding), of its central 90/80/70 % (crops), and of its
+mirror and quarter turns (see `fingerprint.variant_pictures`; a pair matched only through
+those is kept when its pixels confirm it, `checked_by_pixels`). All near pairs are found at
+once with multi-index hashes (`hamming.pairs_within`).
 
 Left out by default: low-information images (blank, flat) from the near tier; tracking pixels
 (see `untracked`) and *site furniture* (one image used in a large share of the articles: a
@@ -62,6 +63,15 @@ MAX_SQUASH = 2.0
 FURNITURE_SHARE = 0.3
 FURNITURE_MIN_ARTICLES = 10
 TRANSFORMS = ("mirror", "rot90", "rot180", "rot270")
+# How picture b is turned to show picture a, for a pair matched through a view of TRANSFORMS
+# (mirrored, quarter turns as numpy.rot90 turns): `via` does not say which of the two was
+# turned, so a quarter turn is tried both ways.
+_TURNS = {
+    "mirror": ((True, 0),),
+    "rot90": ((False, 1), (False, 3)),
+    "rot180": ((False, 2),),
+    "rot270": ((False, 1), (False, 3)),
+}
 CENTRES = ("centre90", "centre80", "centre70")
 SORTS = ("size", "reach", "first-seen")
 
@@ -339,11 +349,23 @@ def near_pairs(
     return ViewTable.of(images, transforms).pairs(threshold, dhash_threshold)
 
 
-def _rank(distance: dict[str, Any]) -> tuple[bool, int, int, bool]:
-    """Closest first, but a central region last: a recompressed copy is not reported as
-    matching "via" a central region that happens to be closer than the whole picture."""
+def _rank(distance: dict[str, Any]) -> tuple[bool, bool, int, int, bool]:
+    """Closest first, but a central region last and a mirror or turn after it: a
+    recompressed copy is not reported as matching "via" a view that happens to be closer
+    than the whole picture (and a pair that matches upright needs no pixel check)."""
     via = distance["via"] or ""
-    return "centre" in via, distance["phash"], distance["dhash"], bool(via)
+    return (
+        _turn_of(via) is not None,
+        "centre" in via,
+        distance["phash"],
+        distance["dhash"],
+        bool(via),
+    )
+
+
+def _turn_of(via: str | None) -> str | None:
+    """The mirrored or turned view (of TRANSFORMS) a pair matched through, if any."""
+    return next((name for name in (via or "").split("+") if name in _TURNS), None)
 
 
 def _leaders(
@@ -486,10 +508,13 @@ def duplicate_report(
     the number of articles it spans, then places; `sort="first-seen"`: oldest first use
     first. `min_articles` keeps only clusters spanning at least that many articles. `ignore`
     holds SHA-256s and pHashes (hex) to leave out. Tracking pixels, spacers and 1×1 images
-    are left out unless `tracking` is true. Memory grows with the catalogue by the hash
-    arrays only: the places of every image are counted by the store, and the images of the
-    near pairs alone are read whole. `search` finds the pairs of codes within a radius
-    (`hamming.pairs_within`, or its equal on a Dask cluster: media_catalog.cluster).
+    are left out unless `tracking` is true. Pairs the hashes are least sure of are checked
+    by their pixels (`checked_by_pixels`): mirrored and turned copies are kept when their
+    pixels confirm them, with `transforms` unless they refute them. Memory grows with the
+    catalogue by the hash arrays only: the places of every image are counted by the store,
+    and the images of the near pairs alone are read whole. `search` finds the pairs of codes
+    within a radius (`hamming.pairs_within`, or its equal on a Dask cluster:
+    media_catalog.cluster).
     """
     if sort not in SORTS:
         raise QueryError(f"unknown sort {sort!r}; use one of: {', '.join(SORTS)}")
@@ -505,7 +530,7 @@ def duplicate_report(
         "low_information": [],
     }
     exact: list[tuple[int, str]] = []
-    table = ViewTable(transforms and robust is None)
+    table = ViewTable(robust is None)  # mirrors and turns are kept when checked by pixels
     turned = ViewTable(True) if robust is not None else None  # what --robust verifies
     shas: list[str] = []  # the images near pairs are looked for among
     for image in catalog.fingerprints():
@@ -541,10 +566,12 @@ def duplicate_report(
         turns = turned.pairs(threshold, dhash_threshold, search)
         summary = robust_pairs(catalog, shas, pairs, turns, robust, tracking)
     else:
-        unsure = unsure_pairs(pairs, table.fine)
-        wanted = {shas[n] for pair in unsure for n in pair}
+        unsure, turns = unsure_pairs(pairs, table.fine), turned_pairs(pairs)
+        wanted = {shas[n] for pair in [*unsure, *turns] for n in pair}
         images = {image.sha256: image for image in catalog.image_objects(wanted)} if wanted else {}
-        checked = checked_by_pixels(pairs, unsure, lambda n: _stored_picture(images[shas[n]]))
+        checked = checked_by_pixels(
+            pairs, unsure, turns, lambda n: _stored_picture(images[shas[n]]), transforms
+        )
     near = _near_plans(catalog, pairs, shas, tracking)
     in_near = {sha256 for plan in near for sha256 in plan.sha256s}
     exact.sort(key=lambda e: (-e[0], e[1]))
@@ -694,33 +721,79 @@ def unsure_pairs(
     return [pair for pair, bits in zip(whole, apart, strict=True) if FINE_SURE < bits < 257]
 
 
+def turned_pairs(pairs: dict[tuple[int, int], dict[str, Any]]) -> list[tuple[int, int]]:
+    """The pairs of `pairs` (as `near_pairs` gives them with transforms) matched only through
+    a mirrored or turned view: those `checked_by_pixels` confirms."""
+    return [pair for pair, distance in pairs.items() if _turn_of(distance["via"])]
+
+
 def checked_by_pixels(
     pairs: dict[tuple[int, int], dict[str, Any]],
     unsure: list[tuple[int, int]],
+    turned: list[tuple[int, int]],
     picture_of: Callable[[int], Any],
+    keep_unconfirmed: bool = False,
 ) -> dict[str, int]:
-    """Leave out of `pairs` those of `unsure` (see `unsure_pairs`) whose pictures
-    (`picture_of(number)`, None when unreadable) show two photos: cells that disagree and
-    keypoints that cannot verify the pair. Returns how many were compared, refuted, and
-    left unchecked (pictures not at hand or under a cell, or OpenCV not installed: their
-    hashes decide)."""
-    if not unsure:  # (OpenCV is not even loaded)
-        return {"compared": 0, "refuted": 0, "unchecked": 0}
+    """Check pairs of `pairs` against their pictures (`picture_of(number)`, None when
+    unreadable). Those of `unsure` (see `unsure_pairs`) are left out when they show two
+    photos: cells that disagree and keypoints that cannot verify the pair. Those of `turned`
+    (see `turned_pairs`) are kept, with their verification, when the pictures confirm them
+    (the frames, turned alike, agree in AGREEING of MIN_CELLS textured cells or more; else
+    keypoints verify them at AGREEING_HASHED), and left out otherwise, or with
+    `keep_unconfirmed` only when they show two photos. Returns how many pairs were compared,
+    refuted (left out as two photos), unchecked (pictures not at hand or too small, or OpenCV
+    not installed: an unsure pair's hashes decide), turned, confirmed, and unconfirmed (turned
+    pairs compared but neither confirmed nor refuted)."""
+    counts = dict.fromkeys(("compared", "refuted", "unchecked", "confirmed", "unconfirmed"), 0)
+    counts["turned"] = len(turned)
+    if not unsure and not turned:  # (OpenCV is not even loaded)
+        return counts
     try:
         from . import robust
-    except QueryError:
-        return {"compared": 0, "refuted": 0, "unchecked": len(unsure)}
+    except QueryError:  # OpenCV is not installed
+        if not keep_unconfirmed:
+            for pair in turned:
+                del pairs[pair]
+        return {**counts, "unchecked": len(unsure) + len(turned)}
     picture_of = lru_cache(maxsize=256)(picture_of)
-    compared = robust.compared_frames(unsure, picture_of)
-    involved = {n for pair, seen in compared.items() if robust.refutes(seen) for n in pair}
+    via = {pair: pairs[pair]["via"] for pair in turned}
+    ways = {pair: () if "trimmed" in via[pair] else _TURNS[_turn_of(via[pair])] for pair in turned}
+    compared = robust.compared_frames([*unsure, *turned], picture_of, ways)
+    framed = {
+        pair: seen
+        for pair in turned
+        if (seen := compared[pair]) is not None
+        and seen.cells >= robust.MIN_CELLS
+        and seen.agreeing >= robust.AGREEING
+    }
+    doubtful = [pair for pair in turned if pair not in framed]
+    refuting = [pair for pair in unsure if robust.refutes(compared[pair])]
+    involved = {n for pair in [*refuting, *doubtful] for n in pair}
     found = {n: None if (p := picture_of(n)) is None else robust.features(p) for n in involved}
-    doubted = _doubted(compared, found)
+    doubted = _doubted({pair: compared[pair] for pair in refuting}, found)
+    keypoints = {pair for pair in doubtful if robust.checkable(*(found[n] for n in pair))}
     wanted = [(a, b, False) for a, b in doubted]
-    different = doubted - robust.verified(found, wanted, picture_of, doubted, workers=1).keys()
-    for pair in different:
+    wanted += [(a, b, _turn_of(via[(a, b)]) == "mirror") for a, b in keypoints]
+    confirmed = framed | robust.verified(found, wanted, picture_of, {*doubted, *keypoints}, 1)
+    different = doubted - confirmed.keys()
+    different |= {p for p in keypoints - confirmed.keys() if robust.refutes(compared[p])}
+    for pair in turned:
+        if pair in confirmed:
+            pairs[pair]["verification"] = confirmed[pair].to_dict()
+        elif pair in different or not keep_unconfirmed:
+            del pairs[pair]
+    for pair in different & set(unsure):
         del pairs[pair]
-    done = sum(seen is not None for seen in compared.values())
-    return {"compared": done, "refuted": len(different), "unchecked": len(unsure) - done}
+    done = {p for p in [*unsure, *turned] if compared[p] is not None} | keypoints
+    confirming = sum(pair in confirmed for pair in turned)
+    return {
+        **counts,
+        "compared": len(done),
+        "refuted": len(different),
+        "unchecked": len(unsure) + len(turned) - len(done),
+        "confirmed": confirming,
+        "unconfirmed": len(done & set(turned)) - confirming - len(different & set(turned)),
+    }
 
 
 def searched_copies(

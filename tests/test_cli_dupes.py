@@ -81,6 +81,7 @@ def test_default_report_tiers_keeper_reach_and_exclusions(cli, newsroom):
     assert set(clusters) == {
         ("harbour.jpg",),  # exact: twice in one article, no near copy
         ("market.jpg", "market-small.jpg"),  # near: keeper is the larger copy
+        ("street.jpg", "street-flipped.jpg"),  # near: a mirror its pixels confirm
     }
     exact = clusters[("harbour.jpg",)]
     assert (exact["kind"], exact["tier"]) == ("exact", 1)
@@ -114,21 +115,23 @@ def test_include_furniture_and_low_information(cli, newsroom):
 
 
 def test_min_articles_and_sort_by_reach(cli, newsroom):
-    report = dupes(cli, "--min-articles", "2")
+    report = dupes(cli, "--min-articles", "3")
     assert {tuple(names(c)) for c in report["clusters"]} == {("market.jpg", "market-small.jpg")}
     by_reach = dupes(cli, "--sort", "reach")
     articles = [c["reach"]["articles"] for c in by_reach["clusters"]]
-    assert articles == sorted(articles, reverse=True) == [4, 1]
-    assert [c["kind"] for c in by_reach["clusters"]] == ["near", "exact"]
-    assert [c["kind"] for c in dupes(cli)["clusters"]] == ["exact", "near"]
+    assert articles == sorted(articles, reverse=True) == [4, 2, 1]
+    assert [c["kind"] for c in by_reach["clusters"]] == ["near", "near", "exact"]
+    assert [c["kind"] for c in dupes(cli)["clusters"]] == ["exact", "near", "near"]
 
 
-def test_transforms_match_a_mirrored_copy(cli, newsroom):
-    assert not any("street.jpg" in names(c) for c in dupes(cli)["clusters"])
-    report = dupes(cli, "--transforms")
-    (street,) = [c for c in report["clusters"] if "street.jpg" in names(c)]
-    assert sorted(names(street)) == ["street-flipped.jpg", "street.jpg"]
-    assert street["distances"][1]["via"] == "mirror"
+def test_a_mirrored_copy_is_reported_once_its_pixels_confirm_it(cli, newsroom):
+    for report in (dupes(cli), dupes(cli, "--transforms")):
+        (street,) = [c for c in report["clusters"] if "street.jpg" in names(c)]
+        assert sorted(names(street)) == ["street-flipped.jpg", "street.jpg"]
+        flipped = street["distances"][1]
+        assert flipped["via"] == "mirror" and flipped["verification"]["mirrored"] is True
+        assert flipped["verification"]["agreeing"] >= 0.95
+        assert report["checked"]["turned"] == report["checked"]["confirmed"] == 1
 
 
 def test_ignore_list_by_sha256_and_phash(cli, newsroom, tmp_path):
@@ -138,7 +141,8 @@ def test_ignore_list_by_sha256_and_phash(cli, newsroom, tmp_path):
     ignore = tmp_path / "ignore.txt"
     ignore.write_text(f"# known\nsha256:{market['sha256']}\n{harbour['phash']}  # harbour\n")
     after = dupes(cli, "--ignore", ignore)
-    assert after["clusters"] == []  # the near cluster lost its keeper too
+    # the market's near cluster lost its keeper too
+    assert [names(c) for c in after["clusters"]] == [["street.jpg", "street-flipped.jpg"]]
     assert sorted(after["excluded"]["ignored"]) == sorted([market["sha256"], harbour["sha256"]])
     ignore.write_text("not-a-hash\n")
     bad = cli("dupes", "--ignore", ignore)
@@ -204,7 +208,7 @@ def test_html_is_self_contained_and_escaped(cli, newsroom):
     page = cli("dupes", "-f", "html").stdout
     assert page.startswith("<!DOCTYPE html>")
     assert "<script>" not in page and "&lt;script&gt;" in page
-    assert page.count("data:image/jpeg;base64,") == 3  # every image has its thumbnail
+    assert page.count("data:image/jpeg;base64,") == 5  # every image has its thumbnail
     assert "http://" not in page and "https://" not in page
     assert f'dir="auto">{PERSIAN}</span>' in page
     assert "(s)" not in page and "· 4 articles, 4 places</h2>" in page  # (no use is dated)
@@ -263,7 +267,7 @@ def test_html_renders_in_headless_chromium(cli, newsroom, tmp_path):
     probe = re.search(r'<pre id="out">(.*)</pre>', result.stdout, re.S)
     assert probe, result.stdout[-2000:]
     seen = orjson.loads(html.unescape(probe.group(1)))
-    assert seen["sections"] == 2 and seen["scripts"] == 0 and seen["images"] == 3
+    assert seen["sections"] == 3 and seen["scripts"] == 0 and seen["images"] == 5
     assert HOSTILE in seen["body"]  # shown as text, never run as markup
     directions = dict(seen["texts"])
     assert directions[PERSIAN] == "rtl"

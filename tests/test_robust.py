@@ -545,7 +545,14 @@ def test_dupes_checks_pixels_where_the_finest_hash_is_not_sure(cli, alike):
     assert {Path(m["image"]["files"][0]).name for m in hashes["matches"]} >= {"a.jpg"}
     plain = json.loads(cli("dupes", "-f", "json").stdout)
     assert [_names(c) for c in plain["clusters"]] == [["a.jpg", "a_small.jpg"]]
-    assert plain["checked"] == {"compared": 3, "refuted": 2, "unchecked": 0}
+    assert plain["checked"] == {
+        "compared": 3,
+        "refuted": 2,
+        "unchecked": 0,
+        "turned": 0,
+        "confirmed": 0,
+        "unconfirmed": 0,
+    }
     table = cli("dupes")
     assert "a_small.jpg" in table.stdout and "b.jpg" not in table.stdout
     assert "2 pairs the hashes matched were left out" in table.stderr
@@ -555,8 +562,15 @@ def test_dupes_lets_the_hashes_decide_when_the_pictures_are_gone(cli, alike):
     (alike / "b.jpg").unlink()
     plain = json.loads(cli("dupes", "-f", "json").stdout)
     assert [_names(c) for c in plain["clusters"]] == [["a.jpg", "a_small.jpg", "b.jpg"]]
-    assert plain["checked"] == {"compared": 1, "refuted": 0, "unchecked": 2}
-    assert "2 pairs the hashes were unsure of could not be checked" in cli("dupes").stderr
+    assert plain["checked"] == {
+        "compared": 1,
+        "refuted": 0,
+        "unchecked": 2,
+        "turned": 0,
+        "confirmed": 0,
+        "unconfirmed": 0,
+    }
+    assert "2 pairs could not be checked against their pictures" in cli("dupes").stderr
 
 
 def test_robust_refutes_a_look_alike_the_hashes_pair_and_verifies_a_copy(cli, alike):
@@ -565,6 +579,70 @@ def test_robust_refutes_a_look_alike_the_hashes_pair_and_verifies_a_copy(cli, al
     assert report["robust"]["refuted"] == 2 and report["robust"]["verified"] == 0
     (copy,) = report["clusters"][0]["distances"][1:]
     assert copy["via"] is None and copy["verification"]["agreeing"] >= robust.AGREEING_HASHED
+
+
+@pytest.fixture
+def turned_desk(cli, tmp_path: Path) -> Path:
+    """A catalogue of a picture, its copy turned a quarter, and a look-alike mirrored (the
+    hashes match each of the two only through a turned or mirrored view)."""
+    folder = tmp_path / "turned"
+    write_image(folder / "a.jpg", look_alike(1), quality=90)
+    quarter = look_alike(1).transpose(Image.Transpose.ROTATE_90).resize((270, 360))
+    write_image(folder / "a_turned.jpg", quarter, quality=70)
+    write_image(folder / "b_mirrored.jpg", ImageOps.mirror(look_alike(2)), quality=90)
+    cli("scan", folder)
+    return folder
+
+
+@pytest.mark.parametrize("options", [(), ("--transforms",)], ids=["default", "transforms"])
+def test_dupes_keeps_a_turned_copy_its_pixels_confirm_and_no_turned_look_alike(
+    cli, turned_desk, options
+):
+    report = json.loads(cli("dupes", "-f", "json", *options).stdout)
+    assert [_names(c) for c in report["clusters"]] == [["a.jpg", "a_turned.jpg"]]
+    copy = report["clusters"][0]["distances"][1]
+    assert copy["via"] in ("rot90", "rot270") and abs(copy["verification"]["rotation"]) == 90
+    assert copy["verification"]["agreeing"] >= robust.AGREEING
+    checked = report["checked"]
+    assert checked == {
+        "compared": 2,
+        "refuted": 1,
+        "unchecked": 0,
+        "turned": 2,
+        "confirmed": 1,
+        "unconfirmed": 0,
+    }
+
+
+def test_an_unchecked_turned_pair_is_left_out_by_default_and_kept_by_transforms(cli, turned_desk):
+    (turned_desk / "a_turned.jpg").unlink()
+    plain = cli("dupes", "-f", "json")
+    assert json.loads(plain.stdout)["clusters"] == []
+    assert json.loads(plain.stdout)["checked"]["unchecked"] == 1
+    assert "1 pair could not be checked" in cli("dupes").stderr
+    kept = json.loads(cli("dupes", "--transforms", "-f", "json").stdout)
+    assert [_names(c) for c in kept["clusters"]] == [["a.jpg", "a_turned.jpg"]]
+    assert "verification" not in kept["clusters"][0]["distances"][1]
+
+
+def test_without_opencv_dupes_leaves_out_the_turned_pairs_it_cannot_check(cli, turned_desk):
+    """OpenCV missing (its import fails, in a fresh process): no turned pair is reported,
+    and standard error says what to install."""
+    import subprocess
+    import sys
+
+    without = "import sys; sys.modules['cv2'] = None; from media_catalog.cli import main; main()"
+
+    def dupes(*options: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-c", without, "dupes", *options]
+        return subprocess.run(command, capture_output=True, text=True, check=True)
+
+    report = json.loads(dupes("-f", "json").stdout)
+    assert report["clusters"] == []
+    assert (report["checked"]["unchecked"], report["checked"]["turned"]) == (2, 2)
+    assert "pip install 'media-catalog[robust]'" in dupes().stderr
+    kept = json.loads(dupes("--transforms", "-f", "json").stdout)
+    assert len(kept["clusters"]) == 1 and len(kept["clusters"][0]["images"]) == 3
 
 
 @pytest.mark.parametrize(
