@@ -487,6 +487,13 @@ def robust_main() -> None:
         print(f"\n#### Recall on the {len(held)} held-out photographs ({folder})\n")
         shown = [(name, matched, held) for name, matched in methods.items()]
         print(_table(["copy", *(name for name, _, _ in shown)], recall(shown)))
+        missed = [
+            f"{o.name}:{kind}"
+            for o in held
+            for kind in ROBUST_VARIANTS
+            if (index[(o.name, "")], index[(o.name, kind)]) not in methods["--robust"]
+        ]
+        print(f"\n- --robust missed: {', '.join(missed) or 'none'}")
     print("\n#### Pairs of different photos joined\n")
     print(
         _table(

@@ -18,9 +18,10 @@ warped onto the coarser, both compared cell by cell (CELL px) over the content t
 (flat fill reached from a corner: bars, padding, the corners of a turned copy, is left
 out). A pair is the same photo when the shared content covers at least MIN_OVERLAP of the
 smaller picture, at least MIN_CELLS cells are textured in both, and at least AGREEING of
-those correlate at CELL_NCC or better (AGREEING_HASHED for a pair a mirrored or turned
-view's hashes matched), and no second transform fits the other matches nearly as well (a
-repeated pattern). The limits come from benchmarks/accuracy.py --robust (docs/benchmarks.md).
+those correlate at CELL_NCC or better (AGREEING_MANY over MANY_CELLS cells or more;
+AGREEING_HASHED for a pair a mirrored or turned view's hashes matched), and no second
+transform fits the other matches nearly as well (a repeated pattern). The limits come from
+benchmarks/accuracy.py --robust (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -77,6 +78,12 @@ CELL = 16
 BLUR = 1.0  # Gaussian sigma, px, applied to both pictures before cells are compared
 CELL_NCC = 0.8
 AGREEING = 0.95
+# Over a larger overlap a look-alike shows its differences: among the keypoint candidates of
+# different photos of benchmarks/accuracy.py --robust, those with MANY_CELLS textured cells
+# or more agree in at most 68 % of them, while a copy turned by a few degrees loses some
+# cells of fine texture to resampling (92-95 % agreeing on full-size photographs).
+MANY_CELLS = 100
+AGREEING_MANY = 0.9
 # A pair already matched by the hashes of a mirrored or turned view has a second signal: its
 # cells need agree less (fine textures turned by 90 or 180 degrees lose some correlation).
 AGREEING_HASHED = 0.75
@@ -512,6 +519,8 @@ def verify(
     if compared is None:
         return None
     overlap, coverage, cells, agreed = compared
+    if cells >= MANY_CELLS:
+        agreeing = min(agreeing, AGREEING_MANY)
     if overlap < MIN_OVERLAP or cells < MIN_CELLS or agreed < agreeing:
         return None
     rotation = float(np.degrees(np.arctan2(model[1, 0], model[0, 0])))
@@ -781,6 +790,16 @@ def compare_frame(
         return None
     rotation = (0.0, -90.0, 180.0, 90.0)[turns % 4]  # (as `verify` measures it)
     return Verification(mirrored, 0, rotation, *compared)
+
+
+def confirms(verification: Verification | None) -> bool:
+    """Whether a comparison of two frames (one turned onto the other as the hashes matched
+    them) shows one photo: MIN_CELLS textured cells or more, AGREEING of them agreeing."""
+    return (
+        verification is not None
+        and verification.cells >= MIN_CELLS
+        and verification.agreeing >= AGREEING
+    )
 
 
 def refutes(verification: Verification | None) -> bool:

@@ -368,6 +368,12 @@ def _turn_of(via: str | None) -> str | None:
     return next((name for name in (via or "").split("+") if name in _TURNS), None)
 
 
+def _ways(via: str) -> tuple[tuple[bool, int], ...]:
+    """How to turn picture b onto picture a for a pair matched through `via`, a mirrored or
+    turned view (none through a trimmed one: its frame is not the picture's)."""
+    return () if "trimmed" in via else _TURNS[_turn_of(via)]
+
+
 def _leaders(
     order: list[int], pairs: dict[tuple[int, int], dict[str, Any]]
 ) -> list[tuple[list[int], list[dict[str, Any]]]]:
@@ -648,7 +654,8 @@ def robust_verified(
     """What --robust does to `pairs` (image numbers, as `near_pairs` gives them without
     transforms): add the cropped, turned and mirrored copies `robust` verifies among the
     images of `found` (robust.Features or None), and those of `turned` (the same with
-    transforms) that it verifies or cannot check; compare the pictures of each pair matched
+    transforms) whose frames, one turned onto the other, agree (`robust.confirms`), or that
+    it verifies or cannot check; compare the pictures of each pair matched
     by whole-picture hashes, and leave out those whose cells disagree and whose keypoints
     cannot verify them either (look-alikes: the same composition, other details); copies the
     hashes matched are searched through one of them (`searched_copies`). Pictures come from
@@ -658,8 +665,12 @@ def robust_verified(
 
     picture_of = lru_cache(maxsize=256)(picture_of)  # frames and verification read alike
     framed = [pair for pair, distance in pairs.items() if distance["via"] is None]
-    images = records(sorted({*chain(*pairs)}))
+    turns = {p: _ways(d["via"]) for p, d in turned.items() if p not in pairs and _turn_of(d["via"])}
+    images = records(sorted({*chain(*pairs, *turns)}))
     compared = robust.compared_frames(framed, picture_of)
+    for pair, seen in robust.compared_frames(turns, picture_of, turns).items():
+        if robust.confirms(seen):  # a mirrored or turned copy whose frames agree
+            pairs[pair] = {**turned[pair], "verification": seen.to_dict()}
     doubted = _doubted(compared, found)
     copies, skip = searched_copies(pairs, found, lambda _: images, doubted)
     hashed = set(doubted)
@@ -757,15 +768,9 @@ def checked_by_pixels(
         return {**counts, "unchecked": len(unsure) + len(turned)}
     picture_of = lru_cache(maxsize=256)(picture_of)
     via = {pair: pairs[pair]["via"] for pair in turned}
-    ways = {pair: () if "trimmed" in via[pair] else _TURNS[_turn_of(via[pair])] for pair in turned}
+    ways = {pair: _ways(via[pair]) for pair in turned}
     compared = robust.compared_frames([*unsure, *turned], picture_of, ways)
-    framed = {
-        pair: seen
-        for pair in turned
-        if (seen := compared[pair]) is not None
-        and seen.cells >= robust.MIN_CELLS
-        and seen.agreeing >= robust.AGREEING
-    }
+    framed = {pair: seen for pair in turned if robust.confirms(seen := compared[pair])}
     doubtful = [pair for pair in turned if pair not in framed]
     refuting = [pair for pair in unsure if robust.refutes(compared[pair])]
     involved = {n for pair in [*refuting, *doubtful] for n in pair}

@@ -98,6 +98,17 @@ def test_a_crop_turn_or_padded_copy_is_verified(copy):
     assert found.agreeing >= robust.AGREEING and found.cells >= robust.MIN_CELLS
 
 
+def test_a_turned_copy_of_a_finely_grained_picture_is_verified_over_many_cells():
+    """A 10-degree turn resamples fine grain and loses a few % of its cells: over MANY_CELLS
+    cells or more AGREEING_MANY suffice (look-alikes that large agree in far fewer)."""
+    grain = np.random.default_rng(4).integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    grained = Image.fromarray(grain, "RGB").filter(ImageFilter.GaussianBlur(1.0))
+    original = Image.blend(scene(4), grained, 0.5)
+    found = check(original, turned(original, 10))
+    assert found is not None and found.cells >= robust.MANY_CELLS
+    assert robust.AGREEING_MANY <= found.agreeing < robust.AGREEING
+
+
 @pytest.mark.parametrize("seed", [2, 4])
 def test_cells_along_the_edge_of_an_enlarged_crop_agree(seed):
     """The copy's edge falls between pixels of the original: the cells it crosses are
@@ -623,6 +634,18 @@ def test_an_unchecked_turned_pair_is_left_out_by_default_and_kept_by_transforms(
     kept = json.loads(cli("dupes", "--transforms", "-f", "json").stdout)
     assert [_names(c) for c in kept["clusters"]] == [["a.jpg", "a_turned.jpg"]]
     assert "verification" not in kept["clusters"][0]["distances"][1]
+
+
+def test_robust_confirms_a_mirrored_copy_by_its_frames(cli, tmp_path):
+    folder = tmp_path / "mirrored"
+    write_image(folder / "a.jpg", scene(31), quality=90)
+    write_image(folder / "a_mirrored.jpg", ImageOps.mirror(scene(31)), quality=75)
+    cli("scan", folder)
+    report = json.loads(cli("dupes", "--robust", "-f", "json").stdout)
+    (cluster,) = report["clusters"]
+    copy = cluster["distances"][1]  # the frames agree: no keypoints needed
+    assert copy["via"] == "mirror" and copy["verification"]["mirrored"] is True
+    assert copy["verification"]["inliers"] == 0 and copy["verification"]["agreeing"] >= 0.95
 
 
 def test_without_opencv_dupes_leaves_out_the_turned_pairs_it_cannot_check(cli, turned_desk):
