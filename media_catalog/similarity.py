@@ -654,8 +654,9 @@ def robust_verified(
     """What --robust does to `pairs` (image numbers, as `near_pairs` gives them without
     transforms): add the cropped, turned and mirrored copies `robust` verifies among the
     images of `found` (robust.Features or None), and those of `turned` (the same with
-    transforms) whose frames, one turned onto the other, agree (`robust.confirms`), or that
-    it verifies or cannot check; compare the pictures of each pair matched
+    transforms) but the ones shown to be two photos, as `checked_by_pixels` keeps them with
+    transforms (confirmed by their frames, one turned onto the other, or by keypoints, with
+    their verification); compare the pictures of each pair matched
     by whole-picture hashes, and leave out those whose cells disagree and whose keypoints
     cannot verify them either (look-alikes: the same composition, other details); copies the
     hashes matched are searched through one of them (`searched_copies`). Pictures come from
@@ -668,7 +669,8 @@ def robust_verified(
     turns = {p: _ways(d["via"]) for p, d in turned.items() if p not in pairs and _turn_of(d["via"])}
     images = records(sorted({*chain(*pairs, *turns)}))
     compared = robust.compared_frames(framed, picture_of)
-    for pair, seen in robust.compared_frames(turns, picture_of, turns).items():
+    turned_frames = robust.compared_frames(turns, picture_of, turns)
+    for pair, seen in turned_frames.items():
         if robust.confirms(seen):  # a mirrored or turned copy whose frames agree
             pairs[pair] = {**turned[pair], "verification": seen.to_dict()}
     doubted = _doubted(compared, found)
@@ -678,6 +680,9 @@ def robust_verified(
     wanted |= {(a, b, False) for a, b in doubted}
     images.update(records(sorted({n for a, b, _ in wanted for n in (a, b)} - images.keys())))
     confirmed = robust.verified(found, wanted, picture_of, hashed)
+    for pair, seen in turned_frames.items():  # as --transforms: kept unless shown two photos
+        if pair not in pairs and pair not in confirmed and not robust.refutes(seen):
+            pairs[pair] = turned[pair]
     refused = set()
     for pair, verification in compared.items():
         if pair in doubted:

@@ -625,6 +625,11 @@ def test_dupes_keeps_a_turned_copy_its_pixels_confirm_and_no_turned_look_alike(
     }
 
 
+def test_robust_keeps_the_turned_copy_and_leaves_out_the_turned_look_alike(cli, turned_desk):
+    report = json.loads(cli("dupes", "--robust", "-f", "json").stdout)
+    assert [_names(c) for c in report["clusters"]] == [["a.jpg", "a_turned.jpg"]]
+
+
 def test_an_unchecked_turned_pair_is_left_out_by_default_and_kept_by_transforms(cli, turned_desk):
     (turned_desk / "a_turned.jpg").unlink()
     plain = cli("dupes", "-f", "json")
