@@ -46,6 +46,15 @@ def scene(seed: int, size: tuple[int, int] = (640, 480)) -> Image.Image:
     return Image.fromarray(pixels, "RGB")
 
 
+def tiled(seed: int, period: int = 96) -> Image.Image:
+    """A repeated pattern (a facade, a tiled floor): one scene of `period` px tiled, with
+    noise of its own everywhere."""
+    tile = np.asarray(scene(seed, (period, period)), dtype=np.float64)
+    whole = np.tile(tile, (480 // period + 1, 640 // period + 1, 1))[:480, :640]
+    noise = np.random.default_rng(seed).normal(0, 3, whole.shape)
+    return Image.fromarray(np.clip(whole + noise, 0, 255).astype(np.uint8), "RGB")
+
+
 def crop(image: Image.Image, keep: float, x: float, y: float) -> Image.Image:
     """The part `keep` of each side of `image`, placed at x, y (0: left/top, 1: right/bottom)."""
     w, h = round(image.width * keep), round(image.height * keep)
@@ -145,6 +154,9 @@ def test_a_mirrored_crop_is_verified_as_mirrored():
         pytest.param(lambda: stereo(5, 0), lambda: stereo(5, 40), id="stereo-like"),
         pytest.param(
             lambda: crop(scene(6), 0.5, 0, 0), lambda: crop(scene(6), 0.5, 1, 0), id="halves"
+        ),
+        pytest.param(
+            lambda: crop(tiled(7), 0.5, 0, 0), lambda: crop(tiled(7), 0.6, 1, 1), id="tiled"
         ),
     ],
 )
