@@ -748,7 +748,11 @@ def dupes(
             f"{render.counted(checked['unchecked'], 'pair')} could not be checked against "
             "their pictures (the files are gone or too small, or OpenCV is not installed: "
             "pip install 'media-catalog[robust]'): the hashes decided pairs of whole "
-            "pictures; mirrored or turned ones are left out unless --transforms.",
+            + (
+                "pictures, and kept mirrored or turned ones (--transforms)."
+                if transforms
+                else "pictures; mirrored or turned ones were left out (--transforms keeps them)."
+            ),
             markup=False,
         )
     if format is DupesFormat.json:

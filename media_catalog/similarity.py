@@ -393,9 +393,18 @@ def _leaders(
         members = sorted((n for n in neighbours[leader] if n in free), key=rank.__getitem__)
         if members:
             free.difference_update(members)
-            distances = [pairs[(min(leader, m), max(leader, m))] for m in members]
+            distances = [_from(leader, m, pairs[(min(leader, m), max(leader, m))]) for m in members]
             clusters.append(([leader, *members], [_distance(0, 0, None), *distances]))
     return clusters
+
+
+def _from(leader: int, member: int, distance: dict[str, Any]) -> dict[str, Any]:
+    """A pair's distance as from its cluster's leader: a verification's turn (of the pair's
+    second image onto its first) taken the other way when the leader is the second."""
+    how = distance.get("verification")
+    if leader < member or how is None or how["mirrored"]:
+        return distance
+    return {**distance, "verification": {**how, "rotation": -how["rotation"] or 0.0}}
 
 
 def near_clusters(
@@ -654,35 +663,28 @@ def robust_verified(
     """What --robust does to `pairs` (image numbers, as `near_pairs` gives them without
     transforms): add the cropped, turned and mirrored copies `robust` verifies among the
     images of `found` (robust.Features or None), and those of `turned` (the same with
-    transforms) but the ones shown to be two photos, as `checked_by_pixels` keeps them with
-    transforms (confirmed by their frames, one turned onto the other, or by keypoints, with
-    their verification); compare the pictures of each pair matched
+    transforms) as `checked_by_pixels` keeps them with transforms; compare the pictures of
+    each pair matched
     by whole-picture hashes, and leave out those whose cells disagree and whose keypoints
     cannot verify them either (look-alikes: the same composition, other details); copies the
     hashes matched are searched through one of them (`searched_copies`). Pictures come from
     `picture_of(number)`, image records from `records(numbers)` (read once it is known
-    which). Returns how many pairs were candidates, verified and refuted."""
+    which). Returns how many pairs were candidates, verified and refuted (pairs the hashes
+    matched that their pixels refute)."""
     from . import robust
 
     picture_of = lru_cache(maxsize=256)(picture_of)  # frames and verification read alike
     framed = [pair for pair, distance in pairs.items() if distance["via"] is None]
-    turns = {p: _ways(d["via"]) for p, d in turned.items() if p not in pairs and _turn_of(d["via"])}
-    images = records(sorted({*chain(*pairs, *turns)}))
+    turns = [p for p, d in turned.items() if p not in pairs and _turn_of(d["via"])]
+    pairs.update((pair, turned[pair]) for pair in turns)
+    images = records(sorted({*chain(*pairs)}))
     compared = robust.compared_frames(framed, picture_of)
-    turned_frames = robust.compared_frames(turns, picture_of, turns)
-    for pair, seen in turned_frames.items():
-        if robust.confirms(seen):  # a mirrored or turned copy whose frames agree
-            pairs[pair] = {**turned[pair], "verification": seen.to_dict()}
     doubted = _doubted(compared, found)
     copies, skip = searched_copies(pairs, found, lambda _: images, doubted)
-    hashed = set(doubted)
-    wanted = robust_candidates(pairs, turned, found, hashed, skip)
-    wanted |= {(a, b, False) for a, b in doubted}
+    turns_refuted = checked_by_pixels(pairs, [], turns, picture_of, True)["refuted"]
+    wanted = robust_candidates(pairs, found, skip) | {(a, b, False) for a, b in doubted}
     images.update(records(sorted({n for a, b, _ in wanted for n in (a, b)} - images.keys())))
-    confirmed = robust.verified(found, wanted, picture_of, hashed)
-    for pair, seen in turned_frames.items():  # as --transforms: kept unless shown two photos
-        if pair not in pairs and pair not in confirmed and not robust.refutes(seen):
-            pairs[pair] = turned[pair]
+    confirmed = robust.verified(found, wanted, picture_of, doubted)
     refused = set()
     for pair, verification in compared.items():
         if pair in doubted:
@@ -703,7 +705,7 @@ def robust_verified(
     add_verified(pairs, confirmed, images)
     for pair, (_, (a, b)) in given.items():
         pairs[pair]["verification"]["through"] = [images[a].sha256, images[b].sha256]
-    refuted = len(framed) - sum(pair in pairs for pair in framed)
+    refuted = len(framed) - sum(pair in pairs for pair in framed) + turns_refuted
     return {"candidates": len(wanted), "verified": verified, "refuted": refuted}
 
 
@@ -743,6 +745,9 @@ def turned_pairs(pairs: dict[tuple[int, int], dict[str, Any]]) -> list[tuple[int
     return [pair for pair, distance in pairs.items() if _turn_of(distance["via"])]
 
 
+TURNED_TRIES = 3  # turned pairs compared between two groups of copies, closest first
+
+
 def checked_by_pixels(
     pairs: dict[tuple[int, int], dict[str, Any]],
     unsure: list[tuple[int, int]],
@@ -753,13 +758,13 @@ def checked_by_pixels(
     """Check pairs of `pairs` against their pictures (`picture_of(number)`, None when
     unreadable). Those of `unsure` (see `unsure_pairs`) are left out when they show two
     photos: cells that disagree and keypoints that cannot verify the pair. Those of `turned`
-    (see `turned_pairs`) are kept, with their verification, when the pictures confirm them
-    (the frames, turned alike, agree in AGREEING of MIN_CELLS textured cells or more; else
-    keypoints verify them at AGREEING_HASHED), and left out otherwise, or with
-    `keep_unconfirmed` only when they show two photos. Returns how many pairs were compared,
-    refuted (left out as two photos), unchecked (pictures not at hand or too small, or OpenCV
-    not installed: an unsure pair's hashes decide), turned, confirmed, and unconfirmed (turned
-    pairs compared but neither confirmed nor refuted)."""
+    (see `turned_pairs`) are judged together between two groups of copies (images the other
+    pairs join), by their closest pairs (TURNED_TRIES at most): all are kept when one is
+    confirmed (`_turned_verdict`; that pair carries its verification), left out when one
+    shows two photos, and otherwise left out, or kept with `keep_unconfirmed`. Returns how
+    many pairs were compared, refuted (left out as two photos), unchecked (pictures not at
+    hand, or OpenCV not installed: an unsure pair's hashes decide), turned, confirmed and
+    unconfirmed (turned pairs their pictures neither confirm nor refute)."""
     counts = dict.fromkeys(("compared", "refuted", "unchecked", "confirmed", "unconfirmed"), 0)
     counts["turned"] = len(turned)
     if not unsure and not turned:  # (OpenCV is not even loaded)
@@ -772,38 +777,86 @@ def checked_by_pixels(
                 del pairs[pair]
         return {**counts, "unchecked": len(unsure) + len(turned)}
     picture_of = lru_cache(maxsize=256)(picture_of)
-    via = {pair: pairs[pair]["via"] for pair in turned}
-    ways = {pair: _ways(via[pair]) for pair in turned}
-    compared = robust.compared_frames([*unsure, *turned], picture_of, ways)
-    framed = {pair: seen for pair in turned if robust.confirms(seen := compared[pair])}
-    doubtful = [pair for pair in turned if pair not in framed]
-    refuting = [pair for pair in unsure if robust.refutes(compared[pair])]
-    involved = {n for pair in [*refuting, *doubtful] for n in pair}
-    found = {n: None if (p := picture_of(n)) is None else robust.features(p) for n in involved}
-    doubted = _doubted({pair: compared[pair] for pair in refuting}, found)
-    keypoints = {pair for pair in doubtful if robust.checkable(*(found[n] for n in pair))}
-    wanted = [(a, b, False) for a, b in doubted]
-    wanted += [(a, b, _turn_of(via[(a, b)]) == "mirror") for a, b in keypoints]
-    confirmed = framed | robust.verified(found, wanted, picture_of, {*doubted, *keypoints}, 1)
-    different = doubted - confirmed.keys()
-    different |= {p for p in keypoints - confirmed.keys() if robust.refutes(compared[p])}
-    for pair in turned:
-        if pair in confirmed:
-            pairs[pair]["verification"] = confirmed[pair].to_dict()
-        elif pair in different or not keep_unconfirmed:
-            del pairs[pair]
-    for pair in different & set(unsure):
-        del pairs[pair]
-    done = {p for p in [*unsure, *turned] if compared[p] is not None} | keypoints
-    confirming = sum(pair in confirmed for pair in turned)
-    return {
-        **counts,
-        "compared": len(done),
-        "refuted": len(different),
-        "unchecked": len(unsure) + len(turned) - len(done),
-        "confirmed": confirming,
-        "unconfirmed": len(done & set(turned)) - confirming - len(different & set(turned)),
+    compared = robust.compared_frames(unsure, picture_of)
+    refuting = {pair: compared[pair] for pair in unsure if robust.refutes(compared[pair])}
+    found = {
+        n: None if (p := picture_of(n)) is None else robust.features(p) for n in chain(*refuting)
     }
+    doubted = _doubted(refuting, found)
+    wanted = [(a, b, False) for a, b in doubted]
+    different = doubted - robust.verified(found, wanted, picture_of, doubted, workers=1).keys()
+    for pair in different:
+        del pairs[pair]
+    counts["compared"] = sum(seen is not None for seen in compared.values())
+    counts["refuted"] = len(different)
+    counts["unchecked"] = len(unsure) - counts["compared"]
+    group = _groups(pair for pair, distance in pairs.items() if not _turn_of(distance["via"]))
+    between = defaultdict(list)
+    for a, b in turned:
+        between[tuple(sorted((group.get(a, a), group.get(b, b))))].append((a, b))
+    features = lru_cache(maxsize=256)(lambda number: robust.features(picture_of(number)))
+    for members in between.values():
+        members.sort(key=lambda pair: (pairs[pair]["phash"], pairs[pair]["dhash"], pair))
+        verdicts = []
+        for pair in members[:TURNED_TRIES]:
+            verdict, verification = _turned_verdict(
+                robust, pair, pairs[pair]["via"], picture_of, features
+            )
+            counts["compared"] += verdict != "unchecked"
+            verdicts.append(verdict)
+            if verification is not None:
+                pairs[pair]["verification"] = verification.to_dict()
+                break
+        verdict = next(
+            v for v in ("confirmed", "refuted", "unconfirmed", "unchecked") if v in verdicts
+        )
+        counts[verdict] += len(members)
+        if verdict == "refuted" or (verdict != "confirmed" and not keep_unconfirmed):
+            for pair in members:
+                del pairs[pair]
+    return counts
+
+
+def _turned_verdict(
+    robust: Any,
+    pair: tuple[int, int],
+    via: str,
+    picture_of: Callable[[int], Any],
+    features: Callable[[int], Any],
+) -> tuple[str, Any]:
+    """("confirmed", its verification) when the pair's frames, one turned onto the other as
+    `via` says, agree (`robust.confirms`), or else keypoints verify it (AGREEING_HASHED);
+    ("refuted", None) when the frames refute it; ("unconfirmed", None) when neither;
+    ("unchecked", None) when a picture is not at hand."""
+    grey_a, grey_b = picture_of(pair[0]), picture_of(pair[1])
+    if grey_a is None or grey_b is None:
+        return "unchecked", None
+    frames = robust.compared_frames([pair], picture_of, {pair: _ways(via)})[pair]
+    if robust.confirms(frames):
+        return "confirmed", frames
+    found_a, found_b = features(pair[0]), features(pair[1])
+    if robust.checkable(found_a, found_b):
+        mirrored = _turn_of(via) == "mirror"
+        verified = robust.verify(grey_a, found_a, grey_b, found_b, mirrored, robust.AGREEING_HASHED)
+        if verified is not None:
+            return "confirmed", verified
+    return ("refuted" if robust.refutes(frames) else "unconfirmed"), None
+
+
+def _groups(pairs: Iterable[tuple[int, int]]) -> dict[int, int]:
+    """Each image of `pairs` with the least image number it is joined to through them."""
+    parent: dict[int, int] = {}
+
+    def root(number: int) -> int:
+        while parent.setdefault(number, number) != number:
+            parent[number] = parent[parent[number]]
+            number = parent[number]
+        return number
+
+    for a, b in pairs:
+        first, second = sorted((root(a), root(b)))
+        parent[second] = first
+    return {number: root(number) for number in parent}
 
 
 def searched_copies(
@@ -839,30 +892,14 @@ def searched_copies(
 
 
 def robust_candidates(
-    pairs: dict[tuple[int, int], dict[str, Any]],
-    turned: dict[tuple[int, int], dict[str, Any]],
-    found: Sequence[Any],
-    hashed: set[tuple[int, int]],
-    skip: set[int],
+    pairs: dict[tuple[int, int], dict[str, Any]], found: Sequence[Any], skip: set[int]
 ) -> set[tuple[int, int, bool]]:
-    """The pairs (a < b, mirrored) `robust.verified` should check, none that `pairs` holds:
-    the keypoint candidates among `found` (robust.Features or None per image number), and
-    the pairs only `turned` holds (matched through a mirrored or turned view: hashes alone
-    pair look-alikes there), which are added to `hashed`. A pair of `turned` with an image
-    of too few keypoints to check (a chart, a gradient, a file gone) goes into `pairs`: its
-    hashes decide, as with --transforms. The images in `skip` are not searched (see
-    `searched_copies`)."""
+    """The keypoint candidates (a < b, mirrored) among `found` (robust.Features or None per
+    image number) `robust.verified` should check, none that `pairs` holds. The images in
+    `skip` are not searched (see `searched_copies`)."""
     from . import robust
 
     wanted = {(min(a, b), max(a, b), m) for a, b, m in robust.candidates(found, found, skip=skip)}
-    for (a, b), distance in turned.items():
-        if (a, b) in pairs:
-            continue
-        if robust.checkable(found[a], found[b]):
-            wanted.add((a, b, "mirror" in (distance["via"] or "")))
-            hashed.add((a, b))
-        else:
-            pairs[(a, b)] = distance
     return {w for w in wanted if w[:2] not in pairs}
 
 

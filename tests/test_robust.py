@@ -665,6 +665,65 @@ def test_robust_confirms_a_mirrored_copy_by_its_frames(cli, tmp_path):
     assert copy["verification"]["inliers"] == 0 and copy["verification"]["agreeing"] >= 0.95
 
 
+def waves(seed: int, mirrored: bool, degrees: float, phase: float) -> Image.Image:
+    """Soft blotches (mirrored when `mirrored`) under fine waves at `degrees`: few keypoints,
+    and hashes that see the blotches only."""
+    rng = np.random.default_rng(seed)
+    coarse = Image.fromarray((rng.random((4, 5)) * 200 + 28).astype(np.uint8))
+    blotches = np.asarray(coarse.resize((640, 480), Image.Resampling.BICUBIC), np.float64)
+    y, x = np.mgrid[0:480, 0:640]
+    turn = np.deg2rad(degrees)
+    wave = 6 * np.sin(2 * np.pi * (x * np.cos(turn) + y * np.sin(turn)) / 24 + phase)
+    pixels = (blotches[:, ::-1] if mirrored else blotches) + wave
+    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).convert("RGB")
+
+
+@pytest.mark.parametrize("options", [(), ("--transforms",), ("--robust",)])
+def test_a_turned_look_alike_without_keypoints_is_refuted_by_its_frames(cli, tmp_path, options):
+    folder = tmp_path / "waves"
+    write_image(folder / "a.jpg", waves(7, False, 45, 0), quality=92)
+    write_image(folder / "b.jpg", waves(7, True, 135, 1.3), quality=92)
+    cli("scan", folder)
+    report = json.loads(cli("dupes", "-f", "json", *options).stdout)
+    assert report["clusters"] == []
+    refuted = (
+        report["robust"]["refuted"] if options == ("--robust",) else report["checked"]["refuted"]
+    )
+    assert refuted == 1
+
+
+def test_many_copies_of_a_photo_and_its_mirror_are_compared_once(cli, tmp_path):
+    """60 pairs between 6 copies and 6 mirrored copies (and their quarter turns): the pairs
+    between two groups of copies are judged by their closest pair."""
+    folder = tmp_path / "reposted"
+    for quality in (95, 90, 85, 80, 75, 70):
+        write_image(folder / f"a{quality}.jpg", scene(43), quality=quality)
+        write_image(folder / f"m{quality}.jpg", ImageOps.mirror(scene(43)), quality=quality)
+    cli("scan", folder)
+    report = json.loads(cli("dupes", "-f", "json").stdout)
+    assert [len(c["images"]) for c in report["clusters"]] == [12]
+    checked = report["checked"]
+    assert checked["turned"] == checked["confirmed"] == 36 and checked["compared"] == 1
+
+
+def test_a_turned_copy_reports_its_turn_onto_the_keeper_in_either_order(cli, tmp_path):
+    """Whether the copy is scanned before its keeper or after, `rotation` takes it onto
+    the keeper."""
+    quarter = scene(47).transpose(Image.Transpose.ROTATE_90).resize((360, 480))
+    turns = []
+    for name in ("a-turned.jpg", "z-turned.jpg"):
+        folder = tmp_path / name
+        write_image(folder / "m-keeper.jpg", scene(47), quality=95)
+        write_image(folder / name, quarter, quality=80)
+        cli("scan", folder, "--db", folder / "c.json")
+        (cluster,) = json.loads(cli("dupes", "--db", folder / "c.json", "-f", "json").stdout)[
+            "clusters"
+        ]
+        assert Path(cluster["images"][0]["files"][0]).name == "m-keeper.jpg"
+        turns.append(cluster["distances"][1]["verification"]["rotation"])
+    assert turns[0] == turns[1] and abs(turns[0]) == 90
+
+
 def test_without_opencv_dupes_leaves_out_the_turned_pairs_it_cannot_check(cli, turned_desk):
     """OpenCV missing (its import fails, in a fresh process): no turned pair is reported,
     and standard error says what to install."""
