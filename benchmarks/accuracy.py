@@ -22,7 +22,8 @@ does. It prints Markdown:
    (stereo pair, quadrants of one picture, flat images, text pages) reported as duplicates;
 3. the curves: precision and recall as the pHash threshold T (T = 4..16) moves, and as each
    of the other limits in media_catalog/similarity.py moves (FINE_CONFIRM, DHASH_WIDE,
-   VIEW_DHASH), the rest held at their defaults.
+   VIEW_DHASH), the rest held at their defaults;
+4. the pairs `dupes` and `--transforms` keep once their pixels are checked (OpenCV).
 
     python benchmarks/accuracy.py --robust
 
@@ -56,6 +57,7 @@ import io
 import resource
 import sys
 import time
+from collections.abc import Callable
 from itertools import combinations
 from pathlib import Path
 
@@ -158,11 +160,13 @@ def main() -> None:
     started = time.perf_counter()
     originals = load_originals() + sklearn_originals()
     files: list[tuple[str, str, ImageRecord]] = []  # (original, transform or "", image)
+    data = []  # each file's bytes
     for o in originals:
         files.append((o.name, "", _record(o.data, o.name)))
+        data.append(o.data)
         for t in TRANSFORMS:
-            data = extra_variant(o.image, t) if t in EXTRA else make_variant(o, t)
-            files.append((o.name, t, _record(data, f"{o.name}:{t}")))
+            data.append(extra_variant(o.image, t) if t in EXTRA else make_variant(o, t))
+            files.append((o.name, t, _record(data[-1], f"{o.name}:{t}")))
     parent = {o.name: o.parent or o.name for o in originals}
 
     def related(a: str, b: str) -> bool:  # a full picture and its own quadrant share pixels
@@ -258,7 +262,36 @@ def main() -> None:
             rows.append(curve_row(f"**{value}**" if value == chosen else value))
         setattr(similarity, name, chosen)
         print(_table([name, *header], rows))
+    checked_as_dupes(files, data, usable, related)
     print(f"\n(run time {time.perf_counter() - started:.0f} s)", file=sys.stderr)
+
+
+def checked_as_dupes(
+    files: list[tuple[str, str, ImageRecord]],
+    data: list[bytes],
+    usable: list[int],
+    related: Callable[[str, str], bool],
+) -> None:
+    """Print what `dupes` and `--transforms` pair once their pixels are checked (as
+    similarity.checked_by_pixels checks them; needs OpenCV)."""
+    from media_catalog import robust
+    from media_catalog.similarity import checked_by_pixels, turned_pairs, unsure_pairs
+
+    views = [files[n][2] for n in usable]
+    print("\n#### With the pixels checked, as `dupes` checks them\n")
+    for mode, transforms in (("default", False), ("--transforms", True)):
+        pairs = near_pairs(views, DEFAULT_THRESHOLD, transforms=True)
+        unsure = unsure_pairs(pairs, [v.phash256 for v in views])
+        picture = lambda k: robust.picture(data[usable[k]])  # noqa: E731
+        done = checked_by_pixels(pairs, unsure, turned_pairs(pairs), picture, transforms)
+        kept = [(files[usable[a]][0], files[usable[b]][0]) for a, b in pairs]
+        same = sum(a == b for a, b in kept)
+        different = sum(a != b and not related(a, b) for a, b in kept)
+        print(
+            f"- {mode}: {len(pairs)} pairs, {same} of one photo, {different} of different "
+            f"photos; {done['turned']} mirrored or turned ({done['confirmed']} confirmed), "
+            f"{done['refuted']} refuted"
+        )
 
 
 ROBUST_VARIANTS = [
