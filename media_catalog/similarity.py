@@ -404,7 +404,8 @@ def _from(leader: int, member: int, distance: dict[str, Any]) -> dict[str, Any]:
     how = distance.get("verification")
     if leader < member or how is None or how["mirrored"]:
         return distance
-    return {**distance, "verification": {**how, "rotation": -how["rotation"] or 0.0}}
+    turn = -how["rotation"] or 0.0
+    return {**distance, "verification": {**how, "rotation": turn + 360 if turn <= -180 else turn}}
 
 
 def near_clusters(
@@ -681,7 +682,6 @@ def robust_verified(
     compared = robust.compared_frames(framed, picture_of)
     doubted = _doubted(compared, found)
     copies, skip = searched_copies(pairs, found, lambda _: images, doubted)
-    turns_refuted = checked_by_pixels(pairs, [], turns, picture_of, True)["refuted"]
     wanted = robust_candidates(pairs, found, skip) | {(a, b, False) for a, b in doubted}
     images.update(records(sorted({n for a, b, _ in wanted for n in (a, b)} - images.keys())))
     confirmed = robust.verified(found, wanted, picture_of, doubted)
@@ -695,6 +695,7 @@ def robust_verified(
                 continue
         if verification is not None:
             pairs[pair]["verification"] = verification.to_dict()
+    turns_refuted = checked_by_pixels(pairs, [], turns, picture_of, True)["refuted"]
     verified = len(confirmed)
     given = {
         pair: how
@@ -758,10 +759,11 @@ def checked_by_pixels(
     """Check pairs of `pairs` against their pictures (`picture_of(number)`, None when
     unreadable). Those of `unsure` (see `unsure_pairs`) are left out when they show two
     photos: cells that disagree and keypoints that cannot verify the pair. Those of `turned`
-    (see `turned_pairs`) are judged together between two groups of copies (images the other
-    pairs join), by their closest pairs (TURNED_TRIES at most): all are kept when one is
-    confirmed (`_turned_verdict`; that pair carries its verification), left out when one
-    shows two photos, and otherwise left out, or kept with `keep_unconfirmed`. Returns how
+    (see `turned_pairs`) are judged together between two groups of copies (images the pairs
+    of whole pictures join), by their closest pairs whose pictures are at hand (TURNED_TRIES
+    at most, each by its own `_turned_verdict`): the others are kept when one is confirmed
+    (that pair carries its verification), left out when one shows two photos, and otherwise
+    left out, or kept with `keep_unconfirmed`. Returns how
     many pairs were compared, refuted (left out as two photos), unchecked (pictures not at
     hand, or OpenCV not installed: an unsure pair's hashes decide), turned, confirmed and
     unconfirmed (turned pairs their pictures neither confirm nor refute)."""
@@ -790,29 +792,31 @@ def checked_by_pixels(
     counts["compared"] = sum(seen is not None for seen in compared.values())
     counts["refuted"] = len(different)
     counts["unchecked"] = len(unsure) - counts["compared"]
-    group = _groups(pair for pair, distance in pairs.items() if not _turn_of(distance["via"]))
+    copies = _groups(pair for pair, distance in pairs.items() if distance["via"] is None)
     between = defaultdict(list)
     for a, b in turned:
-        between[tuple(sorted((group.get(a, a), group.get(b, b))))].append((a, b))
+        between[tuple(sorted((copies.get(a, a), copies.get(b, b))))].append((a, b))
     features = lru_cache(maxsize=256)(lambda number: robust.features(picture_of(number)))
     for members in between.values():
         members.sort(key=lambda pair: (pairs[pair]["phash"], pairs[pair]["dhash"], pair))
-        verdicts = []
-        for pair in members[:TURNED_TRIES]:
+        verdicts: dict[tuple[int, int], str] = {}
+        for pair in members:
+            if len(verdicts) - list(verdicts.values()).count("unchecked") == TURNED_TRIES:
+                break
             verdict, verification = _turned_verdict(
                 robust, pair, pairs[pair]["via"], picture_of, features
             )
-            counts["compared"] += verdict != "unchecked"
-            verdicts.append(verdict)
+            verdicts[pair] = verdict
             if verification is not None:
                 pairs[pair]["verification"] = verification.to_dict()
                 break
-        verdict = next(
-            v for v in ("confirmed", "refuted", "unconfirmed", "unchecked") if v in verdicts
-        )
-        counts[verdict] += len(members)
-        if verdict == "refuted" or (verdict != "confirmed" and not keep_unconfirmed):
-            for pair in members:
+        counts["compared"] += sum(v != "unchecked" for v in verdicts.values())
+        seen = set(verdicts.values())
+        judged = next(v for v in ("confirmed", "refuted", "unconfirmed", "unchecked") if v in seen)
+        for pair in members:  # a pair compared by its own verdict, the others by their group's
+            verdict = verdicts.get(pair, judged)
+            counts[verdict] += 1
+            if verdict == "refuted" or (verdict != "confirmed" and not keep_unconfirmed):
                 del pairs[pair]
     return counts
 
