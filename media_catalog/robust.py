@@ -848,24 +848,16 @@ def refutes(verification: Verification | None) -> bool:
 
 
 def compared_frames(
-    wanted: Iterable[tuple[int, int]],
-    picture_of: Callable[[int], np.ndarray | None],
-    turned: Mapping[tuple[int, int], Iterable[tuple[bool, int]]] | None = None,
+    wanted: Iterable[tuple[int, int]], picture_of: Callable[[int], np.ndarray | None]
 ) -> dict[tuple[int, int], Verification | None]:
     """`compare_frame` of each pair (a, b) of `wanted`, by pair (None: a picture not
-    readable, or too small), b turned each way `turned[(a, b)]` gives (mirrored, quarter
-    turns; the way that agrees best is kept; upright when not given); pictures as `verified`
-    reads them (pass a cached `picture_of` to read each once: the pairs are taken in
-    order)."""
+    readable, or too small); pictures as `verified` reads them (pass a cached `picture_of`
+    to read each once: the pairs are taken in order)."""
     compared: dict[tuple[int, int], Verification | None] = {}
     for a, b in sorted(wanted):
         grey_a, grey_b = picture_of(a), picture_of(b)
-        ways = (turned or {}).get((a, b), ((False, 0),))
-        seen = [] if grey_a is None or grey_b is None else ways
-        found = [compare_frame(grey_a, grey_b, *way) for way in seen]
-        compared[(a, b)] = max(
-            (v for v in found if v is not None), key=lambda v: v.agreeing, default=None
-        )
+        both = grey_a is not None and grey_b is not None
+        compared[(a, b)] = compare_frame(grey_a, grey_b) if both else None
     return compared
 
 

@@ -665,13 +665,12 @@ def robust_verified(
     transforms): add the cropped, turned and mirrored copies `robust` verifies among the
     images of `found` (robust.Features or None), and those of `turned` (the same with
     transforms) as `checked_by_pixels` keeps them with transforms; compare the pictures of
-    each pair matched
-    by whole-picture hashes, and leave out those whose cells disagree and whose keypoints
-    cannot verify them either (look-alikes: the same composition, other details); copies the
-    hashes matched are searched through one of them (`searched_copies`). Pictures come from
-    `picture_of(number)`, image records from `records(numbers)` (read once it is known
-    which). Returns how many pairs were candidates, verified and refuted (pairs the hashes
-    matched that their pixels refute)."""
+    each pair matched by whole-picture hashes, and leave out those whose cells disagree and
+    whose keypoints cannot verify them either (look-alikes: the same composition, other
+    details); copies the hashes matched are searched through one of them
+    (`searched_copies`). Pictures come from `picture_of(number)`, image records from
+    `records(numbers)` (read once it is known which). Returns how many pairs were
+    candidates, verified and refuted (pairs the hashes matched that their pixels refute)."""
     from . import robust
 
     picture_of = lru_cache(maxsize=256)(picture_of)  # frames and verification read alike
@@ -779,11 +778,12 @@ def checked_by_pixels(
                 del pairs[pair]
         return {**counts, "unchecked": len(unsure) + len(turned)}
     picture_of = lru_cache(maxsize=256)(picture_of)
+    features = lru_cache(maxsize=256)(
+        lambda number: None if (grey := picture_of(number)) is None else robust.features(grey)
+    )
     compared = robust.compared_frames(unsure, picture_of)
     refuting = {pair: compared[pair] for pair in unsure if robust.refutes(compared[pair])}
-    found = {
-        n: None if (p := picture_of(n)) is None else robust.features(p) for n in chain(*refuting)
-    }
+    found = {number: features(number) for number in chain(*refuting)}
     doubted = _doubted(refuting, found)
     wanted = [(a, b, False) for a, b in doubted]
     different = doubted - robust.verified(found, wanted, picture_of, doubted, workers=1).keys()
@@ -796,21 +796,22 @@ def checked_by_pixels(
     between = defaultdict(list)
     for a, b in turned:
         between[tuple(sorted((copies.get(a, a), copies.get(b, b))))].append((a, b))
-    features = lru_cache(maxsize=256)(lambda number: robust.features(picture_of(number)))
     for members in between.values():
         members.sort(key=lambda pair: (pairs[pair]["phash"], pairs[pair]["dhash"], pair))
         verdicts: dict[tuple[int, int], str] = {}
+        tried = 0  # (pairs whose pictures are not at hand are not tries)
         for pair in members:
-            if len(verdicts) - list(verdicts.values()).count("unchecked") == TURNED_TRIES:
+            if tried == TURNED_TRIES:
                 break
             verdict, verification = _turned_verdict(
                 robust, pair, pairs[pair]["via"], picture_of, features
             )
             verdicts[pair] = verdict
+            tried += verdict != "unchecked"
             if verification is not None:
                 pairs[pair]["verification"] = verification.to_dict()
                 break
-        counts["compared"] += sum(v != "unchecked" for v in verdicts.values())
+        counts["compared"] += tried
         seen = set(verdicts.values())
         judged = next(v for v in ("confirmed", "refuted", "unconfirmed", "unchecked") if v in seen)
         for pair in members:  # a pair compared by its own verdict, the others by their group's
@@ -835,7 +836,8 @@ def _turned_verdict(
     grey_a, grey_b = picture_of(pair[0]), picture_of(pair[1])
     if grey_a is None or grey_b is None:
         return "unchecked", None
-    frames = robust.compared_frames([pair], picture_of, {pair: _ways(via)})[pair]
+    turned = [robust.compare_frame(grey_a, grey_b, *way) for way in _ways(via)]
+    frames = max((v for v in turned if v is not None), key=lambda v: v.agreeing, default=None)
     if robust.confirms(frames):
         return "confirmed", frames
     found_a, found_b = features(pair[0]), features(pair[1])
